@@ -1,0 +1,347 @@
+//! The hash chain.
+//!
+//! Each stored event is an envelope: `seq`, `event_id`, `kind`, `payload`, `effective`,
+//! `recorded`, `actor`, `prev_hash`, `hash`. Its hash is the SHA-256 (lowercase hex) of the
+//! canonical JSON of the envelope *without* the `hash` member. Canonical JSON here is RFC 8785
+//! (JCS) restricted to what the ledger uses: objects with members sorted by key, no whitespace,
+//! strings escaped as JSON requires (control characters as `\uXXXX` lowercase or the short
+//! escapes), integers only (decimals are strings, see [`crate::Amount`]). Any JCS
+//! implementation therefore reproduces the hash of an exported event.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
+/// The `prev_hash` of the first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An event as it sits in the ledger. Field order here is the canonical (sorted) order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredEvent {
+    pub actor: String,
+    pub effective: NaiveDate,
+    pub event_id: String,
+    pub hash: String,
+    pub kind: String,
+    /// The payload, kept as its canonical JSON text so that hashing needs no re-encoding.
+    #[serde(with = "raw_payload")]
+    pub payload: String,
+    pub prev_hash: String,
+    pub recorded: String,
+    pub seq: i64,
+}
+
+impl StoredEvent {
+    /// The canonical JSON of the envelope without `hash`: the bytes that are hashed.
+    pub fn hashed_text(&self) -> String {
+        self.write_envelope(None)
+    }
+
+    /// The canonical JSON of the whole envelope: one line of a ledger export.
+    pub fn export_line(&self) -> String {
+        self.write_envelope(Some(&self.hash))
+    }
+
+    pub fn compute_hash(&self) -> String {
+        hash_hex(self.hashed_text().as_bytes())
+    }
+
+    fn write_envelope(&self, hash: Option<&str>) -> String {
+        let mut out = String::with_capacity(256 + self.payload.len());
+        out.push_str("{\"actor\":");
+        push_json_string(&mut out, &self.actor);
+        out.push_str(",\"effective\":\"");
+        let _ = write!(out, "{}", self.effective.format("%Y-%m-%d"));
+        out.push_str("\",\"event_id\":");
+        push_json_string(&mut out, &self.event_id);
+        if let Some(hash) = hash {
+            out.push_str(",\"hash\":");
+            push_json_string(&mut out, hash);
+        }
+        out.push_str(",\"kind\":");
+        push_json_string(&mut out, &self.kind);
+        out.push_str(",\"payload\":");
+        out.push_str(&self.payload);
+        out.push_str(",\"prev_hash\":");
+        push_json_string(&mut out, &self.prev_hash);
+        out.push_str(",\"recorded\":");
+        push_json_string(&mut out, &self.recorded);
+        let _ = write!(out, ",\"seq\":{}}}", self.seq);
+        out
+    }
+}
+
+/// Why one link of the chain does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error(
+        "event {seq}: expected sequence number {expected} (an event was deleted, inserted or reordered)"
+    )]
+    Gap { seq: i64, expected: i64 },
+    #[error(
+        "event {seq}: its prev_hash does not match the hash of event {previous} (an event before it was changed, deleted, inserted or reordered)"
+    )]
+    BrokenLink { seq: i64, previous: i64 },
+    #[error(
+        "event {seq}: its content does not match its hash (the event was edited, or the hash forged)"
+    )]
+    HashMismatch { seq: i64 },
+    #[error("event {seq}: its payload is not canonical JSON for a `{kind}` event: {reason}")]
+    BadPayload {
+        seq: i64,
+        kind: String,
+        reason: String,
+    },
+}
+
+impl ChainError {
+    pub fn seq(&self) -> i64 {
+        match self {
+            ChainError::Gap { seq, .. }
+            | ChainError::BrokenLink { seq, .. }
+            | ChainError::HashMismatch { seq }
+            | ChainError::BadPayload { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Checks one event against the one before it (`None` for the first event of the ledger).
+/// The hash check does not depend on the previous event, so callers may run it in parallel
+/// with [`check_hash`] and only the cheap link check in order.
+pub fn check_link(previous: Option<(i64, &str)>, event: &StoredEvent) -> Result<(), ChainError> {
+    let (expected_seq, expected_prev) = match previous {
+        None => (1, GENESIS_HASH),
+        Some((seq, hash)) => (seq + 1, hash),
+    };
+    if event.seq != expected_seq {
+        return Err(ChainError::Gap {
+            seq: event.seq,
+            expected: expected_seq,
+        });
+    }
+    if event.prev_hash != expected_prev {
+        return Err(ChainError::BrokenLink {
+            seq: event.seq,
+            previous: expected_seq - 1,
+        });
+    }
+    Ok(())
+}
+
+pub fn check_hash(event: &StoredEvent) -> Result<(), ChainError> {
+    if event.compute_hash() != event.hash {
+        return Err(ChainError::HashMismatch { seq: event.seq });
+    }
+    Ok(())
+}
+
+/// Seals a new event onto the chain: fills `seq`, `prev_hash` and `hash`.
+pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEvent {
+    let (seq, prev) = match previous {
+        None => (1, GENESIS_HASH.to_string()),
+        Some((seq, hash)) => (seq + 1, hash.to_string()),
+    };
+    event.seq = seq;
+    event.prev_hash = prev;
+    if event.event_id.is_empty() {
+        // A generated id is derived from the chain position and the content: unique within
+        // the ledger and reproducible, with no randomness to inject.
+        let seed = format!(
+            "{}|{}|{}|{}",
+            event.prev_hash, seq, event.kind, event.payload
+        );
+        event.event_id = format!("ev-{}", &hash_hex(seed.as_bytes())[..32]);
+    }
+    event.hash = event.compute_hash();
+    event
+}
+
+pub fn hash_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Canonical JSON (sorted members, no whitespace) of a JSON value.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, value);
+    out
+}
+
+fn write_canonical(out: &mut String, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, member)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_string(out, key);
+                out.push(':');
+                write_canonical(out, member);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(']');
+        }
+        Value::String(text) => push_json_string(out, text),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // serde_json escapes exactly as RFC 8785 asks (short escapes, lowercase \u00xx).
+        out.push_str(&Value::String(text.to_string()).to_string());
+    }
+}
+
+/// Serializes the payload text as raw JSON and reads it back into canonical text.
+mod raw_payload {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(payload: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        let value: serde_json::Value =
+            serde_json::from_str(payload).map_err(serde::ser::Error::custom)?;
+        serde::Serialize::serialize(&value, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Ok(super::canonical_json(&value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn event(payload: &str) -> StoredEvent {
+        StoredEvent {
+            actor: "hr".into(),
+            effective: NaiveDate::from_ymd_opt(2024, 1, 2).unwrap_or_default(),
+            event_id: String::new(),
+            hash: String::new(),
+            kind: "person_left".into(),
+            payload: payload.into(),
+            prev_hash: String::new(),
+            recorded: "2024-01-03T00:00:00.000000Z".into(),
+            seq: 0,
+        }
+    }
+
+    fn build_chain(payloads: &[String]) -> Vec<StoredEvent> {
+        let mut chain: Vec<StoredEvent> = Vec::new();
+        for payload in payloads {
+            let previous = chain.last().map(|e| (e.seq, e.hash.as_str()));
+            let sealed = seal(event(payload), previous);
+            chain.push(sealed);
+        }
+        chain
+    }
+
+    /// The index of the first event whose link or hash does not hold.
+    fn first_bad(chain: &[StoredEvent]) -> Option<usize> {
+        let mut previous: Option<(i64, &str)> = None;
+        for (i, e) in chain.iter().enumerate() {
+            if check_hash(e).is_err() || check_link(previous, e).is_err() {
+                return Some(i);
+            }
+            previous = Some((e.seq, &e.hash));
+        }
+        None
+    }
+
+    #[test]
+    fn export_line_is_canonical_and_hash_is_over_the_rest() {
+        let e = seal(
+            event(r#"{"left_on":"2024-01-02","person_id":"P\"1"}"#),
+            None,
+        );
+        let line = e.export_line();
+        let parsed: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        assert_eq!(canonical_json(&parsed), line);
+        let mut without_hash = parsed.clone();
+        if let Some(map) = without_hash.as_object_mut() {
+            map.remove("hash");
+        }
+        assert_eq!(hash_hex(canonical_json(&without_hash).as_bytes()), e.hash);
+        let back: StoredEvent = serde_json::from_str(&line).unwrap_or_else(|_| event(""));
+        assert_eq!(back, e);
+    }
+
+    fn payloads() -> impl Strategy<Value = Vec<String>> {
+        prop::collection::vec("[a-z\"\\\\\u{0}-\u{1f}é]{0,12}", 1..20).prop_map(|texts| {
+            texts
+                .into_iter()
+                .map(|t| canonical_json(&serde_json::json!({ "person_id": t })))
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn an_untouched_chain_verifies(p in payloads()) {
+            prop_assert_eq!(first_bad(&build_chain(&p)), None);
+        }
+
+        #[test]
+        fn any_edit_is_found_at_the_edited_event(p in payloads(), at in any::<prop::sample::Index>(), field in 0..5usize) {
+            let mut chain = build_chain(&p);
+            let i = at.index(chain.len());
+            let e = &mut chain[i];
+            match field {
+                0 => e.actor.push('x'),
+                1 => e.payload = canonical_json(&serde_json::json!({"person_id": "forged"})),
+                2 => e.effective = e.effective.succ_opt().unwrap_or_default(),
+                3 => e.kind.push('x'),
+                _ => e.recorded.push('x'),
+            }
+            if e.payload == p[i] && field == 1 { return Ok(()); }
+            prop_assert_eq!(first_bad(&chain), Some(i));
+        }
+
+        #[test]
+        fn deletion_insertion_and_reordering_are_found(p in payloads(), at in any::<prop::sample::Index>(), how in 0..3usize) {
+            prop_assume!(p.len() >= 2);
+            let mut chain = build_chain(&p);
+            let i = at.index(chain.len() - 1);
+            match how {
+                0 => { chain.remove(i); }
+                1 => { let copy = chain[i].clone(); chain.insert(i, copy); }
+                _ => chain.swap(i, i + 1),
+            }
+            // A duplicated event is only out of place from its second copy on.
+            let expected = if how == 1 { i + 1 } else { i };
+            prop_assert_eq!(first_bad(&chain), Some(expected));
+        }
+
+        #[test]
+        fn a_forged_hash_breaks_the_next_link(p in payloads(), at in any::<prop::sample::Index>()) {
+            prop_assume!(p.len() >= 2);
+            let mut chain = build_chain(&p);
+            let i = at.index(chain.len() - 1);
+            // Edit and re-hash event i: it is self-consistent, but event i+1 no longer links.
+            chain[i].actor = "mallory".into();
+            chain[i].hash = chain[i].compute_hash();
+            prop_assert_eq!(first_bad(&chain), Some(i + 1));
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The records of the organisation and of the value tree.
+//!
+//! The same structs are the payloads of ledger events, the rows of import files and the rows
+//! of the projection tables, so there is one definition of what a person or a node is.
+
+use crate::Amount;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+pub type PersonId = String;
+pub type UnitId = String;
+pub type NodeId = String;
+
+/// Declares a closed vocabulary (node kinds, statuses, phases) with its text form.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text.trim() {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "`{}` is not one of: {}",
+                        other,
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+vocabulary!(
+    /// The level of a value-tree node.
+    NodeKind { Need = "need", Objective = "objective", Initiative = "initiative", Deliverable = "deliverable" }
+);
+vocabulary!(
+    NodeStatus { Proposed = "proposed", Active = "active", Done = "done", Abandoned = "abandoned" }
+);
+vocabulary!(
+    /// The phase of the work a contribution belongs to.
+    Phase { Discover = "discover", Design = "design", Build = "build", Launch = "launch", Operate = "operate" }
+);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    pub person_id: PersonId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub joined_on: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<NaiveDate>,
+}
+
+impl PersonRecord {
+    /// Employed on `date`: joined on or before it, and left (last day) on or after it.
+    pub fn employed_on(&self, date: NaiveDate) -> bool {
+        self.joined_on <= date && self.left_on.is_none_or(|left| date <= left)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    pub unit_id: UnitId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_unit_id: Option<UnitId>,
+    pub valid_from: NaiveDate,
+    /// Last day the unit exists, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl UnitRecord {
+    pub fn exists_on(&self, date: NaiveDate) -> bool {
+        self.valid_from <= date && self.valid_to.is_none_or(|to| date <= to)
+    }
+}
+
+/// A unit's name and parent from a date on (renames and moves are time-versioned).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitVersion {
+    pub unit_id: UnitId,
+    pub valid_from: NaiveDate,
+    pub name: String,
+    pub parent_unit_id: Option<UnitId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    pub person_id: PersonId,
+    pub unit_id: UnitId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager_id: Option<PersonId>,
+    pub valid_from: NaiveDate,
+}
+
+/// An assignment as projected: the record plus its derived end (the day before the person's
+/// next assignment), which makes "who was where" a plain SQL range query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub record: AssignmentRecord,
+    pub valid_to: Option<NaiveDate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub node_id: NodeId,
+    pub kind: NodeKind,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<PersonId>,
+    pub created_on: NaiveDate,
+    pub status: NodeStatus,
+    #[serde(default)]
+    pub flagpole: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    pub parent_id: NodeId,
+    pub child_id: NodeId,
+    pub weight: Amount,
+    /// `None`: linked since always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<NaiveDate>,
+    /// Last day of the link, inclusive; `None`: still linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<NaiveDate>,
+}
+
+impl EdgeRecord {
+    pub fn valid_on(&self, date: NaiveDate) -> bool {
+        self.valid_from.is_none_or(|from| from <= date) && self.valid_to.is_none_or(|to| date <= to)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub node_id: NodeId,
+    pub person_id: PersonId,
+    pub role: String,
+    pub joined_on: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<NaiveDate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContributionRecord {
+    pub contribution_id: String,
+    pub person_id: PersonId,
+    pub node_id: NodeId,
+    pub phase: Phase,
+    pub date: NaiveDate,
+    pub effort: Amount,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(default)]
+    pub confirmed: bool,
+}
+
+/// A contribution as projected: the record as recorded, plus what later events did to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contribution {
+    pub record: ContributionRecord,
+    pub confirmed_on: Option<NaiveDate>,
+    pub retracted_on: Option<NaiveDate>,
+    pub retraction_reason: Option<String>,
+}
+
+impl Contribution {
+    pub fn is_confirmed(&self) -> bool {
+        self.record.confirmed || self.confirmed_on.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub outcome_id: String,
+    pub node_id: NodeId,
+    pub date: NaiveDate,
+    pub value: Amount,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HandoverRecord {
+    pub node_id: NodeId,
+    pub date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_lead_id: Option<PersonId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_lead_id: Option<PersonId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_unit_id: Option<UnitId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_unit_id: Option<UnitId>,
+    #[serde(default)]
+    pub note: String,
+}

@@ -1,0 +1,410 @@
+//! Turns rows of an import file into ledger events, the way a new HRIS export would.
+//!
+//! - A row whose key is new records the creating event.
+//! - A row equal to what is stored changes nothing, so re-importing a file is a no-op.
+//! - A changed row of master data (people, units, nodes, assignments, edges, members) records
+//!   the matching update event.
+//! - A changed contribution, outcome or hand-over is an error: the ledger never edits a fact;
+//!   retract it and record a new one. One exception: a contribution that was unconfirmed and
+//!   is now `confirmed=true` records its confirmation (a lead confirmed it in the source
+//!   system); a file still saying `false` after a confirmation is taken as older, not as an
+//!   un-confirmation.
+//!
+//! Rows are identified by their id column or, where a file has none, by a natural key:
+//! assignments by (person_id, valid_from), edges by (parent_id, child_id, valid_from),
+//! members by (node_id, person_id, joined_on), hand-overs by (node_id, date).
+
+use crate::domain::*;
+use crate::event::Event;
+use crate::state::{Rejection, State};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+
+/// One parsed row and the line it came from (1-based, the header being line 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row<T> {
+    pub line: u64,
+    pub record: T,
+}
+
+/// A node row: the optional columns may be missing from the file, in which case an existing
+/// node keeps its value and a new one takes the default (active, not a flagpole, no text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeRow {
+    pub node_id: NodeId,
+    pub kind: NodeKind,
+    pub title: String,
+    pub lead_id: Option<PersonId>,
+    pub created_on: NaiveDate,
+    pub status: Option<NodeStatus>,
+    pub flagpole: Option<bool>,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordBatch {
+    People(Vec<Row<PersonRecord>>),
+    Units(Vec<Row<UnitRecord>>),
+    Assignments(Vec<Row<AssignmentRecord>>),
+    Nodes(Vec<Row<NodeRow>>),
+    Edges(Vec<Row<EdgeRecord>>),
+    Members(Vec<Row<MemberRecord>>),
+    Contributions(Vec<Row<ContributionRecord>>),
+    Outcomes(Vec<Row<OutcomeRecord>>),
+    Handovers(Vec<Row<HandoverRecord>>),
+}
+
+impl RecordBatch {
+    pub fn len(&self) -> usize {
+        match self {
+            RecordBatch::People(r) => r.len(),
+            RecordBatch::Units(r) => r.len(),
+            RecordBatch::Assignments(r) => r.len(),
+            RecordBatch::Nodes(r) => r.len(),
+            RecordBatch::Edges(r) => r.len(),
+            RecordBatch::Members(r) => r.len(),
+            RecordBatch::Contributions(r) => r.len(),
+            RecordBatch::Outcomes(r) => r.len(),
+            RecordBatch::Handovers(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ids of contributions and outcomes the batch refers to, for the store to preload.
+    pub fn referenced_facts(&self) -> (Vec<String>, Vec<String>) {
+        match self {
+            RecordBatch::Contributions(rows) => (
+                rows.iter()
+                    .map(|r| r.record.contribution_id.clone())
+                    .collect(),
+                Vec::new(),
+            ),
+            RecordBatch::Outcomes(rows) => (
+                Vec::new(),
+                rows.iter().map(|r| r.record.outcome_id.clone()).collect(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+}
+
+/// A bad row: where, which column, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub column: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "line {}, column {column}: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+/// An event planned from a row, with its effective (business) date.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub line: u64,
+    pub event: Event,
+    pub effective: NaiveDate,
+}
+
+/// Plans the events for `batch` and applies them to `state`. Bad rows are appended to
+/// `errors` (and their events dropped); the caller commits nothing if there are any.
+/// `today` is the effective date of updates that carry no date of their own.
+pub fn plan(
+    state: &mut State,
+    batch: &RecordBatch,
+    today: NaiveDate,
+    errors: &mut Vec<RowError>,
+) -> Vec<Planned> {
+    let mut planner = Planner {
+        state,
+        today,
+        errors,
+        out: Vec::new(),
+    };
+    match batch {
+        RecordBatch::People(rows) => planner.rows(rows, |r| r.person_id.clone(), Planner::person),
+        RecordBatch::Units(rows) => planner.rows(rows, |r| r.unit_id.clone(), Planner::unit),
+        RecordBatch::Assignments(rows) => planner.rows(
+            rows,
+            |r| (r.person_id.clone(), r.valid_from),
+            Planner::assignment,
+        ),
+        RecordBatch::Nodes(rows) => planner.rows(rows, |r| r.node_id.clone(), Planner::node),
+        RecordBatch::Edges(rows) => planner.rows(
+            rows,
+            |r| (r.parent_id.clone(), r.child_id.clone(), r.valid_from),
+            Planner::edge,
+        ),
+        RecordBatch::Members(rows) => planner.rows(
+            rows,
+            |r| (r.node_id.clone(), r.person_id.clone(), r.joined_on),
+            Planner::member,
+        ),
+        RecordBatch::Contributions(rows) => {
+            planner.rows(rows, |r| r.contribution_id.clone(), Planner::contribution)
+        }
+        RecordBatch::Outcomes(rows) => {
+            planner.rows(rows, |r| r.outcome_id.clone(), Planner::outcome)
+        }
+        RecordBatch::Handovers(rows) => {
+            planner.rows(rows, |r| (r.node_id.clone(), r.date), Planner::handover)
+        }
+    }
+    planner.out
+}
+
+struct Planner<'a> {
+    state: &'a mut State,
+    today: NaiveDate,
+    errors: &'a mut Vec<RowError>,
+    out: Vec<Planned>,
+}
+
+type Plan = Result<Vec<Event>, Rejection>;
+
+impl Planner<'_> {
+    fn rows<T: PartialEq, K: Hash + Eq>(
+        &mut self,
+        rows: &[Row<T>],
+        key: impl Fn(&T) -> K,
+        events_for: impl Fn(&Self, &T) -> Plan,
+    ) {
+        let mut first_seen: HashMap<K, (u64, &T)> = HashMap::new();
+        for row in rows {
+            match first_seen.get(&key(&row.record)) {
+                Some((_, first)) if *first == &row.record => continue,
+                Some((line, _)) => {
+                    self.errors.push(RowError {
+                        line: row.line,
+                        column: None,
+                        reason: format!(
+                            "the same key appears on line {line} with different content; a file may hold each key once"
+                        ),
+                    });
+                    continue;
+                }
+                None => {
+                    first_seen.insert(key(&row.record), (row.line, &row.record));
+                }
+            }
+            let applied = events_for(self, &row.record).and_then(|events| {
+                for event in events {
+                    self.state.apply(&event)?;
+                    let effective = event.natural_effective_date().unwrap_or(self.today);
+                    self.out.push(Planned {
+                        line: row.line,
+                        event,
+                        effective,
+                    });
+                }
+                Ok(())
+            });
+            if let Err(rejection) = applied {
+                self.errors.push(RowError {
+                    line: row.line,
+                    column: Some(rejection.field.to_string()),
+                    reason: rejection.reason,
+                });
+            }
+        }
+    }
+
+    fn person(&self, row: &PersonRecord) -> Plan {
+        Ok(match self.state.people.get(&row.person_id) {
+            None => vec![Event::PersonHired(row.clone())],
+            Some(old) if old == row => vec![],
+            Some(old)
+                if old.left_on.is_none()
+                    && row.left_on.is_some()
+                    && *old
+                        == PersonRecord {
+                            left_on: None,
+                            ..row.clone()
+                        } =>
+            {
+                vec![Event::PersonLeft {
+                    person_id: row.person_id.clone(),
+                    left_on: row.left_on.unwrap_or(self.today),
+                }]
+            }
+            Some(_) => vec![Event::PersonUpdated(row.clone())],
+        })
+    }
+
+    fn unit(&self, row: &UnitRecord) -> Plan {
+        let Some(old) = self.state.units.get(&row.unit_id) else {
+            return Ok(vec![Event::UnitCreated(row.clone())]);
+        };
+        if old.valid_from != row.valid_from
+            || (old.valid_to.is_some() && old.valid_to != row.valid_to)
+        {
+            return Ok(vec![Event::UnitUpdated(row.clone())]);
+        }
+        let mut events = Vec::new();
+        if old.name != row.name {
+            events.push(Event::UnitRenamed {
+                unit_id: row.unit_id.clone(),
+                name: row.name.clone(),
+                effective_on: self.today,
+            });
+        }
+        if old.parent_unit_id != row.parent_unit_id {
+            events.push(Event::UnitMoved {
+                unit_id: row.unit_id.clone(),
+                parent_unit_id: row.parent_unit_id.clone(),
+                effective_on: self.today,
+            });
+        }
+        if let (None, Some(valid_to)) = (old.valid_to, row.valid_to) {
+            events.push(Event::UnitDissolved {
+                unit_id: row.unit_id.clone(),
+                valid_to,
+            });
+        }
+        Ok(events)
+    }
+
+    fn assignment(&self, row: &AssignmentRecord) -> Plan {
+        let key = (row.person_id.clone(), row.valid_from);
+        Ok(match self.state.assignments.get(&key) {
+            Some(old) if old.record == *row => vec![],
+            _ => vec![Event::AssignmentChanged(row.clone())],
+        })
+    }
+
+    fn node(&self, row: &NodeRow) -> Plan {
+        let Some(old) = self.state.nodes.get(&row.node_id) else {
+            return Ok(vec![Event::NodeCreated(NodeRecord {
+                node_id: row.node_id.clone(),
+                kind: row.kind,
+                title: row.title.clone(),
+                lead_id: row.lead_id.clone(),
+                created_on: row.created_on,
+                status: row.status.unwrap_or(NodeStatus::Active),
+                flagpole: row.flagpole.unwrap_or(false),
+                description: row.description.clone().unwrap_or_default(),
+            })]);
+        };
+        let new = NodeRecord {
+            node_id: row.node_id.clone(),
+            kind: row.kind,
+            title: row.title.clone(),
+            lead_id: row.lead_id.clone(),
+            created_on: row.created_on,
+            status: old.status,
+            flagpole: row.flagpole.unwrap_or(old.flagpole),
+            description: row
+                .description
+                .clone()
+                .unwrap_or_else(|| old.description.clone()),
+        };
+        let mut events = Vec::new();
+        if new != *old {
+            events.push(Event::NodeUpdated(new));
+        }
+        if let Some(status) = row.status.filter(|s| *s != old.status) {
+            events.push(Event::NodeStatusChanged {
+                node_id: row.node_id.clone(),
+                status,
+                effective_on: self.today,
+            });
+        }
+        Ok(events)
+    }
+
+    fn edge(&self, row: &EdgeRecord) -> Plan {
+        let key = (row.parent_id.clone(), row.child_id.clone(), row.valid_from);
+        Ok(match self.state.edges.get(&key) {
+            Some(old) if old == row => vec![],
+            Some(old) if old.weight == row.weight && row.valid_to.is_some() => {
+                vec![Event::NodeUnlinked {
+                    parent_id: row.parent_id.clone(),
+                    child_id: row.child_id.clone(),
+                    valid_from: row.valid_from,
+                    valid_to: row.valid_to.unwrap_or(self.today),
+                }]
+            }
+            _ => vec![Event::NodeLinked(row.clone())],
+        })
+    }
+
+    fn member(&self, row: &MemberRecord) -> Plan {
+        let key = (row.node_id.clone(), row.person_id.clone(), row.joined_on);
+        Ok(match self.state.members.get(&key) {
+            Some(old) if old == row => vec![],
+            Some(old) if old.role == row.role && row.left_on.is_some() => {
+                vec![Event::MemberLeft {
+                    node_id: row.node_id.clone(),
+                    person_id: row.person_id.clone(),
+                    joined_on: row.joined_on,
+                    left_on: row.left_on.unwrap_or(self.today),
+                }]
+            }
+            _ => vec![Event::MemberJoined(row.clone())],
+        })
+    }
+
+    fn contribution(&self, row: &ContributionRecord) -> Plan {
+        let Some(old) = self.state.contributions.get(&row.contribution_id) else {
+            return Ok(vec![Event::ContributionRecorded(row.clone())]);
+        };
+        let as_recorded = ContributionRecord {
+            confirmed: old.record.confirmed,
+            ..row.clone()
+        };
+        if as_recorded != old.record {
+            return changed_fact("contribution_id", "contribution", &row.contribution_id);
+        }
+        if row.confirmed && !old.is_confirmed() {
+            return Ok(vec![Event::ContributionConfirmed {
+                contribution_id: row.contribution_id.clone(),
+                confirmed_on: self.today,
+                confirmed_by: None,
+            }]);
+        }
+        Ok(vec![])
+    }
+
+    fn outcome(&self, row: &OutcomeRecord) -> Plan {
+        match self.state.outcomes.get(&row.outcome_id) {
+            None => Ok(vec![Event::OutcomeRecorded(row.clone())]),
+            Some(old) if old == row => Ok(vec![]),
+            Some(_) => changed_fact("outcome_id", "outcome", &row.outcome_id),
+        }
+    }
+
+    fn handover(&self, row: &HandoverRecord) -> Plan {
+        match self.state.handovers.get(&(row.node_id.clone(), row.date)) {
+            None => Ok(vec![Event::NodeHandedOver(row.clone())]),
+            Some(old) if old == row => Ok(vec![]),
+            Some(_) => Err(Rejection {
+                field: "date",
+                reason: format!(
+                    "node {} already has a different hand-over on {}; a recorded hand-over is never edited",
+                    row.node_id, row.date
+                ),
+            }),
+        }
+    }
+}
+
+fn changed_fact(field: &'static str, what: &str, id: &str) -> Plan {
+    Err(Rejection {
+        field,
+        reason: format!(
+            "{what} {id} was recorded before with different content; the ledger never edits a fact: retract it and record a new one under a new id"
+        ),
+    })
+}

@@ -1,0 +1,574 @@
+//! The projections held in memory, and the rules every event must pass.
+//!
+//! [`State::apply`] is the single place where an event is checked and takes effect. The
+//! store writes the rows it changed into SQL tables in the same transaction as the event, and
+//! `rebuild` replays the whole ledger through the same function, so the tables can always be
+//! recomputed from the ledger.
+
+use crate::dag::{self, Links};
+use crate::domain::*;
+use crate::event::Event;
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Why an event was refused; `field` names the payload field (and so the CSV column) at fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Rejection {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection {
+        field,
+        reason: reason.into(),
+    })
+}
+
+pub type AssignmentKey = (PersonId, NaiveDate);
+pub type EdgeKey = (NodeId, NodeId, Option<NaiveDate>);
+pub type MemberKey = (NodeId, PersonId, NaiveDate);
+pub type HandoverKey = (NodeId, NaiveDate);
+pub type UnitVersionKey = (UnitId, NaiveDate);
+
+/// Keys of the projection rows an event changed, per table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    pub people: BTreeSet<PersonId>,
+    pub units: BTreeSet<UnitId>,
+    pub unit_versions: BTreeSet<UnitVersionKey>,
+    pub assignments: BTreeSet<AssignmentKey>,
+    pub nodes: BTreeSet<NodeId>,
+    pub edges: BTreeSet<EdgeKey>,
+    pub members: BTreeSet<MemberKey>,
+    pub contributions: BTreeSet<String>,
+    pub outcomes: BTreeSet<String>,
+    pub handovers: BTreeSet<HandoverKey>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub people: BTreeMap<PersonId, PersonRecord>,
+    pub units: BTreeMap<UnitId, UnitRecord>,
+    pub unit_versions: BTreeMap<UnitVersionKey, UnitVersion>,
+    pub assignments: BTreeMap<AssignmentKey, Assignment>,
+    pub nodes: BTreeMap<NodeId, NodeRecord>,
+    pub edges: BTreeMap<EdgeKey, EdgeRecord>,
+    pub members: BTreeMap<MemberKey, MemberRecord>,
+    /// Contributions and outcomes can number in the millions; the store loads only those an
+    /// import refers to (see `Preload` in the store), a replay holds them all.
+    pub contributions: HashMap<String, Contribution>,
+    pub outcomes: HashMap<String, OutcomeRecord>,
+    pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
+    links: Links,
+    changes: Changes,
+}
+
+impl State {
+    /// Rebuilds the derived indexes after the maps were filled from stored rows.
+    pub fn reindex(&mut self) {
+        self.links = Links::default();
+        for (parent, child, _) in self.edges.keys() {
+            self.links.insert(parent, child);
+        }
+    }
+
+    /// The rows changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Checks an event against the current state and, if it passes, applies it. A refused
+    /// event changes nothing.
+    pub fn apply(&mut self, event: &Event) -> Result<(), Rejection> {
+        match event {
+            Event::PersonHired(p) => {
+                if self.people.contains_key(&p.person_id) {
+                    return reject(
+                        "person_id",
+                        format!("person {} was already hired", p.person_id),
+                    );
+                }
+                check_person(p)?;
+                self.put_person(p.clone());
+            }
+            Event::PersonUpdated(p) => {
+                self.person(&p.person_id, "person_id")?;
+                check_person(p)?;
+                self.put_person(p.clone());
+            }
+            Event::PersonLeft { person_id, left_on } => {
+                let mut p = self.person(person_id, "person_id")?.clone();
+                p.left_on = Some(*left_on);
+                check_person(&p)?;
+                self.put_person(p);
+            }
+            Event::UnitCreated(u) => {
+                if self.units.contains_key(&u.unit_id) {
+                    return reject("unit_id", format!("unit {} already exists", u.unit_id));
+                }
+                self.check_unit(u)?;
+                self.put_unit(u.clone(), u.valid_from);
+            }
+            Event::UnitUpdated(u) => {
+                self.unit(&u.unit_id, "unit_id")?;
+                self.check_unit(u)?;
+                self.put_unit(u.clone(), u.valid_from);
+            }
+            Event::UnitRenamed {
+                unit_id,
+                name,
+                effective_on,
+            } => {
+                let mut u = self.unit(unit_id, "unit_id")?.clone();
+                u.name = name.clone();
+                self.check_unit(&u)?;
+                self.put_unit(u, *effective_on);
+            }
+            Event::UnitMoved {
+                unit_id,
+                parent_unit_id,
+                effective_on,
+            } => {
+                let mut u = self.unit(unit_id, "unit_id")?.clone();
+                u.parent_unit_id = parent_unit_id.clone();
+                self.check_unit(&u)?;
+                self.put_unit(u, *effective_on);
+            }
+            Event::UnitDissolved { unit_id, valid_to } => {
+                let mut u = self.unit(unit_id, "unit_id")?.clone();
+                u.valid_to = Some(*valid_to);
+                self.check_unit(&u)?;
+                self.changes.units.insert(u.unit_id.clone());
+                self.units.insert(u.unit_id.clone(), u);
+            }
+            Event::AssignmentChanged(a) => {
+                self.check_assignment(a)?;
+                self.put_assignment(a.clone());
+            }
+            Event::NodeCreated(n) => {
+                if self.nodes.contains_key(&n.node_id) {
+                    return reject("node_id", format!("node {} already exists", n.node_id));
+                }
+                self.check_node(n)?;
+                self.put_node(n.clone());
+            }
+            Event::NodeUpdated(n) => {
+                let status = self.node(&n.node_id, "node_id")?.status;
+                self.check_node(n)?;
+                // The status has its own event, so that its history is explicit.
+                self.put_node(NodeRecord {
+                    status,
+                    ..n.clone()
+                });
+            }
+            Event::NodeStatusChanged {
+                node_id, status, ..
+            } => {
+                let mut n = self.node(node_id, "node_id")?.clone();
+                n.status = *status;
+                self.put_node(n);
+            }
+            Event::NodeLinked(e) => {
+                self.check_link(e)?;
+                self.put_edge(e.clone());
+            }
+            Event::NodeUnlinked {
+                parent_id,
+                child_id,
+                valid_from,
+                valid_to,
+            } => {
+                let key = (parent_id.clone(), child_id.clone(), *valid_from);
+                let Some(edge) = self.edges.get(&key) else {
+                    return reject(
+                        "child_id",
+                        format!(
+                            "there is no link {parent_id} → {child_id}{} to end",
+                            since(*valid_from)
+                        ),
+                    );
+                };
+                let mut edge = edge.clone();
+                if edge.valid_from.is_some_and(|from| *valid_to < from) {
+                    return reject("valid_to", "the link would end before it starts");
+                }
+                edge.valid_to = Some(*valid_to);
+                self.put_edge(edge);
+            }
+            Event::MemberJoined(m) => {
+                self.node(&m.node_id, "node_id")?;
+                self.employed(&m.person_id, m.joined_on, "joined_on")?;
+                check_order(m.joined_on, m.left_on, "left_on")?;
+                self.put_member(m.clone());
+            }
+            Event::MemberLeft {
+                node_id,
+                person_id,
+                joined_on,
+                left_on,
+            } => {
+                let key = (node_id.clone(), person_id.clone(), *joined_on);
+                let Some(member) = self.members.get(&key) else {
+                    return reject(
+                        "person_id",
+                        format!("{person_id} did not join node {node_id} on {joined_on}"),
+                    );
+                };
+                let mut member = member.clone();
+                check_order(member.joined_on, Some(*left_on), "left_on")?;
+                member.left_on = Some(*left_on);
+                self.put_member(member);
+            }
+            Event::ContributionRecorded(c) => {
+                if self.contributions.contains_key(&c.contribution_id) {
+                    return reject(
+                        "contribution_id",
+                        format!("contribution {} was already recorded", c.contribution_id),
+                    );
+                }
+                self.node(&c.node_id, "node_id")?;
+                self.employed(&c.person_id, c.date, "date")?;
+                if c.effort.value() < 0.0 {
+                    return reject("effort", format!("effort {} is negative", c.effort));
+                }
+                self.changes.contributions.insert(c.contribution_id.clone());
+                self.contributions.insert(
+                    c.contribution_id.clone(),
+                    Contribution {
+                        record: c.clone(),
+                        confirmed_on: None,
+                        retracted_on: None,
+                        retraction_reason: None,
+                    },
+                );
+            }
+            Event::ContributionConfirmed {
+                contribution_id,
+                confirmed_on,
+                confirmed_by,
+            } => {
+                if let Some(by) = confirmed_by {
+                    self.person(by, "confirmed_by")?;
+                }
+                let c = self.live_contribution(contribution_id)?;
+                if c.is_confirmed() {
+                    return reject(
+                        "contribution_id",
+                        format!("contribution {contribution_id} is already confirmed"),
+                    );
+                }
+                c.confirmed_on = Some(*confirmed_on);
+                self.changes.contributions.insert(contribution_id.clone());
+            }
+            Event::ContributionRetracted {
+                contribution_id,
+                retracted_on,
+                reason,
+            } => {
+                if reason.trim().is_empty() {
+                    return reject("reason", "a retraction needs a reason");
+                }
+                let c = self.live_contribution(contribution_id)?;
+                c.retracted_on = Some(*retracted_on);
+                c.retraction_reason = Some(reason.clone());
+                self.changes.contributions.insert(contribution_id.clone());
+            }
+            Event::OutcomeRecorded(o) => {
+                if self.outcomes.contains_key(&o.outcome_id) {
+                    return reject(
+                        "outcome_id",
+                        format!("outcome {} was already recorded", o.outcome_id),
+                    );
+                }
+                self.node(&o.node_id, "node_id")?;
+                if o.value.value() < 0.0 {
+                    return reject(
+                        "value",
+                        format!(
+                            "value {} is negative; a realised value is zero or more",
+                            o.value
+                        ),
+                    );
+                }
+                self.changes.outcomes.insert(o.outcome_id.clone());
+                self.outcomes.insert(o.outcome_id.clone(), o.clone());
+            }
+            Event::NodeHandedOver(h) => {
+                let key = (h.node_id.clone(), h.date);
+                if self.handovers.contains_key(&key) {
+                    return reject(
+                        "date",
+                        format!("node {} already has a hand-over on {}", h.node_id, h.date),
+                    );
+                }
+                let mut node = self.node(&h.node_id, "node_id")?.clone();
+                if let Some(from) = &h.from_lead_id {
+                    self.person(from, "from_lead_id")?;
+                }
+                if let Some(to) = &h.to_lead_id {
+                    self.employed(to, h.date, "to_lead_id")?;
+                }
+                for (unit, field) in [
+                    (&h.from_unit_id, "from_unit_id"),
+                    (&h.to_unit_id, "to_unit_id"),
+                ] {
+                    if let Some(unit) = unit {
+                        self.unit(unit, field)?;
+                    }
+                }
+                // The lead changes; what every contributor earned so far does not.
+                if h.to_lead_id.is_some() {
+                    node.lead_id = h.to_lead_id.clone();
+                    self.put_node(node);
+                }
+                self.changes.handovers.insert(key.clone());
+                self.handovers.insert(key, h.clone());
+            }
+        }
+        Ok(())
+    }
+
+    // ---- look-ups that name what is missing -------------------------------------------------
+
+    pub fn person(&self, id: &str, field: &'static str) -> Result<&PersonRecord, Rejection> {
+        match self.people.get(id) {
+            Some(p) => Ok(p),
+            None => reject(field, format!("unknown person {id}")),
+        }
+    }
+
+    pub fn unit(&self, id: &str, field: &'static str) -> Result<&UnitRecord, Rejection> {
+        match self.units.get(id) {
+            Some(u) => Ok(u),
+            None => reject(field, format!("unknown unit {id}")),
+        }
+    }
+
+    pub fn node(&self, id: &str, field: &'static str) -> Result<&NodeRecord, Rejection> {
+        match self.nodes.get(id) {
+            Some(n) => Ok(n),
+            None => reject(field, format!("unknown node {id}")),
+        }
+    }
+
+    fn employed(&self, id: &str, date: NaiveDate, field: &'static str) -> Result<(), Rejection> {
+        let p = self.person(id, "person_id")?;
+        if p.employed_on(date) {
+            return Ok(());
+        }
+        let span = match p.left_on {
+            Some(left) => format!("from {} to {left}", p.joined_on),
+            None => format!("from {}", p.joined_on),
+        };
+        reject(
+            field,
+            format!("{date} is outside the employment of {id} ({span})"),
+        )
+    }
+
+    fn live_contribution(&mut self, id: &str) -> Result<&mut Contribution, Rejection> {
+        match self.contributions.get_mut(id) {
+            None => reject("contribution_id", format!("unknown contribution {id}")),
+            Some(c) if c.retracted_on.is_some() => reject(
+                "contribution_id",
+                format!("contribution {id} was retracted"),
+            ),
+            Some(c) => Ok(c),
+        }
+    }
+
+    // ---- checks ---------------------------------------------------------------------------
+
+    fn check_unit(&self, u: &UnitRecord) -> Result<(), Rejection> {
+        if u.name.trim().is_empty() {
+            return reject("name", "a unit needs a name");
+        }
+        check_order(u.valid_from, u.valid_to, "valid_to")?;
+        // Walk up from the new parent: meeting the unit itself would make the hierarchy a loop.
+        let mut at = u.parent_unit_id.clone();
+        let mut steps = 0;
+        while let Some(parent) = at {
+            if parent == u.unit_id {
+                return reject(
+                    "parent_unit_id",
+                    format!("unit {} would be its own ancestor", u.unit_id),
+                );
+            }
+            at = self.unit(&parent, "parent_unit_id")?.parent_unit_id.clone();
+            steps += 1;
+            if steps > self.units.len() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_assignment(&self, a: &AssignmentRecord) -> Result<(), Rejection> {
+        self.employed(&a.person_id, a.valid_from, "valid_from")?;
+        let unit = self.unit(&a.unit_id, "unit_id")?;
+        if !unit.exists_on(a.valid_from) {
+            return reject(
+                "unit_id",
+                format!("unit {} does not exist on {}", a.unit_id, a.valid_from),
+            );
+        }
+        if let Some(manager) = &a.manager_id {
+            if *manager == a.person_id {
+                return reject("manager_id", "a person cannot be their own manager");
+            }
+            self.person(manager, "manager_id")?;
+        }
+        Ok(())
+    }
+
+    fn check_node(&self, n: &NodeRecord) -> Result<(), Rejection> {
+        if n.title.trim().is_empty() {
+            return reject("title", "a node needs a title");
+        }
+        if let Some(lead) = &n.lead_id {
+            self.person(lead, "lead_id")?;
+        }
+        Ok(())
+    }
+
+    fn check_link(&self, e: &EdgeRecord) -> Result<(), Rejection> {
+        self.node(&e.parent_id, "parent_id")?;
+        self.node(&e.child_id, "child_id")?;
+        let w = e.weight.value();
+        if !(0.0..=1.0).contains(&w) {
+            return reject("weight", format!("weight {} is outside [0, 1]", e.weight));
+        }
+        if let (Some(from), Some(to)) = (e.valid_from, e.valid_to) {
+            check_order(from, Some(to), "valid_to")?;
+        }
+        if let Some(cycle) = self.links.cycle_if_linked(&e.parent_id, &e.child_id) {
+            return reject(
+                "child_id",
+                format!("linking would make a cycle: {}", cycle.join(" → ")),
+            );
+        }
+        let key = (e.parent_id.clone(), e.child_id.clone(), e.valid_from);
+        let mut siblings: Vec<&EdgeRecord> = self
+            .edges
+            .range((e.parent_id.clone(), String::new(), None)..)
+            .take_while(|((parent, _, _), _)| *parent == e.parent_id)
+            .filter(|(k, _)| **k != key)
+            .map(|(_, edge)| edge)
+            .collect();
+        siblings.push(e);
+        let (peak, at) = dag::peak_weight(&siblings);
+        if peak > 1.0 + dag::WEIGHT_SUM_TOLERANCE {
+            let when = at.map_or("since always".to_string(), |d| format!("on {d}"));
+            return reject(
+                "weight",
+                format!(
+                    "the children of {} would weigh {peak:.6} {when}; the weights of a parent's children valid on one date must sum to at most 1",
+                    e.parent_id
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    // ---- writes that keep the derived parts and the change set in step ----------------------
+
+    fn put_person(&mut self, p: PersonRecord) {
+        self.changes.people.insert(p.person_id.clone());
+        self.people.insert(p.person_id.clone(), p);
+    }
+
+    fn put_unit(&mut self, u: UnitRecord, version_from: NaiveDate) {
+        let key = (u.unit_id.clone(), version_from);
+        self.unit_versions.insert(
+            key.clone(),
+            UnitVersion {
+                unit_id: u.unit_id.clone(),
+                valid_from: version_from,
+                name: u.name.clone(),
+                parent_unit_id: u.parent_unit_id.clone(),
+            },
+        );
+        self.changes.unit_versions.insert(key);
+        self.changes.units.insert(u.unit_id.clone());
+        self.units.insert(u.unit_id.clone(), u);
+    }
+
+    fn put_assignment(&mut self, record: AssignmentRecord) {
+        let person = record.person_id.clone();
+        let key = (person.clone(), record.valid_from);
+        self.changes.assignments.insert(key.clone());
+        self.assignments.insert(
+            key,
+            Assignment {
+                record,
+                valid_to: None,
+            },
+        );
+        // Each assignment ends the day before the person's next one.
+        let range = (person.clone(), NaiveDate::MIN)..=(person, NaiveDate::MAX);
+        let starts: Vec<NaiveDate> = self
+            .assignments
+            .range(range.clone())
+            .map(|(k, _)| k.1)
+            .collect();
+        for (i, (key, assignment)) in self.assignments.range_mut(range).enumerate() {
+            let end = starts.get(i + 1).and_then(|next| next.pred_opt());
+            if assignment.valid_to != end {
+                assignment.valid_to = end;
+                self.changes.assignments.insert(key.clone());
+            }
+        }
+    }
+
+    fn put_node(&mut self, n: NodeRecord) {
+        self.changes.nodes.insert(n.node_id.clone());
+        self.nodes.insert(n.node_id.clone(), n);
+    }
+
+    fn put_edge(&mut self, e: EdgeRecord) {
+        self.links.insert(&e.parent_id, &e.child_id);
+        let key = (e.parent_id.clone(), e.child_id.clone(), e.valid_from);
+        self.changes.edges.insert(key.clone());
+        self.edges.insert(key, e);
+    }
+
+    fn put_member(&mut self, m: MemberRecord) {
+        let key = (m.node_id.clone(), m.person_id.clone(), m.joined_on);
+        self.changes.members.insert(key.clone());
+        self.members.insert(key, m);
+    }
+}
+
+fn check_person(p: &PersonRecord) -> Result<(), Rejection> {
+    if p.name.trim().is_empty() {
+        return reject("name", "a person needs a name");
+    }
+    check_order(p.joined_on, p.left_on, "left_on")
+}
+
+fn check_order(
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+    field: &'static str,
+) -> Result<(), Rejection> {
+    match end {
+        Some(end) if end < start => reject(field, format!("{end} is before the start {start}")),
+        _ => Ok(()),
+    }
+}
+
+fn since(date: Option<NaiveDate>) -> String {
+    date.map_or(String::new(), |d| format!(" from {d}"))
+}

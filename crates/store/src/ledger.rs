@@ -1,0 +1,780 @@
+//! Ledger operations: append, import, export, verify, rebuild.
+
+use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
+use crate::sql::{Row, Tx, Value};
+use crate::{FileRowError, Store, StoreError};
+use std::collections::BTreeSet;
+use std::fmt;
+use valuetree_core::NaiveDate;
+use valuetree_core::chain::{self, ChainError, StoredEvent};
+use valuetree_core::clock::format_recorded;
+use valuetree_core::event::Event;
+use valuetree_core::import::{self, RecordBatch, RowError};
+use valuetree_core::state::State;
+
+/// The last event of the chain: pin it outside the database to detect a deleted tail or a
+/// re-hashed chain later (`verify --expect-head`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Head, String> {
+        let (seq, hash) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("`{text}` is not SEQ:HASH (as printed by `valuetree head`)"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| format!("`{seq}` is not a sequence number"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("`{hash}` is not a SHA-256 hash in hex"));
+        }
+        Ok(Head {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// Which contributions and outcomes to load along with the master data.
+#[derive(Clone, Debug)]
+pub enum Preload {
+    None,
+    All,
+    Ids {
+        contributions: Vec<String>,
+        outcomes: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Rows (or ledger lines) read.
+    pub rows: u64,
+    /// Events appended to the ledger.
+    pub events: u64,
+    /// Rows or events already in the ledger, skipped.
+    pub unchanged: u64,
+    pub head: Option<Head>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head: Option<Head>,
+    /// The first event that does not hold, and why.
+    pub failure: Option<(i64, String)>,
+}
+
+/// A difference between a stored projection row and the replay of the ledger.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub table: &'static str,
+    pub key: String,
+    pub stored: Option<Row>,
+    pub replayed: Option<Row>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.stored, &self.replayed) {
+            (None, _) => write!(f, "table {}: row {} is missing", self.table, self.key),
+            (_, None) => write!(
+                f,
+                "table {}: row {} is not in the ledger",
+                self.table, self.key
+            ),
+            (Some(s), Some(r)) => write!(
+                f,
+                "table {}: row {} holds {s:?}, the ledger says {r:?}",
+                self.table, self.key
+            ),
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash";
+/// Events are sealed and written in chunks, so an import of millions never holds them all.
+const WRITE_CHUNK: usize = 20_000;
+
+fn head_of(tx: &mut dyn Tx) -> Result<Option<Head>, StoreError> {
+    let rows = tx.query(
+        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => {
+            let r = Reader::new("events", row);
+            Ok(Some(Head {
+                seq: r.int(0)?,
+                hash: r.text(1)?,
+            }))
+        }
+    }
+}
+
+fn read_event(row: &Row) -> Result<StoredEvent, StoreError> {
+    let r = Reader::new("events", row);
+    Ok(StoredEvent {
+        seq: r.int(0)?,
+        event_id: r.text(1)?,
+        kind: r.text(2)?,
+        payload: r.text(3)?,
+        effective: r.date(4)?,
+        recorded: r.text(5)?,
+        actor: r.text(6)?,
+        prev_hash: r.text(7)?,
+        hash: r.text(8)?,
+    })
+}
+
+fn event_row(e: &StoredEvent) -> Row {
+    vec![
+        Value::Int(e.seq),
+        Value::text(&e.event_id),
+        Value::text(&e.kind),
+        Value::text(&e.payload),
+        Value::Text(e.effective.to_string()),
+        Value::text(&e.recorded),
+        Value::text(&e.actor),
+        Value::text(&e.prev_hash),
+        Value::text(&e.hash),
+    ]
+}
+
+fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
+    let mut state = State::default();
+    for table in PROJECTIONS {
+        let is_fact = table.name == "contributions" || table.name == "outcomes";
+        match preload {
+            Preload::None if is_fact => continue,
+            Preload::Ids {
+                contributions,
+                outcomes,
+            } if is_fact => {
+                let ids = if table.name == "contributions" {
+                    contributions
+                } else {
+                    outcomes
+                };
+                let unique: BTreeSet<&String> = ids.iter().collect();
+                let unique: Vec<&String> = unique.into_iter().collect();
+                for chunk in unique.chunks(500) {
+                    let placeholders: Vec<String> =
+                        (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT {} FROM {} WHERE {} IN ({})",
+                        table.columns.join(", "),
+                        table.name,
+                        table.columns[0],
+                        placeholders.join(", ")
+                    );
+                    let params: Vec<Value> =
+                        chunk.iter().map(|id| Value::text(id.as_str())).collect();
+                    tx.for_each_row(&sql, &params, &mut |row| {
+                        rows::load_row(&mut state, table, &row)
+                    })?;
+                }
+            }
+            _ => tx.for_each_row(&table.select_sql(), &[], &mut |row| {
+                rows::load_row(&mut state, table, &row)
+            })?,
+        }
+    }
+    state.reindex();
+    Ok(state)
+}
+
+/// Replays the whole stored ledger into a fresh state.
+fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
+    let mut state = State::default();
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+    tx.for_each_row(&sql, &[], &mut |row| {
+        let stored = read_event(&row)?;
+        let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
+            StoreError::Replay {
+                seq: stored.seq,
+                reason,
+            }
+        })?;
+        state
+            .apply(&event)
+            .map_err(|rejection| StoreError::Replay {
+                seq: stored.seq,
+                reason: format!("{}: {}", rejection.field, rejection.reason),
+            })?;
+        state.take_changes();
+        Ok(())
+    })?;
+    Ok(state)
+}
+
+/// Writes the projection rows changed since the last call.
+fn write_changes(tx: &mut dyn Tx, state: &mut State) -> Result<(), StoreError> {
+    let changes = state.take_changes();
+    for table in PROJECTIONS {
+        let rows = rows::changed_rows(state, &changes, table);
+        if !rows.is_empty() {
+            tx.write_rows(table, &rows, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// An event to append: the event, its effective date, and the client's id if it gave one.
+pub(crate) struct NewEvent {
+    pub event: Event,
+    pub effective: NaiveDate,
+    pub event_id: Option<String>,
+}
+
+impl Store {
+    pub fn head(&mut self) -> Result<Option<Head>, StoreError> {
+        let mut tx = self.begin(false)?;
+        head_of(tx.as_mut())
+    }
+
+    /// The projections as stored, with the contributions and outcomes `preload` asks for.
+    pub fn load_state(&mut self, preload: &Preload) -> Result<State, StoreError> {
+        let mut tx = self.begin(false)?;
+        load_state(tx.as_mut(), preload)
+    }
+
+    /// Runs a read-only query (used by the `show` commands for per-person look-ups).
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut tx = self.begin(false)?;
+        tx.query(sql, params)
+    }
+
+    /// Appends events given directly (by the API or tests), each checked like an import row.
+    /// An event whose client id is already in the ledger is skipped.
+    pub fn append(
+        &mut self,
+        events: Vec<(Event, Option<String>)>,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        let today = self.clock.today();
+        let clock = self.clock.clone();
+        let mut tx = self.begin(true)?;
+        let preload = preload_for_events(events.iter().map(|(e, _)| e));
+        let mut state = load_state(tx.as_mut(), &preload)?;
+        let mut summary = ImportSummary::default();
+        let mut errors = Vec::new();
+        let mut planned = Vec::new();
+        for (i, (event, id)) in events.into_iter().enumerate() {
+            summary.rows += 1;
+            if let Some(id) = &id {
+                if !tx
+                    .query(
+                        "SELECT seq FROM events WHERE event_id = $1",
+                        &[Value::text(id)],
+                    )?
+                    .is_empty()
+                {
+                    summary.unchanged += 1;
+                    continue;
+                }
+            }
+            match state.apply(&event) {
+                Ok(()) => planned.push(NewEvent {
+                    effective: event.natural_effective_date().unwrap_or(today),
+                    event,
+                    event_id: id,
+                }),
+                Err(rejection) => errors.push(FileRowError {
+                    file: "request".into(),
+                    error: RowError {
+                        line: i as u64 + 1,
+                        column: Some(rejection.field.into()),
+                        reason: rejection.reason,
+                    },
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors));
+        }
+        let head = head_of(tx.as_mut())?;
+        summary.events = planned.len() as u64;
+        summary.head = seal_and_write(
+            tx.as_mut(),
+            head,
+            planned,
+            actor,
+            clock.as_ref(),
+            &mut |_| {},
+        )?;
+        write_changes(tx.as_mut(), &mut state)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Imports parsed files atomically: all their rows become events, or nothing is written.
+    pub fn import_records(
+        &mut self,
+        files: &[(String, RecordBatch)],
+        actor: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let today = self.clock.today();
+        let clock = self.clock.clone();
+        let mut tx = self.begin(true)?;
+        let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+        for (_, batch) in files {
+            let (c, o) = batch.referenced_facts();
+            contributions.extend(c);
+            outcomes.extend(o);
+        }
+        let mut state = load_state(
+            tx.as_mut(),
+            &Preload::Ids {
+                contributions,
+                outcomes,
+            },
+        )?;
+        let mut summary = ImportSummary::default();
+        let mut errors = Vec::new();
+        let mut planned = Vec::new();
+        for (file, batch) in files {
+            let mut file_errors = Vec::new();
+            let events = import::plan(&mut state, batch, today, &mut file_errors);
+            summary.rows += batch.len() as u64;
+            let changed_lines: BTreeSet<u64> = events.iter().map(|p| p.line).collect();
+            summary.unchanged += batch.len() as u64 - changed_lines.len() as u64;
+            errors.extend(file_errors.into_iter().map(|error| FileRowError {
+                file: file.clone(),
+                error,
+            }));
+            planned.extend(events.into_iter().map(|p| NewEvent {
+                event: p.event,
+                effective: p.effective,
+                event_id: None,
+            }));
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors));
+        }
+        summary.events = planned.len() as u64;
+        let head = head_of(tx.as_mut())?;
+        summary.head = seal_and_write(tx.as_mut(), head, planned, actor, clock.as_ref(), progress)?;
+        write_changes(tx.as_mut(), &mut state)?;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Imports a ledger export (JSON Lines). Events already present with the same id and hash
+    /// are skipped; one with the same id and another hash is an error; the rest must chain
+    /// onto the current head and pass the same checks as any new event.
+    pub fn import_ledger(
+        &mut self,
+        events: Vec<(u64, StoredEvent)>,
+        file: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let mut tx = self.begin(true)?;
+        let mut parsed = Vec::with_capacity(events.len());
+        let mut errors = Vec::new();
+        let fail = |line: u64, column: &str, reason: String| FileRowError {
+            file: file.to_string(),
+            error: RowError {
+                line,
+                column: Some(column.to_string()),
+                reason,
+            },
+        };
+        for (line, stored) in events {
+            match Event::from_parts(&stored.kind, &stored.payload) {
+                Ok(event) => parsed.push((line, stored, event)),
+                Err(reason) => errors.push(fail(line, "payload", reason)),
+            }
+        }
+        let preload = preload_for_events(parsed.iter().map(|(_, _, e)| e));
+        let mut state = load_state(tx.as_mut(), &preload)?;
+        let mut head = head_of(tx.as_mut())?;
+        let mut summary = ImportSummary::default();
+        let mut accepted = Vec::new();
+        for (line, stored, event) in parsed {
+            summary.rows += 1;
+            let existing = tx.query(
+                "SELECT seq, hash FROM events WHERE event_id = $1",
+                &[Value::text(&stored.event_id)],
+            )?;
+            if let Some(row) = existing.first() {
+                let r = Reader::new("events", row);
+                if r.text(1)? == stored.hash {
+                    summary.unchanged += 1;
+                } else {
+                    errors.push(fail(
+                        line,
+                        "event_id",
+                        format!(
+                            "event {} is already in the ledger (seq {}) with different content",
+                            stored.event_id,
+                            r.int(0)?
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let checked = chain::check_hash(&stored).and_then(|()| {
+                chain::check_link(head.as_ref().map(|h| (h.seq, h.hash.as_str())), &stored)
+            });
+            if let Err(e) = checked {
+                let column = match e {
+                    ChainError::HashMismatch { .. } => "hash",
+                    ChainError::Gap { .. } => "seq",
+                    _ => "prev_hash",
+                };
+                let reason = format!(
+                    "{e}; events must continue the chain of this database (its head is {})",
+                    head.as_ref().map_or("empty".to_string(), |h| h.to_string())
+                );
+                errors.push(fail(line, column, reason));
+                break;
+            }
+            if let Err(rejection) = state.apply(&event) {
+                errors.push(fail(line, rejection.field, rejection.reason));
+                continue;
+            }
+            head = Some(Head {
+                seq: stored.seq,
+                hash: stored.hash.clone(),
+            });
+            accepted.push(stored);
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors));
+        }
+        summary.events = accepted.len() as u64;
+        for chunk in accepted.chunks(WRITE_CHUNK) {
+            let rows: Vec<Row> = chunk.iter().map(event_row).collect();
+            tx.write_rows(&EVENTS, &rows, false)?;
+            progress(chunk.len() as u64);
+        }
+        write_changes(tx.as_mut(), &mut state)?;
+        summary.head = head;
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Hands every stored event to `each`, in sequence order.
+    pub fn for_each_event(
+        &mut self,
+        each: &mut dyn FnMut(StoredEvent) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin(false)?;
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+        tx.for_each_row(&sql, &[], &mut |row| each(read_event(&row)?))
+    }
+
+    /// Walks the chain: every hash recomputed, every link checked, and the pinned head (if
+    /// given) found with its hash.
+    pub fn verify_chain(
+        &mut self,
+        expect_head: Option<&Head>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport, StoreError> {
+        let mut tx = self.begin(false)?;
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+        let mut report = VerifyReport {
+            events: 0,
+            head: None,
+            failure: None,
+        };
+        let mut batch: Vec<Result<StoredEvent, (i64, String)>> = Vec::with_capacity(CHECK_BATCH);
+        let mut previous: Option<Head> = None;
+        let mut pinned_seen = false;
+        let mut flush = |batch: &mut Vec<Result<StoredEvent, (i64, String)>>,
+                         report: &mut VerifyReport| {
+            if report.failure.is_none() {
+                report.failure = check_batch(batch, &mut previous, expect_head, &mut pinned_seen);
+            }
+            report.events += batch.len() as u64;
+            progress(batch.len() as u64);
+            batch.clear();
+        };
+        tx.for_each_row(&sql, &[], &mut |row| {
+            batch.push(read_event(&row).map_err(|e| {
+                let seq = match row.first() {
+                    Some(Value::Int(seq)) => *seq,
+                    _ => -1,
+                };
+                (seq, e.to_string())
+            }));
+            if batch.len() == CHECK_BATCH {
+                flush(&mut batch, &mut report);
+            }
+            Ok(())
+        })?;
+        flush(&mut batch, &mut report);
+        drop(flush);
+        report.head = previous;
+        if report.failure.is_none() {
+            if let Some(pinned) = expect_head {
+                if !pinned_seen {
+                    let last = report.head.as_ref().map_or(0, |h| h.seq);
+                    report.failure = Some((
+                        pinned.seq,
+                        format!(
+                            "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Replays the ledger and compares the result with the stored projections, changing
+    /// nothing. Returns the differences (at most `limit`).
+    pub fn check_projections(&mut self, limit: usize) -> Result<Vec<Mismatch>, StoreError> {
+        let mut tx = self.begin(false)?;
+        let state = replay(tx.as_mut())?;
+        let mut mismatches = Vec::new();
+        for table in PROJECTIONS {
+            let mut stored = tx.query(&table.select_sql(), &[])?;
+            // Sort here: a PostgreSQL collation may order text differently from bytes.
+            stored.sort_by(|a, b| rows::compare_keys(a, b, table.key_columns));
+            let replayed = rows::all_rows(&state, table);
+            diff_rows(
+                table.name,
+                table.key_columns,
+                &stored,
+                &replayed,
+                &mut mismatches,
+                limit,
+            );
+            if mismatches.len() >= limit {
+                break;
+            }
+        }
+        Ok(mismatches)
+    }
+
+    /// Replays the ledger into fresh projections (in one transaction).
+    pub fn rebuild(&mut self) -> Result<u64, StoreError> {
+        let mut tx = self.begin(true)?;
+        let state = replay(tx.as_mut())?;
+        let mut written = 0;
+        for table in PROJECTIONS {
+            tx.execute(&format!("DELETE FROM {}", table.name), &[])?;
+            let rows = rows::all_rows(&state, table);
+            written += rows.len() as u64;
+            for chunk in rows.chunks(WRITE_CHUNK) {
+                tx.write_rows(table, chunk, false)?;
+            }
+        }
+        tx.commit()?;
+        Ok(written)
+    }
+}
+
+const CHECK_BATCH: usize = 16_384;
+
+/// Checks a batch: hashes in parallel on two threads (they do not depend on each other),
+/// then the links in order. Returns the first failure.
+fn check_batch(
+    batch: &[Result<StoredEvent, (i64, String)>],
+    previous: &mut Option<Head>,
+    expect_head: Option<&Head>,
+    pinned_seen: &mut bool,
+) -> Option<(i64, String)> {
+    let half = batch.len() / 2;
+    let hash_failures: Vec<Option<usize>> = std::thread::scope(|scope| {
+        let (left, right) = batch.split_at(half);
+        let first_bad = |part: &[Result<StoredEvent, (i64, String)>]| {
+            part.iter()
+                .position(|e| e.as_ref().is_ok_and(|e| chain::check_hash(e).is_err()))
+        };
+        let other = scope.spawn(move || first_bad(right).map(|i| i + half));
+        let mine = first_bad(left);
+        vec![mine, other.join().unwrap_or(Some(half))]
+    });
+    let first_hash_failure = hash_failures.into_iter().flatten().min();
+    for (i, item) in batch.iter().enumerate() {
+        let event = match item {
+            Ok(event) => event,
+            Err((seq, reason)) => {
+                return Some((*seq, format!("event {seq} cannot be read: {reason}")));
+            }
+        };
+        if let Err(e) =
+            chain::check_link(previous.as_ref().map(|h| (h.seq, h.hash.as_str())), event)
+        {
+            return Some((event.seq, e.to_string()));
+        }
+        if first_hash_failure == Some(i) {
+            return Some((
+                event.seq,
+                ChainError::HashMismatch { seq: event.seq }.to_string(),
+            ));
+        }
+        if let Some(pinned) = expect_head {
+            if pinned.seq == event.seq {
+                *pinned_seen = true;
+                if pinned.hash != event.hash {
+                    return Some((
+                        event.seq,
+                        format!(
+                            "event {} has hash {}, but the pinned head says {}: the chain was rewritten from here or earlier",
+                            event.seq, event.hash, pinned.hash
+                        ),
+                    ));
+                }
+            }
+        }
+        *previous = Some(Head {
+            seq: event.seq,
+            hash: event.hash.clone(),
+        });
+    }
+    None
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(i), Value::Real(f)) | (Value::Real(f), Value::Int(i)) => *i as f64 == *f,
+        _ => a == b,
+    }
+}
+
+fn key_text(row: &Row, key_columns: usize) -> String {
+    row.iter()
+        .take(key_columns)
+        .map(|v| match v {
+            Value::Text(t) => t.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(f) => f.to_string(),
+            Value::Null => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn diff_rows(
+    table: &'static str,
+    key_columns: usize,
+    stored: &[Row],
+    replayed: &[Row],
+    out: &mut Vec<Mismatch>,
+    limit: usize,
+) {
+    let (mut i, mut j) = (0, 0);
+    while (i < stored.len() || j < replayed.len()) && out.len() < limit {
+        let ordering = match (stored.get(i), replayed.get(j)) {
+            (Some(s), Some(r)) => rows::compare_keys(s, r, key_columns),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match ordering {
+            std::cmp::Ordering::Less => {
+                out.push(Mismatch {
+                    table,
+                    key: key_text(&stored[i], key_columns),
+                    stored: Some(stored[i].clone()),
+                    replayed: None,
+                });
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(Mismatch {
+                    table,
+                    key: key_text(&replayed[j], key_columns),
+                    stored: None,
+                    replayed: Some(replayed[j].clone()),
+                });
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let (s, r) = (&stored[i], &replayed[j]);
+                if s.len() != r.len() || s.iter().zip(r).any(|(a, b)| !same_value(a, b)) {
+                    out.push(Mismatch {
+                        table,
+                        key: key_text(s, key_columns),
+                        stored: Some(s.clone()),
+                        replayed: Some(r.clone()),
+                    });
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+}
+
+/// Contributions and outcomes that a list of events refers to.
+fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
+    let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+    for event in events {
+        match event {
+            Event::ContributionRecorded(c) => contributions.push(c.contribution_id.clone()),
+            Event::ContributionConfirmed {
+                contribution_id, ..
+            }
+            | Event::ContributionRetracted {
+                contribution_id, ..
+            } => contributions.push(contribution_id.clone()),
+            Event::OutcomeRecorded(o) => outcomes.push(o.outcome_id.clone()),
+            _ => {}
+        }
+    }
+    Preload::Ids {
+        contributions,
+        outcomes,
+    }
+}
+
+/// Seals events onto the chain after `head` and writes them, in chunks. Returns the new head.
+fn seal_and_write(
+    tx: &mut dyn Tx,
+    mut head: Option<Head>,
+    events: Vec<NewEvent>,
+    actor: &str,
+    clock: &dyn valuetree_core::clock::Clock,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<Head>, StoreError> {
+    let mut rows = Vec::with_capacity(WRITE_CHUNK.min(events.len()));
+    for new in events {
+        let sealed = chain::seal(
+            StoredEvent {
+                actor: actor.to_string(),
+                effective: new.effective,
+                event_id: new.event_id.unwrap_or_default(),
+                hash: String::new(),
+                kind: new.event.kind().to_string(),
+                payload: new.event.canonical_payload(),
+                prev_hash: String::new(),
+                recorded: format_recorded(clock.now()),
+                seq: 0,
+            },
+            head.as_ref().map(|h| (h.seq, h.hash.as_str())),
+        );
+        head = Some(Head {
+            seq: sealed.seq,
+            hash: sealed.hash.clone(),
+        });
+        rows.push(event_row(&sealed));
+        if rows.len() == WRITE_CHUNK {
+            tx.write_rows(&EVENTS, &rows, false)?;
+            progress(rows.len() as u64);
+            rows.clear();
+        }
+    }
+    if !rows.is_empty() {
+        tx.write_rows(&EVENTS, &rows, false)?;
+        progress(rows.len() as u64);
+    }
+    Ok(head)
+}

@@ -1,0 +1,146 @@
+//! valuetree's storage: the hash-chained ledger and its SQL projections.
+//!
+//! One API, two backends: SQLite (the default, a file next to you) and PostgreSQL (by URL).
+//! Every write is one transaction that takes the writer lock, reads the head of the chain,
+//! checks the new events against the current projections (through core's
+//! [`State`](valuetree_core::state::State)), appends the events and updates the projection
+//! rows they changed. Two processes writing at once therefore queue; the chain never forks.
+
+mod ledger;
+mod postgres;
+pub mod rows;
+pub mod sql;
+mod sqlite;
+
+pub use ledger::{Head, ImportSummary, Mismatch, Preload, VerifyReport};
+
+use std::fmt;
+use std::sync::Arc;
+use valuetree_core::chain::ChainError;
+use valuetree_core::clock::Clock;
+use valuetree_core::import::RowError;
+
+/// The default database when none is given: a SQLite file in the working directory.
+pub const DEFAULT_DB: &str = "valuetree.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {reason}")]
+    Open { url: String, reason: String },
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("{}", Rejected::summary(.0))]
+    Rejected(Vec<FileRowError>),
+    #[error("the ledger is damaged: {0}")]
+    Chain(#[from] ChainError),
+    #[error(
+        "table {table} holds a row valuetree cannot read ({reason}); run `valuetree verify` and restore from an export if it fails"
+    )]
+    Corrupt { table: &'static str, reason: String },
+    #[error("event {seq} of the stored ledger cannot be replayed: {reason}")]
+    Replay { seq: i64, reason: String },
+}
+
+/// A bad row of one input file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRowError {
+    pub file: String,
+    pub error: RowError,
+}
+
+impl fmt::Display for FileRowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.error)
+    }
+}
+
+/// How many bad rows an error message lists before it says "and N more".
+pub const MAX_LISTED_ERRORS: usize = 50;
+
+struct Rejected;
+
+impl Rejected {
+    fn summary(errors: &[FileRowError]) -> String {
+        let mut text = format!(
+            "{} bad row{}; nothing was imported:",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        for e in errors.iter().take(MAX_LISTED_ERRORS) {
+            text.push_str(&format!("\n  {e}"));
+        }
+        if errors.len() > MAX_LISTED_ERRORS {
+            text.push_str(&format!(
+                "\n  … and {} more",
+                errors.len() - MAX_LISTED_ERRORS
+            ));
+        }
+        text
+    }
+}
+
+enum Connection {
+    Sqlite(rusqlite::Connection),
+    Postgres(::postgres::Client),
+}
+
+pub struct Store {
+    connection: Connection,
+    clock: Arc<dyn Clock>,
+    location: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the database at `location`: a
+    /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a path to a SQLite file.
+    pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let connection =
+            if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+                Connection::Postgres(postgres::open(location)?)
+            } else {
+                let path = location
+                    .strip_prefix("sqlite://")
+                    .or_else(|| location.strip_prefix("sqlite:"))
+                    .unwrap_or(location);
+                Connection::Sqlite(sqlite::open(path)?)
+            };
+        Ok(Store {
+            connection,
+            clock,
+            location: postgres::redact(location),
+        })
+    }
+
+    /// Where the store is, with any password hidden.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.connection {
+            Connection::Sqlite(_) => "sqlite",
+            Connection::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn begin(&mut self, write: bool) -> Result<Box<dyn sql::Tx + '_>, StoreError> {
+        match &mut self.connection {
+            Connection::Sqlite(conn) => sqlite::begin(conn, write),
+            Connection::Postgres(client) => postgres::begin(client, write),
+        }
+    }
+}

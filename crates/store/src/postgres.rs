@@ -1,0 +1,176 @@
+//! PostgreSQL backend (the synchronous `postgres` client), for large deployments.
+
+use crate::StoreError;
+use crate::sql::{Row, Table, Tx, Value};
+use bytes::BytesMut;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{IsNull, ToSql, Type};
+use postgres::{Client, NoTls};
+use std::error::Error;
+
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_ledger_and_projections",
+    include_str!("../migrations/postgres/0001_ledger_and_projections.sql"),
+)];
+
+/// Every writer takes this transaction-scoped advisory lock first, so appends are serialised
+/// across processes and the chain cannot fork.
+const WRITER_LOCK: i64 = 0x5641_4c55_4554_5245; // "VALUETRE"
+
+/// PostgreSQL accepts at most 65,535 parameters per statement.
+const MAX_PARAMS: usize = 60_000;
+
+pub fn open(url: &str) -> Result<Client, StoreError> {
+    let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
+        url: redact(url),
+        reason: e.to_string(),
+    })?;
+    migrate(&mut client)?;
+    Ok(client)
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )?;
+    for (name, sql) in MIGRATIONS {
+        let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])?;
+        if done.is_none() {
+            tx.batch_execute(sql)?;
+            tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn begin(client: &mut Client, write: bool) -> Result<Box<dyn Tx + '_>, StoreError> {
+    let mut tx = client.transaction()?;
+    if write {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+    } else {
+        // One consistent snapshot for a whole read (verify, export, rebuild --check).
+        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    }
+    Ok(Box::new(PgTx(tx)))
+}
+
+struct PgTx<'c>(postgres::Transaction<'c>);
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => i.to_sql(ty, out),
+            Value::Real(f) => f.to_sql(ty, out),
+            Value::Text(s) => s.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+fn read_row(row: &postgres::Row) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let ty = column.type_();
+        out.push(if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i)?
+                .map_or(Value::Null, Value::Int)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)?
+                .map_or(Value::Null, |n| Value::Int(n.into()))
+        } else if *ty == Type::FLOAT8 {
+            row.try_get::<_, Option<f64>>(i)?
+                .map_or(Value::Null, Value::Real)
+        } else {
+            row.try_get::<_, Option<String>>(i)?
+                .map_or(Value::Null, Value::Text)
+        });
+    }
+    Ok(out)
+}
+
+impl Tx for PgTx<'_> {
+    fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
+        Ok(self.0.execute(sql, &params(values))?)
+    }
+
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.0.query_raw(sql, params(values))?;
+        while let Some(row) = rows.next()? {
+            each(read_row(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError> {
+        // Many rows per statement: one round trip per chunk instead of per row.
+        let per_statement = (MAX_PARAMS / table.columns.len()).max(1);
+        let mut prepared: Option<(usize, postgres::Statement)> = None;
+        for chunk in rows.chunks(per_statement) {
+            let statement = match &prepared {
+                Some((n, statement)) if *n == chunk.len() => statement.clone(),
+                _ => {
+                    let sql = if upsert {
+                        table.upsert_sql(chunk.len())
+                    } else {
+                        table.insert_sql(chunk.len())
+                    };
+                    let statement = self.0.prepare(&sql)?;
+                    prepared = Some((chunk.len(), statement.clone()));
+                    statement
+                }
+            };
+            let flat: Vec<&(dyn ToSql + Sync)> = chunk
+                .iter()
+                .flatten()
+                .map(|v| v as &(dyn ToSql + Sync))
+                .collect();
+            self.0.execute(&statement, &flat)?;
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.0.commit()?)
+    }
+}

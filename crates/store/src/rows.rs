@@ -1,0 +1,536 @@
+//! The projection tables, and how core's records become rows and back.
+
+use crate::StoreError;
+use crate::sql::{Row, Table, Value};
+use valuetree_core::domain::*;
+use valuetree_core::state::{Changes, State};
+use valuetree_core::{Amount, NaiveDate};
+
+pub const EVENTS: Table = Table {
+    name: "events",
+    columns: &[
+        "seq",
+        "event_id",
+        "kind",
+        "payload",
+        "effective",
+        "recorded",
+        "actor",
+        "prev_hash",
+        "hash",
+    ],
+    key_columns: 1,
+};
+pub const PEOPLE: Table = Table {
+    name: "people",
+    columns: &["person_id", "name", "email", "joined_on", "left_on"],
+    key_columns: 1,
+};
+pub const UNITS: Table = Table {
+    name: "units",
+    columns: &[
+        "unit_id",
+        "name",
+        "parent_unit_id",
+        "valid_from",
+        "valid_to",
+    ],
+    key_columns: 1,
+};
+pub const UNIT_VERSIONS: Table = Table {
+    name: "unit_versions",
+    columns: &["unit_id", "valid_from", "name", "parent_unit_id"],
+    key_columns: 2,
+};
+pub const ASSIGNMENTS: Table = Table {
+    name: "assignments",
+    columns: &[
+        "person_id",
+        "valid_from",
+        "unit_id",
+        "manager_id",
+        "valid_to",
+    ],
+    key_columns: 2,
+};
+pub const NODES: Table = Table {
+    name: "nodes",
+    columns: &[
+        "node_id",
+        "kind",
+        "title",
+        "lead_id",
+        "created_on",
+        "status",
+        "flagpole",
+        "description",
+    ],
+    key_columns: 1,
+};
+pub const EDGES: Table = Table {
+    name: "edges",
+    columns: &["parent_id", "child_id", "valid_from", "weight", "valid_to"],
+    key_columns: 3,
+};
+pub const MEMBERS: Table = Table {
+    name: "members",
+    columns: &["node_id", "person_id", "joined_on", "role", "left_on"],
+    key_columns: 3,
+};
+pub const CONTRIBUTIONS: Table = Table {
+    name: "contributions",
+    columns: &[
+        "contribution_id",
+        "person_id",
+        "node_id",
+        "phase",
+        "date",
+        "effort",
+        "description",
+        "evidence",
+        "confirmed",
+        "confirmed_on",
+        "retracted_on",
+        "retraction_reason",
+    ],
+    key_columns: 1,
+};
+pub const OUTCOMES: Table = Table {
+    name: "outcomes",
+    columns: &[
+        "outcome_id",
+        "node_id",
+        "date",
+        "value",
+        "description",
+        "evidence",
+    ],
+    key_columns: 1,
+};
+pub const HANDOVERS: Table = Table {
+    name: "handovers",
+    columns: &[
+        "node_id",
+        "date",
+        "from_lead_id",
+        "to_lead_id",
+        "from_unit_id",
+        "to_unit_id",
+        "note",
+    ],
+    key_columns: 2,
+};
+
+/// Every projection table, in the order they are written and compared.
+pub const PROJECTIONS: [&Table; 10] = [
+    &PEOPLE,
+    &UNITS,
+    &UNIT_VERSIONS,
+    &ASSIGNMENTS,
+    &NODES,
+    &EDGES,
+    &MEMBERS,
+    &CONTRIBUTIONS,
+    &OUTCOMES,
+    &HANDOVERS,
+];
+
+fn date(d: NaiveDate) -> Value {
+    Value::Text(d.to_string())
+}
+
+fn opt_date(d: Option<NaiveDate>) -> Value {
+    Value::opt_text(d)
+}
+
+fn flag(b: bool) -> Value {
+    Value::Int(b.into())
+}
+
+pub fn person_row(p: &PersonRecord) -> Row {
+    vec![
+        Value::text(&p.person_id),
+        Value::text(&p.name),
+        Value::opt_text(p.email.as_ref()),
+        date(p.joined_on),
+        opt_date(p.left_on),
+    ]
+}
+
+pub fn unit_row(u: &UnitRecord) -> Row {
+    vec![
+        Value::text(&u.unit_id),
+        Value::text(&u.name),
+        Value::opt_text(u.parent_unit_id.as_ref()),
+        date(u.valid_from),
+        opt_date(u.valid_to),
+    ]
+}
+
+pub fn unit_version_row(v: &UnitVersion) -> Row {
+    vec![
+        Value::text(&v.unit_id),
+        date(v.valid_from),
+        Value::text(&v.name),
+        Value::opt_text(v.parent_unit_id.as_ref()),
+    ]
+}
+
+pub fn assignment_row(a: &Assignment) -> Row {
+    vec![
+        Value::text(&a.record.person_id),
+        date(a.record.valid_from),
+        Value::text(&a.record.unit_id),
+        Value::opt_text(a.record.manager_id.as_ref()),
+        opt_date(a.valid_to),
+    ]
+}
+
+pub fn node_row(n: &NodeRecord) -> Row {
+    vec![
+        Value::text(&n.node_id),
+        Value::text(n.kind.as_str()),
+        Value::text(&n.title),
+        Value::opt_text(n.lead_id.as_ref()),
+        date(n.created_on),
+        Value::text(n.status.as_str()),
+        flag(n.flagpole),
+        Value::text(&n.description),
+    ]
+}
+
+pub fn edge_row(e: &EdgeRecord) -> Row {
+    vec![
+        Value::text(&e.parent_id),
+        Value::text(&e.child_id),
+        Value::Text(e.valid_from.map_or(String::new(), |d| d.to_string())),
+        Value::Real(e.weight.value()),
+        opt_date(e.valid_to),
+    ]
+}
+
+pub fn member_row(m: &MemberRecord) -> Row {
+    vec![
+        Value::text(&m.node_id),
+        Value::text(&m.person_id),
+        date(m.joined_on),
+        Value::text(&m.role),
+        opt_date(m.left_on),
+    ]
+}
+
+pub fn contribution_row(c: &Contribution) -> Row {
+    let r = &c.record;
+    vec![
+        Value::text(&r.contribution_id),
+        Value::text(&r.person_id),
+        Value::text(&r.node_id),
+        Value::text(r.phase.as_str()),
+        date(r.date),
+        Value::Real(r.effort.value()),
+        Value::text(&r.description),
+        Value::opt_text(r.evidence.as_ref()),
+        flag(r.confirmed),
+        opt_date(c.confirmed_on),
+        opt_date(c.retracted_on),
+        Value::opt_text(c.retraction_reason.as_ref()),
+    ]
+}
+
+pub fn outcome_row(o: &OutcomeRecord) -> Row {
+    vec![
+        Value::text(&o.outcome_id),
+        Value::text(&o.node_id),
+        date(o.date),
+        Value::Real(o.value.value()),
+        Value::text(&o.description),
+        Value::opt_text(o.evidence.as_ref()),
+    ]
+}
+
+pub fn handover_row(h: &HandoverRecord) -> Row {
+    vec![
+        Value::text(&h.node_id),
+        date(h.date),
+        Value::opt_text(h.from_lead_id.as_ref()),
+        Value::opt_text(h.to_lead_id.as_ref()),
+        Value::opt_text(h.from_unit_id.as_ref()),
+        Value::opt_text(h.to_unit_id.as_ref()),
+        Value::text(&h.note),
+    ]
+}
+
+/// The rows of `table` that `changes` names, from `state`.
+pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row> {
+    fn pick<K: Ord, V>(
+        keys: &std::collections::BTreeSet<K>,
+        get: impl Fn(&K) -> Option<V>,
+        row: impl Fn(V) -> Row,
+    ) -> Vec<Row> {
+        keys.iter().filter_map(|k| get(k).map(&row)).collect()
+    }
+    match table.name {
+        "people" => pick(&changes.people, |k| state.people.get(k), person_row),
+        "units" => pick(&changes.units, |k| state.units.get(k), unit_row),
+        "unit_versions" => pick(
+            &changes.unit_versions,
+            |k| state.unit_versions.get(k),
+            unit_version_row,
+        ),
+        "assignments" => pick(
+            &changes.assignments,
+            |k| state.assignments.get(k),
+            assignment_row,
+        ),
+        "nodes" => pick(&changes.nodes, |k| state.nodes.get(k), node_row),
+        "edges" => pick(&changes.edges, |k| state.edges.get(k), edge_row),
+        "members" => pick(&changes.members, |k| state.members.get(k), member_row),
+        "contributions" => pick(
+            &changes.contributions,
+            |k| state.contributions.get(k),
+            contribution_row,
+        ),
+        "outcomes" => pick(&changes.outcomes, |k| state.outcomes.get(k), outcome_row),
+        "handovers" => pick(&changes.handovers, |k| state.handovers.get(k), handover_row),
+        _ => Vec::new(),
+    }
+}
+
+/// Every row of `table` held in `state`, sorted by key as `SELECT … ORDER BY key` returns them.
+pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
+    let mut rows: Vec<Row> = match table.name {
+        "people" => state.people.values().map(person_row).collect(),
+        "units" => state.units.values().map(unit_row).collect(),
+        "unit_versions" => state.unit_versions.values().map(unit_version_row).collect(),
+        "assignments" => state.assignments.values().map(assignment_row).collect(),
+        "nodes" => state.nodes.values().map(node_row).collect(),
+        "edges" => state.edges.values().map(edge_row).collect(),
+        "members" => state.members.values().map(member_row).collect(),
+        "contributions" => state.contributions.values().map(contribution_row).collect(),
+        "outcomes" => state.outcomes.values().map(outcome_row).collect(),
+        "handovers" => state.handovers.values().map(handover_row).collect(),
+        _ => Vec::new(),
+    };
+    rows.sort_by(|a, b| compare_keys(a, b, table.key_columns));
+    rows
+}
+
+pub fn compare_keys(a: &Row, b: &Row, key_columns: usize) -> std::cmp::Ordering {
+    for i in 0..key_columns {
+        let ordering = match (&a[i], &b[i]) {
+            (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+            (Value::Int(x), Value::Int(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        };
+        if ordering.is_ne() {
+            return ordering;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+// ---- reading rows back --------------------------------------------------------------------
+
+/// Typed access to a stored row, naming the table and column when a value is not as expected
+/// (which means someone edited the database by hand).
+pub struct Reader<'r> {
+    table: &'static str,
+    row: &'r Row,
+}
+
+impl<'r> Reader<'r> {
+    pub fn new(table: &'static str, row: &'r Row) -> Self {
+        Reader { table, row }
+    }
+
+    fn corrupt(&self, i: usize, what: &str) -> StoreError {
+        StoreError::Corrupt {
+            table: self.table,
+            reason: format!(
+                "column {} holds {:?}, expected {what}",
+                i + 1,
+                self.row.get(i)
+            ),
+        }
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.row.get(i) {
+            Some(Value::Null) => Ok(None),
+            Some(Value::Text(t)) => Ok(Some(t.clone())),
+            _ => Err(self.corrupt(i, "text")),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.opt_text(i)?.ok_or_else(|| self.corrupt(i, "text"))
+    }
+
+    pub fn opt_date(&self, i: usize) -> Result<Option<NaiveDate>, StoreError> {
+        match self.opt_text(i)? {
+            None => Ok(None),
+            Some(t) if t.is_empty() => Ok(None),
+            Some(t) => t.parse().map(Some).map_err(|_| self.corrupt(i, "a date")),
+        }
+    }
+
+    pub fn date(&self, i: usize) -> Result<NaiveDate, StoreError> {
+        self.opt_date(i)?.ok_or_else(|| self.corrupt(i, "a date"))
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.row.get(i) {
+            Some(Value::Int(n)) => Ok(*n),
+            _ => Err(self.corrupt(i, "an integer")),
+        }
+    }
+
+    pub fn real(&self, i: usize) -> Result<Amount, StoreError> {
+        match self.row.get(i) {
+            Some(Value::Real(f)) => Ok(Amount(*f)),
+            Some(Value::Int(n)) => Ok(Amount(*n as f64)),
+            _ => Err(self.corrupt(i, "a number")),
+        }
+    }
+
+    pub fn parsed<T: std::str::FromStr>(&self, i: usize) -> Result<T, StoreError> {
+        self.text(i)?
+            .parse()
+            .map_err(|_| self.corrupt(i, "a known value"))
+    }
+}
+
+/// Puts one stored row of `table` into `state`.
+pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), StoreError> {
+    let r = Reader::new(table.name, row);
+    match table.name {
+        "people" => {
+            let p = PersonRecord {
+                person_id: r.text(0)?,
+                name: r.text(1)?,
+                email: r.opt_text(2)?,
+                joined_on: r.date(3)?,
+                left_on: r.opt_date(4)?,
+            };
+            state.people.insert(p.person_id.clone(), p);
+        }
+        "units" => {
+            let u = UnitRecord {
+                unit_id: r.text(0)?,
+                name: r.text(1)?,
+                parent_unit_id: r.opt_text(2)?,
+                valid_from: r.date(3)?,
+                valid_to: r.opt_date(4)?,
+            };
+            state.units.insert(u.unit_id.clone(), u);
+        }
+        "unit_versions" => {
+            let v = UnitVersion {
+                unit_id: r.text(0)?,
+                valid_from: r.date(1)?,
+                name: r.text(2)?,
+                parent_unit_id: r.opt_text(3)?,
+            };
+            state
+                .unit_versions
+                .insert((v.unit_id.clone(), v.valid_from), v);
+        }
+        "assignments" => {
+            let a = Assignment {
+                record: AssignmentRecord {
+                    person_id: r.text(0)?,
+                    valid_from: r.date(1)?,
+                    unit_id: r.text(2)?,
+                    manager_id: r.opt_text(3)?,
+                },
+                valid_to: r.opt_date(4)?,
+            };
+            state
+                .assignments
+                .insert((a.record.person_id.clone(), a.record.valid_from), a);
+        }
+        "nodes" => {
+            let n = NodeRecord {
+                node_id: r.text(0)?,
+                kind: r.parsed(1)?,
+                title: r.text(2)?,
+                lead_id: r.opt_text(3)?,
+                created_on: r.date(4)?,
+                status: r.parsed(5)?,
+                flagpole: r.int(6)? != 0,
+                description: r.text(7)?,
+            };
+            state.nodes.insert(n.node_id.clone(), n);
+        }
+        "edges" => {
+            let e = EdgeRecord {
+                parent_id: r.text(0)?,
+                child_id: r.text(1)?,
+                valid_from: r.opt_date(2)?,
+                weight: r.real(3)?,
+                valid_to: r.opt_date(4)?,
+            };
+            state
+                .edges
+                .insert((e.parent_id.clone(), e.child_id.clone(), e.valid_from), e);
+        }
+        "members" => {
+            let m = MemberRecord {
+                node_id: r.text(0)?,
+                person_id: r.text(1)?,
+                joined_on: r.date(2)?,
+                role: r.text(3)?,
+                left_on: r.opt_date(4)?,
+            };
+            state
+                .members
+                .insert((m.node_id.clone(), m.person_id.clone(), m.joined_on), m);
+        }
+        "contributions" => {
+            let c = Contribution {
+                record: ContributionRecord {
+                    contribution_id: r.text(0)?,
+                    person_id: r.text(1)?,
+                    node_id: r.text(2)?,
+                    phase: r.parsed(3)?,
+                    date: r.date(4)?,
+                    effort: r.real(5)?,
+                    description: r.text(6)?,
+                    evidence: r.opt_text(7)?,
+                    confirmed: r.int(8)? != 0,
+                },
+                confirmed_on: r.opt_date(9)?,
+                retracted_on: r.opt_date(10)?,
+                retraction_reason: r.opt_text(11)?,
+            };
+            state
+                .contributions
+                .insert(c.record.contribution_id.clone(), c);
+        }
+        "outcomes" => {
+            let o = OutcomeRecord {
+                outcome_id: r.text(0)?,
+                node_id: r.text(1)?,
+                date: r.date(2)?,
+                value: r.real(3)?,
+                description: r.text(4)?,
+                evidence: r.opt_text(5)?,
+            };
+            state.outcomes.insert(o.outcome_id.clone(), o);
+        }
+        "handovers" => {
+            let h = HandoverRecord {
+                node_id: r.text(0)?,
+                date: r.date(1)?,
+                from_lead_id: r.opt_text(2)?,
+                to_lead_id: r.opt_text(3)?,
+                from_unit_id: r.opt_text(4)?,
+                to_unit_id: r.opt_text(5)?,
+                note: r.text(6)?,
+            };
+            state.handovers.insert((h.node_id.clone(), h.date), h);
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The small SQL surface the ledger needs, implemented once per backend.
+//!
+//! valuetree's queries are portable SQL (`$1` placeholders work in both SQLite and
+//! PostgreSQL when numbered in order of appearance), and its columns use only portable types
+//! (text, 64-bit integers, doubles). What differs per backend is how a transaction takes the
+//! writer lock and how rows are written in bulk; that is what [`Tx`] hides.
+
+use crate::StoreError;
+
+/// A column value as valuetree stores it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Value {
+    pub fn text(text: impl Into<String>) -> Value {
+        Value::Text(text.into())
+    }
+
+    pub fn opt_text<T: ToString>(text: Option<T>) -> Value {
+        text.map_or(Value::Null, |t| Value::Text(t.to_string()))
+    }
+}
+
+pub type Row = Vec<Value>;
+
+/// A projection table: its name, its columns, and how many leading columns form the key.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub key_columns: usize,
+}
+
+impl Table {
+    pub fn upsert_sql(&self, rows: usize) -> String {
+        let mut sql = self.insert_sql(rows);
+        let keys = self.columns[..self.key_columns].join(", ");
+        let updates: Vec<String> = self.columns[self.key_columns..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        sql.push_str(&format!(
+            " ON CONFLICT ({keys}) DO UPDATE SET {}",
+            updates.join(", ")
+        ));
+        sql
+    }
+
+    pub fn insert_sql(&self, rows: usize) -> String {
+        let width = self.columns.len();
+        let tuples: Vec<String> = (0..rows)
+            .map(|r| {
+                let params: Vec<String> =
+                    (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            self.name,
+            self.columns.join(", "),
+            tuples.join(", ")
+        )
+    }
+
+    pub fn select_sql(&self) -> String {
+        format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            self.columns.join(", "),
+            self.name,
+            self.columns[..self.key_columns].join(", ")
+        )
+    }
+}
+
+/// One transaction on one backend.
+pub trait Tx {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+
+    /// Runs a query and hands each row to `each`, without holding the whole result.
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Writes rows; existing keys are updated when `upsert`, an error otherwise.
+    fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError>;
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut rows = Vec::new();
+        self.for_each_row(sql, params, &mut |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+}

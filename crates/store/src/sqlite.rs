@@ -1,0 +1,149 @@
+//! SQLite backend (rusqlite, bundled SQLite): the zero-set-up default.
+//!
+//! rusqlite rather than sqlx: the ledger's bulk import runs prepared statements in a tight
+//! loop, where rusqlite's direct calls are several times faster than sqlx's worker-thread
+//! round trips, and nothing here needs async.
+
+use crate::StoreError;
+use crate::sql::{Row, Table, Tx, Value};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::time::Duration;
+
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_ledger_and_projections",
+    include_str!("../migrations/sqlite/0001_ledger_and_projections.sql"),
+)];
+
+pub fn open(path: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| StoreError::Open {
+        url: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    // Concurrent writers wait for the lock rather than fail; WAL lets readers go on meanwhile.
+    conn.busy_timeout(Duration::from_secs(120))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk before it is acknowledged (an import is one commit, so the
+    // cost is one fsync per import, not per row).
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)",
+    )?;
+    for (name, sql) in MIGRATIONS {
+        let done: i64 = conn.query_row(
+            "SELECT count(*) FROM schema_migrations WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )?;
+        if done == 0 {
+            // IMMEDIATE: two processes opening a new file at once must not both migrate it.
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let again: i64 = conn.query_row(
+                "SELECT count(*) FROM schema_migrations WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )?;
+            if again == 0 {
+                conn.execute_batch(sql)?;
+                conn.execute(
+                    "INSERT INTO schema_migrations (name, applied) VALUES (?1, datetime('now'))",
+                    [name],
+                )?;
+            }
+            conn.execute_batch("COMMIT")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn begin(conn: &mut Connection, write: bool) -> Result<Box<dyn Tx + '_>, StoreError> {
+    let behavior = if write {
+        // Take the writer lock at BEGIN, so the head read in this transaction stays the head.
+        TransactionBehavior::Immediate
+    } else {
+        TransactionBehavior::Deferred
+    };
+    Ok(Box::new(SqliteTx(
+        conn.transaction_with_behavior(behavior)?,
+    )))
+}
+
+struct SqliteTx<'c>(rusqlite::Transaction<'c>);
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn read_row(row: &rusqlite::Row<'_>, width: usize) -> Result<Row, StoreError> {
+    let mut out = Vec::with_capacity(width);
+    for i in 0..width {
+        out.push(match row.get_ref(i)? {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(n) => Value::Int(n),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Value::Text(String::from_utf8_lossy(t).into_owned())
+            }
+        });
+    }
+    Ok(out)
+}
+
+impl Tx for SqliteTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn for_each_row(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            each(read_row(row, width)?)?;
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError> {
+        // One cached prepared statement per row: in-process SQLite has no round trip to save.
+        let sql = if upsert {
+            table.upsert_sql(1)
+        } else {
+            table.insert_sql(1)
+        };
+        let mut stmt = self.0.prepare_cached(&sql)?;
+        for row in rows {
+            stmt.execute(rusqlite::params_from_iter(row))?;
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(self.0.commit()?)
+    }
+}

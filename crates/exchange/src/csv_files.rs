@@ -1,0 +1,558 @@
+//! The CSV import files.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::str::FromStr;
+use valuetree_core::domain::*;
+use valuetree_core::import::{NodeRow, RecordBatch, Row, RowError};
+use valuetree_core::{Amount, NaiveDate};
+
+/// The kinds of CSV file `valuetree import` reads, in the order a whole directory is imported
+/// (each kind only refers to kinds before it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    People,
+    Units,
+    Assignments,
+    Nodes,
+    Edges,
+    Members,
+    Contributions,
+    Outcomes,
+    Handovers,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::People,
+        Kind::Units,
+        Kind::Assignments,
+        Kind::Nodes,
+        Kind::Edges,
+        Kind::Members,
+        Kind::Contributions,
+        Kind::Outcomes,
+        Kind::Handovers,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::People => "people",
+            Kind::Units => "units",
+            Kind::Assignments => "assignments",
+            Kind::Nodes => "nodes",
+            Kind::Edges => "edges",
+            Kind::Members => "members",
+            Kind::Contributions => "contributions",
+            Kind::Outcomes => "outcomes",
+            Kind::Handovers => "handovers",
+        }
+    }
+
+    /// The file name this kind has in a directory (`people.csv`, …).
+    pub fn file_name(self) -> String {
+        format!("{}.csv", self.name())
+    }
+
+    pub fn required_columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::People => &["person_id", "name", "email", "joined_on", "left_on"],
+            Kind::Units => &[
+                "unit_id",
+                "name",
+                "parent_unit_id",
+                "valid_from",
+                "valid_to",
+            ],
+            Kind::Assignments => &["person_id", "unit_id", "manager_id", "valid_from"],
+            Kind::Nodes => &["node_id", "kind", "title", "lead_id", "created_on"],
+            Kind::Edges => &["parent_id", "child_id", "weight"],
+            Kind::Members => &["node_id", "person_id", "role", "joined_on", "left_on"],
+            Kind::Contributions => &[
+                "contribution_id",
+                "person_id",
+                "node_id",
+                "phase",
+                "date",
+                "effort",
+                "description",
+                "confirmed",
+            ],
+            Kind::Outcomes => &["outcome_id", "node_id", "date", "value", "description"],
+            Kind::Handovers => &["node_id", "date", "from_lead_id", "to_lead_id", "note"],
+        }
+    }
+
+    pub fn optional_columns(self) -> &'static [&'static str] {
+        match self {
+            Kind::Nodes => &["status", "flagpole", "description"],
+            Kind::Edges => &["valid_from", "valid_to"],
+            Kind::Contributions | Kind::Outcomes => &["evidence"],
+            Kind::Handovers => &["from_unit_id", "to_unit_id"],
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!(
+                    "`{text}` is not a kind of file; expected one of: {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// One CSV record with typed, error-collecting access to its cells by column name.
+struct Cells<'a> {
+    columns: &'a HashMap<String, usize>,
+    record: &'a csv::StringRecord,
+    line: u64,
+    errors: Vec<RowError>,
+}
+
+impl Cells<'_> {
+    fn raw(&self, column: &str) -> Option<&str> {
+        self.columns
+            .get(column)
+            .and_then(|&i| self.record.get(i))
+            .map(str::trim)
+    }
+
+    fn fail<T>(&mut self, column: &str, reason: String) -> Option<T> {
+        self.errors.push(RowError {
+            line: self.line,
+            column: Some(column.to_string()),
+            reason,
+        });
+        None
+    }
+
+    fn opt_text(&mut self, column: &str) -> Option<String> {
+        self.raw(column)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    }
+
+    /// A required cell; an empty one is an error. Returns an empty string on error so the
+    /// rest of the row is still checked.
+    fn text(&mut self, column: &str) -> String {
+        match self.opt_text(column) {
+            Some(t) => t,
+            None => {
+                self.fail::<()>(column, "is empty; a value is required".into());
+                String::new()
+            }
+        }
+    }
+
+    fn parse_with<T>(
+        &mut self,
+        column: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        match self.raw(column).filter(|t| !t.is_empty()) {
+            None => Some(None),
+            Some(text) => match parse(text) {
+                Ok(v) => Some(Some(v)),
+                Err(reason) => self.fail(column, reason),
+            },
+        }
+    }
+
+    fn opt_date(&mut self, column: &str) -> Option<Option<NaiveDate>> {
+        self.parse_with(column, |t| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map_err(|_| format!("`{t}` is not a date; write it as YYYY-MM-DD"))
+        })
+    }
+
+    fn date(&mut self, column: &str) -> Option<NaiveDate> {
+        match self.opt_date(column)? {
+            Some(d) => Some(d),
+            None => self.fail(column, "is empty; a date (YYYY-MM-DD) is required".into()),
+        }
+    }
+
+    fn required<T>(
+        &mut self,
+        column: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match self.parse_with(column, parse)? {
+            Some(v) => Some(v),
+            None => self.fail(column, "is empty; a value is required".into()),
+        }
+    }
+
+    fn amount(&mut self, column: &str) -> Option<Amount> {
+        self.required(column, Amount::parse)
+    }
+
+    fn opt_bool(&mut self, column: &str) -> Option<Option<bool>> {
+        self.parse_with(column, parse_bool)
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{text}` is not true or false")),
+    }
+}
+
+/// Reads a CSV file of `kind`. Every bad row is reported; the result is all or nothing.
+pub fn parse_csv(kind: Kind, reader: impl Read) -> Result<RecordBatch, Vec<RowError>> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let header_error = |reason: String| {
+        vec![RowError {
+            line: 1,
+            column: None,
+            reason,
+        }]
+    };
+    let headers = csv
+        .headers()
+        .map_err(|e| header_error(format!("cannot read the header: {e}")))?
+        .clone();
+    let mut columns = HashMap::new();
+    let mut errors = Vec::new();
+    for (i, name) in headers.iter().enumerate() {
+        let name = name.trim().trim_start_matches('\u{feff}').to_string();
+        if !kind.required_columns().contains(&name.as_str())
+            && !kind.optional_columns().contains(&name.as_str())
+        {
+            let mut known: Vec<&str> = kind.required_columns().to_vec();
+            known.extend(kind.optional_columns());
+            errors.push(RowError {
+                line: 1,
+                column: Some(name.clone()),
+                reason: format!(
+                    "unknown column for {kind}; the columns are: {}",
+                    known.join(", ")
+                ),
+            });
+        }
+        if columns.insert(name.clone(), i).is_some() {
+            errors.push(RowError {
+                line: 1,
+                column: Some(name),
+                reason: "the column appears twice".into(),
+            });
+        }
+    }
+    for required in kind.required_columns() {
+        if !columns.contains_key(*required) {
+            errors.push(RowError {
+                line: 1,
+                column: Some(required.to_string()),
+                reason: format!(
+                    "missing column; a {kind} file needs: {}",
+                    kind.required_columns().join(", ")
+                ),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut batch = empty_batch(kind);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line() + 1;
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                errors.push(RowError {
+                    line,
+                    column: None,
+                    reason: format!("not a valid CSV row: {e}"),
+                });
+                if errors.len() > 10_000
+                    || !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. })
+                {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = record.position().map_or(line, |p| p.line());
+        let mut cells = Cells {
+            columns: &columns,
+            record: &record,
+            line,
+            errors: Vec::new(),
+        };
+        read_row(&mut cells, line, &mut batch);
+        errors.append(&mut cells.errors);
+    }
+    if errors.is_empty() {
+        Ok(batch)
+    } else {
+        Err(errors)
+    }
+}
+
+fn empty_batch(kind: Kind) -> RecordBatch {
+    match kind {
+        Kind::People => RecordBatch::People(Vec::new()),
+        Kind::Units => RecordBatch::Units(Vec::new()),
+        Kind::Assignments => RecordBatch::Assignments(Vec::new()),
+        Kind::Nodes => RecordBatch::Nodes(Vec::new()),
+        Kind::Edges => RecordBatch::Edges(Vec::new()),
+        Kind::Members => RecordBatch::Members(Vec::new()),
+        Kind::Contributions => RecordBatch::Contributions(Vec::new()),
+        Kind::Outcomes => RecordBatch::Outcomes(Vec::new()),
+        Kind::Handovers => RecordBatch::Handovers(Vec::new()),
+    }
+}
+
+/// Parses one row into `batch`; problems go to `cells.errors`.
+fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
+    fn push<T>(rows: &mut Vec<Row<T>>, line: u64, record: Option<T>) {
+        if let Some(record) = record {
+            rows.push(Row { line, record });
+        }
+    }
+    // Each arm reads every cell first (so every bad cell is reported), then builds the record
+    // only if all of them were good.
+    match batch {
+        RecordBatch::People(rows) => {
+            let (person_id, name, email) =
+                (c.text("person_id"), c.text("name"), c.opt_text("email"));
+            let (joined_on, left_on) = (c.date("joined_on"), c.opt_date("left_on"));
+            let record = (|| {
+                Some(PersonRecord {
+                    person_id,
+                    name,
+                    email,
+                    joined_on: joined_on?,
+                    left_on: left_on?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Units(rows) => {
+            let (unit_id, name, parent_unit_id) = (
+                c.text("unit_id"),
+                c.text("name"),
+                c.opt_text("parent_unit_id"),
+            );
+            let (valid_from, valid_to) = (c.date("valid_from"), c.opt_date("valid_to"));
+            let record = (|| {
+                Some(UnitRecord {
+                    unit_id,
+                    name,
+                    parent_unit_id,
+                    valid_from: valid_from?,
+                    valid_to: valid_to?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Assignments(rows) => {
+            let (person_id, unit_id, manager_id) = (
+                c.text("person_id"),
+                c.text("unit_id"),
+                c.opt_text("manager_id"),
+            );
+            let valid_from = c.date("valid_from");
+            let record = (|| {
+                Some(AssignmentRecord {
+                    person_id,
+                    unit_id,
+                    manager_id,
+                    valid_from: valid_from?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Nodes(rows) => {
+            let node_id = c.text("node_id");
+            let node_kind = c.required("kind", NodeKind::from_str);
+            let (title, lead_id, created_on) =
+                (c.text("title"), c.opt_text("lead_id"), c.date("created_on"));
+            let status = c.parse_with("status", NodeStatus::from_str);
+            let flagpole = c.opt_bool("flagpole");
+            let description = c.raw("description").map(str::to_string);
+            let record = (|| {
+                Some(NodeRow {
+                    node_id,
+                    kind: node_kind?,
+                    title,
+                    lead_id,
+                    created_on: created_on?,
+                    status: status?,
+                    flagpole: flagpole?,
+                    description,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Edges(rows) => {
+            let (parent_id, child_id, weight) =
+                (c.text("parent_id"), c.text("child_id"), c.amount("weight"));
+            let (valid_from, valid_to) = (c.opt_date("valid_from"), c.opt_date("valid_to"));
+            let record = (|| {
+                Some(EdgeRecord {
+                    parent_id,
+                    child_id,
+                    weight: weight?,
+                    valid_from: valid_from?,
+                    valid_to: valid_to?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Members(rows) => {
+            let (node_id, person_id, role) =
+                (c.text("node_id"), c.text("person_id"), c.text("role"));
+            let (joined_on, left_on) = (c.date("joined_on"), c.opt_date("left_on"));
+            let record = (|| {
+                Some(MemberRecord {
+                    node_id,
+                    person_id,
+                    role,
+                    joined_on: joined_on?,
+                    left_on: left_on?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Contributions(rows) => {
+            let (contribution_id, person_id, node_id) = (
+                c.text("contribution_id"),
+                c.text("person_id"),
+                c.text("node_id"),
+            );
+            let phase = c.required("phase", Phase::from_str);
+            let (date, effort) = (c.date("date"), c.amount("effort"));
+            if effort.is_some_and(|e| e.value() < 0.0) {
+                c.fail::<()>("effort", "is negative; effort is zero or more".into());
+            }
+            let description = c.raw("description").unwrap_or_default().to_string();
+            let evidence = c.opt_text("evidence");
+            let confirmed = c.required("confirmed", parse_bool);
+            let record = (|| {
+                Some(ContributionRecord {
+                    contribution_id,
+                    person_id,
+                    node_id,
+                    phase: phase?,
+                    date: date?,
+                    effort: effort?,
+                    description,
+                    evidence,
+                    confirmed: confirmed?,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Outcomes(rows) => {
+            let (outcome_id, node_id, date, value) = (
+                c.text("outcome_id"),
+                c.text("node_id"),
+                c.date("date"),
+                c.amount("value"),
+            );
+            let description = c.raw("description").unwrap_or_default().to_string();
+            let evidence = c.opt_text("evidence");
+            let record = (|| {
+                Some(OutcomeRecord {
+                    outcome_id,
+                    node_id,
+                    date: date?,
+                    value: value?,
+                    description,
+                    evidence,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Handovers(rows) => {
+            let (node_id, date) = (c.text("node_id"), c.date("date"));
+            let (from_lead_id, to_lead_id) = (c.opt_text("from_lead_id"), c.opt_text("to_lead_id"));
+            let (from_unit_id, to_unit_id) = (c.opt_text("from_unit_id"), c.opt_text("to_unit_id"));
+            let note = c.raw("note").unwrap_or_default().to_string();
+            let record = (|| {
+                Some(HandoverRecord {
+                    node_id,
+                    date: date?,
+                    from_lead_id,
+                    to_lead_id,
+                    from_unit_id,
+                    to_unit_id,
+                    note,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_cell_is_reported_with_line_and_column() {
+        let text = "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+                    C1,P1,N1,design,2024-02-30,-1,x,maybe\n\
+                    C2,P1,N1,build,2024-03-01,2,ok,true\n\
+                    C3,,N1,dance,2024-03-01,1,x,false\n";
+        let errors = parse_csv(Kind::Contributions, text.as_bytes())
+            .err()
+            .unwrap_or_default();
+        let found: Vec<(u64, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.line, e.column.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (2, Some("date")),
+                (2, Some("effort")),
+                (2, Some("confirmed")),
+                (4, Some("person_id")),
+                (4, Some("phase")),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_columns_are_errors_but_optional_ones_may_be_left_out() {
+        let errors = parse_csv(Kind::Edges, "parent_id,child,weight\n".as_bytes())
+            .err()
+            .unwrap_or_default();
+        let columns: Vec<_> = errors.iter().filter_map(|e| e.column.clone()).collect();
+        assert_eq!(columns, vec!["child".to_string(), "child_id".to_string()]);
+        let ok = parse_csv(
+            Kind::Edges,
+            "parent_id,child_id,weight\nA,B,0.5\n".as_bytes(),
+        );
+        assert!(
+            matches!(ok, Ok(RecordBatch::Edges(rows)) if rows.len() == 1 && rows[0].record.valid_from.is_none())
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! valuetree's exchange formats.
+//!
+//! - CSV import files, one per kind of record ([`Kind`]). Dates are ISO 8601 (`2024-03-31`);
+//!   an empty cell is "none"; columns marked optional may be left out; any other unknown
+//!   column is an error, so a typo in a header never silently drops data.
+//! - The ledger export: JSON Lines, one canonical event envelope per line
+//!   (see `valuetree_core::chain`).
+//!
+//! Parsing reports every bad row (line, column, reason), not just the first.
+
+mod csv_files;
+mod ledger_file;
+
+pub use csv_files::{Kind, parse_csv};
+pub use ledger_file::parse_ledger;

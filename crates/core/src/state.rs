@@ -85,6 +85,18 @@ impl State {
         std::mem::take(&mut self.changes)
     }
 
+    /// The node's lead now: the receiving lead of its latest hand-over, or the lead recorded
+    /// on the node. The node record itself keeps its lead as recorded, so that re-importing
+    /// the same nodes file after a hand-over changes nothing.
+    pub fn current_lead(&self, node_id: &str) -> Option<&PersonId> {
+        let range = (node_id.to_string(), NaiveDate::MIN)..=(node_id.to_string(), NaiveDate::MAX);
+        self.handovers
+            .range(range)
+            .rev()
+            .find_map(|(_, h)| h.to_lead_id.as_ref())
+            .or_else(|| self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()))
+    }
+
     pub fn links(&self) -> &Links {
         &self.links
     }
@@ -313,7 +325,7 @@ impl State {
                         format!("node {} already has a hand-over on {}", h.node_id, h.date),
                     );
                 }
-                let mut node = self.node(&h.node_id, "node_id")?.clone();
+                self.node(&h.node_id, "node_id")?;
                 if let Some(from) = &h.from_lead_id {
                     self.person(from, "from_lead_id")?;
                 }
@@ -328,11 +340,9 @@ impl State {
                         self.unit(unit, field)?;
                     }
                 }
-                // The lead changes; what every contributor earned so far does not.
-                if h.to_lead_id.is_some() {
-                    node.lead_id = h.to_lead_id.clone();
-                    self.put_node(node);
-                }
+                // The node's current lead changes (a derived column of its row); what every
+                // contributor earned so far does not.
+                self.changes.nodes.insert(h.node_id.clone());
                 self.changes.handovers.insert(key.clone());
                 self.handovers.insert(key, h.clone());
             }

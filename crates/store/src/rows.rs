@@ -64,6 +64,7 @@ pub const NODES: Table = Table {
         "status",
         "flagpole",
         "description",
+        "current_lead_id",
     ],
     key_columns: 1,
 };
@@ -186,7 +187,7 @@ pub fn assignment_row(a: &Assignment) -> Row {
     ]
 }
 
-pub fn node_row(n: &NodeRecord) -> Row {
+pub fn node_row(state: &State, n: &NodeRecord) -> Row {
     vec![
         Value::text(&n.node_id),
         Value::text(n.kind.as_str()),
@@ -196,6 +197,7 @@ pub fn node_row(n: &NodeRecord) -> Row {
         Value::text(n.status.as_str()),
         flag(n.flagpole),
         Value::text(&n.description),
+        Value::opt_text(state.current_lead(&n.node_id)),
     ]
 }
 
@@ -282,7 +284,11 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
             |k| state.assignments.get(k),
             assignment_row,
         ),
-        "nodes" => pick(&changes.nodes, |k| state.nodes.get(k), node_row),
+        "nodes" => pick(
+            &changes.nodes,
+            |k| state.nodes.get(k),
+            |n| node_row(state, n),
+        ),
         "edges" => pick(&changes.edges, |k| state.edges.get(k), edge_row),
         "members" => pick(&changes.members, |k| state.members.get(k), member_row),
         "contributions" => pick(
@@ -303,7 +309,7 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
         "units" => state.units.values().map(unit_row).collect(),
         "unit_versions" => state.unit_versions.values().map(unit_version_row).collect(),
         "assignments" => state.assignments.values().map(assignment_row).collect(),
-        "nodes" => state.nodes.values().map(node_row).collect(),
+        "nodes" => state.nodes.values().map(|n| node_row(state, n)).collect(),
         "edges" => state.edges.values().map(edge_row).collect(),
         "members" => state.members.values().map(member_row).collect(),
         "contributions" => state.contributions.values().map(contribution_row).collect(),

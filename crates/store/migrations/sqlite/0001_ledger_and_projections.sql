@@ -56,7 +56,9 @@ CREATE TABLE nodes (
     created_on TEXT NOT NULL,
     status TEXT NOT NULL,
     flagpole INTEGER NOT NULL,
-    description TEXT NOT NULL
+    description TEXT NOT NULL,
+    -- Derived: the receiving lead of the latest hand-over, else lead_id.
+    current_lead_id TEXT
 );
 
 CREATE TABLE edges (

@@ -1,0 +1,166 @@
+//! `valuetree import`.
+
+use crate::{open_store, progress};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use valuetree_core::import::{RecordBatch, RowError};
+use valuetree_exchange::{Kind, parse_csv, parse_ledger};
+use valuetree_store::{FileRowError, MAX_LISTED_ERRORS, StoreError};
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+KINDS and their CSV columns (dates YYYY-MM-DD; empty cell = none; [optional]):
+  people         person_id,name,email,joined_on,left_on
+  units          unit_id,name,parent_unit_id,valid_from,valid_to
+  assignments    person_id,unit_id,manager_id,valid_from
+  nodes          node_id,kind,title,lead_id,created_on,[status,flagpole,description]
+  edges          parent_id,child_id,weight,[valid_from,valid_to]
+  members        node_id,person_id,role,joined_on,left_on
+  contributions  contribution_id,person_id,node_id,phase,date,effort,description,confirmed,[evidence]
+  outcomes       outcome_id,node_id,date,value,description,[evidence]
+  handovers      node_id,date,from_lead_id,to_lead_id,note,[from_unit_id,to_unit_id]
+  events         a ledger export (JSON Lines) from `valuetree export events`
+  dir            a directory holding any of <kind>.csv, imported in the order above, atomically
+
+Examples:
+  valuetree import dir examples/
+  valuetree import contributions contributions.csv
+  valuetree export events --out backup.jsonl && valuetree --db restored.db import events backup.jsonl")]
+pub struct ImportArgs {
+    /// What the file holds: people, units, assignments, nodes, edges, members, contributions,
+    /// outcomes, handovers, events, or dir.
+    kind: String,
+    /// The file (or directory, for `dir`) to import.
+    path: PathBuf,
+}
+
+pub fn run(db: &str, actor: &str, args: ImportArgs) -> Result<ExitCode> {
+    match args.kind.as_str() {
+        "events" => import_events(db, &args.path),
+        "dir" => {
+            let mut files = Vec::new();
+            for kind in Kind::ALL {
+                let path = args.path.join(kind.file_name());
+                if path.exists() {
+                    files.push((kind, path));
+                }
+            }
+            if files.is_empty() {
+                bail!(
+                    "{} holds none of the import files ({}); see `valuetree import --help`",
+                    args.path.display(),
+                    Kind::ALL.map(|k| k.file_name()).join(", ")
+                );
+            }
+            import_csv(db, actor, &files)
+        }
+        other => {
+            let kind: Kind = other
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("{e}, events or dir"))?;
+            import_csv(db, actor, &[(kind, args.path)])
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<BufReader<File>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {
+    let mut batches: Vec<(String, RecordBatch)> = Vec::new();
+    let mut errors: Vec<FileRowError> = Vec::new();
+    for (kind, path) in files {
+        let label = path.display().to_string();
+        match parse_csv(*kind, open(path)?) {
+            Ok(batch) => batches.push((label, batch)),
+            Err(row_errors) => errors.extend(row_errors.into_iter().map(|error| FileRowError {
+                file: label.clone(),
+                error,
+            })),
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(report_rejection(&errors));
+    }
+    let total: u64 = batches.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut store = open_store(db)?;
+    let bar = progress::bar(total, "importing");
+    let result = store.import_records(&batches, actor, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            let files: Vec<String> = batches.iter().map(|(f, _)| f.clone()).collect();
+            say!(
+                "imported {}: {} rows, {} new events, {} rows unchanged; head {}",
+                files.join(", "),
+                summary.rows,
+                summary.events,
+                summary.unchanged,
+                summary
+                    .head
+                    .map_or("(empty ledger)".to_string(), |h| h.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::Rejected(errors)) => Ok(report_rejection(&errors)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn import_events(db: &str, path: &Path) -> Result<ExitCode> {
+    let label = path.display().to_string();
+    let events = match parse_ledger(open(path)?) {
+        Ok(events) => events,
+        Err(errors) => {
+            let errors: Vec<FileRowError> = errors
+                .into_iter()
+                .map(|error: RowError| FileRowError {
+                    file: label.clone(),
+                    error,
+                })
+                .collect();
+            return Ok(report_rejection(&errors));
+        }
+    };
+    let mut store = open_store(db)?;
+    let bar = progress::bar(events.len() as u64, "importing");
+    let result = store.import_ledger(events, &label, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            say!(
+                "imported {label}: {} events read, {} appended, {} already present; head {}",
+                summary.rows,
+                summary.events,
+                summary.unchanged,
+                summary
+                    .head
+                    .map_or("(empty ledger)".to_string(), |h| h.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(StoreError::Rejected(errors)) => Ok(report_rejection(&errors)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn report_rejection(errors: &[FileRowError]) -> ExitCode {
+    eprintln!(
+        "error: {} bad row{}; nothing was imported. Fix them and import again:",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" }
+    );
+    for e in errors.iter().take(MAX_LISTED_ERRORS) {
+        eprintln!("  {e}");
+    }
+    if errors.len() > MAX_LISTED_ERRORS {
+        eprintln!("  … and {} more", errors.len() - MAX_LISTED_ERRORS);
+    }
+    ExitCode::FAILURE
+}

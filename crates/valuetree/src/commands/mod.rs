@@ -1,0 +1,4 @@
+pub mod import;
+pub mod ledger;
+pub mod org;
+pub mod show;

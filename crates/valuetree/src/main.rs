@@ -1,0 +1,143 @@
+//! The `valuetree` command line.
+
+#[macro_use]
+mod output;
+mod commands;
+mod progress;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use valuetree_core::NaiveDate;
+use valuetree_core::clock::{Clock, FixedClock, SystemClock};
+use valuetree_store::{DEFAULT_DB, Head, Store};
+
+/// valuetree: performance management that keeps each person's record whole through any
+/// reorganisation. Every change is an event in an append-only, hash-chained ledger.
+#[derive(Parser, Debug)]
+#[command(name = "valuetree", version, propagate_version = true)]
+struct Cli {
+    /// Database: a SQLite file path (created on first use), a sqlite: URL, or a
+    /// postgres://user@host/db URL.
+    #[arg(long, global = true, env = "VALUETREE_DB", default_value = DEFAULT_DB)]
+    db: String,
+
+    /// Who is making the change, as recorded in the ledger's `actor` field.
+    #[arg(long, global = true, env = "VALUETREE_ACTOR", default_value = "cli")]
+    actor: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Import a CSV file of one kind, a directory of them, or a ledger export (atomic: one
+    /// bad row and nothing is imported; re-importing the same file changes nothing).
+    Import(commands::import::ImportArgs),
+    /// Export the ledger.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Check the ledger: every hash, every link, the pinned head, and the projections.
+    Verify(commands::ledger::VerifyArgs),
+    /// Print the head of the ledger as SEQ:HASH, to keep outside the database.
+    Head,
+    /// Replay the ledger into fresh projection tables.
+    Rebuild {
+        /// Compare the stored projections with a replay, changing nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Show one person, node or unit.
+    Show {
+        #[command(subcommand)]
+        what: commands::show::ShowWhat,
+    },
+    /// The organisation as of a date, or what changed between two dates.
+    Org(commands::org::OrgArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportWhat {
+    /// The whole ledger as JSON Lines (one canonical event per line): a full backup that
+    /// `import events` restores exactly.
+    Events {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Reads a date given on the command line.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a date; write it as YYYY-MM-DD"))
+}
+
+/// The clock: the system clock, unless `VALUETREE_CLOCK` fixes the start instant (RFC 3339)
+/// for reproducible runs and tests.
+fn clock() -> Result<Arc<dyn Clock>> {
+    match std::env::var("VALUETREE_CLOCK") {
+        Ok(text) if !text.is_empty() => {
+            let start = chrono::DateTime::parse_from_rfc3339(&text).with_context(|| {
+                format!(
+                    "VALUETREE_CLOCK=`{text}` is not an RFC 3339 time such as 2024-01-01T00:00:00Z"
+                )
+            })?;
+            Ok(Arc::new(FixedClock::new(start.to_utc())))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+pub fn open_store(db: &str) -> Result<Store> {
+    let store = Store::open(db, clock()?)?;
+    Ok(store)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Import(args) => commands::import::run(&cli.db, &cli.actor, args),
+        Command::Export {
+            what: ExportWhat::Events { out },
+        } => commands::ledger::export(&cli.db, out),
+        Command::Verify(args) => commands::ledger::verify(&cli.db, args),
+        Command::Head => {
+            let mut store = open_store(&cli.db)?;
+            match store.head()? {
+                Some(head) => say!("{head}"),
+                None => say!("0:{}", valuetree_core::chain::GENESIS_HASH),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild { check } => commands::ledger::rebuild(&cli.db, check),
+        Command::Show { what } => commands::show::run(&cli.db, what),
+        Command::Org(args) => commands::org::run(&cli.db, args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = run(cli);
+    if let Err(error) = output::flush() {
+        eprintln!("error: cannot write the output: {error}");
+        return ExitCode::FAILURE;
+    }
+    match result {
+        Ok(code) => code,
+        Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--expect-head` values.
+pub fn parse_head(text: &str) -> Result<Head, String> {
+    text.parse()
+}

@@ -407,6 +407,17 @@ impl Store {
         let mut accepted = Vec::new();
         for (line, stored, event) in parsed {
             summary.rows += 1;
+            if chain::check_hash(&stored).is_err() {
+                errors.push(fail(
+                    line,
+                    "hash",
+                    format!(
+                        "event {}: its content does not match its hash (the line was edited)",
+                        stored.event_id
+                    ),
+                ));
+                continue;
+            }
             let existing = tx.query(
                 "SELECT seq, hash FROM events WHERE event_id = $1",
                 &[Value::text(&stored.event_id)],
@@ -432,10 +443,10 @@ impl Store {
                 chain::check_link(head.as_ref().map(|h| (h.seq, h.hash.as_str())), &stored)
             });
             if let Err(e) = checked {
-                let column = match e {
-                    ChainError::HashMismatch { .. } => "hash",
-                    ChainError::Gap { .. } => "seq",
-                    _ => "prev_hash",
+                let column = if matches!(e, ChainError::Gap { .. }) {
+                    "seq"
+                } else {
+                    "prev_hash"
                 };
                 let reason = format!(
                     "{e}; events must continue the chain of this database (its head is {})",

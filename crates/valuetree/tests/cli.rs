@@ -1,0 +1,600 @@
+//! End-to-end tests: the real `valuetree` binary on a real database.
+//!
+//! Every test runs on SQLite, and also on PostgreSQL when `VALUETREE_TEST_PG` holds a server
+//! URL (e.g. `postgres://postgres@127.0.0.1:5432/test`); each run gets its own database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tempfile::TempDir;
+
+const FIXED_CLOCK: &str = "2025-01-15T09:00:00Z";
+
+/// A fresh, empty database of one backend, removed when dropped.
+struct Db {
+    url: String,
+    pg_admin: Option<(String, String)>,
+    _dir: TempDir,
+}
+
+impl Db {
+    fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("test.db").display().to_string();
+        Db {
+            url,
+            pg_admin: None,
+            _dir: dir,
+        }
+    }
+
+    fn postgres(admin_url: &str) -> Db {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "vt_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let mut admin = postgres::Client::connect(admin_url, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("VALUETREE_TEST_PG is set but PostgreSQL is unreachable at {admin_url}: {e}")
+        });
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Db {
+            url: format!("{base}/{name}"),
+            pg_admin: Some((admin_url.to_string(), name)),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
+    /// Runs raw SQL against the database, behind valuetree's back.
+    fn tamper(&self, sql: &str) {
+        if self.pg_admin.is_some() {
+            let mut client =
+                postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
+            client.batch_execute(sql).expect("tamper sql");
+        } else {
+            let conn = rusqlite::Connection::open(&self.url).expect("open sqlite");
+            conn.execute_batch(sql).expect("tamper sql");
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_valuetree"))
+            .args(args)
+            .env("VALUETREE_DB", &self.url)
+            .env("VALUETREE_CLOCK", FIXED_CLOCK)
+            .env_remove("VALUETREE_ACTOR")
+            .output()
+            .expect("run valuetree")
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "valuetree {args:?} failed on {}:\nstdout:\n{}\nstderr:\n{}",
+            self.url,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs and expects failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "valuetree {args:?} should have failed; stdout:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn head(&self) -> String {
+        self.ok(&["head"]).trim().to_string()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path.display().to_string()
+    }
+
+    fn with_examples(self) -> Db {
+        self.ok(&["import", "dir", &examples()]);
+        self
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg_admin {
+            if let Ok(mut admin) = postgres::Client::connect(admin_url, postgres::NoTls) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn examples() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    root.canonicalize()
+        .expect("examples/ exists")
+        .display()
+        .to_string()
+}
+
+/// Runs `test` on SQLite, and on PostgreSQL when configured.
+fn each_backend(test: impl Fn(Db)) {
+    test(Db::sqlite());
+    match std::env::var("VALUETREE_TEST_PG") {
+        Ok(url) if !url.is_empty() => test(Db::postgres(&url)),
+        _ => eprintln!("VALUETREE_TEST_PG is not set: PostgreSQL part skipped"),
+    }
+}
+
+#[test]
+fn examples_import_verifies_and_reimport_changes_nothing() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        assert!(head.starts_with("90:"), "{head}");
+        let again = db.ok(&["import", "dir", &examples()]);
+        assert!(again.contains("0 new events"), "{again}");
+        assert_eq!(db.head(), head);
+        let verify = db.ok(&["verify"]);
+        assert!(
+            verify.contains("chain ok: 90 events") && verify.contains("projections ok"),
+            "{verify}"
+        );
+        db.ok(&["rebuild", "--check"]);
+    });
+}
+
+#[test]
+fn org_timeline_answers_as_of_any_date() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        // Mid-year manager change: Eve reports to Frank until 30 June, to Grace from 1 July.
+        let june = db.ok(&["show", "person", "P06", "--as-of", "2024-06-30"]);
+        assert!(june.contains("manager Frank Müller (P07)"), "{june}");
+        let july = db.ok(&["show", "person", "P06", "--as-of", "2024-07-01"]);
+        assert!(july.contains("manager Grace Kim (P08)"), "{july}");
+        // A dissolved unit, its people moved.
+        let diff = db.ok(&["org", "diff", "2024-06-30", "2024-07-01"]);
+        assert!(
+            diff.contains("units dissolved (1)\n  Mobile Lab (U4)"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("Ben Okafor (P03): Mobile Lab (U4) → Search team (U2)"),
+            "{diff}"
+        );
+        // Someone who left: still on record, with everything she contributed.
+        let ana = db.ok(&["show", "person", "P02"]);
+        assert!(
+            ana.contains("2024-08-31 (left)") && ana.contains("INI1 \"Smart search\""),
+            "{ana}"
+        );
+        let gone = db.ok(&["org", "--as-of", "2024-09-01"]);
+        assert!(
+            !gone.contains("Ana Souza") && gone.contains("As of 2024-09-01: 11 people"),
+            "{gone}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&db.ok(&["org", "--as-of", "2024-01-31", "--json"]))
+                .expect("json");
+        let ben = json
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["person_id"] == "P03"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(ben["unit_id"], "U4");
+        assert_eq!(ben["manager_id"], "P10");
+        // A hand-over moves the lead, not the record of who did the work.
+        let node = db.ok(&["show", "node", "INI2"]);
+        assert!(
+            node.contains("lead Dan Kowalski (P05)")
+                && node.contains("first lead Ivan Petrov (P10)"),
+            "{node}"
+        );
+        assert!(node.contains("Ben Okafor (P03)  discover"), "{node}");
+    });
+}
+
+#[test]
+fn export_then_import_reproduces_the_ledger_byte_for_byte() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let exported = db.dir().join("ledger.jsonl");
+        db.ok(&["export", "events", "--out", &exported.display().to_string()]);
+        let original = std::fs::read(&exported).expect("export written");
+        let stdout_export = db.ok(&["export", "events"]);
+        assert_eq!(stdout_export.as_bytes(), original.as_slice());
+
+        let copy = Db::sqlite();
+        copy.ok(&["import", "events", &exported.display().to_string()]);
+        assert_eq!(
+            copy.ok(&["export", "events"]).as_bytes(),
+            original.as_slice()
+        );
+        assert_eq!(copy.head(), db.head());
+        for args in [
+            &["org", "--as-of", "2024-07-01"][..],
+            &["show", "node", "INI1"],
+            &["show", "person", "P04"],
+        ] {
+            assert_eq!(copy.ok(args), db.ok(args), "{args:?}");
+        }
+        copy.ok(&["verify"]);
+        // Importing the same export again skips every event.
+        let again = copy.ok(&["import", "events", &exported.display().to_string()]);
+        assert!(again.contains("0 appended, 90 already present"), "{again}");
+    });
+}
+
+#[test]
+fn a_bad_file_reports_every_bad_row_and_changes_nothing() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let file = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C900,P03,INI1,build,2024-08-01,2,fine on its own,true\n\
+             C901,P02,INI1,build,2024-10-01,3,after she left,true\n\
+             C902,P99,INI1,build,2024-03-01,3,unknown person,true\n\
+             C903,P03,INI1,dance,2024-13-01,-1,bad cells,maybe\n\
+             C001,P02,INI1,discover,2024-01-15,6,changed effort,true\n",
+        );
+        let err = db.fails(&["import", "contributions", &file]);
+        // Parse errors are found first and stop before any check against the ledger.
+        assert!(
+            err.contains("line 5, column phase")
+                && err.contains("line 5, column date")
+                && err.contains("line 5, column effort")
+                && err.contains("line 5, column confirmed"),
+            "{err}"
+        );
+        assert_eq!(db.head(), head);
+        let file = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C900,P03,INI1,build,2024-08-01,2,fine on its own,true\n\
+             C901,P02,INI1,build,2024-10-01,3,after she left,true\n\
+             C902,P99,INI1,build,2024-03-01,3,unknown person,true\n\
+             C001,P02,INI1,discover,2024-01-15,6,changed effort,true\n",
+        );
+        let err = db.fails(&["import", "contributions", &file]);
+        assert!(err.contains("3 bad rows; nothing was imported"), "{err}");
+        assert!(
+            err.contains("line 3, column date: 2024-10-01 is outside the employment of P02"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 4, column person_id: unknown person P99"),
+            "{err}"
+        );
+        assert!(err.contains("line 5, column contribution_id: contribution C001 was recorded before with different content"), "{err}");
+        assert_eq!(db.head(), head, "a refused import must not append anything");
+        assert!(!db.ok(&["show", "node", "INI1"]).contains("fine on its own"));
+
+        let edges = db.write(
+            "edges.csv",
+            "parent_id,child_id,weight\nDEL1,NEED1,0.1\nOBJ1,DEL2,0.5\n",
+        );
+        let err = db.fails(&["import", "edges", &edges]);
+        assert!(err.contains("line 2, column child_id: linking would make a cycle: DEL1 → NEED1 → OBJ1 → INI1 → DEL1"), "{err}");
+        assert!(
+            err.contains(
+                "line 3, column weight: the children of OBJ1 would weigh 1.400000 on 2024-03-01"
+            ),
+            "{err}"
+        );
+        let unknown = db.write("people.csv", "person_id,name,mail,joined_on,left_on\n");
+        let err = db.fails(&["import", "people", &unknown]);
+        assert!(
+            err.contains("line 1, column mail: unknown column")
+                && err.contains("line 1, column email: missing column"),
+            "{err}"
+        );
+        assert_eq!(db.head(), head);
+    });
+}
+
+#[test]
+fn a_changed_master_row_records_the_matching_update_event() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let people = db.write(
+            "people.csv",
+            "person_id,name,email,joined_on,left_on\n\
+             P03,Ben Okafor-Smith,ben@shop.example,2023-09-01,\n\
+             P04,Chloe Martin,chloe@shop.example,2023-09-01,2024-12-31\n\
+             P05,Dan Kowalski,dan@shop.example,2024-04-15,\n",
+        );
+        let out = db.ok(&["import", "people", &people]);
+        assert!(
+            out.contains("3 rows, 2 new events, 1 rows unchanged"),
+            "{out}"
+        );
+        let export = db.ok(&["export", "events"]);
+        let kinds: Vec<String> = export
+            .lines()
+            .rev()
+            .take(2)
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .map(|v| v["kind"].as_str().unwrap_or_default().to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(kinds, vec!["person_left", "person_updated"]);
+        assert!(
+            db.ok(&["show", "person", "P03"])
+                .starts_with("Ben Okafor-Smith (P03)")
+        );
+        // A contribution confirmed later in the source system records its confirmation.
+        let confirm = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C007,P03,INI1,operate,2024-10-05,3,Monitoring dashboards,true\n",
+        );
+        assert!(
+            db.ok(&["import", "contributions", &confirm])
+                .contains("1 new events")
+        );
+        assert!(
+            db.ok(&["export", "events"])
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .contains("\"kind\":\"contribution_confirmed\"")
+        );
+        db.ok(&["verify"]);
+    });
+}
+
+/// Runs `valuetree verify` after a tampering and returns its error output.
+fn verify_after(db: &Db, sql: &str) -> String {
+    db.tamper(sql);
+    db.fails(&["verify"])
+}
+
+#[test]
+fn verify_names_the_first_bad_event_for_every_kind_of_tampering() {
+    each_backend(|fresh| {
+        let db = fresh.with_examples();
+        let pristine = db.dir().join("pristine.jsonl").display().to_string();
+        db.ok(&["export", "events", "--out", &pristine]);
+        let restore = |db: &Db| {
+            db.tamper(
+                "DELETE FROM events; DELETE FROM people; DELETE FROM units; DELETE FROM unit_versions; \
+                 DELETE FROM assignments; DELETE FROM nodes; DELETE FROM edges; DELETE FROM members; \
+                 DELETE FROM contributions; DELETE FROM outcomes; DELETE FROM handovers",
+            );
+            db.ok(&["import", "events", &pristine]);
+            db.ok(&["verify"]);
+        };
+
+        let err = verify_after(
+            &db,
+            "UPDATE events SET payload = replace(payload, 'Ana Souza', 'Someone Else') WHERE seq = 2",
+        );
+        assert!(
+            err.contains("FAILED at event 2") && err.contains("does not match its hash"),
+            "edit: {err}"
+        );
+        restore(&db);
+
+        let err = verify_after(
+            &db,
+            "UPDATE events SET effective = '2020-01-01' WHERE seq = 7",
+        );
+        assert!(err.contains("FAILED at event 7"), "edit of a column: {err}");
+        restore(&db);
+
+        let err = verify_after(&db, "DELETE FROM events WHERE seq = 40");
+        assert!(
+            err.contains("FAILED at event 41") && err.contains("expected sequence number 40"),
+            "deletion: {err}"
+        );
+        restore(&db);
+
+        let err = verify_after(
+            &db,
+            "UPDATE events SET seq = -seq WHERE seq IN (30, 31); UPDATE events SET seq = 31 WHERE seq = -30; UPDATE events SET seq = 30 WHERE seq = -31",
+        );
+        assert!(err.contains("FAILED at event 30"), "reordering: {err}");
+        restore(&db);
+
+        let err = verify_after(
+            &db,
+            "UPDATE events SET seq = seq + 1000 WHERE seq >= 50; UPDATE events SET seq = seq - 999 WHERE seq >= 1050; \
+             INSERT INTO events SELECT 50, 'inserted', kind, payload, effective, recorded, actor, prev_hash, hash FROM events WHERE seq = 49",
+        );
+        assert!(err.contains("FAILED at event 50"), "insertion: {err}");
+        restore(&db);
+
+        // A forged hash: event 12 edited and re-hashed consistently; event 13 no longer links.
+        let export = db.ok(&["export", "events"]);
+        let line = export.lines().nth(11).unwrap_or_default();
+        let mut event: valuetree_core::chain::StoredEvent =
+            serde_json::from_str(line).expect("event");
+        event.actor = "mallory".into();
+        let forged = event.compute_hash();
+        let err = verify_after(
+            &db,
+            &format!("UPDATE events SET actor = 'mallory', hash = '{forged}' WHERE seq = 12"),
+        );
+        assert!(
+            err.contains("FAILED at event 13") && err.contains("prev_hash"),
+            "forged hash: {err}"
+        );
+        restore(&db);
+
+        // A deleted tail is invisible to the chain alone, but not to a pinned head.
+        let head = db.head();
+        db.tamper("DELETE FROM events WHERE seq > 85");
+        db.ok(&["verify", "--chain-only"]);
+        let err = db.fails(&["verify", "--chain-only", "--expect-head", &head]);
+        assert!(
+            err.contains("before the pinned head") && err.contains("deleted from its end"),
+            "tail: {err}"
+        );
+        restore(&db);
+        db.ok(&["verify", "--expect-head", &head]);
+
+        // An edit of a projection table is found by the replay check; rebuild repairs it.
+        db.tamper("UPDATE contributions SET effort = 99 WHERE contribution_id = 'C003'");
+        let err = db.fails(&["verify"]);
+        assert!(
+            err.contains("table contributions: row C003"),
+            "projection: {err}"
+        );
+        let err = db.fails(&["rebuild", "--check"]);
+        assert!(err.contains("row C003"), "{err}");
+        db.ok(&["rebuild"]);
+        db.ok(&["rebuild", "--check"]);
+        db.tamper("DELETE FROM people WHERE person_id = 'P05'");
+        assert!(
+            db.fails(&["rebuild", "--check"])
+                .contains("table people: row P05 is missing")
+        );
+        db.ok(&["rebuild"]);
+        db.ok(&["verify"]);
+    });
+}
+
+#[test]
+fn rebuild_reproduces_identical_projections() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let views = |db: &Db| -> Vec<String> {
+            ["P02", "P03", "P06"]
+                .iter()
+                .map(|p| db.ok(&["show", "person", p]))
+                .chain(
+                    ["INI1", "INI2", "INI3"]
+                        .iter()
+                        .map(|n| db.ok(&["show", "node", n])),
+                )
+                .chain(std::iter::once(db.ok(&[
+                    "org",
+                    "--as-of",
+                    "2024-07-01",
+                    "--json",
+                ])))
+                .collect()
+        };
+        let before = views(&db);
+        let out = db.ok(&["rebuild"]);
+        assert!(out.contains("rebuilt the projections"), "{out}");
+        assert_eq!(views(&db), before);
+        db.ok(&["rebuild", "--check"]);
+    });
+}
+
+#[test]
+fn an_export_that_does_not_chain_onto_the_head_is_refused() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let exported = db.dir().join("ledger.jsonl");
+        db.ok(&["export", "events", "--out", &exported.display().to_string()]);
+        let text = std::fs::read_to_string(&exported).expect("export");
+        // Another database with different history: the export cannot continue its chain.
+        let other = Db::sqlite();
+        let people = other.write(
+            "people.csv",
+            "person_id,name,email,joined_on,left_on\nX1,Xavier,,2020-01-01,\n",
+        );
+        other.ok(&["import", "people", &people]);
+        let err = other.fails(&["import", "events", &exported.display().to_string()]);
+        assert!(
+            err.contains("line 1")
+                && (err.contains("expected sequence number 2") || err.contains("prev_hash")),
+            "{err}"
+        );
+        // A tampered line in the export is refused too.
+        let tampered = text.replacen("Maya Chen", "Maya Chan", 1);
+        let path = db.write("tampered.jsonl", &tampered);
+        let fresh = Db::sqlite();
+        let err = fresh.fails(&["import", "events", &path]);
+        assert!(err.contains("line 1, column hash"), "{err}");
+        assert_eq!(fresh.head(), format!("0:{}", "0".repeat(64)));
+        // The same id with a different (valid) hash is a conflict, not a skip.
+        let mut first: valuetree_core::chain::StoredEvent =
+            serde_json::from_str(text.lines().next().unwrap_or_default()).expect("event");
+        first.payload = first.payload.replace("Maya Chen", "Maya Chan");
+        first.hash = first.compute_hash();
+        let conflicting = db.write("conflict.jsonl", &format!("{}\n", first.export_line()));
+        let err = db.fails(&["import", "events", &conflicting]);
+        assert!(
+            err.contains("already in the ledger (seq 1) with different content"),
+            "{err}"
+        );
+    });
+}
+
+/// Contribution rows for P03 (employed throughout) on INI3.
+fn contribution_file(prefix: &str, n: usize) -> String {
+    let mut text =
+        String::from("contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "{prefix}{i},P03,INI3,build,2024-06-{:02},1.5,parallel work {i},true\n",
+            i % 28 + 1
+        ));
+    }
+    text
+}
+
+#[test]
+fn two_processes_appending_at_once_give_one_valid_chain() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let a = db.write("a.csv", &contribution_file("A", 3000));
+        let b = db.write("b.csv", &contribution_file("B", 3000));
+        let spawn = |file: &str| {
+            Command::new(env!("CARGO_BIN_EXE_valuetree"))
+                .args(["import", "contributions", file])
+                .env("VALUETREE_DB", &db.url)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        };
+        let (first, second) = (spawn(&a), spawn(&b));
+        for child in [first, second] {
+            let out = child.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let verify = db.ok(&["verify"]);
+        assert!(verify.contains("chain ok: 6090 events"), "{verify}");
+        let node = db.ok(&["show", "node", "INI3"]);
+        assert!(
+            node.contains("Ben Okafor (P03)  build: 6000 contribution(s), effort 9000"),
+            "{node}"
+        );
+    });
+}

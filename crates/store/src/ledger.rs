@@ -275,17 +275,13 @@ impl Store {
         let mut planned = Vec::new();
         for (i, (event, id)) in events.into_iter().enumerate() {
             summary.rows += 1;
-            if let Some(id) = &id {
-                if !tx
-                    .query(
-                        "SELECT seq FROM events WHERE event_id = $1",
-                        &[Value::text(id)],
-                    )?
+            if let Some(id) = &id
+                && !tx
+                    .query("SELECT seq FROM events WHERE event_id = $1", &[Value::text(id)])?
                     .is_empty()
-                {
-                    summary.unchanged += 1;
-                    continue;
-                }
+            {
+                summary.unchanged += 1;
+                continue;
             }
             match state.apply(&event) {
                 Ok(()) => planned.push(NewEvent {
@@ -530,20 +526,18 @@ impl Store {
             Ok(())
         })?;
         flush(&mut batch, &mut report);
-        drop(flush);
         report.head = previous;
-        if report.failure.is_none() {
-            if let Some(pinned) = expect_head {
-                if !pinned_seen {
-                    let last = report.head.as_ref().map_or(0, |h| h.seq);
-                    report.failure = Some((
-                        pinned.seq,
-                        format!(
-                            "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
-                        ),
-                    ));
-                }
-            }
+        if report.failure.is_none()
+            && let Some(pinned) = expect_head
+            && !pinned_seen
+        {
+            let last = report.head.as_ref().map_or(0, |h| h.seq);
+            report.failure = Some((
+                pinned.seq,
+                format!(
+                    "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
+                ),
+            ));
         }
         Ok(report)
     }
@@ -632,18 +626,18 @@ fn check_batch(
                 ChainError::HashMismatch { seq: event.seq }.to_string(),
             ));
         }
-        if let Some(pinned) = expect_head {
-            if pinned.seq == event.seq {
-                *pinned_seen = true;
-                if pinned.hash != event.hash {
-                    return Some((
-                        event.seq,
-                        format!(
-                            "event {} has hash {}, but the pinned head says {}: the chain was rewritten from here or earlier",
-                            event.seq, event.hash, pinned.hash
-                        ),
-                    ));
-                }
+        if let Some(pinned) = expect_head
+            && pinned.seq == event.seq
+        {
+            *pinned_seen = true;
+            if pinned.hash != event.hash {
+                return Some((
+                    event.seq,
+                    format!(
+                        "event {} has hash {}, but the pinned head says {}: the chain was rewritten from here or earlier",
+                        event.seq, event.hash, pinned.hash
+                    ),
+                ));
             }
         }
         *previous = Some(Head {

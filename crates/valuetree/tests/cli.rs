@@ -123,11 +123,10 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg_admin {
-            if let Ok(mut admin) = postgres::Client::connect(admin_url, postgres::NoTls) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Some((admin_url, name)) = &self.pg_admin
+            && let Ok(mut admin) = postgres::Client::connect(admin_url, postgres::NoTls)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }

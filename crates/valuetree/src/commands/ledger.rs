@@ -23,13 +23,13 @@ pub fn export(db: &str, out: Option<PathBuf>) -> Result<ExitCode> {
     let mut written = 0u64;
     let mut io_error = None;
     store.for_each_event(&mut |event| {
-        if io_error.is_none() {
-            if let Err(e) = writeln!(writer, "{}", event.export_line()) {
-                io_error = Some(e);
-            }
+        if io_error.is_none()
+            && let Err(e) = writeln!(writer, "{}", event.export_line())
+        {
+            io_error = Some(e);
         }
         written += 1;
-        if written % 10_000 == 0 {
+        if written.is_multiple_of(10_000) {
             bar.set_position(written);
         }
         Ok(())

@@ -348,10 +348,8 @@ fn show_unit(state: &State, id: &str, as_of: NaiveDate) -> Result<ExitCode> {
         unit_label(state, id, as_of),
         span(u.valid_from, u.valid_to)
     );
-    if let Some(version) = org::unit_version(state, id, as_of) {
-        if let Some(parent) = version.parent_unit_id {
-            say!("part of {}", unit_label(state, &parent, as_of));
-        }
+    if let Some(parent) = org::unit_version(state, id, as_of).and_then(|v| v.parent_unit_id) {
+        say!("part of {}", unit_label(state, &parent, as_of));
     }
     let members = org::unit_members(state, id, as_of);
     say!("\nMembers as of {as_of}: {}", members.len());

@@ -49,12 +49,20 @@ impl StoredEvent {
         hash_hex(self.hashed_text().as_bytes())
     }
 
+    /// Whether `hash` matches the content (without allocating the hex of the digest).
+    pub fn hash_matches(&self) -> bool {
+        let digest = Sha256::digest(self.hashed_text().as_bytes());
+        let mut hex_digest = [0u8; 64];
+        write_hex(&digest, &mut hex_digest);
+        self.hash.as_bytes() == hex_digest
+    }
+
     fn write_envelope(&self, hash: Option<&str>) -> String {
         let mut out = String::with_capacity(256 + self.payload.len());
         out.push_str("{\"actor\":");
         push_json_string(&mut out, &self.actor);
         out.push_str(",\"effective\":\"");
-        let _ = write!(out, "{}", self.effective.format("%Y-%m-%d"));
+        push_date(&mut out, self.effective);
         out.push_str("\",\"event_id\":");
         push_json_string(&mut out, &self.event_id);
         if let Some(hash) = hash {
@@ -132,7 +140,7 @@ pub fn check_link(previous: Option<(i64, &str)>, event: &StoredEvent) -> Result<
 }
 
 pub fn check_hash(event: &StoredEvent) -> Result<(), ChainError> {
-    if event.compute_hash() != event.hash {
+    if !event.hash_matches() {
         return Err(ChainError::HashMismatch { seq: event.seq });
     }
     Ok(())
@@ -147,20 +155,39 @@ pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEven
     event.seq = seq;
     event.prev_hash = prev;
     if event.event_id.is_empty() {
-        // A generated id is derived from the chain position and the content: unique within
-        // the ledger and reproducible, with no randomness to inject.
-        let seed = format!(
-            "{}|{}|{}|{}",
-            event.prev_hash, seq, event.kind, event.payload
-        );
-        event.event_id = format!("ev-{}", &hash_hex(seed.as_bytes())[..32]);
+        // A generated id is the chain position: unique within the ledger, reproducible, and
+        // increasing, so the unique index on ids grows at its end. Clients that supply their
+        // own ids (for idempotent retries) must not use the `ev-` prefix.
+        event.event_id = format!("ev-{seq:012}");
     }
     event.hash = event.compute_hash();
     event
 }
 
 pub fn hash_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    let mut out = [0u8; 64];
+    write_hex(&Sha256::digest(bytes), &mut out);
+    out.iter().map(|&b| b as char).collect()
+}
+
+/// Lowercase hex of a SHA-256 digest.
+fn write_hex(digest: &[u8], out: &mut [u8; 64]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in digest.iter().take(32).enumerate() {
+        out[2 * i] = DIGITS[(byte >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
+    }
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it for years 0–9999, without parsing a format.
+fn push_date(out: &mut String, date: NaiveDate) {
+    use chrono::Datelike;
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if (0..=9999).contains(&year) {
+        let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+    } else {
+        let _ = write!(out, "{}", date.format("%Y-%m-%d"));
+    }
 }
 
 /// Canonical JSON (sorted members, no whitespace) of a JSON value.

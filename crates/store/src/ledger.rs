@@ -125,18 +125,36 @@ fn head_of(tx: &mut dyn Tx) -> Result<Option<Head>, StoreError> {
     }
 }
 
-fn read_event(row: &Row) -> Result<StoredEvent, StoreError> {
-    let r = Reader::new("events", row);
+fn read_event(row: Row) -> Result<StoredEvent, StoreError> {
+    let seq = Reader::new("events", &row).int(0)?;
+    let effective = Reader::new("events", &row).date(4)?;
+    let mut texts = row.into_iter().map(|v| match v {
+        Value::Text(t) => Ok(t),
+        other => Err(StoreError::Corrupt {
+            table: "events",
+            reason: format!("event {seq} holds {other:?} where text is expected"),
+        }),
+    });
+    let mut next = || texts.next().unwrap_or(Ok(String::new()));
+    let _seq = next();
+    let event_id = next()?;
+    let kind = next()?;
+    let payload = next()?;
+    let _effective = next();
+    let recorded = next()?;
+    let actor = next()?;
+    let prev_hash = next()?;
+    let hash = next()?;
     Ok(StoredEvent {
-        seq: r.int(0)?,
-        event_id: r.text(1)?,
-        kind: r.text(2)?,
-        payload: r.text(3)?,
-        effective: r.date(4)?,
-        recorded: r.text(5)?,
-        actor: r.text(6)?,
-        prev_hash: r.text(7)?,
-        hash: r.text(8)?,
+        seq,
+        event_id,
+        kind,
+        payload,
+        effective,
+        recorded,
+        actor,
+        prev_hash,
+        hash,
     })
 }
 
@@ -202,7 +220,7 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
     let mut state = State::default();
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
     tx.for_each_row(&sql, &[], &mut |row| {
-        let stored = read_event(&row)?;
+        let stored = read_event(row)?;
         let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
             StoreError::Replay {
                 seq: stored.seq,
@@ -483,11 +501,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin(false)?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        tx.for_each_row(&sql, &[], &mut |row| each(read_event(&row)?))
+        tx.for_each_row(&sql, &[], &mut |row| each(read_event(row)?))
     }
 
     /// Walks the chain: every hash recomputed, every link checked, and the pinned head (if
-    /// given) found with its hash.
+    /// given) found with its hash. This thread reads; a second thread checks, so reading and
+    /// hashing overlap.
     pub fn verify_chain(
         &mut self,
         expect_head: Option<&Head>,
@@ -495,51 +514,53 @@ impl Store {
     ) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin(false)?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let mut report = VerifyReport {
-            events: 0,
-            head: None,
-            failure: None,
-        };
-        let mut batch: Vec<Result<StoredEvent, (i64, String)>> = Vec::with_capacity(CHECK_BATCH);
-        let mut previous: Option<Head> = None;
-        let mut pinned_seen = false;
-        let mut flush = |batch: &mut Vec<Result<StoredEvent, (i64, String)>>,
-                         report: &mut VerifyReport| {
-            if report.failure.is_none() {
-                report.failure = check_batch(batch, &mut previous, expect_head, &mut pinned_seen);
-            }
-            report.events += batch.len() as u64;
-            progress(batch.len() as u64);
-            batch.clear();
-        };
-        tx.for_each_row(&sql, &[], &mut |row| {
-            batch.push(read_event(&row).map_err(|e| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Result<StoredEvent, (i64, String)>>>(8);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let checker = scope.spawn(|| {
+                let mut checker = ChainChecker::new(expect_head);
+                for batch in receiver {
+                    if checker.failure.is_none() {
+                        checker.check(&batch);
+                        if checker.failure.is_some() {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+                checker.finish()
+            });
+            let mut batch = Vec::with_capacity(CHECK_BATCH);
+            let result = tx.for_each_row(&sql, &[], &mut |row| {
                 let seq = match row.first() {
                     Some(Value::Int(seq)) => *seq,
                     _ => -1,
                 };
-                (seq, e.to_string())
-            }));
-            if batch.len() == CHECK_BATCH {
-                flush(&mut batch, &mut report);
+                batch.push(read_event(row).map_err(|e| (seq, e.to_string())));
+                if batch.len() == CHECK_BATCH {
+                    progress(batch.len() as u64);
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(StoreError::Replay { seq, reason: "stop".into() });
+                    }
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
+                    let _ = sender.send(full);
+                }
+                Ok(())
+            });
+            progress(batch.len() as u64);
+            let _ = sender.send(batch);
+            drop(sender);
+            let report = checker.join().map_err(|_| StoreError::Replay {
+                seq: 0,
+                reason: "the checking thread panicked".into(),
+            })?;
+            match result {
+                Ok(()) => {}
+                // Stopped early because the checker already found the first failure.
+                Err(_) if report.failure.is_some() => {}
+                Err(e) => return Err(e),
             }
-            Ok(())
-        })?;
-        flush(&mut batch, &mut report);
-        report.head = previous;
-        if report.failure.is_none()
-            && let Some(pinned) = expect_head
-            && !pinned_seen
-        {
-            let last = report.head.as_ref().map_or(0, |h| h.seq);
-            report.failure = Some((
-                pinned.seq,
-                format!(
-                    "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
-                ),
-            ));
-        }
-        Ok(report)
+            Ok(report)
+        })
     }
 
     /// Replays the ledger and compares the result with the stored projections, changing
@@ -588,50 +609,50 @@ impl Store {
 
 const CHECK_BATCH: usize = 16_384;
 
-/// Checks a batch: hashes in parallel on two threads (they do not depend on each other),
-/// then the links in order. Returns the first failure.
-fn check_batch(
-    batch: &[Result<StoredEvent, (i64, String)>],
-    previous: &mut Option<Head>,
-    expect_head: Option<&Head>,
-    pinned_seen: &mut bool,
-) -> Option<(i64, String)> {
-    let half = batch.len() / 2;
-    let hash_failures: Vec<Option<usize>> = std::thread::scope(|scope| {
-        let (left, right) = batch.split_at(half);
-        let first_bad = |part: &[Result<StoredEvent, (i64, String)>]| {
-            part.iter()
-                .position(|e| e.as_ref().is_ok_and(|e| chain::check_hash(e).is_err()))
-        };
-        let other = scope.spawn(move || first_bad(right).map(|i| i + half));
-        let mine = first_bad(left);
-        vec![mine, other.join().unwrap_or(Some(half))]
-    });
-    let first_hash_failure = hash_failures.into_iter().flatten().min();
-    for (i, item) in batch.iter().enumerate() {
+/// Checks events in order: each hash, each link, and the pinned head.
+struct ChainChecker<'h> {
+    previous: Option<Head>,
+    expect_head: Option<&'h Head>,
+    pinned_seen: bool,
+    events: u64,
+    failure: Option<(i64, String)>,
+}
+
+impl<'h> ChainChecker<'h> {
+    fn new(expect_head: Option<&'h Head>) -> Self {
+        ChainChecker {
+            previous: None,
+            expect_head,
+            pinned_seen: false,
+            events: 0,
+            failure: None,
+        }
+    }
+
+    fn check(&mut self, batch: &[Result<StoredEvent, (i64, String)>]) {
+        for item in batch {
+            if let Err(failure) = self.check_one(item) {
+                self.failure = Some(failure);
+                return;
+            }
+            self.events += 1;
+        }
+    }
+
+    fn check_one(&mut self, item: &Result<StoredEvent, (i64, String)>) -> Result<(), (i64, String)> {
         let event = match item {
             Ok(event) => event,
-            Err((seq, reason)) => {
-                return Some((*seq, format!("event {seq} cannot be read: {reason}")));
-            }
+            Err((seq, reason)) => return Err((*seq, format!("event {seq} cannot be read: {reason}"))),
         };
-        if let Err(e) =
-            chain::check_link(previous.as_ref().map(|h| (h.seq, h.hash.as_str())), event)
-        {
-            return Some((event.seq, e.to_string()));
-        }
-        if first_hash_failure == Some(i) {
-            return Some((
-                event.seq,
-                ChainError::HashMismatch { seq: event.seq }.to_string(),
-            ));
-        }
-        if let Some(pinned) = expect_head
+        chain::check_link(self.previous.as_ref().map(|h| (h.seq, h.hash.as_str())), event)
+            .and_then(|()| chain::check_hash(event))
+            .map_err(|e| (event.seq, e.to_string()))?;
+        if let Some(pinned) = self.expect_head
             && pinned.seq == event.seq
         {
-            *pinned_seen = true;
+            self.pinned_seen = true;
             if pinned.hash != event.hash {
-                return Some((
+                return Err((
                     event.seq,
                     format!(
                         "event {} has hash {}, but the pinned head says {}: the chain was rewritten from here or earlier",
@@ -640,12 +661,30 @@ fn check_batch(
                 ));
             }
         }
-        *previous = Some(Head {
+        self.previous = Some(Head {
             seq: event.seq,
             hash: event.hash.clone(),
         });
+        Ok(())
     }
-    None
+
+    fn finish(mut self) -> VerifyReport {
+        if self.failure.is_none()
+            && let Some(pinned) = self.expect_head
+            && !self.pinned_seen
+        {
+            let last = self.previous.as_ref().map_or(0, |h| h.seq);
+            self.failure = Some((
+                pinned.seq,
+                format!("the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"),
+            ));
+        }
+        VerifyReport {
+            events: self.events,
+            head: self.previous,
+            failure: self.failure,
+        }
+    }
 }
 
 fn same_value(a: &Value, b: &Value) -> bool {
@@ -742,44 +781,63 @@ fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
 }
 
 /// Seals events onto the chain after `head` and writes them, in chunks. Returns the new head.
+///
+/// Sealing (canonical JSON, SHA-256) runs on a second thread while this one writes the
+/// previous chunk, so the CPU work overlaps the database work. All events of one call share
+/// one recorded time: they are written in one transaction, at one instant.
 fn seal_and_write(
     tx: &mut dyn Tx,
-    mut head: Option<Head>,
+    head: Option<Head>,
     events: Vec<NewEvent>,
     actor: &str,
     clock: &dyn valuetree_core::clock::Clock,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Option<Head>, StoreError> {
-    let mut rows = Vec::with_capacity(WRITE_CHUNK.min(events.len()));
-    for new in events {
-        let sealed = chain::seal(
-            StoredEvent {
-                actor: actor.to_string(),
-                effective: new.effective,
-                event_id: new.event_id.unwrap_or_default(),
-                hash: String::new(),
-                kind: new.event.kind().to_string(),
-                payload: new.event.canonical_payload(),
-                prev_hash: String::new(),
-                recorded: format_recorded(clock.now()),
-                seq: 0,
-            },
-            head.as_ref().map(|h| (h.seq, h.hash.as_str())),
-        );
-        head = Some(Head {
-            seq: sealed.seq,
-            hash: sealed.hash.clone(),
+    let recorded = format_recorded(clock.now());
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+    std::thread::scope(|scope| {
+        let sealer = scope.spawn(move || {
+            let mut head = head;
+            let mut rows = Vec::with_capacity(WRITE_CHUNK);
+            for new in events {
+                let sealed = chain::seal(
+                    StoredEvent {
+                        actor: actor.to_string(),
+                        effective: new.effective,
+                        event_id: new.event_id.unwrap_or_default(),
+                        hash: String::new(),
+                        kind: new.event.kind().to_string(),
+                        payload: new.event.canonical_payload(),
+                        prev_hash: String::new(),
+                        recorded: recorded.clone(),
+                        seq: 0,
+                    },
+                    head.as_ref().map(|h| (h.seq, h.hash.as_str())),
+                );
+                head = Some(Head {
+                    seq: sealed.seq,
+                    hash: sealed.hash.clone(),
+                });
+                rows.push(event_row(&sealed));
+                if rows.len() == WRITE_CHUNK / 4 {
+                    // The writer stopped (an error): no one to send to, stop sealing.
+                    if sender.send(std::mem::take(&mut rows)).is_err() {
+                        return head;
+                    }
+                }
+            }
+            if !rows.is_empty() {
+                let _ = sender.send(rows);
+            }
+            head
         });
-        rows.push(event_row(&sealed));
-        if rows.len() == WRITE_CHUNK {
+        for rows in receiver {
             tx.write_rows(&EVENTS, &rows, false)?;
             progress(rows.len() as u64);
-            rows.clear();
         }
-    }
-    if !rows.is_empty() {
-        tx.write_rows(&EVENTS, &rows, false)?;
-        progress(rows.len() as u64);
-    }
-    Ok(head)
+        sealer.join().map_err(|_| StoreError::Replay {
+            seq: 0,
+            reason: "the sealing thread panicked".into(),
+        })
+    })
 }

@@ -2,6 +2,9 @@
 //!
 //! The same structs are the payloads of ledger events, the rows of import files and the rows
 //! of the projection tables, so there is one definition of what a person or a node is.
+//!
+//! The fields of every record are declared in alphabetical order: serialized as they are,
+//! they are already canonical JSON (see `Event::canonical_payload`).
 
 use crate::Amount;
 use chrono::NaiveDate;
@@ -65,13 +68,13 @@ vocabulary!(
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonRecord {
-    pub person_id: PersonId,
-    pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub joined_on: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_on: Option<NaiveDate>,
+    pub name: String,
+    pub person_id: PersonId,
 }
 
 impl PersonRecord {
@@ -83,10 +86,10 @@ impl PersonRecord {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnitRecord {
-    pub unit_id: UnitId,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_unit_id: Option<UnitId>,
+    pub unit_id: UnitId,
     pub valid_from: NaiveDate,
     /// Last day the unit exists, inclusive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,10 +113,10 @@ pub struct UnitVersion {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssignmentRecord {
-    pub person_id: PersonId,
-    pub unit_id: UnitId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_id: Option<PersonId>,
+    pub person_id: PersonId,
+    pub unit_id: UnitId,
     pub valid_from: NaiveDate,
 }
 
@@ -127,30 +130,30 @@ pub struct Assignment {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
-    pub node_id: NodeId,
-    pub kind: NodeKind,
-    pub title: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lead_id: Option<PersonId>,
     pub created_on: NaiveDate,
-    pub status: NodeStatus,
-    #[serde(default)]
-    pub flagpole: bool,
     #[serde(default)]
     pub description: String,
+    #[serde(default)]
+    pub flagpole: bool,
+    pub kind: NodeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<PersonId>,
+    pub node_id: NodeId,
+    pub status: NodeStatus,
+    pub title: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EdgeRecord {
-    pub parent_id: NodeId,
     pub child_id: NodeId,
-    pub weight: Amount,
+    pub parent_id: NodeId,
     /// `None`: linked since always.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<NaiveDate>,
     /// Last day of the link, inclusive; `None`: still linked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<NaiveDate>,
+    pub weight: Amount,
 }
 
 impl EdgeRecord {
@@ -161,28 +164,28 @@ impl EdgeRecord {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemberRecord {
-    pub node_id: NodeId,
-    pub person_id: PersonId,
-    pub role: String,
     pub joined_on: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_on: Option<NaiveDate>,
+    pub node_id: NodeId,
+    pub person_id: PersonId,
+    pub role: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContributionRecord {
-    pub contribution_id: String,
-    pub person_id: PersonId,
-    pub node_id: NodeId,
-    pub phase: Phase,
-    pub date: NaiveDate,
-    pub effort: Amount,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<String>,
     #[serde(default)]
     pub confirmed: bool,
+    pub contribution_id: String,
+    pub date: NaiveDate,
+    #[serde(default)]
+    pub description: String,
+    pub effort: Amount,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    pub node_id: NodeId,
+    pub person_id: PersonId,
+    pub phase: Phase,
 }
 
 /// A contribution as projected: the record as recorded, plus what later events did to it.
@@ -202,28 +205,28 @@ impl Contribution {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutcomeRecord {
-    pub outcome_id: String,
-    pub node_id: NodeId,
     pub date: NaiveDate,
-    pub value: Amount,
     #[serde(default)]
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    pub node_id: NodeId,
+    pub outcome_id: String,
+    pub value: Amount,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandoverRecord {
-    pub node_id: NodeId,
     pub date: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_lead_id: Option<PersonId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_lead_id: Option<PersonId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_unit_id: Option<UnitId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to_unit_id: Option<UnitId>,
+    pub node_id: NodeId,
     #[serde(default)]
     pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_lead_id: Option<PersonId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_unit_id: Option<UnitId>,
 }

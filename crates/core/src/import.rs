@@ -118,20 +118,22 @@ pub struct Planned {
     pub effective: NaiveDate,
 }
 
-/// Plans the events for `batch` and applies them to `state`. Bad rows are appended to
-/// `errors` (and their events dropped); the caller commits nothing if there are any.
-/// `today` is the effective date of updates that carry no date of their own.
+/// Plans the events for `batch` and applies them to `state`, handing each applied event to
+/// `emit` (with the state right after it). Bad rows are appended to `errors` (and their
+/// events dropped); the caller commits nothing if there are any. `today` is the effective
+/// date of updates that carry no date of their own.
 pub fn plan(
     state: &mut State,
     batch: &RecordBatch,
     today: NaiveDate,
     errors: &mut Vec<RowError>,
-) -> Vec<Planned> {
+    emit: &mut dyn FnMut(&mut State, Planned),
+) {
     let mut planner = Planner {
         state,
         today,
         errors,
-        out: Vec::new(),
+        emit,
     };
     match batch {
         RecordBatch::People(rows) => planner.rows(rows, |r| r.person_id.clone(), Planner::person),
@@ -152,24 +154,33 @@ pub fn plan(
             |r| (r.node_id.clone(), r.person_id.clone(), r.joined_on),
             Planner::member,
         ),
-        RecordBatch::Contributions(rows) => {
-            planner.rows(rows, |r| r.contribution_id.clone(), Planner::contribution)
-        }
-        RecordBatch::Outcomes(rows) => {
-            planner.rows(rows, |r| r.outcome_id.clone(), Planner::outcome)
-        }
-        RecordBatch::Handovers(rows) => {
-            planner.rows(rows, |r| (r.node_id.clone(), r.date), Planner::handover)
-        }
+        // Facts need no separate in-file check: once a row is applied, the state holds it, and a
+        // later row with the same id is "unchanged" or "recorded before with different content".
+        RecordBatch::Contributions(rows) => planner.facts(rows, Planner::contribution),
+        RecordBatch::Outcomes(rows) => planner.facts(rows, Planner::outcome),
+        RecordBatch::Handovers(rows) => planner.facts(rows, Planner::handover),
     }
-    planner.out
+}
+
+/// Plans `batch` and returns the events (for callers that want them all at once).
+pub fn plan_all(
+    state: &mut State,
+    batch: &RecordBatch,
+    today: NaiveDate,
+    errors: &mut Vec<RowError>,
+) -> Vec<Planned> {
+    let mut out = Vec::new();
+    plan(state, batch, today, errors, &mut |_, planned| {
+        out.push(planned)
+    });
+    out
 }
 
 struct Planner<'a> {
     state: &'a mut State,
     today: NaiveDate,
     errors: &'a mut Vec<RowError>,
-    out: Vec<Planned>,
+    emit: &'a mut dyn FnMut(&mut State, Planned),
 }
 
 type Plan = Result<Vec<Event>, Rejection>;
@@ -199,25 +210,38 @@ impl Planner<'_> {
                     first_seen.insert(key(&row.record), (row.line, &row.record));
                 }
             }
-            let applied = events_for(self, &row.record).and_then(|events| {
-                for event in events {
-                    self.state.apply(&event)?;
-                    let effective = event.natural_effective_date().unwrap_or(self.today);
-                    self.out.push(Planned {
+            self.apply_row(row, &events_for);
+        }
+    }
+
+    fn facts<T>(&mut self, rows: &[Row<T>], events_for: impl Fn(&Self, &T) -> Plan) {
+        for row in rows {
+            self.apply_row(row, &events_for);
+        }
+    }
+
+    fn apply_row<T>(&mut self, row: &Row<T>, events_for: &impl Fn(&Self, &T) -> Plan) {
+        let applied = events_for(self, &row.record).and_then(|events| {
+            for event in events {
+                self.state.apply(&event)?;
+                let effective = event.natural_effective_date().unwrap_or(self.today);
+                (self.emit)(
+                    self.state,
+                    Planned {
                         line: row.line,
                         event,
                         effective,
-                    });
-                }
-                Ok(())
-            });
-            if let Err(rejection) = applied {
-                self.errors.push(RowError {
-                    line: row.line,
-                    column: Some(rejection.field.to_string()),
-                    reason: rejection.reason,
-                });
+                    },
+                );
             }
+            Ok(())
+        });
+        if let Err(rejection) = applied {
+            self.errors.push(RowError {
+                line: row.line,
+                column: Some(rejection.field.to_string()),
+                reason: rejection.reason,
+            });
         }
     }
 

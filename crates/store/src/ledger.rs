@@ -3,7 +3,7 @@
 use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
 use crate::sql::{Row, Tx, Value};
 use crate::{FileRowError, Store, StoreError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use valuetree_core::NaiveDate;
 use valuetree_core::chain::{self, ChainError, StoredEvent};
@@ -103,6 +103,8 @@ impl fmt::Display for Mismatch {
     }
 }
 
+/// From this many contributions in one import, indexes are rebuilt rather than maintained.
+const BULK_ROWS: usize = 50_000;
 const EVENT_COLUMNS: &str =
     "seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash";
 /// Events are sealed and written in chunks, so an import of millions never holds them all.
@@ -239,18 +241,6 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
     Ok(state)
 }
 
-/// Writes the projection rows changed since the last call.
-fn write_changes(tx: &mut dyn Tx, state: &mut State) -> Result<(), StoreError> {
-    let changes = state.take_changes();
-    for table in PROJECTIONS {
-        let rows = rows::changed_rows(state, &changes, table);
-        if !rows.is_empty() {
-            tx.write_rows(table, &rows, true)?;
-        }
-    }
-    Ok(())
-}
-
 /// An event to append: the event, its effective date, and the client's id if it gave one.
 pub(crate) struct NewEvent {
     pub event: Event,
@@ -295,7 +285,10 @@ impl Store {
             summary.rows += 1;
             if let Some(id) = &id
                 && !tx
-                    .query("SELECT seq FROM events WHERE event_id = $1", &[Value::text(id)])?
+                    .query(
+                        "SELECT seq FROM events WHERE event_id = $1",
+                        &[Value::text(id)],
+                    )?
                     .is_empty()
             {
                 summary.unchanged += 1;
@@ -320,22 +313,27 @@ impl Store {
         if !errors.is_empty() {
             return Err(StoreError::Rejected(errors));
         }
-        let head = head_of(tx.as_mut())?;
         summary.events = planned.len() as u64;
-        summary.head = seal_and_write(
-            tx.as_mut(),
-            head,
-            planned,
-            actor,
-            clock.as_ref(),
-            &mut |_| {},
-        )?;
-        write_changes(tx.as_mut(), &mut state)?;
+        let mut sealer = Sealer::new(head_of(tx.as_mut())?, actor, format_recorded(clock.now()));
+        let mut writes = Writes::default();
+        for new in planned {
+            writes.events.push(event_row(&sealer.seal(
+                new.event,
+                new.effective,
+                new.event_id,
+            )));
+        }
+        writes.add_changes(&mut state);
+        writes.write(tx.as_mut())?;
+        summary.head = sealer.head;
         tx.commit()?;
         Ok(summary)
     }
 
     /// Imports parsed files atomically: all their rows become events, or nothing is written.
+    ///
+    /// Planning, checking and sealing run on a second thread and stream to this one, which
+    /// writes; a bad row anywhere rolls the whole transaction back.
     pub fn import_records(
         &mut self,
         files: &[(String, RecordBatch)],
@@ -343,7 +341,7 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError> {
         let today = self.clock.today();
-        let clock = self.clock.clone();
+        let recorded = format_recorded(self.clock.now());
         let mut tx = self.begin(true)?;
         let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
         for (_, batch) in files {
@@ -358,32 +356,59 @@ impl Store {
                 outcomes,
             },
         )?;
-        let mut summary = ImportSummary::default();
-        let mut errors = Vec::new();
-        let mut planned = Vec::new();
-        for (file, batch) in files {
-            let mut file_errors = Vec::new();
-            let events = import::plan(&mut state, batch, today, &mut file_errors);
-            summary.rows += batch.len() as u64;
-            let changed_lines: BTreeSet<u64> = events.iter().map(|p| p.line).collect();
-            summary.unchanged += batch.len() as u64 - changed_lines.len() as u64;
-            errors.extend(file_errors.into_iter().map(|error| FileRowError {
-                file: file.clone(),
-                error,
-            }));
-            planned.extend(events.into_iter().map(|p| NewEvent {
-                event: p.event,
-                effective: p.effective,
-                event_id: None,
-            }));
+        let head = head_of(tx.as_mut())?;
+        let new_contributions: usize = files
+            .iter()
+            .map(|(_, batch)| match batch {
+                RecordBatch::Contributions(rows) => rows.len(),
+                _ => 0,
+            })
+            .sum();
+        // The ledger holds at least one event per stored contribution, so this is cheap and safe.
+        let bulk = new_contributions >= BULK_ROWS
+            && new_contributions as i64 >= head.as_ref().map_or(0, |h| h.seq);
+        if bulk {
+            for (name, _) in rows::CONTRIBUTION_INDEXES {
+                tx.execute(&format!("DROP INDEX IF EXISTS {name}"), &[])?;
+            }
         }
+        let mut sealer = Sealer::new(head, actor, recorded);
+        let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
+            let mut summary = ImportSummary::default();
+            let mut errors = Vec::new();
+            for (file, batch) in files {
+                let mut file_errors = Vec::new();
+                let mut changed_lines = BTreeSet::new();
+                import::plan(
+                    &mut state,
+                    batch,
+                    today,
+                    &mut file_errors,
+                    &mut |state, planned| {
+                        changed_lines.insert(planned.line);
+                        summary.events += 1;
+                        out.push(state, sealer.seal(planned.event, planned.effective, None));
+                    },
+                );
+                summary.rows += batch.len() as u64;
+                summary.unchanged += batch.len() as u64 - changed_lines.len() as u64;
+                errors.extend(file_errors.into_iter().map(|error| FileRowError {
+                    file: file.clone(),
+                    error,
+                }));
+            }
+            summary.head = sealer.head.clone();
+            (summary, errors)
+        })?;
         if !errors.is_empty() {
+            // Dropping the transaction rolls back everything written so far (the indexes too).
             return Err(StoreError::Rejected(errors));
         }
-        summary.events = planned.len() as u64;
-        let head = head_of(tx.as_mut())?;
-        summary.head = seal_and_write(tx.as_mut(), head, planned, actor, clock.as_ref(), progress)?;
-        write_changes(tx.as_mut(), &mut state)?;
+        if bulk {
+            for (name, on) in rows::CONTRIBUTION_INDEXES {
+                tx.execute(&format!("CREATE INDEX {name} ON {on}"), &[])?;
+            }
+        }
         tx.commit()?;
         Ok(summary)
     }
@@ -488,7 +513,9 @@ impl Store {
             tx.write_rows(&EVENTS, &rows, false)?;
             progress(chunk.len() as u64);
         }
-        write_changes(tx.as_mut(), &mut state)?;
+        let mut writes = Writes::default();
+        writes.add_changes(&mut state);
+        writes.write(tx.as_mut())?;
         summary.head = head;
         tx.commit()?;
         Ok(summary)
@@ -514,7 +541,8 @@ impl Store {
     ) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin(false)?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Result<StoredEvent, (i64, String)>>>(8);
+        let (sender, receiver) =
+            std::sync::mpsc::sync_channel::<Vec<Result<StoredEvent, (i64, String)>>>(8);
         let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             let checker = scope.spawn(|| {
@@ -539,7 +567,10 @@ impl Store {
                 if batch.len() == CHECK_BATCH {
                     progress(batch.len() as u64);
                     if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        return Err(StoreError::Replay { seq, reason: "stop".into() });
+                        return Err(StoreError::Replay {
+                            seq,
+                            reason: "stop".into(),
+                        });
                     }
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
                     let _ = sender.send(full);
@@ -639,14 +670,22 @@ impl<'h> ChainChecker<'h> {
         }
     }
 
-    fn check_one(&mut self, item: &Result<StoredEvent, (i64, String)>) -> Result<(), (i64, String)> {
+    fn check_one(
+        &mut self,
+        item: &Result<StoredEvent, (i64, String)>,
+    ) -> Result<(), (i64, String)> {
         let event = match item {
             Ok(event) => event,
-            Err((seq, reason)) => return Err((*seq, format!("event {seq} cannot be read: {reason}"))),
+            Err((seq, reason)) => {
+                return Err((*seq, format!("event {seq} cannot be read: {reason}")));
+            }
         };
-        chain::check_link(self.previous.as_ref().map(|h| (h.seq, h.hash.as_str())), event)
-            .and_then(|()| chain::check_hash(event))
-            .map_err(|e| (event.seq, e.to_string()))?;
+        chain::check_link(
+            self.previous.as_ref().map(|h| (h.seq, h.hash.as_str())),
+            event,
+        )
+        .and_then(|()| chain::check_hash(event))
+        .map_err(|e| (event.seq, e.to_string()))?;
         if let Some(pinned) = self.expect_head
             && pinned.seq == event.seq
         {
@@ -676,7 +715,9 @@ impl<'h> ChainChecker<'h> {
             let last = self.previous.as_ref().map_or(0, |h| h.seq);
             self.failure = Some((
                 pinned.seq,
-                format!("the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"),
+                format!(
+                    "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
+                ),
             ));
         }
         VerifyReport {
@@ -780,64 +821,153 @@ fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
     }
 }
 
-/// Seals events onto the chain after `head` and writes them, in chunks. Returns the new head.
-///
-/// Sealing (canonical JSON, SHA-256) runs on a second thread while this one writes the
-/// previous chunk, so the CPU work overlaps the database work. All events of one call share
-/// one recorded time: they are written in one transaction, at one instant.
-fn seal_and_write(
-    tx: &mut dyn Tx,
+/// Seals new events onto the chain, one after the other.
+struct Sealer {
     head: Option<Head>,
-    events: Vec<NewEvent>,
-    actor: &str,
-    clock: &dyn valuetree_core::clock::Clock,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Option<Head>, StoreError> {
-    let recorded = format_recorded(clock.now());
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
-    std::thread::scope(|scope| {
-        let sealer = scope.spawn(move || {
-            let mut head = head;
-            let mut rows = Vec::with_capacity(WRITE_CHUNK);
-            for new in events {
-                let sealed = chain::seal(
-                    StoredEvent {
-                        actor: actor.to_string(),
-                        effective: new.effective,
-                        event_id: new.event_id.unwrap_or_default(),
-                        hash: String::new(),
-                        kind: new.event.kind().to_string(),
-                        payload: new.event.canonical_payload(),
-                        prev_hash: String::new(),
-                        recorded: recorded.clone(),
-                        seq: 0,
-                    },
-                    head.as_ref().map(|h| (h.seq, h.hash.as_str())),
-                );
-                head = Some(Head {
-                    seq: sealed.seq,
-                    hash: sealed.hash.clone(),
-                });
-                rows.push(event_row(&sealed));
-                if rows.len() == WRITE_CHUNK / 4 {
-                    // The writer stopped (an error): no one to send to, stop sealing.
-                    if sender.send(std::mem::take(&mut rows)).is_err() {
-                        return head;
+    actor: String,
+    /// All events of one transaction share one recorded time: they are written at one instant.
+    recorded: String,
+}
+
+impl Sealer {
+    fn new(head: Option<Head>, actor: &str, recorded: String) -> Self {
+        Sealer {
+            head,
+            actor: actor.to_string(),
+            recorded,
+        }
+    }
+
+    fn seal(
+        &mut self,
+        event: Event,
+        effective: NaiveDate,
+        event_id: Option<String>,
+    ) -> StoredEvent {
+        let sealed = chain::seal(
+            StoredEvent {
+                actor: self.actor.clone(),
+                effective,
+                event_id: event_id.unwrap_or_default(),
+                hash: String::new(),
+                kind: event.kind().to_string(),
+                payload: event.canonical_payload(),
+                prev_hash: String::new(),
+                recorded: self.recorded.clone(),
+                seq: 0,
+            },
+            self.head.as_ref().map(|h| (h.seq, h.hash.as_str())),
+        );
+        self.head = Some(Head {
+            seq: sealed.seq,
+            hash: sealed.hash.clone(),
+        });
+        sealed
+    }
+}
+
+/// Rows to write: events, and the projection rows they changed, per table in order. A key
+/// changed twice keeps only its last version: one multi-row upsert may not touch a row twice
+/// (PostgreSQL refuses it), and the earlier versions are moot.
+#[derive(Default)]
+struct Writes {
+    events: Vec<Row>,
+    projections: Vec<Vec<Row>>,
+    positions: Vec<HashMap<String, usize>>,
+}
+
+impl Writes {
+    fn add_changes(&mut self, state: &mut State) {
+        let changes = state.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        self.projections.resize_with(PROJECTIONS.len(), Vec::new);
+        self.positions.resize_with(PROJECTIONS.len(), HashMap::new);
+        for (i, table) in PROJECTIONS.iter().enumerate() {
+            for row in rows::changed_rows(state, &changes, table) {
+                let key = key_text(&row, table.key_columns);
+                match self.positions[i].get(&key) {
+                    Some(&at) => self.projections[i][at] = row,
+                    None => {
+                        self.positions[i].insert(key, self.projections[i].len());
+                        self.projections[i].push(row);
                     }
                 }
             }
-            if !rows.is_empty() {
-                let _ = sender.send(rows);
-            }
-            head
-        });
-        for rows in receiver {
-            tx.write_rows(&EVENTS, &rows, false)?;
-            progress(rows.len() as u64);
         }
-        sealer.join().map_err(|_| StoreError::Replay {
+    }
+
+    fn write(&self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+        if !self.events.is_empty() {
+            tx.write_rows(&EVENTS, &self.events, false)?;
+        }
+        for (table, rows) in PROJECTIONS.iter().zip(&self.projections) {
+            if !rows.is_empty() {
+                tx.write_rows(table, rows, true)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a producer puts sealed events; full chunks go to the writer.
+struct Outbox<'s> {
+    writes: Writes,
+    sender: &'s std::sync::mpsc::SyncSender<Writes>,
+    writer_gone: bool,
+}
+
+const STREAM_CHUNK: usize = 4_096;
+
+impl Outbox<'_> {
+    fn push(&mut self, state: &mut State, event: StoredEvent) {
+        self.writes.events.push(event_row(&event));
+        self.writes.add_changes(state);
+        if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
+            // A closed channel means the writer failed; its error is reported, stop sending.
+            self.writer_gone = self.sender.send(std::mem::take(&mut self.writes)).is_err();
+        }
+    }
+}
+
+/// Runs `produce` on a second thread and writes what it pushes on this one (the thread
+/// that owns the transaction), so planning and hashing overlap the database work.
+fn stream_writes<T: Send>(
+    tx: &mut dyn Tx,
+    progress: &mut dyn FnMut(u64),
+    produce: impl FnOnce(&mut Outbox<'_>) -> T + Send,
+) -> Result<T, StoreError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Writes>(4);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut outbox = Outbox {
+                writes: Writes::default(),
+                sender: &sender,
+                writer_gone: false,
+            };
+            let result = produce(&mut outbox);
+            let rest = std::mem::take(&mut outbox.writes);
+            if !outbox.writer_gone {
+                let _ = sender.send(rest);
+            }
+            result
+        });
+        let mut written: Result<(), StoreError> = Ok(());
+        for writes in receiver {
+            if written.is_ok() {
+                written = writes.write(tx);
+                progress(writes.events.len() as u64);
+            }
+            if written.is_err() {
+                // Dropping the receiver (by leaving the loop) tells the producer to stop.
+                break;
+            }
+        }
+        let result = producer.join().map_err(|_| StoreError::Replay {
             seq: 0,
-            reason: "the sealing thread panicked".into(),
-        })
+            reason: "the planning thread panicked".into(),
+        })?;
+        written.map(|()| result)
     })
 }

@@ -28,6 +28,8 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
     })?;
     // Concurrent writers wait for the lock rather than fail; WAL lets readers go on meanwhile.
     conn.busy_timeout(Duration::from_secs(120))?;
+    // Takes effect only on a new, empty file (before the first table exists).
+    conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a commit is on disk before it is acknowledged (an import is one commit, so the
     // cost is one fsync per import, not per row).

@@ -31,7 +31,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) % n as u64) as usize
     }
 }
@@ -43,7 +46,9 @@ fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
         writeln!(people, "P{p:06},Person {p},p{p}@example.org,2020-01-01,").ok();
     }
     std::fs::write(dir.join("people.csv"), people)?;
-    let mut units = String::from("unit_id,name,parent_unit_id,valid_from,valid_to\nU000,Company,,2020-01-01,\n");
+    let mut units = String::from(
+        "unit_id,name,parent_unit_id,valid_from,valid_to\nU000,Company,,2020-01-01,\n",
+    );
     for u in 1..UNITS {
         writeln!(units, "U{u:03},Unit {u},U000,2020-01-01,").ok();
     }
@@ -51,7 +56,11 @@ fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
     let mut assignments = String::from("person_id,unit_id,manager_id,valid_from\n");
     for p in 0..PEOPLE {
         let unit = p % UNITS;
-        let manager = if p < UNITS { String::new() } else { format!("P{unit:06}") };
+        let manager = if p < UNITS {
+            String::new()
+        } else {
+            format!("P{unit:06}")
+        };
         writeln!(assignments, "P{p:06},U{unit:03},{manager},2020-01-01").ok();
     }
     std::fs::write(dir.join("assignments.csv"), assignments)?;
@@ -66,11 +75,17 @@ fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
     let mut edges = String::from("parent_id,child_id,weight\n");
     for n in 0..NODES {
         let (kind, parents) = level(n);
-        writeln!(nodes, "N{n:05},{kind},Node {n},P{:06},2020-01-01", rng.below(PEOPLE)).ok();
+        writeln!(
+            nodes,
+            "N{n:05},{kind},Node {n},P{:06},2020-01-01",
+            rng.below(PEOPLE)
+        )
+        .ok();
         if let Some(range) = parents {
             // Two parents per node (multi-parent DAG); weights small enough to stay valid.
             let first = range.start + rng.below(range.len());
-            let second = range.start + (first - range.start + 1 + rng.below(range.len() - 1)) % range.len();
+            let second =
+                range.start + (first - range.start + 1 + rng.below(range.len() - 1)) % range.len();
             writeln!(edges, "N{first:05},N{n:05},0.01").ok();
             writeln!(edges, "N{second:05},N{n:05},0.01").ok();
         }
@@ -107,7 +122,11 @@ fn run(db: &str, args: &[&str]) -> f64 {
         .output()
         .expect("run valuetree");
     let seconds = started.elapsed().as_secs_f64();
-    assert!(out.status.success(), "valuetree {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "valuetree {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     seconds
 }
 
@@ -128,9 +147,15 @@ fn contribution(i: usize) -> Event {
 fn bench_backend(name: &str, db: &str, data: &Path, contributions: usize) {
     println!("\n== {name} ==");
     let dir = data.display().to_string();
-    let facts = data.join("facts").join("contributions.csv").display().to_string();
+    let facts = data
+        .join("facts")
+        .join("contributions.csv")
+        .display()
+        .to_string();
     let master = run(db, &["import", "dir", &dir]);
-    println!("import master data ({PEOPLE} people, {NODES} nodes, edges, assignments): {master:.2} s");
+    println!(
+        "import master data ({PEOPLE} people, {NODES} nodes, edges, assignments): {master:.2} s"
+    );
     let seconds = run(db, &["import", "contributions", &facts]);
     println!(
         "import {contributions} contributions: {seconds:.2} s = {:.0} contributions/s",
@@ -143,23 +168,47 @@ fn bench_backend(name: &str, db: &str, data: &Path, contributions: usize) {
     let singles = 1_000;
     let started = Instant::now();
     for i in 0..singles {
-        store.append(vec![(contribution(i), None)], "bench").expect("append");
+        store
+            .append(vec![(contribution(i), None)], "bench")
+            .expect("append");
     }
     let single_rate = singles as f64 / started.elapsed().as_secs_f64();
     println!("append, one event per transaction (durable commit each): {single_rate:.0} events/s");
-    let batch: Vec<_> = (singles..singles + 100_000).map(|i| (contribution(i), None)).collect();
+    let batch: Vec<_> = (singles..singles + 100_000)
+        .map(|i| (contribution(i), None))
+        .collect();
     let started = Instant::now();
     store.append(batch, "bench").expect("append batch");
-    println!("append, 100,000 events in one transaction: {:.0} events/s", 100_000.0 / started.elapsed().as_secs_f64());
+    println!(
+        "append, 100,000 events in one transaction: {:.0} events/s",
+        100_000.0 / started.elapsed().as_secs_f64()
+    );
     drop(store);
 
     let events = contributions + PEOPLE * 2 + UNITS + NODES * 3 + singles + 100_000;
     let chain = run(db, &["verify", "--chain-only"]);
-    println!("verify --chain-only (~{events} events): {chain:.2} s = {:.0} events/s", events as f64 / chain);
+    println!(
+        "verify --chain-only (~{events} events): {chain:.2} s = {:.0} events/s",
+        events as f64 / chain
+    );
     let full = run(db, &["verify"]);
-    println!("verify (chain + projection replay): {full:.2} s = {:.0} events/s", events as f64 / full);
-    let export = run(db, &["export", "events", "--out", &data.join("export.jsonl").display().to_string()]);
-    println!("export events: {export:.2} s = {:.0} events/s", events as f64 / export);
+    println!(
+        "verify (chain + projection replay): {full:.2} s = {:.0} events/s",
+        events as f64 / full
+    );
+    let export = run(
+        db,
+        &[
+            "export",
+            "events",
+            "--out",
+            &data.join("export.jsonl").display().to_string(),
+        ],
+    );
+    println!(
+        "export events: {export:.2} s = {:.0} events/s",
+        events as f64 / export
+    );
 }
 
 fn main() {
@@ -182,10 +231,18 @@ fn main() {
     bench_backend("SQLite", &sqlite, dir.path(), contributions);
     if let Ok(admin) = std::env::var("VALUETREE_BENCH_PG") {
         let name = format!("vt_bench_{}", std::process::id());
-        let mut client = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to PostgreSQL");
-        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+        let mut client =
+            postgres::Client::connect(&admin, postgres::NoTls).expect("connect to PostgreSQL");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
         let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        bench_backend("PostgreSQL", &format!("{base}/{name}"), dir.path(), contributions);
+        bench_backend(
+            "PostgreSQL",
+            &format!("{base}/{name}"),
+            dir.path(),
+            contributions,
+        );
         let _ = client.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"));
     }
 }

@@ -58,27 +58,69 @@ impl StoredEvent {
     }
 
     fn write_envelope(&self, hash: Option<&str>) -> String {
+        let mut effective = String::with_capacity(10);
+        push_date(&mut effective, self.effective);
         let mut out = String::with_capacity(256 + self.payload.len());
+        EnvelopeRef {
+            actor: &self.actor,
+            effective: &effective,
+            event_id: &self.event_id,
+            kind: &self.kind,
+            payload: &self.payload,
+            prev_hash: &self.prev_hash,
+            recorded: &self.recorded,
+            seq: self.seq,
+        }
+        .write(&mut out, hash);
+        out
+    }
+}
+
+/// The fields of an envelope, borrowed: what `verify` reads from a database row, so that
+/// checking a hash allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvelopeRef<'a> {
+    pub actor: &'a str,
+    /// The date as stored (`YYYY-MM-DD`); hashed as it is, so a reformatted date is a change.
+    pub effective: &'a str,
+    pub event_id: &'a str,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub prev_hash: &'a str,
+    pub recorded: &'a str,
+    pub seq: i64,
+}
+
+impl EnvelopeRef<'_> {
+    fn write(&self, out: &mut String, hash: Option<&str>) {
         out.push_str("{\"actor\":");
-        push_json_string(&mut out, &self.actor);
-        out.push_str(",\"effective\":\"");
-        push_date(&mut out, self.effective);
-        out.push_str("\",\"event_id\":");
-        push_json_string(&mut out, &self.event_id);
+        push_json_string(out, self.actor);
+        out.push_str(",\"effective\":");
+        push_json_string(out, self.effective);
+        out.push_str(",\"event_id\":");
+        push_json_string(out, self.event_id);
         if let Some(hash) = hash {
             out.push_str(",\"hash\":");
-            push_json_string(&mut out, hash);
+            push_json_string(out, hash);
         }
         out.push_str(",\"kind\":");
-        push_json_string(&mut out, &self.kind);
+        push_json_string(out, self.kind);
         out.push_str(",\"payload\":");
-        out.push_str(&self.payload);
+        out.push_str(self.payload);
         out.push_str(",\"prev_hash\":");
-        push_json_string(&mut out, &self.prev_hash);
+        push_json_string(out, self.prev_hash);
         out.push_str(",\"recorded\":");
-        push_json_string(&mut out, &self.recorded);
+        push_json_string(out, self.recorded);
         let _ = write!(out, ",\"seq\":{}}}", self.seq);
-        out
+    }
+
+    /// Whether `hash` is the SHA-256 of this envelope. `buffer` is scratch space, reused.
+    pub fn hash_matches(&self, hash: &str, buffer: &mut String) -> bool {
+        buffer.clear();
+        self.write(buffer, None);
+        let mut hex_digest = [0u8; 64];
+        write_hex(&Sha256::digest(buffer.as_bytes()), &mut hex_digest);
+        hash.as_bytes() == hex_digest
     }
 }
 

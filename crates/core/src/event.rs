@@ -149,10 +149,12 @@ impl Event {
 
     /// Reads an event back from its stored kind and payload text.
     pub fn from_parts(kind: &str, payload: &str) -> Result<Event, String> {
-        let payload: serde_json::Value =
-            serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-        let tagged = serde_json::json!({ "kind": kind, "payload": payload });
-        serde_json::from_value(tagged).map_err(|e| format!("not a valid `{kind}` event: {e}"))
+        if !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Err(format!("`{kind}` is not an event kind"));
+        }
+        // Straight from text (no intermediate `Value`): replays read millions of these.
+        let tagged = format!("{{\"kind\":\"{kind}\",\"payload\":{payload}}}");
+        serde_json::from_str(&tagged).map_err(|e| format!("not a valid `{kind}` event: {e}"))
     }
 }
 

@@ -1,12 +1,12 @@
 //! Ledger operations: append, import, export, verify, rebuild.
 
 use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
-use crate::sql::{Row, Tx, Value};
+use crate::sql::{Cell, Row, Tx, Value};
 use crate::{FileRowError, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use valuetree_core::NaiveDate;
-use valuetree_core::chain::{self, ChainError, StoredEvent};
+use valuetree_core::chain::{self, ChainError, EnvelopeRef, StoredEvent};
 use valuetree_core::clock::format_recorded;
 use valuetree_core::event::Event;
 use valuetree_core::import::{self, RecordBatch, RowError};
@@ -532,17 +532,18 @@ impl Store {
     }
 
     /// Walks the chain: every hash recomputed, every link checked, and the pinned head (if
-    /// given) found with its hash. This thread reads; a second thread checks, so reading and
-    /// hashing overlap.
+    /// given) found with its hash. This thread reads rows into flat batches; a second thread
+    /// checks them, so reading and hashing overlap and no row costs an allocation.
     pub fn verify_chain(
         &mut self,
         expect_head: Option<&Head>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin(false)?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let (sender, receiver) =
-            std::sync::mpsc::sync_channel::<Vec<Result<StoredEvent, (i64, String)>>>(8);
+        let sql = format!(
+            "SELECT seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash FROM events ORDER BY seq"
+        );
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
         let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             let checker = scope.spawn(|| {
@@ -557,23 +558,18 @@ impl Store {
                 }
                 checker.finish()
             });
-            let mut batch = Vec::with_capacity(CHECK_BATCH);
-            let result = tx.for_each_row(&sql, &[], &mut |row| {
-                let seq = match row.first() {
-                    Some(Value::Int(seq)) => *seq,
-                    _ => -1,
-                };
-                batch.push(read_event(row).map_err(|e| (seq, e.to_string())));
+            let mut batch = RawBatch::default();
+            let result = tx.for_each_cells(&sql, &[], &mut |cells| {
+                batch.push(cells);
                 if batch.len() == CHECK_BATCH {
                     progress(batch.len() as u64);
                     if failed.load(std::sync::atomic::Ordering::Relaxed) {
                         return Err(StoreError::Replay {
-                            seq,
+                            seq: 0,
                             reason: "stop".into(),
                         });
                     }
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(CHECK_BATCH));
-                    let _ = sender.send(full);
+                    let _ = sender.send(std::mem::take(&mut batch));
                 }
                 Ok(())
             });
@@ -640,29 +636,104 @@ impl Store {
 
 const CHECK_BATCH: usize = 16_384;
 
+/// Rows of the events table copied into one buffer: eight text fields per row, in the order
+/// event_id, kind, payload, effective, recorded, actor, prev_hash, hash.
+#[derive(Default)]
+struct RawBatch {
+    text: String,
+    rows: Vec<RawRow>,
+}
+
+struct RawRow {
+    seq: i64,
+    start: usize,
+    /// End offsets of the eight fields in `text`.
+    ends: [usize; 8],
+    /// False if a field was not text (a damaged row).
+    readable: bool,
+}
+
+impl RawBatch {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn push(&mut self, cells: &[Cell<'_>]) {
+        let seq = match cells.first() {
+            Some(Cell::Int(seq)) => *seq,
+            _ => i64::MIN,
+        };
+        let start = self.text.len();
+        let mut ends = [0usize; 8];
+        let mut readable = cells.len() == 9 && seq != i64::MIN;
+        for (i, cell) in cells.iter().skip(1).take(8).enumerate() {
+            match cell {
+                Cell::Text(text) => self.text.push_str(text),
+                _ => readable = false,
+            }
+            ends[i] = self.text.len();
+        }
+        self.rows.push(RawRow {
+            seq,
+            start,
+            ends,
+            readable,
+        });
+    }
+
+    /// The envelope of row `i` (or `None` if a field was unreadable), and its stored hash.
+    fn envelope(&self, i: usize) -> Option<(EnvelopeRef<'_>, &str)> {
+        let row = &self.rows[i];
+        if !row.readable {
+            return None;
+        }
+        let field = |k: usize| {
+            let from = if k == 0 { row.start } else { row.ends[k - 1] };
+            self.text.get(from..row.ends[k]).unwrap_or("")
+        };
+        Some((
+            EnvelopeRef {
+                event_id: field(0),
+                kind: field(1),
+                payload: field(2),
+                effective: field(3),
+                recorded: field(4),
+                actor: field(5),
+                prev_hash: field(6),
+                seq: row.seq,
+            },
+            field(7),
+        ))
+    }
+}
+
 /// Checks events in order: each hash, each link, and the pinned head.
 struct ChainChecker<'h> {
-    previous: Option<Head>,
+    previous_seq: i64,
+    previous_hash: String,
     expect_head: Option<&'h Head>,
     pinned_seen: bool,
     events: u64,
     failure: Option<(i64, String)>,
+    buffer: String,
 }
 
 impl<'h> ChainChecker<'h> {
     fn new(expect_head: Option<&'h Head>) -> Self {
         ChainChecker {
-            previous: None,
+            previous_seq: 0,
+            previous_hash: chain::GENESIS_HASH.to_string(),
             expect_head,
             pinned_seen: false,
             events: 0,
             failure: None,
+            buffer: String::with_capacity(1024),
         }
     }
 
-    fn check(&mut self, batch: &[Result<StoredEvent, (i64, String)>]) {
-        for item in batch {
-            if let Err(failure) = self.check_one(item) {
+    fn check(&mut self, batch: &RawBatch) {
+        for i in 0..batch.len() {
+            if let Err(failure) = self.check_one(batch, i) {
                 self.failure = Some(failure);
                 return;
             }
@@ -670,59 +741,71 @@ impl<'h> ChainChecker<'h> {
         }
     }
 
-    fn check_one(
-        &mut self,
-        item: &Result<StoredEvent, (i64, String)>,
-    ) -> Result<(), (i64, String)> {
-        let event = match item {
-            Ok(event) => event,
-            Err((seq, reason)) => {
-                return Err((*seq, format!("event {seq} cannot be read: {reason}")));
-            }
+    fn check_one(&mut self, batch: &RawBatch, i: usize) -> Result<(), (i64, String)> {
+        let seq = batch.rows[i].seq;
+        let Some((event, hash)) = batch.envelope(i) else {
+            return Err((
+                seq,
+                format!("event {seq} cannot be read: a column is not text"),
+            ));
         };
-        chain::check_link(
-            self.previous.as_ref().map(|h| (h.seq, h.hash.as_str())),
-            event,
-        )
-        .and_then(|()| chain::check_hash(event))
-        .map_err(|e| (event.seq, e.to_string()))?;
+        let expected = self.previous_seq + 1;
+        if seq != expected {
+            return Err((seq, ChainError::Gap { seq, expected }.to_string()));
+        }
+        if event.prev_hash != self.previous_hash {
+            return Err((
+                seq,
+                ChainError::BrokenLink {
+                    seq,
+                    previous: self.previous_seq,
+                }
+                .to_string(),
+            ));
+        }
+        if !event.hash_matches(hash, &mut self.buffer) {
+            return Err((seq, ChainError::HashMismatch { seq }.to_string()));
+        }
         if let Some(pinned) = self.expect_head
-            && pinned.seq == event.seq
+            && pinned.seq == seq
         {
             self.pinned_seen = true;
-            if pinned.hash != event.hash {
+            if pinned.hash != hash {
                 return Err((
-                    event.seq,
+                    seq,
                     format!(
-                        "event {} has hash {}, but the pinned head says {}: the chain was rewritten from here or earlier",
-                        event.seq, event.hash, pinned.hash
+                        "event {seq} has hash {hash}, but the pinned head says {}: the chain was rewritten from here or earlier",
+                        pinned.hash
                     ),
                 ));
             }
         }
-        self.previous = Some(Head {
-            seq: event.seq,
-            hash: event.hash.clone(),
-        });
+        self.previous_seq = seq;
+        self.previous_hash.clear();
+        self.previous_hash.push_str(hash);
         Ok(())
     }
 
     fn finish(mut self) -> VerifyReport {
+        let head = (self.previous_seq > 0).then(|| Head {
+            seq: self.previous_seq,
+            hash: self.previous_hash.clone(),
+        });
         if self.failure.is_none()
             && let Some(pinned) = self.expect_head
             && !self.pinned_seen
         {
-            let last = self.previous.as_ref().map_or(0, |h| h.seq);
             self.failure = Some((
                 pinned.seq,
                 format!(
-                    "the ledger ends at event {last}, before the pinned head {pinned}: events were deleted from its end"
+                    "the ledger ends at event {}, before the pinned head {pinned}: events were deleted from its end",
+                    self.previous_seq
                 ),
             ));
         }
         VerifyReport {
             events: self.events,
-            head: self.previous,
+            head,
             failure: self.failure,
         }
     }

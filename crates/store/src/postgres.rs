@@ -1,7 +1,7 @@
 //! PostgreSQL backend (the synchronous `postgres` client), for large deployments.
 
 use crate::StoreError;
-use crate::sql::{Row, Table, Tx, Value};
+use crate::sql::{Cell, Row, Table, Tx, Value};
 use bytes::BytesMut;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type};
@@ -138,6 +138,33 @@ impl Tx for PgTx<'_> {
         let mut rows = self.0.query_raw(sql, params(values))?;
         while let Some(row) = rows.next()? {
             each(read_row(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn for_each_cells(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.0.query_raw(sql, params(values))?;
+        while let Some(row) = rows.next()? {
+            let mut cells = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let ty = column.type_();
+                cells.push(if *ty == Type::INT8 {
+                    row.try_get::<_, Option<i64>>(i)?
+                        .map_or(Cell::Null, Cell::Int)
+                } else if *ty == Type::FLOAT8 {
+                    row.try_get::<_, Option<f64>>(i)?
+                        .map_or(Cell::Null, Cell::Real)
+                } else {
+                    row.try_get::<_, Option<&str>>(i)?
+                        .map_or(Cell::Null, Cell::Text)
+                });
+            }
+            each(&cells)?;
         }
         Ok(())
     }

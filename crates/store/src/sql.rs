@@ -28,6 +28,15 @@ impl Value {
 
 pub type Row = Vec<Value>;
 
+/// A column value borrowed from the current row (no allocation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
 /// A projection table: its name, its columns, and how many leading columns form the key.
 #[derive(Debug)]
 pub struct Table {
@@ -88,6 +97,14 @@ pub trait Tx {
         sql: &str,
         params: &[Value],
         each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Like [`Tx::for_each_row`], but hands each row as borrowed cells, valid during the call.
+    fn for_each_cells(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
 
     /// Writes rows; existing keys are updated when `upsert`, an error otherwise.

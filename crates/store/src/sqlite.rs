@@ -5,7 +5,7 @@
 //! round trips, and nothing here needs async.
 
 use crate::StoreError;
-use crate::sql::{Row, Table, Tx, Value};
+use crate::sql::{Cell, Row, Table, Tx, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::time::Duration;
@@ -20,7 +20,9 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI,
+            | OpenFlags::SQLITE_OPEN_URI
+            // A connection is used by one thread at a time: no mutex around every call.
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Open {
         url: path.to_string(),
@@ -132,6 +134,33 @@ impl Tx for SqliteTx<'_> {
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             each(read_row(row, width)?)?;
+        }
+        Ok(())
+    }
+
+    fn for_each_cells(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        each: &mut dyn FnMut(&[Cell<'_>]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let mut cells = Vec::with_capacity(width);
+            for i in 0..width {
+                cells.push(match row.get_ref(i)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(n) => Cell::Int(n),
+                    ValueRef::Real(f) => Cell::Real(f),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
+                        Ok(text) => Cell::Text(text),
+                        Err(_) => Cell::Null,
+                    },
+                });
+            }
+            each(&cells)?;
         }
         Ok(())
     }

@@ -80,6 +80,14 @@ impl State {
         }
     }
 
+    /// Drops the contributions and outcomes held in memory (they are loaded by id when an
+    /// event needs them), keeping the master data: what a long-lived writer caches.
+    pub fn forget_facts(&mut self) {
+        self.contributions = HashMap::new();
+        self.outcomes = HashMap::new();
+        self.changes = Changes::default();
+    }
+
     /// The rows changed since the last call.
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)

@@ -103,8 +103,6 @@ impl fmt::Display for Mismatch {
     }
 }
 
-/// From this many contributions in one import, indexes are rebuilt rather than maintained.
-const BULK_ROWS: usize = 50_000;
 const EVENT_COLUMNS: &str =
     "seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash";
 /// Events are sealed and written in chunks, so an import of millions never holds them all.
@@ -178,43 +176,92 @@ fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
     let mut state = State::default();
     for table in PROJECTIONS {
         let is_fact = table.name == "contributions" || table.name == "outcomes";
-        match preload {
-            Preload::None if is_fact => continue,
-            Preload::Ids {
-                contributions,
-                outcomes,
-            } if is_fact => {
-                let ids = if table.name == "contributions" {
-                    contributions
-                } else {
-                    outcomes
-                };
-                let unique: BTreeSet<&String> = ids.iter().collect();
-                let unique: Vec<&String> = unique.into_iter().collect();
-                for chunk in unique.chunks(500) {
-                    let placeholders: Vec<String> =
-                        (1..=chunk.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!(
-                        "SELECT {} FROM {} WHERE {} IN ({})",
-                        table.columns.join(", "),
-                        table.name,
-                        table.columns[0],
-                        placeholders.join(", ")
-                    );
-                    let params: Vec<Value> =
-                        chunk.iter().map(|id| Value::text(id.as_str())).collect();
-                    tx.for_each_row(&sql, &params, &mut |row| {
-                        rows::load_row(&mut state, table, &row)
-                    })?;
-                }
-            }
-            _ => tx.for_each_row(&table.select_sql(), &[], &mut |row| {
+        if !is_fact || matches!(preload, Preload::All) {
+            tx.for_each_row(&table.select_sql(), &[], &mut |row| {
                 rows::load_row(&mut state, table, &row)
-            })?,
+            })?;
         }
+    }
+    if let Preload::Ids {
+        contributions,
+        outcomes,
+    } = preload
+    {
+        load_facts(tx, &mut state, contributions, outcomes)?;
     }
     state.reindex();
     Ok(state)
+}
+
+/// Loads the named contributions and outcomes that `state` does not hold yet.
+fn load_facts(
+    tx: &mut dyn Tx,
+    state: &mut State,
+    contributions: &[String],
+    outcomes: &[String],
+) -> Result<(), StoreError> {
+    for (table, ids) in [
+        (&rows::CONTRIBUTIONS, contributions),
+        (&rows::OUTCOMES, outcomes),
+    ] {
+        let missing: BTreeSet<&String> = ids
+            .iter()
+            .filter(|id| {
+                if table.name == "contributions" {
+                    !state.contributions.contains_key(*id)
+                } else {
+                    !state.outcomes.contains_key(*id)
+                }
+            })
+            .collect();
+        let missing: Vec<&String> = missing.into_iter().collect();
+        for chunk in missing.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} IN ({})",
+                table.columns.join(", "),
+                table.name,
+                table.columns[0],
+                placeholders.join(", ")
+            );
+            let params: Vec<Value> = chunk.iter().map(|id| Value::text(id.as_str())).collect();
+            tx.for_each_row(&sql, &params, &mut |row| rows::load_row(state, table, &row))?;
+        }
+    }
+    Ok(())
+}
+
+/// What a store keeps between its own writes: the head it left and the state at that head.
+pub(crate) struct WriteCache {
+    head: Option<Head>,
+    state: State,
+}
+
+/// The state to check new events against, inside a write transaction: the cached one if no
+/// one else wrote since (same head), otherwise loaded; plus the facts `preload` names.
+fn writable_state(
+    cache: &mut Option<WriteCache>,
+    tx: &mut dyn Tx,
+    preload: &Preload,
+) -> Result<(Option<Head>, State), StoreError> {
+    let head = head_of(tx)?;
+    let mut state = match cache.take() {
+        Some(cached) if cached.head == head => cached.state,
+        _ => load_state(tx, &Preload::None)?,
+    };
+    if let Preload::Ids {
+        contributions,
+        outcomes,
+    } = preload
+    {
+        load_facts(tx, &mut state, contributions, outcomes)?;
+    }
+    Ok((head, state))
+}
+
+fn remember(cache: &mut Option<WriteCache>, head: Option<Head>, mut state: State) {
+    state.forget_facts();
+    *cache = Some(WriteCache { head, state });
 }
 
 /// Replays the whole stored ledger into a fresh state.
@@ -275,9 +322,9 @@ impl Store {
     ) -> Result<ImportSummary, StoreError> {
         let today = self.clock.today();
         let clock = self.clock.clone();
-        let mut tx = self.begin(true)?;
+        let mut tx = crate::begin(&mut self.connection, true)?;
         let preload = preload_for_events(events.iter().map(|(e, _)| e));
-        let mut state = load_state(tx.as_mut(), &preload)?;
+        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
         let mut summary = ImportSummary::default();
         let mut errors = Vec::new();
         let mut planned = Vec::new();
@@ -314,7 +361,7 @@ impl Store {
             return Err(StoreError::Rejected(errors));
         }
         summary.events = planned.len() as u64;
-        let mut sealer = Sealer::new(head_of(tx.as_mut())?, actor, format_recorded(clock.now()));
+        let mut sealer = Sealer::new(head, actor, format_recorded(clock.now()));
         let mut writes = Writes::default();
         for new in planned {
             writes.events.push(event_row(&sealer.seal(
@@ -327,6 +374,7 @@ impl Store {
         writes.write(tx.as_mut())?;
         summary.head = sealer.head;
         tx.commit()?;
+        remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
     }
 
@@ -342,36 +390,18 @@ impl Store {
     ) -> Result<ImportSummary, StoreError> {
         let today = self.clock.today();
         let recorded = format_recorded(self.clock.now());
-        let mut tx = self.begin(true)?;
+        let mut tx = crate::begin(&mut self.connection, true)?;
         let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
         for (_, batch) in files {
             let (c, o) = batch.referenced_facts();
             contributions.extend(c);
             outcomes.extend(o);
         }
-        let mut state = load_state(
-            tx.as_mut(),
-            &Preload::Ids {
-                contributions,
-                outcomes,
-            },
-        )?;
-        let head = head_of(tx.as_mut())?;
-        let new_contributions: usize = files
-            .iter()
-            .map(|(_, batch)| match batch {
-                RecordBatch::Contributions(rows) => rows.len(),
-                _ => 0,
-            })
-            .sum();
-        // The ledger holds at least one event per stored contribution, so this is cheap and safe.
-        let bulk = new_contributions >= BULK_ROWS
-            && new_contributions as i64 >= head.as_ref().map_or(0, |h| h.seq);
-        if bulk {
-            for (name, _) in rows::CONTRIBUTION_INDEXES {
-                tx.execute(&format!("DROP INDEX IF EXISTS {name}"), &[])?;
-            }
-        }
+        let preload = Preload::Ids {
+            contributions,
+            outcomes,
+        };
+        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
         let mut sealer = Sealer::new(head, actor, recorded);
         let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
@@ -401,15 +431,11 @@ impl Store {
             (summary, errors)
         })?;
         if !errors.is_empty() {
-            // Dropping the transaction rolls back everything written so far (the indexes too).
+            // Dropping the transaction rolls back everything written so far.
             return Err(StoreError::Rejected(errors));
         }
-        if bulk {
-            for (name, on) in rows::CONTRIBUTION_INDEXES {
-                tx.execute(&format!("CREATE INDEX {name} ON {on}"), &[])?;
-            }
-        }
         tx.commit()?;
+        remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
     }
 
@@ -422,7 +448,7 @@ impl Store {
         file: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError> {
-        let mut tx = self.begin(true)?;
+        let mut tx = crate::begin(&mut self.connection, true)?;
         let mut parsed = Vec::with_capacity(events.len());
         let mut errors = Vec::new();
         let fail = |line: u64, column: &str, reason: String| FileRowError {
@@ -440,8 +466,7 @@ impl Store {
             }
         }
         let preload = preload_for_events(parsed.iter().map(|(_, _, e)| e));
-        let mut state = load_state(tx.as_mut(), &preload)?;
-        let mut head = head_of(tx.as_mut())?;
+        let (mut head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
         let mut summary = ImportSummary::default();
         let mut accepted = Vec::new();
         for (line, stored, event) in parsed {
@@ -516,8 +541,9 @@ impl Store {
         let mut writes = Writes::default();
         writes.add_changes(&mut state);
         writes.write(tx.as_mut())?;
-        summary.head = head;
+        summary.head = head.clone();
         tx.commit()?;
+        remember(&mut self.cache, head, state);
         Ok(summary)
     }
 
@@ -618,6 +644,7 @@ impl Store {
 
     /// Replays the ledger into fresh projections (in one transaction).
     pub fn rebuild(&mut self) -> Result<u64, StoreError> {
+        self.cache = None;
         let mut tx = self.begin(true)?;
         let state = replay(tx.as_mut())?;
         let mut written = 0;

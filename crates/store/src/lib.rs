@@ -90,6 +90,9 @@ pub struct Store {
     connection: Connection,
     clock: Arc<dyn Clock>,
     location: String,
+    /// The master data as of a head this process wrote, so that the next write (while no
+    /// other process wrote in between) need not load it again.
+    cache: Option<ledger::WriteCache>,
 }
 
 impl fmt::Debug for Store {
@@ -118,6 +121,7 @@ impl Store {
             connection,
             clock,
             location: postgres::redact(location),
+            cache: None,
         })
     }
 
@@ -138,9 +142,13 @@ impl Store {
     }
 
     fn begin(&mut self, write: bool) -> Result<Box<dyn sql::Tx + '_>, StoreError> {
-        match &mut self.connection {
-            Connection::Sqlite(conn) => sqlite::begin(conn, write),
-            Connection::Postgres(client) => postgres::begin(client, write),
-        }
+        begin(&mut self.connection, write)
+    }
+}
+
+fn begin(connection: &mut Connection, write: bool) -> Result<Box<dyn sql::Tx + '_>, StoreError> {
+    match connection {
+        Connection::Sqlite(conn) => sqlite::begin(conn, write),
+        Connection::Postgres(client) => postgres::begin(client, write),
     }
 }

@@ -122,14 +122,6 @@ pub const HANDOVERS: Table = Table {
     key_columns: 2,
 };
 
-/// Secondary indexes of the contributions table (also created by the migrations). A bulk
-/// import that at least doubles the table drops them first and builds them again at the
-/// end: one sort instead of a million random B-tree inserts.
-pub const CONTRIBUTION_INDEXES: [(&str, &str); 2] = [
-    ("contributions_by_person", "contributions (person_id)"),
-    ("contributions_by_node", "contributions (node_id)"),
-];
-
 /// Every projection table, in the order they are written and compared.
 pub const PROJECTIONS: [&Table; 10] = [
     &PEOPLE,

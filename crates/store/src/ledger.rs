@@ -566,9 +566,7 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin(false)?;
-        let sql = format!(
-            "SELECT seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash FROM events ORDER BY seq"
-        );
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
         let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
         let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {

@@ -168,3 +168,61 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod weight_properties {
+    use crate::domain::*;
+    use crate::event::Event;
+    use crate::state::State;
+    use crate::{Amount, NaiveDate};
+    use proptest::prelude::*;
+
+    fn day(n: u32) -> Option<NaiveDate> {
+        NaiveDate::from_ymd_opt(2024, 1, 1)
+            .and_then(|d| d.checked_add_days(chrono::Days::new(n.into())))
+    }
+
+    proptest! {
+        /// Whatever links are attempted, on every date the accepted children of a parent weigh
+        /// at most 1 in total.
+        #[test]
+        fn accepted_weights_never_exceed_one_on_any_date(
+            links in prop::collection::vec((1..6u8, 0..=10u8, prop::option::of(0..60u32), prop::option::of(0..60u32)), 0..30)
+        ) {
+            let mut state = State::default();
+            for n in 0..6 {
+                let node = NodeRecord {
+                    node_id: format!("N{n}"),
+                    kind: NodeKind::Initiative,
+                    title: "t".into(),
+                    lead_id: None,
+                    created_on: NaiveDate::default(),
+                    status: NodeStatus::Active,
+                    flagpole: false,
+                    description: String::new(),
+                };
+                prop_assert!(state.apply(&Event::NodeCreated(node)).is_ok());
+            }
+            for (child, tenths, from, length) in links {
+                let valid_from = from.and_then(day);
+                let valid_to = match (from, length) {
+                    (Some(f), Some(l)) => day(f + l),
+                    (None, Some(l)) => day(l),
+                    _ => None,
+                };
+                let _ = state.apply(&Event::NodeLinked(EdgeRecord {
+                    parent_id: "N0".into(),
+                    child_id: format!("N{child}"),
+                    weight: Amount(f64::from(tenths) / 10.0),
+                    valid_from,
+                    valid_to,
+                }));
+            }
+            for offset in 0..130 {
+                let date = day(offset).unwrap_or_default();
+                let total: f64 = state.edges.values().filter(|e| e.parent_id == "N0" && e.valid_on(date)).map(|e| e.weight.value()).sum();
+                prop_assert!(total <= 1.0 + 1e-9, "{total} on {date}");
+            }
+        }
+    }
+}

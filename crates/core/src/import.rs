@@ -432,3 +432,187 @@ fn changed_fact(field: &'static str, what: &str, id: &str) -> Plan {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Amount;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap_or_default()
+    }
+
+    fn rows<T>(records: Vec<T>) -> Vec<Row<T>> {
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| Row {
+                line: i as u64 + 2,
+                record,
+            })
+            .collect()
+    }
+
+    fn kinds(
+        state: &mut State,
+        batch: &RecordBatch,
+        errors: &mut Vec<RowError>,
+    ) -> Vec<&'static str> {
+        plan_all(state, batch, day("2025-01-01"), errors)
+            .iter()
+            .map(|p| p.event.kind())
+            .collect()
+    }
+
+    fn person(id: &str, left: Option<&str>) -> PersonRecord {
+        PersonRecord {
+            person_id: id.into(),
+            name: format!("Person {id}"),
+            email: None,
+            joined_on: day("2024-01-01"),
+            left_on: left.map(day),
+        }
+    }
+
+    fn unit(name: &str, parent: Option<&str>, to: Option<&str>) -> UnitRecord {
+        UnitRecord {
+            unit_id: "U1".into(),
+            name: name.into(),
+            parent_unit_id: parent.map(Into::into),
+            valid_from: day("2024-01-01"),
+            valid_to: to.map(day),
+        }
+    }
+
+    #[test]
+    fn master_data_changes_become_the_matching_events() {
+        let mut state = State::default();
+        let mut errors = Vec::new();
+        let people = RecordBatch::People(rows(vec![person("P1", None), person("P2", None)]));
+        assert_eq!(
+            kinds(&mut state, &people, &mut errors),
+            ["person_hired", "person_hired"]
+        );
+        assert_eq!(
+            kinds(&mut state, &people, &mut errors),
+            Vec::<&str>::new(),
+            "re-import is a no-op"
+        );
+        let later = RecordBatch::People(rows(vec![
+            person("P1", Some("2024-09-30")),
+            PersonRecord {
+                name: "Renamed".into(),
+                ..person("P2", None)
+            },
+        ]));
+        assert_eq!(
+            kinds(&mut state, &later, &mut errors),
+            ["person_left", "person_updated"]
+        );
+
+        let units = RecordBatch::Units(rows(vec![unit("Root", None, None)]));
+        assert_eq!(kinds(&mut state, &units, &mut errors), ["unit_created"]);
+        let other = RecordBatch::Units(rows(vec![UnitRecord {
+            unit_id: "U0".into(),
+            ..unit("Top", None, None)
+        }]));
+        assert_eq!(kinds(&mut state, &other, &mut errors), ["unit_created"]);
+        let changed =
+            RecordBatch::Units(rows(vec![unit("Renamed", Some("U0"), Some("2024-12-31"))]));
+        assert_eq!(
+            kinds(&mut state, &changed, &mut errors),
+            ["unit_renamed", "unit_moved", "unit_dissolved"]
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+
+        let twice = RecordBatch::People(rows(vec![
+            person("P3", None),
+            PersonRecord {
+                name: "Other".into(),
+                ..person("P3", None)
+            },
+        ]));
+        assert_eq!(kinds(&mut state, &twice, &mut errors), ["person_hired"]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 3);
+    }
+
+    #[test]
+    fn facts_are_never_edited_but_can_be_confirmed() {
+        let mut state = State::default();
+        let mut errors = Vec::new();
+        kinds(
+            &mut state,
+            &RecordBatch::People(rows(vec![person("P1", None)])),
+            &mut errors,
+        );
+        let node = NodeRow {
+            node_id: "N1".into(),
+            kind: NodeKind::Initiative,
+            title: "Node".into(),
+            lead_id: None,
+            created_on: day("2024-01-01"),
+            status: None,
+            flagpole: None,
+            description: None,
+        };
+        kinds(
+            &mut state,
+            &RecordBatch::Nodes(rows(vec![node])),
+            &mut errors,
+        );
+        assert_eq!(
+            state.nodes.get("N1").map(|n| n.status),
+            Some(NodeStatus::Active)
+        );
+        let contribution = ContributionRecord {
+            contribution_id: "C1".into(),
+            person_id: "P1".into(),
+            node_id: "N1".into(),
+            phase: Phase::Build,
+            date: day("2024-02-01"),
+            effort: Amount(3.0),
+            description: "work".into(),
+            evidence: None,
+            confirmed: false,
+        };
+        let batch = |c: ContributionRecord| RecordBatch::Contributions(rows(vec![c]));
+        assert_eq!(
+            kinds(&mut state, &batch(contribution.clone()), &mut errors),
+            ["contribution_recorded"]
+        );
+        let confirmed = ContributionRecord {
+            confirmed: true,
+            ..contribution.clone()
+        };
+        assert_eq!(
+            kinds(&mut state, &batch(confirmed.clone()), &mut errors),
+            ["contribution_confirmed"]
+        );
+        assert_eq!(
+            kinds(&mut state, &batch(confirmed), &mut errors),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            kinds(&mut state, &batch(contribution.clone()), &mut errors),
+            Vec::<&str>::new(),
+            "an older file does not un-confirm"
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let edited = ContributionRecord {
+            effort: Amount(5.0),
+            ..contribution
+        };
+        assert_eq!(
+            kinds(&mut state, &batch(edited), &mut errors),
+            Vec::<&str>::new()
+        );
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].column.as_deref(), Some("contribution_id"));
+        assert!(
+            errors[0].reason.contains("retract it"),
+            "{}",
+            errors[0].reason
+        );
+    }
+}

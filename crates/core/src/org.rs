@@ -158,3 +158,148 @@ pub fn diff(state: &State, from: NaiveDate, to: NaiveDate) -> OrgDiff {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap_or_default()
+    }
+
+    fn org() -> State {
+        let mut state = State::default();
+        let events = [
+            Event::PersonHired(PersonRecord {
+                person_id: "M1".into(),
+                name: "Manager One".into(),
+                email: None,
+                joined_on: day("2020-01-01"),
+                left_on: None,
+            }),
+            Event::PersonHired(PersonRecord {
+                person_id: "M2".into(),
+                name: "Manager Two".into(),
+                email: None,
+                joined_on: day("2020-01-01"),
+                left_on: None,
+            }),
+            Event::PersonHired(PersonRecord {
+                person_id: "P1".into(),
+                name: "Person".into(),
+                email: None,
+                joined_on: day("2024-01-01"),
+                left_on: Some(day("2024-12-31")),
+            }),
+            Event::UnitCreated(UnitRecord {
+                unit_id: "A".into(),
+                name: "Alpha".into(),
+                parent_unit_id: None,
+                valid_from: day("2020-01-01"),
+                valid_to: Some(day("2024-06-30")),
+            }),
+            Event::UnitCreated(UnitRecord {
+                unit_id: "B".into(),
+                name: "Beta".into(),
+                parent_unit_id: None,
+                valid_from: day("2024-07-01"),
+                valid_to: None,
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "P1".into(),
+                unit_id: "A".into(),
+                manager_id: Some("M1".into()),
+                valid_from: day("2024-01-01"),
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "P1".into(),
+                unit_id: "B".into(),
+                manager_id: Some("M2".into()),
+                valid_from: day("2024-07-01"),
+            }),
+        ];
+        for event in &events {
+            assert_eq!(state.apply(event), Ok(()), "{event:?}");
+        }
+        state
+    }
+
+    #[test]
+    fn as_of_is_inclusive_of_first_and_last_days() {
+        let state = org();
+        assert_eq!(placement(&state, "P1", day("2023-12-31")), None);
+        let first = placement(&state, "P1", day("2024-01-01"));
+        assert_eq!(first.and_then(|p| p.unit_id), Some("A".into()));
+        let before = placement(&state, "P1", day("2024-06-30"));
+        assert_eq!(before.and_then(|p| p.manager_id), Some("M1".into()));
+        let after = placement(&state, "P1", day("2024-07-01"));
+        assert_eq!(after.and_then(|p| p.manager_id), Some("M2".into()));
+        assert!(
+            placement(&state, "P1", day("2024-12-31")).is_some(),
+            "left_on is the last day"
+        );
+        assert_eq!(placement(&state, "P1", day("2025-01-01")), None);
+    }
+
+    #[test]
+    fn a_corrected_assignment_is_read_in_its_latest_version() {
+        let mut state = org();
+        let correction = Event::AssignmentChanged(AssignmentRecord {
+            person_id: "P1".into(),
+            unit_id: "A".into(),
+            manager_id: Some("M2".into()),
+            valid_from: day("2024-01-01"),
+        });
+        assert_eq!(state.apply(&correction), Ok(()));
+        let placed = placement(&state, "P1", day("2024-03-01"));
+        assert_eq!(placed.and_then(|p| p.manager_id), Some("M2".into()));
+        let history = person_history(&state, "P1")
+            .map(|h| h.assignments)
+            .unwrap_or_default();
+        assert_eq!(history.len(), 2);
+        assert_eq!(
+            history[0].valid_to,
+            Some(day("2024-06-30")),
+            "ends the day before the next"
+        );
+        assert_eq!(
+            history[1].valid_to,
+            Some(day("2024-12-31")),
+            "ends when the person leaves"
+        );
+    }
+
+    #[test]
+    fn diff_names_moves_manager_changes_and_units() {
+        let state = org();
+        let d = diff(&state, day("2024-06-30"), day("2024-07-01"));
+        assert_eq!(d.moved.len(), 1);
+        assert_eq!(d.moved[0].before, Some("A".into()));
+        assert_eq!(d.moved[0].after, Some("B".into()));
+        assert_eq!(d.manager_changed.len(), 1);
+        assert_eq!(d.units_created, vec!["B".to_string()]);
+        assert_eq!(d.units_dissolved, vec!["A".to_string()]);
+        let d = diff(&state, day("2023-06-01"), day("2025-06-01"));
+        assert!(
+            d.joined.is_empty() && d.left.is_empty(),
+            "joined and left again: in neither"
+        );
+        let d = diff(&state, day("2023-06-01"), day("2024-02-01"));
+        assert_eq!(d.joined.len(), 1);
+    }
+
+    #[test]
+    fn an_assignment_outside_the_units_life_is_refused() {
+        let mut state = org();
+        let late = Event::AssignmentChanged(AssignmentRecord {
+            person_id: "P1".into(),
+            unit_id: "A".into(),
+            manager_id: None,
+            valid_from: day("2024-08-01"),
+        });
+        let refused = state.apply(&late).err().map(|r| r.field);
+        assert_eq!(refused, Some("unit_id"));
+        assert_eq!(unit_members(&state, "B", day("2024-08-01")).len(), 1);
+    }
+}

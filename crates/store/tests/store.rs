@@ -1,0 +1,166 @@
+//! The store API on a real database: SQLite always, PostgreSQL when `VALUETREE_TEST_PG` is set.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use valuetree_core::NaiveDate;
+use valuetree_core::clock::{Clock, FixedClock};
+use valuetree_core::domain::*;
+use valuetree_core::event::Event;
+use valuetree_store::{Store, StoreError};
+
+struct Db {
+    url: String,
+    admin: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Db {
+    fn open(&self) -> Store {
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(chrono::DateTime::UNIX_EPOCH));
+        Store::open(&self.url, clock).expect("open store")
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.admin
+            && let Ok(mut client) = postgres::Client::connect(admin, postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn each_backend(test: impl Fn(&Db)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    test(&Db {
+        url: dir.path().join("store.db").display().to_string(),
+        admin: None,
+        _dir: dir,
+    });
+    if let Ok(admin) = std::env::var("VALUETREE_TEST_PG")
+        && !admin.is_empty()
+    {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "vt_store_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("VALUETREE_TEST_PG is set but PostgreSQL is unreachable: {e}")
+        });
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        test(&Db {
+            url: format!("{base}/{name}"),
+            admin: Some((admin.clone(), name)),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        });
+    }
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("date")
+}
+
+fn hire(id: &str) -> Event {
+    Event::PersonHired(PersonRecord {
+        person_id: id.into(),
+        name: format!("Person {id}"),
+        email: None,
+        joined_on: day("2024-01-01"),
+        left_on: None,
+    })
+}
+
+fn assign(id: &str, unit: &str) -> Event {
+    Event::AssignmentChanged(AssignmentRecord {
+        person_id: id.into(),
+        unit_id: unit.into(),
+        manager_id: None,
+        valid_from: day("2024-02-01"),
+    })
+}
+
+fn unit(id: &str) -> Event {
+    Event::UnitCreated(UnitRecord {
+        unit_id: id.into(),
+        name: format!("Unit {id}"),
+        parent_unit_id: None,
+        valid_from: day("2024-01-01"),
+        valid_to: None,
+    })
+}
+
+#[test]
+fn a_writer_sees_what_another_handle_wrote_in_between() {
+    each_backend(|db| {
+        let (mut first, mut second) = (db.open(), db.open());
+        first
+            .append(vec![(hire("P1"), None), (unit("U1"), None)], "a")
+            .expect("first write");
+        second
+            .append(vec![(hire("P2"), None)], "b")
+            .expect("second write");
+        // `first` cached the org at its own head; it must notice P2 before accepting this.
+        let summary = first
+            .append(vec![(assign("P2", "U1"), None)], "a")
+            .expect("third write");
+        assert_eq!(summary.head.map(|h| h.seq), Some(4));
+        let report = second.verify_chain(None, &mut |_| {}).expect("verify");
+        assert_eq!((report.events, report.failure), (4, None));
+        assert!(second.check_projections(10).expect("check").is_empty());
+    });
+}
+
+#[test]
+fn a_refused_write_changes_nothing_and_poisons_no_cache() {
+    each_backend(|db| {
+        let mut store = db.open();
+        store
+            .append(vec![(hire("P1"), None), (unit("U1"), None)], "a")
+            .expect("write");
+        let head = store.head().expect("head");
+        let refused = store.append(vec![(hire("P9"), None), (assign("P404", "U1"), None)], "a");
+        match refused {
+            Err(StoreError::Rejected(errors)) => {
+                assert_eq!(errors.len(), 1);
+                assert_eq!(errors[0].error.line, 2);
+                assert_eq!(errors[0].error.column.as_deref(), Some("person_id"));
+            }
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        assert_eq!(store.head().expect("head"), head);
+        // P9 was applied to the in-memory state before the refusal; it must not linger.
+        let again = store.append(vec![(assign("P9", "U1"), None)], "a");
+        assert!(matches!(again, Err(StoreError::Rejected(_))), "{again:?}");
+        store
+            .append(vec![(hire("P9"), None)], "a")
+            .expect("P9 can be hired now");
+    });
+}
+
+#[test]
+fn a_client_event_id_makes_a_retry_harmless() {
+    each_backend(|db| {
+        let mut store = db.open();
+        let first = store
+            .append(vec![(hire("P1"), Some("req-1".into()))], "api")
+            .expect("write");
+        let retry = store
+            .append(vec![(hire("P1"), Some("req-1".into()))], "api")
+            .expect("retry");
+        assert_eq!((first.events, retry.events, retry.unchanged), (1, 0, 1));
+        let mut ids = Vec::new();
+        store
+            .for_each_event(&mut |e| {
+                ids.push(e.event_id);
+                Ok(())
+            })
+            .expect("events");
+        assert_eq!(ids, vec!["req-1".to_string()]);
+    });
+}

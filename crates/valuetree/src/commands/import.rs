@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use valuetree_core::import::{RecordBatch, RowError};
 use valuetree_exchange::{Kind, parse_csv, parse_ledger};
-use valuetree_store::{FileRowError, MAX_LISTED_ERRORS, StoreError};
+use valuetree_store::{FileRowError, ImportSummary, MAX_LISTED_ERRORS, StoreError};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -93,19 +93,30 @@ fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCo
     let bar = progress::bar(total, "importing");
     let result = store.import_records(&batches, actor, &mut |n| bar.inc(n));
     bar.finish_and_clear();
+    let files: Vec<String> = batches.iter().map(|(f, _)| f.clone()).collect();
+    finish(result, |s| {
+        format!(
+            "imported {}: {} rows, {} new events, {} rows unchanged",
+            files.join(", "),
+            s.rows,
+            s.events,
+            s.unchanged
+        )
+    })
+}
+
+/// Prints what an import did, or every bad row it refused.
+fn finish(
+    result: Result<ImportSummary, StoreError>,
+    describe: impl FnOnce(&ImportSummary) -> String,
+) -> Result<ExitCode> {
     match result {
         Ok(summary) => {
-            let files: Vec<String> = batches.iter().map(|(f, _)| f.clone()).collect();
-            say!(
-                "imported {}: {} rows, {} new events, {} rows unchanged; head {}",
-                files.join(", "),
-                summary.rows,
-                summary.events,
-                summary.unchanged,
-                summary
-                    .head
-                    .map_or("(empty ledger)".to_string(), |h| h.to_string())
-            );
+            let head = summary
+                .head
+                .as_ref()
+                .map_or("(empty ledger)".to_string(), |h| h.to_string());
+            say!("{}; head {head}", describe(&summary));
             Ok(ExitCode::SUCCESS)
         }
         Err(StoreError::Rejected(errors)) => Ok(report_rejection(&errors)),
@@ -132,22 +143,12 @@ fn import_events(db: &str, path: &Path) -> Result<ExitCode> {
     let bar = progress::bar(events.len() as u64, "importing");
     let result = store.import_ledger(events, &label, &mut |n| bar.inc(n));
     bar.finish_and_clear();
-    match result {
-        Ok(summary) => {
-            say!(
-                "imported {label}: {} events read, {} appended, {} already present; head {}",
-                summary.rows,
-                summary.events,
-                summary.unchanged,
-                summary
-                    .head
-                    .map_or("(empty ledger)".to_string(), |h| h.to_string())
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(StoreError::Rejected(errors)) => Ok(report_rejection(&errors)),
-        Err(other) => Err(other.into()),
-    }
+    finish(result, |s| {
+        format!(
+            "imported {label}: {} events read, {} appended, {} already present",
+            s.rows, s.events, s.unchanged
+        )
+    })
 }
 
 fn report_rejection(errors: &[FileRowError]) -> ExitCode {

@@ -75,6 +75,23 @@ impl RecordBatch {
         self.len() == 0
     }
 
+    /// Appends the rows of `other` (of the same kind; rows of another kind are dropped, which
+    /// the parser never asks for).
+    pub fn extend(&mut self, other: RecordBatch) {
+        match (self, other) {
+            (RecordBatch::People(a), RecordBatch::People(b)) => a.extend(b),
+            (RecordBatch::Units(a), RecordBatch::Units(b)) => a.extend(b),
+            (RecordBatch::Assignments(a), RecordBatch::Assignments(b)) => a.extend(b),
+            (RecordBatch::Nodes(a), RecordBatch::Nodes(b)) => a.extend(b),
+            (RecordBatch::Edges(a), RecordBatch::Edges(b)) => a.extend(b),
+            (RecordBatch::Members(a), RecordBatch::Members(b)) => a.extend(b),
+            (RecordBatch::Contributions(a), RecordBatch::Contributions(b)) => a.extend(b),
+            (RecordBatch::Outcomes(a), RecordBatch::Outcomes(b)) => a.extend(b),
+            (RecordBatch::Handovers(a), RecordBatch::Handovers(b)) => a.extend(b),
+            _ => {}
+        }
+    }
+
     /// Ids of contributions and outcomes the batch refers to, for the store to preload.
     pub fn referenced_facts(&self) -> (Vec<String>, Vec<String>) {
         match self {

@@ -272,7 +272,7 @@ fn split_point(body: &[u8]) -> Option<usize> {
     for (i, &b) in body[middle..].iter().enumerate() {
         match b {
             b'"' => quotes += 1,
-            b'\n' if quotes % 2 == 0 => return Some(middle + i + 1),
+            b'\n' if quotes.is_multiple_of(2) => return Some(middle + i + 1),
             _ => {}
         }
     }

@@ -31,6 +31,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] ::postgres::Error),
+    #[error("PostgreSQL COPY: {0}")]
+    Copy(String),
     #[error("{}", Rejected::summary(.0))]
     Rejected(Vec<FileRowError>),
     #[error("the ledger is damaged: {0}")]

@@ -124,6 +124,57 @@ fn read_row(row: &postgres::Row) -> Result<Row, StoreError> {
     Ok(out)
 }
 
+/// Plain inserts (the ledger's events) go through `COPY … FROM STDIN`, PostgreSQL's bulk path.
+fn copy_rows(
+    tx: &mut postgres::Transaction<'_>,
+    table: &Table,
+    rows: &[Row],
+) -> Result<(), StoreError> {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut text = String::with_capacity(rows.len() * 512);
+    for row in rows {
+        for (i, value) in row.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            match value {
+                Value::Null => text.push_str("\\N"),
+                Value::Int(n) => {
+                    let _ = write!(text, "{n}");
+                }
+                // Display is the shortest text that reads back to the same double.
+                Value::Real(f) => {
+                    let _ = write!(text, "{f}");
+                }
+                Value::Text(t) => {
+                    for c in t.chars() {
+                        match c {
+                            '\\' => text.push_str("\\\\"),
+                            '\t' => text.push_str("\\t"),
+                            '\n' => text.push_str("\\n"),
+                            '\r' => text.push_str("\\r"),
+                            c => text.push(c),
+                        }
+                    }
+                }
+            }
+        }
+        text.push('\n');
+    }
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN",
+        table.name,
+        table.columns.join(", ")
+    );
+    let mut writer = tx.copy_in(&sql)?;
+    writer
+        .write_all(text.as_bytes())
+        .map_err(|e| StoreError::Copy(e.to_string()))?;
+    writer.finish()?;
+    Ok(())
+}
+
 impl Tx for PgTx<'_> {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, StoreError> {
         Ok(self.0.execute(sql, &params(values))?)
@@ -170,6 +221,9 @@ impl Tx for PgTx<'_> {
     }
 
     fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError> {
+        if !upsert {
+            return copy_rows(&mut self.0, table, rows);
+        }
         // Many rows per statement: one round trip per chunk instead of per row.
         let per_statement = (MAX_PARAMS / table.columns.len()).max(1);
         let mut prepared: Option<(usize, postgres::Statement)> = None;

@@ -164,3 +164,31 @@ fn a_client_event_id_makes_a_retry_harmless() {
         assert_eq!(ids, vec!["req-1".to_string()]);
     });
 }
+
+#[test]
+fn awkward_text_survives_the_round_trip_and_verifies() {
+    each_backend(|db| {
+        let mut store = db.open();
+        let name = "Zoë \t tab \\ backslash \n newline \r \"quote\" \u{1} 北京";
+        let event = Event::PersonHired(PersonRecord {
+            person_id: "P\\1".into(),
+            name: name.into(),
+            email: None,
+            joined_on: day("2024-01-01"),
+            left_on: None,
+        });
+        store
+            .append(vec![(event, None)], "tab\there")
+            .expect("write");
+        let report = store.verify_chain(None, &mut |_| {}).expect("verify");
+        assert_eq!(report.failure, None);
+        assert!(store.check_projections(10).expect("check").is_empty());
+        let state = store
+            .load_state(&valuetree_store::Preload::None)
+            .expect("state");
+        assert_eq!(
+            state.people.get("P\\1").map(|p| p.name.as_str()),
+            Some(name)
+        );
+    });
+}

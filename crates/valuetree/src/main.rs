@@ -64,6 +64,9 @@ enum Command {
     },
     /// The organisation as of a date, or what changed between two dates.
     Org(commands::org::OrgArgs),
+    /// Write a simulated organisation (reorganisations, hand-overs, biased raters) with its
+    /// ground truth, as import files.
+    Sim(commands::sim::SimArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rebuild { check } => commands::ledger::rebuild(&cli.db, check),
         Command::Show { what } => commands::show::run(&cli.db, what),
         Command::Org(args) => commands::org::run(&cli.db, args),
+        Command::Sim(args) => commands::sim::run(args),
     }
 }
 

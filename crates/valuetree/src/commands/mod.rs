@@ -2,3 +2,4 @@ pub mod import;
 pub mod ledger;
 pub mod org;
 pub mod show;
+pub mod sim;

@@ -8,9 +8,15 @@ use valuetree_core::domain::*;
 /// The files a simulation writes, with their headers.
 pub const FILES: [(&str, &str); 12] = [
     ("people.csv", "person_id,name,email,joined_on,left_on"),
-    ("units.csv", "unit_id,name,parent_unit_id,valid_from,valid_to"),
+    (
+        "units.csv",
+        "unit_id,name,parent_unit_id,valid_from,valid_to",
+    ),
     ("assignments.csv", "person_id,unit_id,manager_id,valid_from"),
-    ("nodes.csv", "node_id,kind,title,lead_id,created_on,status,flagpole,description"),
+    (
+        "nodes.csv",
+        "node_id,kind,title,lead_id,created_on,status,flagpole,description",
+    ),
     ("edges.csv", "parent_id,child_id,weight,valid_from,valid_to"),
     ("members.csv", "node_id,person_id,role,joined_on,left_on"),
     (
@@ -18,13 +24,19 @@ pub const FILES: [(&str, &str); 12] = [
         "contribution_id,person_id,node_id,phase,date,effort,description,confirmed",
     ),
     ("outcomes.csv", "outcome_id,node_id,date,value,description"),
-    ("handovers.csv", "node_id,date,from_lead_id,to_lead_id,note,from_unit_id,to_unit_id"),
+    (
+        "handovers.csv",
+        "node_id,date,from_lead_id,to_lead_id,note,from_unit_id,to_unit_id",
+    ),
     (
         "ratings.csv",
         "cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,ratee_unit,rater_unit",
     ),
     ("truth.csv", "person_id,true_performance"),
-    ("truth_contributions.csv", "person_id,node_id,period,true_value"),
+    (
+        "truth_contributions.csv",
+        "person_id,node_id,period,true_value",
+    ),
 ];
 
 /// A CSV writer per file, in the order of [`FILES`].
@@ -70,18 +82,33 @@ impl Sink for CsvSink {
     fn person(&mut self, p: &PersonRecord) -> std::io::Result<()> {
         let joined = p.joined_on.to_string();
         let left = opt_date(p.left_on);
-        self.write(0, [p.person_id.as_str(), &p.name, opt(&p.email), &joined, &left])
+        self.write(
+            0,
+            [p.person_id.as_str(), &p.name, opt(&p.email), &joined, &left],
+        )
     }
 
     fn unit(&mut self, u: &UnitRecord) -> std::io::Result<()> {
         let from = u.valid_from.to_string();
         let to = opt_date(u.valid_to);
-        self.write(1, [u.unit_id.as_str(), &u.name, opt(&u.parent_unit_id), &from, &to])
+        self.write(
+            1,
+            [
+                u.unit_id.as_str(),
+                &u.name,
+                opt(&u.parent_unit_id),
+                &from,
+                &to,
+            ],
+        )
     }
 
     fn assignment(&mut self, a: &AssignmentRecord) -> std::io::Result<()> {
         let from = a.valid_from.to_string();
-        self.write(2, [a.person_id.as_str(), &a.unit_id, opt(&a.manager_id), &from])
+        self.write(
+            2,
+            [a.person_id.as_str(), &a.unit_id, opt(&a.manager_id), &from],
+        )
     }
 
     fn node(&mut self, n: &NodeRecord) -> std::io::Result<()> {
@@ -111,7 +138,10 @@ impl Sink for CsvSink {
     fn member(&mut self, m: &MemberRecord) -> std::io::Result<()> {
         let joined = m.joined_on.to_string();
         let left = opt_date(m.left_on);
-        self.write(5, [m.node_id.as_str(), &m.person_id, &m.role, &joined, &left])
+        self.write(
+            5,
+            [m.node_id.as_str(), &m.person_id, &m.role, &joined, &left],
+        )
     }
 
     fn contribution(&mut self, c: &ContributionRecord) -> std::io::Result<()> {
@@ -136,7 +166,16 @@ impl Sink for CsvSink {
     fn outcome(&mut self, o: &OutcomeRecord) -> std::io::Result<()> {
         let date = o.date.to_string();
         let value = o.value.to_string();
-        self.write(7, [o.outcome_id.as_str(), &o.node_id, &date, &value, &o.description])
+        self.write(
+            7,
+            [
+                o.outcome_id.as_str(),
+                &o.node_id,
+                &date,
+                &value,
+                &o.description,
+            ],
+        )
     }
 
     fn handover(&mut self, h: &HandoverRecord) -> std::io::Result<()> {

@@ -14,7 +14,7 @@ mod model;
 mod rng;
 
 pub use csv_sink::{CsvSink, FILES};
-pub use model::{simulate, Persona, SimConfig, SimSummary};
+pub use model::{Persona, SimConfig, SimSummary, simulate};
 pub use rng::Rng;
 
 use valuetree_core::domain::*;
@@ -47,7 +47,12 @@ pub trait Sink {
     fn handover(&mut self, record: &HandoverRecord) -> std::io::Result<()>;
     fn rating(&mut self, row: &RatingRow<'_>) -> std::io::Result<()>;
     fn truth(&mut self, person_id: &str, true_performance: f64) -> std::io::Result<()>;
-    fn truth_contribution(&mut self, person_id: &str, node_id: &str, period: &str, true_value: f64)
-    -> std::io::Result<()>;
+    fn truth_contribution(
+        &mut self,
+        person_id: &str,
+        node_id: &str,
+        period: &str,
+        true_value: f64,
+    ) -> std::io::Result<()>;
     fn finish(&mut self) -> std::io::Result<()>;
 }

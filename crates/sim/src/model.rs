@@ -92,10 +92,14 @@ struct Person {
     active: bool,
     /// Open initiatives the person is a member of now.
     memberships: u32,
+    /// Initiatives the person is (or was, until cleaned) a member of.
+    inits: Vec<usize>,
 }
 
 struct Team {
     unit_id: String,
+    /// Index of the team's row in `Sim::units`.
+    unit: usize,
     bu: usize,
     dept: usize,
     manager: Option<usize>,
@@ -106,6 +110,7 @@ struct Team {
 
 struct Bu {
     unit_id: String,
+    unit: usize,
     head: usize,
 }
 
@@ -124,6 +129,8 @@ struct Initiative {
     closed: bool,
     /// Members who left the node, and when (for the demo's "moved off" story).
     former: Vec<(usize, NaiveDate)>,
+    /// The date of the latest hand-over (a node has at most one per day).
+    handed_over_on: Option<NaiveDate>,
 }
 
 /// Per-cycle bookkeeping for ratings and truth.
@@ -145,6 +152,8 @@ struct Sim<'s> {
     dept_ability: Vec<f64>,
     dept_culture: Vec<f64>,
     teams: Vec<Team>,
+    /// The teams of each department in the current era (alive or not).
+    dept_teams: Vec<Vec<usize>>,
     bus: Vec<Bu>,
     era: u32,
     units: Vec<UnitRecord>,
@@ -180,7 +189,10 @@ const PHASE_FACTOR: [(Phase, f64); 5] = [
 ];
 
 fn phase_factor(phase: Phase) -> f64 {
-    PHASE_FACTOR.iter().find(|(p, _)| *p == phase).map_or(1.0, |(_, f)| *f)
+    PHASE_FACTOR
+        .iter()
+        .find(|(p, _)| *p == phase)
+        .map_or(1.0, |(_, f)| *f)
 }
 
 /// Rounds a weight to three decimals (how a person would type it).
@@ -205,6 +217,7 @@ impl<'s> Sim<'s> {
             .iter()
             .map(|a| -0.6 * a + 0.15 * rng.normal())
             .collect();
+        let depts = dept_ability.len();
         Sim {
             months: config.years * 12,
             config,
@@ -214,6 +227,7 @@ impl<'s> Sim<'s> {
             dept_ability,
             dept_culture,
             teams: Vec::new(),
+            dept_teams: vec![Vec::new(); depts],
             bus: Vec::new(),
             era: 0,
             units: Vec::new(),
@@ -242,7 +256,9 @@ impl<'s> Sim<'s> {
     }
 
     fn month_end(&self, m: u32) -> NaiveDate {
-        self.month_start(m + 1).pred_opt().unwrap_or(self.config.start)
+        self.month_start(m + 1)
+            .pred_opt()
+            .unwrap_or(self.config.start)
     }
 
     fn day_in(&mut self, m: u32) -> NaiveDate {
@@ -273,12 +289,19 @@ impl<'s> Sim<'s> {
             team: None,
             active: true,
             memberships: 0,
+            inits: Vec::new(),
         };
         self.people.push(person);
         index
     }
 
-    fn add_unit(&mut self, unit_id: String, name: String, parent: Option<String>, from: NaiveDate) {
+    fn add_unit(
+        &mut self,
+        unit_id: String,
+        name: String,
+        parent: Option<String>,
+        from: NaiveDate,
+    ) -> usize {
         self.units.push(UnitRecord {
             unit_id,
             name,
@@ -286,12 +309,11 @@ impl<'s> Sim<'s> {
             valid_from: from,
             valid_to: None,
         });
+        self.units.len() - 1
     }
 
-    fn end_unit(&mut self, unit_id: &str, last_day: NaiveDate) {
-        if let Some(unit) = self.units.iter_mut().rev().find(|u| u.unit_id == unit_id) {
-            unit.valid_to = Some(last_day);
-        }
+    fn end_unit(&mut self, unit: usize, last_day: NaiveDate) {
+        self.units[unit].valid_to = Some(last_day);
     }
 
     fn unit_of(&self, person: usize) -> String {
@@ -308,9 +330,9 @@ impl<'s> Sim<'s> {
         match self.people[person].role {
             Role::Ceo => "U0".to_string(),
             Role::Head(bu) => self.bus[bu].unit_id.clone(),
-            Role::Member => self.people[person]
-                .team
-                .map_or("U0".to_string(), |t| self.bus[self.teams[t].bu].unit_id.clone()),
+            Role::Member => self.people[person].team.map_or("U0".to_string(), |t| {
+                self.bus[self.teams[t].bu].unit_id.clone()
+            }),
         }
     }
 
@@ -364,9 +386,11 @@ impl<'s> Sim<'s> {
         let unit_id = format!("U{}T{}", self.era, index);
         let parent = self.bus[bu].unit_id.clone();
         let from = self.month_start(m);
-        self.add_unit(unit_id.clone(), format!("Team {index}"), Some(parent), from);
+        let unit = self.add_unit(unit_id.clone(), format!("Team {index}"), Some(parent), from);
+        self.dept_teams[dept].push(index);
         self.teams.push(Team {
             unit_id,
+            unit,
             bu,
             dept,
             manager: None,
@@ -399,21 +423,29 @@ impl<'s> Sim<'s> {
     fn restructure(&mut self, m: u32) {
         let date = self.month_start(m);
         let last_day = date.pred_opt().unwrap_or(date);
-        let old_teams: Vec<usize> = (0..self.teams.len()).filter(|t| self.teams[*t].alive).collect();
+        let old_teams: Vec<usize> = (0..self.teams.len())
+            .filter(|t| self.teams[*t].alive)
+            .collect();
         let old_heads: Vec<usize> = self.bus.iter().map(|b| b.head).collect();
         if m > 0 {
-            for unit in self.bus.iter().map(|b| b.unit_id.clone()).collect::<Vec<_>>() {
-                self.end_unit(&unit, last_day);
+            for unit in self.bus.iter().map(|b| b.unit).collect::<Vec<_>>() {
+                self.end_unit(unit, last_day);
             }
             for &t in &old_teams {
-                let unit = self.teams[t].unit_id.clone();
-                self.end_unit(&unit, last_day);
+                self.end_unit(self.teams[t].unit, last_day);
                 self.teams[t].alive = false;
+            }
+            for teams in &mut self.dept_teams {
+                teams.clear();
             }
             self.era += 1;
         }
         let depts = self.dept_ability.len();
-        let count = if self.era % 2 == 1 { (depts / 4).max(2) } else { depts };
+        let count = if self.era % 2 == 1 {
+            (depts / 4).max(2)
+        } else {
+            depts
+        };
         self.bus.clear();
         for &h in &old_heads {
             self.people[h].role = Role::Member;
@@ -437,10 +469,19 @@ impl<'s> Sim<'s> {
                 }
             };
             let unit_id = format!("U{}B{}", self.era, b);
-            self.add_unit(unit_id.clone(), format!("Business unit {b} (era {})", self.era), Some("U0".into()), date);
+            let unit = self.add_unit(
+                unit_id.clone(),
+                format!("Business unit {b} (era {})", self.era),
+                Some("U0".into()),
+                date,
+            );
             self.people[head].role = Role::Head(b);
             self.people[head].team = None;
-            self.bus.push(Bu { unit_id, head });
+            self.bus.push(Bu {
+                unit_id,
+                unit,
+                head,
+            });
         }
         // Heads no longer needed go back to a team.
         let surplus: Vec<usize> = old_heads
@@ -479,8 +520,8 @@ impl<'s> Sim<'s> {
             .collect();
         for p in shuffle {
             let dept = self.people[p].teams_dept(&self.teams);
-            let options: Vec<usize> = carried.iter().copied().filter(|t| self.teams[*t].dept == dept).collect();
-            if let Some(&t) = self.rng.pick(&options) {
+            let options = &self.dept_teams[dept];
+            if let Some(&t) = options.get(self.rng.below(options.len().max(1))) {
                 self.join_team(p, t);
             }
         }
@@ -496,7 +537,12 @@ impl<'s> Sim<'s> {
 
     fn ensure_manager(&mut self, team: usize) {
         if self.teams[team].manager.is_none() && !self.teams[team].members.is_empty() {
-            let members = self.teams[team].members.clone();
+            let members: Vec<usize> = self.teams[team]
+                .members
+                .iter()
+                .copied()
+                .filter(|p| self.people[*p].active)
+                .collect();
             self.teams[team].manager = self.rng.pick(&members).copied();
         }
     }
@@ -504,8 +550,10 @@ impl<'s> Sim<'s> {
     /// A team of the department in the current era with room, or a new one.
     fn team_for_dept(&mut self, dept: usize, m: u32) -> usize {
         let bu = self.bu_for_dept(dept);
-        let best = (0..self.teams.len())
-            .filter(|t| self.teams[*t].alive && self.teams[*t].dept == dept && self.teams[*t].bu == bu)
+        let best = self.dept_teams[dept]
+            .iter()
+            .copied()
+            .filter(|t| self.teams[*t].alive && self.teams[*t].bu == bu)
             .min_by_key(|t| self.teams[*t].members.len());
         match best {
             Some(t) if self.teams[t].members.len() < self.config.team_size => t,
@@ -526,9 +574,18 @@ impl<'s> Sim<'s> {
         for b in 0..count {
             let head = b + 1;
             let unit_id = format!("U0B{b}");
-            self.add_unit(unit_id.clone(), format!("Business unit {b} (era 0)"), Some("U0".into()), start);
+            let unit = self.add_unit(
+                unit_id.clone(),
+                format!("Business unit {b} (era 0)"),
+                Some("U0".into()),
+                start,
+            );
             self.people[head].role = Role::Head(b);
-            self.bus.push(Bu { unit_id, head });
+            self.bus.push(Bu {
+                unit_id,
+                unit,
+                head,
+            });
         }
         for p in (count + 1)..self.people.len() {
             let dept = self.people[p].dept;
@@ -545,7 +602,13 @@ impl<'s> Sim<'s> {
         let needs = (self.config.people / 5_000).max(2);
         for n in 0..needs {
             let lead = self.bus[n % self.bus.len()].head;
-            let node = self.add_node(NodeKind::Need, format!("Customer need {n}"), lead, start, false);
+            let node = self.add_node(
+                NodeKind::Need,
+                format!("Customer need {n}"),
+                lead,
+                start,
+                false,
+            );
             self.needs.push(node);
         }
         self.add_objectives(0);
@@ -557,7 +620,13 @@ impl<'s> Sim<'s> {
         for _ in 0..per_year {
             let lead = self.bus[self.rng.below(self.bus.len())].head;
             let index = self.objectives.len();
-            let node = self.add_node(NodeKind::Objective, format!("Objective {index}"), lead, date, false);
+            let node = self.add_node(
+                NodeKind::Objective,
+                format!("Objective {index}"),
+                lead,
+                date,
+                false,
+            );
             let need = self.needs[self.rng.below(self.needs.len())];
             self.link(need, node, 0.08, None);
             if self.rng.chance(0.1) {
@@ -570,7 +639,14 @@ impl<'s> Sim<'s> {
         }
     }
 
-    fn add_node(&mut self, kind: NodeKind, title: String, lead: usize, created: NaiveDate, flagpole: bool) -> usize {
+    fn add_node(
+        &mut self,
+        kind: NodeKind,
+        title: String,
+        lead: usize,
+        created: NaiveDate,
+        flagpole: bool,
+    ) -> usize {
         let index = self.nodes.len();
         let prefix = match kind {
             NodeKind::Need => "NEED",
@@ -621,6 +697,7 @@ impl<'s> Sim<'s> {
         });
         self.initiatives[init].members.push((person, row));
         self.people[person].memberships += 1;
+        self.people[person].inits.push(init);
     }
 
     fn end_membership(&mut self, init: usize, person: usize, last_day: NaiveDate) {
@@ -633,6 +710,7 @@ impl<'s> Sim<'s> {
                 self.members[row].left_on = Some(last_day.max(joined));
                 self.initiatives[init].former.push((p, last_day));
                 self.people[p].memberships = self.people[p].memberships.saturating_sub(1);
+                self.people[p].inits.retain(|i| *i != init);
             } else {
                 kept.push((p, row));
             }
@@ -641,7 +719,11 @@ impl<'s> Sim<'s> {
     }
 
     fn close_initiative(&mut self, init: usize, last_day: NaiveDate, status: NodeStatus) {
-        let people: Vec<usize> = self.initiatives[init].members.iter().map(|(p, _)| *p).collect();
+        let people: Vec<usize> = self.initiatives[init]
+            .members
+            .iter()
+            .map(|(p, _)| *p)
+            .collect();
         for p in people {
             self.end_membership(init, p, last_day);
         }
@@ -671,7 +753,9 @@ impl<'s> Sim<'s> {
         let date = self.month_start(m);
         let teams = self.live_teams();
         for _ in 0..count {
-            let Some(&team) = self.rng.pick(&teams) else { return };
+            let Some(&team) = self.rng.pick(&teams) else {
+                return;
+            };
             let flagpole = self.rng.chance(self.config.flagpole_rate);
             let index = self.initiatives.len();
             let members: Vec<usize> = if flagpole {
@@ -698,8 +782,14 @@ impl<'s> Sim<'s> {
                 }
                 chosen
             };
-            let Some(&lead) = members.first() else { continue };
-            let title = if flagpole { format!("Flagpole {index}") } else { format!("Initiative {index}") };
+            let Some(&lead) = members.first() else {
+                continue;
+            };
+            let title = if flagpole {
+                format!("Flagpole {index}")
+            } else {
+                format!("Initiative {index}")
+            };
             let node = self.add_node(NodeKind::Initiative, title, lead, date, flagpole);
             let objective = self.objectives[self.rng.below(self.objectives.len())];
             self.link(objective, node, 0.04, Some(date));
@@ -723,9 +813,14 @@ impl<'s> Sim<'s> {
                 outcome_due: Vec::new(),
                 closed: false,
                 former: Vec::new(),
+                handed_over_on: None,
             });
             for (i, p) in members.into_iter().enumerate() {
-                let role = if i == 0 { if flagpole { "founder" } else { "lead" } } else { "member" };
+                let role = if i == 0 {
+                    if flagpole { "founder" } else { "lead" }
+                } else {
+                    "member"
+                };
                 self.add_member(index, p, role, date);
             }
         }
@@ -792,15 +887,27 @@ impl<'s> Sim<'s> {
                 };
                 for _ in 0..count {
                     let deliverables = &self.initiatives[init].deliverables;
-                    let node = if phase == Phase::Build && !deliverables.is_empty() && self.rng.chance(0.6) {
+                    let node = if phase == Phase::Build
+                        && !deliverables.is_empty()
+                        && self.rng.chance(0.6)
+                    {
                         deliverables[self.rng.below(deliverables.len())]
                     } else {
                         self.initiatives[init].node
                     };
-                    let effort = (3f64.ln() + 0.25 * ability + 0.5 * self.rng.normal()).exp().round().clamp(1.0, 20.0);
+                    let effort = (3f64.ln() + 0.25 * ability + 0.5 * self.rng.normal())
+                        .exp()
+                        .round()
+                        .clamp(1.0, 20.0);
                     let true_value = effort * (0.35 * ability).exp() * phase_factor(phase);
                     self.contribution_seq += 1;
-                    let confirmed = self.rng.chance(if self.nodes[self.initiatives[init].node].flagpole { 0.6 } else { 0.85 });
+                    let confirmed =
+                        self.rng
+                            .chance(if self.nodes[self.initiatives[init].node].flagpole {
+                                0.6
+                            } else {
+                                0.85
+                            });
                     let date = self.day_in(m);
                     let record = ContributionRecord {
                         contribution_id: format!("C{:09}", self.contribution_seq),
@@ -859,7 +966,11 @@ impl<'s> Sim<'s> {
                         self.close_initiative(init, end, NodeStatus::Abandoned);
                     } else {
                         if in_horizon && self.rng.chance(self.config.handover_rate) {
-                            self.hand_over(init, next, "design done; another team builds and launches it")?;
+                            self.hand_over(
+                                init,
+                                next,
+                                "design done; another team builds and launches it",
+                            )?;
                         }
                         self.enter(init, Phase::Build, m, 2, 6);
                         self.add_deliverables(init, next.min(self.months - 1));
@@ -891,7 +1002,10 @@ impl<'s> Sim<'s> {
         }
         // Outcomes of closed initiatives still arrive.
         for init in 0..self.initiatives.len() {
-            if self.initiatives[init].closed && self.initiatives[init].outcome_due.contains(&m) && self.nodes[self.initiatives[init].node].status == NodeStatus::Done {
+            if self.initiatives[init].closed
+                && self.initiatives[init].outcome_due.contains(&m)
+                && self.nodes[self.initiatives[init].node].status == NodeStatus::Done
+            {
                 self.record_outcome(init, m)?;
             }
         }
@@ -910,7 +1024,13 @@ impl<'s> Sim<'s> {
         let parent = self.initiatives[init].node;
         for _ in 0..count {
             let index = self.nodes.len();
-            let node = self.add_node(NodeKind::Deliverable, format!("Deliverable {index}"), lead, date, false);
+            let node = self.add_node(
+                NodeKind::Deliverable,
+                format!("Deliverable {index}"),
+                lead,
+                date,
+                false,
+            );
             self.link(parent, node, 0.12, Some(date));
             if self.rng.chance(0.1) {
                 let others: Vec<usize> = (0..self.initiatives.len())
@@ -929,7 +1049,8 @@ impl<'s> Sim<'s> {
 
     fn record_outcome(&mut self, init: usize, m: u32) -> std::io::Result<()> {
         let date = self.day_in(m);
-        let value = (2.0 * self.initiatives[init].value_sum * (0.25 * self.rng.normal()).exp()).round();
+        let value =
+            (2.0 * self.initiatives[init].value_sum * (0.25 * self.rng.normal()).exp()).round();
         self.outcome_seq += 1;
         let node = self.initiatives[init].node;
         let record = OutcomeRecord {
@@ -966,11 +1087,21 @@ impl<'s> Sim<'s> {
         let teams = self.live_teams();
         let current = self.initiatives[init].team;
         let candidates: Vec<usize> = teams.into_iter().filter(|t| *t != current).collect();
-        let Some(&team) = self.rng.pick(&candidates) else { return Ok(()) };
+        let Some(&team) = self.rng.pick(&candidates) else {
+            return Ok(());
+        };
         let date = self.month_start(m);
+        if self.initiatives[init].handed_over_on == Some(date) {
+            return Ok(());
+        }
+        self.initiatives[init].handed_over_on = Some(date);
         let last_day = date.pred_opt().unwrap_or(date);
         let old_lead = self.initiatives[init].lead;
-        let people: Vec<usize> = self.initiatives[init].members.iter().map(|(p, _)| *p).collect();
+        let people: Vec<usize> = self.initiatives[init]
+            .members
+            .iter()
+            .map(|(p, _)| *p)
+            .collect();
         for p in people {
             self.end_membership(init, p, last_day);
         }
@@ -981,7 +1112,9 @@ impl<'s> Sim<'s> {
             let i = self.rng.below(pool.len());
             newcomers.push(pool.swap_remove(i));
         }
-        let Some(&lead) = newcomers.first() else { return Ok(()) };
+        let Some(&lead) = newcomers.first() else {
+            return Ok(());
+        };
         for (i, p) in newcomers.into_iter().enumerate() {
             self.add_member(init, p, if i == 0 { "lead" } else { "member" }, date);
         }
@@ -1023,10 +1156,16 @@ impl<'s> Sim<'s> {
         }
         let date = self.month_start(m);
         let from_bu = self.rng.below(self.bus.len());
+        let managers: std::collections::HashSet<usize> = self
+            .teams
+            .iter()
+            .filter(|t| t.alive)
+            .filter_map(|t| t.manager)
+            .collect();
         let movers: Vec<usize> = (0..self.teams.len())
             .filter(|t| self.teams[*t].alive && self.teams[*t].bu == from_bu)
             .flat_map(|t| self.teams[t].members.clone())
-            .filter(|p| !self.teams.iter().any(|t| t.alive && t.manager == Some(*p)))
+            .filter(|p| !managers.contains(p))
             .collect();
         let targets: Vec<usize> = (0..self.teams.len())
             .filter(|t| self.teams[*t].alive && self.teams[*t].bu != from_bu)
@@ -1043,15 +1182,17 @@ impl<'s> Sim<'s> {
 
     fn churn_teams(&mut self, m: u32) {
         let date = self.month_start(m);
-        let alive: Vec<usize> = (0..self.teams.len()).filter(|t| self.teams[*t].alive).collect();
+        let alive: Vec<usize> = (0..self.teams.len())
+            .filter(|t| self.teams[*t].alive)
+            .collect();
         for &t in &alive {
             // A team dissolved; its people go to other teams of the same department.
             if self.teams[t].created < m && self.rng.chance(0.005) {
                 let dept = self.teams[t].dept;
-                let others: Vec<usize> = alive
+                let others: Vec<usize> = self.dept_teams[dept]
                     .iter()
                     .copied()
-                    .filter(|o| *o != t && self.teams[*o].alive && self.teams[*o].dept == dept)
+                    .filter(|o| *o != t && self.teams[*o].alive)
                     .collect();
                 if others.is_empty() {
                     continue;
@@ -1063,20 +1204,29 @@ impl<'s> Sim<'s> {
                     self.assign(p, date);
                 }
                 self.teams[t].alive = false;
-                let unit = self.teams[t].unit_id.clone();
-                self.end_unit(&unit, date.pred_opt().unwrap_or(date));
+                self.end_unit(self.teams[t].unit, date.pred_opt().unwrap_or(date));
                 continue;
             }
             // A manager moves to another team of the unit, and some reports follow.
             if self.rng.chance(0.02) {
-                let bu = self.teams[t].bu;
-                let others: Vec<usize> = alive
+                let (bu, dept) = (self.teams[t].bu, self.teams[t].dept);
+                let others: Vec<usize> = self.dept_teams[dept]
                     .iter()
                     .copied()
-                    .filter(|o| *o != t && self.teams[*o].alive && self.teams[*o].bu == bu && self.teams[*o].manager.is_some())
+                    .filter(|o| {
+                        *o != t
+                            && self.teams[*o].alive
+                            && self.teams[*o].bu == bu
+                            && self.teams[*o].manager.is_some()
+                    })
                     .collect();
-                let (Some(&other), Some(moving)) = (self.rng.pick(&others), self.teams[t].manager) else { continue };
-                let Some(incoming) = self.teams[other].manager else { continue };
+                let (Some(&other), Some(moving)) = (self.rng.pick(&others), self.teams[t].manager)
+                else {
+                    continue;
+                };
+                let Some(incoming) = self.teams[other].manager else {
+                    continue;
+                };
                 let followers: Vec<usize> = self.teams[t]
                     .members
                     .iter()
@@ -1091,7 +1241,12 @@ impl<'s> Sim<'s> {
                 for p in followers {
                     self.join_team(p, other);
                 }
-                let affected: Vec<usize> = self.teams[t].members.iter().chain(self.teams[other].members.iter()).copied().collect();
+                let affected: Vec<usize> = self.teams[t]
+                    .members
+                    .iter()
+                    .chain(self.teams[other].members.iter())
+                    .copied()
+                    .collect();
                 for p in affected {
                     self.assign(p, date);
                 }
@@ -1113,13 +1268,26 @@ impl<'s> Sim<'s> {
     fn leave(&mut self, m: u32) -> std::io::Result<()> {
         let last_day = self.month_end(m);
         let p_leave = self.config.attrition / 12.0;
-        for p in 0..self.people.len() {
-            if !self.people[p].active || self.people[p].role != Role::Member || !self.rng.chance(p_leave) {
-                continue;
-            }
+        // Everyone who leaves this month is known first, so that no successor chosen below is
+        // leaving too.
+        let leavers: Vec<usize> = (0..self.people.len())
+            .filter(|p| self.people[*p].active && self.people[*p].role == Role::Member)
+            .filter(|_| self.rng.chance(p_leave))
+            .collect();
+        for &p in &leavers {
             self.people[p].active = false;
             self.people[p].record.left_on = Some(last_day);
-            self.pending.retain(|(person, date), _| *person != p || *date <= last_day);
+        }
+        for p in leavers {
+            let later: Vec<(usize, NaiveDate)> = self
+                .pending
+                .range((p, last_day)..(p + 1, NaiveDate::MIN))
+                .map(|(k, _)| *k)
+                .filter(|(_, date)| *date > last_day)
+                .collect();
+            for key in later {
+                self.pending.remove(&key);
+            }
             if let Some(t) = self.people[p].team {
                 self.teams[t].members.retain(|x| *x != p);
                 if self.teams[t].manager == Some(p) {
@@ -1131,13 +1299,18 @@ impl<'s> Sim<'s> {
                     }
                 }
             }
-            for init in 0..self.initiatives.len() {
-                if self.initiatives[init].closed || !self.initiatives[init].members.iter().any(|(x, _)| *x == p) {
+            for init in self.people[p].inits.clone() {
+                if self.initiatives[init].closed {
                     continue;
                 }
                 self.end_membership(init, p, last_day);
                 if self.initiatives[init].lead == p && m + 1 < self.months {
-                    let remaining: Vec<usize> = self.initiatives[init].members.iter().map(|(x, _)| *x).collect();
+                    let remaining: Vec<usize> = self.initiatives[init]
+                        .members
+                        .iter()
+                        .map(|(x, _)| *x)
+                        .filter(|x| self.people[*x].active)
+                        .collect();
                     if let Some(&next_lead) = self.rng.pick(&remaining) {
                         let node = self.initiatives[init].node;
                         let unit = self.teams[self.initiatives[init].team].unit_id.clone();
@@ -1153,6 +1326,7 @@ impl<'s> Sim<'s> {
                         self.sink.handover(&record)?;
                         self.counters.handovers += 1;
                         self.initiatives[init].lead = next_lead;
+                        self.initiatives[init].handed_over_on = Some(self.month_start(m + 1));
                     }
                 }
             }
@@ -1186,7 +1360,9 @@ impl<'s> Sim<'s> {
 
     fn score(&mut self, signal: f64, rater: Option<usize>, noise: f64) -> u8 {
         let lenient = rater.map_or(0.0, |r| self.leniency(r));
-        (3.0 + 0.9 * signal + lenient + noise * self.rng.normal()).round().clamp(1.0, 5.0) as u8
+        (3.0 + 0.9 * signal + lenient + noise * self.rng.normal())
+            .round()
+            .clamp(1.0, 5.0) as u8
     }
 
     fn rate_cycle(&mut self, m: u32) -> std::io::Result<()> {
@@ -1199,16 +1375,25 @@ impl<'s> Sim<'s> {
             .filter(|p| self.people[*p].active)
             .filter(|p| {
                 let joined = self.people[*p].record.joined_on;
-                joined <= cycle_start.checked_add_months(Months::new(3)).unwrap_or(cycle_start)
+                joined
+                    <= cycle_start
+                        .checked_add_months(Months::new(3))
+                        .unwrap_or(cycle_start)
             })
             .collect();
         let per_month = |p: usize| {
             let joined = self.people[p].record.joined_on.max(cycle_start);
-            let months = f64::from((date.year() - joined.year()) * 12 + date.month() as i32 - joined.month() as i32 + 1);
+            let months = f64::from(
+                (date.year() - joined.year()) * 12 + date.month() as i32 - joined.month() as i32
+                    + 1,
+            );
             cycle.value.get(&p).copied().unwrap_or(0.0) / months.max(1.0)
         };
         let perf: Vec<f64> = rated.iter().map(|p| per_month(*p)).collect();
-        let recent: Vec<f64> = rated.iter().map(|p| cycle.recent_own.get(p).copied().unwrap_or(0.0)).collect();
+        let recent: Vec<f64> = rated
+            .iter()
+            .map(|p| cycle.recent_own.get(p).copied().unwrap_or(0.0))
+            .collect();
         let z = standardize(&perf);
         let z_recent = standardize(&recent);
         let z_of: HashMap<usize, f64> = rated.iter().copied().zip(z.iter().copied()).collect();
@@ -1233,13 +1418,19 @@ impl<'s> Sim<'s> {
             inits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             if let Some(&(main, _)) = inits.first() {
                 let lead = self.initiatives[main].lead;
-                if raters < self.config.raters_per_person && lead != p && Some(lead) != manager && self.people[lead].active {
+                if raters < self.config.raters_per_person
+                    && lead != p
+                    && Some(lead) != manager
+                    && self.people[lead].active
+                {
                     let score = self.score(z[i], Some(lead), 0.5);
                     rows.push((lead, p, "lead", "results", score));
                     raters += 1;
                 }
                 let customer = self.nodes[self.initiatives[main].objective].lead_id.clone();
-                let customer = customer.and_then(|id| id[1..].parse::<usize>().ok()).map(|n| n - 1);
+                let customer = customer
+                    .and_then(|id| id[1..].parse::<usize>().ok())
+                    .map(|n| n - 1);
                 if let Some(c) = customer
                     && raters < self.config.raters_per_person
                     && c != p
@@ -1265,11 +1456,18 @@ impl<'s> Sim<'s> {
                 rows.push((q, p, "peer", "results", score));
                 raters += 1;
             }
-            let self_score = (3.4 + 0.5 * z[i] + 0.6 * self.rng.normal()).round().clamp(1.0, 5.0) as u8;
+            let self_score = (3.4 + 0.5 * z[i] + 0.6 * self.rng.normal())
+                .round()
+                .clamp(1.0, 5.0) as u8;
             rows.push((p, p, "self", "results", self_score));
             // Upward feedback: two reports rate their manager.
             let reports: Vec<usize> = match self.people[p].team {
-                Some(t) if self.teams[t].manager == Some(p) => self.teams[t].members.iter().copied().filter(|q| *q != p).collect(),
+                Some(t) if self.teams[t].manager == Some(p) => self.teams[t]
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|q| *q != p)
+                    .collect(),
                 _ => Vec::new(),
             };
             for _ in 0..2.min(reports.len()) {
@@ -1326,12 +1524,14 @@ impl<'s> Sim<'s> {
             self.start_initiatives(m);
             self.staff_initiatives(m);
             self.contribute(m)?;
+            // Leavers go before anything dated next month is decided (hand-overs pick from the
+            // people who stay).
+            if m + 1 < self.months {
+                self.leave(m)?;
+            }
             self.advance(m)?;
             if m % 6 == 5 {
                 self.rate_cycle(m)?;
-            }
-            if m + 1 < self.months {
-                self.leave(m)?;
             }
             let end = self.month_end(m);
             self.flush_assignments(end)?;
@@ -1356,7 +1556,8 @@ impl<'s> Sim<'s> {
             self.sink.member(m)?;
         }
         for (p, (sum, count)) in &self.truth_sum {
-            self.sink.truth(&self.people[*p].record.person_id, sum / f64::from(*count))?;
+            self.sink
+                .truth(&self.people[*p].record.person_id, sum / f64::from(*count))?;
         }
         self.sink.finish()?;
         let mut summary = std::mem::take(&mut self.counters);
@@ -1371,7 +1572,10 @@ impl<'s> Sim<'s> {
             summary.personas.push(Persona {
                 role: "hr",
                 person_id: self.people[bu.head].record.person_id.clone(),
-                story: format!("heads {} and runs its review cycles and calibration", bu.unit_id),
+                story: format!(
+                    "heads {} and runs its review cycles and calibration",
+                    bu.unit_id
+                ),
             });
         }
         summary.personas.push(Persona {

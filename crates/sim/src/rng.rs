@@ -90,7 +90,10 @@ mod tests {
         let draws: Vec<f64> = (0..20_000).map(|_| r.normal()).collect();
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / draws.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
         assert!((0..1000).all(|_| r.below(3) < 3));
     }
 }

@@ -73,7 +73,11 @@ impl SimArgs {
 
 /// Runs the simulation into `dir`.
 pub fn write(config: &SimConfig, dir: &Path) -> Result<SimSummary> {
-    anyhow::ensure!(config.people >= 50, "--people must be at least 50 (got {})", config.people);
+    anyhow::ensure!(
+        config.people >= 50,
+        "--people must be at least 50 (got {})",
+        config.people
+    );
     anyhow::ensure!(config.years >= 1, "--years must be at least 1");
     anyhow::ensure!(
         valuetree_core::NaiveDate::from_ymd_opt(
@@ -90,7 +94,8 @@ pub fn write(config: &SimConfig, dir: &Path) -> Result<SimSummary> {
         Ok(Box::new(BufWriter::with_capacity(1 << 20, file)) as Box<dyn Write + Send>)
     })
     .with_context(|| format!("cannot create the files in {}", dir.display()))?;
-    simulate(config, &mut sink).with_context(|| format!("cannot write the simulation to {}", dir.display()))
+    simulate(config, &mut sink)
+        .with_context(|| format!("cannot write the simulation to {}", dir.display()))
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode> {

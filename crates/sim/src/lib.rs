@@ -10,6 +10,7 @@
 //! Same configuration and seed → byte-identical output.
 
 mod csv_sink;
+pub mod fairness;
 mod model;
 mod rng;
 

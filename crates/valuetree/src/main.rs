@@ -67,6 +67,12 @@ enum Command {
     /// Write a simulated organisation (reorganisations, hand-overs, biased raters) with its
     /// ground truth, as import files.
     Sim(commands::sim::SimArgs),
+    /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
+    /// database, and print the demo personas with their stories.
+    Demo,
+    /// Compare each way of scoring people with the simulated truth (Spearman, deciles, and the
+    /// people moved off their work before it bore fruit).
+    Fairness(commands::fairness::FairnessArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +132,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { what } => commands::show::run(&cli.db, what),
         Command::Org(args) => commands::org::run(&cli.db, args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Demo => commands::demo::run(&cli.db, &cli.actor),
+        Command::Fairness(args) => commands::fairness::run(args),
     }
 }
 

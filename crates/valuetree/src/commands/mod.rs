@@ -1,3 +1,5 @@
+pub mod demo;
+pub mod fairness;
 pub mod import;
 pub mod ledger;
 pub mod org;

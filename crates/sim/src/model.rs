@@ -200,10 +200,14 @@ fn weight(w: f64) -> f64 {
     (w * 1000.0).floor() / 1000.0
 }
 
-/// Runs the simulation, handing every record to `sink`.
-pub fn simulate(config: &SimConfig, sink: &mut dyn Sink) -> std::io::Result<SimSummary> {
+/// Runs the simulation, handing every record to `sink`; `progress` hears of each month done.
+pub fn simulate(
+    config: &SimConfig,
+    sink: &mut dyn Sink,
+    progress: &mut dyn FnMut(u32),
+) -> std::io::Result<SimSummary> {
     let mut sim = Sim::new(config.clone(), sink);
-    sim.run()?;
+    sim.run(progress)?;
     sim.finish()
 }
 
@@ -1514,7 +1518,7 @@ impl<'s> Sim<'s> {
 
     // ---- the run ------------------------------------------------------------------------------
 
-    fn run(&mut self) -> std::io::Result<()> {
+    fn run(&mut self, progress: &mut dyn FnMut(u32)) -> std::io::Result<()> {
         self.setup();
         let reorg_every = (12 / self.config.reorgs_per_year.max(1)).max(1);
         for m in 0..self.months {
@@ -1548,6 +1552,7 @@ impl<'s> Sim<'s> {
             if let Some(e) = self.deferred_error.take() {
                 return Err(e);
             }
+            progress(m + 1);
         }
         Ok(())
     }
@@ -1703,7 +1708,7 @@ mod tests {
 
     fn run(config: &SimConfig) -> (Collect, SimSummary) {
         let mut sink = Collect::default();
-        let summary = simulate(config, &mut sink).unwrap_or_default();
+        let summary = simulate(config, &mut sink, &mut |_| {}).unwrap_or_default();
         (sink, summary)
     }
 

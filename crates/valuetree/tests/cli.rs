@@ -603,18 +603,48 @@ fn sim_is_deterministic_and_its_output_imports_and_verifies() {
     let db = Db::sqlite();
     let (a, b, c) = (db.dir().join("a"), db.dir().join("b"), db.dir().join("c"));
     for (dir, seed) in [(&a, "7"), (&b, "7"), (&c, "8")] {
-        let out = db.ok(&["sim", "--people", "300", "--years", "2", "--seed", seed, "--out", &dir.display().to_string()]);
+        let out = db.ok(&[
+            "sim",
+            "--people",
+            "300",
+            "--years",
+            "2",
+            "--seed",
+            seed,
+            "--out",
+            &dir.display().to_string(),
+        ]);
         assert!(out.starts_with("simulated"), "{out}");
     }
-    let files = ["people.csv", "units.csv", "assignments.csv", "nodes.csv", "edges.csv", "members.csv", "contributions.csv",
-        "outcomes.csv", "handovers.csv", "ratings.csv", "truth.csv", "truth_contributions.csv"];
+    let files = [
+        "people.csv",
+        "units.csv",
+        "assignments.csv",
+        "nodes.csv",
+        "edges.csv",
+        "members.csv",
+        "contributions.csv",
+        "outcomes.csv",
+        "handovers.csv",
+        "ratings.csv",
+        "truth.csv",
+        "truth_contributions.csv",
+    ];
     for file in files {
-        let (x, y) = (std::fs::read(a.join(file)).expect(file), std::fs::read(b.join(file)).expect(file));
+        let (x, y) = (
+            std::fs::read(a.join(file)).expect(file),
+            std::fs::read(b.join(file)).expect(file),
+        );
         assert!(x == y, "{file} differs between two runs with the same seed");
     }
-    assert_ne!(std::fs::read(a.join("contributions.csv")).ok(), std::fs::read(c.join("contributions.csv")).ok());
+    assert_ne!(
+        std::fs::read(a.join("contributions.csv")).ok(),
+        std::fs::read(c.join("contributions.csv")).ok()
+    );
     let ratings = std::fs::read_to_string(a.join("ratings.csv")).unwrap_or_default();
-    assert!(ratings.starts_with("cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,ratee_unit,rater_unit\n"));
+    assert!(ratings.starts_with(
+        "cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,ratee_unit,rater_unit\n"
+    ));
     for relationship in [",manager,", ",peer,", ",lead,", ",self,", ",report,"] {
         assert!(ratings.contains(relationship), "no {relationship} rating");
     }
@@ -623,9 +653,16 @@ fn sim_is_deterministic_and_its_output_imports_and_verifies() {
     let verify = db.ok(&["verify"]);
     assert!(verify.contains("projections ok"), "{verify}");
     let fairness = db.ok(&["fairness", "--sim", &a.display().to_string()]);
-    assert!(fairness.contains("(a) current manager's rating") && fairness.contains("(b) raw mean of all ratings"), "{fairness}");
+    assert!(
+        fairness.contains("(a) current manager's rating")
+            && fairness.contains("(b) raw mean of all ratings"),
+        "{fairness}"
+    );
     let svg = std::fs::read_to_string(a.join("fairness.svg")).unwrap_or_default();
-    assert!(svg.starts_with("<svg") && svg.contains("moved off"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("moved off"),
+        "{svg}"
+    );
 }
 
 #[test]
@@ -633,7 +670,10 @@ fn demo_loads_an_empty_database_and_refuses_a_used_one() {
     let db = Db::sqlite();
     let out = db.ok(&["demo"]);
     for role in ["employee", "lead", "manager", "hr", "admin"] {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(role)), "no {role} persona in:\n{out}");
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(role)),
+            "no {role} persona in:\n{out}"
+        );
     }
     let employee = out
         .lines()
@@ -642,9 +682,15 @@ fn demo_loads_an_empty_database_and_refuses_a_used_one() {
         .unwrap_or_default()
         .to_string();
     let shown = db.ok(&["show", "person", &employee]);
-    assert!(shown.contains("Nodes contributed to") && shown.contains("INI"), "{shown}");
+    assert!(
+        shown.contains("Nodes contributed to") && shown.contains("INI"),
+        "{shown}"
+    );
     let err = db.fails(&["demo"]);
-    assert!(err.contains("already holds") && err.contains("empty database"), "{err}");
+    assert!(
+        err.contains("already holds") && err.contains("empty database"),
+        "{err}"
+    );
     let used = Db::sqlite().with_examples();
     assert!(used.fails(&["demo"]).contains("already holds 90 events"));
 }

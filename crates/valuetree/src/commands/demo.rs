@@ -49,7 +49,11 @@ fn load(
         })?;
         batches.push((kind.file_name(), batch));
     }
-    let imported = store.import_records(&batches, actor, &mut |_| {})?;
+    let total = batches.iter().map(|(_, b)| b.len() as u64).sum();
+    let bar = crate::progress::bar(total, "loading");
+    let imported = store.import_records(&batches, actor, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
+    let imported = imported?;
     say!(
         "loaded the demo organisation into {}: {} people, {} units, {} nodes, {} contributions, {} ratings kept aside for the review cycles; {} events, head {}",
         store.location(),

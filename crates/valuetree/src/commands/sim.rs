@@ -94,8 +94,13 @@ pub fn write(config: &SimConfig, dir: &Path) -> Result<SimSummary> {
         Ok(Box::new(BufWriter::with_capacity(1 << 20, file)) as Box<dyn Write + Send>)
     })
     .with_context(|| format!("cannot create the files in {}", dir.display()))?;
-    simulate(config, &mut sink)
-        .with_context(|| format!("cannot write the simulation to {}", dir.display()))
+    let bar = crate::progress::bar(u64::from(config.years) * 12, "simulating");
+    let summary = simulate(config, &mut sink, &mut |month| {
+        bar.set_position(month.into())
+    })
+    .with_context(|| format!("cannot write the simulation to {}", dir.display()));
+    bar.finish_and_clear();
+    summary
 }
 
 pub fn run(args: SimArgs) -> Result<ExitCode> {

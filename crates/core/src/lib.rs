@@ -14,6 +14,7 @@
 pub mod amount;
 pub mod chain;
 pub mod clock;
+pub mod credit;
 pub mod dag;
 pub mod domain;
 pub mod event;

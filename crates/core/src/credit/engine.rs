@@ -1,0 +1,769 @@
+//! The attribution engine: value realised anywhere on the tree reaches everyone who worked
+//! for it.
+//!
+//! For each outcome, the value flows down the DAG from the outcome's node: every child linked
+//! on the outcome's date receives `weight × value`, the rest stays at the node. What stays is
+//! split into phase pools (phase weights renormalised over the phases that have counting
+//! contributions on or before the outcome's date) and, within a pool, shared by effort ×
+//! confirmation factor (× time decay). A node with nothing to count keeps its value as
+//! *unattributed* — never dropped, never spread.
+//!
+//! The fast path never looks at one outcome against one contribution: at each node the
+//! arrivals of value are sorted by date, the phase totals are prefix sums over the node's
+//! contributions sorted by date, and each contribution's credit is its weight times a suffix
+//! sum of per-arrival coefficients. Work is linear in contributions + arrivals.
+
+use super::policy::Policy;
+use crate::domain::Phase;
+use chrono::{Datelike, NaiveDate};
+use std::collections::{BTreeMap, HashMap};
+
+/// A date as a day number (days from the common era), for cheap comparisons.
+pub type Day = i32;
+
+pub fn day(date: NaiveDate) -> Day {
+    date.num_days_from_ce()
+}
+
+pub fn date_of(day: Day) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day).unwrap_or_default()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Confirmed,
+    Unconfirmed,
+    Retracted,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreditNode {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CreditEdge {
+    pub parent: u32,
+    pub child: u32,
+    pub weight: f64,
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+}
+
+impl CreditEdge {
+    fn valid_on(&self, day: Day) -> bool {
+        self.from.is_none_or(|f| f <= day) && self.to.is_none_or(|t| day <= t)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CreditContribution {
+    pub person: u32,
+    pub node: u32,
+    pub phase: Phase,
+    pub date: Day,
+    pub effort: f64,
+    pub status: Status,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreditOutcome {
+    pub id: String,
+    pub node: u32,
+    pub date: Day,
+    pub value: f64,
+}
+
+/// The engine's input: plain data with people and nodes interned to small integers.
+#[derive(Clone, Debug, Default)]
+pub struct CreditData {
+    pub people: Vec<String>,
+    pub nodes: Vec<CreditNode>,
+    pub edges: Vec<CreditEdge>,
+    pub contributions: Vec<CreditContribution>,
+    pub outcomes: Vec<CreditOutcome>,
+    person_index: HashMap<String, u32>,
+    node_index: HashMap<String, u32>,
+}
+
+impl CreditData {
+    /// The index of person `id`, added if new.
+    pub fn person(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.person_index.get(id) {
+            return i;
+        }
+        let i = self.people.len() as u32;
+        self.people.push(id.to_string());
+        self.person_index.insert(id.to_string(), i);
+        i
+    }
+
+    /// The index of node `id`, added if new (a later title replaces an empty one).
+    pub fn node(&mut self, id: &str, title: &str) -> u32 {
+        if let Some(&i) = self.node_index.get(id) {
+            if self.nodes[i as usize].title.is_empty() {
+                self.nodes[i as usize].title = title.to_string();
+            }
+            return i;
+        }
+        let i = self.nodes.len() as u32;
+        self.nodes.push(CreditNode {
+            id: id.to_string(),
+            title: title.to_string(),
+        });
+        self.node_index.insert(id.to_string(), i);
+        i
+    }
+
+    pub fn find_person(&self, id: &str) -> Option<u32> {
+        self.person_index.get(id).copied()
+    }
+
+    pub fn find_node(&self, id: &str) -> Option<u32> {
+        self.node_index.get(id).copied()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CreditError {
+    #[error("the value tree has a cycle through node {0}; run `valuetree verify`")]
+    Cycle(String),
+    #[error("invalid policy: {0}")]
+    Policy(String),
+}
+
+/// A compensated (Neumaier) running sum: conservation holds to rounding, not to luck.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Sum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Sum {
+    pub fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.compensation += (self.sum - t) + x;
+        } else {
+            self.compensation += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+
+    pub fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// A contribution as the engine keeps it at its node.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    person: u32,
+    phase: u8,
+    date: Day,
+    effort: f64,
+    /// effort × confirmation factor × decay (relative to the node's first contribution).
+    weight: f64,
+}
+
+/// Value that stayed at a node for one outcome.
+#[derive(Clone, Copy, Debug)]
+struct Arrival {
+    date: Day,
+    amount: f64,
+}
+
+/// One line of an explanation: what a person got from one node, phase and outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explanation {
+    pub person: u32,
+    pub amount: f64,
+    pub node: u32,
+    pub phase: Phase,
+    /// The person's effort in this phase at this node, counted for the outcome.
+    pub effort: f64,
+    /// Everyone's effort in this phase at this node, counted for the outcome.
+    pub phase_effort: f64,
+    pub outcome: u32,
+}
+
+const PHASES: [Phase; 5] = [
+    Phase::Discover,
+    Phase::Design,
+    Phase::Build,
+    Phase::Launch,
+    Phase::Operate,
+];
+
+fn phase_index(phase: Phase) -> u8 {
+    PHASES.iter().position(|p| *p == phase).unwrap_or(0) as u8
+}
+
+/// Scratch space for propagating one outcome.
+struct Scratch {
+    amount: Vec<f64>,
+    mark: Vec<u32>,
+    epoch: u32,
+    reached: Vec<u32>,
+    stack: Vec<u32>,
+}
+
+pub struct Engine {
+    policy: Policy,
+    phase_weight: [f64; 5],
+    people: Vec<String>,
+    nodes: Vec<CreditNode>,
+    /// Edges sorted by parent; `child_start[v]..child_start[v + 1]` are v's children.
+    child_start: Vec<usize>,
+    child_edges: Vec<CreditEdge>,
+    topo_rank: Vec<u32>,
+    slots: Vec<Vec<Slot>>,
+    /// The date decay is measured from, per node (its first contribution).
+    decay_origin: Vec<Day>,
+    outcomes: Vec<CreditOutcome>,
+    arrivals: Vec<Vec<Arrival>>,
+    person_credit: Vec<Sum>,
+    node_credited: Vec<Sum>,
+    node_unattributed: Vec<Sum>,
+    total_value: Sum,
+}
+
+impl Engine {
+    /// Builds the engine and credits every outcome of `data`.
+    pub fn new(data: CreditData, policy: Policy) -> Result<Engine, CreditError> {
+        policy.validate().map_err(CreditError::Policy)?;
+        let n = data.nodes.len();
+        let mut child_edges = data.edges;
+        child_edges.sort_by_key(|e| (e.parent, e.child));
+        let mut child_start = vec![0usize; n + 1];
+        for e in &child_edges {
+            child_start[e.parent as usize + 1] += 1;
+        }
+        for v in 0..n {
+            child_start[v + 1] += child_start[v];
+        }
+        let topo_rank = topological_ranks(n, &child_start, &child_edges)
+            .map_err(|v| CreditError::Cycle(data.nodes[v].id.clone()))?;
+        let w = &policy.phase_weights;
+        let phase_weight = [w.discover, w.design, w.build, w.launch, w.operate];
+        let mut engine = Engine {
+            phase_weight,
+            people: data.people,
+            nodes: data.nodes,
+            child_start,
+            child_edges,
+            topo_rank,
+            slots: vec![Vec::new(); n],
+            decay_origin: vec![Day::MAX; n],
+            outcomes: Vec::new(),
+            arrivals: vec![Vec::new(); n],
+            person_credit: Vec::new(),
+            node_credited: vec![Sum::default(); n],
+            node_unattributed: vec![Sum::default(); n],
+            total_value: Sum::default(),
+            policy,
+        };
+        engine.person_credit = vec![Sum::default(); engine.people.len()];
+        for c in &data.contributions {
+            let origin = &mut engine.decay_origin[c.node as usize];
+            *origin = (*origin).min(c.date);
+        }
+        for c in data.contributions {
+            let slot = engine.slot(&c);
+            engine.slots[c.node as usize].push(slot);
+        }
+        for slots in &mut engine.slots {
+            slots.sort_by_key(|s| s.date);
+        }
+        let mut scratch = engine.scratch();
+        for outcome in data.outcomes {
+            engine.spread(outcome, &mut scratch);
+        }
+        for node in 0..n {
+            let arrivals = std::mem::take(&mut engine.arrivals[node]);
+            let mut credits = Vec::new();
+            let (credited, unattributed) =
+                engine.allocate(node, &arrivals, &mut |p, c| credits.push((p, c)));
+            engine.node_credited[node].add(credited);
+            engine.node_unattributed[node].add(unattributed);
+            for (p, c) in credits {
+                engine.person_credit[p as usize].add(c);
+            }
+            engine.arrivals[node] = arrivals;
+        }
+        Ok(engine)
+    }
+
+    fn scratch(&self) -> Scratch {
+        Scratch {
+            amount: vec![0.0; self.nodes.len()],
+            mark: vec![0; self.nodes.len()],
+            epoch: 0,
+            reached: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    fn slot(&self, c: &CreditContribution) -> Slot {
+        let factor = match c.status {
+            Status::Confirmed => self.policy.confirmation.confirmed,
+            Status::Unconfirmed => self.policy.confirmation.unconfirmed,
+            Status::Retracted => self.policy.confirmation.retracted,
+        };
+        let decay = if self.policy.half_life_days > 0.0 {
+            let origin = self.decay_origin[c.node as usize];
+            // Relative to the node's first contribution; the outcome's own date cancels out of
+            // every share, so no outcome needs its own weights.
+            (f64::from(c.date - origin) / self.policy.half_life_days).exp2()
+        } else {
+            1.0
+        };
+        Slot {
+            person: c.person,
+            phase: phase_index(c.phase),
+            date: c.date,
+            effort: c.effort,
+            weight: c.effort.max(0.0) * factor * decay,
+        }
+    }
+
+    /// Propagates one outcome down the tree and records what stays at each node.
+    fn spread(&mut self, outcome: CreditOutcome, scratch: &mut Scratch) {
+        self.total_value.add(outcome.value);
+        let (date, value, root) = (outcome.date, outcome.value, outcome.node);
+        self.outcomes.push(outcome);
+        let mut stays = Vec::new();
+        self.propagate(root, date, value, scratch, &mut |node, amount| {
+            stays.push((node, amount))
+        });
+        for (node, amount) in stays {
+            self.arrivals[node as usize].push(Arrival { date, amount });
+        }
+    }
+
+    /// Walks the value of one outcome down the DAG (edges valid on `date`), in topological
+    /// order so a node reached by several paths passes on its whole inflow at once. Calls
+    /// `stay(node, amount)` with what each reached node keeps.
+    fn propagate(
+        &self,
+        root: u32,
+        date: Day,
+        value: f64,
+        scratch: &mut Scratch,
+        stay: &mut dyn FnMut(u32, f64),
+    ) {
+        scratch.epoch = scratch.epoch.wrapping_add(1);
+        if scratch.epoch == 0 {
+            scratch.mark.iter_mut().for_each(|m| *m = 0);
+            scratch.epoch = 1;
+        }
+        scratch.reached.clear();
+        scratch.stack.clear();
+        scratch.stack.push(root);
+        scratch.mark[root as usize] = scratch.epoch;
+        while let Some(v) = scratch.stack.pop() {
+            scratch.reached.push(v);
+            for e in
+                &self.child_edges[self.child_start[v as usize]..self.child_start[v as usize + 1]]
+            {
+                if e.valid_on(date) && scratch.mark[e.child as usize] != scratch.epoch {
+                    scratch.mark[e.child as usize] = scratch.epoch;
+                    scratch.stack.push(e.child);
+                }
+            }
+        }
+        let mut order = std::mem::take(&mut scratch.reached);
+        order.sort_by_key(|v| self.topo_rank[*v as usize]);
+        scratch.amount[root as usize] = value;
+        for &v in &order {
+            let inflow = std::mem::replace(&mut scratch.amount[v as usize], 0.0);
+            if inflow == 0.0 {
+                continue;
+            }
+            let mut passed = Sum::default();
+            for e in
+                &self.child_edges[self.child_start[v as usize]..self.child_start[v as usize + 1]]
+            {
+                if e.valid_on(date) && e.weight > 0.0 {
+                    let share = inflow * e.weight;
+                    scratch.amount[e.child as usize] += share;
+                    passed.add(share);
+                }
+            }
+            // What stays is exactly what was not passed on: conservation by construction.
+            stay(v, inflow - passed.value());
+        }
+        scratch.reached = order;
+    }
+
+    /// Shares the arrivals at `node` among its contributions; calls `credit(person, amount)`
+    /// and returns (credited, unattributed).
+    fn allocate(
+        &self,
+        node: usize,
+        arrivals: &[Arrival],
+        credit: &mut dyn FnMut(u32, f64),
+    ) -> (f64, f64) {
+        let slots = &self.slots[node];
+        let mut order: Vec<usize> = (0..arrivals.len()).collect();
+        order.sort_by_key(|i| arrivals[*i].date);
+        // add_at[k]: per-phase coefficients of the arrivals that count the first k slots.
+        let mut add_at = vec![[0.0f64; 5]; slots.len() + 1];
+        let mut totals = [0.0f64; 5];
+        let mut k = 0;
+        let (mut credited, mut unattributed) = (Sum::default(), Sum::default());
+        for i in order {
+            let arrival = arrivals[i];
+            while k < slots.len() && slots[k].date <= arrival.date {
+                totals[slots[k].phase as usize] += slots[k].weight;
+                k += 1;
+            }
+            let norm: f64 = (0..5)
+                .filter(|p| totals[*p] > 0.0)
+                .map(|p| self.phase_weight[p])
+                .sum();
+            if norm <= 0.0 || arrival.amount == 0.0 {
+                unattributed.add(arrival.amount);
+                continue;
+            }
+            credited.add(arrival.amount);
+            for p in 0..5 {
+                if totals[p] > 0.0 {
+                    add_at[k][p] += arrival.amount * self.phase_weight[p] / norm / totals[p];
+                }
+            }
+        }
+        let mut running = [0.0f64; 5];
+        let capped = self.policy.max_share_per_node < 1.0;
+        let mut per_person: BTreeMap<u32, f64> = BTreeMap::new();
+        for j in (0..slots.len()).rev() {
+            for p in 0..5 {
+                running[p] += add_at[j + 1][p];
+            }
+            let amount = slots[j].weight * running[slots[j].phase as usize];
+            if amount > 0.0 {
+                if capped {
+                    *per_person.entry(slots[j].person).or_default() += amount;
+                } else {
+                    credit(slots[j].person, amount);
+                }
+            }
+        }
+        if capped {
+            let lost = apply_cap(
+                &mut per_person,
+                self.policy.max_share_per_node,
+                credited.value(),
+            );
+            for (p, amount) in per_person {
+                credit(p, amount);
+            }
+            // With too few people to take a capped excess, it stays unattributed.
+            return (credited.value() - lost, unattributed.value() + lost);
+        }
+        (credited.value(), unattributed.value())
+    }
+
+    // ---- results ------------------------------------------------------------------------------
+
+    pub fn people(&self) -> &[String] {
+        &self.people
+    }
+
+    pub fn nodes(&self) -> &[CreditNode] {
+        &self.nodes
+    }
+
+    pub fn outcomes(&self) -> &[CreditOutcome] {
+        &self.outcomes
+    }
+
+    pub fn credit(&self, person: u32) -> f64 {
+        self.person_credit
+            .get(person as usize)
+            .map_or(0.0, Sum::value)
+    }
+
+    /// (credited, unattributed) at a node, over every outcome.
+    pub fn node_totals(&self, node: u32) -> (f64, f64) {
+        (
+            self.node_credited[node as usize].value(),
+            self.node_unattributed[node as usize].value(),
+        )
+    }
+
+    pub fn total_value(&self) -> f64 {
+        self.total_value.value()
+    }
+
+    pub fn total_credited(&self) -> f64 {
+        let mut sum = Sum::default();
+        self.person_credit.iter().for_each(|s| sum.add(s.value()));
+        sum.value()
+    }
+
+    pub fn total_unattributed(&self) -> f64 {
+        let mut sum = Sum::default();
+        self.node_unattributed
+            .iter()
+            .for_each(|s| sum.add(s.value()));
+        sum.value()
+    }
+
+    /// What each person received from one node, over every outcome.
+    pub fn node_allocation(&self, node: u32) -> Vec<(u32, f64)> {
+        let mut per_person: HashMap<u32, f64> = HashMap::new();
+        self.allocate(node as usize, &self.arrivals[node as usize], &mut |p, c| {
+            *per_person.entry(p).or_default() += c;
+        });
+        let mut out: Vec<(u32, f64)> = per_person.into_iter().collect();
+        out.sort_by_key(|(p, _)| *p);
+        out
+    }
+
+    /// The nodes a person contributed to.
+    pub fn nodes_of(&self, person: u32) -> Vec<u32> {
+        (0..self.slots.len() as u32)
+            .filter(|v| self.slots[*v as usize].iter().any(|s| s.person == person))
+            .collect()
+    }
+
+    // ---- incremental updates ------------------------------------------------------------------
+
+    fn ensure_person(&mut self, person: u32) {
+        if self.person_credit.len() <= person as usize {
+            self.person_credit
+                .resize(person as usize + 1, Sum::default());
+        }
+    }
+
+    /// Adds the person or returns their index (for incremental contributions).
+    pub fn intern_person(&mut self, id: &str) -> u32 {
+        if let Some(i) = self.people.iter().position(|p| p == id) {
+            return i as u32;
+        }
+        self.people.push(id.to_string());
+        self.ensure_person(self.people.len() as u32 - 1);
+        self.people.len() as u32 - 1
+    }
+
+    /// Credits one new outcome without recomputing the others; returns who gained what.
+    pub fn add_outcome(&mut self, outcome: CreditOutcome) -> Vec<(u32, f64)> {
+        let mut scratch = self.scratch();
+        let (date, value, root) = (outcome.date, outcome.value, outcome.node);
+        self.total_value.add(value);
+        self.outcomes.push(outcome);
+        let mut stays = Vec::new();
+        self.propagate(root, date, value, &mut scratch, &mut |node, amount| {
+            stays.push((node, amount))
+        });
+        let mut gained: HashMap<u32, f64> = HashMap::new();
+        for (node, amount) in stays {
+            let arrival = Arrival { date, amount };
+            let mut credits = Vec::new();
+            let (credited, unattributed) = if self.policy.max_share_per_node < 1.0 {
+                // A cap depends on the node's whole allocation: recompute the node.
+                let before = self.node_allocation(node);
+                self.arrivals[node as usize].push(arrival);
+                let after = self.node_allocation(node);
+                let (c0, u0) = self.node_totals(node);
+                let (c1, u1) = self.recount_node(node);
+                let mut changes: Vec<(u32, f64)> =
+                    difference(&before, &after).into_iter().collect();
+                changes.sort_by_key(|(p, _)| *p);
+                credits = changes;
+                (c1 - c0, u1 - u0)
+            } else {
+                let result =
+                    self.allocate(node as usize, &[arrival], &mut |p, c| credits.push((p, c)));
+                self.arrivals[node as usize].push(arrival);
+                result
+            };
+            self.node_credited[node as usize].add(credited);
+            self.node_unattributed[node as usize].add(unattributed);
+            for (p, c) in credits {
+                *gained.entry(p).or_default() += c;
+            }
+        }
+        self.apply(gained)
+    }
+
+    /// Adds one contribution and re-shares only its node; returns who gained or lost what.
+    pub fn add_contribution(&mut self, contribution: CreditContribution) -> Vec<(u32, f64)> {
+        let node = contribution.node as usize;
+        self.ensure_person(contribution.person);
+        let before = self.node_allocation(node as u32);
+        let (c0, u0) = self.node_totals(node as u32);
+        if self.decay_origin[node] == Day::MAX {
+            // The node's first contribution sets the date decay is measured from; an earlier
+            // one added later simply gets a negative exponent.
+            self.decay_origin[node] = contribution.date;
+        }
+        let slot = self.slot(&contribution);
+        let at = self.slots[node].partition_point(|s| s.date <= slot.date);
+        self.slots[node].insert(at, slot);
+        let after = self.node_allocation(node as u32);
+        let (c1, u1) = self.recount_node(node as u32);
+        self.node_credited[node].add(c1 - c0);
+        self.node_unattributed[node].add(u1 - u0);
+        self.apply(difference(&before, &after).into_iter().collect())
+    }
+
+    /// (credited, unattributed) of a node recomputed from its arrivals.
+    fn recount_node(&self, node: u32) -> (f64, f64) {
+        self.allocate(node as usize, &self.arrivals[node as usize], &mut |_, _| {})
+    }
+
+    fn apply(&mut self, changes: HashMap<u32, f64>) -> Vec<(u32, f64)> {
+        let mut out: Vec<(u32, f64)> = changes.into_iter().filter(|(_, c)| *c != 0.0).collect();
+        out.sort_by_key(|(p, _)| *p);
+        for (p, c) in &out {
+            self.ensure_person(*p);
+            self.person_credit[*p as usize].add(*c);
+        }
+        out
+    }
+
+    // ---- explanations -------------------------------------------------------------------------
+
+    /// Itemises the credit of the people `wanted` selects: one line per (outcome, node, phase),
+    /// computed outcome by outcome (the slow, literal reading of the policy; the tests check
+    /// that it adds up to the fast path's totals). A cap, if set, is not itemised.
+    pub fn explain(&self, wanted: &dyn Fn(u32) -> bool) -> Vec<Explanation> {
+        let mut scratch = self.scratch();
+        let mut lines: HashMap<(u32, u32, u8, u32), Explanation> = HashMap::new();
+        for (index, outcome) in self.outcomes.iter().enumerate() {
+            let mut stays = Vec::new();
+            self.propagate(
+                outcome.node,
+                outcome.date,
+                outcome.value,
+                &mut scratch,
+                &mut |v, a| stays.push((v, a)),
+            );
+            for (node, amount) in stays {
+                let slots = &self.slots[node as usize];
+                let counted = slots.partition_point(|s| s.date <= outcome.date);
+                let (mut totals, mut efforts) = ([0.0f64; 5], [0.0f64; 5]);
+                for s in &slots[..counted] {
+                    totals[s.phase as usize] += s.weight;
+                    if s.weight > 0.0 {
+                        efforts[s.phase as usize] += s.effort;
+                    }
+                }
+                let norm: f64 = (0..5)
+                    .filter(|p| totals[*p] > 0.0)
+                    .map(|p| self.phase_weight[p])
+                    .sum();
+                if norm <= 0.0 {
+                    continue;
+                }
+                for s in &slots[..counted] {
+                    if !wanted(s.person) || s.weight <= 0.0 {
+                        continue;
+                    }
+                    let p = s.phase as usize;
+                    let share = amount * self.phase_weight[p] / norm * s.weight / totals[p];
+                    let line = lines
+                        .entry((s.person, index as u32, s.phase, node))
+                        .or_insert(Explanation {
+                            person: s.person,
+                            amount: 0.0,
+                            node,
+                            phase: PHASES[p],
+                            effort: 0.0,
+                            phase_effort: efforts[p],
+                            outcome: index as u32,
+                        });
+                    line.amount += share;
+                    line.effort += s.effort;
+                }
+            }
+        }
+        let mut out: Vec<Explanation> = lines.into_values().collect();
+        out.sort_by(|a, b| {
+            (
+                a.person,
+                self.outcomes[a.outcome as usize].date,
+                a.outcome,
+                a.node,
+                a.phase,
+            )
+                .cmp(&(
+                    b.person,
+                    self.outcomes[b.outcome as usize].date,
+                    b.outcome,
+                    b.node,
+                    b.phase,
+                ))
+        });
+        out
+    }
+}
+
+/// after − before, per person.
+fn difference(before: &[(u32, f64)], after: &[(u32, f64)]) -> HashMap<u32, f64> {
+    let mut out: HashMap<u32, f64> = HashMap::new();
+    for (p, c) in after {
+        *out.entry(*p).or_default() += c;
+    }
+    for (p, c) in before {
+        *out.entry(*p).or_default() -= c;
+    }
+    out
+}
+
+/// Caps each person's share of `total` at `max_share`, handing the excess to the others in
+/// proportion (water-filling). Returns what no one could take.
+fn apply_cap(per_person: &mut BTreeMap<u32, f64>, max_share: f64, total: f64) -> f64 {
+    let limit = max_share * total;
+    for _ in 0..=per_person.len() {
+        let mut excess = 0.0;
+        for v in per_person.values_mut() {
+            if *v > limit {
+                excess += *v - limit;
+                *v = limit;
+            }
+        }
+        if excess <= total * 1e-15 {
+            return 0.0;
+        }
+        let open_total: f64 = per_person.values().filter(|v| **v < limit).sum();
+        if open_total <= 0.0 {
+            return excess;
+        }
+        for v in per_person.values_mut() {
+            if *v < limit {
+                *v += excess * *v / open_total;
+            }
+        }
+    }
+    0.0
+}
+
+/// Kahn's algorithm; the rank of each node in a topological order, or a node on a cycle.
+fn topological_ranks(n: usize, start: &[usize], edges: &[CreditEdge]) -> Result<Vec<u32>, usize> {
+    let mut indegree = vec![0u32; n];
+    for e in edges {
+        indegree[e.child as usize] += 1;
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|v| indegree[*v] == 0).collect();
+    let mut rank = vec![u32::MAX; n];
+    let mut next = 0u32;
+    while let Some(v) = ready.pop() {
+        rank[v] = next;
+        next += 1;
+        for e in &edges[start[v]..start[v + 1]] {
+            let c = e.child as usize;
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.push(c);
+            }
+        }
+    }
+    match rank.iter().position(|r| *r == u32::MAX) {
+        Some(v) => Err(v),
+        None => Ok(rank),
+    }
+}

@@ -1,0 +1,419 @@
+//! Tests of the attribution rules, and property tests on random DAGs.
+
+use super::*;
+use crate::domain::Phase;
+use proptest::prelude::*;
+
+fn contribution(
+    person: u32,
+    node: u32,
+    phase: Phase,
+    date: Day,
+    effort: f64,
+    status: Status,
+) -> CreditContribution {
+    CreditContribution {
+        person,
+        node,
+        phase,
+        date,
+        effort,
+        status,
+    }
+}
+
+fn data(nodes: usize, people: usize) -> CreditData {
+    let mut d = CreditData::default();
+    for n in 0..nodes {
+        d.node(&format!("N{n}"), &format!("Node {n}"));
+    }
+    for p in 0..people {
+        d.person(&format!("P{p}"));
+    }
+    d
+}
+
+fn outcome(node: u32, date: Day, value: f64) -> CreditOutcome {
+    CreditOutcome {
+        id: format!("O{node}-{date}"),
+        node,
+        date,
+        value,
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn phases_share_by_weight_and_people_by_effort() {
+    let mut d = data(1, 3);
+    d.contributions = vec![
+        contribution(0, 0, Phase::Design, 10, 3.0, Status::Confirmed),
+        contribution(1, 0, Phase::Design, 11, 5.0, Status::Confirmed),
+        contribution(2, 0, Phase::Build, 12, 4.0, Status::Unconfirmed),
+    ];
+    d.outcomes = vec![outcome(0, 20, 110.0)];
+    let e = Engine::new(d, Policy::default()).expect("engine");
+    // Only design (0.20) and build (0.35) have contributions: renormalised over 0.55.
+    let design = 110.0 * 0.20 / 0.55;
+    let build = 110.0 * 0.35 / 0.55;
+    assert!(close(e.credit(0), design * 3.0 / 8.0));
+    assert!(close(e.credit(1), design * 5.0 / 8.0));
+    assert!(
+        close(e.credit(2), build),
+        "an unconfirmed contribution alone still takes its whole pool"
+    );
+    assert!(close(e.total_credited(), 110.0) && e.total_unattributed() == 0.0);
+}
+
+#[test]
+fn value_flows_down_by_weight_and_the_rest_stays() {
+    let mut d = data(3, 2);
+    d.edges = vec![
+        CreditEdge {
+            parent: 0,
+            child: 1,
+            weight: 0.6,
+            from: None,
+            to: None,
+        },
+        // Linked only from day 50: an outcome on day 30 does not reach node 2.
+        CreditEdge {
+            parent: 0,
+            child: 2,
+            weight: 0.4,
+            from: Some(50),
+            to: None,
+        },
+    ];
+    d.contributions = vec![
+        contribution(0, 1, Phase::Build, 1, 1.0, Status::Confirmed),
+        contribution(1, 2, Phase::Build, 1, 1.0, Status::Confirmed),
+    ];
+    d.outcomes = vec![outcome(0, 30, 100.0), outcome(0, 60, 100.0)];
+    let e = Engine::new(d, Policy::default()).expect("engine");
+    assert!(close(e.credit(0), 60.0 + 60.0));
+    assert!(close(e.credit(1), 40.0));
+    // Node 0 has no contributors: what stays there (40, then 0) is unattributed, not spread.
+    assert!(close(e.node_totals(0).1, 40.0));
+    assert!(close(e.total_credited() + e.total_unattributed(), 200.0));
+}
+
+#[test]
+fn only_work_done_by_the_outcome_counts_and_retractions_count_nothing() {
+    let mut d = data(1, 3);
+    d.contributions = vec![
+        contribution(0, 0, Phase::Build, 10, 2.0, Status::Confirmed),
+        contribution(1, 0, Phase::Build, 30, 2.0, Status::Confirmed),
+        contribution(2, 0, Phase::Build, 5, 9.0, Status::Retracted),
+    ];
+    d.outcomes = vec![outcome(0, 20, 100.0), outcome(0, 4, 50.0)];
+    let e = Engine::new(d, Policy::default()).expect("engine");
+    assert!(close(e.credit(0), 100.0));
+    assert_eq!(
+        e.credit(1),
+        0.0,
+        "work after the outcome does not count toward it"
+    );
+    assert_eq!(e.credit(2), 0.0);
+    assert!(
+        close(e.total_unattributed(), 50.0),
+        "an outcome before any work stays unattributed"
+    );
+}
+
+#[test]
+fn a_cap_hands_the_excess_to_the_others() {
+    let mut d = data(1, 3);
+    d.contributions = vec![
+        contribution(0, 0, Phase::Build, 1, 8.0, Status::Confirmed),
+        contribution(1, 0, Phase::Build, 1, 1.0, Status::Confirmed),
+        contribution(2, 0, Phase::Build, 1, 1.0, Status::Confirmed),
+    ];
+    d.outcomes = vec![outcome(0, 2, 100.0)];
+    let policy = Policy {
+        max_share_per_node: 0.5,
+        ..Policy::default()
+    };
+    let e = Engine::new(d, policy).expect("engine");
+    assert!(close(e.credit(0), 50.0));
+    assert!(close(e.credit(1), 25.0) && close(e.credit(2), 25.0));
+}
+
+#[test]
+fn decay_makes_older_work_count_less() {
+    let mut d = data(1, 2);
+    d.contributions = vec![
+        contribution(0, 0, Phase::Build, 0, 1.0, Status::Confirmed),
+        contribution(1, 0, Phase::Build, 30, 1.0, Status::Confirmed),
+    ];
+    d.outcomes = vec![outcome(0, 40, 300.0)];
+    let e = Engine::new(
+        d,
+        Policy {
+            half_life_days: 30.0,
+            ..Policy::default()
+        },
+    )
+    .expect("engine");
+    assert!(close(e.credit(0), 100.0) && close(e.credit(1), 200.0));
+}
+
+#[test]
+fn a_cycle_is_refused() {
+    let mut d = data(2, 0);
+    d.edges = vec![
+        CreditEdge {
+            parent: 0,
+            child: 1,
+            weight: 0.5,
+            from: None,
+            to: None,
+        },
+        CreditEdge {
+            parent: 1,
+            child: 0,
+            weight: 0.5,
+            from: None,
+            to: None,
+        },
+    ];
+    assert!(matches!(
+        Engine::new(d, Policy::default()),
+        Err(CreditError::Cycle(_))
+    ));
+}
+
+// ---- property tests on random DAGs ------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct World {
+    nodes: usize,
+    edges: Vec<CreditEdge>,
+    contributions: Vec<CreditContribution>,
+    outcomes: Vec<CreditOutcome>,
+}
+
+const PEOPLE: usize = 6;
+
+fn phase(i: u8) -> Phase {
+    [
+        Phase::Discover,
+        Phase::Design,
+        Phase::Build,
+        Phase::Launch,
+        Phase::Operate,
+    ][i as usize % 5]
+}
+
+fn world() -> impl Strategy<Value = World> {
+    (2usize..9).prop_flat_map(|nodes| {
+        let edges = prop::collection::vec(
+            (
+                0..nodes,
+                0..nodes,
+                1u32..100,
+                prop::option::of(0i32..80),
+                prop::option::of(0i32..80),
+            ),
+            0..16,
+        );
+        let contributions = prop::collection::vec(
+            (
+                0..PEOPLE as u32,
+                0..nodes as u32,
+                0u8..5,
+                0i32..100,
+                0u32..10,
+                0u8..3,
+            ),
+            0..40,
+        );
+        let outcomes = prop::collection::vec((0..nodes as u32, 0i32..120, 0u32..1000), 1..8);
+        (Just(nodes), edges, contributions, outcomes).prop_map(
+            |(nodes, raw_edges, raw_contribs, raw_outcomes)| {
+                // Edges only from a lower to a higher index: a DAG, with multi-parent nodes.
+                let mut edges: Vec<CreditEdge> = Vec::new();
+                for (a, b, w, from, len) in raw_edges {
+                    let (parent, child) = (a.min(b) as u32, a.max(b) as u32);
+                    if parent == child
+                        || edges.iter().any(|e| e.parent == parent && e.child == child)
+                    {
+                        continue;
+                    }
+                    edges.push(CreditEdge {
+                        parent,
+                        child,
+                        weight: f64::from(w),
+                        from,
+                        to: from.zip(len).map(|(f, l)| f + l),
+                    });
+                }
+                // Each parent passes on at most 95% (its children's weights sum to ≤ 0.95).
+                for parent in 0..nodes as u32 {
+                    let total: f64 = edges
+                        .iter()
+                        .filter(|e| e.parent == parent)
+                        .map(|e| e.weight)
+                        .sum();
+                    for e in edges.iter_mut().filter(|e| e.parent == parent) {
+                        e.weight = e.weight / total.max(100.0) * 0.95;
+                    }
+                }
+                let contributions = raw_contribs
+                    .into_iter()
+                    .map(
+                        |(person, node, ph, date, effort, status)| CreditContribution {
+                            person,
+                            node,
+                            phase: phase(ph),
+                            date,
+                            effort: f64::from(effort),
+                            status: [Status::Confirmed, Status::Unconfirmed, Status::Retracted]
+                                [status as usize],
+                        },
+                    )
+                    .collect();
+                let outcomes = raw_outcomes
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (node, date, value))| CreditOutcome {
+                        id: format!("O{i}"),
+                        node,
+                        date,
+                        value: f64::from(value),
+                    })
+                    .collect();
+                World {
+                    nodes,
+                    edges,
+                    contributions,
+                    outcomes,
+                }
+            },
+        )
+    })
+}
+
+fn engine(w: &World, policy: Policy) -> Engine {
+    let mut d = data(w.nodes, PEOPLE);
+    d.edges = w.edges.clone();
+    d.contributions = w.contributions.clone();
+    d.outcomes = w.outcomes.clone();
+    Engine::new(d, policy).expect("a DAG")
+}
+
+fn credits(e: &Engine) -> Vec<f64> {
+    (0..PEOPLE as u32).map(|p| e.credit(p)).collect()
+}
+
+/// Nodes reachable from `root` over any edge (the subtree that can receive its value).
+fn subtree(w: &World, root: u32) -> Vec<u32> {
+    let mut seen = vec![root];
+    let mut i = 0;
+    while i < seen.len() {
+        let v = seen[i];
+        for e in w.edges.iter().filter(|e| e.parent == v) {
+            if !seen.contains(&e.child) {
+                seen.push(e.child);
+            }
+        }
+        i += 1;
+    }
+    seen
+}
+
+proptest! {
+    #[test]
+    fn value_is_conserved(w in world()) {
+        for policy in [Policy::default(), Policy { half_life_days: 20.0, max_share_per_node: 0.6, ..Policy::default() }] {
+            let e = engine(&w, policy);
+            let total: f64 = w.outcomes.iter().map(|o| o.value).sum();
+            prop_assert!(close(e.total_credited() + e.total_unattributed(), total),
+                "{} + {} != {}", e.total_credited(), e.total_unattributed(), total);
+            for o in 0..w.nodes as u32 {
+                let (credited, _) = e.node_totals(o);
+                let allocated: f64 = e.node_allocation(o).iter().map(|(_, c)| c).sum();
+                prop_assert!(close(credited, allocated));
+            }
+        }
+    }
+
+    #[test]
+    fn more_effort_never_lowers_ones_credit(w in world(), pick in any::<prop::sample::Index>(), extra in 1u32..20) {
+        prop_assume!(!w.contributions.is_empty());
+        let i = pick.index(w.contributions.len());
+        let person = w.contributions[i].person;
+        let before = engine(&w, Policy::default()).credit(person);
+        let mut more = w.clone();
+        more.contributions[i].effort += f64::from(extra);
+        let after = engine(&more, Policy::default()).credit(person);
+        prop_assert!(after >= before - 1e-9 * before.abs().max(1.0), "{before} -> {after}");
+    }
+
+    #[test]
+    fn nobody_is_credited_without_work_in_the_subtree_that_received_value(w in world()) {
+        let e = engine(&w, Policy::default());
+        for p in 0..PEOPLE as u32 {
+            let worked = w.outcomes.iter().any(|o| {
+                let reach = subtree(&w, o.node);
+                w.contributions.iter().any(|c| c.person == p && reach.contains(&c.node) && c.date <= o.date)
+            });
+            if !worked {
+                prop_assert_eq!(e.credit(p), 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn import_order_does_not_matter(w in world(), seed in any::<u64>()) {
+        let mut shuffled = w.clone();
+        let mut rng = seed;
+        let mut next = |n: usize| { rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1); (rng >> 33) as usize % n.max(1) };
+        for list in 0..3 {
+            let len = match list { 0 => shuffled.contributions.len(), 1 => shuffled.edges.len(), _ => shuffled.outcomes.len() };
+            for i in (1..len).rev() {
+                let j = next(i + 1);
+                match list { 0 => shuffled.contributions.swap(i, j), 1 => shuffled.edges.swap(i, j), _ => shuffled.outcomes.swap(i, j) }
+            }
+        }
+        let (a, b) = (credits(&engine(&w, Policy::default())), credits(&engine(&shuffled, Policy::default())));
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert!(close(*x, *y), "{a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_matches_the_literal_reading(w in world()) {
+        let e = engine(&w, Policy { half_life_days: 15.0, ..Policy::default() });
+        let lines = e.explain(&|_| true);
+        for p in 0..PEOPLE as u32 {
+            let itemised: f64 = lines.iter().filter(|l| l.person == p).map(|l| l.amount).sum();
+            prop_assert!(close(itemised, e.credit(p)), "person {p}: {itemised} vs {}", e.credit(p));
+        }
+    }
+
+    #[test]
+    fn incremental_updates_equal_a_recomputation(w in world(), extra in world()) {
+        prop_assume!(extra.nodes <= w.nodes);
+        for policy in [Policy::default(), Policy { half_life_days: 10.0, max_share_per_node: 0.7, ..Policy::default() }] {
+            let mut growing = engine(&w, policy.clone());
+            let mut all = w.clone();
+            for c in extra.contributions.iter().take(5) {
+                growing.add_contribution(*c);
+                all.contributions.push(*c);
+            }
+            for o in extra.outcomes.iter().take(3) {
+                growing.add_outcome(o.clone());
+                all.outcomes.push(o.clone());
+            }
+            let full = engine(&all, policy.clone());
+            for p in 0..PEOPLE as u32 {
+                prop_assert!(close(growing.credit(p), full.credit(p)), "person {p}: {} vs {}", growing.credit(p), full.credit(p));
+            }
+            prop_assert!(close(growing.total_unattributed(), full.total_unattributed()));
+        }
+    }
+}

@@ -67,6 +67,11 @@ enum Command {
     /// Write a simulated organisation (reorganisations, hand-overs, biased raters) with its
     /// ground truth, as import files.
     Sim(commands::sim::SimArgs),
+    /// Credit from the value tree: value realised at any node, shared with everyone who
+    /// worked for it (whatever happened to the org chart since).
+    Credit(commands::credit::CreditArgs),
+    /// Share a reward budget by credit (immediate or balanced).
+    Payout(commands::credit::PayoutArgs),
     /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
     /// database, and print the demo personas with their stories.
     Demo,
@@ -132,6 +137,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { what } => commands::show::run(&cli.db, what),
         Command::Org(args) => commands::org::run(&cli.db, args),
         Command::Sim(args) => commands::sim::run(args),
+        Command::Credit(args) => commands::credit::run(&cli.db, args),
+        Command::Payout(args) => commands::credit::payout_run(&cli.db, args),
         Command::Demo => commands::demo::run(&cli.db, &cli.actor),
         Command::Fairness(args) => commands::fairness::run(args),
     }

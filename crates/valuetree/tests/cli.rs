@@ -694,3 +694,153 @@ fn demo_loads_an_empty_database_and_refuses_a_used_one() {
     let used = Db::sqlite().with_examples();
     assert!(used.fails(&["demo"]).contains("already holds 90 events"));
 }
+
+/// `valuetree credit --format csv` as (person_id → credit).
+fn credits(db: &Db, extra: &[&str]) -> std::collections::BTreeMap<String, f64> {
+    let mut args = vec!["credit", "--format", "csv"];
+    args.extend_from_slice(extra);
+    db.ok(&args)
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            Some((fields.first()?.to_string(), fields.last()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn credit_tells_the_stories_of_the_product_brief() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let all = credits(&db, &[]);
+        // "I just wanted to eat meat when it was taken away": Ana left on 2024-08-31; Smart
+        // search's outcome came on 2024-10-31, and her share of it is hers.
+        let ana = db.ok(&["credit", "--person", "P02", "--explain"]);
+        assert!(all["P02"] > 800.0, "{all:?}");
+        assert!(ana.contains("from INI1 \"Smart search\": phase design, 8 of 8 effort units, outcome O1 on 2024-10-31"), "{ana}");
+        // "My shoulder was stepped on": Checkout redesign was handed from the Mobile Lab to the
+        // Checkout squad; discovery and design keep their share of the later value.
+        let ini2 = credits(&db, &["--node", "INI2"]);
+        for early in ["P03", "P04", "P10"] {
+            assert!(
+                ini2.get(early).is_some_and(|c| *c > 50.0),
+                "{early} lost credit at the hand-over: {ini2:?}"
+            );
+        }
+        assert!(ini2.contains_key("P05"));
+        // A flagpole raised bottom-up, fed by two objectives: its people from three units share it.
+        let ini3 = credits(&db, &["--node", "INI3"]);
+        assert_eq!(
+            ini3.keys().cloned().collect::<Vec<_>>(),
+            ["P04", "P09", "P12"]
+        );
+        // "The boss can't even protect himself": a reorganisation changes nobody's credit.
+        let moves = db.write(
+            "assignments.csv",
+            "person_id,unit_id,manager_id,valid_from\nP06,U2,P11,2024-11-01\nP04,U2,P11,2024-11-01\n",
+        );
+        db.ok(&["import", "assignments", &moves]);
+        assert_eq!(credits(&db, &[]), all);
+        // Conservation: credited + unattributed = value realised.
+        let json: serde_json::Value =
+            serde_json::from_str(&db.ok(&["credit", "--format", "json"])).expect("json");
+        let (value, credited, unattributed) = (
+            json["value_realised"].as_f64().unwrap_or_default(),
+            json["credited"].as_f64().unwrap_or_default(),
+            json["unattributed"].as_f64().unwrap_or_default(),
+        );
+        assert!(
+            (value - 2500.0).abs() < 1e-9 && (credited + unattributed - value).abs() < 1e-9,
+            "{json}"
+        );
+        let total: f64 = all.values().sum();
+        assert!((total - credited).abs() < 1e-4, "{total} vs {credited}");
+        // A period counts the outcomes dated in it.
+        let q4 = credits(&db, &["--from", "2024-10-01", "--to", "2024-12-31"]);
+        assert!(
+            !q4.contains_key("P05"),
+            "Checkout's outcome came in September: {q4:?}"
+        );
+    });
+}
+
+#[test]
+fn credit_policy_files_and_payouts() {
+    let db = Db::sqlite().with_examples();
+    let policy = db.write(
+        "policy.toml",
+        "[phase_weights]\ndiscover = 1.0\ndesign = 0.0\nbuild = 0.0\nlaunch = 0.0\noperate = 0.0\n",
+    );
+    let discovery_only = credits(&db, &["--policy", &policy]);
+    assert_eq!(
+        discovery_only.keys().cloned().collect::<Vec<_>>(),
+        ["P02", "P03", "P04", "P09"],
+        "{discovery_only:?}"
+    );
+    let bad = db.write("bad.toml", "[phase_weights]\nbuild = -1\n");
+    assert!(
+        db.fails(&["credit", "--policy", &bad])
+            .contains("phase_weights.build = -1")
+    );
+    let typo = db.write("typo.toml", "half_life = 30\n");
+    assert!(
+        db.fails(&["credit", "--policy", &typo])
+            .contains("half_life")
+    );
+    let out = db.ok(&[
+        "payout",
+        "--budget",
+        "1000",
+        "--from",
+        "2024-10-01",
+        "--to",
+        "2024-12-31",
+        "--policy",
+        "balanced",
+        "--format",
+        "csv",
+    ]);
+    let total: f64 = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.rsplit(',').next()?.parse::<f64>().ok())
+        .sum();
+    assert!((total - 1000.0).abs() < 0.05, "{out}");
+    // Balanced pays the Checkout squad for September's outcome too; immediate only for Q4's.
+    assert!(out.contains("P05,"), "{out}");
+    let immediate = db.ok(&[
+        "payout",
+        "--budget",
+        "1000",
+        "--from",
+        "2024-10-01",
+        "--to",
+        "2024-12-31",
+        "--policy",
+        "immediate",
+        "--format",
+        "csv",
+    ]);
+    assert!(!immediate.contains("P05,"), "{immediate}");
+    let paid = db.write("paid.csv", "person_id,paid\nP05,5000\n");
+    let settled = db.ok(&[
+        "payout",
+        "--budget",
+        "1000",
+        "--from",
+        "2024-10-01",
+        "--to",
+        "2024-12-31",
+        "--policy",
+        "balanced",
+        "--paid",
+        &paid,
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        !settled.contains("P05,"),
+        "already paid more than their share: {settled}"
+    );
+}

@@ -1,3 +1,4 @@
+pub mod credit;
 pub mod demo;
 pub mod fairness;
 pub mod import;

@@ -1,0 +1,179 @@
+//! Loading the credit engine's input from the projections.
+
+use crate::sql::{Cell, Value};
+use crate::{Store, StoreError};
+use valuetree_core::NaiveDate;
+use valuetree_core::credit::{
+    CreditContribution, CreditData, CreditEdge, CreditOutcome, Day, Status, day,
+};
+use valuetree_core::domain::Phase;
+
+/// Parses `YYYY-MM-DD` without going through a format string (millions of rows).
+fn parse_day(text: &str) -> Option<Day> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |s: &[u8]| {
+        s.iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(&b[0..4])? as i32, num(&b[5..7])?, num(&b[8..10])?)?;
+    Some(day(date))
+}
+
+fn corrupt(table: &'static str, what: &str) -> StoreError {
+    StoreError::Corrupt {
+        table,
+        reason: format!("unreadable {what}"),
+    }
+}
+
+fn text<'a>(cells: &[Cell<'a>], i: usize) -> Option<&'a str> {
+    match cells.get(i) {
+        Some(Cell::Text(t)) => Some(t),
+        _ => None,
+    }
+}
+
+fn real(cells: &[Cell<'_>], i: usize) -> Option<f64> {
+    match cells.get(i) {
+        Some(Cell::Real(f)) => Some(*f),
+        Some(Cell::Int(n)) => Some(*n as f64),
+        _ => None,
+    }
+}
+
+fn opt_day(cells: &[Cell<'_>], i: usize) -> Option<Option<Day>> {
+    match cells.get(i) {
+        Some(Cell::Null) => Some(None),
+        Some(Cell::Text("")) => Some(None),
+        Some(Cell::Text(t)) => parse_day(t).map(Some),
+        _ => None,
+    }
+}
+
+impl Store {
+    /// Everything the credit engine needs: the tree, every contribution, and the outcomes
+    /// dated from `from` to `to` (inclusive; `None` = unbounded).
+    pub fn credit_data(
+        &mut self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<CreditData, StoreError> {
+        let mut data = CreditData::default();
+        let mut tx = self.begin(false)?;
+        tx.for_each_cells(
+            "SELECT node_id, title FROM nodes ORDER BY node_id",
+            &[],
+            &mut |c| {
+                let (id, title) = (
+                    text(c, 0).ok_or_else(|| corrupt("nodes", "node_id"))?,
+                    text(c, 1).unwrap_or(""),
+                );
+                data.node(id, title);
+                Ok(())
+            },
+        )?;
+        let mut edges = Vec::new();
+        tx.for_each_cells(
+            "SELECT parent_id, child_id, weight, valid_from, valid_to FROM edges ORDER BY parent_id, child_id, valid_from",
+            &[],
+            &mut |c| {
+                let (parent, child) = (
+                    text(c, 0).ok_or_else(|| corrupt("edges", "parent_id"))?,
+                    text(c, 1).ok_or_else(|| corrupt("edges", "child_id"))?,
+                );
+                edges.push(CreditEdge {
+                    parent: data.node(parent, ""),
+                    child: data.node(child, ""),
+                    weight: real(c, 2).ok_or_else(|| corrupt("edges", "weight"))?,
+                    from: opt_day(c, 3).ok_or_else(|| corrupt("edges", "valid_from"))?,
+                    to: opt_day(c, 4).ok_or_else(|| corrupt("edges", "valid_to"))?,
+                });
+                Ok(())
+            },
+        )?;
+        data.edges = edges;
+        let mut contributions = Vec::new();
+        tx.for_each_cells(
+            "SELECT person_id, node_id, phase, date, effort, confirmed, confirmed_on, retracted_on FROM contributions",
+            &[],
+            &mut |c| {
+                let person = data.person(text(c, 0).ok_or_else(|| corrupt("contributions", "person_id"))?);
+                let node = data.node(text(c, 1).ok_or_else(|| corrupt("contributions", "node_id"))?, "");
+                let phase: Phase = text(c, 2)
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| corrupt("contributions", "phase"))?;
+                let date = text(c, 3).and_then(parse_day).ok_or_else(|| corrupt("contributions", "date"))?;
+                let confirmed = matches!(c.get(5), Some(Cell::Int(n)) if *n != 0) || !matches!(c.get(6), Some(Cell::Null) | None);
+                let status = if !matches!(c.get(7), Some(Cell::Null) | None) {
+                    Status::Retracted
+                } else if confirmed {
+                    Status::Confirmed
+                } else {
+                    Status::Unconfirmed
+                };
+                contributions.push(CreditContribution {
+                    person,
+                    node,
+                    phase,
+                    date,
+                    effort: real(c, 4).ok_or_else(|| corrupt("contributions", "effort"))?,
+                    status,
+                });
+                Ok(())
+            },
+        )?;
+        data.contributions = contributions;
+        let bounds = [
+            Value::Text(from.map_or(String::new(), |d| d.to_string())),
+            Value::Text(to.map_or("9999-12-31".to_string(), |d| d.to_string())),
+        ];
+        let mut outcomes = Vec::new();
+        tx.for_each_cells(
+            "SELECT outcome_id, node_id, date, value FROM outcomes WHERE date >= $1 AND date <= $2 ORDER BY date, outcome_id",
+            &bounds,
+            &mut |c| {
+                outcomes.push(CreditOutcome {
+                    id: text(c, 0).ok_or_else(|| corrupt("outcomes", "outcome_id"))?.to_string(),
+                    node: data.node(text(c, 1).ok_or_else(|| corrupt("outcomes", "node_id"))?, ""),
+                    date: text(c, 2).and_then(parse_day).ok_or_else(|| corrupt("outcomes", "date"))?,
+                    value: real(c, 3).ok_or_else(|| corrupt("outcomes", "value"))?,
+                });
+                Ok(())
+            },
+        )?;
+        data.outcomes = outcomes;
+        Ok(data)
+    }
+
+    /// Person id → name, for reports.
+    pub fn person_names(
+        &mut self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let mut names = std::collections::HashMap::new();
+        let mut tx = self.begin(false)?;
+        tx.for_each_cells("SELECT person_id, name FROM people", &[], &mut |c| {
+            if let (Some(id), Some(name)) = (text(c, 0), text(c, 1)) {
+                names.insert(id.to_string(), name.to_string());
+            }
+            Ok(())
+        })?;
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_parse_like_chrono() {
+        let d = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap_or_default();
+        assert_eq!(parse_day("2024-02-29"), Some(day(d)));
+        assert_eq!(parse_day("2023-02-29"), None);
+        assert_eq!(parse_day("2024-2-29"), None);
+    }
+}

@@ -655,7 +655,8 @@ fn sim_is_deterministic_and_its_output_imports_and_verifies() {
     let fairness = db.ok(&["fairness", "--sim", &a.display().to_string()]);
     assert!(
         fairness.contains("(a) current manager's rating")
-            && fairness.contains("(b) raw mean of all ratings"),
+            && fairness.contains("(b) raw mean of all ratings")
+            && fairness.contains("(d) credit from the value tree  "),
         "{fairness}"
     );
     let svg = std::fs::read_to_string(a.join("fairness.svg")).unwrap_or_default();

@@ -12,8 +12,9 @@ use valuetree_sim::fairness::{MethodReport, Scores, compare, svg_chart};
 Methods compared with truth.csv:
   (a) the current manager's rating (mean of the manager's results ratings over the cycles)
   (b) the raw mean of all ratings (results, self-ratings excluded)
-  (c) calibrated ratings, (d) credit from the value tree, (e) the combined final score:
-      added as the calibration and credit engines land.
+  (d) credit from the value tree (default policy), per month employed
+  (c) calibrated ratings and (e) the combined final score: added as the calibration engine
+      lands.
 The moved-off group: people who worked on an initiative and were moved off it, or left the
 company, before its first outcome.")]
 pub struct FairnessArgs {
@@ -164,6 +165,78 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
     Ok(group)
 }
 
+/// Credit from the value tree (default policy) per month employed in the simulation: people
+/// who joined late have had less time to contribute, and the truth is per month too.
+fn credit_per_month(dir: &Path) -> Result<Scores> {
+    use valuetree_core::credit::{CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status, day};
+    let date = |text: &str, what: &str| -> Result<i32> {
+        let parsed = valuetree_core::NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{what} `{text}` is not a date"))?;
+        Ok(day(parsed))
+    };
+    let mut data = CreditData::default();
+    read(dir, "nodes.csv", |row: &Row<'_>| {
+        data.node(row.get("node_id"), row.get("title"));
+        Ok(())
+    })?;
+    let mut edges = Vec::new();
+    read(dir, "edges.csv", |row: &Row<'_>| {
+        let optional = |text: &str| if text.is_empty() { Ok(None) } else { date(text, "valid_from").map(Some) };
+        edges.push(CreditEdge {
+            parent: data.node(row.get("parent_id"), ""),
+            child: data.node(row.get("child_id"), ""),
+            weight: row.get("weight").parse().context("weight is not a number")?,
+            from: optional(row.get("valid_from"))?,
+            to: optional(row.get("valid_to"))?,
+        });
+        Ok(())
+    })?;
+    data.edges = edges;
+    let mut contributions = Vec::new();
+    let mut horizon = i32::MIN;
+    read(dir, "contributions.csv", |row: &Row<'_>| {
+        let when = date(row.get("date"), "date")?;
+        horizon = horizon.max(when);
+        contributions.push(CreditContribution {
+            person: data.person(row.get("person_id")),
+            node: data.node(row.get("node_id"), ""),
+            phase: row.get("phase").parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            date: when,
+            effort: row.get("effort").parse().context("effort is not a number")?,
+            status: if row.get("confirmed") == "true" { Status::Confirmed } else { Status::Unconfirmed },
+        });
+        Ok(())
+    })?;
+    data.contributions = contributions;
+    let mut outcomes = Vec::new();
+    read(dir, "outcomes.csv", |row: &Row<'_>| {
+        outcomes.push(CreditOutcome {
+            id: row.get("outcome_id").to_string(),
+            node: data.node(row.get("node_id"), ""),
+            date: date(row.get("date"), "date")?,
+            value: row.get("value").parse().context("value is not a number")?,
+        });
+        Ok(())
+    })?;
+    data.outcomes = outcomes;
+    let mut months: HashMap<String, f64> = HashMap::new();
+    read(dir, "people.csv", |row: &Row<'_>| {
+        let joined = date(row.get("joined_on"), "joined_on")?;
+        let left = match row.get("left_on") {
+            "" => horizon,
+            text => date(text, "left_on")?.min(horizon),
+        };
+        months.insert(row.get("person_id").to_string(), (f64::from(left - joined) / 30.44).max(1.0));
+        Ok(())
+    })?;
+    let engine = Engine::new(data, Policy::default())?;
+    Ok(engine
+        .people()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), engine.credit(i as u32) / months.get(id).copied().unwrap_or(1.0)))
+        .collect())
+}
+
 pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     let dir = &args.sim;
     let mut truth = Scores::new();
@@ -207,6 +280,12 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             &truth,
             &group,
         ),
+        compare(
+            "(d) credit from the value tree",
+            &credit_per_month(dir)?,
+            &truth,
+            &group,
+        ),
     ];
     say!(
         "{:<32} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
@@ -234,7 +313,6 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     }
     for pending in [
         "(c) calibrated ratings",
-        "(d) credit from the value tree",
         "(e) combined final score",
     ] {
         say!("{pending:<32} not available yet (its engine has not landed)");

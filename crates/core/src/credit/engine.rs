@@ -159,12 +159,13 @@ impl Sum {
 /// A contribution as the engine keeps it at its node.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
-    person: u32,
-    phase: u8,
-    date: Day,
-    effort: f64,
     /// effort × confirmation factor × decay (relative to the node's first contribution).
     weight: f64,
+    person: u32,
+    date: Day,
+    /// As recorded (for explanations); f32 holds every effort a person types exactly enough.
+    effort: f32,
+    phase: u8,
 }
 
 /// Value that stayed at a node for one outcome.
@@ -200,6 +201,9 @@ fn phase_index(phase: Phase) -> u8 {
     PHASES.iter().position(|p| *p == phase).unwrap_or(0) as u8
 }
 
+/// One thread's share of the allocation: per-person sums, and (node, credited, unattributed).
+type NodeShares = (Vec<Sum>, Vec<(usize, f64, f64)>);
+
 /// Scratch space for propagating one outcome.
 struct Scratch {
     amount: Vec<f64>,
@@ -218,7 +222,11 @@ pub struct Engine {
     child_start: Vec<usize>,
     child_edges: Vec<CreditEdge>,
     topo_rank: Vec<u32>,
-    slots: Vec<Vec<Slot>>,
+    /// Contributions by node, sorted by date: `slot_pool[slot_start[v]..slot_start[v + 1]]`.
+    slot_start: Vec<usize>,
+    slot_pool: Vec<Slot>,
+    /// Nodes whose contributions changed after construction (incremental adds).
+    grown: HashMap<u32, Vec<Slot>>,
     /// The date decay is measured from, per node (its first contribution).
     decay_origin: Vec<Day>,
     outcomes: Vec<CreditOutcome>,
@@ -254,7 +262,9 @@ impl Engine {
             child_start,
             child_edges,
             topo_rank,
-            slots: vec![Vec::new(); n],
+            slot_start: vec![0; n + 1],
+            slot_pool: Vec::new(),
+            grown: HashMap::new(),
             decay_origin: vec![Day::MAX; n],
             outcomes: Vec::new(),
             arrivals: vec![Vec::new(); n],
@@ -269,30 +279,162 @@ impl Engine {
             let origin = &mut engine.decay_origin[c.node as usize];
             *origin = (*origin).min(c.date);
         }
-        for c in data.contributions {
-            let slot = engine.slot(&c);
-            engine.slots[c.node as usize].push(slot);
-        }
-        for slots in &mut engine.slots {
-            slots.sort_by_key(|s| s.date);
-        }
-        let mut scratch = engine.scratch();
-        for outcome in data.outcomes {
-            engine.spread(outcome, &mut scratch);
-        }
-        for node in 0..n {
-            let arrivals = std::mem::take(&mut engine.arrivals[node]);
-            let mut credits = Vec::new();
-            let (credited, unattributed) =
-                engine.allocate(node, &arrivals, &mut |p, c| credits.push((p, c)));
-            engine.node_credited[node].add(credited);
-            engine.node_unattributed[node].add(unattributed);
-            for (p, c) in credits {
-                engine.person_credit[p as usize].add(c);
-            }
-            engine.arrivals[node] = arrivals;
-        }
+        engine.place_slots(&data.contributions);
+        drop(data.contributions);
+        engine.spread_all(data.outcomes);
+        engine.allocate_all();
         Ok(engine)
+    }
+
+    /// Lays the contributions out by node (a counting sort: one sequential pass), then sorts
+    /// each node's few contributions by date, on two threads.
+    fn place_slots(&mut self, contributions: &[CreditContribution]) {
+        let n = self.nodes.len();
+        let mut start = vec![0usize; n + 1];
+        for c in contributions {
+            start[c.node as usize + 1] += 1;
+        }
+        for v in 0..n {
+            start[v + 1] += start[v];
+        }
+        // Two threads, each writing the nodes of its half of the pool (both read everything:
+        // a sequential read is cheap, the scattered writes are what costs).
+        let empty = Slot {
+            weight: 0.0,
+            person: 0,
+            date: 0,
+            effort: 0.0,
+            phase: 0,
+        };
+        let mut pool = vec![empty; contributions.len()];
+        let mid = start.partition_point(|s| *s < pool.len() / 2).min(n);
+        {
+            let (low, high) = pool.split_at_mut(start[mid]);
+            let engine = &*self;
+            let fill = |slots: &mut [Slot], nodes: std::ops::Range<usize>| {
+                let offset = start[nodes.start];
+                let mut cursor: Vec<usize> = start[nodes.start..nodes.end]
+                    .iter()
+                    .map(|s| s - offset)
+                    .collect();
+                for c in contributions {
+                    let v = c.node as usize;
+                    if nodes.contains(&v) {
+                        let at = &mut cursor[v - nodes.start];
+                        slots[*at] = engine.slot(c);
+                        *at += 1;
+                    }
+                }
+            };
+            std::thread::scope(|scope| {
+                scope.spawn(|| fill(high, mid..n));
+                fill(low, 0..mid);
+            });
+        }
+        let (low, high) = pool.split_at_mut(start[mid]);
+        let sort_nodes = |slots: &mut [Slot], nodes: std::ops::Range<usize>, offset: usize| {
+            for v in nodes {
+                slots[start[v] - offset..start[v + 1] - offset].sort_unstable_by_key(|s| s.date);
+            }
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| sort_nodes(high, mid..n, start[mid]));
+            sort_nodes(low, 0..mid, 0);
+        });
+        self.slot_start = start;
+        self.slot_pool = pool;
+    }
+
+    fn slots_of(&self, node: usize) -> &[Slot] {
+        match self.grown.get(&(node as u32)) {
+            Some(slots) => slots,
+            None => &self.slot_pool[self.slot_start[node]..self.slot_start[node + 1]],
+        }
+    }
+
+    /// Propagates every outcome, on two threads (each half of the outcomes), keeping the
+    /// arrivals in outcome order so results never depend on scheduling.
+    fn spread_all(&mut self, outcomes: Vec<CreditOutcome>) {
+        let half = outcomes.len() / 2;
+        let engine = &*self;
+        let halves: Vec<Vec<(u32, Arrival)>> = std::thread::scope(|scope| {
+            let work = |part: &[CreditOutcome]| {
+                let mut scratch = engine.scratch();
+                let mut out = Vec::new();
+                for o in part {
+                    engine.propagate(
+                        o.node,
+                        o.date,
+                        o.value,
+                        &mut scratch,
+                        &mut |node, amount| {
+                            out.push((
+                                node,
+                                Arrival {
+                                    date: o.date,
+                                    amount,
+                                },
+                            ));
+                        },
+                    );
+                }
+                out
+            };
+            let (first, second) = outcomes.split_at(half);
+            let other = scope.spawn(move || work(second));
+            let mine = work(first);
+            vec![mine, other.join().unwrap_or_default()]
+        });
+        let mut counts = vec![0usize; self.nodes.len()];
+        for (node, _) in halves.iter().flatten() {
+            counts[*node as usize] += 1;
+        }
+        for (arrivals, count) in self.arrivals.iter_mut().zip(counts) {
+            arrivals.reserve_exact(count);
+        }
+        for (node, arrival) in halves.into_iter().flatten() {
+            self.arrivals[node as usize].push(arrival);
+        }
+        for o in outcomes {
+            self.total_value.add(o.value);
+            self.outcomes.push(o);
+        }
+    }
+
+    /// Shares the arrivals at every node, on two threads (nodes split by contribution count),
+    /// merging in a fixed order.
+    fn allocate_all(&mut self) {
+        let n = self.nodes.len();
+        let total = self.slot_pool.len();
+        let mid = self.slot_start.partition_point(|s| *s < total / 2).min(n);
+        let people = self.people.len();
+        let engine = &*self;
+        let parts: Vec<NodeShares> = std::thread::scope(|scope| {
+            let work = |range: std::ops::Range<usize>| {
+                let mut sums = vec![Sum::default(); people];
+                let mut totals = Vec::with_capacity(range.len());
+                for node in range {
+                    let (credited, unattributed) =
+                        engine.allocate(node, &engine.arrivals[node], &mut |p, c| {
+                            sums[p as usize].add(c)
+                        });
+                    totals.push((node, credited, unattributed));
+                }
+                (sums, totals)
+            };
+            let other = scope.spawn(move || work(mid..n));
+            let mine = work(0..mid);
+            vec![mine, other.join().unwrap_or_default()]
+        });
+        for (sums, totals) in parts {
+            for (p, sum) in sums.iter().enumerate() {
+                self.person_credit[p].add(sum.value());
+            }
+            for (node, credited, unattributed) in totals {
+                self.node_credited[node].add(credited);
+                self.node_unattributed[node].add(unattributed);
+            }
+        }
     }
 
     fn scratch(&self) -> Scratch {
@@ -323,22 +465,8 @@ impl Engine {
             person: c.person,
             phase: phase_index(c.phase),
             date: c.date,
-            effort: c.effort,
+            effort: c.effort as f32,
             weight: c.effort.max(0.0) * factor * decay,
-        }
-    }
-
-    /// Propagates one outcome down the tree and records what stays at each node.
-    fn spread(&mut self, outcome: CreditOutcome, scratch: &mut Scratch) {
-        self.total_value.add(outcome.value);
-        let (date, value, root) = (outcome.date, outcome.value, outcome.node);
-        self.outcomes.push(outcome);
-        let mut stays = Vec::new();
-        self.propagate(root, date, value, scratch, &mut |node, amount| {
-            stays.push((node, amount))
-        });
-        for (node, amount) in stays {
-            self.arrivals[node as usize].push(Arrival { date, amount });
         }
     }
 
@@ -374,7 +502,9 @@ impl Engine {
             }
         }
         let mut order = std::mem::take(&mut scratch.reached);
-        order.sort_by_key(|v| self.topo_rank[*v as usize]);
+        if order.len() > 1 {
+            order.sort_unstable_by_key(|v| self.topo_rank[*v as usize]);
+        }
         scratch.amount[root as usize] = value;
         for &v in &order {
             let inflow = std::mem::replace(&mut scratch.amount[v as usize], 0.0);
@@ -405,9 +535,12 @@ impl Engine {
         arrivals: &[Arrival],
         credit: &mut dyn FnMut(u32, f64),
     ) -> (f64, f64) {
-        let slots = &self.slots[node];
+        if arrivals.is_empty() {
+            return (0.0, 0.0);
+        }
+        let slots = self.slots_of(node);
         let mut order: Vec<usize> = (0..arrivals.len()).collect();
-        order.sort_by_key(|i| arrivals[*i].date);
+        order.sort_unstable_by_key(|i| (arrivals[*i].date, *i));
         // add_at[k]: per-phase coefficients of the arrivals that count the first k slots.
         let mut add_at = vec![[0.0f64; 5]; slots.len() + 1];
         let mut totals = [0.0f64; 5];
@@ -524,8 +657,12 @@ impl Engine {
 
     /// The nodes a person contributed to.
     pub fn nodes_of(&self, person: u32) -> Vec<u32> {
-        (0..self.slots.len() as u32)
-            .filter(|v| self.slots[*v as usize].iter().any(|s| s.person == person))
+        (0..self.nodes.len() as u32)
+            .filter(|v| {
+                self.slots_of(*v as usize)
+                    .iter()
+                    .any(|s| s.person == person)
+            })
             .collect()
     }
 
@@ -601,8 +738,10 @@ impl Engine {
             self.decay_origin[node] = contribution.date;
         }
         let slot = self.slot(&contribution);
-        let at = self.slots[node].partition_point(|s| s.date <= slot.date);
-        self.slots[node].insert(at, slot);
+        let mut slots = self.slots_of(node).to_vec();
+        let at = slots.partition_point(|s| s.date <= slot.date);
+        slots.insert(at, slot);
+        self.grown.insert(node as u32, slots);
         let after = self.node_allocation(node as u32);
         let (c1, u1) = self.recount_node(node as u32);
         self.node_credited[node].add(c1 - c0);
@@ -643,13 +782,13 @@ impl Engine {
                 &mut |v, a| stays.push((v, a)),
             );
             for (node, amount) in stays {
-                let slots = &self.slots[node as usize];
+                let slots = self.slots_of(node as usize);
                 let counted = slots.partition_point(|s| s.date <= outcome.date);
                 let (mut totals, mut efforts) = ([0.0f64; 5], [0.0f64; 5]);
                 for s in &slots[..counted] {
                     totals[s.phase as usize] += s.weight;
                     if s.weight > 0.0 {
-                        efforts[s.phase as usize] += s.effort;
+                        efforts[s.phase as usize] += f64::from(s.effort);
                     }
                 }
                 let norm: f64 = (0..5)
@@ -677,7 +816,7 @@ impl Engine {
                             outcome: index as u32,
                         });
                     line.amount += share;
-                    line.effort += s.effort;
+                    line.effort += f64::from(s.effort);
                 }
             }
         }

@@ -168,9 +168,12 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
 /// Credit from the value tree (default policy) per month employed in the simulation: people
 /// who joined late have had less time to contribute, and the truth is per month too.
 fn credit_per_month(dir: &Path) -> Result<Scores> {
-    use valuetree_core::credit::{CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status, day};
+    use valuetree_core::credit::{
+        CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status, day,
+    };
     let date = |text: &str, what: &str| -> Result<i32> {
-        let parsed = valuetree_core::NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{what} `{text}` is not a date"))?;
+        let parsed = valuetree_core::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .with_context(|| format!("{what} `{text}` is not a date"))?;
         Ok(day(parsed))
     };
     let mut data = CreditData::default();
@@ -180,11 +183,20 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
     })?;
     let mut edges = Vec::new();
     read(dir, "edges.csv", |row: &Row<'_>| {
-        let optional = |text: &str| if text.is_empty() { Ok(None) } else { date(text, "valid_from").map(Some) };
+        let optional = |text: &str| {
+            if text.is_empty() {
+                Ok(None)
+            } else {
+                date(text, "valid_from").map(Some)
+            }
+        };
         edges.push(CreditEdge {
             parent: data.node(row.get("parent_id"), ""),
             child: data.node(row.get("child_id"), ""),
-            weight: row.get("weight").parse().context("weight is not a number")?,
+            weight: row
+                .get("weight")
+                .parse()
+                .context("weight is not a number")?,
             from: optional(row.get("valid_from"))?,
             to: optional(row.get("valid_to"))?,
         });
@@ -199,10 +211,20 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
         contributions.push(CreditContribution {
             person: data.person(row.get("person_id")),
             node: data.node(row.get("node_id"), ""),
-            phase: row.get("phase").parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            phase: row
+                .get("phase")
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
             date: when,
-            effort: row.get("effort").parse().context("effort is not a number")?,
-            status: if row.get("confirmed") == "true" { Status::Confirmed } else { Status::Unconfirmed },
+            effort: row
+                .get("effort")
+                .parse()
+                .context("effort is not a number")?,
+            status: if row.get("confirmed") == "true" {
+                Status::Confirmed
+            } else {
+                Status::Unconfirmed
+            },
         });
         Ok(())
     })?;
@@ -225,7 +247,10 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
             "" => horizon,
             text => date(text, "left_on")?.min(horizon),
         };
-        months.insert(row.get("person_id").to_string(), (f64::from(left - joined) / 30.44).max(1.0));
+        months.insert(
+            row.get("person_id").to_string(),
+            (f64::from(left - joined) / 30.44).max(1.0),
+        );
         Ok(())
     })?;
     let engine = Engine::new(data, Policy::default())?;
@@ -233,7 +258,12 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
         .people()
         .iter()
         .enumerate()
-        .map(|(i, id)| (id.clone(), engine.credit(i as u32) / months.get(id).copied().unwrap_or(1.0)))
+        .map(|(i, id)| {
+            (
+                id.clone(),
+                engine.credit(i as u32) / months.get(id).copied().unwrap_or(1.0),
+            )
+        })
         .collect())
 }
 
@@ -311,10 +341,7 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             r.moved_off_shortfall
         );
     }
-    for pending in [
-        "(c) calibrated ratings",
-        "(e) combined final score",
-    ] {
+    for pending in ["(c) calibrated ratings", "(e) combined final score"] {
         say!("{pending:<32} not available yet (its engine has not landed)");
     }
     say!(

@@ -96,7 +96,14 @@ impl Store {
             },
         )?;
         data.edges = edges;
-        let mut contributions = Vec::new();
+        let mut expected = 0i64;
+        tx.for_each_cells("SELECT count(*) FROM contributions", &[], &mut |c| {
+            if let Some(Cell::Int(n)) = c.first() {
+                expected = *n;
+            }
+            Ok(())
+        })?;
+        let mut contributions = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
         tx.for_each_cells(
             "SELECT person_id, node_id, phase, date, effort, confirmed, confirmed_on, retracted_on FROM contributions",
             &[],

@@ -16,6 +16,7 @@
 use super::policy::Policy;
 use crate::domain::Phase;
 use chrono::{Datelike, NaiveDate};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap};
 
 /// A date as a day number (days from the common era), for cheap comparisons.
@@ -83,8 +84,9 @@ pub struct CreditData {
     pub edges: Vec<CreditEdge>,
     pub contributions: Vec<CreditContribution>,
     pub outcomes: Vec<CreditOutcome>,
-    person_index: HashMap<String, u32>,
-    node_index: HashMap<String, u32>,
+    /// FxHash: interning millions of ids is the loader's hot path, and the keys are ours.
+    person_index: FxHashMap<String, u32>,
+    node_index: FxHashMap<String, u32>,
 }
 
 impl CreditData {

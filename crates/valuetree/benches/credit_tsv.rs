@@ -1,0 +1,115 @@
+//! The valuetree side of the SourceCred comparison (`bench/sourcecred/run.sh`): loads the
+//! TSV graph SourceCred's CredRank scored (path in `VALUETREE_TSV`) into the credit engine and
+//! credits it.
+//!
+//! Conversion: NEED/OBJECTIVE/PROJECT/DELIVERABLE nodes become value-tree nodes; a SUPPORTS
+//! edge child → parent becomes a link parent → child (a parent's children share its value
+//! equally); DEPENDS j → k becomes a link j → k carrying a quarter of j's value, split among
+//! j's dependencies (kept only from a later to an earlier deliverable, so the tree stays
+//! acyclic); AUTHORS user → deliverable becomes a confirmed build contribution of 1 effort unit
+//! on the edge's date; a node's minted value becomes an outcome at the end of the period.
+
+use std::collections::HashMap;
+use std::time::Instant;
+use valuetree_core::credit::{CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status};
+use valuetree_core::domain::Phase;
+
+const UNIX_EPOCH_DAY: i32 = 719_163;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let Ok(path) = std::env::var("VALUETREE_TSV") else {
+        println!("set VALUETREE_TSV to a graph written by bench/sourcecred/credrank.js");
+        return;
+    };
+    let started = Instant::now();
+    let text = std::fs::read_to_string(&path).expect("read the TSV graph");
+    let mut data = CreditData::default();
+    let mut mints: Vec<(u32, f64)> = Vec::new();
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut depends: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut last_day = i32::MIN;
+    let day = |ms: &str| ms.parse::<i64>().map_or(UNIX_EPOCH_DAY, |ms| UNIX_EPOCH_DAY + (ms / 86_400_000) as i32);
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f.as_slice() {
+            ["N", id, "USER", ..] => {
+                data.person(id);
+            }
+            ["N", id, _, mint, _] => {
+                let node = data.node(id, id);
+                let mint: f64 = mint.parse().unwrap_or(0.0);
+                if mint > 0.0 {
+                    mints.push((node, mint));
+                }
+            }
+            ["E", src, dst, "SUPPORTS", _] => {
+                let (child, parent) = (data.node(src, ""), data.node(dst, ""));
+                children.entry(parent).or_default().push(child);
+            }
+            ["E", src, dst, "DEPENDS", _] => {
+                let (from, to) = (data.node(src, ""), data.node(dst, ""));
+                if to < from {
+                    depends.entry(from).or_default().push(to);
+                }
+            }
+            ["E", src, dst, "AUTHORS", ts] => {
+                let contribution = CreditContribution {
+                    person: data.person(src),
+                    node: data.node(dst, ""),
+                    phase: Phase::Build,
+                    date: day(ts),
+                    effort: 1.0,
+                    status: Status::Confirmed,
+                };
+                last_day = last_day.max(contribution.date);
+                data.contributions.push(contribution);
+            }
+            _ => {}
+        }
+    }
+    let mut edges = Vec::new();
+    let mut parents: Vec<_> = children.into_iter().collect();
+    parents.sort_unstable_by_key(|(p, _)| *p);
+    for (parent, kids) in parents {
+        let mut kids = kids;
+        kids.sort_unstable();
+        kids.dedup();
+        let weight = 1.0 / kids.len() as f64;
+        edges.extend(kids.into_iter().map(|child| CreditEdge { parent, child, weight, from: None, to: None }));
+    }
+    let mut dependants: Vec<_> = depends.into_iter().collect();
+    dependants.sort_unstable_by_key(|(p, _)| *p);
+    for (parent, deps) in dependants {
+        let mut deps = deps;
+        deps.sort_unstable();
+        deps.dedup();
+        let weight = 0.25 / deps.len() as f64;
+        edges.extend(deps.into_iter().map(|child| CreditEdge { parent, child, weight, from: None, to: None }));
+    }
+    data.edges = edges;
+    data.outcomes = mints
+        .into_iter()
+        .enumerate()
+        .map(|(i, (node, value))| CreditOutcome { id: format!("mint{i}"), node, date: last_day, value })
+        .collect();
+    let (people, nodes, contributions, links, outcomes) =
+        (data.people.len(), data.nodes.len(), data.contributions.len(), data.edges.len(), data.outcomes.len());
+    let loaded = started.elapsed().as_secs_f64();
+    let engine_started = Instant::now();
+    let engine = Engine::new(data, Policy::default()).expect("an acyclic graph");
+    let credited = engine_started.elapsed().as_secs_f64();
+    println!(
+        "valuetree credit: {people} people, {nodes} nodes, {links} links, {contributions} contributions, {outcomes} outcomes; \
+         load+convert {loaded:.2} s, engine {credited:.3} s, total {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut top: Vec<(u32, f64)> = (0..people as u32).map(|p| (p, engine.credit(p))).collect();
+    top.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total = engine.total_value();
+    for (p, c) in top.into_iter().take(5) {
+        println!("  {}\tcredit={c:.2} ({:.1}% of the value realised)", engine.people()[p as usize], 100.0 * c / total);
+    }
+}

@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 use std::time::Instant;
-use valuetree_core::credit::{CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status};
+use valuetree_core::credit::{
+    CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status,
+};
 use valuetree_core::domain::Phase;
 
 const UNIX_EPOCH_DAY: i32 = 719_163;
@@ -25,42 +27,79 @@ fn main() {
         return;
     };
     let started = Instant::now();
-    let text = std::fs::read_to_string(&path).expect("read the TSV graph");
+    let mut file = std::io::BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(&path).expect("open the TSV graph"),
+    );
     let mut data = CreditData::default();
     let mut mints: Vec<(u32, f64)> = Vec::new();
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut depends: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut last_day = i32::MIN;
-    let day = |ms: &str| ms.parse::<i64>().map_or(UNIX_EPOCH_DAY, |ms| UNIX_EPOCH_DAY + (ms / 86_400_000) as i32);
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let f: Vec<&str> = line.split('\t').collect();
-        match f.as_slice() {
-            ["N", id, "USER", ..] => {
-                data.person(id);
+    let day = |ms: &str| {
+        ms.parse::<i64>().map_or(UNIX_EPOCH_DAY, |ms| {
+            UNIX_EPOCH_DAY + (ms / 86_400_000) as i32
+        })
+    };
+    // The driver names nodes `c<j>` and people `user<i>`: index them by number, not by hash.
+    let (mut node_of, mut person_of): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+    let number = |id: &str, prefix: &str| {
+        id.strip_prefix(prefix)
+            .and_then(|n| n.parse::<usize>().ok())
+    };
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if std::io::BufRead::read_line(&mut file, &mut line).expect("read the TSV graph") == 0 {
+            break;
+        }
+        let mut f = line.trim_end_matches(['\n', '\r']).split('\t');
+        let (Some(kind), Some(a), Some(b), Some(c), Some(d)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        match (kind, c) {
+            ("N", _) if b == "USER" => {
+                let i = number(a, "user").expect("user<i>");
+                if person_of.len() <= i {
+                    person_of.resize(i + 1, u32::MAX);
+                }
+                person_of[i] = data.person(a);
             }
-            ["N", id, _, mint, _] => {
-                let node = data.node(id, id);
+            ("N", mint) => {
+                let j = number(a, "c").expect("c<j>");
+                if node_of.len() <= j {
+                    node_of.resize(j + 1, u32::MAX);
+                }
+                node_of[j] = data.node(a, a);
                 let mint: f64 = mint.parse().unwrap_or(0.0);
                 if mint > 0.0 {
-                    mints.push((node, mint));
+                    mints.push((node_of[j], mint));
                 }
             }
-            ["E", src, dst, "SUPPORTS", _] => {
-                let (child, parent) = (data.node(src, ""), data.node(dst, ""));
+            ("E", "SUPPORTS") => {
+                let (child, parent) = (
+                    node_of[number(a, "c").expect("c<j>")],
+                    node_of[number(b, "c").expect("c<j>")],
+                );
                 children.entry(parent).or_default().push(child);
             }
-            ["E", src, dst, "DEPENDS", _] => {
-                let (from, to) = (data.node(src, ""), data.node(dst, ""));
+            ("E", "DEPENDS") => {
+                let (from, to) = (
+                    node_of[number(a, "c").expect("c<j>")],
+                    node_of[number(b, "c").expect("c<j>")],
+                );
                 if to < from {
                     depends.entry(from).or_default().push(to);
                 }
             }
-            ["E", src, dst, "AUTHORS", ts] => {
+            ("E", "AUTHORS") => {
                 let contribution = CreditContribution {
-                    person: data.person(src),
-                    node: data.node(dst, ""),
+                    person: person_of[number(a, "user").expect("user<i>")],
+                    node: node_of[number(b, "c").expect("c<j>")],
                     phase: Phase::Build,
-                    date: day(ts),
+                    date: day(d),
                     effort: 1.0,
                     status: Status::Confirmed,
                 };
@@ -78,7 +117,13 @@ fn main() {
         kids.sort_unstable();
         kids.dedup();
         let weight = 1.0 / kids.len() as f64;
-        edges.extend(kids.into_iter().map(|child| CreditEdge { parent, child, weight, from: None, to: None }));
+        edges.extend(kids.into_iter().map(|child| CreditEdge {
+            parent,
+            child,
+            weight,
+            from: None,
+            to: None,
+        }));
     }
     let mut dependants: Vec<_> = depends.into_iter().collect();
     dependants.sort_unstable_by_key(|(p, _)| *p);
@@ -87,16 +132,32 @@ fn main() {
         deps.sort_unstable();
         deps.dedup();
         let weight = 0.25 / deps.len() as f64;
-        edges.extend(deps.into_iter().map(|child| CreditEdge { parent, child, weight, from: None, to: None }));
+        edges.extend(deps.into_iter().map(|child| CreditEdge {
+            parent,
+            child,
+            weight,
+            from: None,
+            to: None,
+        }));
     }
     data.edges = edges;
     data.outcomes = mints
         .into_iter()
         .enumerate()
-        .map(|(i, (node, value))| CreditOutcome { id: format!("mint{i}"), node, date: last_day, value })
+        .map(|(i, (node, value))| CreditOutcome {
+            id: format!("mint{i}"),
+            node,
+            date: last_day,
+            value,
+        })
         .collect();
-    let (people, nodes, contributions, links, outcomes) =
-        (data.people.len(), data.nodes.len(), data.contributions.len(), data.edges.len(), data.outcomes.len());
+    let (people, nodes, contributions, links, outcomes) = (
+        data.people.len(),
+        data.nodes.len(),
+        data.contributions.len(),
+        data.edges.len(),
+        data.outcomes.len(),
+    );
     let loaded = started.elapsed().as_secs_f64();
     let engine_started = Instant::now();
     let engine = Engine::new(data, Policy::default()).expect("an acyclic graph");
@@ -110,6 +171,10 @@ fn main() {
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     let total = engine.total_value();
     for (p, c) in top.into_iter().take(5) {
-        println!("  {}\tcredit={c:.2} ({:.1}% of the value realised)", engine.people()[p as usize], 100.0 * c / total);
+        println!(
+            "  {}\tcredit={c:.2} ({:.1}% of the value realised)",
+            engine.people()[p as usize],
+            100.0 * c / total
+        );
     }
 }

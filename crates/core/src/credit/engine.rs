@@ -357,32 +357,43 @@ impl Engine {
     /// Propagates every outcome, on two threads (each half of the outcomes), keeping the
     /// arrivals in outcome order so results never depend on scheduling.
     fn spread_all(&mut self, outcomes: Vec<CreditOutcome>) {
-        let half = outcomes.len() / 2;
+        // Outcomes of one date share a sweep (what stays at a node is linear in the values).
+        let mut order: Vec<usize> = (0..outcomes.len()).collect();
+        order.sort_unstable_by_key(|i| (outcomes[*i].date, *i));
+        let mut groups: Vec<(Day, Vec<(u32, f64)>)> = Vec::new();
+        for i in order {
+            let o = &outcomes[i];
+            match groups.last_mut() {
+                Some((date, roots)) if *date == o.date => roots.push((o.node, o.value)),
+                _ => groups.push((o.date, vec![(o.node, o.value)])),
+            }
+        }
+        let total: usize = groups.iter().map(|(_, r)| r.len()).sum();
+        let mut split = 0;
+        let mut seen = 0;
+        while split < groups.len() && seen < total / 2 {
+            seen += groups[split].1.len();
+            split += 1;
+        }
         let engine = &*self;
         let halves: Vec<Vec<(u32, Arrival)>> = std::thread::scope(|scope| {
-            let work = |part: &[CreditOutcome]| {
+            let work = |part: &[(Day, Vec<(u32, f64)>)]| {
                 let mut scratch = engine.scratch();
                 let mut out = Vec::new();
-                for o in part {
-                    engine.propagate(
-                        o.node,
-                        o.date,
-                        o.value,
-                        &mut scratch,
-                        &mut |node, amount| {
-                            out.push((
-                                node,
-                                Arrival {
-                                    date: o.date,
-                                    amount,
-                                },
-                            ));
-                        },
-                    );
+                for (date, roots) in part {
+                    engine.propagate_many(roots, *date, &mut scratch, &mut |node, amount| {
+                        out.push((
+                            node,
+                            Arrival {
+                                date: *date,
+                                amount,
+                            },
+                        ));
+                    });
                 }
                 out
             };
-            let (first, second) = outcomes.split_at(half);
+            let (first, second) = groups.split_at(split);
             let other = scope.spawn(move || work(second));
             let mine = work(first);
             vec![mine, other.join().unwrap_or_default()]
@@ -483,6 +494,18 @@ impl Engine {
         scratch: &mut Scratch,
         stay: &mut dyn FnMut(u32, f64),
     ) {
+        self.propagate_many(&[(root, value)], date, scratch, stay);
+    }
+
+    /// Propagates several outcomes of the same date in one sweep: the union of their subtrees
+    /// is visited once, in topological order, with every root's value seeded.
+    fn propagate_many(
+        &self,
+        roots: &[(u32, f64)],
+        date: Day,
+        scratch: &mut Scratch,
+        stay: &mut dyn FnMut(u32, f64),
+    ) {
         scratch.epoch = scratch.epoch.wrapping_add(1);
         if scratch.epoch == 0 {
             scratch.mark.iter_mut().for_each(|m| *m = 0);
@@ -490,8 +513,12 @@ impl Engine {
         }
         scratch.reached.clear();
         scratch.stack.clear();
-        scratch.stack.push(root);
-        scratch.mark[root as usize] = scratch.epoch;
+        for &(root, _) in roots {
+            if scratch.mark[root as usize] != scratch.epoch {
+                scratch.mark[root as usize] = scratch.epoch;
+                scratch.stack.push(root);
+            }
+        }
         while let Some(v) = scratch.stack.pop() {
             scratch.reached.push(v);
             for e in
@@ -507,7 +534,9 @@ impl Engine {
         if order.len() > 1 {
             order.sort_unstable_by_key(|v| self.topo_rank[*v as usize]);
         }
-        scratch.amount[root as usize] = value;
+        for &(root, value) in roots {
+            scratch.amount[root as usize] += value;
+        }
         for &v in &order {
             let inflow = std::mem::replace(&mut scratch.amount[v as usize], 0.0);
             if inflow == 0.0 {

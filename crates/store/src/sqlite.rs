@@ -148,9 +148,17 @@ impl Tx for SqliteTx<'_> {
         let width = stmt.column_count();
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
-            let mut cells = Vec::with_capacity(width);
-            for i in 0..width {
-                cells.push(match row.get_ref(i)? {
+            // On the stack for the usual narrow query: readers stream millions of rows.
+            let mut small = [Cell::Null; 16];
+            let mut wide = Vec::new();
+            let cells: &mut [Cell<'_>] = if width <= small.len() {
+                &mut small[..width]
+            } else {
+                wide.resize(width, Cell::Null);
+                &mut wide
+            };
+            for (i, cell) in cells.iter_mut().enumerate() {
+                *cell = match row.get_ref(i)? {
                     ValueRef::Null => Cell::Null,
                     ValueRef::Integer(n) => Cell::Int(n),
                     ValueRef::Real(f) => Cell::Real(f),
@@ -158,9 +166,9 @@ impl Tx for SqliteTx<'_> {
                         Ok(text) => Cell::Text(text),
                         Err(_) => Cell::Null,
                     },
-                });
+                };
             }
-            each(&cells)?;
+            each(cells)?;
         }
         Ok(())
     }

@@ -66,6 +66,11 @@ vocabulary!(
     Phase { Discover = "discover", Design = "design", Build = "build", Launch = "launch", Operate = "operate" }
 );
 
+vocabulary!(
+    /// How a rater knows the person they rate (`report` is upward feedback).
+    Relationship { Manager = "manager", Report = "report", Peer = "peer", Lead = "lead", Customer = "customer", SelfReview = "self" }
+);
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,7 @@
 //! - [`import`]: turns rows of an import file into events, the way a new HRIS export would.
 
 pub mod amount;
+pub mod calibration;
 pub mod chain;
 pub mod clock;
 pub mod credit;

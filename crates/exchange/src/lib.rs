@@ -10,6 +10,7 @@
 
 mod csv_files;
 mod ledger_file;
+pub mod ratings;
 
 pub use csv_files::{Kind, parse_csv};
 pub use ledger_file::parse_ledger;

@@ -72,6 +72,9 @@ enum Command {
     Credit(commands::credit::CreditArgs),
     /// Share a reward budget by credit (immediate or balanced).
     Payout(commands::credit::PayoutArgs),
+    /// Calibrate ratings for rater leniency with a crossed-effects model (from a CSV, no
+    /// database needed).
+    Calibrate(commands::calibrate::CalibrateArgs),
     /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
     /// database, and print the demo personas with their stories.
     Demo,
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sim(args) => commands::sim::run(args),
         Command::Credit(args) => commands::credit::run(&cli.db, args),
         Command::Payout(args) => commands::credit::payout_run(&cli.db, args),
+        Command::Calibrate(args) => commands::calibrate::run(args),
         Command::Demo => commands::demo::run(&cli.db, &cli.actor),
         Command::Fairness(args) => commands::fairness::run(args),
     }

@@ -656,6 +656,7 @@ fn sim_is_deterministic_and_its_output_imports_and_verifies() {
     assert!(
         fairness.contains("(a) current manager's rating")
             && fairness.contains("(b) raw mean of all ratings")
+            && fairness.contains("(c) calibrated ratings  ")
             && fairness.contains("(d) credit from the value tree  "),
         "{fairness}"
     );
@@ -843,5 +844,59 @@ fn credit_policy_files_and_payouts() {
     assert!(
         !settled.contains("P05,"),
         "already paid more than their share: {settled}"
+    );
+}
+
+#[test]
+fn calibrate_reads_a_ratings_file_and_reports_bad_rows() {
+    let db = Db::sqlite();
+    let sim = db.dir().join("sim");
+    db.ok(&[
+        "sim",
+        "--people",
+        "300",
+        "--years",
+        "1",
+        "--out",
+        &sim.display().to_string(),
+    ]);
+    let ratings = sim.join("ratings.csv").display().to_string();
+    let raters = db.dir().join("raters.csv").display().to_string();
+    let out = db.ok(&[
+        "calibrate",
+        "--ratings",
+        &ratings,
+        "--dimension",
+        "results",
+        "--raters-out",
+        &raters,
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some("person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group")
+    );
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert!(rows.len() > 200, "{} people", rows.len());
+    assert!(
+        rows.iter()
+            .all(|r| r.len() == 7 && r[3].parse::<f64>().is_ok()),
+        "{out}"
+    );
+    let leniency = std::fs::read_to_string(&raters).unwrap_or_default();
+    assert!(
+        leniency.starts_with("rater_id,n_ratings,leniency,std_error,outlier\n"),
+        "{leniency}"
+    );
+    let bad = db.write(
+        "bad.csv",
+        "cycle_id,rater_id,ratee_id,relationship,dimension,score,comment\n2024H1,P1,P2,boss,results,4,\n2024H1,P1,P3,peer,results,high,\n",
+    );
+    let err = db.fails(&["calibrate", "--ratings", &bad]);
+    assert!(
+        err.contains("line 2, column relationship") && err.contains("line 3, column score"),
+        "{err}"
     );
 }

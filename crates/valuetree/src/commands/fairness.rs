@@ -13,8 +13,8 @@ Methods compared with truth.csv:
   (a) the current manager's rating (mean of the manager's results ratings over the cycles)
   (b) the raw mean of all ratings (results, self-ratings excluded)
   (d) credit from the value tree (default policy), per month employed
-  (c) calibrated ratings and (e) the combined final score: added as the calibration engine
-      lands.
+  (c) calibrated ratings (results; the crossed-effects model with unit fixed effects)
+  (e) the combined final score: added with the review cycles.
 The moved-off group: people who worked on an initiative and were moved off it, or left the
 company, before its first outcome.")]
 pub struct FairnessArgs {
@@ -165,6 +165,30 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
     Ok(group)
 }
 
+/// Calibrated results ratings (the crossed-effects model with unit fixed effects).
+fn calibrated(dir: &Path) -> Result<Scores> {
+    let path = dir.join("ratings.csv");
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let rows = valuetree_exchange::ratings::parse_ratings(std::io::BufReader::new(file)).map_err(
+        |errors| {
+            anyhow::anyhow!(
+                "{}: {}",
+                path.display(),
+                errors.first().map_or(String::new(), |e| e.to_string())
+            )
+        },
+    )?;
+    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some("results"));
+    let fit = valuetree_core::calibration::calibrate(&interned.input)?;
+    Ok(interned
+        .ratees
+        .into_iter()
+        .zip(fit.ratees)
+        .map(|(id, r)| (id, r.calibrated))
+        .collect())
+}
+
 /// Credit from the value tree (default policy) per month employed in the simulation: people
 /// who joined late have had less time to contribute, and the truth is per month too.
 fn credit_per_month(dir: &Path) -> Result<Scores> {
@@ -310,6 +334,7 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             &truth,
             &group,
         ),
+        compare("(c) calibrated ratings", &calibrated(dir)?, &truth, &group),
         compare(
             "(d) credit from the value tree",
             &credit_per_month(dir)?,
@@ -341,9 +366,10 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             r.moved_off_shortfall
         );
     }
-    for pending in ["(c) calibrated ratings", "(e) combined final score"] {
-        say!("{pending:<32} not available yet (its engine has not landed)");
-    }
+    say!(
+        "{:<32} not available yet (it comes with the review cycles)",
+        "(e) combined final score"
+    );
     say!(
         "\nmoved-off: worked on an initiative and was moved off it, or left, before its first outcome."
     );

@@ -1,3 +1,4 @@
+pub mod calibrate;
 pub mod credit;
 pub mod demo;
 pub mod fairness;

@@ -1,0 +1,432 @@
+//! Calibration: correcting each rater's leniency or severity with a crossed-effects model.
+//!
+//! score = mean + ratee's unit + rater's unit + relationship + cycle (fixed effects)
+//!       + ratee effect + rater effect (random effects, ridge-shrunk) + noise
+//!
+//! - Variance components by the method of moments (Gao & Owen), in one pass over the ratings:
+//!   within-ratee spread estimates σ²(rater) + σ²(noise), within-rater spread σ²(ratee) +
+//!   σ²(noise), and the total spread all three.
+//! - The mixed-model (Henderson) equations `(XᵀX + Λ) θ = Xᵀy`, with Λ = σ²(noise)/σ²(effect)
+//!   on the random effects and a tiny ridge on the fixed ones (identifiability), solved by
+//!   conjugate gradients with a Jacobi preconditioner: each iteration is one pass over the
+//!   ratings.
+//! - Fixed effects for the ratee's and the rater's unit matter: raters are not assigned at
+//!   random (people rate within their department), and without them shrinkage would hand
+//!   department differences to the raters.
+//!
+//! Self-ratings are not fitted; they are reported beside the result.
+
+use std::collections::BTreeMap;
+
+/// One rating, with every id already interned to a small integer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rating {
+    pub ratee: u32,
+    pub rater: u32,
+    pub ratee_unit: u32,
+    pub rater_unit: u32,
+    pub relationship: u32,
+    pub cycle: u32,
+    pub score: f64,
+}
+
+/// The input: ratings, and how many distinct values each index takes.
+#[derive(Clone, Debug, Default)]
+pub struct CalibrationInput {
+    pub ratings: Vec<Rating>,
+    pub ratees: usize,
+    pub raters: usize,
+    pub units: usize,
+    pub relationships: usize,
+    pub cycles: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarianceComponents {
+    pub ratee: f64,
+    pub rater: f64,
+    pub noise: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateeResult {
+    pub n_ratings: u32,
+    pub raw_mean: f64,
+    /// What an average rater, from an average unit, in an average relationship and cycle,
+    /// would have given: mean + ratee's unit + ratee effect (+ the averages of the others).
+    pub calibrated: f64,
+    pub std_error: f64,
+    /// Which connected group of raters and ratees the person belongs to (0 = the largest).
+    pub component: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RaterResult {
+    pub n_ratings: u32,
+    /// How much more kindly (positive) or severely (negative) than an average rater this rater
+    /// scores: the rater effect plus the rater's unit effect relative to the average unit.
+    pub leniency: f64,
+    pub std_error: f64,
+    pub outlier: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calibration {
+    pub mean: f64,
+    pub components: VarianceComponents,
+    pub ratees: Vec<RateeResult>,
+    pub raters: Vec<RaterResult>,
+    pub relationship_effects: Vec<f64>,
+    pub unit_effects_as_ratee: Vec<f64>,
+    pub unit_effects_as_rater: Vec<f64>,
+    pub cycle_effects: Vec<f64>,
+    /// Sizes of the connected groups (raters and ratees linked by ratings), largest first.
+    /// Scores are comparable within a group; across groups only through the fixed effects.
+    pub groups: Vec<usize>,
+    pub iterations: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CalibrationError {
+    #[error("there are no ratings to calibrate")]
+    Empty,
+}
+
+/// Layout of the parameter vector θ.
+struct Layout {
+    ratee_unit: usize,
+    rater_unit: usize,
+    relationship: usize,
+    cycle: usize,
+    ratee: usize,
+    rater: usize,
+    len: usize,
+}
+
+impl Layout {
+    fn new(input: &CalibrationInput) -> Layout {
+        let ratee_unit = 1;
+        let rater_unit = ratee_unit + input.units;
+        let relationship = rater_unit + input.units;
+        let cycle = relationship + input.relationships;
+        let ratee = cycle + input.cycles;
+        let rater = ratee + input.ratees;
+        Layout {
+            ratee_unit,
+            rater_unit,
+            relationship,
+            cycle,
+            ratee,
+            rater,
+            len: rater + input.raters,
+        }
+    }
+
+    /// The columns a rating touches (all with value 1).
+    fn columns(&self, r: &Rating) -> [usize; 7] {
+        [
+            0,
+            self.ratee_unit + r.ratee_unit as usize,
+            self.rater_unit + r.rater_unit as usize,
+            self.relationship + r.relationship as usize,
+            self.cycle + r.cycle as usize,
+            self.ratee + r.ratee as usize,
+            self.rater + r.rater as usize,
+        ]
+    }
+}
+
+/// A small ridge on the fixed effects: it picks one solution among the collinear ones (the
+/// unit dummies add up to the intercept) without pulling estimates measurably.
+const FIXED_RIDGE: f64 = 1e-6;
+
+/// Fits the model. Linear in the number of ratings per iteration; a few dozen iterations.
+pub fn calibrate(input: &CalibrationInput) -> Result<Calibration, CalibrationError> {
+    if input.ratings.is_empty() {
+        return Err(CalibrationError::Empty);
+    }
+    let layout = Layout::new(input);
+    let n = input.ratings.len() as f64;
+    let mean = input.ratings.iter().map(|r| r.score).sum::<f64>() / n;
+    // First pass: variance components on the raw scores give the first shrinkage; the second
+    // pass re-estimates them on the scores net of the fixed effects.
+    let mut components = moments(input, &vec![0.0; input.ratings.len()]);
+    let mut theta = vec![0.0; layout.len];
+    let mut iterations = 0;
+    for _ in 0..2 {
+        let ridge = ridges(&layout, &components);
+        iterations += solve(input, &layout, &ridge, &mut theta);
+        let fixed: Vec<f64> = input
+            .ratings
+            .iter()
+            .map(|r| layout.columns(r)[..5].iter().map(|c| theta[*c]).sum())
+            .collect();
+        components = moments(input, &fixed);
+    }
+    Ok(summarise(
+        input, &layout, theta, mean, components, iterations,
+    ))
+}
+
+fn ridges(layout: &Layout, c: &VarianceComponents) -> Vec<f64> {
+    let mut ridge = vec![FIXED_RIDGE; layout.len];
+    ridge[0] = 0.0;
+    let lambda_ratee = c.noise / c.ratee.max(1e-6);
+    let lambda_rater = c.noise / c.rater.max(1e-6);
+    ridge[layout.ratee..layout.rater]
+        .iter_mut()
+        .for_each(|r| *r = lambda_ratee);
+    ridge[layout.rater..]
+        .iter_mut()
+        .for_each(|r| *r = lambda_rater);
+    ridge
+}
+
+/// Method-of-moments variance components of `score − offset` (Gao & Owen's U-statistics in
+/// their within-group form).
+fn moments(input: &CalibrationInput, offset: &[f64]) -> VarianceComponents {
+    let within = |key: &dyn Fn(&Rating) -> u32, groups: usize| {
+        let (mut sum, mut sum_sq, mut count) =
+            (vec![0.0; groups], vec![0.0; groups], vec![0u32; groups]);
+        for (r, o) in input.ratings.iter().zip(offset) {
+            let y = r.score - o;
+            let g = key(r) as usize;
+            sum[g] += y;
+            sum_sq[g] += y * y;
+            count[g] += 1;
+        }
+        let (mut ss, mut df) = (0.0, 0.0);
+        for g in 0..groups {
+            if count[g] > 1 {
+                ss += sum_sq[g] - sum[g] * sum[g] / f64::from(count[g]);
+                df += f64::from(count[g] - 1);
+            }
+        }
+        if df > 0.0 { ss / df } else { 0.0 }
+    };
+    let within_ratee = within(&|r| r.ratee, input.ratees);
+    let within_rater = within(&|r| r.rater, input.raters);
+    let total = within(&|_| 0, 1);
+    let floor = 0.01 * total.max(1e-9);
+    VarianceComponents {
+        ratee: (total - within_ratee).max(floor),
+        rater: (total - within_rater).max(floor),
+        noise: (within_ratee + within_rater - total).max(floor),
+    }
+}
+
+/// Conjugate gradients on (XᵀX + diag(ridge)) θ = Xᵀy with a Jacobi preconditioner, from the
+/// current θ. Returns the iterations used.
+fn solve(input: &CalibrationInput, layout: &Layout, ridge: &[f64], theta: &mut [f64]) -> usize {
+    let len = layout.len;
+    let mut diagonal = ridge.to_vec();
+    let mut rhs = vec![0.0; len];
+    for r in &input.ratings {
+        for c in layout.columns(r) {
+            diagonal[c] += 1.0;
+            rhs[c] += r.score;
+        }
+    }
+    let apply = |x: &[f64], out: &mut [f64]| {
+        out.iter_mut()
+            .zip(ridge)
+            .zip(x)
+            .for_each(|((o, d), v)| *o = d * v);
+        for r in &input.ratings {
+            let cols = layout.columns(r);
+            let fitted: f64 = cols.iter().map(|c| x[*c]).sum();
+            for c in cols {
+                out[c] += fitted;
+            }
+        }
+    };
+    let mut ax = vec![0.0; len];
+    apply(theta, &mut ax);
+    let mut residual: Vec<f64> = rhs.iter().zip(&ax).map(|(b, a)| b - a).collect();
+    let precondition = |r: &[f64]| -> Vec<f64> {
+        r.iter()
+            .zip(&diagonal)
+            .map(|(v, d)| if *d > 0.0 { v / d } else { *v })
+            .collect()
+    };
+    let mut z = precondition(&residual);
+    let mut direction = z.clone();
+    let mut rz: f64 = residual.iter().zip(&z).map(|(a, b)| a * b).sum();
+    let target = 1e-10 * rhs.iter().map(|v| v * v).sum::<f64>().max(1e-300);
+    let mut ap = vec![0.0; len];
+    for iteration in 0..500 {
+        if residual.iter().map(|v| v * v).sum::<f64>() <= target {
+            return iteration;
+        }
+        apply(&direction, &mut ap);
+        let denominator: f64 = direction.iter().zip(&ap).map(|(a, b)| a * b).sum();
+        if denominator <= 0.0 {
+            return iteration;
+        }
+        let alpha = rz / denominator;
+        for i in 0..len {
+            theta[i] += alpha * direction[i];
+            residual[i] -= alpha * ap[i];
+        }
+        z = precondition(&residual);
+        let rz_next: f64 = residual.iter().zip(&z).map(|(a, b)| a * b).sum();
+        let beta = rz_next / rz;
+        rz = rz_next;
+        for i in 0..len {
+            direction[i] = z[i] + beta * direction[i];
+        }
+    }
+    500
+}
+
+fn summarise(
+    input: &CalibrationInput,
+    layout: &Layout,
+    theta: Vec<f64>,
+    raw_mean_all: f64,
+    components: VarianceComponents,
+    iterations: usize,
+) -> Calibration {
+    let n = input.ratings.len() as f64;
+    // Averages of the effects a ratee does not choose: rater's unit, relationship, cycle,
+    // weighted by how often they occur.
+    let average = |offset: usize, key: &dyn Fn(&Rating) -> u32| {
+        input
+            .ratings
+            .iter()
+            .map(|r| theta[offset + key(r) as usize])
+            .sum::<f64>()
+            / n
+    };
+    let avg_rater_unit = average(layout.rater_unit, &|r| r.rater_unit);
+    let avg_relationship = average(layout.relationship, &|r| r.relationship);
+    let avg_cycle = average(layout.cycle, &|r| r.cycle);
+    let (mut count_ratee, mut sum_ratee) = (vec![0u32; input.ratees], vec![0.0; input.ratees]);
+    let mut ratee_unit = vec![0u32; input.ratees];
+    let (mut count_rater, mut rater_unit) = (vec![0u32; input.raters], vec![0u32; input.raters]);
+    let mut rater_sq_residual = vec![0.0; input.raters];
+    for r in &input.ratings {
+        count_ratee[r.ratee as usize] += 1;
+        sum_ratee[r.ratee as usize] += r.score;
+        ratee_unit[r.ratee as usize] = r.ratee_unit;
+        count_rater[r.rater as usize] += 1;
+        rater_unit[r.rater as usize] = r.rater_unit;
+        let fitted: f64 = layout.columns(r).iter().map(|c| theta[*c]).sum();
+        rater_sq_residual[r.rater as usize] += (r.score - fitted).powi(2);
+    }
+    let group = components_of(input);
+    let noise = components.noise;
+    let lambda_ratee = noise / components.ratee;
+    let lambda_rater = noise / components.rater;
+    let ratees = (0..input.ratees)
+        .map(|i| {
+            let k = count_ratee[i];
+            RateeResult {
+                n_ratings: k,
+                raw_mean: if k > 0 {
+                    sum_ratee[i] / f64::from(k)
+                } else {
+                    f64::NAN
+                },
+                calibrated: theta[0]
+                    + theta[layout.ratee_unit + ratee_unit[i] as usize]
+                    + theta[layout.ratee + i]
+                    + avg_rater_unit
+                    + avg_relationship
+                    + avg_cycle,
+                std_error: (noise / (f64::from(k) + lambda_ratee)).sqrt(),
+                component: group.ratee[i],
+            }
+        })
+        .collect();
+    let spread = components.rater.sqrt();
+    let raters = (0..input.raters)
+        .map(|j| {
+            let m = count_rater[j];
+            let leniency = theta[layout.rater + j]
+                + theta[layout.rater_unit + rater_unit[j] as usize]
+                - avg_rater_unit;
+            let erratic = m >= 3 && rater_sq_residual[j] / f64::from(m) > 4.0 * noise;
+            RaterResult {
+                n_ratings: m,
+                leniency,
+                std_error: (noise / (f64::from(m) + lambda_rater)).sqrt(),
+                // Far from everyone else's leniency, or far noisier than a typical rater.
+                outlier: m >= 3 && ((theta[layout.rater + j]).abs() > 2.5 * spread || erratic),
+            }
+        })
+        .collect();
+    let slice = |from: usize, len: usize| theta[from..from + len].to_vec();
+    let _ = raw_mean_all;
+    Calibration {
+        mean: theta[0],
+        relationship_effects: slice(layout.relationship, input.relationships),
+        unit_effects_as_ratee: slice(layout.ratee_unit, input.units),
+        unit_effects_as_rater: slice(layout.rater_unit, input.units),
+        cycle_effects: slice(layout.cycle, input.cycles),
+        components,
+        ratees,
+        raters,
+        groups: group.sizes,
+        iterations,
+    }
+}
+
+struct Groups {
+    ratee: Vec<u32>,
+    sizes: Vec<usize>,
+}
+
+/// Union-find over ratees and raters linked by ratings; groups numbered largest first.
+fn components_of(input: &CalibrationInput) -> Groups {
+    let total = input.ratees + input.raters;
+    let mut parent: Vec<usize> = (0..total).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for r in &input.ratings {
+        let (a, b) = (
+            find(&mut parent, r.ratee as usize),
+            find(&mut parent, input.ratees + r.rater as usize),
+        );
+        if a != b {
+            parent[a.max(b)] = a.min(b);
+        }
+    }
+    let mut size: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut seen = vec![false; total];
+    for r in &input.ratings {
+        for x in [r.ratee as usize, input.ratees + r.rater as usize] {
+            if !seen[x] {
+                seen[x] = true;
+                *size.entry(find(&mut parent, x)).or_default() += 1;
+            }
+        }
+    }
+    let mut order: Vec<(usize, usize)> = size.into_iter().collect();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let number: BTreeMap<usize, u32> = order
+        .iter()
+        .enumerate()
+        .map(|(i, (root, _))| (*root, i as u32))
+        .collect();
+    let ratee = (0..input.ratees)
+        .map(|i| {
+            number
+                .get(&find(&mut parent, i))
+                .copied()
+                .unwrap_or(u32::MAX)
+        })
+        .collect();
+    Groups {
+        ratee,
+        sizes: order.into_iter().map(|(_, s)| s).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

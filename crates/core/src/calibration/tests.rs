@@ -1,0 +1,189 @@
+//! Calibration on synthetic data with a known truth: noise, Likert rounding, and raters who
+//! mostly rate inside their own department, where weaker departments rate more kindly.
+
+use super::*;
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn unit(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        ((self.unit() * n as f64) as usize).min(n - 1)
+    }
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.unit().max(1e-300), self.unit());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|a, b| v[*a].total_cmp(&v[*b]));
+    let mut out = vec![0.0; v.len()];
+    for (rank, i) in order.into_iter().enumerate() {
+        out[i] = rank as f64;
+    }
+    out
+}
+
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let syy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    sxy / (sxx * syy).sqrt()
+}
+
+struct World {
+    input: CalibrationInput,
+    true_ratee: Vec<f64>,
+    true_rater: Vec<f64>,
+}
+
+fn world(seed: u64) -> World {
+    let mut rng = Lcg(seed);
+    let (departments, ratees, raters) = (10, 2_000, 400);
+    let ability: Vec<f64> = (0..departments).map(|_| 0.5 * rng.normal()).collect();
+    let culture: Vec<f64> = ability
+        .iter()
+        .map(|a| -0.8 * a + 0.1 * rng.normal())
+        .collect();
+    let true_ratee: Vec<f64> = (0..ratees)
+        .map(|i| ability[i % departments] + rng.normal())
+        .collect();
+    let true_rater: Vec<f64> = (0..raters)
+        .map(|j| culture[j % departments] + 0.4 * rng.normal())
+        .collect();
+    let relationship_effect = [0.3, 0.0, -0.1];
+    let mut ratings = Vec::new();
+    for (i, ability_i) in true_ratee.iter().enumerate() {
+        let department = i % departments;
+        for k in 0..5 {
+            // 80% of raters come from the ratee's own department.
+            let rater_department = if rng.unit() < 0.8 {
+                department
+            } else {
+                rng.below(departments)
+            };
+            let rater = rater_department + departments * rng.below(raters / departments);
+            let relationship = k % 3;
+            let score = 3.0
+                + 0.8 * true_ratee[i]
+                + true_rater[rater]
+                + relationship_effect[relationship]
+                + 0.6 * rng.normal();
+            ratings.push(Rating {
+                ratee: i as u32,
+                rater: rater as u32,
+                ratee_unit: department as u32,
+                rater_unit: rater_department as u32,
+                relationship: relationship as u32,
+                cycle: (k % 2) as u32,
+                score: score.round().clamp(1.0, 5.0),
+            });
+        }
+    }
+    World {
+        input: CalibrationInput {
+            ratings,
+            ratees,
+            raters,
+            units: departments,
+            relationships: 3,
+            cycles: 2,
+        },
+        true_ratee,
+        true_rater,
+    }
+}
+
+#[test]
+fn recovers_rater_leniency_and_beats_raw_means() {
+    for seed in [1, 2, 3] {
+        let w = world(seed);
+        let fit = calibrate(&w.input).expect("fit");
+        let leniency: Vec<f64> = fit.raters.iter().map(|r| r.leniency).collect();
+        let recovered = pearson(&leniency, &w.true_rater);
+        assert!(
+            recovered >= 0.9,
+            "seed {seed}: leniency correlation {recovered:.3}"
+        );
+        let calibrated: Vec<f64> = fit.ratees.iter().map(|r| r.calibrated).collect();
+        let raw: Vec<f64> = fit.ratees.iter().map(|r| r.raw_mean).collect();
+        let (s_cal, s_raw) = (
+            pearson(&ranks(&calibrated), &ranks(&w.true_ratee)),
+            pearson(&ranks(&raw), &ranks(&w.true_ratee)),
+        );
+        assert!(
+            s_cal >= s_raw + 0.05,
+            "seed {seed}: calibrated {s_cal:.3} vs raw {s_raw:.3}"
+        );
+        assert!(
+            fit.components.noise > 0.0 && fit.components.ratee > 0.0 && fit.components.rater > 0.0
+        );
+        assert!(
+            fit.ratees
+                .iter()
+                .all(|r| r.std_error > 0.0 && r.std_error < 1.0)
+        );
+        assert_eq!(fit.groups.len(), 1);
+    }
+}
+
+#[test]
+fn disconnected_groups_are_reported() {
+    let rating = |ratee, rater| Rating {
+        ratee,
+        rater,
+        ratee_unit: 0,
+        rater_unit: 0,
+        relationship: 0,
+        cycle: 0,
+        score: 3.0,
+    };
+    let input = CalibrationInput {
+        ratings: vec![
+            rating(0, 0),
+            rating(1, 0),
+            rating(2, 1),
+            rating(3, 2),
+            rating(4, 2),
+            rating(5, 2),
+        ],
+        ratees: 6,
+        raters: 3,
+        units: 1,
+        relationships: 1,
+        cycles: 1,
+    };
+    let fit = calibrate(&input).expect("fit");
+    assert_eq!(fit.groups, vec![4, 3, 2]);
+    let groups: Vec<u32> = fit.ratees.iter().map(|r| r.component).collect();
+    assert_eq!(groups, vec![1, 1, 2, 0, 0, 0]);
+    assert_eq!(
+        calibrate(&CalibrationInput::default()),
+        Err(CalibrationError::Empty)
+    );
+}
+
+#[test]
+fn a_wildly_lenient_rater_is_flagged() {
+    let mut w = world(9);
+    for r in w.input.ratings.iter_mut().filter(|r| r.rater == 7) {
+        r.score = 5.0;
+    }
+    for r in w.input.ratings.iter_mut().filter(|r| r.rater == 8) {
+        r.score = 1.0;
+    }
+    let fit = calibrate(&w.input).expect("fit");
+    assert!(fit.raters[7].outlier && fit.raters[8].outlier);
+    let flagged = fit.raters.iter().filter(|r| r.outlier).count();
+    assert!(flagged <= 20, "{flagged} raters flagged");
+}

@@ -1,0 +1,218 @@
+//! The ratings file: `cycle_id,rater_id,ratee_id,relationship,dimension,score,comment`, with
+//! optional `ratee_unit,rater_unit` (the units the two belonged to in that cycle).
+
+use std::collections::HashMap;
+use std::io::Read;
+use valuetree_core::domain::Relationship;
+use valuetree_core::import::RowError;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RatingRow {
+    pub line: u64,
+    pub cycle_id: String,
+    pub rater_id: String,
+    pub ratee_id: String,
+    pub relationship: Relationship,
+    pub dimension: String,
+    pub score: f64,
+    pub comment: String,
+    pub ratee_unit: Option<String>,
+    pub rater_unit: Option<String>,
+}
+
+const REQUIRED: [&str; 7] = [
+    "cycle_id",
+    "rater_id",
+    "ratee_id",
+    "relationship",
+    "dimension",
+    "score",
+    "comment",
+];
+const OPTIONAL: [&str; 2] = ["ratee_unit", "rater_unit"];
+
+/// Reads a ratings file; every bad row is reported (line, column, reason).
+pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(reader);
+    let error = |line: u64, column: Option<&str>, reason: String| RowError {
+        line,
+        column: column.map(str::to_string),
+        reason,
+    };
+    let headers = csv
+        .headers()
+        .map_err(|e| vec![error(1, None, format!("cannot read the header: {e}"))])?
+        .clone();
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    let mut errors = Vec::new();
+    for (i, name) in headers.iter().enumerate() {
+        let name = name.trim().trim_start_matches('\u{feff}');
+        if !REQUIRED.contains(&name) && !OPTIONAL.contains(&name) {
+            errors.push(error(
+                1,
+                Some(name),
+                format!(
+                    "unknown column; the columns are: {}, [{}]",
+                    REQUIRED.join(","),
+                    OPTIONAL.join(",")
+                ),
+            ));
+        }
+        columns.insert(name.to_string(), i);
+    }
+    for name in REQUIRED {
+        if !columns.contains_key(name) {
+            errors.push(error(
+                1,
+                Some(name),
+                format!(
+                    "missing column; a ratings file needs: {}",
+                    REQUIRED.join(",")
+                ),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match csv.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                errors.push(error(
+                    e.position().map_or(0, |p| p.line()),
+                    None,
+                    format!("not a valid CSV row: {e}"),
+                ));
+                break;
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let get = |name: &str| {
+            columns
+                .get(name)
+                .and_then(|&i| record.get(i))
+                .map(str::trim)
+                .unwrap_or("")
+        };
+        let mut bad = |column: &str, reason: String| errors.push(error(line, Some(column), reason));
+        for name in ["cycle_id", "rater_id", "ratee_id", "dimension"] {
+            if get(name).is_empty() {
+                bad(name, "is empty; a value is required".into());
+            }
+        }
+        let relationship = get("relationship").parse::<Relationship>();
+        if let Err(reason) = &relationship {
+            bad("relationship", reason.clone());
+        }
+        let score = get("score").parse::<f64>().ok().filter(|s| s.is_finite());
+        if score.is_none() {
+            bad("score", format!("`{}` is not a number", get("score")));
+        }
+        let optional = |name: &str| {
+            Some(get(name))
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if let (Ok(relationship), Some(score)) = (relationship, score) {
+            rows.push(RatingRow {
+                line,
+                cycle_id: get("cycle_id").to_string(),
+                rater_id: get("rater_id").to_string(),
+                ratee_id: get("ratee_id").to_string(),
+                relationship,
+                dimension: get("dimension").to_string(),
+                score,
+                comment: get("comment").to_string(),
+                ratee_unit: optional("ratee_unit"),
+                rater_unit: optional("rater_unit"),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Ratings interned for the calibration engine, with the ids to name the results by.
+#[derive(Clone, Debug, Default)]
+pub struct Interned {
+    pub input: valuetree_core::calibration::CalibrationInput,
+    pub ratees: Vec<String>,
+    pub raters: Vec<String>,
+    pub units: Vec<String>,
+    pub relationships: Vec<String>,
+    pub cycles: Vec<String>,
+    /// Self-ratings, not fitted: (sum, count) by ratee id.
+    pub self_ratings: HashMap<String, (f64, u32)>,
+}
+
+fn intern(index: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
+    if let Some(&i) = index.get(name) {
+        return i;
+    }
+    let i = names.len() as u32;
+    names.push(name.to_string());
+    index.insert(name.to_string(), i);
+    i
+}
+
+/// Builds the calibration input from `rows`: the ratings of `dimension` (all dimensions
+/// pooled when `None`), self-ratings set aside.
+pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>) -> Interned {
+    let mut out = Interned::default();
+    let (mut ratee_ix, mut rater_ix, mut unit_ix, mut rel_ix, mut cycle_ix) = (
+        HashMap::new(),
+        HashMap::new(),
+        HashMap::new(),
+        HashMap::new(),
+        HashMap::new(),
+    );
+    for row in rows {
+        if dimension.is_some_and(|d| d != row.dimension) {
+            continue;
+        }
+        if row.relationship == Relationship::SelfReview {
+            let entry = out.self_ratings.entry(row.ratee_id.clone()).or_default();
+            entry.0 += row.score;
+            entry.1 += 1;
+            continue;
+        }
+        let rating = valuetree_core::calibration::Rating {
+            ratee: intern(&mut ratee_ix, &mut out.ratees, &row.ratee_id),
+            rater: intern(&mut rater_ix, &mut out.raters, &row.rater_id),
+            ratee_unit: intern(
+                &mut unit_ix,
+                &mut out.units,
+                row.ratee_unit.as_deref().unwrap_or(""),
+            ),
+            rater_unit: intern(
+                &mut unit_ix,
+                &mut out.units,
+                row.rater_unit.as_deref().unwrap_or(""),
+            ),
+            relationship: intern(
+                &mut rel_ix,
+                &mut out.relationships,
+                row.relationship.as_str(),
+            ),
+            cycle: intern(&mut cycle_ix, &mut out.cycles, &row.cycle_id),
+            score: row.score,
+        };
+        out.input.ratings.push(rating);
+    }
+    out.input.ratees = out.ratees.len();
+    out.input.raters = out.raters.len();
+    out.input.units = out.units.len();
+    out.input.relationships = out.relationships.len();
+    out.input.cycles = out.cycles.len();
+    out
+}

@@ -75,7 +75,7 @@ fn world(seed: u64) -> World {
             let rater = rater_department + departments * rng.below(raters / departments);
             let relationship = k % 3;
             let score = 3.0
-                + 0.8 * true_ratee[i]
+                + 0.8 * ability_i
                 + true_rater[rater]
                 + relationship_effect[relationship]
                 + 0.6 * rng.normal();

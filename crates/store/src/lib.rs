@@ -93,6 +93,8 @@ pub struct Store {
     connection: Connection,
     clock: Arc<dyn Clock>,
     location: String,
+    /// The file, when the store is SQLite (for extra read-only connections).
+    sqlite_path: Option<String>,
     /// The master data as of a head this process wrote, so that the next write (while no
     /// other process wrote in between) need not load it again.
     cache: Option<ledger::WriteCache>,
@@ -110,6 +112,7 @@ impl Store {
     /// Opens (creating and migrating if needed) the database at `location`: a
     /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a path to a SQLite file.
     pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let mut sqlite_path = None;
         let connection =
             if location.starts_with("postgres://") || location.starts_with("postgresql://") {
                 Connection::Postgres(postgres::open(location)?)
@@ -118,12 +121,14 @@ impl Store {
                     .strip_prefix("sqlite://")
                     .or_else(|| location.strip_prefix("sqlite:"))
                     .unwrap_or(location);
+                sqlite_path = Some(path.to_string());
                 Connection::Sqlite(sqlite::open(path)?)
             };
         Ok(Store {
             connection,
             clock,
             location: postgres::redact(location),
+            sqlite_path,
             cache: None,
         })
     }

@@ -77,6 +77,35 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A read-only second connection to the same file (for parallel readers).
+pub fn open_reader(path: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open {
+        url: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    conn.busy_timeout(Duration::from_secs(120))?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
+    Ok(conn)
+}
+
+/// A borrowed SQLite value as a [`Cell`].
+pub fn cell(value: ValueRef<'_>) -> Cell<'_> {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(n) => Cell::Int(n),
+        ValueRef::Real(f) => Cell::Real(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            std::str::from_utf8(t).map_or(Cell::Null, Cell::Text)
+        }
+    }
+}
+
 pub fn begin(conn: &mut Connection, write: bool) -> Result<Box<dyn Tx + '_>, StoreError> {
     let behavior = if write {
         // Take the writer lock at BEGIN, so the head read in this transaction stays the head.
@@ -157,16 +186,8 @@ impl Tx for SqliteTx<'_> {
                 wide.resize(width, Cell::Null);
                 &mut wide
             };
-            for (i, cell) in cells.iter_mut().enumerate() {
-                *cell = match row.get_ref(i)? {
-                    ValueRef::Null => Cell::Null,
-                    ValueRef::Integer(n) => Cell::Int(n),
-                    ValueRef::Real(f) => Cell::Real(f),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => match std::str::from_utf8(t) {
-                        Ok(text) => Cell::Text(text),
-                        Err(_) => Cell::Null,
-                    },
-                };
+            for (i, slot) in cells.iter_mut().enumerate() {
+                *slot = cell(row.get_ref(i)?);
             }
             each(cells)?;
         }

@@ -192,3 +192,114 @@ fn awkward_text_survives_the_round_trip_and_verifies() {
         );
     });
 }
+
+#[test]
+fn credit_data_read_in_parallel_matches_the_ledger() {
+    use valuetree_core::Amount;
+    use valuetree_core::credit::{Engine, Policy};
+    use valuetree_core::import::{NodeRow, RecordBatch, Row};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = Db {
+        url: dir.path().join("big.db").display().to_string(),
+        admin: None,
+        _dir: dir,
+    };
+    let mut store = db.open();
+    let people: Vec<Row<PersonRecord>> = ["A", "B", "C"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Row {
+            line: i as u64 + 2,
+            record: PersonRecord {
+                person_id: id.to_string(),
+                name: id.to_string(),
+                email: None,
+                joined_on: day("2020-01-01"),
+                left_on: None,
+            },
+        })
+        .collect();
+    let node = NodeRow {
+        node_id: "N1".into(),
+        kind: NodeKind::Initiative,
+        title: "Big".into(),
+        lead_id: None,
+        created_on: day("2020-01-01"),
+        status: None,
+        flagpole: None,
+        description: None,
+    };
+    // Enough rows for two readers; the two halves meet the people in a different order, so
+    // the merge must re-number them.
+    let order = |i: usize| {
+        if i < 105_000 {
+            ["A", "B", "C"][i % 3]
+        } else {
+            ["C", "B", "A"][i % 3]
+        }
+    };
+    let contributions: Vec<Row<ContributionRecord>> = (0..210_000)
+        .map(|i| Row {
+            line: i as u64 + 2,
+            record: ContributionRecord {
+                contribution_id: format!("C{i}"),
+                person_id: order(i).to_string(),
+                node_id: "N1".into(),
+                phase: Phase::Build,
+                date: day("2021-01-01"),
+                effort: Amount(if order(i) == "A" { 2.0 } else { 1.0 }),
+                description: String::new(),
+                evidence: None,
+                confirmed: true,
+            },
+        })
+        .collect();
+    let outcome = OutcomeRecord {
+        outcome_id: "O1".into(),
+        node_id: "N1".into(),
+        date: day("2022-01-01"),
+        value: Amount(400.0),
+        description: String::new(),
+        evidence: None,
+    };
+    let files = vec![
+        ("people".to_string(), RecordBatch::People(people)),
+        (
+            "nodes".to_string(),
+            RecordBatch::Nodes(vec![Row {
+                line: 2,
+                record: node,
+            }]),
+        ),
+        (
+            "contributions".to_string(),
+            RecordBatch::Contributions(contributions),
+        ),
+        (
+            "outcomes".to_string(),
+            RecordBatch::Outcomes(vec![Row {
+                line: 2,
+                record: outcome,
+            }]),
+        ),
+    ];
+    store
+        .import_records(&files, "test", &mut |_| {})
+        .expect("import");
+    let data = store.credit_data(None, None).expect("credit data");
+    assert_eq!(data.contributions.len(), 210_000);
+    let engine = Engine::new(data, Policy::default()).expect("engine");
+    let credit = |id: &str| {
+        engine
+            .people()
+            .iter()
+            .position(|p| p == id)
+            .map_or(0.0, |i| engine.credit(i as u32))
+    };
+    // A put in twice the effort of B and of C.
+    assert!(
+        (credit("A") - 200.0).abs() < 1e-6
+            && (credit("B") - 100.0).abs() < 1e-6
+            && (credit("C") - 100.0).abs() < 1e-6
+    );
+}

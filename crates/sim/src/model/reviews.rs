@@ -1,0 +1,157 @@
+//! Review cycles: who rates whom, with what bias, and the truth kept beside.
+
+use super::*;
+
+impl Sim<'_> {
+    pub(super) fn leniency(&self, rater: usize) -> f64 {
+        let dept = match self.people[rater].team {
+            Some(t) => self.teams[t].dept,
+            None => self.people[rater].dept,
+        };
+        self.dept_culture[dept] + self.config.rater_bias * self.people[rater].lenience
+    }
+
+    pub(super) fn score(&mut self, signal: f64, rater: Option<usize>, noise: f64) -> u8 {
+        let lenient = rater.map_or(0.0, |r| self.leniency(r));
+        (3.0 + 0.9 * signal + lenient + noise * self.rng.normal())
+            .round()
+            .clamp(1.0, 5.0) as u8
+    }
+
+    pub(super) fn rate_cycle(&mut self, m: u32) -> std::io::Result<()> {
+        let date = self.month_end(m);
+        let cycle_start = self.month_start(m - 5);
+        let cycle_id = format!("{}H{}", date.year(), if date.month() <= 6 { 1 } else { 2 });
+        let cycle = std::mem::take(&mut self.cycle);
+        // Who is rated: employed at the end, and at least three months in the cycle.
+        let rated: Vec<usize> = (1..self.people.len())
+            .filter(|p| self.people[*p].active)
+            .filter(|p| {
+                let joined = self.people[*p].record.joined_on;
+                joined
+                    <= cycle_start
+                        .checked_add_months(Months::new(3))
+                        .unwrap_or(cycle_start)
+            })
+            .collect();
+        let per_month = |p: usize| {
+            let joined = self.people[p].record.joined_on.max(cycle_start);
+            let months = f64::from(
+                (date.year() - joined.year()) * 12 + date.month() as i32 - joined.month() as i32
+                    + 1,
+            );
+            cycle.value.get(&p).copied().unwrap_or(0.0) / months.max(1.0)
+        };
+        let perf: Vec<f64> = rated.iter().map(|p| per_month(*p)).collect();
+        let recent: Vec<f64> = rated
+            .iter()
+            .map(|p| cycle.recent_own.get(p).copied().unwrap_or(0.0))
+            .collect();
+        let z = standardize(&perf);
+        let z_recent = standardize(&recent);
+        let z_of: HashMap<usize, f64> = rated.iter().copied().zip(z.iter().copied()).collect();
+        for (i, &p) in rated.iter().enumerate() {
+            let entry = self.truth_sum.entry(p).or_insert((0.0, 0));
+            entry.0 += z[i];
+            entry.1 += 1;
+        }
+        let mut rows: Vec<(usize, usize, &'static str, &'static str, u8)> = Vec::new();
+        for (i, &p) in rated.iter().enumerate() {
+            let manager = self.manager_of(p);
+            let mut raters = 0;
+            if let Some(mgr) = manager {
+                // The current manager sees the recent months, and the work in their own unit.
+                let score = self.score(z_recent[i], Some(mgr), 0.45);
+                rows.push((mgr, p, "manager", "results", score));
+                let values = self.score(0.8 * self.people[p].values, Some(mgr), 0.5);
+                rows.push((mgr, p, "manager", "values", values));
+                raters += 1;
+            }
+            let mut inits = cycle.inits.get(&p).cloned().unwrap_or_default();
+            inits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            if let Some(&(main, _)) = inits.first() {
+                let lead = self.initiatives[main].lead;
+                if raters < self.config.raters_per_person
+                    && lead != p
+                    && Some(lead) != manager
+                    && self.people[lead].active
+                {
+                    let score = self.score(z[i], Some(lead), 0.5);
+                    rows.push((lead, p, "lead", "results", score));
+                    raters += 1;
+                }
+                let customer = self.nodes[self.initiatives[main].objective].lead_id.clone();
+                let customer = customer
+                    .and_then(|id| id[1..].parse::<usize>().ok())
+                    .map(|n| n - 1);
+                if let Some(c) = customer
+                    && raters < self.config.raters_per_person
+                    && c != p
+                    && Some(c) != manager
+                    && self.people[c].active
+                    && self.rng.chance(0.5)
+                {
+                    let score = self.score(z[i], Some(c), 0.8);
+                    rows.push((c, p, "customer", "results", score));
+                    raters += 1;
+                }
+            }
+            let mut peers: Vec<usize> = inits
+                .iter()
+                .flat_map(|(init, _)| cycle.contributors.get(init).cloned().unwrap_or_default())
+                .filter(|q| *q != p && Some(*q) != manager && self.people[*q].active)
+                .collect();
+            peers.sort_unstable();
+            peers.dedup();
+            while raters < self.config.raters_per_person && !peers.is_empty() {
+                let q = peers.swap_remove(self.rng.below(peers.len()));
+                let score = self.score(z[i], Some(q), 0.6);
+                rows.push((q, p, "peer", "results", score));
+                raters += 1;
+            }
+            let self_score = (3.4 + 0.5 * z[i] + 0.6 * self.rng.normal())
+                .round()
+                .clamp(1.0, 5.0) as u8;
+            rows.push((p, p, "self", "results", self_score));
+            // Upward feedback: two reports rate their manager.
+            let reports: Vec<usize> = match self.people[p].team {
+                Some(t) if self.teams[t].manager == Some(p) => self.teams[t]
+                    .members
+                    .iter()
+                    .copied()
+                    .filter(|q| *q != p)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for _ in 0..2.min(reports.len()) {
+                let q = reports[self.rng.below(reports.len())];
+                let signal = z_of.get(&p).copied().unwrap_or(0.0);
+                let score = self.score(signal, Some(q), 0.7);
+                rows.push((q, p, "report", "results", score));
+            }
+        }
+        for (rater, ratee, relationship, dimension, score) in rows {
+            let (rater_unit, ratee_unit) = (self.bu_unit_of(rater), self.bu_unit_of(ratee));
+            self.sink.rating(&RatingRow {
+                cycle_id: &cycle_id,
+                rater_id: &self.people[rater].record.person_id,
+                ratee_id: &self.people[ratee].record.person_id,
+                relationship,
+                dimension,
+                score,
+                ratee_unit: &ratee_unit,
+                rater_unit: &rater_unit,
+            })?;
+            self.counters.ratings += 1;
+        }
+        for ((person, node), value) in &cycle.truth {
+            self.sink.truth_contribution(
+                &self.people[*person].record.person_id,
+                &self.nodes[*node].node_id,
+                &cycle_id,
+                *value,
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -166,8 +166,10 @@ fn intern(index: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str)
 }
 
 /// Builds the calibration input from `rows`: the ratings of `dimension` (all dimensions
-/// pooled when `None`), self-ratings set aside.
-pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>) -> Interned {
+/// pooled when `None`), self-ratings set aside. With `plain`, units, relationships and cycles
+/// are ignored: the model is `score ~ 1 + (1|ratee) + (1|rater)`, for comparison with other
+/// tools.
+pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>, plain: bool) -> Interned {
     let mut out = Interned::default();
     let (mut ratee_ix, mut rater_ix, mut unit_ix, mut rel_ix, mut cycle_ix) = (
         HashMap::new(),
@@ -186,25 +188,24 @@ pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>) -> Interned {
             entry.1 += 1;
             continue;
         }
+        // The plain model keeps one level of each fixed effect (the intercept alone).
+        let (ratee_unit, rater_unit, relationship, cycle) = if plain {
+            ("", "", "", "")
+        } else {
+            (
+                row.ratee_unit.as_deref().unwrap_or(""),
+                row.rater_unit.as_deref().unwrap_or(""),
+                row.relationship.as_str(),
+                row.cycle_id.as_str(),
+            )
+        };
         let rating = valuetree_core::calibration::Rating {
             ratee: intern(&mut ratee_ix, &mut out.ratees, &row.ratee_id),
             rater: intern(&mut rater_ix, &mut out.raters, &row.rater_id),
-            ratee_unit: intern(
-                &mut unit_ix,
-                &mut out.units,
-                row.ratee_unit.as_deref().unwrap_or(""),
-            ),
-            rater_unit: intern(
-                &mut unit_ix,
-                &mut out.units,
-                row.rater_unit.as_deref().unwrap_or(""),
-            ),
-            relationship: intern(
-                &mut rel_ix,
-                &mut out.relationships,
-                row.relationship.as_str(),
-            ),
-            cycle: intern(&mut cycle_ix, &mut out.cycles, &row.cycle_id),
+            ratee_unit: intern(&mut unit_ix, &mut out.units, ratee_unit),
+            rater_unit: intern(&mut unit_ix, &mut out.units, rater_unit),
+            relationship: intern(&mut rel_ix, &mut out.relationships, relationship),
+            cycle: intern(&mut cycle_ix, &mut out.cycles, cycle),
             score: row.score,
         };
         out.input.ratings.push(rating);

@@ -31,6 +31,16 @@ pub struct CalibrateArgs {
     /// Also write each rater's leniency (rater_id,n_ratings,leniency,std_error,outlier).
     #[arg(long)]
     raters_out: Option<PathBuf>,
+    /// `full` (default): with unit, relationship and cycle effects. `plain`: only the ratee
+    /// and rater effects, `score ~ 1 + (1|ratee) + (1|rater)` (to compare with lme4).
+    #[arg(long, value_enum, default_value = "full")]
+    model: Model,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Model {
+    Full,
+    Plain,
 }
 
 pub fn run(args: CalibrateArgs) -> Result<ExitCode> {
@@ -57,7 +67,11 @@ pub fn run(args: CalibrateArgs) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let interned = intern_ratings(&rows, args.dimension.as_deref());
+    let interned = intern_ratings(
+        &rows,
+        args.dimension.as_deref(),
+        matches!(args.model, Model::Plain),
+    );
     if interned.input.ratings.is_empty() {
         anyhow::bail!(
             "{} holds no ratings to calibrate{} (self-ratings are not fitted)",

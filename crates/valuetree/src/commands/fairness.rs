@@ -179,7 +179,7 @@ fn calibrated(dir: &Path) -> Result<Scores> {
             )
         },
     )?;
-    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some("results"));
+    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some("results"), false);
     let fit = valuetree_core::calibration::calibrate(&interned.input)?;
     Ok(interned
         .ratees

@@ -7,39 +7,15 @@
 //! asserted: record the figures in docs/benchmarks.md. `VALUETREE_BENCH_SCALE=0.1` runs a
 //! tenth of the size.
 
+#[path = "common.rs"]
+mod common;
+use common::{Lcg, peak_memory_mib};
+
 use std::time::Instant;
 use valuetree_core::credit::{
     CreditContribution, CreditData, CreditEdge, CreditOutcome, Engine, Policy, Status,
 };
 use valuetree_core::domain::Phase;
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n.max(1) as u64) as usize
-    }
-}
-
-fn peak_memory_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {

@@ -11,6 +11,10 @@
 //! database is created and dropped). `VALUETREE_BENCH_CONTRIBUTIONS` changes the size.
 //! Timings are printed, never asserted: record them in docs/benchmarks.md.
 
+#[path = "common.rs"]
+mod common;
+use common::Lcg;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -25,19 +29,6 @@ use valuetree_store::Store;
 const PEOPLE: usize = 10_000;
 const UNITS: usize = 100;
 const NODES: usize = 5_000;
-
-/// A small deterministic generator (no randomness to inject into a benchmark).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
 
 fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
     let mut rng = Lcg(42);

@@ -146,8 +146,6 @@ pub fn calibrate(input: &CalibrationInput) -> Result<Calibration, CalibrationErr
         return Err(CalibrationError::Empty);
     }
     let layout = Layout::new(input);
-    let n = input.ratings.len() as f64;
-    let mean = input.ratings.iter().map(|r| r.score).sum::<f64>() / n;
     // First pass: variance components on the raw scores give the first shrinkage; the second
     // pass re-estimates them on the scores net of the fixed effects.
     let mut components = moments(input, &vec![0.0; input.ratings.len()]);
@@ -163,9 +161,7 @@ pub fn calibrate(input: &CalibrationInput) -> Result<Calibration, CalibrationErr
             .collect();
         components = moments(input, &fixed);
     }
-    Ok(summarise(
-        input, &layout, theta, mean, components, iterations,
-    ))
+    Ok(summarise(input, &layout, theta, components, iterations))
 }
 
 fn ridges(layout: &Layout, c: &VarianceComponents) -> Vec<f64> {
@@ -283,7 +279,6 @@ fn summarise(
     input: &CalibrationInput,
     layout: &Layout,
     theta: Vec<f64>,
-    raw_mean_all: f64,
     components: VarianceComponents,
     iterations: usize,
 ) -> Calibration {
@@ -357,7 +352,6 @@ fn summarise(
         })
         .collect();
     let slice = |from: usize, len: usize| theta[from..from + len].to_vec();
-    let _ = raw_mean_all;
     Calibration {
         mean: theta[0],
         relationship_effects: slice(layout.relationship, input.relationships),

@@ -5,7 +5,6 @@
 //! ability). Times the fit alone (data in memory) and reports the accuracy against the
 //! generated truth and the process's peak memory. Printed, never asserted.
 
-#[path = "common.rs"]
 mod common;
 use common::{Lcg, peak_memory_mib};
 

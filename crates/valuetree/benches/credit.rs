@@ -7,7 +7,6 @@
 //! asserted: record the figures in docs/benchmarks.md. `VALUETREE_BENCH_SCALE=0.1` runs a
 //! tenth of the size.
 
-#[path = "common.rs"]
 mod common;
 use common::{Lcg, peak_memory_mib};
 

@@ -11,7 +11,6 @@
 //! database is created and dropped). `VALUETREE_BENCH_CONTRIBUTIONS` changes the size.
 //! Timings are printed, never asserted: record them in docs/benchmarks.md.
 
-#[path = "common.rs"]
 mod common;
 use common::Lcg;
 

@@ -5,7 +5,7 @@ pub struct Lcg(pub u64);
 
 #[allow(dead_code)]
 impl Lcg {
-    pub fn next(&mut self) -> u64 {
+    pub fn step(&mut self) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6364136223846793005)
@@ -15,12 +15,12 @@ impl Lcg {
 
     /// Uniform in 0..n.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 33) % n.max(1) as u64) as usize
+        ((self.step() >> 33) % n.max(1) as u64) as usize
     }
 
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.step() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Standard normal (Box–Muller).

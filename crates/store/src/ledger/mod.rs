@@ -1,0 +1,341 @@
+//! Ledger operations: append, import, export, verify, rebuild.
+
+use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
+use crate::sql::{Cell, Row, Tx, Value};
+use crate::{FileRowError, Store, StoreError};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use valuetree_core::NaiveDate;
+use valuetree_core::chain::{self, ChainError, EnvelopeRef, StoredEvent};
+use valuetree_core::clock::format_recorded;
+use valuetree_core::event::Event;
+use valuetree_core::import::{self, RecordBatch, RowError};
+use valuetree_core::state::State;
+
+/// The last event of the chain: pin it outside the database to detect a deleted tail or a
+/// re-hashed chain later (`verify --expect-head`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Head, String> {
+        let (seq, hash) = text
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| format!("`{text}` is not SEQ:HASH (as printed by `valuetree head`)"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| format!("`{seq}` is not a sequence number"))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("`{hash}` is not a SHA-256 hash in hex"));
+        }
+        Ok(Head {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// Which contributions and outcomes to load along with the master data.
+#[derive(Clone, Debug)]
+pub enum Preload {
+    None,
+    All,
+    Ids {
+        contributions: Vec<String>,
+        outcomes: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Rows (or ledger lines) read.
+    pub rows: u64,
+    /// Events appended to the ledger.
+    pub events: u64,
+    /// Rows or events already in the ledger, skipped.
+    pub unchanged: u64,
+    pub head: Option<Head>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub head: Option<Head>,
+    /// The first event that does not hold, and why.
+    pub failure: Option<(i64, String)>,
+}
+
+/// A difference between a stored projection row and the replay of the ledger.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub table: &'static str,
+    pub key: String,
+    pub stored: Option<Row>,
+    pub replayed: Option<Row>,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.stored, &self.replayed) {
+            (None, _) => write!(f, "table {}: row {} is missing", self.table, self.key),
+            (_, None) => write!(
+                f,
+                "table {}: row {} is not in the ledger",
+                self.table, self.key
+            ),
+            (Some(s), Some(r)) => write!(
+                f,
+                "table {}: row {} holds {s:?}, the ledger says {r:?}",
+                self.table, self.key
+            ),
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str =
+    "seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash";
+/// Events are sealed and written in chunks, so an import of millions never holds them all.
+const WRITE_CHUNK: usize = 20_000;
+
+fn head_of(tx: &mut dyn Tx) -> Result<Option<Head>, StoreError> {
+    let rows = tx.query(
+        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => {
+            let r = Reader::new("events", row);
+            Ok(Some(Head {
+                seq: r.int(0)?,
+                hash: r.text(1)?,
+            }))
+        }
+    }
+}
+
+fn read_event(row: Row) -> Result<StoredEvent, StoreError> {
+    let seq = Reader::new("events", &row).int(0)?;
+    let effective = Reader::new("events", &row).date(4)?;
+    let mut texts = row.into_iter().map(|v| match v {
+        Value::Text(t) => Ok(t),
+        other => Err(StoreError::Corrupt {
+            table: "events",
+            reason: format!("event {seq} holds {other:?} where text is expected"),
+        }),
+    });
+    let mut next = || texts.next().unwrap_or(Ok(String::new()));
+    let _seq = next();
+    let event_id = next()?;
+    let kind = next()?;
+    let payload = next()?;
+    let _effective = next();
+    let recorded = next()?;
+    let actor = next()?;
+    let prev_hash = next()?;
+    let hash = next()?;
+    Ok(StoredEvent {
+        seq,
+        event_id,
+        kind,
+        payload,
+        effective,
+        recorded,
+        actor,
+        prev_hash,
+        hash,
+    })
+}
+
+fn event_row(e: &StoredEvent) -> Row {
+    vec![
+        Value::Int(e.seq),
+        Value::text(&e.event_id),
+        Value::text(&e.kind),
+        Value::text(&e.payload),
+        Value::Text(e.effective.to_string()),
+        Value::text(&e.recorded),
+        Value::text(&e.actor),
+        Value::text(&e.prev_hash),
+        Value::text(&e.hash),
+    ]
+}
+
+fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
+    let mut state = State::default();
+    for table in PROJECTIONS {
+        let is_fact = table.name == "contributions" || table.name == "outcomes";
+        if !is_fact || matches!(preload, Preload::All) {
+            tx.for_each_row(&table.select_sql(), &[], &mut |row| {
+                rows::load_row(&mut state, table, &row)
+            })?;
+        }
+    }
+    if let Preload::Ids {
+        contributions,
+        outcomes,
+    } = preload
+    {
+        load_facts(tx, &mut state, contributions, outcomes)?;
+    }
+    state.reindex();
+    Ok(state)
+}
+
+/// Loads the named contributions and outcomes that `state` does not hold yet.
+fn load_facts(
+    tx: &mut dyn Tx,
+    state: &mut State,
+    contributions: &[String],
+    outcomes: &[String],
+) -> Result<(), StoreError> {
+    for (table, ids) in [
+        (&rows::CONTRIBUTIONS, contributions),
+        (&rows::OUTCOMES, outcomes),
+    ] {
+        let missing: BTreeSet<&String> = ids
+            .iter()
+            .filter(|id| {
+                if table.name == "contributions" {
+                    !state.contributions.contains_key(*id)
+                } else {
+                    !state.outcomes.contains_key(*id)
+                }
+            })
+            .collect();
+        let missing: Vec<&String> = missing.into_iter().collect();
+        for chunk in missing.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} IN ({})",
+                table.columns.join(", "),
+                table.name,
+                table.columns[0],
+                placeholders.join(", ")
+            );
+            let params: Vec<Value> = chunk.iter().map(|id| Value::text(id.as_str())).collect();
+            tx.for_each_row(&sql, &params, &mut |row| rows::load_row(state, table, &row))?;
+        }
+    }
+    Ok(())
+}
+
+/// What a store keeps between its own writes: the head it left and the state at that head.
+pub(crate) struct WriteCache {
+    head: Option<Head>,
+    state: State,
+}
+
+/// The state to check new events against, inside a write transaction: the cached one if no
+/// one else wrote since (same head), otherwise loaded; plus the facts `preload` names.
+fn writable_state(
+    cache: &mut Option<WriteCache>,
+    tx: &mut dyn Tx,
+    preload: &Preload,
+) -> Result<(Option<Head>, State), StoreError> {
+    let head = head_of(tx)?;
+    let mut state = match cache.take() {
+        Some(cached) if cached.head == head => cached.state,
+        _ => load_state(tx, &Preload::None)?,
+    };
+    if let Preload::Ids {
+        contributions,
+        outcomes,
+    } = preload
+    {
+        load_facts(tx, &mut state, contributions, outcomes)?;
+    }
+    Ok((head, state))
+}
+
+fn remember(cache: &mut Option<WriteCache>, head: Option<Head>, mut state: State) {
+    state.forget_facts();
+    *cache = Some(WriteCache { head, state });
+}
+
+/// Replays the whole stored ledger into a fresh state.
+fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
+    let mut state = State::default();
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+    tx.for_each_row(&sql, &[], &mut |row| {
+        let stored = read_event(row)?;
+        let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
+            StoreError::Replay {
+                seq: stored.seq,
+                reason,
+            }
+        })?;
+        state
+            .apply(&event)
+            .map_err(|rejection| StoreError::Replay {
+                seq: stored.seq,
+                reason: format!("{}: {}", rejection.field, rejection.reason),
+            })?;
+        state.take_changes();
+        Ok(())
+    })?;
+    Ok(state)
+}
+
+/// An event to append: the event, its effective date, and the client's id if it gave one.
+pub(crate) struct NewEvent {
+    pub event: Event,
+    pub effective: NaiveDate,
+    pub event_id: Option<String>,
+}
+
+mod verify;
+mod write;
+
+impl Store {
+    pub fn head(&mut self) -> Result<Option<Head>, StoreError> {
+        let mut tx = self.begin(false)?;
+        head_of(tx.as_mut())
+    }
+
+    /// The projections as stored, with the contributions and outcomes `preload` asks for.
+    pub fn load_state(&mut self, preload: &Preload) -> Result<State, StoreError> {
+        let mut tx = self.begin(false)?;
+        load_state(tx.as_mut(), preload)
+    }
+
+    /// Runs a read-only query (used by the `show` commands for per-person look-ups).
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut tx = self.begin(false)?;
+        tx.query(sql, params)
+    }
+
+    /// Hands every stored event to `each`, in sequence order.
+    pub fn for_each_event(
+        &mut self,
+        each: &mut dyn FnMut(StoredEvent) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin(false)?;
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+        tx.for_each_row(&sql, &[], &mut |row| each(read_event(row)?))
+    }
+}
+
+fn key_text(row: &Row, key_columns: usize) -> String {
+    row.iter()
+        .take(key_columns)
+        .map(|v| match v {
+            Value::Text(t) => t.clone(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(f) => f.to_string(),
+            Value::Null => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

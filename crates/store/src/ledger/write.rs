@@ -1,0 +1,412 @@
+//! Writing to the ledger: appends, CSV imports, ledger imports.
+
+use super::*;
+
+impl Store {
+    /// Appends events given directly (by the API or tests), each checked like an import row.
+    /// An event whose client id is already in the ledger is skipped.
+    pub fn append(
+        &mut self,
+        events: Vec<(Event, Option<String>)>,
+        actor: &str,
+    ) -> Result<ImportSummary, StoreError> {
+        let today = self.clock.today();
+        let clock = self.clock.clone();
+        let mut tx = crate::begin(&mut self.connection, true)?;
+        let preload = preload_for_events(events.iter().map(|(e, _)| e));
+        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        let mut summary = ImportSummary::default();
+        let mut errors = Vec::new();
+        let mut planned = Vec::new();
+        for (i, (event, id)) in events.into_iter().enumerate() {
+            summary.rows += 1;
+            if let Some(id) = &id
+                && !tx
+                    .query(
+                        "SELECT seq FROM events WHERE event_id = $1",
+                        &[Value::text(id)],
+                    )?
+                    .is_empty()
+            {
+                summary.unchanged += 1;
+                continue;
+            }
+            match state.apply(&event) {
+                Ok(()) => planned.push(NewEvent {
+                    effective: event.natural_effective_date().unwrap_or(today),
+                    event,
+                    event_id: id,
+                }),
+                Err(rejection) => errors.push(FileRowError {
+                    file: "request".into(),
+                    error: RowError {
+                        line: i as u64 + 1,
+                        column: Some(rejection.field.into()),
+                        reason: rejection.reason,
+                    },
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors));
+        }
+        summary.events = planned.len() as u64;
+        let mut sealer = Sealer::new(head, actor, format_recorded(clock.now()));
+        let mut writes = Writes::default();
+        for new in planned {
+            writes.events.push(event_row(&sealer.seal(
+                new.event,
+                new.effective,
+                new.event_id,
+            )));
+        }
+        writes.add_changes(&mut state);
+        writes.write(tx.as_mut())?;
+        summary.head = sealer.head;
+        tx.commit()?;
+        remember(&mut self.cache, summary.head.clone(), state);
+        Ok(summary)
+    }
+
+    /// Imports parsed files atomically: all their rows become events, or nothing is written.
+    ///
+    /// Planning, checking and sealing run on a second thread and stream to this one, which
+    /// writes; a bad row anywhere rolls the whole transaction back.
+    pub fn import_records(
+        &mut self,
+        files: &[(String, RecordBatch)],
+        actor: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let today = self.clock.today();
+        let recorded = format_recorded(self.clock.now());
+        let mut tx = crate::begin(&mut self.connection, true)?;
+        let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+        for (_, batch) in files {
+            let (c, o) = batch.referenced_facts();
+            contributions.extend(c);
+            outcomes.extend(o);
+        }
+        let preload = Preload::Ids {
+            contributions,
+            outcomes,
+        };
+        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        let mut sealer = Sealer::new(head, actor, recorded);
+        let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
+            let mut summary = ImportSummary::default();
+            let mut errors = Vec::new();
+            for (file, batch) in files {
+                let mut file_errors = Vec::new();
+                let mut changed_lines = BTreeSet::new();
+                import::plan(
+                    &mut state,
+                    batch,
+                    today,
+                    &mut file_errors,
+                    &mut |state, planned| {
+                        changed_lines.insert(planned.line);
+                        summary.events += 1;
+                        out.push(state, sealer.seal(planned.event, planned.effective, None));
+                    },
+                );
+                summary.rows += batch.len() as u64;
+                summary.unchanged += batch.len() as u64 - changed_lines.len() as u64;
+                errors.extend(file_errors.into_iter().map(|error| FileRowError {
+                    file: file.clone(),
+                    error,
+                }));
+            }
+            summary.head = sealer.head.clone();
+            (summary, errors)
+        })?;
+        if !errors.is_empty() {
+            // Dropping the transaction rolls back everything written so far.
+            return Err(StoreError::Rejected(errors));
+        }
+        tx.commit()?;
+        remember(&mut self.cache, summary.head.clone(), state);
+        Ok(summary)
+    }
+
+    /// Imports a ledger export (JSON Lines). Events already present with the same id and hash
+    /// are skipped; one with the same id and another hash is an error; the rest must chain
+    /// onto the current head and pass the same checks as any new event.
+    pub fn import_ledger(
+        &mut self,
+        events: Vec<(u64, StoredEvent)>,
+        file: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let mut tx = crate::begin(&mut self.connection, true)?;
+        let mut parsed = Vec::with_capacity(events.len());
+        let mut errors = Vec::new();
+        let fail = |line: u64, column: &str, reason: String| FileRowError {
+            file: file.to_string(),
+            error: RowError {
+                line,
+                column: Some(column.to_string()),
+                reason,
+            },
+        };
+        for (line, stored) in events {
+            match Event::from_parts(&stored.kind, &stored.payload) {
+                Ok(event) => parsed.push((line, stored, event)),
+                Err(reason) => errors.push(fail(line, "payload", reason)),
+            }
+        }
+        let preload = preload_for_events(parsed.iter().map(|(_, _, e)| e));
+        let (mut head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        let mut summary = ImportSummary::default();
+        let mut accepted = Vec::new();
+        for (line, stored, event) in parsed {
+            summary.rows += 1;
+            if chain::check_hash(&stored).is_err() {
+                errors.push(fail(
+                    line,
+                    "hash",
+                    format!(
+                        "event {}: its content does not match its hash (the line was edited)",
+                        stored.event_id
+                    ),
+                ));
+                continue;
+            }
+            let existing = tx.query(
+                "SELECT seq, hash FROM events WHERE event_id = $1",
+                &[Value::text(&stored.event_id)],
+            )?;
+            if let Some(row) = existing.first() {
+                let r = Reader::new("events", row);
+                if r.text(1)? == stored.hash {
+                    summary.unchanged += 1;
+                } else {
+                    errors.push(fail(
+                        line,
+                        "event_id",
+                        format!(
+                            "event {} is already in the ledger (seq {}) with different content",
+                            stored.event_id,
+                            r.int(0)?
+                        ),
+                    ));
+                }
+                continue;
+            }
+            let checked = chain::check_hash(&stored).and_then(|()| {
+                chain::check_link(head.as_ref().map(|h| (h.seq, h.hash.as_str())), &stored)
+            });
+            if let Err(e) = checked {
+                let column = if matches!(e, ChainError::Gap { .. }) {
+                    "seq"
+                } else {
+                    "prev_hash"
+                };
+                let reason = format!(
+                    "{e}; events must continue the chain of this database (its head is {})",
+                    head.as_ref().map_or("empty".to_string(), |h| h.to_string())
+                );
+                errors.push(fail(line, column, reason));
+                break;
+            }
+            if let Err(rejection) = state.apply(&event) {
+                errors.push(fail(line, rejection.field, rejection.reason));
+                continue;
+            }
+            head = Some(Head {
+                seq: stored.seq,
+                hash: stored.hash.clone(),
+            });
+            accepted.push(stored);
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors));
+        }
+        summary.events = accepted.len() as u64;
+        for chunk in accepted.chunks(WRITE_CHUNK) {
+            let rows: Vec<Row> = chunk.iter().map(event_row).collect();
+            tx.write_rows(&EVENTS, &rows, false)?;
+            progress(chunk.len() as u64);
+        }
+        let mut writes = Writes::default();
+        writes.add_changes(&mut state);
+        writes.write(tx.as_mut())?;
+        summary.head = head.clone();
+        tx.commit()?;
+        remember(&mut self.cache, head, state);
+        Ok(summary)
+    }
+}
+
+/// Contributions and outcomes that a list of events refers to.
+fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
+    let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+    for event in events {
+        match event {
+            Event::ContributionRecorded(c) => contributions.push(c.contribution_id.clone()),
+            Event::ContributionConfirmed {
+                contribution_id, ..
+            }
+            | Event::ContributionRetracted {
+                contribution_id, ..
+            } => contributions.push(contribution_id.clone()),
+            Event::OutcomeRecorded(o) => outcomes.push(o.outcome_id.clone()),
+            _ => {}
+        }
+    }
+    Preload::Ids {
+        contributions,
+        outcomes,
+    }
+}
+
+/// Seals new events onto the chain, one after the other.
+struct Sealer {
+    head: Option<Head>,
+    actor: String,
+    /// All events of one transaction share one recorded time: they are written at one instant.
+    recorded: String,
+}
+
+impl Sealer {
+    fn new(head: Option<Head>, actor: &str, recorded: String) -> Self {
+        Sealer {
+            head,
+            actor: actor.to_string(),
+            recorded,
+        }
+    }
+
+    fn seal(
+        &mut self,
+        event: Event,
+        effective: NaiveDate,
+        event_id: Option<String>,
+    ) -> StoredEvent {
+        let sealed = chain::seal(
+            StoredEvent {
+                actor: self.actor.clone(),
+                effective,
+                event_id: event_id.unwrap_or_default(),
+                hash: String::new(),
+                kind: event.kind().to_string(),
+                payload: event.canonical_payload(),
+                prev_hash: String::new(),
+                recorded: self.recorded.clone(),
+                seq: 0,
+            },
+            self.head.as_ref().map(|h| (h.seq, h.hash.as_str())),
+        );
+        self.head = Some(Head {
+            seq: sealed.seq,
+            hash: sealed.hash.clone(),
+        });
+        sealed
+    }
+}
+
+/// Rows to write: events, and the projection rows they changed, per table in order. A key
+/// changed twice keeps only its last version: one multi-row upsert may not touch a row twice
+/// (PostgreSQL refuses it), and the earlier versions are moot.
+#[derive(Default)]
+struct Writes {
+    events: Vec<Row>,
+    projections: Vec<Vec<Row>>,
+    positions: Vec<HashMap<String, usize>>,
+}
+
+impl Writes {
+    fn add_changes(&mut self, state: &mut State) {
+        let changes = state.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        self.projections.resize_with(PROJECTIONS.len(), Vec::new);
+        self.positions.resize_with(PROJECTIONS.len(), HashMap::new);
+        for (i, table) in PROJECTIONS.iter().enumerate() {
+            for row in rows::changed_rows(state, &changes, table) {
+                let key = key_text(&row, table.key_columns);
+                match self.positions[i].get(&key) {
+                    Some(&at) => self.projections[i][at] = row,
+                    None => {
+                        self.positions[i].insert(key, self.projections[i].len());
+                        self.projections[i].push(row);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write(&self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+        if !self.events.is_empty() {
+            tx.write_rows(&EVENTS, &self.events, false)?;
+        }
+        for (table, rows) in PROJECTIONS.iter().zip(&self.projections) {
+            if !rows.is_empty() {
+                tx.write_rows(table, rows, true)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a producer puts sealed events; full chunks go to the writer.
+struct Outbox<'s> {
+    writes: Writes,
+    sender: &'s std::sync::mpsc::SyncSender<Writes>,
+    writer_gone: bool,
+}
+
+const STREAM_CHUNK: usize = 4_096;
+
+impl Outbox<'_> {
+    fn push(&mut self, state: &mut State, event: StoredEvent) {
+        self.writes.events.push(event_row(&event));
+        self.writes.add_changes(state);
+        if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
+            // A closed channel means the writer failed; its error is reported, stop sending.
+            self.writer_gone = self.sender.send(std::mem::take(&mut self.writes)).is_err();
+        }
+    }
+}
+
+/// Runs `produce` on a second thread and writes what it pushes on this one (the thread
+/// that owns the transaction), so planning and hashing overlap the database work.
+fn stream_writes<T: Send>(
+    tx: &mut dyn Tx,
+    progress: &mut dyn FnMut(u64),
+    produce: impl FnOnce(&mut Outbox<'_>) -> T + Send,
+) -> Result<T, StoreError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Writes>(4);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut outbox = Outbox {
+                writes: Writes::default(),
+                sender: &sender,
+                writer_gone: false,
+            };
+            let result = produce(&mut outbox);
+            let rest = std::mem::take(&mut outbox.writes);
+            if !outbox.writer_gone {
+                let _ = sender.send(rest);
+            }
+            result
+        });
+        let mut written: Result<(), StoreError> = Ok(());
+        for writes in receiver {
+            if written.is_ok() {
+                written = writes.write(tx);
+                progress(writes.events.len() as u64);
+            }
+            if written.is_err() {
+                // Dropping the receiver (by leaving the loop) tells the producer to stop.
+                break;
+            }
+        }
+        let result = producer.join().map_err(|_| StoreError::Replay {
+            seq: 0,
+            reason: "the planning thread panicked".into(),
+        })?;
+        written.map(|()| result)
+    })
+}

@@ -1,0 +1,79 @@
+//! Explanations: the literal, outcome-by-outcome reading of the policy.
+
+use super::*;
+
+impl Engine {
+    /// Itemises the credit of the people `wanted` selects: one line per (outcome, node, phase),
+    /// computed outcome by outcome (the slow, literal reading of the policy; the tests check
+    /// that it adds up to the fast path's totals). A cap, if set, is not itemised.
+    pub fn explain(&self, wanted: &dyn Fn(u32) -> bool) -> Vec<Explanation> {
+        let mut scratch = self.scratch();
+        let mut lines: HashMap<(u32, u32, u8, u32), Explanation> = HashMap::new();
+        for (index, outcome) in self.outcomes.iter().enumerate() {
+            let mut stays = Vec::new();
+            self.propagate(
+                outcome.node,
+                outcome.date,
+                outcome.value,
+                &mut scratch,
+                &mut |v, a| stays.push((v, a)),
+            );
+            for (node, amount) in stays {
+                let slots = self.slots_of(node as usize);
+                let counted = slots.partition_point(|s| s.date <= outcome.date);
+                let (mut totals, mut efforts) = ([0.0f64; 5], [0.0f64; 5]);
+                for s in &slots[..counted] {
+                    totals[s.phase as usize] += s.weight;
+                    if s.weight > 0.0 {
+                        efforts[s.phase as usize] += f64::from(s.effort);
+                    }
+                }
+                let norm: f64 = (0..5)
+                    .filter(|p| totals[*p] > 0.0)
+                    .map(|p| self.phase_weight[p])
+                    .sum();
+                if norm <= 0.0 {
+                    continue;
+                }
+                for s in &slots[..counted] {
+                    if !wanted(s.person) || s.weight <= 0.0 {
+                        continue;
+                    }
+                    let p = s.phase as usize;
+                    let share = amount * self.phase_weight[p] / norm * s.weight / totals[p];
+                    let line = lines
+                        .entry((s.person, index as u32, s.phase, node))
+                        .or_insert(Explanation {
+                            person: s.person,
+                            amount: 0.0,
+                            node,
+                            phase: PHASES[p],
+                            effort: 0.0,
+                            phase_effort: efforts[p],
+                            outcome: index as u32,
+                        });
+                    line.amount += share;
+                    line.effort += f64::from(s.effort);
+                }
+            }
+        }
+        let mut out: Vec<Explanation> = lines.into_values().collect();
+        out.sort_by(|a, b| {
+            (
+                a.person,
+                self.outcomes[a.outcome as usize].date,
+                a.outcome,
+                a.node,
+                a.phase,
+            )
+                .cmp(&(
+                    b.person,
+                    self.outcomes[b.outcome as usize].date,
+                    b.outcome,
+                    b.node,
+                    b.phase,
+                ))
+        });
+        out
+    }
+}

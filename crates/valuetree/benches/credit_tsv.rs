@@ -109,37 +109,10 @@ fn main() {
             _ => {}
         }
     }
-    let mut edges = Vec::new();
-    let mut parents: Vec<_> = children.into_iter().collect();
-    parents.sort_unstable_by_key(|(p, _)| *p);
-    for (parent, kids) in parents {
-        let mut kids = kids;
-        kids.sort_unstable();
-        kids.dedup();
-        let weight = 1.0 / kids.len() as f64;
-        edges.extend(kids.into_iter().map(|child| CreditEdge {
-            parent,
-            child,
-            weight,
-            from: None,
-            to: None,
-        }));
-    }
-    let mut dependants: Vec<_> = depends.into_iter().collect();
-    dependants.sort_unstable_by_key(|(p, _)| *p);
-    for (parent, deps) in dependants {
-        let mut deps = deps;
-        deps.sort_unstable();
-        deps.dedup();
-        let weight = 0.25 / deps.len() as f64;
-        edges.extend(deps.into_iter().map(|child| CreditEdge {
-            parent,
-            child,
-            weight,
-            from: None,
-            to: None,
-        }));
-    }
+    // A parent's children share its value equally; a deliverable passes a quarter of its value
+    // to what it depends on.
+    let mut edges = links(children, 1.0);
+    edges.extend(links(depends, 0.25));
     data.edges = edges;
     data.outcomes = mints
         .into_iter()
@@ -177,4 +150,24 @@ fn main() {
             100.0 * c / total
         );
     }
+}
+
+/// Links parent → each distinct child, the children sharing `total` equally, in a fixed order.
+fn links(children: HashMap<u32, Vec<u32>>, total: f64) -> Vec<CreditEdge> {
+    let mut parents: Vec<(u32, Vec<u32>)> = children.into_iter().collect();
+    parents.sort_unstable_by_key(|(p, _)| *p);
+    let mut edges = Vec::new();
+    for (parent, mut kids) in parents {
+        kids.sort_unstable();
+        kids.dedup();
+        let weight = total / kids.len() as f64;
+        edges.extend(kids.into_iter().map(|child| CreditEdge {
+            parent,
+            child,
+            weight,
+            from: None,
+            to: None,
+        }));
+    }
+    edges
 }

@@ -458,12 +458,8 @@ impl Sim<'_> {
         self.initiatives[init].members = kept;
     }
 
-    pub(super) fn close_initiative(
-        &mut self,
-        init: usize,
-        last_day: NaiveDate,
-        status: NodeStatus,
-    ) {
+    /// Ends every current membership of an initiative on `last_day`.
+    pub(super) fn end_all_memberships(&mut self, init: usize, last_day: NaiveDate) {
         let people: Vec<usize> = self.initiatives[init]
             .members
             .iter()
@@ -472,6 +468,15 @@ impl Sim<'_> {
         for p in people {
             self.end_membership(init, p, last_day);
         }
+    }
+
+    pub(super) fn close_initiative(
+        &mut self,
+        init: usize,
+        last_day: NaiveDate,
+        status: NodeStatus,
+    ) {
+        self.end_all_memberships(init, last_day);
         self.initiatives[init].closed = true;
         let node = self.initiatives[init].node;
         self.nodes[node].status = status;

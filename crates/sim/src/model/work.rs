@@ -374,14 +374,7 @@ impl Sim<'_> {
         self.initiatives[init].handed_over_on = Some(date);
         let last_day = date.pred_opt().unwrap_or(date);
         let old_lead = self.initiatives[init].lead;
-        let people: Vec<usize> = self.initiatives[init]
-            .members
-            .iter()
-            .map(|(p, _)| *p)
-            .collect();
-        for p in people {
-            self.end_membership(init, p, last_day);
-        }
+        self.end_all_memberships(init, last_day);
         let mut pool = self.teams[team].members.clone();
         let size = (3 + self.rng.below(3)).min(pool.len());
         let mut newcomers = Vec::new();

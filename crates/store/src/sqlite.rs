@@ -15,21 +15,27 @@ const MIGRATIONS: &[(&str, &str)] = &[(
     include_str!("../migrations/sqlite/0001_ledger_and_projections.sql"),
 )];
 
-pub fn open(path: &str) -> Result<Connection, StoreError> {
+/// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex
+/// around every call. Concurrent writers wait for the lock rather than fail.
+fn connect(path: &str, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_URI
-            // A connection is used by one thread at a time: no mutex around every call.
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        flags | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Open {
         url: path.to_string(),
         reason: e.to_string(),
     })?;
-    // Concurrent writers wait for the lock rather than fail; WAL lets readers go on meanwhile.
     conn.busy_timeout(Duration::from_secs(120))?;
+    Ok(conn)
+}
+
+pub fn open(path: &str) -> Result<Connection, StoreError> {
+    let conn = connect(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+    )?;
+    // WAL lets readers go on while a writer writes.
     // Takes effect only on a new, empty file (before the first table exists).
     conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -79,17 +85,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 /// A read-only second connection to the same file (for parallel readers).
 pub fn open_reader(path: &str) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_URI
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Open {
-        url: path.to_string(),
-        reason: e.to_string(),
-    })?;
-    conn.busy_timeout(Duration::from_secs(120))?;
+    let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
     Ok(conn)
 }

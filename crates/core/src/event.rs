@@ -4,6 +4,7 @@
 //! the ledger stores and hashes; see [`crate::chain`] for the envelope around it.
 
 use crate::domain::*;
+use crate::review::*;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,23 @@ pub enum Event {
     },
     OutcomeRecorded(OutcomeRecord),
     NodeHandedOver(HandoverRecord),
+    CycleOpened(CycleRecord),
+    CyclePhaseChanged {
+        cycle_id: String,
+        effective_on: NaiveDate,
+        phase: CyclePhase,
+    },
+    /// Sets a goal, or revises it (same goal id, same person and cycle).
+    GoalSet(GoalRecord),
+    KeyResultMeasured(Measurement),
+    ReviewerAdded(ReviewerChange),
+    ReviewerRemoved(ReviewerChange),
+    SelfReviewLinked(SelfReviewEntry),
+    BehaviourAssessed(BehaviourAssessment),
+    /// A draft or submitted rating; a later one with the same key revises it.
+    RatingRecorded(RatingRecord),
+    CalibrationRecorded(CalibrationResult),
+    ScoreOverridden(OverrideRecord),
 }
 
 impl Event {
@@ -103,6 +121,17 @@ impl Event {
             Event::ContributionRetracted { .. } => "contribution_retracted",
             Event::OutcomeRecorded(_) => "outcome_recorded",
             Event::NodeHandedOver(_) => "node_handed_over",
+            Event::CycleOpened(_) => "cycle_opened",
+            Event::CyclePhaseChanged { .. } => "cycle_phase_changed",
+            Event::GoalSet(_) => "goal_set",
+            Event::KeyResultMeasured(_) => "key_result_measured",
+            Event::ReviewerAdded(_) => "reviewer_added",
+            Event::ReviewerRemoved(_) => "reviewer_removed",
+            Event::SelfReviewLinked(_) => "self_review_linked",
+            Event::BehaviourAssessed(_) => "behaviour_assessed",
+            Event::RatingRecorded(_) => "rating_recorded",
+            Event::CalibrationRecorded(_) => "calibration_recorded",
+            Event::ScoreOverridden(_) => "score_overridden",
         }
     }
 
@@ -128,7 +157,20 @@ impl Event {
             Event::ContributionRetracted { retracted_on, .. } => *retracted_on,
             Event::OutcomeRecorded(o) => o.date,
             Event::NodeHandedOver(h) => h.date,
-            Event::PersonUpdated(_) | Event::UnitUpdated(_) | Event::NodeUpdated(_) => return None,
+            Event::CycleOpened(c) => c.starts_on,
+            Event::CyclePhaseChanged { effective_on, .. } => *effective_on,
+            Event::KeyResultMeasured(m) => m.measured_on,
+            Event::PersonUpdated(_)
+            | Event::UnitUpdated(_)
+            | Event::NodeUpdated(_)
+            | Event::GoalSet(_)
+            | Event::ReviewerAdded(_)
+            | Event::ReviewerRemoved(_)
+            | Event::SelfReviewLinked(_)
+            | Event::BehaviourAssessed(_)
+            | Event::RatingRecorded(_)
+            | Event::CalibrationRecorded(_)
+            | Event::ScoreOverridden(_) => return None,
         })
     }
 
@@ -292,6 +334,101 @@ mod tests {
                 from_unit_id: Some("U1".into()),
                 to_unit_id: Some("U2".into()),
                 note: "n".into(),
+            }),
+        ]
+        .into_iter()
+        .chain(review_events())
+        .collect()
+    }
+
+    fn review_events() -> Vec<Event> {
+        let mut cycle = CycleRecord::with_defaults("2024H1", day(1), day(30));
+        cycle.committee = vec!["P9".into()];
+        cycle.deadlines = vec![Deadline {
+            due_on: day(10),
+            phase: CyclePhase::Goals,
+        }];
+        let change = ReviewerChange {
+            by: "P1".into(),
+            cycle_id: "2024H1".into(),
+            ratee_id: "P1".into(),
+            reason: "worked together on N1".into(),
+            reviewer_id: "P2".into(),
+        };
+        vec![
+            Event::CycleOpened(cycle),
+            Event::CyclePhaseChanged {
+                cycle_id: "2024H1".into(),
+                effective_on: day(11),
+                phase: CyclePhase::SelfReview,
+            },
+            Event::GoalSet(GoalRecord {
+                cycle_id: "2024H1".into(),
+                goal_id: "G1".into(),
+                key_results: vec![KeyResult {
+                    metric: "conversion".into(),
+                    target: Amount(0.05),
+                }],
+                node_id: "N1".into(),
+                person_id: "P1".into(),
+                title: "Lift conversion".into(),
+            }),
+            Event::KeyResultMeasured(Measurement {
+                actual: Amount(0.04),
+                goal_id: "G1".into(),
+                measured_on: day(20),
+                metric: "conversion".into(),
+            }),
+            Event::ReviewerAdded(change.clone()),
+            Event::ReviewerRemoved(change),
+            Event::SelfReviewLinked(SelfReviewEntry {
+                circle: Circle::BuiltOn,
+                contribution_id: "C1".into(),
+                cycle_id: "2024H1".into(),
+                entry_id: "S1".into(),
+                person_id: "P2".into(),
+                text: "reused the research".into(),
+            }),
+            Event::BehaviourAssessed(BehaviourAssessment {
+                assessed_by: "P2".into(),
+                behaviour: "shares knowledge".into(),
+                cycle_id: "2024H1".into(),
+                evidence: "C1".into(),
+                met: true,
+                person_id: "P1".into(),
+                value: "collaboration".into(),
+            }),
+            Event::RatingRecorded(RatingRecord {
+                comment: "solid".into(),
+                cycle_id: "2024H1".into(),
+                dimension: "results".into(),
+                ratee_id: "P1".into(),
+                rater_id: "P2".into(),
+                relationship: Relationship::Peer,
+                score: Amount(4.0),
+                status: RatingStatus::Submitted,
+            }),
+            Event::CalibrationRecorded(CalibrationResult {
+                cycle_id: "2024H1".into(),
+                dimension: String::new(),
+                model: "full".into(),
+                ratings: 1,
+                scores: vec![CalibratedScore {
+                    calibrated: Amount(3.5),
+                    n_ratings: 1,
+                    person_id: "P1".into(),
+                    raw_mean: Amount(4.0),
+                    std_error: Amount(0.5),
+                }],
+            }),
+            Event::ScoreOverridden(OverrideRecord {
+                by: "P9".into(),
+                cycle_id: "2024H1".into(),
+                dimension: String::new(),
+                person_id: "P1".into(),
+                previous: Amount(3.5),
+                reason: "evidence of N1 launch".into(),
+                score: Amount(4.0),
             }),
         ]
     }

@@ -16,6 +16,7 @@
 
 use crate::domain::*;
 use crate::event::Event;
+use crate::review::{CycleRecord, RatingRecord};
 use crate::state::{Rejection, State};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -54,6 +55,17 @@ pub enum RecordBatch {
     Contributions(Vec<Row<ContributionRecord>>),
     Outcomes(Vec<Row<OutcomeRecord>>),
     Handovers(Vec<Row<HandoverRecord>>),
+    Cycles(Vec<Row<CycleRecord>>),
+    Ratings(Vec<Row<RatingRecord>>),
+}
+
+/// The facts (loaded on demand by the store) an import batch refers to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FactIds {
+    pub contributions: Vec<String>,
+    pub outcomes: Vec<String>,
+    /// Cycles whose ratings the batch may revise.
+    pub cycles: Vec<String>,
 }
 
 impl RecordBatch {
@@ -68,6 +80,8 @@ impl RecordBatch {
             RecordBatch::Contributions(r) => r.len(),
             RecordBatch::Outcomes(r) => r.len(),
             RecordBatch::Handovers(r) => r.len(),
+            RecordBatch::Cycles(r) => r.len(),
+            RecordBatch::Ratings(r) => r.len(),
         }
     }
 
@@ -88,25 +102,33 @@ impl RecordBatch {
             (RecordBatch::Contributions(a), RecordBatch::Contributions(b)) => a.extend(b),
             (RecordBatch::Outcomes(a), RecordBatch::Outcomes(b)) => a.extend(b),
             (RecordBatch::Handovers(a), RecordBatch::Handovers(b)) => a.extend(b),
+            (RecordBatch::Cycles(a), RecordBatch::Cycles(b)) => a.extend(b),
+            (RecordBatch::Ratings(a), RecordBatch::Ratings(b)) => a.extend(b),
             _ => {}
         }
     }
 
-    /// Ids of contributions and outcomes the batch refers to, for the store to preload.
-    pub fn referenced_facts(&self) -> (Vec<String>, Vec<String>) {
+    /// The facts the batch refers to, for the store to preload.
+    pub fn referenced_facts(&self) -> FactIds {
+        let mut facts = FactIds::default();
         match self {
-            RecordBatch::Contributions(rows) => (
-                rows.iter()
+            RecordBatch::Contributions(rows) => {
+                facts.contributions = rows
+                    .iter()
                     .map(|r| r.record.contribution_id.clone())
-                    .collect(),
-                Vec::new(),
-            ),
-            RecordBatch::Outcomes(rows) => (
-                Vec::new(),
-                rows.iter().map(|r| r.record.outcome_id.clone()).collect(),
-            ),
-            _ => (Vec::new(), Vec::new()),
+                    .collect();
+            }
+            RecordBatch::Outcomes(rows) => {
+                facts.outcomes = rows.iter().map(|r| r.record.outcome_id.clone()).collect();
+            }
+            RecordBatch::Ratings(rows) => {
+                let cycles: std::collections::BTreeSet<&String> =
+                    rows.iter().map(|r| &r.record.cycle_id).collect();
+                facts.cycles = cycles.into_iter().cloned().collect();
+            }
+            _ => {}
         }
+        facts
     }
 }
 
@@ -176,6 +198,8 @@ pub fn plan(
         RecordBatch::Contributions(rows) => planner.facts(rows, Planner::contribution),
         RecordBatch::Outcomes(rows) => planner.facts(rows, Planner::outcome),
         RecordBatch::Handovers(rows) => planner.facts(rows, Planner::handover),
+        RecordBatch::Cycles(rows) => planner.rows(rows, |r| r.cycle_id.clone(), Planner::cycle),
+        RecordBatch::Ratings(rows) => planner.rows(rows, RatingRecord::key, Planner::rating),
     }
 }
 
@@ -438,6 +462,47 @@ impl Planner<'_> {
                 ),
             }),
         }
+    }
+}
+
+impl Planner<'_> {
+    /// A cycle's settings never change once it is opened; a later phase in the file moves the
+    /// cycle on, an earlier one is taken as an older file.
+    fn cycle(&self, row: &CycleRecord) -> Plan {
+        let Some(old) = self.state.reviews.cycles.get(&row.cycle_id) else {
+            return Ok(vec![Event::CycleOpened(row.clone())]);
+        };
+        let same_settings = CycleRecord {
+            phase: old.record.phase,
+            ..row.clone()
+        } == old.record;
+        if !same_settings {
+            return Err(Rejection {
+                field: "cycle_id",
+                reason: format!(
+                    "cycle {} was opened with other settings; settings never change once a cycle is open: open a new cycle",
+                    row.cycle_id
+                ),
+            });
+        }
+        Ok(if row.phase > old.phase {
+            vec![Event::CyclePhaseChanged {
+                cycle_id: row.cycle_id.clone(),
+                effective_on: self.today,
+                phase: row.phase,
+            }]
+        } else {
+            vec![]
+        })
+    }
+
+    /// A new rating is recorded; an unchanged one is skipped; a changed one is recorded as the
+    /// rater's revision (refused once the cycle is in calibration).
+    fn rating(&self, row: &RatingRecord) -> Plan {
+        Ok(match self.state.reviews.ratings.get(&row.key()) {
+            Some(old) if old == row => vec![],
+            _ => vec![Event::RatingRecorded(row.clone())],
+        })
     }
 }
 

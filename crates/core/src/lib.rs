@@ -9,6 +9,7 @@
 //! - [`state`]: the projections held in memory, and the rules every event must pass.
 //! - [`dag`]: value-tree rules (no cycles, weights per parent sum to at most 1 on any date).
 //! - [`org`]: the time-versioned org: as-of queries, histories and diffs.
+//! - [`review`]: review cycles, goals, ratings, calibration results and overrides.
 //! - [`import`]: turns rows of an import file into events, the way a new HRIS export would.
 
 pub mod amount;
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod event;
 pub mod import;
 pub mod org;
+pub mod review;
 pub mod state;
 
 pub use amount::Amount;

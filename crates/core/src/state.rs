@@ -8,6 +8,7 @@
 use crate::dag::{self, Links};
 use crate::domain::*;
 use crate::event::Event;
+use crate::review::{ReviewBook, ReviewChanges};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -19,7 +20,7 @@ pub struct Rejection {
     pub reason: String,
 }
 
-fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
+pub(crate) fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection {
         field,
         reason: reason.into(),
@@ -45,6 +46,7 @@ pub struct Changes {
     pub contributions: BTreeSet<String>,
     pub outcomes: BTreeSet<String>,
     pub handovers: BTreeSet<HandoverKey>,
+    pub reviews: ReviewChanges,
 }
 
 impl Changes {
@@ -67,8 +69,9 @@ pub struct State {
     pub contributions: HashMap<String, Contribution>,
     pub outcomes: HashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
+    pub reviews: ReviewBook,
     links: Links,
-    changes: Changes,
+    pub(crate) changes: Changes,
 }
 
 impl State {
@@ -85,6 +88,7 @@ impl State {
     pub fn forget_facts(&mut self) {
         self.contributions = HashMap::new();
         self.outcomes = HashMap::new();
+        self.reviews.forget_facts();
         self.changes = Changes::default();
     }
 
@@ -325,6 +329,17 @@ impl State {
                 self.changes.outcomes.insert(o.outcome_id.clone());
                 self.outcomes.insert(o.outcome_id.clone(), o.clone());
             }
+            Event::CycleOpened(_)
+            | Event::CyclePhaseChanged { .. }
+            | Event::GoalSet(_)
+            | Event::KeyResultMeasured(_)
+            | Event::ReviewerAdded(_)
+            | Event::ReviewerRemoved(_)
+            | Event::SelfReviewLinked(_)
+            | Event::BehaviourAssessed(_)
+            | Event::RatingRecorded(_)
+            | Event::CalibrationRecorded(_)
+            | Event::ScoreOverridden(_) => self.apply_review(event)?,
             Event::NodeHandedOver(h) => {
                 let key = (h.node_id.clone(), h.date);
                 if self.handovers.contains_key(&key) {

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::str::FromStr;
 use valuetree_core::domain::*;
 use valuetree_core::import::{NodeRow, RecordBatch, Row, RowError};
+use valuetree_core::review::{CyclePhase, CycleRecord, RatingRecord, RatingStatus};
 use valuetree_core::{Amount, NaiveDate};
 
 /// The kinds of CSV file `valuetree import` reads, in the order a whole directory is imported
@@ -21,10 +22,12 @@ pub enum Kind {
     Contributions,
     Outcomes,
     Handovers,
+    Cycles,
+    Ratings,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 11] = [
         Kind::People,
         Kind::Units,
         Kind::Assignments,
@@ -34,6 +37,8 @@ impl Kind {
         Kind::Contributions,
         Kind::Outcomes,
         Kind::Handovers,
+        Kind::Cycles,
+        Kind::Ratings,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +52,8 @@ impl Kind {
             Kind::Contributions => "contributions",
             Kind::Outcomes => "outcomes",
             Kind::Handovers => "handovers",
+            Kind::Cycles => "cycles",
+            Kind::Ratings => "ratings",
         }
     }
 
@@ -55,7 +62,7 @@ impl Kind {
         format!("{}.csv", self.name())
     }
 
-    pub fn required_columns(self) -> &'static [&'static str] {
+    pub const fn required_columns(self) -> &'static [&'static str] {
         match self {
             Kind::People => &["person_id", "name", "email", "joined_on", "left_on"],
             Kind::Units => &[
@@ -81,6 +88,16 @@ impl Kind {
             ],
             Kind::Outcomes => &["outcome_id", "node_id", "date", "value", "description"],
             Kind::Handovers => &["node_id", "date", "from_lead_id", "to_lead_id", "note"],
+            Kind::Cycles => &["cycle_id", "name", "starts_on", "ends_on"],
+            Kind::Ratings => &[
+                "cycle_id",
+                "rater_id",
+                "ratee_id",
+                "relationship",
+                "dimension",
+                "score",
+                "comment",
+            ],
         }
     }
 
@@ -90,6 +107,17 @@ impl Kind {
             Kind::Edges => &["valid_from", "valid_to"],
             Kind::Contributions | Kind::Outcomes => &["evidence"],
             Kind::Handovers => &["from_unit_id", "to_unit_id"],
+            Kind::Cycles => &[
+                "phase",
+                "anonymity_threshold",
+                "attributed_comments",
+                "committee",
+                "enforce_guidance",
+                "min_sources",
+            ],
+            // The units are the calibration CLI's; in the ledger they come from the org
+            // timeline, so an import reads and ignores them.
+            Kind::Ratings => &["status", "ratee_unit", "rater_unit"],
             _ => &[],
         }
     }
@@ -402,6 +430,8 @@ fn empty_batch(kind: Kind) -> RecordBatch {
         Kind::Contributions => RecordBatch::Contributions(Vec::new()),
         Kind::Outcomes => RecordBatch::Outcomes(Vec::new()),
         Kind::Handovers => RecordBatch::Handovers(Vec::new()),
+        Kind::Cycles => RecordBatch::Cycles(Vec::new()),
+        Kind::Ratings => RecordBatch::Ratings(Vec::new()),
     }
 }
 
@@ -585,7 +615,61 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
             })();
             push(rows, line, record.filter(|_| c.errors.is_empty()));
         }
+        RecordBatch::Cycles(rows) => {
+            let (cycle_id, name) = (c.text("cycle_id"), c.text("name"));
+            let (starts_on, ends_on) = (c.date("starts_on"), c.date("ends_on"));
+            let phase = c.parse_with("phase", CyclePhase::from_str);
+            let threshold = c.parse_with("anonymity_threshold", parse_count);
+            let min_sources = c.parse_with("min_sources", parse_count);
+            let attributed = c.opt_bool("attributed_comments");
+            let enforce = c.opt_bool("enforce_guidance");
+            let committee: Vec<String> = c
+                .raw("committee")
+                .unwrap_or_default()
+                .split([' ', ';'])
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect();
+            let record = (|| {
+                let mut cycle = CycleRecord::with_defaults(&cycle_id, starts_on?, ends_on?);
+                cycle.name = name;
+                cycle.phase = phase?.unwrap_or(CyclePhase::Goals);
+                cycle.anonymity_threshold = threshold?.unwrap_or(cycle.anonymity_threshold);
+                cycle.min_sources = min_sources?.unwrap_or(cycle.min_sources);
+                cycle.attributed_comments = attributed?.unwrap_or(false);
+                cycle.enforce_guidance = enforce?.unwrap_or(false);
+                cycle.committee = committee;
+                Some(cycle)
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::Ratings(rows) => {
+            let (cycle_id, rater_id, ratee_id) =
+                (c.text("cycle_id"), c.text("rater_id"), c.text("ratee_id"));
+            let relationship = c.required("relationship", Relationship::from_str);
+            let (dimension, score) = (c.text("dimension"), c.amount("score"));
+            let comment = c.raw("comment").unwrap_or_default().to_string();
+            let status = c.parse_with("status", RatingStatus::from_str);
+            let record = (|| {
+                Some(RatingRecord {
+                    cycle_id,
+                    rater_id,
+                    ratee_id,
+                    relationship: relationship?,
+                    dimension,
+                    score: score?,
+                    comment,
+                    status: status?.unwrap_or(RatingStatus::Submitted),
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
     }
+}
+
+fn parse_count(text: &str) -> Result<u32, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))
 }
 
 #[cfg(test)]

@@ -20,16 +20,10 @@ pub struct RatingRow {
     pub rater_unit: Option<String>,
 }
 
-const REQUIRED: [&str; 7] = [
-    "cycle_id",
-    "rater_id",
-    "ratee_id",
-    "relationship",
-    "dimension",
-    "score",
-    "comment",
-];
-const OPTIONAL: [&str; 2] = ["ratee_unit", "rater_unit"];
+/// The columns are the ledger import's (`valuetree import ratings`), where `status` is also
+/// accepted; the calibration CLI reads the same files.
+const REQUIRED: &[&str] = crate::csv_files::Kind::Ratings.required_columns();
+const OPTIONAL: [&str; 3] = ["ratee_unit", "rater_unit", "status"];
 
 /// Reads a ratings file; every bad row is reported (line, column, reason).
 pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>> {
@@ -63,7 +57,7 @@ pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>>
         }
         columns.insert(name.to_string(), i);
     }
-    for name in REQUIRED {
+    for &name in REQUIRED {
         if !columns.contains_key(name) {
             errors.push(error(
                 1,

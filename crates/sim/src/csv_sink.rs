@@ -6,7 +6,7 @@ use valuetree_core::NaiveDate;
 use valuetree_core::domain::*;
 
 /// The files a simulation writes, with their headers.
-pub const FILES: [(&str, &str); 12] = [
+pub const FILES: [(&str, &str); 13] = [
     ("people.csv", "person_id,name,email,joined_on,left_on"),
     (
         "units.csv",
@@ -37,6 +37,8 @@ pub const FILES: [(&str, &str); 12] = [
         "truth_contributions.csv",
         "person_id,node_id,period,true_value",
     ),
+    // Cycles close in phase `review`: their ratings are in, calibration is next.
+    ("cycles.csv", "cycle_id,name,starts_on,ends_on,phase"),
 ];
 
 /// A CSV writer per file, in the order of [`FILES`].
@@ -210,6 +212,17 @@ impl Sink for CsvSink {
                 r.rater_unit,
             ],
         )
+    }
+
+    fn cycle(
+        &mut self,
+        cycle_id: &str,
+        starts_on: NaiveDate,
+        ends_on: NaiveDate,
+    ) -> std::io::Result<()> {
+        let name = format!("Review {cycle_id}");
+        let (from, to) = (starts_on.to_string(), ends_on.to_string());
+        self.write(12, [cycle_id, &name, &from, &to, "review"])
     }
 
     fn truth(&mut self, person_id: &str, true_performance: f64) -> std::io::Result<()> {

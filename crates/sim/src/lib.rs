@@ -47,6 +47,15 @@ pub trait Sink {
     fn outcome(&mut self, record: &OutcomeRecord) -> std::io::Result<()>;
     fn handover(&mut self, record: &HandoverRecord) -> std::io::Result<()>;
     fn rating(&mut self, row: &RatingRow<'_>) -> std::io::Result<()>;
+    /// A review cycle, written once before its ratings.
+    fn cycle(
+        &mut self,
+        _cycle_id: &str,
+        _starts_on: valuetree_core::NaiveDate,
+        _ends_on: valuetree_core::NaiveDate,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
     fn truth(&mut self, person_id: &str, true_performance: f64) -> std::io::Result<()>;
     fn truth_contribution(
         &mut self,

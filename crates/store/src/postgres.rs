@@ -8,10 +8,16 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls};
 use std::error::Error;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_ledger_and_projections",
-    include_str!("../migrations/postgres/0001_ledger_and_projections.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_ledger_and_projections",
+        include_str!("../migrations/postgres/0001_ledger_and_projections.sql"),
+    ),
+    (
+        "0002_review_cycles",
+        include_str!("../migrations/postgres/0002_review_cycles.sql"),
+    ),
+];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised
 /// across processes and the chain cannot fork.

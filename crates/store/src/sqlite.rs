@@ -10,10 +10,16 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::time::Duration;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_ledger_and_projections",
-    include_str!("../migrations/sqlite/0001_ledger_and_projections.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_ledger_and_projections",
+        include_str!("../migrations/sqlite/0001_ledger_and_projections.sql"),
+    ),
+    (
+        "0002_review_cycles",
+        include_str!("../migrations/sqlite/0002_review_cycles.sql"),
+    ),
+];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex
 /// around every call. Concurrent writers wait for the lock rather than fail.

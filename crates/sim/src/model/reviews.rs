@@ -23,6 +23,7 @@ impl Sim<'_> {
         let cycle_start = self.month_start(m - 5);
         let cycle_id = format!("{}H{}", date.year(), if date.month() <= 6 { 1 } else { 2 });
         let cycle = std::mem::take(&mut self.cycle);
+        self.sink.cycle(&cycle_id, cycle_start, date)?;
         // Who is rated: employed at the end, and at least three months in the cycle.
         let rated: Vec<usize> = (1..self.people.len())
             .filter(|p| self.people[*p].active)
@@ -59,6 +60,8 @@ impl Sim<'_> {
         for (i, &p) in rated.iter().enumerate() {
             let manager = self.manager_of(p);
             let mut raters = 0;
+            // One rater gives one rating per ratee and dimension (the ledger's rating key).
+            let mut used: Vec<usize> = manager.into_iter().collect();
             if let Some(mgr) = manager {
                 // The current manager sees the recent months, and the work in their own unit.
                 let score = self.score(z_recent[i], Some(mgr), 0.45);
@@ -78,6 +81,7 @@ impl Sim<'_> {
                 {
                     let score = self.score(z[i], Some(lead), 0.5);
                     rows.push((lead, p, "lead", "results", score));
+                    used.push(lead);
                     raters += 1;
                 }
                 let customer = self.nodes[self.initiatives[main].objective].lead_id.clone();
@@ -87,19 +91,20 @@ impl Sim<'_> {
                 if let Some(c) = customer
                     && raters < self.config.raters_per_person
                     && c != p
-                    && Some(c) != manager
+                    && !used.contains(&c)
                     && self.people[c].active
                     && self.rng.chance(0.5)
                 {
                     let score = self.score(z[i], Some(c), 0.8);
                     rows.push((c, p, "customer", "results", score));
+                    used.push(c);
                     raters += 1;
                 }
             }
             let mut peers: Vec<usize> = inits
                 .iter()
                 .flat_map(|(init, _)| cycle.contributors.get(init).cloned().unwrap_or_default())
-                .filter(|q| *q != p && Some(*q) != manager && self.people[*q].active)
+                .filter(|q| *q != p && !used.contains(q) && self.people[*q].active)
                 .collect();
             peers.sort_unstable();
             peers.dedup();
@@ -107,6 +112,7 @@ impl Sim<'_> {
                 let q = peers.swap_remove(self.rng.below(peers.len()));
                 let score = self.score(z[i], Some(q), 0.6);
                 rows.push((q, p, "peer", "results", score));
+                used.push(q);
                 raters += 1;
             }
             let self_score = (3.4 + 0.5 * z[i] + 0.6 * self.rng.normal())
@@ -114,17 +120,17 @@ impl Sim<'_> {
                 .clamp(1.0, 5.0) as u8;
             rows.push((p, p, "self", "results", self_score));
             // Upward feedback: two reports rate their manager.
-            let reports: Vec<usize> = match self.people[p].team {
+            let mut reports: Vec<usize> = match self.people[p].team {
                 Some(t) if self.teams[t].manager == Some(p) => self.teams[t]
                     .members
                     .iter()
                     .copied()
-                    .filter(|q| *q != p)
+                    .filter(|q| *q != p && !used.contains(q))
                     .collect(),
                 _ => Vec::new(),
             };
             for _ in 0..2.min(reports.len()) {
-                let q = reports[self.rng.below(reports.len())];
+                let q = reports.swap_remove(self.rng.below(reports.len()));
                 let signal = z_of.get(&p).copied().unwrap_or(0.0);
                 let score = self.score(signal, Some(q), 0.7);
                 rows.push((q, p, "report", "results", score));

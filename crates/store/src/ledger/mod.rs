@@ -54,6 +54,8 @@ pub enum Preload {
     Ids {
         contributions: Vec<String>,
         outcomes: Vec<String>,
+        /// Cycles whose ratings and calibrated scores to load.
+        cycles: Vec<String>,
     },
 }
 
@@ -175,8 +177,7 @@ fn event_row(e: &StoredEvent) -> Row {
 fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
     let mut state = State::default();
     for table in PROJECTIONS {
-        let is_fact = table.name == "contributions" || table.name == "outcomes";
-        if !is_fact || matches!(preload, Preload::All) {
+        if !rows::is_fact_table(table) || matches!(preload, Preload::All) {
             tx.for_each_row(&table.select_sql(), &[], &mut |row| {
                 rows::load_row(&mut state, table, &row)
             })?;
@@ -185,9 +186,11 @@ fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
     if let Preload::Ids {
         contributions,
         outcomes,
+        cycles,
     } = preload
     {
         load_facts(tx, &mut state, contributions, outcomes)?;
+        load_cycle_facts(tx, &mut state, cycles)?;
     }
     state.reindex();
     Ok(state)
@@ -231,6 +234,28 @@ fn load_facts(
     Ok(())
 }
 
+/// Loads the ratings and calibrated scores of the named cycles.
+fn load_cycle_facts(
+    tx: &mut dyn Tx,
+    state: &mut State,
+    cycles: &[String],
+) -> Result<(), StoreError> {
+    let cycles: BTreeSet<&String> = cycles.iter().collect();
+    for cycle in cycles {
+        for table in [&rows::review::RATINGS, &rows::review::SCORES] {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE cycle_id = $1",
+                table.columns.join(", "),
+                table.name
+            );
+            tx.for_each_row(&sql, &[Value::text(cycle.as_str())], &mut |row| {
+                rows::load_row(state, table, &row)
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// What a store keeps between its own writes: the head it left and the state at that head.
 pub(crate) struct WriteCache {
     head: Option<Head>,
@@ -252,9 +277,11 @@ fn writable_state(
     if let Preload::Ids {
         contributions,
         outcomes,
+        cycles,
     } = preload
     {
         load_facts(tx, &mut state, contributions, outcomes)?;
+        load_cycle_facts(tx, &mut state, cycles)?;
     }
     Ok((head, state))
 }

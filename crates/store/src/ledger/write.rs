@@ -81,15 +81,17 @@ impl Store {
         let today = self.clock.today();
         let recorded = format_recorded(self.clock.now());
         let mut tx = crate::begin(&mut self.connection, true)?;
-        let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+        let (mut contributions, mut outcomes, mut cycles) = (Vec::new(), Vec::new(), Vec::new());
         for (_, batch) in files {
-            let (c, o) = batch.referenced_facts();
-            contributions.extend(c);
-            outcomes.extend(o);
+            let facts = batch.referenced_facts();
+            contributions.extend(facts.contributions);
+            outcomes.extend(facts.outcomes);
+            cycles.extend(facts.cycles);
         }
         let preload = Preload::Ids {
             contributions,
             outcomes,
+            cycles,
         };
         let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
         let mut sealer = Sealer::new(head, actor, recorded);
@@ -240,7 +242,7 @@ impl Store {
 
 /// Contributions and outcomes that a list of events refers to.
 fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
-    let (mut contributions, mut outcomes) = (Vec::new(), Vec::new());
+    let (mut contributions, mut outcomes, mut cycles) = (Vec::new(), Vec::new(), Vec::new());
     for event in events {
         match event {
             Event::ContributionRecorded(c) => contributions.push(c.contribution_id.clone()),
@@ -251,12 +253,15 @@ fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
                 contribution_id, ..
             } => contributions.push(contribution_id.clone()),
             Event::OutcomeRecorded(o) => outcomes.push(o.outcome_id.clone()),
+            Event::SelfReviewLinked(s) => contributions.push(s.contribution_id.clone()),
+            Event::RatingRecorded(r) => cycles.push(r.cycle_id.clone()),
             _ => {}
         }
     }
     Preload::Ids {
         contributions,
         outcomes,
+        cycles,
     }
 }
 

@@ -1,5 +1,7 @@
 //! The projection tables, and how core's records become rows and back.
 
+pub mod review;
+
 use crate::StoreError;
 use crate::sql::{Row, Table, Value};
 use valuetree_core::domain::*;
@@ -123,7 +125,7 @@ pub const HANDOVERS: Table = Table {
 };
 
 /// Every projection table, in the order they are written and compared.
-pub const PROJECTIONS: [&Table; 10] = [
+pub const PROJECTIONS: [&Table; 19] = [
     &PEOPLE,
     &UNITS,
     &UNIT_VERSIONS,
@@ -134,7 +136,23 @@ pub const PROJECTIONS: [&Table; 10] = [
     &CONTRIBUTIONS,
     &OUTCOMES,
     &HANDOVERS,
+    &review::CYCLES,
+    &review::GOALS,
+    &review::MEASUREMENTS,
+    &review::REVIEWERS,
+    &review::SELF_REVIEWS,
+    &review::BEHAVIOURS,
+    &review::RATINGS,
+    &review::SCORES,
+    &review::OVERRIDES,
 ];
+
+/// Tables whose rows are loaded on demand (they can number in the millions).
+pub fn is_fact_table(table: &Table) -> bool {
+    table.name == "contributions"
+        || table.name == "outcomes"
+        || review::FACT_TABLES.contains(&table.name)
+}
 
 fn date(d: NaiveDate) -> Value {
     Value::Text(d.to_string())
@@ -298,7 +316,7 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
         ),
         "outcomes" => pick(&changes.outcomes, |k| state.outcomes.get(k), outcome_row),
         "handovers" => pick(&changes.handovers, |k| state.handovers.get(k), handover_row),
-        _ => Vec::new(),
+        _ => review::changed_rows(state, &changes.reviews, table).unwrap_or_default(),
     }
 }
 
@@ -315,7 +333,7 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
         "contributions" => state.contributions.values().map(contribution_row).collect(),
         "outcomes" => state.outcomes.values().map(outcome_row).collect(),
         "handovers" => state.handovers.values().map(handover_row).collect(),
-        _ => Vec::new(),
+        _ => review::all_rows(state, table).unwrap_or_default(),
     };
     rows.sort_by(|a, b| compare_keys(a, b, table.key_columns));
     rows
@@ -536,7 +554,9 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
             };
             state.handovers.insert((h.node_id.clone(), h.date), h);
         }
-        _ => {}
+        _ => {
+            review::load_row(state, table, row)?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,376 @@
+//! Who should review whom: found in the ledger, not in the org chart.
+//!
+//! For a person and a cycle, the candidates are the people the ledger says they worked with
+//! during the cycle's period:
+//! - **peers**: contributors to the same nodes in the period, ranked by effort overlap
+//!   (the smaller of the two efforts on each shared node);
+//! - **leads**: the lead of every node the person contributed to (as of the contribution);
+//! - **managers**: *every* manager the person had in the period, weighted by the days;
+//! - **customers**: the leads of, and contributors to, the parent nodes the person's work fed;
+//! - **reports** (upward feedback): the people who reported to the person in the period.
+//!
+//! Each candidate carries the reasons in words. The ranking keeps the strongest of each kind
+//! of source first, so that a short list still has the cycle's minimum spread of sources.
+
+use super::{CycleRecord, ReviewerChoice};
+use crate::domain::{PersonId, Relationship};
+use crate::state::State;
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashMap};
+
+/// A suggested (or chosen) reviewer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suggestion {
+    pub reviewer_id: PersonId,
+    pub relationship: Relationship,
+    /// Strength of the working relationship (effort units, or days for managers and reports,
+    /// scaled to be comparable); the ranking key.
+    pub weight: f64,
+    pub reasons: Vec<String>,
+    /// Set when the person or a manager added or removed this reviewer.
+    pub choice: Option<ReviewerChoice>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Suggestions {
+    /// Included reviewers, strongest first.
+    pub reviewers: Vec<Suggestion>,
+    /// Candidates left off the list or removed by hand, with why.
+    pub left_out: Vec<Suggestion>,
+    /// The distinct kinds of sources among the included reviewers.
+    pub kinds: usize,
+    /// Set when the ledger does not offer the cycle's minimum spread of sources.
+    pub spread_warning: Option<String>,
+}
+
+/// Days of `[from, to]` (inclusive) that fall in `[start, end]` (inclusive; `end` open if None).
+fn overlap_days(from: NaiveDate, to: Option<NaiveDate>, start: NaiveDate, end: NaiveDate) -> i64 {
+    let lo = from.max(start);
+    let hi = to.map_or(end, |t| t.min(end));
+    ((hi - lo).num_days() + 1).max(0)
+}
+
+fn month_span(first: NaiveDate, last: NaiveDate) -> String {
+    let (a, b) = (first.format("%b %Y"), last.format("%b %Y"));
+    if a.to_string() == b.to_string() {
+        a.to_string()
+    } else {
+        format!("{a}–{b}")
+    }
+}
+
+impl State {
+    /// The person's managers in `[start, end]`, with the days each one managed them.
+    pub fn managers_during(
+        &self,
+        person: &str,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Vec<(PersonId, i64)> {
+        let mut days: BTreeMap<PersonId, i64> = BTreeMap::new();
+        let range = (person.to_string(), NaiveDate::MIN)..=(person.to_string(), NaiveDate::MAX);
+        for assignment in self.assignments.range(range).map(|(_, a)| a) {
+            if let Some(manager) = &assignment.record.manager_id {
+                let d = overlap_days(
+                    assignment.record.valid_from,
+                    assignment.valid_to,
+                    start,
+                    end,
+                );
+                if d > 0 {
+                    *days.entry(manager.clone()).or_default() += d;
+                }
+            }
+        }
+        days.into_iter().collect()
+    }
+
+    /// The node's lead on `date`: the receiving lead of the latest hand-over on or before it,
+    /// or the lead recorded on the node.
+    pub fn lead_on(&self, node_id: &str, date: NaiveDate) -> Option<&PersonId> {
+        let range = (node_id.to_string(), NaiveDate::MIN)..=(node_id.to_string(), date);
+        self.handovers
+            .range(range)
+            .rev()
+            .find_map(|(_, h)| h.to_lead_id.as_ref())
+            .or_else(|| self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()))
+    }
+
+    /// Ranked reviewer suggestions for `person` in `cycle`; `limit` caps the included list.
+    pub fn suggest_reviewers(
+        &self,
+        cycle: &CycleRecord,
+        person: &str,
+        limit: usize,
+    ) -> Suggestions {
+        let (start, end) = (cycle.starts_on, cycle.ends_on);
+        let mut candidates: HashMap<(PersonId, Relationship), Suggestion> = HashMap::new();
+        let mut add = |who: &PersonId, relationship: Relationship, weight: f64, reason: String| {
+            if who == person {
+                return;
+            }
+            let entry = candidates
+                .entry((who.clone(), relationship))
+                .or_insert_with(|| Suggestion {
+                    reviewer_id: who.clone(),
+                    relationship,
+                    weight: 0.0,
+                    reasons: Vec::new(),
+                    choice: None,
+                });
+            entry.weight += weight;
+            entry.reasons.push(reason);
+        };
+
+        // The person's work in the period, per node: effort and the months it spans.
+        let mut own: BTreeMap<&str, (f64, NaiveDate, NaiveDate)> = BTreeMap::new();
+        for c in self.contributions.values() {
+            let r = &c.record;
+            if r.person_id == person && c.retracted_on.is_none() && cycle.covers(r.date) {
+                let e = own
+                    .entry(r.node_id.as_str())
+                    .or_insert((0.0, r.date, r.date));
+                e.0 += r.effort.value();
+                e.1 = e.1.min(r.date);
+                e.2 = e.2.max(r.date);
+            }
+        }
+        // Everyone's effort in the period on the nodes the person worked on, or that their
+        // work fed (the parents).
+        let mut parents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for edge in self.edges.values() {
+            if own.contains_key(edge.child_id.as_str())
+                && edge.valid_from.is_none_or(|f| f <= end)
+                && edge.valid_to.is_none_or(|t| t >= start)
+            {
+                parents
+                    .entry(edge.parent_id.as_str())
+                    .or_default()
+                    .push(edge.child_id.as_str());
+            }
+        }
+        let mut others: HashMap<(&str, &str), f64> = HashMap::new();
+        for c in self.contributions.values() {
+            let r = &c.record;
+            let relevant =
+                own.contains_key(r.node_id.as_str()) || parents.contains_key(r.node_id.as_str());
+            if relevant && r.person_id != person && c.retracted_on.is_none() && cycle.covers(r.date)
+            {
+                *others
+                    .entry((r.node_id.as_str(), r.person_id.as_str()))
+                    .or_default() += r.effort.value();
+            }
+        }
+        let title = |node: &str| {
+            self.nodes
+                .get(node)
+                .map_or(node.to_string(), |n| format!("'{}' ({node})", n.title))
+        };
+
+        for (node, &(effort, first, last)) in &own {
+            let span = month_span(first, last);
+            if let Some(lead) = self.lead_on(node, last) {
+                add(
+                    lead,
+                    Relationship::Lead,
+                    effort,
+                    format!(
+                        "led {}, where you contributed {effort} effort units in {span}",
+                        title(node)
+                    ),
+                );
+            }
+            let mut peers: Vec<(&str, f64)> = others
+                .iter()
+                .filter(|((n, _), _)| n == node)
+                .map(|((_, p), e)| (*p, *e))
+                .collect();
+            peers.sort_by(|a, b| a.0.cmp(b.0));
+            for (peer, their) in peers {
+                add(
+                    &peer.to_string(),
+                    Relationship::Peer,
+                    effort.min(their),
+                    format!(
+                        "worked with you on {} in {span}: you {effort}, they {their} effort units",
+                        title(node)
+                    ),
+                );
+            }
+        }
+        for (parent, children) in &parents {
+            let fed: Vec<String> = children.iter().map(|c| title(c)).collect();
+            let fed = fed.join(", ");
+            if let Some(lead) = self.lead_on(parent, end) {
+                add(
+                    lead,
+                    Relationship::Customer,
+                    1.0,
+                    format!("leads {}, which your work on {fed} feeds", title(parent)),
+                );
+            }
+            let mut contributors: Vec<(&str, f64)> = others
+                .iter()
+                .filter(|((n, _), _)| n == parent)
+                .map(|((_, p), e)| (*p, *e))
+                .collect();
+            contributors.sort_by(|a, b| a.0.cmp(b.0));
+            for (who, effort) in contributors {
+                add(
+                    &who.to_string(),
+                    Relationship::Customer,
+                    effort.min(1.0),
+                    format!(
+                        "contributed {effort} effort units to {}, which your work on {fed} feeds",
+                        title(parent)
+                    ),
+                );
+            }
+        }
+        let period_days = ((end - start).num_days() + 1).max(1) as f64;
+        // A manager for the whole period weighs like a close peer: scale days to effort units
+        // by the person's own effort in the period (at least 1).
+        let own_effort: f64 = own.values().map(|(e, _, _)| e).sum::<f64>().max(1.0);
+        for (manager, days) in self.managers_during(person, start, end) {
+            add(
+                &manager,
+                Relationship::Manager,
+                own_effort * days as f64 / period_days,
+                format!("was your manager for {days} of the cycle's {period_days} days"),
+            );
+        }
+        for assignment in self.assignments.values() {
+            if assignment.record.manager_id.as_deref() == Some(person) {
+                let days = overlap_days(
+                    assignment.record.valid_from,
+                    assignment.valid_to,
+                    start,
+                    end,
+                );
+                if days > 0 {
+                    add(
+                        &assignment.record.person_id,
+                        Relationship::Report,
+                        own_effort * days as f64 / period_days / 2.0,
+                        format!("reported to you for {days} days of the cycle"),
+                    );
+                }
+            }
+        }
+
+        let mut all: Vec<Suggestion> = candidates.into_values().collect();
+        // The strongest relationship per person; the others' reasons join it.
+        all.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.reviewer_id.cmp(&b.reviewer_id))
+        });
+        let mut by_person: BTreeMap<PersonId, Suggestion> = BTreeMap::new();
+        let mut order = Vec::new();
+        for s in all {
+            match by_person.get_mut(&s.reviewer_id) {
+                Some(best) => {
+                    best.weight += s.weight;
+                    best.reasons.extend(s.reasons);
+                }
+                None => {
+                    order.push(s.reviewer_id.clone());
+                    by_person.insert(s.reviewer_id.clone(), s);
+                }
+            }
+        }
+        let ranked: Vec<Suggestion> = order.iter().filter_map(|id| by_person.remove(id)).collect();
+        self.choose(cycle, person, ranked, limit)
+    }
+
+    /// Applies the hand-made choices and picks the list: the strongest of each kind of source
+    /// first (for the minimum spread), then by strength.
+    fn choose(
+        &self,
+        cycle: &CycleRecord,
+        person: &str,
+        mut ranked: Vec<Suggestion>,
+        limit: usize,
+    ) -> Suggestions {
+        let choices = self
+            .reviews
+            .reviewers
+            .range((cycle.cycle_id.clone(), person.to_string(), String::new())..)
+            .take_while(|((c, p, _), _)| *c == cycle.cycle_id && p == person);
+        let mut forced = Vec::new();
+        for (_, choice) in choices {
+            let id = &choice.change.reviewer_id;
+            match ranked.iter_mut().find(|s| &s.reviewer_id == id) {
+                Some(s) => s.choice = Some(choice.clone()),
+                None => forced.push(Suggestion {
+                    reviewer_id: id.clone(),
+                    relationship: Relationship::Peer,
+                    weight: 0.0,
+                    reasons: vec![],
+                    choice: Some(choice.clone()),
+                }),
+            }
+        }
+        ranked.extend(forced);
+        for s in &mut ranked {
+            if let Some(choice) = &s.choice {
+                let verb = if choice.included { "added" } else { "removed" };
+                s.reasons.push(format!(
+                    "{verb} by {}: {}",
+                    choice.change.by, choice.change.reason
+                ));
+            }
+        }
+        let (removed, candidates): (Vec<Suggestion>, Vec<Suggestion>) = ranked
+            .into_iter()
+            .partition(|s| s.choice.as_ref().is_some_and(|c| !c.included));
+        let (added, candidates): (Vec<Suggestion>, Vec<Suggestion>) = candidates
+            .into_iter()
+            .partition(|s| s.choice.as_ref().is_some_and(|c| c.included));
+
+        let mut picked: Vec<Suggestion> = added;
+        let mut rest = Vec::new();
+        let mut seen_kinds: Vec<Relationship> = picked.iter().map(|s| s.relationship).collect();
+        // First pass: the strongest candidate of each kind not yet represented.
+        for s in candidates {
+            if !seen_kinds.contains(&s.relationship) && picked.len() < limit {
+                seen_kinds.push(s.relationship);
+                picked.push(s);
+            } else {
+                rest.push(s);
+            }
+        }
+        let mut left_out = Vec::new();
+        for s in rest {
+            if picked.len() < limit {
+                picked.push(s);
+            } else {
+                left_out.push(s);
+            }
+        }
+        left_out.extend(removed);
+        picked.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.reviewer_id.cmp(&b.reviewer_id))
+        });
+        let mut kinds: Vec<Relationship> = picked.iter().map(|s| s.relationship).collect();
+        kinds.sort();
+        kinds.dedup();
+        let spread_warning = (kinds.len() < cycle.min_sources as usize).then(|| {
+            format!(
+                "only {} kind(s) of source ({}) found in the ledger; cycle {} asks for at least {}: add a reviewer by hand",
+                kinds.len(),
+                kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+                cycle.cycle_id,
+                cycle.min_sources
+            )
+        });
+        Suggestions {
+            reviewers: picked,
+            left_out,
+            kinds: kinds.len(),
+            spread_warning,
+        }
+    }
+}

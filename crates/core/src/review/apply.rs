@@ -327,6 +327,21 @@ impl State {
                 );
             }
         }
+        let mut banded = BTreeSet::new();
+        for band in &c.guidance {
+            for &level in &band.levels {
+                if level < 1 || level as usize > c.scale.len() || !banded.insert(level) {
+                    return reject(
+                        "guidance",
+                        format!(
+                            "band `{}` names level {level}, which is off the scale 1–{} or in another band",
+                            band.label,
+                            c.scale.len()
+                        ),
+                    );
+                }
+            }
+        }
         let distinct: BTreeSet<&Behaviour> = c.behaviours.iter().collect();
         if distinct.len() != c.behaviours.len() {
             return reject("behaviours", "a behaviour is listed twice");

@@ -11,6 +11,9 @@
 //! alphabetical order so that serde's output is canonical JSON.
 
 mod apply;
+pub mod feedback;
+pub mod final_score;
+pub mod session;
 pub mod suggest;
 
 use crate::Amount;
@@ -50,10 +53,13 @@ pub struct Deadline {
     pub phase: CyclePhase,
 }
 
-/// A band of the guidance distribution ("top 30%"), listed from the top of the scale down.
+/// A band of the guidance distribution ("top: levels 4–5, 30%"), listed from the top of the
+/// scale down.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Band {
     pub label: String,
+    /// The rating levels (1 = lowest) that fall in the band.
+    pub levels: Vec<u32>,
     pub share: Amount,
 }
 
@@ -128,14 +134,17 @@ impl CycleRecord {
             guidance: vec![
                 Band {
                     label: "top".into(),
+                    levels: vec![4, 5],
                     share: Amount(0.3),
                 },
                 Band {
                     label: "middle".into(),
+                    levels: vec![3],
                     share: Amount(0.6),
                 },
                 Band {
                     label: "bottom".into(),
+                    levels: vec![1, 2],
                     share: Amount(0.1),
                 },
             ],
@@ -446,3 +455,6 @@ impl ReviewBook {
 pub fn share_to_scale(share: f64, scale_max: f64) -> f64 {
     1.0 + share.clamp(0.0, 1.0) * (scale_max - 1.0)
 }
+
+#[cfg(test)]
+mod tests;

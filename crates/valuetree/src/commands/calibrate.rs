@@ -1,4 +1,6 @@
-//! `valuetree calibrate --ratings FILE`: calibrated scores from a ratings CSV, no database.
+//! `valuetree calibrate --ratings FILE`: calibrated scores from a ratings CSV, no database;
+//! `valuetree calibrate --cycle ID`: the same on a cycle's submitted ratings in the ledger,
+//! recorded as a `calibration_recorded` event.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -6,8 +8,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use valuetree_core::calibration::calibrate;
-use valuetree_exchange::ratings::{intern_ratings, parse_ratings};
-use valuetree_store::FileRowError;
+use valuetree_core::event::Event;
+use valuetree_core::review::{CalibratedScore, CalibrationResult};
+use valuetree_core::{Amount, org};
+use valuetree_exchange::ratings::{RatingRow, intern_ratings, parse_ratings};
+use valuetree_store::{FileRowError, Preload};
 
 use super::credit::Format;
 
@@ -18,11 +23,18 @@ ratee_unit,rater_unit (relationship: manager, report, peer, lead, customer, self
 Model (docs/calibration.md): score = mean + ratee's unit + rater's unit + relationship + cycle
 + ratee effect + rater effect + noise; self-ratings are reported, not fitted.
 Output: person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group (group 0 is the
-largest set of people connected by ratings; scores compare best within a group).")]
+largest set of people connected by ratings; scores compare best within a group).
+With --cycle, the cycle's submitted ratings are read from the database (units from the org
+timeline at the cycle's end) and the result is recorded in the ledger.")]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["ratings", "cycle"])))]
 pub struct CalibrateArgs {
     /// The ratings CSV.
     #[arg(long)]
-    ratings: PathBuf,
+    ratings: Option<PathBuf>,
+    /// Calibrate this review cycle's submitted ratings from the database, and record the
+    /// result in the ledger.
+    #[arg(long)]
+    cycle: Option<String>,
     /// Calibrate one dimension (e.g. results); default: all ratings pooled into one score.
     #[arg(long)]
     dimension: Option<String>,
@@ -43,39 +55,100 @@ pub enum Model {
     Plain,
 }
 
-pub fn run(args: CalibrateArgs) -> Result<ExitCode> {
-    let file = std::fs::File::open(&args.ratings)
-        .with_context(|| format!("cannot open {}", args.ratings.display()))?;
-    let rows = match parse_ratings(std::io::BufReader::new(file)) {
-        Ok(rows) => rows,
+pub fn run(db: &str, actor: &str, args: CalibrateArgs) -> Result<ExitCode> {
+    let (rows, source) = match (&args.ratings, &args.cycle) {
+        (Some(path), _) => match read_file(path)? {
+            Some(rows) => (rows, path.display().to_string()),
+            None => return Ok(ExitCode::FAILURE),
+        },
+        (None, Some(cycle)) => (cycle_ratings(db, cycle)?, format!("cycle {cycle}")),
+        (None, None) => anyhow::bail!("give --ratings FILE or --cycle ID"),
+    };
+    calibrate_rows(db, actor, &args, &rows, &source)
+}
+
+fn read_file(path: &PathBuf) -> Result<Option<Vec<RatingRow>>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    match parse_ratings(std::io::BufReader::new(file)) {
+        Ok(rows) => Ok(Some(rows)),
         Err(errors) => {
-            let label = args.ratings.display().to_string();
-            let errors: Vec<FileRowError> = errors
-                .into_iter()
-                .map(|error| FileRowError {
-                    file: label.clone(),
-                    error,
-                })
-                .collect();
+            let label = path.display().to_string();
             eprintln!(
                 "error: {} bad row(s) in the ratings; nothing was calibrated:",
                 errors.len()
             );
-            for e in errors.iter().take(valuetree_store::MAX_LISTED_ERRORS) {
+            for error in errors.into_iter().take(valuetree_store::MAX_LISTED_ERRORS) {
+                let e = FileRowError {
+                    file: label.clone(),
+                    error,
+                };
                 eprintln!("  {e}");
             }
-            return Ok(ExitCode::FAILURE);
+            Ok(None)
         }
+    }
+}
+
+/// The cycle's submitted ratings, each with the units rater and ratee were in at the end of
+/// the cycle (or on their last day, if they left during it).
+fn cycle_ratings(db: &str, cycle_id: &str) -> Result<Vec<RatingRow>> {
+    let mut store = crate::open_store(db)?;
+    let state = store.load_state(&Preload::Ids {
+        contributions: Vec::new(),
+        outcomes: Vec::new(),
+        cycles: vec![cycle_id.to_string()],
+    })?;
+    let cycle = state
+        .cycle(cycle_id)
+        .map_err(|r| anyhow::anyhow!("{r}; `valuetree cycle list` shows the cycles"))?;
+    let end = cycle.record.ends_on;
+    let unit_of = |person: &str| {
+        let last_day = state
+            .people
+            .get(person)
+            .and_then(|p| p.left_on)
+            .map_or(end, |left| left.min(end));
+        org::placement(&state, person, last_day).and_then(|p| p.unit_id)
     };
+    let mut rows: Vec<RatingRow> = state
+        .reviews
+        .submitted(cycle_id)
+        .map(|r| RatingRow {
+            line: 0,
+            cycle_id: r.cycle_id.clone(),
+            rater_id: r.rater_id.clone(),
+            ratee_id: r.ratee_id.clone(),
+            relationship: r.relationship,
+            dimension: r.dimension.clone(),
+            score: r.score.value(),
+            comment: r.comment.clone(),
+            ratee_unit: unit_of(&r.ratee_id),
+            rater_unit: unit_of(&r.rater_id),
+        })
+        .collect();
+    // The ratings come from a hash map: a fixed order makes the fit reproducible to the bit.
+    rows.sort_by(|a, b| {
+        (&a.rater_id, &a.ratee_id, &a.dimension).cmp(&(&b.rater_id, &b.ratee_id, &b.dimension))
+    });
+    Ok(rows)
+}
+
+fn calibrate_rows(
+    db: &str,
+    actor: &str,
+    args: &CalibrateArgs,
+    rows: &[RatingRow],
+    source: &str,
+) -> Result<ExitCode> {
     let interned = intern_ratings(
-        &rows,
+        rows,
         args.dimension.as_deref(),
         matches!(args.model, Model::Plain),
     );
     if interned.input.ratings.is_empty() {
         anyhow::bail!(
-            "{} holds no ratings to calibrate{} (self-ratings are not fitted)",
-            args.ratings.display(),
+            "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",
             args.dimension
                 .as_ref()
                 .map_or(String::new(), |d| format!(" for dimension `{d}`"))
@@ -153,6 +226,33 @@ pub fn run(args: CalibrateArgs) -> Result<ExitCode> {
             )?;
         }
         out.flush()?;
+    }
+    if let Some(cycle_id) = &args.cycle {
+        let result = CalibrationResult {
+            cycle_id: cycle_id.clone(),
+            dimension: args.dimension.clone().unwrap_or_default(),
+            model: format!("{:?}", args.model).to_lowercase(),
+            ratings: interned.input.ratings.len() as u64,
+            scores: fit
+                .ratees
+                .iter()
+                .zip(&interned.ratees)
+                .map(|(r, id)| CalibratedScore {
+                    calibrated: Amount(r.calibrated),
+                    n_ratings: r.n_ratings,
+                    person_id: id.clone(),
+                    raw_mean: Amount(r.raw_mean),
+                    std_error: Amount(r.std_error),
+                })
+                .collect(),
+        };
+        let mut store = crate::open_store(db)?;
+        let summary = store
+            .append(vec![(Event::CalibrationRecorded(result), None)], actor)
+            .map_err(crate::commands::import::rejected)?;
+        if let Some(head) = summary.head {
+            eprintln!("recorded in the ledger as event {}", head.seq);
+        }
     }
     let outliers = fit.raters.iter().filter(|r| r.outlier).count();
     eprintln!(

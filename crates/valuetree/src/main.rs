@@ -142,7 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sim(args) => commands::sim::run(args),
         Command::Credit(args) => commands::credit::run(&cli.db, args),
         Command::Payout(args) => commands::credit::payout_run(&cli.db, args),
-        Command::Calibrate(args) => commands::calibrate::run(args),
+        Command::Calibrate(args) => commands::calibrate::run(&cli.db, &cli.actor, args),
         Command::Demo => commands::demo::run(&cli.db, &cli.actor),
         Command::Fairness(args) => commands::fairness::run(args),
     }

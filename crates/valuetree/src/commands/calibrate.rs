@@ -246,11 +246,8 @@ fn calibrate_rows(
                 })
                 .collect(),
         };
-        let mut store = crate::open_store(db)?;
-        let summary = store
-            .append(vec![(Event::CalibrationRecorded(result), None)], actor)
-            .map_err(crate::commands::import::rejected)?;
-        if let Some(head) = summary.head {
+        let head = super::record::record(db, actor, vec![Event::CalibrationRecorded(result)])?;
+        if let Some(head) = head {
             eprintln!("recorded in the ledger as event {}", head.seq);
         }
     }

@@ -7,3 +7,4 @@ pub mod ledger;
 pub mod org;
 pub mod show;
 pub mod sim;
+pub mod record;

@@ -30,6 +30,13 @@ impl Amount {
     }
 }
 
+impl std::str::FromStr for Amount {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Amount, String> {
+        Amount::parse(text)
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Rust's `Display` for f64 is the shortest string that round-trips, without exponent.

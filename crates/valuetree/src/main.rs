@@ -75,6 +75,14 @@ enum Command {
     /// Calibrate ratings for rater leniency with a crossed-effects model (from a CSV, no
     /// database needed).
     Calibrate(commands::calibrate::CalibrateArgs),
+    /// Review cycles: open one, move it through its phases, list and show them.
+    Cycle {
+        #[command(subcommand)]
+        command: commands::cycle::CycleCommand,
+    },
+    /// Everything in a review cycle: reviewers from the ledger, ratings, goals, self review,
+    /// values, feedback with anonymity, the calibration session, overrides, the final score.
+    Review(commands::review::ReviewArgs),
     /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
     /// database, and print the demo personas with their stories.
     Demo,
@@ -102,7 +110,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
 
 /// The clock: the system clock, unless `VALUETREE_CLOCK` fixes the start instant (RFC 3339)
 /// for reproducible runs and tests.
-fn clock() -> Result<Arc<dyn Clock>> {
+pub fn clock() -> Result<Arc<dyn Clock>> {
     match std::env::var("VALUETREE_CLOCK") {
         Ok(text) if !text.is_empty() => {
             let start = chrono::DateTime::parse_from_rfc3339(&text).with_context(|| {
@@ -143,6 +151,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Credit(args) => commands::credit::run(&cli.db, args),
         Command::Payout(args) => commands::credit::payout_run(&cli.db, args),
         Command::Calibrate(args) => commands::calibrate::run(&cli.db, &cli.actor, args),
+        Command::Cycle { command } => commands::cycle::run(&cli.db, &cli.actor, command),
+        Command::Review(args) => commands::review::run(&cli.db, &cli.actor, args),
         Command::Demo => commands::demo::run(&cli.db, &cli.actor),
         Command::Fairness(args) => commands::fairness::run(args),
     }

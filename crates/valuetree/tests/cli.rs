@@ -153,13 +153,13 @@ fn examples_import_verifies_and_reimport_changes_nothing() {
     each_backend(|db| {
         let db = db.with_examples();
         let head = db.head();
-        assert!(head.starts_with("90:"), "{head}");
+        assert!(head.starts_with("118:"), "{head}");
         let again = db.ok(&["import", "dir", &examples()]);
         assert!(again.contains("0 new events"), "{again}");
         assert_eq!(db.head(), head);
         let verify = db.ok(&["verify"]);
         assert!(
-            verify.contains("chain ok: 90 events") && verify.contains("projections ok"),
+            verify.contains("chain ok: 118 events") && verify.contains("projections ok"),
             "{verify}"
         );
         db.ok(&["rebuild", "--check"]);
@@ -244,7 +244,7 @@ fn export_then_import_reproduces_the_ledger_byte_for_byte() {
         copy.ok(&["verify"]);
         // Importing the same export again skips every event.
         let again = copy.ok(&["import", "events", &exported.display().to_string()]);
-        assert!(again.contains("0 appended, 90 already present"), "{again}");
+        assert!(again.contains("0 appended, 118 already present"), "{again}");
     });
 }
 
@@ -386,7 +386,8 @@ fn verify_names_the_first_bad_event_for_every_kind_of_tampering() {
             db.tamper(
                 "DELETE FROM events; DELETE FROM people; DELETE FROM units; DELETE FROM unit_versions; \
                  DELETE FROM assignments; DELETE FROM nodes; DELETE FROM edges; DELETE FROM members; \
-                 DELETE FROM contributions; DELETE FROM outcomes; DELETE FROM handovers",
+                 DELETE FROM contributions; DELETE FROM outcomes; DELETE FROM handovers; \
+                 DELETE FROM cycles; DELETE FROM ratings",
             );
             db.ok(&["import", "events", &pristine]);
             db.ok(&["verify"]);
@@ -589,7 +590,7 @@ fn two_processes_appending_at_once_give_one_valid_chain() {
             );
         }
         let verify = db.ok(&["verify"]);
-        assert!(verify.contains("chain ok: 6090 events"), "{verify}");
+        assert!(verify.contains("chain ok: 6118 events"), "{verify}");
         let node = db.ok(&["show", "node", "INI3"]);
         assert!(
             node.contains("Ben Okafor (P03)  build: 6000 contribution(s), effort 9000"),
@@ -694,7 +695,7 @@ fn demo_loads_an_empty_database_and_refuses_a_used_one() {
         "{err}"
     );
     let used = Db::sqlite().with_examples();
-    assert!(used.fails(&["demo"]).contains("already holds 90 events"));
+    assert!(used.fails(&["demo"]).contains("already holds 118 events"));
 }
 
 /// `valuetree credit --format csv` as (person_id → credit).
@@ -899,4 +900,157 @@ fn calibrate_reads_a_ratings_file_and_reports_bad_rows() {
         err.contains("line 2, column relationship") && err.contains("line 3, column score"),
         "{err}"
     );
+}
+
+#[test]
+fn a_review_cycle_from_ratings_to_final_score_on_the_ledger() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let calibrated = db.run(&["calibrate", "--cycle", "2024"]);
+        assert!(calibrated.status.success());
+        let stderr = String::from_utf8_lossy(&calibrated.stderr);
+        assert!(
+            stderr.contains("recorded in the ledger as event 119"),
+            "{stderr}"
+        );
+
+        // Chloe changed manager mid-year: both managers' ratings stay, attributed; three peers
+        // make an anonymous aggregate.
+        let chloe = db.ok(&["review", "--cycle", "2024", "feedback", "P04"]);
+        assert!(
+            chloe.contains("manager — Ivan Petrov (P10): results 4.00"),
+            "{chloe}"
+        );
+        assert!(chloe.contains("manager — Grace Kim (P08)"), "{chloe}");
+        assert!(
+            chloe.contains("peer — 3 raters, aggregated: results 4.00"),
+            "{chloe}"
+        );
+        assert!(
+            !chloe.contains("Ben Okafor"),
+            "peer comments are not attributed: {chloe}"
+        );
+        // Eve has two peer ratings: withheld.
+        let eve = db.ok(&["review", "--cycle", "2024", "feedback", "P06"]);
+        assert!(
+            eve.contains("2 rating(s) from 2 colleague(s) withheld"),
+            "{eve}"
+        );
+        assert!(!eve.contains("Helpful"), "{eve}");
+
+        // The new manager sees the whole record, including the old manager's rating; Ana
+        // left in August and her ratings of others stay.
+        let record = db.ok(&["review", "--cycle", "2024", "record", "P04"]);
+        assert!(
+            record.contains("results 4 by Ivan Petrov (P10) (manager)"),
+            "{record}"
+        );
+        assert!(record.contains("Grace Kim (P08) for 184 days, Ivan Petrov (P10) for 182 days"));
+        let hana = db.ok(&["review", "--cycle", "2024", "record", "P09"]);
+        assert!(
+            hana.contains("results 4 by Ana Souza (P02) (peer)"),
+            "{hana}"
+        );
+
+        // Reviewers come from the ledger with reasons.
+        let reviewers = db.ok(&["review", "--cycle", "2024", "reviewers", "P04"]);
+        assert!(
+            reviewers
+                .contains("led 'Checkout redesign' (INI2), where you contributed 11 effort units"),
+            "{reviewers}"
+        );
+
+        // Overrides: only in calibration, only by the committee, only with a reason.
+        let early = db.fails(&[
+            "review", "--cycle", "2024", "override", "P04", "--score", "5", "--reason", "x",
+            "--by", "P01",
+        ]);
+        assert!(early.contains("only during calibration"), "{early}");
+        db.ok(&[
+            "cycle",
+            "phase",
+            "2024",
+            "calibration",
+            "--on",
+            "2025-01-10",
+        ]);
+        let outsider = db.fails(&[
+            "review", "--cycle", "2024", "override", "P04", "--score", "5", "--reason", "x",
+            "--by", "P03",
+        ]);
+        assert!(
+            outsider.contains("not on the calibration committee"),
+            "{outsider}"
+        );
+        let late_rating = db.fails(&[
+            "review",
+            "--cycle",
+            "2024",
+            "rate",
+            "P04",
+            "--rater",
+            "P12",
+            "--relationship",
+            "peer",
+            "--score",
+            "2",
+        ]);
+        assert!(late_rating.contains("phase calibration"), "{late_rating}");
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "override",
+            "P04",
+            "--score",
+            "5",
+            "--reason",
+            "launched the one-page checkout",
+            "--by",
+            "P01",
+        ]);
+        let record = db.ok(&["review", "--cycle", "2024", "record", "P04"]);
+        assert!(
+            record.contains("→ 5 by Maya Chen (P01): launched the one-page checkout"),
+            "{record}"
+        );
+
+        let session = db.ok(&["review", "--cycle", "2024", "session"]);
+        assert!(session.contains("never enforced as a quota"), "{session}");
+        assert!(
+            session.contains("all") && session.contains("by manager:"),
+            "{session}"
+        );
+        let refused = db.fails(&[
+            "review",
+            "--cycle",
+            "2024",
+            "session",
+            "--apply-quota",
+            "--by",
+            "P01",
+        ]);
+        assert!(
+            refused.contains("does not enforce its guidance"),
+            "{refused}"
+        );
+
+        let final_csv = db.ok(&["review", "--cycle", "2024", "final", "--format", "csv"]);
+        let chloe_row = final_csv
+            .lines()
+            .find(|l| l.starts_with("P04,"))
+            .unwrap_or_else(|| panic!("{final_csv}"));
+        assert!(
+            chloe_row.starts_with("P04,5.0000,"),
+            "the override is the rating: {chloe_row}"
+        );
+        let table = db.ok(&["review", "--cycle", "2024", "final"]);
+        assert!(
+            table.contains("9-box") && table.contains("never a sole ground"),
+            "{table}"
+        );
+
+        db.ok(&["verify"]);
+        db.ok(&["rebuild", "--check"]);
+    });
 }

@@ -48,6 +48,8 @@ pub struct FinalInput {
     pub credit: Option<f64>,
     /// Share of the cycle's behaviours met, 0–1.
     pub values_share: Option<f64>,
+    /// The calibrated rating of the `values` dimension, used when no behaviours were assessed.
+    pub values_rating: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,7 +134,10 @@ pub fn final_scores(
         .zip(&credit_pct)
         .map(|(input, pct)| {
             let credit_scaled = pct.map(|p| share_to_scale(p, scale_max));
-            let values = input.values_share.map(|s| share_to_scale(s, scale_max));
+            let values = input
+                .values_share
+                .map(|s| share_to_scale(s, scale_max))
+                .or(input.values_rating);
             let parts = [
                 ("rating", policy.rating_weight, input.rating, String::new()),
                 (
@@ -140,16 +145,18 @@ pub fn final_scores(
                     policy.credit_weight,
                     credit_scaled,
                     pct.map_or(String::new(), |p| {
-                        format!(" ({:.0}th percentile of credit)", p * 100.0)
+                        format!(" (credit percentile {:.0})", p * 100.0)
                     }),
                 ),
                 (
                     "values",
                     policy.values_weight,
                     values,
-                    input.values_share.map_or(String::new(), |s| {
-                        format!(" ({:.0}% of behaviours met)", s * 100.0)
-                    }),
+                    match (input.values_share, input.values_rating) {
+                        (Some(s), _) => format!(" ({:.0}% of behaviours met)", s * 100.0),
+                        (None, Some(_)) => " (calibrated values rating)".to_string(),
+                        (None, None) => String::new(),
+                    },
                 ),
             ];
             let weight: f64 = parts
@@ -219,6 +226,7 @@ mod tests {
             rating: Some(rating),
             credit: Some(credit),
             values_share: values,
+            values_rating: None,
         }
     }
 
@@ -238,7 +246,7 @@ mod tests {
             "{}",
             a.explanation
         );
-        assert!(a.explanation.contains("100th percentile"));
+        assert!(a.explanation.contains("credit percentile 100"));
         // C has no values score: rating and credit are renormalised to 0.625 / 0.375.
         let c = &scores[2];
         assert!((c.score - (0.625 * 2.0 + 0.375 * 3.0)).abs() < 1e-12);

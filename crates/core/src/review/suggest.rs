@@ -50,6 +50,17 @@ fn overlap_days(from: NaiveDate, to: Option<NaiveDate>, start: NaiveDate, end: N
     ((hi - lo).num_days() + 1).max(0)
 }
 
+/// Lower is more specific: manager, lead, report, customer, peer.
+fn specificity(r: Relationship) -> u8 {
+    match r {
+        Relationship::Manager => 0,
+        Relationship::Lead => 1,
+        Relationship::Report => 2,
+        Relationship::Customer => 3,
+        Relationship::Peer | Relationship::SelfReview => 4,
+    }
+}
+
 fn month_span(first: NaiveDate, last: NaiveDate) -> String {
     let (a, b) = (first.format("%b %Y"), last.format("%b %Y"));
     if a.to_string() == b.to_string() {
@@ -270,6 +281,11 @@ impl State {
         for s in all {
             match by_person.get_mut(&s.reviewer_id) {
                 Some(best) => {
+                    // The most specific relationship names the reviewer (a lead who also
+                    // worked beside the person is asked as the lead).
+                    if specificity(s.relationship) < specificity(best.relationship) {
+                        best.relationship = s.relationship;
+                    }
                     best.weight += s.weight;
                     best.reasons.extend(s.reasons);
                 }

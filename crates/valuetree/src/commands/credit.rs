@@ -62,7 +62,7 @@ pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
     Ok(policy)
 }
 
-fn engine(
+pub(crate) fn engine(
     db: &str,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,

@@ -1,10 +1,12 @@
 pub mod calibrate;
 pub mod credit;
+pub mod cycle;
 pub mod demo;
 pub mod fairness;
 pub mod import;
 pub mod ledger;
 pub mod org;
+pub mod record;
+pub mod review;
 pub mod show;
 pub mod sim;
-pub mod record;

@@ -14,7 +14,8 @@ Methods compared with truth.csv:
   (b) the raw mean of all ratings (results, self-ratings excluded)
   (d) credit from the value tree (default policy), per month employed
   (c) calibrated ratings (results; the crossed-effects model with unit fixed effects)
-  (e) the combined final score: added with the review cycles.
+  (e) the combined final score (`valuetree review final`): 0.5 × calibrated rating + 0.3 ×
+      credit (as a percentile) + 0.2 × values (here the calibrated values ratings)
 The moved-off group: people who worked on an initiative and were moved off it, or left the
 company, before its first outcome.")]
 pub struct FairnessArgs {
@@ -165,8 +166,8 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
     Ok(group)
 }
 
-/// Calibrated results ratings (the crossed-effects model with unit fixed effects).
-fn calibrated(dir: &Path) -> Result<Scores> {
+/// Calibrated ratings of one dimension (the crossed-effects model with unit fixed effects).
+fn calibrated(dir: &Path, dimension: &str) -> Result<Scores> {
     let path = dir.join("ratings.csv");
     let file =
         std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -179,7 +180,7 @@ fn calibrated(dir: &Path) -> Result<Scores> {
             )
         },
     )?;
-    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some("results"), false);
+    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some(dimension), false);
     let fit = valuetree_core::calibration::calibrate(&interned.input)?;
     Ok(interned
         .ratees
@@ -291,6 +292,28 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
         .collect())
 }
 
+/// The final score of the review cycles (default blend: 0.5 calibrated rating, 0.3 credit by
+/// percentile, 0.2 values), here with the calibrated `values` ratings as the values part (the
+/// simulation assesses no behaviours).
+fn combined(rating: &Scores, credit: &Scores, values: &Scores) -> Scores {
+    use valuetree_core::review::final_score::{FinalInput, FinalPolicy, final_scores};
+    let people: BTreeSet<&String> = rating.keys().chain(credit.keys()).collect();
+    let inputs: Vec<FinalInput> = people
+        .into_iter()
+        .map(|id| FinalInput {
+            person_id: id.clone(),
+            rating: rating.get(id).copied(),
+            credit: Some(credit.get(id).copied().unwrap_or(0.0)),
+            values_share: None,
+            values_rating: values.get(id).copied(),
+        })
+        .collect();
+    final_scores(&inputs, 5.0, &FinalPolicy::default())
+        .into_iter()
+        .map(|s| (s.person_id, s.score))
+        .collect()
+}
+
 pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     let dir = &args.sim;
     let mut truth = Scores::new();
@@ -334,14 +357,18 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             &truth,
             &group,
         ),
-        compare("(c) calibrated ratings", &calibrated(dir)?, &truth, &group),
-        compare(
-            "(d) credit from the value tree",
-            &credit_per_month(dir)?,
-            &truth,
-            &group,
-        ),
     ];
+    let (rating, credit) = (calibrated(dir, "results")?, credit_per_month(dir)?);
+    let values = calibrated(dir, "values")?;
+    let combined = combined(&rating, &credit, &values);
+    let reports: Vec<MethodReport> = reports
+        .into_iter()
+        .chain([
+            compare("(c) calibrated ratings", &rating, &truth, &group),
+            compare("(d) credit from the value tree", &credit, &truth, &group),
+            compare("(e) combined final score", &combined, &truth, &group),
+        ])
+        .collect();
     say!(
         "{:<32} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
         "method",
@@ -366,10 +393,6 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             r.moved_off_shortfall
         );
     }
-    say!(
-        "{:<32} not available yet (it comes with the review cycles)",
-        "(e) combined final score"
-    );
     say!(
         "\nmoved-off: worked on an initiative and was moved off it, or left, before its first outcome."
     );

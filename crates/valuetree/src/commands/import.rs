@@ -23,6 +23,10 @@ KINDS and their CSV columns (dates YYYY-MM-DD; empty cell = none; [optional]):
   contributions  contribution_id,person_id,node_id,phase,date,effort,description,confirmed,[evidence]
   outcomes       outcome_id,node_id,date,value,description,[evidence]
   handovers      node_id,date,from_lead_id,to_lead_id,note,[from_unit_id,to_unit_id]
+  cycles         cycle_id,name,starts_on,ends_on,[phase,anonymity_threshold,attributed_comments,
+                 committee (ids separated by spaces),enforce_guidance,min_sources]
+  ratings        cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,[status
+                 (draft|submitted, default submitted),ratee_unit,rater_unit (read, not stored)]
   events         a ledger export (JSON Lines) from `valuetree export events`
   dir            a directory holding any of <kind>.csv, imported in the order above, atomically
 
@@ -32,7 +36,7 @@ Examples:
   valuetree export events --out backup.jsonl && valuetree --db restored.db import events backup.jsonl")]
 pub struct ImportArgs {
     /// What the file holds: people, units, assignments, nodes, edges, members, contributions,
-    /// outcomes, handovers, events, or dir.
+    /// outcomes, handovers, cycles, ratings, events, or dir.
     kind: String,
     /// The file (or directory, for `dir`) to import.
     path: PathBuf,

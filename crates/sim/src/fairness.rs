@@ -13,6 +13,8 @@ pub struct MethodReport {
     pub method: String,
     /// People the method scores who also have a true performance.
     pub people: usize,
+    /// Pearson correlation of the scores with the true performance.
+    pub pearson: f64,
     pub spearman: f64,
     /// Share of the true top 10% that the method also puts in its top 10%.
     pub top_decile: f64,
@@ -118,6 +120,7 @@ pub fn compare(
     MethodReport {
         method: method.to_string(),
         people: n,
+        pearson: pearson(&method_values, &true_values),
         spearman: spearman(&method_values, &true_values),
         top_decile: overlap(true),
         bottom_decile: overlap(false),

@@ -121,6 +121,8 @@ fn recovers_rater_leniency_and_beats_raw_means() {
             pearson(&ranks(&calibrated), &ranks(&w.true_ratee)),
             pearson(&ranks(&raw), &ranks(&w.true_ratee)),
         );
+        // Printed for docs/calibration.md (`cargo test -p valuetree-core recovers -- --nocapture`).
+        println!("seed {seed}: leniency {recovered:.3}, calibrated {s_cal:.3}, raw {s_raw:.3}");
         assert!(
             s_cal >= s_raw + 0.05,
             "seed {seed}: calibrated {s_cal:.3} vs raw {s_raw:.3}"

@@ -370,9 +370,10 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
         ])
         .collect();
     say!(
-        "{:<32} {:>7} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "{:<32} {:>7} {:>8} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
         "method",
         "people",
+        "Pearson",
         "Spearman",
         "top 10%",
         "bottom 10%",
@@ -382,9 +383,10 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     );
     for r in &reports {
         say!(
-            "{:<32} {:>7} {:>9.3} {:>7.0}% {:>9.0}% {:>10} {:>10.3} {:>+9.1}pp",
+            "{:<32} {:>7} {:>8.3} {:>9.3} {:>7.0}% {:>9.0}% {:>10} {:>10.3} {:>+9.1}pp",
             r.method,
             r.people,
+            r.pearson,
             r.spearman,
             100.0 * r.top_decile,
             100.0 * r.bottom_decile,

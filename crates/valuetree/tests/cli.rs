@@ -960,6 +960,113 @@ fn a_review_cycle_from_ratings_to_final_score_on_the_ledger() {
             "{reviewers}"
         );
 
+        // Goals point at the work; self-review links show on the original contributor's
+        // record; a behaviour counts as met only with evidence; drafts never reach the ratee.
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "goal",
+            "G1",
+            "--person",
+            "P04",
+            "--node",
+            "INI2",
+            "--title",
+            "Ship the one-page checkout",
+            "--key-result",
+            "conversion=0.05",
+        ]);
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "measure",
+            "G1",
+            "conversion",
+            "0.04",
+            "--on",
+            "2024-11-30",
+        ]);
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "link",
+            "P09",
+            "--circle",
+            "built_on",
+            "--contribution",
+            "C001",
+            "--text",
+            "served the query model on Ana's log analysis",
+        ]);
+        let ana = db.ok(&["review", "--cycle", "2024", "record", "P02"]);
+        assert!(
+            ana.contains("[built on your work] Hana Ito (P09) built on C001"),
+            "{ana}"
+        );
+        let no_evidence = db.fails(&[
+            "review",
+            "--cycle",
+            "2024",
+            "behaviour",
+            "P04",
+            "--value",
+            "collaboration",
+            "--behaviour",
+            "helps others succeed",
+            "--met",
+            "--by",
+            "P08",
+        ]);
+        assert!(no_evidence.contains("only with evidence"), "{no_evidence}");
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "behaviour",
+            "P04",
+            "--value",
+            "collaboration",
+            "--behaviour",
+            "helps others succeed",
+            "--met",
+            "--evidence",
+            "C009",
+            "--by",
+            "P08",
+        ]);
+        db.ok(&[
+            "review",
+            "--cycle",
+            "2024",
+            "rate",
+            "P04",
+            "--rater",
+            "P12",
+            "--relationship",
+            "peer",
+            "--score",
+            "1",
+            "--draft",
+        ]);
+        let record = db.ok(&["review", "--cycle", "2024", "record", "P04"]);
+        assert!(
+            record.contains("conversion target 0.05; actual 0.04 on 2024-11-30"),
+            "{record}"
+        );
+        assert!(
+            record.contains("values: 1 of 20 behaviours met"),
+            "{record}"
+        );
+        assert!(record.contains("[draft]"), "{record}");
+        let chloe = db.ok(&["review", "--cycle", "2024", "feedback", "P04"]);
+        assert!(
+            chloe.contains("peer — 3 raters, aggregated: results 4.00"),
+            "the draft stays out: {chloe}"
+        );
+
         // Overrides: only in calibration, only by the committee, only with a reason.
         let early = db.fails(&[
             "review", "--cycle", "2024", "override", "P04", "--score", "5", "--reason", "x",
@@ -1052,5 +1159,72 @@ fn a_review_cycle_from_ratings_to_final_score_on_the_ledger() {
 
         db.ok(&["verify"]);
         db.ok(&["rebuild", "--check"]);
+    });
+}
+
+#[test]
+fn cycles_open_with_settings_and_refuse_an_anonymity_threshold_below_three() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let loose = db.write("loose.toml", "anonymity_threshold = 2\n");
+        let refused = db.fails(&[
+            "cycle",
+            "open",
+            "2025H1",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+            "--settings",
+            &loose,
+        ]);
+        assert!(refused.contains("at least 3 raters"), "{refused}");
+        let settings = db.write(
+            "cycle.toml",
+            "name = \"Spring 2025\"\nanonymity_threshold = 4\nattributed_comments = true\n\
+             committee = [\"P01\"]\n[[dimensions]]\nname = \"results\"\nweight = 1\n\
+             [[deadlines]]\nphase = \"goals\"\ndue_on = \"2025-01-31\"\n",
+        );
+        db.ok(&[
+            "cycle",
+            "open",
+            "2025H1",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+            "--settings",
+            &settings,
+        ]);
+        let shown = db.ok(&["cycle", "show", "2025H1"]);
+        assert!(
+            shown.contains("Spring 2025") && shown.contains("goals due 2025-01-31"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("shown from 4 raters; comments attributed"),
+            "{shown}"
+        );
+        assert!(shown.contains("dimensions: results 100%"), "{shown}");
+        let typo = db.write("typo.toml", "anonymity = 5\n");
+        let err = db.fails(&[
+            "cycle",
+            "open",
+            "X",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+            "--settings",
+            &typo,
+        ]);
+        assert!(err.contains("unknown field `anonymity`"), "{err}");
+        let back = db.fails(&["cycle", "phase", "2024", "goals"]);
+        assert!(back.contains("only move forward"), "{back}");
+        let listed = db.ok(&["cycle", "list"]);
+        assert!(
+            listed.contains("2024") && listed.contains("2025H1"),
+            "{listed}"
+        );
     });
 }

@@ -19,7 +19,7 @@ pub enum CycleCommand {
     /// 5 values × 4 behaviours, at least 3 kinds of reviewers).
     #[command(after_help = "\
 A settings file (TOML) may set any of: name, scale (list of level labels), dimensions
-([[dimensions]] name, weight), deadlines ([[deadlines]] phase, due_on), anonymity_threshold
+([[dimensions]] name, weight), deadlines ([[deadlines]] phase, due_on as a quoted date), anonymity_threshold
 (>= 3), attributed_comments, guidance ([[guidance]] label, levels, share; shares add up to 1),
 enforce_guidance, behaviours ([[behaviours]] value, behaviour), committee (person ids),
 min_sources, phase (the phase to open in). Settings never change once a cycle is open.")]

@@ -236,3 +236,23 @@ pub struct HandoverRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_unit_id: Option<UnitId>,
 }
+
+/// Points one member gives another for their part in a node's work.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerPoints {
+    pub person_id: PersonId,
+    pub points: u32,
+}
+
+/// A member's allocation of 100 points among the node's other members, for the period ending
+/// on `date`. Blended with effort when a credit policy sets `peer_factor`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerAllocation {
+    pub date: NaiveDate,
+    pub giver_id: PersonId,
+    pub node_id: NodeId,
+    pub points: Vec<PeerPoints>,
+}
+
+/// Every allocation gives exactly this many points.
+pub const PEER_POINTS_PER_ALLOCATION: u32 = 100;

@@ -94,6 +94,9 @@ pub enum Event {
     RatingRecorded(RatingRecord),
     CalibrationRecorded(CalibrationResult),
     ScoreOverridden(OverrideRecord),
+    /// A member's 100 points for the others on a node; the same giver, node and date again
+    /// revises the allocation.
+    PeerPointsGiven(PeerAllocation),
 }
 
 impl Event {
@@ -132,6 +135,7 @@ impl Event {
             Event::RatingRecorded(_) => "rating_recorded",
             Event::CalibrationRecorded(_) => "calibration_recorded",
             Event::ScoreOverridden(_) => "score_overridden",
+            Event::PeerPointsGiven(_) => "peer_points_given",
         }
     }
 
@@ -160,6 +164,7 @@ impl Event {
             Event::CycleOpened(c) => c.starts_on,
             Event::CyclePhaseChanged { effective_on, .. } => *effective_on,
             Event::KeyResultMeasured(m) => m.measured_on,
+            Event::PeerPointsGiven(a) => a.date,
             Event::PersonUpdated(_)
             | Event::UnitUpdated(_)
             | Event::NodeUpdated(_)
@@ -429,6 +434,21 @@ mod tests {
                 previous: Amount(3.5),
                 reason: "evidence of N1 launch".into(),
                 score: Amount(4.0),
+            }),
+            Event::PeerPointsGiven(PeerAllocation {
+                date: day(30),
+                giver_id: "P1".into(),
+                node_id: "N1".into(),
+                points: vec![
+                    PeerPoints {
+                        person_id: "P2".into(),
+                        points: 60,
+                    },
+                    PeerPoints {
+                        person_id: "P3".into(),
+                        points: 40,
+                    },
+                ],
             }),
         ]
     }

@@ -55,6 +55,7 @@ pub enum RecordBatch {
     Contributions(Vec<Row<ContributionRecord>>),
     Outcomes(Vec<Row<OutcomeRecord>>),
     Handovers(Vec<Row<HandoverRecord>>),
+    PeerPoints(Vec<Row<PeerAllocation>>),
     Cycles(Vec<Row<CycleRecord>>),
     Ratings(Vec<Row<RatingRecord>>),
 }
@@ -80,6 +81,7 @@ impl RecordBatch {
             RecordBatch::Contributions(r) => r.len(),
             RecordBatch::Outcomes(r) => r.len(),
             RecordBatch::Handovers(r) => r.len(),
+            RecordBatch::PeerPoints(r) => r.len(),
             RecordBatch::Cycles(r) => r.len(),
             RecordBatch::Ratings(r) => r.len(),
         }
@@ -102,6 +104,7 @@ impl RecordBatch {
             (RecordBatch::Contributions(a), RecordBatch::Contributions(b)) => a.extend(b),
             (RecordBatch::Outcomes(a), RecordBatch::Outcomes(b)) => a.extend(b),
             (RecordBatch::Handovers(a), RecordBatch::Handovers(b)) => a.extend(b),
+            (RecordBatch::PeerPoints(a), RecordBatch::PeerPoints(b)) => a.extend(b),
             (RecordBatch::Cycles(a), RecordBatch::Cycles(b)) => a.extend(b),
             (RecordBatch::Ratings(a), RecordBatch::Ratings(b)) => a.extend(b),
             _ => {}
@@ -198,6 +201,11 @@ pub fn plan(
         RecordBatch::Contributions(rows) => planner.facts(rows, Planner::contribution),
         RecordBatch::Outcomes(rows) => planner.facts(rows, Planner::outcome),
         RecordBatch::Handovers(rows) => planner.facts(rows, Planner::handover),
+        RecordBatch::PeerPoints(rows) => planner.rows(
+            rows,
+            |r| (r.node_id.clone(), r.giver_id.clone(), r.date),
+            Planner::peer_points,
+        ),
         RecordBatch::Cycles(rows) => planner.rows(rows, |r| r.cycle_id.clone(), Planner::cycle),
         RecordBatch::Ratings(rows) => planner.rows(rows, RatingRecord::key, Planner::rating),
     }
@@ -466,6 +474,15 @@ impl Planner<'_> {
 }
 
 impl Planner<'_> {
+    /// An allocation with the same giver, node and date as a stored one revises it.
+    fn peer_points(&self, row: &PeerAllocation) -> Plan {
+        let key = (row.node_id.clone(), row.giver_id.clone(), row.date);
+        Ok(match self.state.peer_points.get(&key) {
+            Some(old) if old == row => vec![],
+            _ => vec![Event::PeerPointsGiven(row.clone())],
+        })
+    }
+
     /// A cycle's settings never change once it is opened; a later phase in the file moves the
     /// cycle on, an earlier one is taken as an older file.
     fn cycle(&self, row: &CycleRecord) -> Plan {

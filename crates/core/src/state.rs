@@ -32,6 +32,8 @@ pub type EdgeKey = (NodeId, NodeId, Option<NaiveDate>);
 pub type MemberKey = (NodeId, PersonId, NaiveDate);
 pub type HandoverKey = (NodeId, NaiveDate);
 pub type UnitVersionKey = (UnitId, NaiveDate);
+/// (node, giver, date).
+pub type PeerKey = (NodeId, PersonId, NaiveDate);
 
 /// Keys of the projection rows an event changed, per table.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -46,6 +48,7 @@ pub struct Changes {
     pub contributions: BTreeSet<String>,
     pub outcomes: BTreeSet<String>,
     pub handovers: BTreeSet<HandoverKey>,
+    pub peer_points: BTreeSet<PeerKey>,
     pub reviews: ReviewChanges,
 }
 
@@ -69,6 +72,7 @@ pub struct State {
     pub contributions: HashMap<String, Contribution>,
     pub outcomes: HashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
+    pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
     pub reviews: ReviewBook,
     links: Links,
     pub(crate) changes: Changes,
@@ -340,6 +344,12 @@ impl State {
             | Event::RatingRecorded(_)
             | Event::CalibrationRecorded(_)
             | Event::ScoreOverridden(_) => self.apply_review(event)?,
+            Event::PeerPointsGiven(a) => {
+                self.check_peer_allocation(a)?;
+                let key = (a.node_id.clone(), a.giver_id.clone(), a.date);
+                self.changes.peer_points.insert(key.clone());
+                self.peer_points.insert(key, a.clone());
+            }
             Event::NodeHandedOver(h) => {
                 let key = (h.node_id.clone(), h.date);
                 if self.handovers.contains_key(&key) {
@@ -462,6 +472,62 @@ impl State {
                 return reject("manager_id", "a person cannot be their own manager");
             }
             self.person(manager, "manager_id")?;
+        }
+        Ok(())
+    }
+
+    /// Whether `person` has been a member of `node` at some point on or before `date`, and is
+    /// one on `date` if `on_the_day`.
+    fn member_of(&self, node: &str, person: &str, date: NaiveDate, on_the_day: bool) -> bool {
+        let range = (node.to_string(), person.to_string(), NaiveDate::MIN)
+            ..=(node.to_string(), person.to_string(), date);
+        self.members
+            .range(range)
+            .any(|(_, m)| !on_the_day || m.left_on.is_none_or(|left| date <= left))
+    }
+
+    fn check_peer_allocation(&self, a: &PeerAllocation) -> Result<(), Rejection> {
+        self.node(&a.node_id, "node_id")?;
+        self.employed(&a.giver_id, a.date, "date")?;
+        if !self.member_of(&a.node_id, &a.giver_id, a.date, true) {
+            return reject(
+                "giver_id",
+                format!(
+                    "{} is not a member of node {} on {}; members give points to each other",
+                    a.giver_id, a.node_id, a.date
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        let mut total = 0u32;
+        for p in &a.points {
+            if p.person_id == a.giver_id {
+                return reject("recipient_id", "points go to the others, not to oneself");
+            }
+            if !seen.insert(p.person_id.as_str()) {
+                return reject(
+                    "recipient_id",
+                    format!("{} is listed twice in one allocation", p.person_id),
+                );
+            }
+            if !self.member_of(&a.node_id, &p.person_id, a.date, false) {
+                return reject(
+                    "recipient_id",
+                    format!(
+                        "{} was never a member of node {} by {}",
+                        p.person_id, a.node_id, a.date
+                    ),
+                );
+            }
+            total = total.saturating_add(p.points);
+        }
+        if total != PEER_POINTS_PER_ALLOCATION {
+            return reject(
+                "points",
+                format!(
+                    "an allocation gives exactly {PEER_POINTS_PER_ALLOCATION} points; these add up to {total}"
+                ),
+            );
         }
         Ok(())
     }

@@ -22,12 +22,13 @@ pub enum Kind {
     Contributions,
     Outcomes,
     Handovers,
+    PeerPoints,
     Cycles,
     Ratings,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::People,
         Kind::Units,
         Kind::Assignments,
@@ -37,6 +38,7 @@ impl Kind {
         Kind::Contributions,
         Kind::Outcomes,
         Kind::Handovers,
+        Kind::PeerPoints,
         Kind::Cycles,
         Kind::Ratings,
     ];
@@ -52,6 +54,7 @@ impl Kind {
             Kind::Contributions => "contributions",
             Kind::Outcomes => "outcomes",
             Kind::Handovers => "handovers",
+            Kind::PeerPoints => "peer_points",
             Kind::Cycles => "cycles",
             Kind::Ratings => "ratings",
         }
@@ -88,6 +91,7 @@ impl Kind {
             ],
             Kind::Outcomes => &["outcome_id", "node_id", "date", "value", "description"],
             Kind::Handovers => &["node_id", "date", "from_lead_id", "to_lead_id", "note"],
+            Kind::PeerPoints => &["node_id", "giver_id", "date", "recipient_id", "points"],
             Kind::Cycles => &["cycle_id", "name", "starts_on", "ends_on"],
             Kind::Ratings => &[
                 "cycle_id",
@@ -279,10 +283,35 @@ pub fn parse_csv(kind: Kind, mut reader: impl Read) -> Result<RecordBatch, Vec<R
         _ => parse_body(kind, &columns, body, header_lines),
     };
     if errors.is_empty() {
-        Ok(batch)
+        Ok(group_peer_points(batch))
     } else {
         Err(errors)
     }
+}
+
+/// A peer-points file has one row per recipient; the rows of one giver, node and date make
+/// one allocation (numbered by its first line).
+fn group_peer_points(batch: RecordBatch) -> RecordBatch {
+    let RecordBatch::PeerPoints(rows) = batch else {
+        return batch;
+    };
+    let mut grouped: Vec<Row<PeerAllocation>> = Vec::new();
+    let mut index: HashMap<(String, String, NaiveDate), usize> = HashMap::new();
+    for row in rows {
+        let key = (
+            row.record.node_id.clone(),
+            row.record.giver_id.clone(),
+            row.record.date,
+        );
+        match index.get(&key) {
+            Some(&i) => grouped[i].record.points.extend(row.record.points),
+            None => {
+                index.insert(key, grouped.len());
+                grouped.push(row);
+            }
+        }
+    }
+    RecordBatch::PeerPoints(grouped)
 }
 
 /// From this size on, a file is parsed on two threads.
@@ -430,6 +459,7 @@ fn empty_batch(kind: Kind) -> RecordBatch {
         Kind::Contributions => RecordBatch::Contributions(Vec::new()),
         Kind::Outcomes => RecordBatch::Outcomes(Vec::new()),
         Kind::Handovers => RecordBatch::Handovers(Vec::new()),
+        Kind::PeerPoints => RecordBatch::PeerPoints(Vec::new()),
         Kind::Cycles => RecordBatch::Cycles(Vec::new()),
         Kind::Ratings => RecordBatch::Ratings(Vec::new()),
     }
@@ -611,6 +641,23 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
                     from_unit_id,
                     to_unit_id,
                     note,
+                })
+            })();
+            push(rows, line, record.filter(|_| c.errors.is_empty()));
+        }
+        RecordBatch::PeerPoints(rows) => {
+            let (node_id, giver_id) = (c.text("node_id"), c.text("giver_id"));
+            let (date, recipient) = (c.date("date"), c.text("recipient_id"));
+            let points = c.required("points", parse_count);
+            let record = (|| {
+                Some(PeerAllocation {
+                    date: date?,
+                    giver_id,
+                    node_id,
+                    points: vec![PeerPoints {
+                        person_id: recipient,
+                        points: points?,
+                    }],
                 })
             })();
             push(rows, line, record.filter(|_| c.errors.is_empty()));

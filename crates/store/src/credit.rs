@@ -5,9 +5,9 @@ use crate::{Store, StoreError};
 use rustc_hash::FxHashMap;
 use valuetree_core::NaiveDate;
 use valuetree_core::credit::{
-    CreditContribution, CreditData, CreditEdge, CreditOutcome, Day, Status, day,
+    CreditContribution, CreditData, CreditEdge, CreditOutcome, CreditPeerPoints, Day, Status, day,
 };
-use valuetree_core::domain::Phase;
+use valuetree_core::domain::{PeerPoints, Phase};
 
 /// Parses `YYYY-MM-DD` without going through a format string (millions of rows).
 fn parse_day(text: &str) -> Option<Day> {
@@ -267,6 +267,33 @@ impl Store {
             },
         )?;
         data.outcomes = outcomes;
+        let mut given = Vec::new();
+        tx.for_each_cells(
+            "SELECT node_id, date, points FROM peer_points ORDER BY node_id, giver_id, date",
+            &[],
+            &mut |c| {
+                let node = data.node(
+                    text(c, 0).ok_or_else(|| corrupt("peer_points", "node_id"))?,
+                    "",
+                );
+                let date = text(c, 1)
+                    .and_then(parse_day)
+                    .ok_or_else(|| corrupt("peer_points", "date"))?;
+                let points: Vec<PeerPoints> = text(c, 2)
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .ok_or_else(|| corrupt("peer_points", "points"))?;
+                for p in points {
+                    given.push(CreditPeerPoints {
+                        node,
+                        person: data.person(&p.person_id),
+                        date,
+                        points: f64::from(p.points),
+                    });
+                }
+                Ok(())
+            },
+        )?;
+        data.peer_points = given;
         Ok(data)
     }
 

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_review_cycles",
         include_str!("../migrations/postgres/0002_review_cycles.sql"),
     ),
+    (
+        "0003_peer_points",
+        include_str!("../migrations/postgres/0003_peer_points.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

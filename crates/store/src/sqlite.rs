@@ -19,6 +19,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_review_cycles",
         include_str!("../migrations/sqlite/0002_review_cycles.sql"),
     ),
+    (
+        "0003_peer_points",
+        include_str!("../migrations/sqlite/0003_peer_points.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

@@ -1228,3 +1228,77 @@ fn cycles_open_with_settings_and_refuse_an_anonymity_threshold_below_three() {
         );
     });
 }
+
+#[test]
+fn peer_points_are_checked_and_blend_with_effort_when_the_policy_asks() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let header = "node_id,giver_id,date,recipient_id,points\n";
+        let bad = db.write(
+            "bad_peer.csv",
+            &format!(
+                "{header}INI2,P10,2024-04-30,P03,60\nINI2,P10,2024-04-30,P04,30\n\
+                 INI2,P05,2024-04-30,P03,100\nINI2,P04,2024-04-30,P04,100\n"
+            ),
+        );
+        let err = db.fails(&["import", "peer_points", &bad]);
+        assert!(
+            err.contains(
+                "line 2, column points: an allocation gives exactly 100 points; these add up to 90"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 4, column giver_id: P05 is not a member of node INI2 on 2024-04-30"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 5, column recipient_id: points go to the others"),
+            "{err}"
+        );
+
+        let before = credits(&db, &[]);
+        let good = db.write(
+            "peer.csv",
+            &format!("{header}INI2,P10,2024-04-30,P03,60\nINI2,P10,2024-04-30,P04,40\n"),
+        );
+        db.ok(&["import", "peer_points", &good]);
+        let again = db.ok(&["import", "peer_points", &good]);
+        assert!(again.contains("0 new events"), "{again}");
+        assert_eq!(
+            credits(&db, &[]),
+            before,
+            "peer allocation is off by default"
+        );
+
+        let policy = db.write("peer.toml", "peer_factor = 0.5\n");
+        let blended = credits(&db, &["--policy", &policy]);
+        // Chloe (P04) got all of the design pool's points and 40 of the discover pool's 100:
+        // she gains; Ben (P03, 60 of 100 in discover but more effort) and Ivan (P10, no
+        // points) lose; the total is the same.
+        assert!(
+            blended["P04"] > before["P04"] + 1.0,
+            "{blended:?} vs {before:?}"
+        );
+        assert!(blended["P10"] < before["P10"], "{blended:?} vs {before:?}");
+        let (sum_before, sum_after): (f64, f64) = (before.values().sum(), blended.values().sum());
+        assert!(
+            (sum_before - sum_after).abs() < 1e-6,
+            "{sum_before} vs {sum_after}"
+        );
+        let explained = db.ok(&[
+            "credit",
+            "--person",
+            "P04",
+            "--explain",
+            "--policy",
+            &policy,
+        ]);
+        assert!(
+            explained.contains("of 100 peer points") && explained.contains("40 of 40 peer points"),
+            "{explained}"
+        );
+        db.ok(&["verify"]);
+        db.ok(&["rebuild", "--check"]);
+    });
+}

@@ -17,6 +17,11 @@ pub struct Policy {
     /// The largest share of the credit distributed at one node that one person may receive;
     /// the excess goes to the node's other contributors. 1 (the default) turns the cap off.
     pub max_share_per_node: f64,
+    /// Peer allocation: within each phase pool of a node, this share is divided by the peer
+    /// points the pool's contributors received from the node's members (allocations dated on
+    /// or before the outcome), the rest by effort. 0 (the default) turns it off; a pool whose
+    /// contributors received no points is shared by effort alone.
+    pub peer_factor: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +49,7 @@ impl Default for Policy {
             confirmation: Confirmation::default(),
             half_life_days: 0.0,
             max_share_per_node: 1.0,
+            peer_factor: 0.0,
         }
     }
 }
@@ -105,6 +111,12 @@ impl Policy {
         }
         if w.discover + w.design + w.build + w.launch + w.operate <= 0.0 {
             return Err("phase_weights: at least one phase must weigh more than zero".into());
+        }
+        if !(0.0..=1.0).contains(&self.peer_factor) {
+            return Err(format!(
+                "peer_factor = {}: it must be between 0 and 1",
+                self.peer_factor
+            ));
         }
         if !(self.max_share_per_node > 0.0 && self.max_share_per_node <= 1.0) {
             return Err(format!(

@@ -194,9 +194,18 @@ struct World {
     edges: Vec<CreditEdge>,
     contributions: Vec<CreditContribution>,
     outcomes: Vec<CreditOutcome>,
+    peer_points: Vec<CreditPeerPoints>,
 }
 
 const PEOPLE: usize = 6;
+
+/// The default policy with peer allocation on (40% of each pool by peer points).
+fn peered() -> Policy {
+    Policy {
+        peer_factor: 0.4,
+        ..Policy::default()
+    }
+}
 
 fn phase(i: u8) -> Phase {
     [
@@ -232,8 +241,14 @@ fn world() -> impl Strategy<Value = World> {
             0..40,
         );
         let outcomes = prop::collection::vec((0..nodes as u32, 0i32..120, 0u32..1000), 1..8);
-        (Just(nodes), edges, contributions, outcomes).prop_map(
-            |(nodes, raw_edges, raw_contribs, raw_outcomes)| {
+        // Points anyone may have received at a node (the ledger checks membership; the engine
+        // must hold its rules whoever received them).
+        let peer = prop::collection::vec(
+            (0..nodes as u32, 0..PEOPLE as u32, 0i32..120, 1u32..100),
+            0..12,
+        );
+        (Just(nodes), edges, contributions, outcomes, peer).prop_map(
+            |(nodes, raw_edges, raw_contribs, raw_outcomes, raw_peer)| {
                 // Edges only from a lower to a higher index: a DAG, with multi-parent nodes.
                 let mut edges: Vec<CreditEdge> = Vec::new();
                 for (a, b, w, from, len) in raw_edges {
@@ -286,11 +301,21 @@ fn world() -> impl Strategy<Value = World> {
                         value: f64::from(value),
                     })
                     .collect();
+                let peer_points = raw_peer
+                    .into_iter()
+                    .map(|(node, person, date, points)| CreditPeerPoints {
+                        node,
+                        person,
+                        date,
+                        points: f64::from(points),
+                    })
+                    .collect();
                 World {
                     nodes,
                     edges,
                     contributions,
                     outcomes,
+                    peer_points,
                 }
             },
         )
@@ -302,6 +327,7 @@ fn engine(w: &World, policy: Policy) -> Engine {
     d.edges = w.edges.clone();
     d.contributions = w.contributions.clone();
     d.outcomes = w.outcomes.clone();
+    d.peer_points = w.peer_points.clone();
     Engine::new(d, policy).expect("a DAG")
 }
 
@@ -328,7 +354,7 @@ fn subtree(w: &World, root: u32) -> Vec<u32> {
 proptest! {
     #[test]
     fn value_is_conserved(w in world()) {
-        for policy in [Policy::default(), Policy { half_life_days: 20.0, max_share_per_node: 0.6, ..Policy::default() }] {
+        for policy in [Policy::default(), Policy { half_life_days: 20.0, max_share_per_node: 0.6, ..Policy::default() }, peered(), Policy { max_share_per_node: 0.6, ..peered() }] {
             let e = engine(&w, policy);
             let total: f64 = w.outcomes.iter().map(|o| o.value).sum();
             prop_assert!(close(e.total_credited() + e.total_unattributed(), total),
@@ -346,16 +372,18 @@ proptest! {
         prop_assume!(!w.contributions.is_empty());
         let i = pick.index(w.contributions.len());
         let person = w.contributions[i].person;
-        let before = engine(&w, Policy::default()).credit(person);
-        let mut more = w.clone();
-        more.contributions[i].effort += f64::from(extra);
-        let after = engine(&more, Policy::default()).credit(person);
-        prop_assert!(after >= before - 1e-9 * before.abs().max(1.0), "{before} -> {after}");
+        for policy in [Policy::default(), peered()] {
+            let before = engine(&w, policy.clone()).credit(person);
+            let mut more = w.clone();
+            more.contributions[i].effort += f64::from(extra);
+            let after = engine(&more, policy).credit(person);
+            prop_assert!(after >= before - 1e-9 * before.abs().max(1.0), "{before} -> {after}");
+        }
     }
 
     #[test]
     fn nobody_is_credited_without_work_in_the_subtree_that_received_value(w in world()) {
-        let e = engine(&w, Policy::default());
+        for e in [engine(&w, Policy::default()), engine(&w, peered())] {
         for p in 0..PEOPLE as u32 {
             let worked = w.outcomes.iter().any(|o| {
                 let reach = subtree(&w, o.node);
@@ -365,6 +393,7 @@ proptest! {
                 prop_assert_eq!(e.credit(p), 0.0);
             }
         }
+        }
     }
 
     #[test]
@@ -372,33 +401,37 @@ proptest! {
         let mut shuffled = w.clone();
         let mut rng = seed;
         let mut next = |n: usize| { rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1); (rng >> 33) as usize % n.max(1) };
-        for list in 0..3 {
-            let len = match list { 0 => shuffled.contributions.len(), 1 => shuffled.edges.len(), _ => shuffled.outcomes.len() };
+        for list in 0..4 {
+            let len = match list { 0 => shuffled.contributions.len(), 1 => shuffled.edges.len(), 2 => shuffled.outcomes.len(), _ => shuffled.peer_points.len() };
             for i in (1..len).rev() {
                 let j = next(i + 1);
-                match list { 0 => shuffled.contributions.swap(i, j), 1 => shuffled.edges.swap(i, j), _ => shuffled.outcomes.swap(i, j) }
+                match list { 0 => shuffled.contributions.swap(i, j), 1 => shuffled.edges.swap(i, j), 2 => shuffled.outcomes.swap(i, j), _ => shuffled.peer_points.swap(i, j) }
             }
         }
-        let (a, b) = (credits(&engine(&w, Policy::default())), credits(&engine(&shuffled, Policy::default())));
-        for (x, y) in a.iter().zip(&b) {
-            prop_assert!(close(*x, *y), "{a:?} vs {b:?}");
+        for policy in [Policy::default(), peered()] {
+            let (a, b) = (credits(&engine(&w, policy.clone())), credits(&engine(&shuffled, policy)));
+            for (x, y) in a.iter().zip(&b) {
+                prop_assert!(close(*x, *y), "{a:?} vs {b:?}");
+            }
         }
     }
 
     #[test]
     fn the_fast_path_matches_the_literal_reading(w in world()) {
-        let e = engine(&w, Policy { half_life_days: 15.0, ..Policy::default() });
-        let lines = e.explain(&|_| true);
-        for p in 0..PEOPLE as u32 {
-            let itemised: f64 = lines.iter().filter(|l| l.person == p).map(|l| l.amount).sum();
-            prop_assert!(close(itemised, e.credit(p)), "person {p}: {itemised} vs {}", e.credit(p));
+        for policy in [Policy { half_life_days: 15.0, ..Policy::default() }, Policy { half_life_days: 15.0, ..peered() }] {
+            let e = engine(&w, policy);
+            let lines = e.explain(&|_| true);
+            for p in 0..PEOPLE as u32 {
+                let itemised: f64 = lines.iter().filter(|l| l.person == p).map(|l| l.amount).sum();
+                prop_assert!(close(itemised, e.credit(p)), "person {p}: {itemised} vs {}", e.credit(p));
+            }
         }
     }
 
     #[test]
     fn incremental_updates_equal_a_recomputation(w in world(), extra in world()) {
         prop_assume!(extra.nodes <= w.nodes);
-        for policy in [Policy::default(), Policy { half_life_days: 10.0, max_share_per_node: 0.7, ..Policy::default() }] {
+        for policy in [Policy::default(), Policy { half_life_days: 10.0, max_share_per_node: 0.7, ..Policy::default() }, peered()] {
             let mut growing = engine(&w, policy.clone());
             let mut all = w.clone();
             for c in extra.contributions.iter().take(5) {
@@ -416,4 +449,50 @@ proptest! {
             prop_assert!(close(growing.total_unattributed(), full.total_unattributed()));
         }
     }
+}
+
+#[test]
+fn peer_points_blend_with_effort_inside_a_pool() {
+    let mut d = data(1, 3);
+    d.contributions = vec![
+        contribution(0, 0, Phase::Design, 10, 3.0, Status::Confirmed),
+        contribution(1, 0, Phase::Design, 11, 1.0, Status::Confirmed),
+    ];
+    // P1 received 100 points by day 15; P2 (no contribution) 100 points: not in the pool.
+    d.peer_points = vec![
+        CreditPeerPoints {
+            node: 0,
+            person: 1,
+            date: 15,
+            points: 100.0,
+        },
+        CreditPeerPoints {
+            node: 0,
+            person: 2,
+            date: 15,
+            points: 100.0,
+        },
+        // Given after the outcome: does not count for it.
+        CreditPeerPoints {
+            node: 0,
+            person: 0,
+            date: 30,
+            points: 100.0,
+        },
+    ];
+    d.outcomes = vec![outcome(0, 20, 100.0)];
+    let policy = Policy {
+        peer_factor: 0.5,
+        ..Policy::default()
+    };
+    let e = Engine::new(d.clone(), policy).expect("engine");
+    // Half by effort (3:1), half by points (P1 has all the pool's points).
+    assert!(close(e.credit(0), 37.5), "{}", e.credit(0));
+    assert!(close(e.credit(1), 12.5 + 50.0), "{}", e.credit(1));
+    assert_eq!(e.credit(2), 0.0, "points alone earn nothing without work");
+    let lines = e.explain(&|p| p == 1);
+    assert_eq!((lines[0].points, lines[0].phase_points), (100.0, 100.0));
+    // Off by default.
+    let plain = Engine::new(d, Policy::default()).expect("engine");
+    assert!(close(plain.credit(0), 75.0));
 }

@@ -124,8 +124,14 @@ pub const HANDOVERS: Table = Table {
     key_columns: 2,
 };
 
+pub const PEER_POINTS: Table = Table {
+    name: "peer_points",
+    columns: &["node_id", "giver_id", "date", "points"],
+    key_columns: 3,
+};
+
 /// Every projection table, in the order they are written and compared.
-pub const PROJECTIONS: [&Table; 19] = [
+pub const PROJECTIONS: [&Table; 20] = [
     &PEOPLE,
     &UNITS,
     &UNIT_VERSIONS,
@@ -136,6 +142,7 @@ pub const PROJECTIONS: [&Table; 19] = [
     &CONTRIBUTIONS,
     &OUTCOMES,
     &HANDOVERS,
+    &PEER_POINTS,
     &review::CYCLES,
     &review::GOALS,
     &review::MEASUREMENTS,
@@ -280,6 +287,15 @@ pub fn handover_row(h: &HandoverRecord) -> Row {
     ]
 }
 
+pub fn peer_points_row(a: &PeerAllocation) -> Row {
+    vec![
+        Value::text(&a.node_id),
+        Value::text(&a.giver_id),
+        date(a.date),
+        Value::Text(serde_json::to_string(&a.points).unwrap_or_default()),
+    ]
+}
+
 /// The rows of `table` that `changes` names, from `state`.
 pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row> {
     fn pick<K: Ord, V>(
@@ -316,6 +332,11 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
         ),
         "outcomes" => pick(&changes.outcomes, |k| state.outcomes.get(k), outcome_row),
         "handovers" => pick(&changes.handovers, |k| state.handovers.get(k), handover_row),
+        "peer_points" => pick(
+            &changes.peer_points,
+            |k| state.peer_points.get(k),
+            peer_points_row,
+        ),
         _ => review::changed_rows(state, &changes.reviews, table).unwrap_or_default(),
     }
 }
@@ -333,6 +354,7 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
         "contributions" => state.contributions.values().map(contribution_row).collect(),
         "outcomes" => state.outcomes.values().map(outcome_row).collect(),
         "handovers" => state.handovers.values().map(handover_row).collect(),
+        "peer_points" => state.peer_points.values().map(peer_points_row).collect(),
         _ => review::all_rows(state, table).unwrap_or_default(),
     };
     rows.sort_by(|a, b| compare_keys(a, b, table.key_columns));
@@ -553,6 +575,20 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 note: r.text(6)?,
             };
             state.handovers.insert((h.node_id.clone(), h.date), h);
+        }
+        "peer_points" => {
+            let a = PeerAllocation {
+                node_id: r.text(0)?,
+                giver_id: r.text(1)?,
+                date: r.date(2)?,
+                points: serde_json::from_str(&r.text(3)?).map_err(|e| StoreError::Corrupt {
+                    table: "peer_points",
+                    reason: format!("points do not read back: {e}"),
+                })?,
+            };
+            state
+                .peer_points
+                .insert((a.node_id.clone(), a.giver_id.clone(), a.date), a);
         }
         _ => {
             review::load_row(state, table, row)?;

@@ -23,6 +23,8 @@ The default policy (docs/credit.md), each number configurable in a TOML file giv
   confirmation.{confirmed,unconfirmed,retracted}        = 1.0, 0.5, 0.0
   half_life_days = 0        (0: no time decay)
   max_share_per_node = 1.0  (1: no cap on one person's share of a node)
+  peer_factor = 0           (0: no peer allocation; f: share f of each pool by the peer points
+                             its contributors received, see `valuetree import peer_points`)
 
 Example: valuetree credit --from 2024-01-01 --to 2024-12-31 --person P02 --explain")]
 pub struct CreditArgs {
@@ -231,8 +233,13 @@ pub fn run(db: &str, args: CreditArgs) -> Result<ExitCode> {
             }
             let node = &engine.nodes()[line.node as usize];
             let outcome = &engine.outcomes()[line.outcome as usize];
+            let peer = if line.phase_points > 0.0 {
+                format!(" and {} of {} peer points", line.points, line.phase_points)
+            } else {
+                String::new()
+            };
             say!(
-                "{} ({}): {:.2} from {} \"{}\": phase {}, {} of {} effort units, outcome {} on {}",
+                "{} ({}): {:.2} from {} \"{}\": phase {}, {} of {} effort units{peer}, outcome {} on {}",
                 name(line.person),
                 engine.people()[line.person as usize],
                 line.amount,

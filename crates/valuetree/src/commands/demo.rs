@@ -42,6 +42,10 @@ fn load(
     let mut batches: Vec<(String, RecordBatch)> = Vec::new();
     for kind in Kind::ALL {
         let path = dir.join(kind.file_name());
+        if !path.exists() {
+            // The simulator writes no peer points.
+            continue;
+        }
         let file = std::fs::File::open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         let batch = parse_csv(kind, std::io::BufReader::new(file)).map_err(|errors| {

@@ -23,6 +23,8 @@ KINDS and their CSV columns (dates YYYY-MM-DD; empty cell = none; [optional]):
   contributions  contribution_id,person_id,node_id,phase,date,effort,description,confirmed,[evidence]
   outcomes       outcome_id,node_id,date,value,description,[evidence]
   handovers      node_id,date,from_lead_id,to_lead_id,note,[from_unit_id,to_unit_id]
+  peer_points    node_id,giver_id,date,recipient_id,points (a giver's rows for one node and date
+                 are one allocation of exactly 100 points)
   cycles         cycle_id,name,starts_on,ends_on,[phase,anonymity_threshold,attributed_comments,
                  committee (ids separated by spaces),enforce_guidance,min_sources]
   ratings        cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,[status
@@ -36,7 +38,7 @@ Examples:
   valuetree export events --out backup.jsonl && valuetree --db restored.db import events backup.jsonl")]
 pub struct ImportArgs {
     /// What the file holds: people, units, assignments, nodes, edges, members, contributions,
-    /// outcomes, handovers, cycles, ratings, events, or dir.
+    /// outcomes, handovers, peer_points, cycles, ratings, events, or dir.
     kind: String,
     /// The file (or directory, for `dir`) to import.
     path: PathBuf,

@@ -22,12 +22,15 @@ impl Engine {
                 let slots = self.slots_of(node as usize);
                 let counted = slots.partition_point(|s| s.date <= outcome.date);
                 let (mut totals, mut efforts) = ([0.0f64; 5], [0.0f64; 5]);
+                let mut peer = PeerPools::new(self, node as usize);
                 for s in &slots[..counted] {
                     totals[s.phase as usize] += s.weight;
                     if s.weight > 0.0 {
                         efforts[s.phase as usize] += f64::from(s.effort);
                     }
+                    peer.join(s);
                 }
+                peer.advance(outcome.date);
                 let norm: f64 = (0..5)
                     .filter(|p| totals[*p] > 0.0)
                     .map(|p| self.phase_weight[p])
@@ -35,25 +38,45 @@ impl Engine {
                 if norm <= 0.0 {
                     continue;
                 }
+                let blank = |person: u32, p: usize| Explanation {
+                    person,
+                    amount: 0.0,
+                    node,
+                    phase: PHASES[p],
+                    effort: 0.0,
+                    phase_effort: efforts[p],
+                    points: 0.0,
+                    phase_points: 0.0,
+                    outcome: index as u32,
+                };
+                let mut by_effort = [0.0f64; 5];
+                for p in 0..5 {
+                    if totals[p] > 0.0 {
+                        let pool = amount * self.phase_weight[p] / norm;
+                        let mut peer_part = Vec::new();
+                        by_effort[p] = peer.share(p, pool, &mut |x, a| peer_part.push((x, a)));
+                        for (person, share) in peer_part {
+                            if wanted(person) {
+                                let l = lines
+                                    .entry((person, index as u32, p as u8, node))
+                                    .or_insert_with(|| blank(person, p));
+                                l.amount += share;
+                                l.points = peer.points_of(person);
+                                l.phase_points = peer.pool_points(p);
+                            }
+                        }
+                    }
+                }
                 for s in &slots[..counted] {
                     if !wanted(s.person) || s.weight <= 0.0 {
                         continue;
                     }
                     let p = s.phase as usize;
-                    let share = amount * self.phase_weight[p] / norm * s.weight / totals[p];
-                    let line = lines
+                    let l = lines
                         .entry((s.person, index as u32, s.phase, node))
-                        .or_insert(Explanation {
-                            person: s.person,
-                            amount: 0.0,
-                            node,
-                            phase: PHASES[p],
-                            effort: 0.0,
-                            phase_effort: efforts[p],
-                            outcome: index as u32,
-                        });
-                    line.amount += share;
-                    line.effort += f64::from(s.effort);
+                        .or_insert_with(|| blank(s.person, p));
+                    l.amount += by_effort[p] * s.weight / totals[p];
+                    l.effort += f64::from(s.effort);
                 }
             }
         }

@@ -76,6 +76,16 @@ pub struct CreditOutcome {
     pub value: f64,
 }
 
+/// Peer points a person received at a node (from one allocation), counted for outcomes dated
+/// on or after `date`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CreditPeerPoints {
+    pub node: u32,
+    pub person: u32,
+    pub date: Day,
+    pub points: f64,
+}
+
 /// The engine's input: plain data with people and nodes interned to small integers.
 #[derive(Clone, Debug, Default)]
 pub struct CreditData {
@@ -84,6 +94,7 @@ pub struct CreditData {
     pub edges: Vec<CreditEdge>,
     pub contributions: Vec<CreditContribution>,
     pub outcomes: Vec<CreditOutcome>,
+    pub peer_points: Vec<CreditPeerPoints>,
     /// FxHash: interning millions of ids is the loader's hot path, and the keys are ours.
     person_index: FxHashMap<String, u32>,
     node_index: FxHashMap<String, u32>,
@@ -188,6 +199,10 @@ pub struct Explanation {
     pub effort: f64,
     /// Everyone's effort in this phase at this node, counted for the outcome.
     pub phase_effort: f64,
+    /// Peer points the person received at this node (counted for the outcome), and the
+    /// points of everyone in the phase pool; both 0 when peer allocation played no part.
+    pub points: f64,
+    pub phase_points: f64,
     pub outcome: u32,
 }
 
@@ -231,6 +246,8 @@ pub struct Engine {
     grown: HashMap<u32, Vec<Slot>>,
     /// The date decay is measured from, per node (its first contribution).
     decay_origin: Vec<Day>,
+    /// Peer points by node, sorted by date: (date, recipient, points).
+    peer: HashMap<u32, Vec<(Day, u32, f64)>>,
     outcomes: Vec<CreditOutcome>,
     arrivals: Vec<Vec<Arrival>>,
     person_credit: Vec<Sum>,
@@ -241,6 +258,8 @@ pub struct Engine {
 
 mod explain;
 mod incremental;
+mod peer;
+use peer::PeerPools;
 
 impl Engine {
     /// Builds the engine and credits every outcome of `data`.
@@ -271,6 +290,7 @@ impl Engine {
             slot_pool: Vec::new(),
             grown: HashMap::new(),
             decay_origin: vec![Day::MAX; n],
+            peer: HashMap::new(),
             outcomes: Vec::new(),
             arrivals: vec![Vec::new(); n],
             person_credit: Vec::new(),
@@ -283,6 +303,16 @@ impl Engine {
         for c in &data.contributions {
             let origin = &mut engine.decay_origin[c.node as usize];
             *origin = (*origin).min(c.date);
+        }
+        for p in &data.peer_points {
+            engine
+                .peer
+                .entry(p.node)
+                .or_default()
+                .push((p.date, p.person, p.points));
+        }
+        for list in engine.peer.values_mut() {
+            list.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
         }
         engine.place_slots(&data.contributions);
         drop(data.contributions);
@@ -580,12 +610,17 @@ impl Engine {
         let mut totals = [0.0f64; 5];
         let mut k = 0;
         let (mut credited, mut unattributed) = (Sum::default(), Sum::default());
+        let capped = self.policy.max_share_per_node < 1.0;
+        let mut per_person: BTreeMap<u32, f64> = BTreeMap::new();
+        let mut peer = PeerPools::new(self, node);
         for i in order {
             let arrival = arrivals[i];
             while k < slots.len() && slots[k].date <= arrival.date {
                 totals[slots[k].phase as usize] += slots[k].weight;
+                peer.join(&slots[k]);
                 k += 1;
             }
+            peer.advance(arrival.date);
             let norm: f64 = (0..5)
                 .filter(|p| totals[*p] > 0.0)
                 .map(|p| self.phase_weight[p])
@@ -597,13 +632,19 @@ impl Engine {
             credited.add(arrival.amount);
             for p in 0..5 {
                 if totals[p] > 0.0 {
-                    add_at[k][p] += arrival.amount * self.phase_weight[p] / norm / totals[p];
+                    let pool = arrival.amount * self.phase_weight[p] / norm;
+                    let by_effort = peer.share(p, pool, &mut |person, amount| {
+                        if capped {
+                            *per_person.entry(person).or_default() += amount;
+                        } else {
+                            credit(person, amount);
+                        }
+                    });
+                    add_at[k][p] += by_effort / totals[p];
                 }
             }
         }
         let mut running = [0.0f64; 5];
-        let capped = self.policy.max_share_per_node < 1.0;
-        let mut per_person: BTreeMap<u32, f64> = BTreeMap::new();
         for j in (0..slots.len()).rev() {
             for p in 0..5 {
                 running[p] += add_at[j + 1][p];

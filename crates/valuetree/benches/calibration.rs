@@ -5,6 +5,10 @@
 //! ability). Times the fit alone (data in memory) and reports the accuracy against the
 //! generated truth and the process's peak memory. Printed, never asserted.
 
+/// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod common;
 use common::{Lcg, peak_memory_mib};
 

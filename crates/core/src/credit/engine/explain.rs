@@ -19,14 +19,19 @@ impl Engine {
                 &mut |v, a| stays.push((v, a)),
             );
             for (node, amount) in stays {
-                let slots = self.slots_of(node as usize);
-                let counted = slots.partition_point(|s| s.date <= outcome.date);
+                let (first, second) = self.slots_of(node as usize);
+                let counted: Vec<Slot> = first
+                    .iter()
+                    .chain(second)
+                    .filter(|s| s.date <= outcome.date)
+                    .copied()
+                    .collect();
                 let (mut totals, mut efforts) = ([0.0f64; 5], [0.0f64; 5]);
                 let mut peer = PeerPools::new(self, node as usize);
-                for s in &slots[..counted] {
-                    totals[s.phase as usize] += s.weight;
+                for s in &counted {
+                    totals[s.phase()] += s.weight();
                     if s.weight > 0.0 {
-                        efforts[s.phase as usize] += f64::from(s.effort);
+                        efforts[s.phase()] += self.effort_of(node, s);
                     }
                     peer.join(s);
                 }
@@ -67,16 +72,16 @@ impl Engine {
                         }
                     }
                 }
-                for s in &slots[..counted] {
-                    if !wanted(s.person) || s.weight <= 0.0 {
+                for s in &counted {
+                    if !wanted(s.person()) || s.weight <= 0.0 {
                         continue;
                     }
-                    let p = s.phase as usize;
+                    let p = s.phase();
                     let l = lines
-                        .entry((s.person, index as u32, s.phase, node))
-                        .or_insert_with(|| blank(s.person, p));
-                    l.amount += by_effort[p] * s.weight / totals[p];
-                    l.effort += f64::from(s.effort);
+                        .entry((s.person(), index as u32, p as u8, node))
+                        .or_insert_with(|| blank(s.person(), p));
+                    l.amount += by_effort[p] * s.weight() / totals[p];
+                    l.effort += self.effort_of(node, s);
                 }
             }
         }

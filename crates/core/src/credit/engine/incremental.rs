@@ -37,7 +37,7 @@ impl Engine {
             let (credited, unattributed) = if self.policy.max_share_per_node < 1.0 {
                 // A cap depends on the node's whole allocation: recompute the node.
                 let before = self.node_allocation(node);
-                self.arrivals[node as usize].push(arrival);
+                self.arrivals.push(node as usize, arrival);
                 let after = self.node_allocation(node);
                 let (c0, u0) = self.node_totals(node);
                 let (c1, u1) = self.recount_node(node);
@@ -49,7 +49,7 @@ impl Engine {
             } else {
                 let result =
                     self.allocate(node as usize, &[arrival], &mut |p, c| credits.push((p, c)));
-                self.arrivals[node as usize].push(arrival);
+                self.arrivals.push(node as usize, arrival);
                 result
             };
             self.node_credited[node as usize].add(credited);
@@ -73,9 +73,10 @@ impl Engine {
             self.decay_origin[node] = contribution.date;
         }
         let slot = self.slot(&contribution);
-        let mut slots = self.slots_of(node).to_vec();
-        let at = slots.partition_point(|s| s.date <= slot.date);
-        slots.insert(at, slot);
+        let (first, second) = self.slots_of(node);
+        let mut slots = first.to_vec();
+        slots.extend_from_slice(second);
+        slots.push(slot);
         self.grown.insert(node as u32, slots);
         let after = self.node_allocation(node as u32);
         let (c1, u1) = self.recount_node(node as u32);
@@ -86,7 +87,11 @@ impl Engine {
 
     /// (credited, unattributed) of a node recomputed from its arrivals.
     fn recount_node(&self, node: u32) -> (f64, f64) {
-        self.allocate(node as usize, &self.arrivals[node as usize], &mut |_, _| {})
+        self.allocate(
+            node as usize,
+            self.arrivals.of(node as usize),
+            &mut |_, _| {},
+        )
     }
 
     fn apply(&mut self, changes: HashMap<u32, f64>) -> Vec<(u32, f64)> {

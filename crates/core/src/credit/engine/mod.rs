@@ -144,7 +144,12 @@ pub enum CreditError {
     Cycle(String),
     #[error("invalid policy: {0}")]
     Policy(String),
+    #[error("{0} people are more than the credit engine holds ({MAX_PEOPLE})")]
+    TooManyPeople(usize),
 }
+
+/// People are numbered in 27 bits (a slot packs the phase and status beside the person).
+pub const MAX_PEOPLE: usize = 1 << 27;
 
 /// A compensated (Neumaier) running sum: conservation holds to rounding, not to luck.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -169,23 +174,86 @@ impl Sum {
     }
 }
 
-/// A contribution as the engine keeps it at its node.
+/// A contribution as the engine keeps it at its node: 16 bytes, because laying ten million of
+/// them out by node is memory traffic first.
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     /// effort × confirmation factor × decay (relative to the node's first contribution).
     weight: f64,
-    person: u32,
+    /// person << 5 | status << 3 | phase; the effort is weight / (factor × decay).
+    packed: u32,
     date: Day,
-    /// As recorded (for explanations); f32 holds every effort a person types exactly enough.
-    effort: f32,
-    phase: u8,
+}
+
+impl Slot {
+    fn person(&self) -> u32 {
+        self.packed >> 5
+    }
+
+    fn phase(&self) -> usize {
+        (self.packed & 7) as usize
+    }
+
+    fn status(&self) -> Status {
+        match (self.packed >> 3) & 3 {
+            0 => Status::Confirmed,
+            1 => Status::Unconfirmed,
+            _ => Status::Retracted,
+        }
+    }
+
+    fn weight(&self) -> f64 {
+        self.weight
+    }
 }
 
 /// Value that stayed at a node for one outcome.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Arrival {
     date: Day,
     amount: f64,
+}
+
+/// Buffers `allocate` reuses from node to node.
+#[derive(Default)]
+struct AllocScratch {
+    dates: Vec<Day>,
+    buckets: Vec<u32>,
+    bucket: Vec<[f64; 5]>,
+}
+
+/// Contributions laid out by node.
+#[derive(Default)]
+struct SlotPool {
+    start: Vec<usize>,
+    slots: Vec<Slot>,
+}
+
+impl SlotPool {
+    fn of(&self, node: usize) -> &[Slot] {
+        self.start
+            .get(node..node + 2)
+            .map_or(&[], |s| &self.slots[s[0]..s[1]])
+    }
+}
+
+/// Arrivals by node, each list in date order.
+#[derive(Default)]
+struct Arrivals {
+    lists: Vec<Vec<Arrival>>,
+}
+
+impl Arrivals {
+    fn of(&self, node: usize) -> &[Arrival] {
+        self.lists.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    fn push(&mut self, node: usize, arrival: Arrival) {
+        if self.lists.len() <= node {
+            self.lists.resize_with(node + 1, Vec::new);
+        }
+        self.lists[node].push(arrival);
+    }
 }
 
 /// One line of an explanation: what a person got from one node, phase and outcome.
@@ -239,9 +307,9 @@ pub struct Engine {
     child_start: Vec<usize>,
     child_edges: Vec<CreditEdge>,
     topo_rank: Vec<u32>,
-    /// Contributions by node, sorted by date: `slot_pool[slot_start[v]..slot_start[v + 1]]`.
-    slot_start: Vec<usize>,
-    slot_pool: Vec<Slot>,
+    /// Contributions by node (in input order), in two pools (each half of the input, laid out
+    /// by its own thread): node v's are `pool.slots[pool.start[v]..pool.start[v + 1]]` in both.
+    slot_pools: [SlotPool; 2],
     /// Nodes whose contributions changed after construction (incremental adds).
     grown: HashMap<u32, Vec<Slot>>,
     /// The date decay is measured from, per node (its first contribution).
@@ -249,7 +317,8 @@ pub struct Engine {
     /// Peer points by node, sorted by date: (date, recipient, points).
     peer: HashMap<u32, Vec<(Day, u32, f64)>>,
     outcomes: Vec<CreditOutcome>,
-    arrivals: Vec<Vec<Arrival>>,
+    /// What stayed at each node, per outcome date, in date order (a CSR layout: one pool).
+    arrivals: Arrivals,
     person_credit: Vec<Sum>,
     node_credited: Vec<Sum>,
     node_unattributed: Vec<Sum>,
@@ -265,6 +334,9 @@ impl Engine {
     /// Builds the engine and credits every outcome of `data`.
     pub fn new(data: CreditData, policy: Policy) -> Result<Engine, CreditError> {
         policy.validate().map_err(CreditError::Policy)?;
+        if data.people.len() >= MAX_PEOPLE {
+            return Err(CreditError::TooManyPeople(data.people.len()));
+        }
         let n = data.nodes.len();
         let mut child_edges = data.edges;
         child_edges.sort_by_key(|e| (e.parent, e.child));
@@ -286,13 +358,12 @@ impl Engine {
             child_start,
             child_edges,
             topo_rank,
-            slot_start: vec![0; n + 1],
-            slot_pool: Vec::new(),
+            slot_pools: [SlotPool::default(), SlotPool::default()],
             grown: HashMap::new(),
             decay_origin: vec![Day::MAX; n],
             peer: HashMap::new(),
             outcomes: Vec::new(),
-            arrivals: vec![Vec::new(); n],
+            arrivals: Arrivals::default(),
             person_credit: Vec::new(),
             node_credited: vec![Sum::default(); n],
             node_unattributed: vec![Sum::default(); n],
@@ -300,9 +371,12 @@ impl Engine {
             policy,
         };
         engine.person_credit = vec![Sum::default(); engine.people.len()];
-        for c in &data.contributions {
-            let origin = &mut engine.decay_origin[c.node as usize];
-            *origin = (*origin).min(c.date);
+        // Decay is measured from each node's first contribution (only needed with decay on).
+        if engine.policy.half_life_days > 0.0 {
+            for c in &data.contributions {
+                let origin = &mut engine.decay_origin[c.node as usize];
+                *origin = (*origin).min(c.date);
+            }
         }
         for p in &data.peer_points {
             engine
@@ -321,149 +395,171 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Lays the contributions out by node (a counting sort: one sequential pass), then sorts
-    /// each node's few contributions by date, on two threads.
+    /// Lays the contributions out by node: each half of the input by its own thread (a
+    /// counting sort), so each thread reads and writes only its half. Within a node they stay
+    /// in input order: `allocate` buckets them by arrival instead of sorting them by date.
     fn place_slots(&mut self, contributions: &[CreditContribution]) {
         let n = self.nodes.len();
-        let mut start = vec![0usize; n + 1];
-        for c in contributions {
-            start[c.node as usize + 1] += 1;
-        }
-        for v in 0..n {
-            start[v + 1] += start[v];
-        }
-        // Two threads, each writing the nodes of its half of the pool (both read everything:
-        // a sequential read is cheap, the scattered writes are what costs).
-        let empty = Slot {
-            weight: 0.0,
-            person: 0,
-            date: 0,
-            effort: 0.0,
-            phase: 0,
-        };
-        let mut pool = vec![empty; contributions.len()];
-        let mid = start.partition_point(|s| *s < pool.len() / 2).min(n);
-        {
-            let (low, high) = pool.split_at_mut(start[mid]);
-            let engine = &*self;
-            let fill = |slots: &mut [Slot], nodes: std::ops::Range<usize>| {
-                let offset = start[nodes.start];
-                let mut cursor: Vec<usize> = start[nodes.start..nodes.end]
-                    .iter()
-                    .map(|s| s - offset)
-                    .collect();
-                for c in contributions {
-                    let v = c.node as usize;
-                    if nodes.contains(&v) {
-                        let at = &mut cursor[v - nodes.start];
-                        slots[*at] = engine.slot(c);
-                        *at += 1;
-                    }
-                }
-            };
-            std::thread::scope(|scope| {
-                scope.spawn(|| fill(high, mid..n));
-                fill(low, 0..mid);
-            });
-        }
-        let (low, high) = pool.split_at_mut(start[mid]);
-        let sort_nodes = |slots: &mut [Slot], nodes: std::ops::Range<usize>, offset: usize| {
-            for v in nodes {
-                slots[start[v] - offset..start[v + 1] - offset].sort_unstable_by_key(|s| s.date);
-            }
-        };
-        std::thread::scope(|scope| {
-            scope.spawn(|| sort_nodes(high, mid..n, start[mid]));
-            sort_nodes(low, 0..mid, 0);
-        });
-        self.slot_start = start;
-        self.slot_pool = pool;
-    }
-
-    fn slots_of(&self, node: usize) -> &[Slot] {
-        match self.grown.get(&(node as u32)) {
-            Some(slots) => slots,
-            None => &self.slot_pool[self.slot_start[node]..self.slot_start[node + 1]],
-        }
-    }
-
-    /// Propagates every outcome, on two threads (each half of the outcomes), keeping the
-    /// arrivals in outcome order so results never depend on scheduling.
-    fn spread_all(&mut self, outcomes: Vec<CreditOutcome>) {
-        // Outcomes of one date share a sweep (what stays at a node is linear in the values).
-        let mut order: Vec<usize> = (0..outcomes.len()).collect();
-        order.sort_unstable_by_key(|i| (outcomes[*i].date, *i));
-        let mut groups: Vec<(Day, Vec<(u32, f64)>)> = Vec::new();
-        for i in order {
-            let o = &outcomes[i];
-            match groups.last_mut() {
-                Some((date, roots)) if *date == o.date => roots.push((o.node, o.value)),
-                _ => groups.push((o.date, vec![(o.node, o.value)])),
-            }
-        }
-        let total: usize = groups.iter().map(|(_, r)| r.len()).sum();
-        let mut split = 0;
-        let mut seen = 0;
-        while split < groups.len() && seen < total / 2 {
-            seen += groups[split].1.len();
-            split += 1;
-        }
         let engine = &*self;
-        let halves: Vec<Vec<(u32, Arrival)>> = std::thread::scope(|scope| {
-            let work = |part: &[(Day, Vec<(u32, f64)>)]| {
-                let mut scratch = engine.scratch();
-                let mut out = Vec::new();
-                for (date, roots) in part {
-                    engine.propagate_many(roots, *date, &mut scratch, &mut |node, amount| {
-                        out.push((
-                            node,
-                            Arrival {
-                                date: *date,
-                                amount,
-                            },
-                        ));
-                    });
-                }
-                out
+        let lay_out = |part: &[CreditContribution]| {
+            let mut start = vec![0usize; n + 1];
+            for c in part {
+                start[c.node as usize + 1] += 1;
+            }
+            for v in 0..n {
+                start[v + 1] += start[v];
+            }
+            let empty = Slot {
+                weight: 0.0,
+                packed: 0,
+                date: 0,
             };
-            let (first, second) = groups.split_at(split);
-            let other = scope.spawn(move || work(second));
-            let mine = work(first);
-            vec![mine, other.join().unwrap_or_default()]
+            let mut slots = vec![empty; part.len()];
+            let mut cursor = start[..n].to_vec();
+            for c in part {
+                let at = &mut cursor[c.node as usize];
+                slots[*at] = engine.slot(c);
+                *at += 1;
+            }
+            SlotPool { start, slots }
+        };
+        let (first, second) = contributions.split_at(contributions.len() / 2);
+        let pools = std::thread::scope(|scope| {
+            let other = scope.spawn(|| lay_out(second));
+            let mine = lay_out(first);
+            [mine, other.join().unwrap_or_default()]
         });
-        let mut counts = vec![0usize; self.nodes.len()];
-        for (node, _) in halves.iter().flatten() {
-            counts[*node as usize] += 1;
+        self.slot_pools = pools;
+    }
+
+    /// The contributions at `node` (in two parts: the two pools, or a grown node's list).
+    fn slots_of(&self, node: usize) -> (&[Slot], &[Slot]) {
+        match self.grown.get(&(node as u32)) {
+            Some(slots) => (slots, &[]),
+            None => (self.slot_pools[0].of(node), self.slot_pools[1].of(node)),
         }
-        for (arrivals, count) in self.arrivals.iter_mut().zip(counts) {
-            arrivals.reserve_exact(count);
+    }
+
+    /// Propagates every outcome in one pass over the DAG in topological order: each node's
+    /// inflow is a date-sorted list (its own outcomes plus what its parents passed down on
+    /// each date); what it passes to each child valid on a date goes into the child's list,
+    /// and what stays becomes the node's arrivals. Every node and edge is visited once, and
+    /// each node's arrivals are written in date order, ready for `allocate`. Two threads take
+    /// the earlier and the later half of the outcome dates.
+    fn spread_all(&mut self, outcomes: Vec<CreditOutcome>) {
+        let n = self.nodes.len();
+        let mut dates: Vec<Day> = outcomes.iter().map(|o| o.date).collect();
+        dates.sort_unstable();
+        let split = dates.get(dates.len() / 2).copied().unwrap_or(Day::MAX);
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by_key(|v| self.topo_rank[*v as usize]);
+        let engine = &*self;
+        let outcomes_ref = &outcomes;
+        let order_ref = &order;
+        let (early, late) = std::thread::scope(|scope| {
+            let late =
+                scope.spawn(move || engine.spread_dates(outcomes_ref, order_ref, |d| d >= split));
+            let early = engine.spread_dates(outcomes_ref, order_ref, |d| d < split);
+            (early, late.join().unwrap_or_default())
+        });
+        let mut lists = early;
+        for (list, more) in lists.iter_mut().zip(late) {
+            list.extend(more);
         }
-        for (node, arrival) in halves.into_iter().flatten() {
-            self.arrivals[node as usize].push(arrival);
-        }
+        lists.resize_with(n, Vec::new);
+        self.arrivals = Arrivals { lists };
         for o in outcomes {
             self.total_value.add(o.value);
             self.outcomes.push(o);
         }
     }
 
+    /// The arrivals at every node from the outcomes whose date `wanted` selects.
+    fn spread_dates(
+        &self,
+        outcomes: &[CreditOutcome],
+        order: &[u32],
+        wanted: impl Fn(Day) -> bool,
+    ) -> Vec<Vec<Arrival>> {
+        let n = self.nodes.len();
+        let mut incoming: Vec<Vec<Arrival>> = vec![Vec::new(); n];
+        let mut own: Vec<&CreditOutcome> = outcomes.iter().filter(|o| wanted(o.date)).collect();
+        own.sort_by_key(|o| o.date);
+        for o in own {
+            incoming[o.node as usize].push(Arrival {
+                date: o.date,
+                amount: o.value,
+            });
+        }
+        let mut stays: Vec<Vec<Arrival>> = vec![Vec::new(); n];
+        for &v in order {
+            let mut inflow = std::mem::take(&mut incoming[v as usize]);
+            if inflow.is_empty() {
+                continue;
+            }
+            // Already in order for a node with one source (own outcomes, sorted, or one
+            // parent's list); otherwise sorted here. Then one entry per date.
+            if !inflow.is_sorted_by_key(|a| a.date) {
+                inflow.sort_unstable_by_key(|a| a.date);
+            }
+            let mut merged: Vec<Arrival> = Vec::with_capacity(inflow.len());
+            for a in inflow {
+                match merged.last_mut() {
+                    Some(last) if last.date == a.date => last.amount += a.amount,
+                    _ => merged.push(a),
+                }
+            }
+            let children =
+                &self.child_edges[self.child_start[v as usize]..self.child_start[v as usize + 1]];
+            let mut stay = Vec::with_capacity(merged.len());
+            for a in merged {
+                if a.amount == 0.0 {
+                    continue;
+                }
+                let mut passed = Sum::default();
+                for e in children {
+                    if e.weight > 0.0 && e.valid_on(a.date) {
+                        let share = a.amount * e.weight;
+                        incoming[e.child as usize].push(Arrival {
+                            date: a.date,
+                            amount: share,
+                        });
+                        passed.add(share);
+                    }
+                }
+                // What stays is exactly what was not passed on: conservation by construction.
+                stay.push(Arrival {
+                    date: a.date,
+                    amount: a.amount - passed.value(),
+                });
+            }
+            stays[v as usize] = stay;
+        }
+        stays
+    }
+
     /// Shares the arrivals at every node, on two threads (nodes split by contribution count),
     /// merging in a fixed order.
     fn allocate_all(&mut self) {
         let n = self.nodes.len();
-        let total = self.slot_pool.len();
-        let mid = self.slot_start.partition_point(|s| *s < total / 2).min(n);
+        // Split the nodes where half the contributions are (by the first pool's layout).
+        let first = &self.slot_pools[0].start;
+        let total = first.last().copied().unwrap_or(0);
+        let mid = first.partition_point(|s| *s < total / 2).min(n);
         let people = self.people.len();
         let engine = &*self;
         let parts: Vec<NodeShares> = std::thread::scope(|scope| {
             let work = |range: std::ops::Range<usize>| {
                 let mut sums = vec![Sum::default(); people];
                 let mut totals = Vec::with_capacity(range.len());
+                let mut scratch = AllocScratch::default();
                 for node in range {
-                    let (credited, unattributed) =
-                        engine.allocate(node, &engine.arrivals[node], &mut |p, c| {
-                            sums[p as usize].add(c)
-                        });
+                    let (credited, unattributed) = engine.allocate_with(
+                        node,
+                        engine.arrivals.of(node),
+                        &mut scratch,
+                        &mut |p, c| sums[p as usize].add(c),
+                    );
                     totals.push((node, credited, unattributed));
                 }
                 (sums, totals)
@@ -493,26 +589,45 @@ impl Engine {
         }
     }
 
-    fn slot(&self, c: &CreditContribution) -> Slot {
-        let factor = match c.status {
+    fn factor(&self, status: Status) -> f64 {
+        match status {
             Status::Confirmed => self.policy.confirmation.confirmed,
             Status::Unconfirmed => self.policy.confirmation.unconfirmed,
             Status::Retracted => self.policy.confirmation.retracted,
-        };
-        let decay = if self.policy.half_life_days > 0.0 {
-            let origin = self.decay_origin[c.node as usize];
+        }
+    }
+
+    fn decay(&self, node: u32, date: Day) -> f64 {
+        if self.policy.half_life_days > 0.0 {
+            let origin = self.decay_origin[node as usize];
             // Relative to the node's first contribution; the outcome's own date cancels out of
             // every share, so no outcome needs its own weights.
-            (f64::from(c.date - origin) / self.policy.half_life_days).exp2()
+            (f64::from(date - origin) / self.policy.half_life_days).exp2()
         } else {
             1.0
+        }
+    }
+
+    fn slot(&self, c: &CreditContribution) -> Slot {
+        let status = match c.status {
+            Status::Confirmed => 0,
+            Status::Unconfirmed => 1,
+            Status::Retracted => 2,
         };
         Slot {
-            person: c.person,
-            phase: phase_index(c.phase),
+            packed: c.person << 5 | status << 3 | u32::from(phase_index(c.phase)),
             date: c.date,
-            effort: c.effort as f32,
-            weight: c.effort.max(0.0) * factor * decay,
+            weight: c.effort.max(0.0) * self.factor(c.status) * self.decay(c.node, c.date),
+        }
+    }
+
+    /// The effort a counting slot was recorded with (for explanations), to 9 decimals.
+    fn effort_of(&self, node: u32, slot: &Slot) -> f64 {
+        let scale = self.factor(slot.status()) * self.decay(node, slot.date);
+        if scale > 0.0 {
+            (slot.weight / scale * 1e9).round() / 1e9
+        } else {
+            0.0
         }
     }
 
@@ -599,62 +714,100 @@ impl Engine {
         arrivals: &[Arrival],
         credit: &mut dyn FnMut(u32, f64),
     ) -> (f64, f64) {
+        self.allocate_with(node, arrivals, &mut AllocScratch::default(), credit)
+    }
+
+    /// [`Engine::allocate`] with buffers reused from node to node.
+    fn allocate_with(
+        &self,
+        node: usize,
+        arrivals: &[Arrival],
+        scratch: &mut AllocScratch,
+        credit: &mut dyn FnMut(u32, f64),
+    ) -> (f64, f64) {
         if arrivals.is_empty() {
             return (0.0, 0.0);
         }
-        let slots = self.slots_of(node);
-        let mut order: Vec<usize> = (0..arrivals.len()).collect();
-        order.sort_unstable_by_key(|i| (arrivals[*i].date, *i));
-        // add_at[k]: per-phase coefficients of the arrivals that count the first k slots.
-        let mut add_at = vec![[0.0f64; 5]; slots.len() + 1];
-        let mut totals = [0.0f64; 5];
-        let mut k = 0;
-        let (mut credited, mut unattributed) = (Sum::default(), Sum::default());
+        let AllocScratch {
+            dates,
+            buckets,
+            bucket,
+        } = scratch;
+        let (first, second) = self.slots_of(node);
+        let slots = || first.iter().chain(second);
+        let sorted: std::borrow::Cow<[Arrival]> = if arrivals.is_sorted_by_key(|a| a.date) {
+            std::borrow::Cow::Borrowed(arrivals)
+        } else {
+            let mut owned = arrivals.to_vec();
+            owned.sort_by_key(|a| a.date);
+            std::borrow::Cow::Owned(owned)
+        };
+        let m = sorted.len();
+        // A slot counts for the arrivals from the first one dated on or after it: bucket the
+        // slots by that index (no sort of the slots needed).
+        dates.clear();
+        dates.extend(sorted.iter().map(|a| a.date));
+        let bucket_of = |slot: &Slot| dates.partition_point(|d| *d < slot.date);
+        buckets.clear();
+        buckets.extend(slots().map(|s| bucket_of(s) as u32));
+        bucket.clear();
+        bucket.resize(m + 1, [0.0; 5]);
+        for (slot, b) in slots().zip(buckets.iter()) {
+            bucket[*b as usize][slot.phase()] += slot.weight();
+        }
         let capped = self.policy.max_share_per_node < 1.0;
         let mut per_person: BTreeMap<u32, f64> = BTreeMap::new();
         let mut peer = PeerPools::new(self, node);
-        for i in order {
-            let arrival = arrivals[i];
-            while k < slots.len() && slots[k].date <= arrival.date {
-                totals[slots[k].phase as usize] += slots[k].weight;
-                peer.join(&slots[k]);
-                k += 1;
+        let mut joining = peer.joining_order(slots().zip(buckets.iter().copied()));
+        let mut totals = [0.0f64; 5];
+        let (mut credited, mut unattributed) = (Sum::default(), Sum::default());
+        // coefficient[j][p]: what one unit of weight in phase p earns from arrival j.
+        for (j, arrival) in sorted.iter().enumerate() {
+            for p in 0..5 {
+                totals[p] += bucket[j][p];
             }
+            peer.join_until(&mut joining, j);
             peer.advance(arrival.date);
             let norm: f64 = (0..5)
                 .filter(|p| totals[*p] > 0.0)
                 .map(|p| self.phase_weight[p])
                 .sum();
+            let mut coefficient = [0.0f64; 5];
             if norm <= 0.0 || arrival.amount == 0.0 {
                 unattributed.add(arrival.amount);
-                continue;
-            }
-            credited.add(arrival.amount);
-            for p in 0..5 {
-                if totals[p] > 0.0 {
-                    let pool = arrival.amount * self.phase_weight[p] / norm;
-                    let by_effort = peer.share(p, pool, &mut |person, amount| {
-                        if capped {
-                            *per_person.entry(person).or_default() += amount;
-                        } else {
-                            credit(person, amount);
-                        }
-                    });
-                    add_at[k][p] += by_effort / totals[p];
+            } else {
+                credited.add(arrival.amount);
+                for p in 0..5 {
+                    if totals[p] > 0.0 {
+                        let pool = arrival.amount * self.phase_weight[p] / norm;
+                        let by_effort = peer.share(p, pool, &mut |person, amount| {
+                            if capped {
+                                *per_person.entry(person).or_default() += amount;
+                            } else {
+                                credit(person, amount);
+                            }
+                        });
+                        coefficient[p] = by_effort / totals[p];
+                    }
                 }
             }
+            bucket[j] = coefficient;
         }
-        let mut running = [0.0f64; 5];
-        for j in (0..slots.len()).rev() {
-            for p in 0..5 {
-                running[p] += add_at[j + 1][p];
+        // Suffix sums: a slot in bucket i earns the coefficients of arrivals i..m.
+        bucket[m] = [0.0; 5];
+        for j in (0..m).rev() {
+            let later = bucket[j + 1];
+            for (here, after) in bucket[j].iter_mut().zip(later) {
+                *here += after;
             }
-            let amount = slots[j].weight * running[slots[j].phase as usize];
+        }
+        for (slot, b) in slots().zip(buckets.iter()) {
+            let amount = slot.weight() * bucket[*b as usize][slot.phase()];
             if amount > 0.0 {
                 if capped {
-                    *per_person.entry(slots[j].person).or_default() += amount;
+                    *per_person.entry(slot.person()).or_default() += amount;
                 } else {
-                    credit(slots[j].person, amount);
+                    credit(slot.person(), amount);
                 }
             }
         }
@@ -720,9 +873,13 @@ impl Engine {
     /// What each person received from one node, over every outcome.
     pub fn node_allocation(&self, node: u32) -> Vec<(u32, f64)> {
         let mut per_person: HashMap<u32, f64> = HashMap::new();
-        self.allocate(node as usize, &self.arrivals[node as usize], &mut |p, c| {
-            *per_person.entry(p).or_default() += c;
-        });
+        self.allocate(
+            node as usize,
+            self.arrivals.of(node as usize),
+            &mut |p, c| {
+                *per_person.entry(p).or_default() += c;
+            },
+        );
         let mut out: Vec<(u32, f64)> = per_person.into_iter().collect();
         out.sort_by_key(|(p, _)| *p);
         out
@@ -732,9 +889,8 @@ impl Engine {
     pub fn nodes_of(&self, person: u32) -> Vec<u32> {
         (0..self.nodes.len() as u32)
             .filter(|v| {
-                self.slots_of(*v as usize)
-                    .iter()
-                    .any(|s| s.person == person)
+                let (a, b) = self.slots_of(*v as usize);
+                a.iter().chain(b).any(|s| s.person() == person)
             })
             .collect()
     }

@@ -40,7 +40,36 @@ impl<'e> PeerPools<'e> {
     /// A slot now counted (its date is on or before the outcome's).
     pub(super) fn join(&mut self, slot: &Slot) {
         if self.active() && slot.weight > 0.0 {
-            self.members[slot.phase as usize].insert(slot.person);
+            self.members[slot.phase()].insert(slot.person());
+        }
+    }
+
+    /// The slots that can join a pool, by the first arrival they count for (empty when peer
+    /// allocation plays no part at this node).
+    pub(super) fn joining_order(
+        &self,
+        slots: impl Iterator<Item = (&'e Slot, u32)>,
+    ) -> std::iter::Peekable<std::vec::IntoIter<(usize, &'e Slot)>> {
+        let mut order: Vec<(usize, &Slot)> = if self.active() {
+            slots
+                .filter(|(s, _)| s.weight > 0.0)
+                .map(|(s, b)| (b as usize, s))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        order.sort_by_key(|(bucket, _)| *bucket);
+        order.into_iter().peekable()
+    }
+
+    /// Joins the slots that count for arrival `j`.
+    pub(super) fn join_until(
+        &mut self,
+        order: &mut std::iter::Peekable<std::vec::IntoIter<(usize, &'e Slot)>>,
+        j: usize,
+    ) {
+        while let Some((_, slot)) = order.next_if(|(bucket, _)| *bucket <= j) {
+            self.join(slot);
         }
     }
 

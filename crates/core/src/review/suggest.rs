@@ -3,7 +3,8 @@
 //! For a person and a cycle, the candidates are the people the ledger says they worked with
 //! during the cycle's period:
 //! - **peers**: contributors to the same nodes in the period, ranked by effort overlap
-//!   (the smaller of the two efforts on each shared node);
+//!   (the smaller of the two efforts on each shared node), and members of the same node at the
+//!   same time;
 //! - **leads**: the lead of every node the person contributed to (as of the contribution);
 //! - **managers**: *every* manager the person had in the period, weighted by the days;
 //! - **customers**: the leads of, and contributors to, the parent nodes the person's work fed;
@@ -177,6 +178,48 @@ impl State {
                 .get(node)
                 .map_or(node.to_string(), |n| format!("'{}' ({node})", n.title))
         };
+
+        // Members of the same node at the same time in the period, whether or not both
+        // recorded contributions: a week of overlap counts like one effort unit.
+        let mine: Vec<&crate::domain::MemberRecord> = self
+            .members
+            .values()
+            .filter(|m| m.person_id == person)
+            .collect();
+        for m in &mine {
+            let (from, to) = (
+                m.joined_on.max(start),
+                m.left_on.map_or(end, |l| l.min(end)),
+            );
+            if from > to {
+                continue;
+            }
+            let range = (m.node_id.clone(), String::new(), NaiveDate::MIN)..;
+            for other in self
+                .members
+                .range(range)
+                .take_while(|(k, _)| k.0 == m.node_id)
+                .map(|(_, o)| o)
+                .filter(|o| o.person_id != person)
+            {
+                let days = overlap_days(other.joined_on, other.left_on, from, to);
+                if days > 0 {
+                    let (a, b) = (
+                        other.joined_on.max(from),
+                        other.left_on.map_or(to, |l| l.min(to)),
+                    );
+                    add(
+                        &other.person_id,
+                        Relationship::Peer,
+                        days as f64 / 7.0,
+                        format!(
+                            "member of {} with you from {a} to {b} ({days} days)",
+                            title(&m.node_id)
+                        ),
+                    );
+                }
+            }
+        }
 
         for (node, &(effort, first, last)) in &own {
             let span = month_span(first, last);

@@ -550,3 +550,33 @@ fn the_session_shows_guidance_deviation_and_enforces_only_when_opted_in() {
     // Rank 10 (P0, level 2) is the bottom 10%: stays.
     assert!(!moved.iter().any(|m| m.0 == "P0"));
 }
+
+#[test]
+fn members_of_the_same_node_at_the_same_time_are_suggested_too() {
+    let mut s = organisation();
+    for (person, from) in [("P1", "2024-01-01"), ("H1", "2024-02-01")] {
+        ok(
+            &mut s,
+            Event::MemberJoined(MemberRecord {
+                node_id: "N1".into(),
+                person_id: person.into(),
+                role: "engineer".into(),
+                joined_on: day(from),
+                left_on: None,
+            }),
+        );
+    }
+    let found = s.suggest_reviewers(&cycle(&s), "P1", 20);
+    let h1 = found
+        .reviewers
+        .iter()
+        .find(|r| r.reviewer_id == "H1")
+        .expect("a fellow member with no contribution");
+    assert_eq!(h1.relationship, Relationship::Peer);
+    assert!(
+        h1.reasons[0]
+            .contains("member of 'Node N1' (N1) with you from 2024-02-01 to 2024-06-30 (151 days)"),
+        "{:?}",
+        h1.reasons
+    );
+}

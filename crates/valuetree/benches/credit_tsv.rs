@@ -9,6 +9,10 @@
 //! acyclic); AUTHORS user → deliverable becomes a confirmed build contribution of 1 effort unit
 //! on the edge's date; a node's minted value becomes an outcome at the end of the period.
 
+/// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::HashMap;
 use std::time::Instant;
 use valuetree_core::credit::{

@@ -59,7 +59,7 @@ fn load(
     bar.finish_and_clear();
     let imported = imported?;
     say!(
-        "loaded the demo organisation into {}: {} people, {} units, {} nodes, {} contributions, {} ratings kept aside for the review cycles; {} events, head {}",
+        "loaded the demo organisation into {}: {} people, {} units, {} nodes, {} contributions, {} ratings in its review cycles; {} events, head {}",
         store.location(),
         summary.people,
         summary.units,
@@ -78,13 +78,22 @@ fn load(
             persona.story
         );
     }
-    say!(
-        "\ntry: valuetree --db {} show person {}",
-        store.location(),
-        summary
-            .personas
-            .first()
-            .map_or("P0000001", |p| p.person_id.as_str())
-    );
+    let db = store.location();
+    let employee = summary
+        .personas
+        .first()
+        .map_or("P0000001", |p| p.person_id.as_str());
+    say!("\ntry: valuetree --db {db} show person {employee}");
+    let last_cycle = batches.iter().find_map(|(_, batch)| match batch {
+        RecordBatch::Cycles(rows) => rows.last().map(|r| r.record.cycle_id.clone()),
+        _ => None,
+    });
+    if let Some(cycle) = last_cycle {
+        say!("     valuetree --db {db} calibrate --cycle {cycle} > /dev/null");
+        say!("     valuetree --db {db} calibrate --cycle {cycle} --dimension values > /dev/null");
+        say!("     valuetree --db {db} review --cycle {cycle} feedback {employee}");
+        say!("     valuetree --db {db} review --cycle {cycle} session");
+        say!("     valuetree --db {db} review --cycle {cycle} final");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,312 @@
+//! The calibration session and the final score.
+
+use super::{VALUES_NOTE, load};
+use crate::commands::credit::Format;
+use crate::commands::record::record;
+use crate::commands::show::person_label;
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use valuetree_core::domain::Relationship;
+use valuetree_core::event::Event;
+use valuetree_core::review::final_score::{FinalInput, FinalPolicy, TIERS, final_scores};
+use valuetree_core::review::session::{Proposed, session};
+use valuetree_core::review::*;
+use valuetree_core::state::State;
+use valuetree_core::{Amount, org};
+
+/// Where the person stood at the end of the cycle (or on their last day, if they left).
+pub(super) fn placement_at_end(
+    state: &State,
+    cycle: &CycleRecord,
+    person: &str,
+) -> Option<org::Placement> {
+    let last = state
+        .people
+        .get(person)
+        .and_then(|p| p.left_on)
+        .map_or(cycle.ends_on, |left| left.min(cycle.ends_on));
+    org::placement(state, person, last)
+}
+
+pub(super) fn session_view(
+    db: &str,
+    actor: &str,
+    cycle_id: &str,
+    apply_quota: bool,
+    by: Option<&str>,
+) -> Result<ExitCode> {
+    let state = load(db, cycle_id, false)?;
+    let cycle = &state.reviews.cycles[cycle_id].record;
+    let book = &state.reviews;
+    let mut manager_ratings: HashMap<(&str, &str), (f64, usize)> = HashMap::new();
+    for r in book.submitted(cycle_id) {
+        if r.relationship == Relationship::Manager {
+            let e = manager_ratings
+                .entry((r.rater_id.as_str(), r.ratee_id.as_str()))
+                .or_default();
+            e.0 += r.score.value();
+            e.1 += 1;
+        }
+    }
+    let mut proposed: Vec<Proposed> = book
+        .scores
+        .keys()
+        .filter(|k| k.0 == cycle_id && k.1.is_empty())
+        .filter_map(|k| {
+            let score = book.final_calibrated(cycle_id, "", &k.2)?;
+            let place = placement_at_end(&state, cycle, &k.2);
+            let manager_id = place.as_ref().and_then(|p| p.manager_id.clone());
+            let manager_rating = manager_id.as_deref().and_then(|m| {
+                manager_ratings
+                    .get(&(m, k.2.as_str()))
+                    .map(|(sum, n)| sum / *n as f64)
+            });
+            Some(Proposed {
+                person_id: k.2.clone(),
+                unit_id: place.and_then(|p| p.unit_id),
+                manager_id,
+                score,
+                manager_rating,
+            })
+        })
+        .collect();
+    if proposed.is_empty() {
+        bail!(
+            "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
+        );
+    }
+    proposed.sort_by(|a, b| a.person_id.cmp(&b.person_id));
+    let view = session(cycle, &proposed);
+    say!(
+        "calibration session, cycle {cycle_id} (phase {}): {} people",
+        state.reviews.cycles[cycle_id].phase,
+        view.overall.people
+    );
+    say!(
+        "guidance is {}",
+        if view.enforced {
+            "ENFORCED: this cycle opted in to a forced distribution; every move is recorded as an override"
+        } else {
+            "shown as guidance with its deviation, never enforced as a quota"
+        }
+    );
+    let print = |d: &session::Distribution| {
+        let bands: Vec<String> = d
+            .bands
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {:>3} ({:>4.0}% vs {:.0}%, {:+.0} pts)",
+                    b.label,
+                    b.count,
+                    b.share * 100.0,
+                    b.target * 100.0,
+                    b.deviation * 100.0
+                )
+            })
+            .collect();
+        say!("  {:<28} {:>4}  {}", d.group, d.people, bands.join("  "));
+    };
+    say!("overall:");
+    print(&view.overall);
+    say!("by unit:");
+    view.by_unit.iter().for_each(print);
+    say!("by manager:");
+    view.by_manager.iter().for_each(print);
+    let flagged: Vec<&session::ManagerAnomaly> =
+        view.anomalies.iter().filter(|a| a.flagged).collect();
+    say!(
+        "managers whose ratings stand apart from the calibrated multi-source view: {}",
+        flagged.len()
+    );
+    for a in flagged {
+        say!(
+            "  {}: {:+.2} points on average over {} report(s) ({})",
+            person_label(&state, &a.manager_id),
+            a.mean_gap,
+            a.reports,
+            if a.mean_gap > 0.0 {
+                "more lenient"
+            } else {
+                "more severe"
+            }
+        );
+    }
+    if view.enforced {
+        say!("forced-distribution moves: {}", view.forced_moves.len());
+        for m in &view.forced_moves {
+            say!(
+                "  {} (rank {}): level {} → {} (band {})",
+                person_label(&state, &m.person_id),
+                m.rank,
+                m.from_level,
+                m.to_level,
+                m.band
+            );
+        }
+    }
+    if apply_quota {
+        if !view.enforced {
+            bail!(
+                "cycle {cycle_id} does not enforce its guidance; nothing was applied (the guidance is never a quota unless the cycle opts in)"
+            );
+        }
+        let Some(by) = by else {
+            bail!("say which committee member applies the quota with --by");
+        };
+        let events: Vec<Event> = view
+            .forced_moves
+            .iter()
+            .map(|m| {
+                let previous = proposed
+                    .iter()
+                    .find(|p| p.person_id == m.person_id)
+                    .map_or(0.0, |p| p.score);
+                Event::ScoreOverridden(OverrideRecord {
+                    by: by.to_string(),
+                    cycle_id: cycle_id.to_string(),
+                    dimension: String::new(),
+                    person_id: m.person_id.clone(),
+                    previous: Amount(previous),
+                    reason: format!(
+                        "forced distribution (cycle {cycle_id} enforces its guidance): rank {} of {} falls in band {}",
+                        m.rank, view.overall.people, m.band
+                    ),
+                    score: Amount(f64::from(m.to_level)),
+                })
+            })
+            .collect();
+        let n = events.len();
+        record(db, actor, events)?;
+        say!("recorded {n} override(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn final_view(
+    db: &str,
+    cycle_id: &str,
+    format: Format,
+    policy: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let policy: FinalPolicy = match &policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => FinalPolicy::default(),
+    };
+    let state = load(db, cycle_id, false)?;
+    let cycle = state.reviews.cycles[cycle_id].record.clone();
+    let (engine, _) = crate::commands::credit::engine(
+        db,
+        Some(cycle.starts_on),
+        Some(cycle.ends_on),
+        valuetree_core::credit::Policy::default(),
+    )?;
+    let credit: HashMap<&str, f64> = engine
+        .people()
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), engine.credit(i as u32)))
+        .collect();
+    let mut people: Vec<&String> = state
+        .reviews
+        .scores
+        .keys()
+        .filter(|k| k.0 == cycle_id && k.1.is_empty())
+        .map(|k| &k.2)
+        .collect();
+    if people.is_empty() {
+        bail!(
+            "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
+        );
+    }
+    people.sort();
+    let inputs: Vec<FinalInput> = people
+        .iter()
+        .map(|p| FinalInput {
+            person_id: (*p).clone(),
+            rating: state.reviews.final_calibrated(cycle_id, "", p),
+            credit: Some(credit.get(p.as_str()).copied().unwrap_or(0.0)),
+            values_share: state.reviews.values_share(&cycle, p),
+            values_rating: state.reviews.final_calibrated(cycle_id, "values", p),
+        })
+        .collect();
+    let scores = final_scores(&inputs, cycle.scale_max(), &policy);
+    let tier = |b: Option<(usize, usize)>| {
+        b.map_or(String::new(), |(r, v)| {
+            format!("results {} / values {}", TIERS[r], TIERS[v])
+        })
+    };
+    match format {
+        Format::Csv => {
+            say!("person_id,rating,credit,values_share,final,results_tier,values_tier");
+            for (s, i) in scores.iter().zip(&inputs) {
+                let (r, v) = s.nine_box.map_or(("", ""), |(r, v)| (TIERS[r], TIERS[v]));
+                say!(
+                    "{},{},{:.2},{},{:.4},{r},{v}",
+                    s.person_id,
+                    i.rating.map_or(String::new(), |x| format!("{x:.4}")),
+                    i.credit.unwrap_or(0.0),
+                    i.values_share.map_or(String::new(), |x| format!("{x:.4}")),
+                    s.score
+                );
+            }
+        }
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = scores
+                .iter()
+                .zip(&inputs)
+                .map(|(s, i)| serde_json::json!({
+                    "person_id": s.person_id, "rating": i.rating, "credit": i.credit,
+                    "values_share": i.values_share, "final": s.score,
+                    "nine_box": s.nine_box.map(|(r, v)| serde_json::json!({"results": TIERS[r], "values": TIERS[v]})),
+                    "explanation": s.explanation,
+                }))
+                .collect();
+            say!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "cycle": cycle_id, "note": VALUES_NOTE, "people": rows })
+                )?
+            );
+        }
+        Format::Table => {
+            say!(
+                "final scores, cycle {cycle_id}: {:.2} × rating + {:.2} × credit + {:.2} × values (weights renormalised where a part is missing)",
+                policy.rating_weight,
+                policy.credit_weight,
+                policy.values_weight
+            );
+            for s in &scores {
+                say!(
+                    "{:<32} {:>5.2}  {:<30} {}",
+                    person_label(&state, &s.person_id),
+                    s.score,
+                    tier(s.nine_box),
+                    s.explanation
+                );
+            }
+            let mut grid = [[0usize; 3]; 3];
+            for (r, v) in scores.iter().filter_map(|s| s.nine_box) {
+                grid[r][v] += 1;
+            }
+            say!("9-box (rows: results high → low; columns: values low → high):");
+            for r in (0..3).rev() {
+                say!(
+                    "  {:<7} {:>6} {:>6} {:>6}",
+                    TIERS[r],
+                    grid[r][0],
+                    grid[r][1],
+                    grid[r][2]
+                );
+            }
+            say!("{VALUES_NOTE}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,415 @@
+//! `valuetree review …`: everything that happens in a review cycle, from goals to the final
+//! score. Every change is a ledger event; every view reads the ledger's projections.
+
+mod calibration;
+mod views;
+
+use super::credit::Format;
+use super::record::record;
+use crate::{open_store, parse_date};
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use valuetree_core::domain::Relationship;
+use valuetree_core::event::Event;
+use valuetree_core::review::*;
+use valuetree_core::state::State;
+use valuetree_core::{Amount, NaiveDate};
+use valuetree_store::Preload;
+
+#[derive(Args, Debug)]
+pub struct ReviewArgs {
+    /// The review cycle.
+    #[arg(long, global = true)]
+    cycle: Option<String>,
+    #[command(subcommand)]
+    command: ReviewCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReviewCommand {
+    /// Suggested reviewers for a person, found in the ledger (who they worked with, the leads
+    /// of their nodes, every manager they had in the period, internal customers, reports),
+    /// ranked, each with its reason; plus those added or removed by hand.
+    Reviewers {
+        person: String,
+        /// How many reviewers to list.
+        #[arg(long, default_value_t = 8)]
+        limit: usize,
+    },
+    /// Add a reviewer by hand (the person or one of their managers in the period).
+    AddReviewer(ReviewerArgs),
+    /// Remove a suggested reviewer (the person or one of their managers in the period).
+    RemoveReviewer(ReviewerArgs),
+    /// Record a rating (submitted, or a draft with --draft); a later one with the same rater,
+    /// ratee and dimension revises it.
+    Rate {
+        ratee: String,
+        #[arg(long)]
+        rater: String,
+        /// manager, report (upward), peer, lead, customer or self.
+        #[arg(long)]
+        relationship: Relationship,
+        #[arg(long, default_value = "results")]
+        dimension: String,
+        #[arg(long)]
+        score: Amount,
+        #[arg(long, default_value = "")]
+        comment: String,
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Set (or revise) a goal: a link from the person to a value-tree node, with key results.
+    Goal {
+        goal_id: String,
+        #[arg(long)]
+        person: String,
+        #[arg(long)]
+        node: String,
+        #[arg(long)]
+        title: String,
+        /// A key result as metric=target (repeatable), e.g. --key-result conversion=0.05.
+        #[arg(long = "key-result", value_parser = parse_key_result)]
+        key_results: Vec<KeyResult>,
+    },
+    /// Record a key result's actual value on a date.
+    Measure {
+        goal_id: String,
+        metric: String,
+        actual: Amount,
+        #[arg(long, value_parser = parse_date)]
+        on: Option<NaiveDate>,
+    },
+    /// Link a self-review entry to a contribution in the ledger: own_results (your work),
+    /// others_success (someone else's result you helped), built_on (others' work your
+    /// result built on — it shows on their record too).
+    Link {
+        person: String,
+        #[arg(long)]
+        circle: Circle,
+        #[arg(long)]
+        contribution: String,
+        /// What the linked work achieved, in a sentence.
+        #[arg(long)]
+        text: String,
+        /// Entry id (default: circle and contribution).
+        #[arg(long)]
+        entry: Option<String>,
+    },
+    /// Assess one behaviour of one value: met (needs evidence) or not.
+    Behaviour {
+        person: String,
+        #[arg(long)]
+        value: String,
+        #[arg(long)]
+        behaviour: String,
+        #[arg(long, conflicts_with = "not_met")]
+        met: bool,
+        #[arg(long)]
+        not_met: bool,
+        /// A ledger entry id or a written case (required with --met).
+        #[arg(long, default_value = "")]
+        evidence: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// What the person sees of their feedback: the manager's and their own ratings, others
+    /// only aggregated from at least the cycle's anonymity threshold (never below 3).
+    Feedback { person: String },
+    /// The person's whole record in the cycle, as each of their managers (past or new) and HR
+    /// see it: goals, self review, work others built on, values, every rating, the score.
+    Record { person: String },
+    /// The calibration session: proposed scores against the guidance per unit and per
+    /// manager, and managers whose ratings stand far from everyone else's.
+    Session {
+        /// Record the forced-distribution moves as committee overrides (only if the cycle
+        /// opted in to enforcing its guidance).
+        #[arg(long)]
+        apply_quota: bool,
+        /// The committee member applying the quota.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// A committee override of a person's calibrated score (needs a reason; the previous value
+    /// is kept in the ledger).
+    Override {
+        person: String,
+        #[arg(long)]
+        score: Amount,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+        /// The dimension (default: the overall score).
+        #[arg(long, default_value = "")]
+        dimension: String,
+    },
+    /// The final score: an explained blend of the calibrated rating, credit from the value
+    /// tree in the cycle's period and the values score; and the results × values 9-box.
+    Final {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Blend weights and 9-box cut points (TOML: rating_weight, credit_weight,
+        /// values_weight, results_cuts = [a, b], values_cuts = [a, b]).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ReviewerArgs {
+    person: String,
+    reviewer: String,
+    #[arg(long)]
+    by: String,
+    #[arg(long)]
+    reason: String,
+}
+
+fn parse_key_result(text: &str) -> Result<KeyResult, String> {
+    let (metric, target) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not metric=target"))?;
+    Ok(KeyResult {
+        metric: metric.trim().to_string(),
+        target: Amount::parse(target)?,
+    })
+}
+
+const VALUES_NOTE: &str =
+    "Values scores are evidence for a conversation, never a sole ground for a decision.";
+
+fn load(db: &str, cycle_id: &str, preload_all: bool) -> Result<State> {
+    let mut store = open_store(db)?;
+    let preload = if preload_all {
+        Preload::All
+    } else {
+        Preload::Ids {
+            contributions: Vec::new(),
+            outcomes: Vec::new(),
+            cycles: vec![cycle_id.to_string()],
+        }
+    };
+    let state = store.load_state(&preload)?;
+    state
+        .cycle(cycle_id)
+        .map_err(|r| anyhow::anyhow!("{r}; `valuetree cycle list` shows the cycles"))?;
+    Ok(state)
+}
+
+fn known_person(state: &State, id: &str) -> Result<()> {
+    if !state.people.contains_key(id) {
+        bail!("unknown person {id}; `valuetree org` lists who is here");
+    }
+    Ok(())
+}
+
+pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
+    let Some(cycle_id) = args.cycle.clone() else {
+        bail!("say which cycle with --cycle ID; `valuetree cycle list` shows the cycles");
+    };
+    let today = || -> Result<NaiveDate> { Ok(crate::clock()?.today()) };
+    let done = |head: Option<valuetree_store::Head>, what: String| {
+        say!(
+            "{what}{}",
+            head.map_or(String::new(), |h| format!(" (event {})", h.seq))
+        );
+        Ok(ExitCode::SUCCESS)
+    };
+    match args.command {
+        ReviewCommand::Reviewers { person, limit } => {
+            views::reviewers(db, &cycle_id, &person, limit)
+        }
+        ReviewCommand::AddReviewer(a) | ReviewCommand::RemoveReviewer(a)
+            if a.reason.trim().is_empty() =>
+        {
+            bail!("say why with --reason")
+        }
+        ReviewCommand::AddReviewer(a) => {
+            let change = reviewer_change(&cycle_id, a);
+            let what = format!(
+                "{} added to the reviewers of {}",
+                change.reviewer_id, change.ratee_id
+            );
+            done(record(db, actor, vec![Event::ReviewerAdded(change)])?, what)
+        }
+        ReviewCommand::RemoveReviewer(a) => {
+            let change = reviewer_change(&cycle_id, a);
+            let what = format!(
+                "{} removed from the reviewers of {}",
+                change.reviewer_id, change.ratee_id
+            );
+            done(
+                record(db, actor, vec![Event::ReviewerRemoved(change)])?,
+                what,
+            )
+        }
+        ReviewCommand::Rate {
+            ratee,
+            rater,
+            relationship,
+            dimension,
+            score,
+            comment,
+            draft,
+        } => {
+            let rating = RatingRecord {
+                comment,
+                cycle_id,
+                dimension,
+                ratee_id: ratee,
+                rater_id: rater,
+                relationship,
+                score,
+                status: if draft {
+                    RatingStatus::Draft
+                } else {
+                    RatingStatus::Submitted
+                },
+            };
+            let what = format!(
+                "{} rating of {} by {}: {} on {}",
+                rating.status, rating.ratee_id, rating.rater_id, rating.score, rating.dimension
+            );
+            done(
+                record(db, actor, vec![Event::RatingRecorded(rating)])?,
+                what,
+            )
+        }
+        ReviewCommand::Goal {
+            goal_id,
+            person,
+            node,
+            title,
+            key_results,
+        } => {
+            let what = format!("goal {goal_id} of {person} on node {node}");
+            let goal = GoalRecord {
+                cycle_id,
+                goal_id,
+                key_results,
+                node_id: node,
+                person_id: person,
+                title,
+            };
+            done(record(db, actor, vec![Event::GoalSet(goal)])?, what)
+        }
+        ReviewCommand::Measure {
+            goal_id,
+            metric,
+            actual,
+            on,
+        } => {
+            let measured_on = match on {
+                Some(d) => d,
+                None => today()?,
+            };
+            let what = format!("{goal_id} {metric} = {actual} on {measured_on}");
+            let m = Measurement {
+                actual,
+                goal_id,
+                measured_on,
+                metric,
+            };
+            done(record(db, actor, vec![Event::KeyResultMeasured(m)])?, what)
+        }
+        ReviewCommand::Link {
+            person,
+            circle,
+            contribution,
+            text,
+            entry,
+        } => {
+            let entry_id = entry.unwrap_or_else(|| format!("{circle}:{contribution}"));
+            let what = format!("{person}'s self review links {contribution} under {circle}");
+            let e = SelfReviewEntry {
+                circle,
+                contribution_id: contribution,
+                cycle_id,
+                entry_id,
+                person_id: person,
+                text,
+            };
+            done(record(db, actor, vec![Event::SelfReviewLinked(e)])?, what)
+        }
+        ReviewCommand::Behaviour {
+            person,
+            value,
+            behaviour,
+            met,
+            not_met,
+            evidence,
+            by,
+        } => {
+            if met == not_met {
+                bail!("say --met (with --evidence) or --not-met");
+            }
+            let what = format!(
+                "{person}: `{behaviour}` ({value}) {}",
+                if met { "met" } else { "not met" }
+            );
+            let b = BehaviourAssessment {
+                assessed_by: by,
+                behaviour,
+                cycle_id,
+                evidence,
+                met,
+                person_id: person,
+                value,
+            };
+            done(record(db, actor, vec![Event::BehaviourAssessed(b)])?, what)
+        }
+        ReviewCommand::Feedback { person } => views::feedback(db, &cycle_id, &person),
+        ReviewCommand::Record { person } => views::person_record(db, &cycle_id, &person),
+        ReviewCommand::Session { apply_quota, by } => {
+            calibration::session_view(db, actor, &cycle_id, apply_quota, by.as_deref())
+        }
+        ReviewCommand::Override {
+            person,
+            score,
+            reason,
+            by,
+            dimension,
+        } => {
+            let state = load(db, &cycle_id, false)?;
+            let Some(previous) = state
+                .reviews
+                .final_calibrated(&cycle_id, &dimension, &person)
+            else {
+                bail!(
+                    "{person} has no calibrated score in cycle {cycle_id}{}; run `valuetree calibrate --cycle {cycle_id}` first",
+                    if dimension.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" for {dimension}")
+                    }
+                );
+            };
+            let what = format!("{person}: {previous:.2} → {score} ({reason})");
+            let o = OverrideRecord {
+                by,
+                cycle_id,
+                dimension,
+                person_id: person,
+                previous: Amount(previous),
+                reason,
+                score,
+            };
+            done(record(db, actor, vec![Event::ScoreOverridden(o)])?, what)
+        }
+        ReviewCommand::Final { format, policy } => {
+            calibration::final_view(db, &cycle_id, format, policy)
+        }
+    }
+}
+
+fn reviewer_change(cycle_id: &str, a: ReviewerArgs) -> ReviewerChange {
+    ReviewerChange {
+        by: a.by,
+        cycle_id: cycle_id.to_string(),
+        ratee_id: a.person,
+        reason: a.reason,
+        reviewer_id: a.reviewer,
+    }
+}

@@ -431,7 +431,17 @@ impl Planner<'_> {
 
     fn contribution(&self, row: &ContributionRecord) -> Plan {
         let Some(old) = self.state.contributions.get(&row.contribution_id) else {
-            return Ok(vec![Event::ContributionRecorded(row.clone())]);
+            return match self.state.set_aside.get(&row.contribution_id) {
+                None => Ok(vec![Event::ContributionRecorded(row.clone())]),
+                Some(print) if *print == crate::state::fingerprint(row) => Ok(vec![]),
+                Some(_) => Err(Rejection {
+                    field: "contribution_id",
+                    reason: format!(
+                        "contribution {} appears earlier in this import with different content; a file may hold each contribution once",
+                        row.contribution_id
+                    ),
+                }),
+            };
         };
         let as_recorded = ContributionRecord {
             confirmed: old.record.confirmed,

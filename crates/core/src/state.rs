@@ -70,6 +70,10 @@ pub struct State {
     /// Contributions and outcomes can number in the millions; the store loads only those an
     /// import refers to (see `Preload` in the store), a replay holds them all.
     pub contributions: HashMap<String, Contribution>,
+    /// Contributions recorded earlier in this write and set aside as a fingerprint of their
+    /// record (see [`State::set_aside_contribution`]): a bulk import of millions keeps 8 bytes
+    /// per contribution instead of the whole record.
+    pub set_aside: HashMap<String, u64>,
     pub outcomes: HashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
@@ -91,9 +95,25 @@ impl State {
     /// event needs them), keeping the master data: what a long-lived writer caches.
     pub fn forget_facts(&mut self) {
         self.contributions = HashMap::new();
+        self.set_aside = HashMap::new();
         self.outcomes = HashMap::new();
         self.reviews.forget_facts();
         self.changes = Changes::default();
+    }
+
+    /// Replaces a just-recorded contribution by a fingerprint of its record, once its
+    /// projection row has been taken (a bulk import calls this to bound its memory). A later
+    /// row with the same id can still be told "unchanged" or "different"; events that change
+    /// it (confirmation, retraction) need the record and are refused until the next write.
+    pub fn set_aside_contribution(&mut self, id: &str) {
+        if let Some(c) = self.contributions.get(id)
+            && c.confirmed_on.is_none()
+            && c.retracted_on.is_none()
+        {
+            let print = fingerprint(&c.record);
+            self.contributions.remove(id);
+            self.set_aside.insert(id.to_string(), print);
+        }
     }
 
     /// The rows changed since the last call.
@@ -260,7 +280,9 @@ impl State {
                 self.put_member(member);
             }
             Event::ContributionRecorded(c) => {
-                if self.contributions.contains_key(&c.contribution_id) {
+                if self.contributions.contains_key(&c.contribution_id)
+                    || self.set_aside.contains_key(&c.contribution_id)
+                {
                     return reject(
                         "contribution_id",
                         format!("contribution {} was already recorded", c.contribution_id),
@@ -648,6 +670,25 @@ impl State {
         self.changes.members.insert(key.clone());
         self.members.insert(key, m);
     }
+}
+
+/// A 64-bit fingerprint of a contribution record (same record, same fingerprint).
+pub fn fingerprint(c: &ContributionRecord) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        &c.contribution_id,
+        &c.person_id,
+        &c.node_id,
+        c.phase,
+        c.date,
+        c.effort.value().to_bits(),
+        &c.description,
+        &c.evidence,
+        c.confirmed,
+    )
+        .hash(&mut h);
+    h.finish()
 }
 
 fn check_person(p: &PersonRecord) -> Result<(), Rejection> {

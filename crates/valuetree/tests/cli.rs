@@ -1302,3 +1302,31 @@ fn peer_points_are_checked_and_blend_with_effort_when_the_policy_asks() {
         db.ok(&["rebuild", "--check"]);
     });
 }
+
+#[test]
+fn a_contribution_repeated_in_one_file_is_recorded_once_or_refused_if_it_differs() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let header = "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n";
+        let row = "C900,P04,INI3,build,2024-06-01,2,Contrast fixes,true\n";
+        let same = db.write("same.csv", &format!("{header}{row}{row}"));
+        let out = db.ok(&["import", "contributions", &same]);
+        assert!(
+            out.contains("2 rows, 1 new events, 1 rows unchanged"),
+            "{out}"
+        );
+        let differs = db.write(
+            "differs.csv",
+            &format!(
+                "{header}C901,P04,INI3,build,2024-06-02,2,Focus order,true\n\
+                 C901,P04,INI3,build,2024-06-02,5,Focus order,true\n"
+            ),
+        );
+        let err = db.fails(&["import", "contributions", &differs]);
+        assert!(
+            err.contains("line 3, column contribution_id: contribution C901 appears earlier in this import with different content"),
+            "{err}"
+        );
+        db.ok(&["verify"]);
+    });
+}

@@ -82,7 +82,15 @@ impl Store {
         let recorded = format_recorded(self.clock.now());
         let mut tx = crate::begin(&mut self.connection, true)?;
         let (mut contributions, mut outcomes, mut cycles) = (Vec::new(), Vec::new(), Vec::new());
+        // Into a ledger with no contributions yet, none of the file's can exist: no need to
+        // list millions of ids to look them up.
+        let none_stored = tx
+            .query("SELECT 1 FROM contributions LIMIT 1", &[])?
+            .is_empty();
         for (_, batch) in files {
+            if none_stored && matches!(batch, RecordBatch::Contributions(_)) {
+                continue;
+            }
             let facts = batch.referenced_facts();
             contributions.extend(facts.contributions);
             outcomes.extend(facts.outcomes);
@@ -109,7 +117,16 @@ impl Store {
                     &mut |state, planned| {
                         changed_lines.insert(planned.line);
                         summary.events += 1;
+                        let recorded = match &planned.event {
+                            Event::ContributionRecorded(c) => Some(c.contribution_id.clone()),
+                            _ => None,
+                        };
                         out.push(state, sealer.seal(planned.event, planned.effective, None));
+                        // Its projection row is taken: keep only a fingerprint (bounded memory
+                        // for imports of millions).
+                        if let Some(id) = recorded {
+                            state.set_aside_contribution(&id);
+                        }
                     },
                 );
                 summary.rows += batch.len() as u64;

@@ -8,7 +8,8 @@
 //!   retract it and record a new one. One exception: a contribution that was unconfirmed and
 //!   is now `confirmed=true` records its confirmation (a lead confirmed it in the source
 //!   system); a file still saying `false` after a confirmation is taken as older, not as an
-//!   un-confirmation.
+//!   un-confirmation. Within one import, a contribution id may appear again only with the same
+//!   content (the store keeps a fingerprint of what it recorded earlier in the same import).
 //!
 //! Rows are identified by their id column or, where a file has none, by a natural key:
 //! assignments by (person_id, valid_from), edges by (parent_id, child_id, valid_from),

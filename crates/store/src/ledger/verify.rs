@@ -63,22 +63,43 @@ impl Store {
     /// Replays the ledger and compares the result with the stored projections, changing
     /// nothing. Returns the differences (at most `limit`).
     pub fn check_projections(&mut self, limit: usize) -> Result<Vec<Mismatch>, StoreError> {
+        let postgres = self.sqlite_path.is_none();
         let mut tx = self.begin(false)?;
         let state = replay(tx.as_mut())?;
         let mut mismatches = Vec::new();
         for table in PROJECTIONS {
-            let mut stored = tx.query(&table.select_sql(), &[])?;
-            // Sort here: a PostgreSQL collation may order text differently from bytes.
-            stored.sort_by(|a, b| rows::compare_keys(a, b, table.key_columns));
-            let replayed = rows::all_rows(&state, table);
-            diff_rows(
+            // Both sides stream in key order, byte-wise (every key column is text; PostgreSQL
+            // is told to compare bytes, SQLite does by default), so no table is ever held
+            // whole: a ledger of millions of contributions verifies in the memory of its
+            // replay.
+            let keys: Vec<String> = table.columns[..table.key_columns]
+                .iter()
+                .map(|k| {
+                    if postgres {
+                        format!("{k} COLLATE \"C\"")
+                    } else {
+                        k.to_string()
+                    }
+                })
+                .collect();
+            let sql = format!(
+                "SELECT {} FROM {} ORDER BY {}",
+                table.columns.join(", "),
                 table.name,
-                table.key_columns,
-                &stored,
-                &replayed,
-                &mut mismatches,
-                limit,
+                keys.join(", ")
             );
+            let mut differ = Differ {
+                table: table.name,
+                key_columns: table.key_columns,
+                replayed: rows::sorted_rows(&state, table).peekable(),
+                out: &mut mismatches,
+                limit,
+            };
+            tx.for_each_row(&sql, &[], &mut |row| {
+                differ.stored(row);
+                Ok(())
+            })?;
+            differ.finish();
             if mismatches.len() >= limit {
                 break;
             }
@@ -289,52 +310,61 @@ fn same_value(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn diff_rows(
+/// Compares stored rows (handed in key order) with the replayed rows of one table.
+struct Differ<'a, I: Iterator<Item = Row>> {
     table: &'static str,
     key_columns: usize,
-    stored: &[Row],
-    replayed: &[Row],
-    out: &mut Vec<Mismatch>,
+    replayed: std::iter::Peekable<I>,
+    out: &'a mut Vec<Mismatch>,
     limit: usize,
-) {
-    let (mut i, mut j) = (0, 0);
-    while (i < stored.len() || j < replayed.len()) && out.len() < limit {
-        let ordering = match (stored.get(i), replayed.get(j)) {
-            (Some(s), Some(r)) => rows::compare_keys(s, r, key_columns),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            _ => std::cmp::Ordering::Greater,
-        };
-        match ordering {
-            std::cmp::Ordering::Less => {
-                out.push(Mismatch {
-                    table,
-                    key: key_text(&stored[i], key_columns),
-                    stored: Some(stored[i].clone()),
-                    replayed: None,
-                });
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                out.push(Mismatch {
-                    table,
-                    key: key_text(&replayed[j], key_columns),
-                    stored: None,
-                    replayed: Some(replayed[j].clone()),
-                });
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                let (s, r) = (&stored[i], &replayed[j]);
-                if s.len() != r.len() || s.iter().zip(r).any(|(a, b)| !same_value(a, b)) {
-                    out.push(Mismatch {
-                        table,
-                        key: key_text(s, key_columns),
-                        stored: Some(s.clone()),
-                        replayed: Some(r.clone()),
-                    });
+}
+
+impl<I: Iterator<Item = Row>> Differ<'_, I> {
+    fn mismatch(&mut self, stored: Option<Row>, replayed: Option<Row>) {
+        if self.out.len() < self.limit {
+            let key = stored
+                .as_ref()
+                .or(replayed.as_ref())
+                .map_or(String::new(), |r| key_text(r, self.key_columns));
+            self.out.push(Mismatch {
+                table: self.table,
+                key,
+                stored,
+                replayed,
+            });
+        }
+    }
+
+    fn stored(&mut self, s: Row) {
+        if self.out.len() >= self.limit {
+            return;
+        }
+        // Replayed rows before this key are missing from the table.
+        while let Some(r) = self
+            .replayed
+            .next_if(|r| rows::compare_keys(r, &s, self.key_columns).is_lt())
+        {
+            self.mismatch(None, Some(r));
+        }
+        match self
+            .replayed
+            .next_if(|r| rows::compare_keys(r, &s, self.key_columns).is_eq())
+        {
+            Some(r) => {
+                if s.len() != r.len() || s.iter().zip(&r).any(|(a, b)| !same_value(a, b)) {
+                    self.mismatch(Some(s), Some(r));
                 }
-                i += 1;
-                j += 1;
+            }
+            None => self.mismatch(Some(s), None),
+        }
+    }
+
+    /// Replayed rows after the last stored one are missing from the table.
+    fn finish(mut self) {
+        while self.out.len() < self.limit {
+            match self.replayed.next() {
+                Some(r) => self.mismatch(None, Some(r)),
+                None => break,
             }
         }
     }

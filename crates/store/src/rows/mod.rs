@@ -361,6 +361,28 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
     rows
 }
 
+/// The rows of `table` in key order, made one at a time for the tables that can hold
+/// millions of rows (contributions, outcomes, ratings, calibrated scores), all at once for
+/// the others.
+pub fn sorted_rows<'s>(state: &'s State, table: &Table) -> Box<dyn Iterator<Item = Row> + 's> {
+    fn by_key<'s, K: Ord, V>(
+        map: &'s std::collections::HashMap<K, V>,
+        row: impl Fn(&'s K, &'s V) -> Row + 's,
+    ) -> Box<dyn Iterator<Item = Row> + 's> {
+        // String and tuple-of-String keys order by bytes, as `compare_keys` does.
+        let mut entries: Vec<(&K, &V)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        Box::new(entries.into_iter().map(move |(k, v)| row(k, v)))
+    }
+    match table.name {
+        "contributions" => by_key(&state.contributions, |_, c| contribution_row(c)),
+        "outcomes" => by_key(&state.outcomes, |_, o| outcome_row(o)),
+        "ratings" => by_key(&state.reviews.ratings, |_, r| review::rating_row(r)),
+        "calibrated_scores" => by_key(&state.reviews.scores, review::score_row),
+        _ => Box::new(all_rows(state, table).into_iter()),
+    }
+}
+
 pub fn compare_keys(a: &Row, b: &Row, key_columns: usize) -> std::cmp::Ordering {
     for i in 0..key_columns {
         let ordering = match (&a[i], &b[i]) {

@@ -200,7 +200,7 @@ pub fn rating_row(r: &RatingRecord) -> Row {
     ]
 }
 
-fn score_row(key: &ScoreKey, s: &CalibratedScore) -> Row {
+pub fn score_row(key: &ScoreKey, s: &CalibratedScore) -> Row {
     vec![
         Value::text(&key.0),
         Value::text(&key.1),

@@ -164,10 +164,11 @@ pub struct Planned {
 /// Plans the events for `batch` and applies them to `state`, handing each applied event to
 /// `emit` (with the state right after it). Bad rows are appended to `errors` (and their
 /// events dropped); the caller commits nothing if there are any. `today` is the effective
-/// date of updates that carry no date of their own.
+/// date of updates that carry no date of their own. The batch is consumed: the rows of the
+/// big fact files are freed one by one as they are planned.
 pub fn plan(
     state: &mut State,
-    batch: &RecordBatch,
+    batch: RecordBatch,
     today: NaiveDate,
     errors: &mut Vec<RowError>,
     emit: &mut dyn FnMut(&mut State, Planned),
@@ -179,21 +180,21 @@ pub fn plan(
         emit,
     };
     match batch {
-        RecordBatch::People(rows) => planner.rows(rows, |r| r.person_id.clone(), Planner::person),
-        RecordBatch::Units(rows) => planner.rows(rows, |r| r.unit_id.clone(), Planner::unit),
+        RecordBatch::People(rows) => planner.rows(&rows, |r| r.person_id.clone(), Planner::person),
+        RecordBatch::Units(rows) => planner.rows(&rows, |r| r.unit_id.clone(), Planner::unit),
         RecordBatch::Assignments(rows) => planner.rows(
-            rows,
+            &rows,
             |r| (r.person_id.clone(), r.valid_from),
             Planner::assignment,
         ),
-        RecordBatch::Nodes(rows) => planner.rows(rows, |r| r.node_id.clone(), Planner::node),
+        RecordBatch::Nodes(rows) => planner.rows(&rows, |r| r.node_id.clone(), Planner::node),
         RecordBatch::Edges(rows) => planner.rows(
-            rows,
+            &rows,
             |r| (r.parent_id.clone(), r.child_id.clone(), r.valid_from),
             Planner::edge,
         ),
         RecordBatch::Members(rows) => planner.rows(
-            rows,
+            &rows,
             |r| (r.node_id.clone(), r.person_id.clone(), r.joined_on),
             Planner::member,
         ),
@@ -203,12 +204,12 @@ pub fn plan(
         RecordBatch::Outcomes(rows) => planner.facts(rows, Planner::outcome),
         RecordBatch::Handovers(rows) => planner.facts(rows, Planner::handover),
         RecordBatch::PeerPoints(rows) => planner.rows(
-            rows,
+            &rows,
             |r| (r.node_id.clone(), r.giver_id.clone(), r.date),
             Planner::peer_points,
         ),
-        RecordBatch::Cycles(rows) => planner.rows(rows, |r| r.cycle_id.clone(), Planner::cycle),
-        RecordBatch::Ratings(rows) => planner.rows(rows, RatingRecord::key, Planner::rating),
+        RecordBatch::Cycles(rows) => planner.rows(&rows, |r| r.cycle_id.clone(), Planner::cycle),
+        RecordBatch::Ratings(rows) => planner.rows(&rows, RatingRecord::key, Planner::rating),
     }
 }
 
@@ -220,7 +221,7 @@ pub fn plan_all(
     errors: &mut Vec<RowError>,
 ) -> Vec<Planned> {
     let mut out = Vec::new();
-    plan(state, batch, today, errors, &mut |_, planned| {
+    plan(state, batch.clone(), today, errors, &mut |_, planned| {
         out.push(planned)
     });
     out
@@ -264,9 +265,9 @@ impl Planner<'_> {
         }
     }
 
-    fn facts<T>(&mut self, rows: &[Row<T>], events_for: impl Fn(&Self, &T) -> Plan) {
+    fn facts<T>(&mut self, rows: Vec<Row<T>>, events_for: impl Fn(&Self, &T) -> Plan) {
         for row in rows {
-            self.apply_row(row, &events_for);
+            self.apply_row(&row, &events_for);
         }
     }
 

@@ -284,7 +284,7 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
         ),
     ];
     store
-        .import_records(&files, "test", &mut |_| {})
+        .import_records(files, "test", &mut |_| {})
         .expect("import");
     let data = store.credit_data(None, None).expect("credit data");
     assert_eq!(data.contributions.len(), 210_000);

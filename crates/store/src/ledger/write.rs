@@ -72,9 +72,10 @@ impl Store {
     ///
     /// Planning, checking and sealing run on a second thread and stream to this one, which
     /// writes; a bad row anywhere rolls the whole transaction back.
+    /// The files are consumed: their rows are freed as they are planned.
     pub fn import_records(
         &mut self,
-        files: &[(String, RecordBatch)],
+        files: Vec<(String, RecordBatch)>,
         actor: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError> {
@@ -87,7 +88,7 @@ impl Store {
         let none_stored = tx
             .query("SELECT 1 FROM contributions LIMIT 1", &[])?
             .is_empty();
-        for (_, batch) in files {
+        for (_, batch) in &files {
             if none_stored && matches!(batch, RecordBatch::Contributions(_)) {
                 continue;
             }
@@ -109,6 +110,7 @@ impl Store {
             for (file, batch) in files {
                 let mut file_errors = Vec::new();
                 let mut changed_lines = BTreeSet::new();
+                let rows = batch.len() as u64;
                 import::plan(
                     &mut state,
                     batch,
@@ -129,8 +131,8 @@ impl Store {
                         }
                     },
                 );
-                summary.rows += batch.len() as u64;
-                summary.unchanged += batch.len() as u64 - changed_lines.len() as u64;
+                summary.rows += rows;
+                summary.unchanged += rows - changed_lines.len() as u64;
                 errors.extend(file_errors.into_iter().map(|error| FileRowError {
                     file: file.clone(),
                     error,

@@ -55,7 +55,11 @@ fn load(
     }
     let total = batches.iter().map(|(_, b)| b.len() as u64).sum();
     let bar = crate::progress::bar(total, "loading");
-    let imported = store.import_records(&batches, actor, &mut |n| bar.inc(n));
+    let last_cycle = batches.iter().find_map(|(_, batch)| match batch {
+        RecordBatch::Cycles(rows) => rows.last().map(|r| r.record.cycle_id.clone()),
+        _ => None,
+    });
+    let imported = store.import_records(batches, actor, &mut |n| bar.inc(n));
     bar.finish_and_clear();
     let imported = imported?;
     say!(
@@ -84,10 +88,6 @@ fn load(
         .first()
         .map_or("P0000001", |p| p.person_id.as_str());
     say!("\ntry: valuetree --db {db} show person {employee}");
-    let last_cycle = batches.iter().find_map(|(_, batch)| match batch {
-        RecordBatch::Cycles(rows) => rows.last().map(|r| r.record.cycle_id.clone()),
-        _ => None,
-    });
     if let Some(cycle) = last_cycle {
         say!("     valuetree --db {db} calibrate --cycle {cycle} > /dev/null");
         say!("     valuetree --db {db} calibrate --cycle {cycle} --dimension values > /dev/null");

@@ -96,10 +96,10 @@ fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCo
     }
     let total: u64 = batches.iter().map(|(_, b)| b.len() as u64).sum();
     let mut store = open_store(db)?;
-    let bar = progress::bar(total, "importing");
-    let result = store.import_records(&batches, actor, &mut |n| bar.inc(n));
-    bar.finish_and_clear();
     let files: Vec<String> = batches.iter().map(|(f, _)| f.clone()).collect();
+    let bar = progress::bar(total, "importing");
+    let result = store.import_records(batches, actor, &mut |n| bar.inc(n));
+    bar.finish_and_clear();
     finish(result, |s| {
         format!(
             "imported {}: {} rows, {} new events, {} rows unchanged",

@@ -10,7 +10,8 @@ use crate::domain::*;
 use crate::event::Event;
 use crate::review::{ReviewBook, ReviewChanges};
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why an event was refused; `field` names the payload field (and so the CSV column) at fault.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -69,12 +70,12 @@ pub struct State {
     pub members: BTreeMap<MemberKey, MemberRecord>,
     /// Contributions and outcomes can number in the millions; the store loads only those an
     /// import refers to (see `Preload` in the store), a replay holds them all.
-    pub contributions: HashMap<String, Contribution>,
+    pub contributions: FxHashMap<String, Contribution>,
     /// Contributions recorded earlier in this write and set aside as a fingerprint of their
     /// record (see [`State::set_aside_contribution`]): a bulk import of millions keeps 8 bytes
     /// per contribution instead of the whole record.
-    pub set_aside: HashMap<String, u64>,
-    pub outcomes: HashMap<String, OutcomeRecord>,
+    pub set_aside: FxHashMap<String, u64>,
+    pub outcomes: FxHashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
     pub reviews: ReviewBook,
@@ -94,9 +95,9 @@ impl State {
     /// Drops the contributions and outcomes held in memory (they are loaded by id when an
     /// event needs them), keeping the master data: what a long-lived writer caches.
     pub fn forget_facts(&mut self) {
-        self.contributions = HashMap::new();
-        self.set_aside = HashMap::new();
-        self.outcomes = HashMap::new();
+        self.contributions = FxHashMap::default();
+        self.set_aside = FxHashMap::default();
+        self.outcomes = FxHashMap::default();
         self.reviews.forget_facts();
         self.changes = Changes::default();
     }
@@ -105,6 +106,12 @@ impl State {
     /// projection row has been taken (a bulk import calls this to bound its memory). A later
     /// row with the same id can still be told "unchanged" or "different"; events that change
     /// it (confirmation, retraction) need the record and are refused until the next write.
+    /// Makes room for `additional` more contributions set aside, so that a bulk import does
+    /// not grow the map (and rehash millions of ids) as it goes.
+    pub fn reserve_set_aside(&mut self, additional: usize) {
+        self.set_aside.reserve(additional);
+    }
+
     pub fn set_aside_contribution(&mut self, id: &str) {
         if let Some(c) = self.contributions.get(id)
             && c.confirmed_on.is_none()

@@ -110,6 +110,15 @@ pub trait Tx {
     /// Writes rows; existing keys are updated when `upsert`, an error otherwise.
     fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError>;
 
+    /// Announces that about `incoming` rows are about to be written into `table`. A backend
+    /// may then keep the table's secondary indexes out of the way and build them once, before
+    /// the commit, when that is cheaper than updating them row by row. The default does
+    /// nothing.
+    fn prepare_bulk_load(&mut self, table: &Table, incoming: u64) -> Result<(), StoreError> {
+        let _ = (table, incoming);
+        Ok(())
+    }
+
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {

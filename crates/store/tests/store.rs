@@ -193,11 +193,25 @@ fn awkward_text_survives_the_round_trip_and_verifies() {
     });
 }
 
+/// The one node the large-import tests record their contributions on.
+fn big_node() -> valuetree_core::import::NodeRow {
+    valuetree_core::import::NodeRow {
+        node_id: "N1".into(),
+        kind: NodeKind::Initiative,
+        title: "Big".into(),
+        lead_id: None,
+        created_on: day("2020-01-01"),
+        status: None,
+        flagpole: None,
+        description: None,
+    }
+}
+
 #[test]
 fn credit_data_read_in_parallel_matches_the_ledger() {
     use valuetree_core::Amount;
     use valuetree_core::credit::{Engine, Policy};
-    use valuetree_core::import::{NodeRow, RecordBatch, Row};
+    use valuetree_core::import::{RecordBatch, Row};
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Db {
         url: dir.path().join("big.db").display().to_string(),
@@ -219,16 +233,7 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
             },
         })
         .collect();
-    let node = NodeRow {
-        node_id: "N1".into(),
-        kind: NodeKind::Initiative,
-        title: "Big".into(),
-        lead_id: None,
-        created_on: day("2020-01-01"),
-        status: None,
-        flagpole: None,
-        description: None,
-    };
+    let node = big_node();
     // Enough rows for two readers; the two halves meet the people in a different order, so
     // the merge must re-number them.
     let order = |i: usize| {
@@ -301,5 +306,105 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
         (credit("A") - 200.0).abs() < 1e-6
             && (credit("B") - 100.0).abs() < 1e-6
             && (credit("C") - 100.0).abs() < 1e-6
+    );
+}
+
+#[test]
+fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them() {
+    use valuetree_core::Amount;
+    use valuetree_core::import::{RecordBatch, Row};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bulk.db");
+    let db = Db {
+        url: path.display().to_string(),
+        admin: None,
+        _dir: dir,
+    };
+    let mut store = db.open();
+    let person = Row {
+        line: 2,
+        record: PersonRecord {
+            person_id: "A".into(),
+            name: "A".into(),
+            email: None,
+            joined_on: day("2020-01-01"),
+            left_on: None,
+        },
+    };
+    let node = Row {
+        line: 2,
+        record: big_node(),
+    };
+    let contributions = |from: usize, to: usize, person: &str| -> RecordBatch {
+        RecordBatch::Contributions(
+            (from..to)
+                .map(|i| Row {
+                    line: (i - from) as u64 + 2,
+                    record: ContributionRecord {
+                        contribution_id: format!("C{i}"),
+                        person_id: person.into(),
+                        node_id: "N1".into(),
+                        phase: Phase::Build,
+                        date: day("2021-01-01"),
+                        effort: Amount(1.0),
+                        description: String::new(),
+                        evidence: None,
+                        confirmed: true,
+                    },
+                })
+                .collect(),
+        )
+    };
+    store
+        .import_records(
+            vec![
+                ("people".into(), RecordBatch::People(vec![person])),
+                ("nodes".into(), RecordBatch::Nodes(vec![node])),
+                ("contributions".into(), contributions(0, 60_000, "A")),
+            ],
+            "test",
+            &mut |_| {},
+        )
+        .expect("bulk import");
+    let sqlite = rusqlite::Connection::open(&path).expect("open");
+    let indexes = || -> Vec<String> {
+        let mut stmt = sqlite
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contributions' \
+                 AND sql IS NOT NULL ORDER BY name",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let expected = vec![
+        "contributions_by_node".to_string(),
+        "contributions_by_person".to_string(),
+    ];
+    assert_eq!(indexes(), expected);
+    let integrity: String = sqlite
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check");
+    assert_eq!(integrity, "ok");
+
+    // As many again, by someone unknown: refused, and the indexes are still there.
+    let refused = store.import_records(
+        vec![("contributions".into(), contributions(60_000, 120_000, "Z"))],
+        "test",
+        &mut |_| {},
+    );
+    assert!(matches!(refused, Err(StoreError::Rejected(_))));
+    assert_eq!(indexes(), expected);
+    let count: i64 = sqlite
+        .query_row("SELECT count(*) FROM contributions", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(count, 60_000);
+    assert!(
+        store
+            .check_projections(10)
+            .expect("check projections")
+            .is_empty()
     );
 }

@@ -8,7 +8,8 @@
 //! - export throughput.
 //!
 //! SQLite always; PostgreSQL too when `VALUETREE_BENCH_PG` holds a server URL (a fresh
-//! database is created and dropped). `VALUETREE_BENCH_CONTRIBUTIONS` changes the size.
+//! database is created and dropped). `VALUETREE_BENCH_CONTRIBUTIONS` changes the size;
+//! `VALUETREE_BENCH_KEEP=DIR` keeps a copy of the generated files in DIR.
 //! Timings are printed, never asserted: record them in docs/benchmarks.md.
 
 mod common;
@@ -102,6 +103,20 @@ fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(dir.join("facts"))?;
     std::fs::write(dir.join("facts").join("contributions.csv"), text)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 fn run(db: &str, args: &[&str]) -> f64 {
@@ -213,6 +228,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     write_dataset(dir.path(), contributions).expect("write dataset");
+    if let Ok(keep) = std::env::var("VALUETREE_BENCH_KEEP") {
+        // To profile one step by hand: the generated files, kept outside the temp dir.
+        copy_dir(dir.path(), Path::new(&keep)).expect("copy the dataset");
+    }
     println!(
         "dataset: {PEOPLE} people, {UNITS} units, {NODES} nodes, {contributions} contributions (generated in {:.1} s)",
         started.elapsed().as_secs_f64()

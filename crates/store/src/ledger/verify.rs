@@ -117,6 +117,7 @@ impl Store {
             tx.execute(&format!("DELETE FROM {}", table.name), &[])?;
             let rows = rows::all_rows(&state, table);
             written += rows.len() as u64;
+            tx.prepare_bulk_load(table, rows.len() as u64)?;
             for chunk in rows.chunks(WRITE_CHUNK) {
                 tx.write_rows(table, chunk, false)?;
             }

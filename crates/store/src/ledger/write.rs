@@ -103,6 +103,14 @@ impl Store {
             cycles,
         };
         let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        for (_, batch) in &files {
+            if let Some(table) = bulk_table(batch) {
+                tx.prepare_bulk_load(table, batch.len() as u64)?;
+            }
+            if matches!(batch, RecordBatch::Contributions(_)) {
+                state.reserve_set_aside(batch.len());
+            }
+        }
         let mut sealer = Sealer::new(head, actor, recorded);
         let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
@@ -256,6 +264,17 @@ impl Store {
         tx.commit()?;
         remember(&mut self.cache, head, state);
         Ok(summary)
+    }
+}
+
+/// The projection table that receives one row per row of `batch`, for the batch kinds that
+/// come by the million.
+fn bulk_table(batch: &RecordBatch) -> Option<&'static crate::sql::Table> {
+    match batch {
+        RecordBatch::Contributions(_) => Some(&rows::CONTRIBUTIONS),
+        RecordBatch::Outcomes(_) => Some(&rows::OUTCOMES),
+        RecordBatch::Ratings(_) => Some(&rows::review::RATINGS),
+        _ => None,
     }
 }
 

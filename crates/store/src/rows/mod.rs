@@ -365,8 +365,8 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
 /// millions of rows (contributions, outcomes, ratings, calibrated scores), all at once for
 /// the others.
 pub fn sorted_rows<'s>(state: &'s State, table: &Table) -> Box<dyn Iterator<Item = Row> + 's> {
-    fn by_key<'s, K: Ord, V>(
-        map: &'s std::collections::HashMap<K, V>,
+    fn by_key<'s, K: Ord, V, H>(
+        map: &'s std::collections::HashMap<K, V, H>,
         row: impl Fn(&'s K, &'s V) -> Row + 's,
     ) -> Box<dyn Iterator<Item = Row> + 's> {
         // String and tuple-of-String keys order by bytes, as `compare_keys` does.

@@ -122,6 +122,7 @@ pub fn begin(conn: &mut Connection, write: bool) -> Result<Box<dyn Tx + '_>, Sto
     Ok(Box::new(SqliteTx {
         tx: conn.transaction_with_behavior(behavior)?,
         deferred_indexes: Vec::new(),
+        bulk_loads: Vec::new(),
     }))
 }
 
@@ -130,9 +131,52 @@ struct SqliteTx<'c> {
     /// `CREATE INDEX` statements of the secondary indexes dropped for a bulk load, run again
     /// before the commit. A rollback brings the dropped indexes back by itself.
     deferred_indexes: Vec<String>,
+    /// Tables announced for a bulk load whose indexes are still in place: they are set aside
+    /// once enough rows were really written (a re-import that changes nothing writes none,
+    /// and must not pay for rebuilding the indexes).
+    bulk_loads: Vec<BulkLoad>,
+}
+
+impl SqliteTx<'_> {
+    /// Counts rows written into a table announced for a bulk load; at the threshold, sets
+    /// its secondary indexes aside until the commit.
+    fn count_bulk_rows(&mut self, table: &str, rows: u64) -> Result<(), StoreError> {
+        let Some(at) = self.bulk_loads.iter().position(|b| b.table == table) else {
+            return Ok(());
+        };
+        self.bulk_loads[at].written += rows;
+        if self.bulk_loads[at].written < BULK_LOAD_TRIGGER_ROWS {
+            return Ok(());
+        }
+        self.bulk_loads.swap_remove(at);
+        // Indexes with SQL are the ones a migration created; the automatic indexes behind
+        // PRIMARY KEY and UNIQUE (sql IS NULL) stay, they enforce the keys.
+        let indexes: Vec<(String, String)> = {
+            let mut stmt = self.tx.prepare(
+                "SELECT name, sql FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name",
+            )?;
+            stmt.query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        for (name, sql) in indexes {
+            self.tx.execute_batch(&format!("DROP INDEX {name}"))?;
+            self.deferred_indexes.push(sql);
+        }
+        Ok(())
+    }
+}
+
+struct BulkLoad {
+    table: &'static str,
+    written: u64,
 }
 
 /// Below this many incoming rows, updating the indexes row by row costs too little to matter.
+/// The indexes are set aside once `BULK_LOAD_TRIGGER_ROWS` rows were really written: the
+/// few written before cost little, and an import whose rows are mostly unchanged does not
+/// rebuild the indexes for nothing.
+const BULK_LOAD_TRIGGER_ROWS: u64 = 10_000;
 const BULK_LOAD_MIN_ROWS: u64 = 50_000;
 
 /// Building an index from scratch costs about a third of inserting as many keys one by one
@@ -216,6 +260,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn write_rows(&mut self, table: &Table, rows: &[Row], upsert: bool) -> Result<(), StoreError> {
+        self.count_bulk_rows(table.name, rows.len() as u64)?;
         // One cached prepared statement per row: in-process SQLite has no round trip to save.
         let sql = if upsert {
             table.upsert_sql(1)
@@ -240,22 +285,13 @@ impl Tx for SqliteTx<'_> {
                     r.get(0)
                 })?;
         let existing = existing.map_or(0, |n| n.max(0) as u64);
-        if existing > incoming.saturating_mul(BULK_LOAD_MAX_EXISTING_PER_INCOMING) {
-            return Ok(());
-        }
-        // Indexes with SQL are the ones a migration created; the automatic indexes behind
-        // PRIMARY KEY and UNIQUE (sql IS NULL) stay, they enforce the keys.
-        let indexes: Vec<(String, String)> = {
-            let mut stmt = self.tx.prepare(
-                "SELECT name, sql FROM sqlite_master \
-                 WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL ORDER BY name",
-            )?;
-            stmt.query_map([table.name], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?
-        };
-        for (name, sql) in indexes {
-            self.tx.execute_batch(&format!("DROP INDEX {name}"))?;
-            self.deferred_indexes.push(sql);
+        if existing <= incoming.saturating_mul(BULK_LOAD_MAX_EXISTING_PER_INCOMING)
+            && !self.bulk_loads.iter().any(|b| b.table == table.name)
+        {
+            self.bulk_loads.push(BulkLoad {
+                table: table.name,
+                written: 0,
+            });
         }
         Ok(())
     }

@@ -1,0 +1,217 @@
+//! What SQLite alone costs to store a CSV import's rows, as a floor under `valuetree import`:
+//! `cargo bench -p valuetree-store --bench sqlite_floor`.
+//!
+//! The rows of N contribution events and their projection rows are built in memory first
+//! (the same shapes and sizes the import writes: canonical JSON payload, hex hashes), then
+//! written into a database made by the store's own migrations, through prepared statements
+//! in one transaction, with a durable commit (WAL, synchronous=FULL, the store's pragmas).
+//! No parsing, checking or hashing is timed: whatever the import takes beyond these figures
+//! is valuetree's own work. `VALUETREE_BENCH_CONTRIBUTIONS` changes N (default 1,000,000).
+//! Timings are printed, never asserted: record them in docs/benchmarks.md.
+
+use rusqlite::{Connection, params};
+use std::sync::Arc;
+use std::time::Instant;
+use valuetree_core::clock::SystemClock;
+use valuetree_store::Store;
+
+struct Rows {
+    seq: i64,
+    event_id: String,
+    payload: String,
+    date: String,
+    prev_hash: String,
+    hash: String,
+    contribution_id: String,
+    person_id: String,
+    node_id: String,
+    phase: &'static str,
+    description: String,
+}
+
+fn rows(n: usize) -> Vec<Rows> {
+    let mut state: u64 = 42;
+    let mut below = |m: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % m
+    };
+    let phases = ["discover", "design", "build", "launch", "operate"];
+    let mut previous = "0".repeat(64);
+    (0..n)
+        .map(|i| {
+            let contribution_id = format!("C{i:08}");
+            let person_id = format!("P{:06}", below(10_000));
+            let node_id = format!("N{:05}", below(5_000));
+            let phase = phases[below(5) as usize];
+            let date = format!(
+                "{}-{:02}-{:02}",
+                2021 + below(4),
+                1 + below(12),
+                1 + below(28)
+            );
+            let description = format!("work item {i}");
+            let payload = format!(
+                "{{\"confirmed\":false,\"contribution_id\":\"{contribution_id}\",\"date\":\"{date}\",\
+                 \"description\":\"{description}\",\"effort\":\"6\",\"node_id\":\"{node_id}\",\
+                 \"person_id\":\"{person_id}\",\"phase\":\"{phase}\"}}"
+            );
+            // Not a real chain hash (hashing is not what is measured), but 64 hex digits.
+            let hash = format!("{:064x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15);
+            Rows {
+                seq: i as i64 + 1,
+                event_id: format!("ev-{:012}", i + 1),
+                payload,
+                date,
+                prev_hash: std::mem::replace(&mut previous, hash.clone()),
+                hash,
+                contribution_id,
+                person_id,
+                node_id,
+                phase,
+                description,
+            }
+        })
+        .collect()
+}
+
+/// The events table as it could be, to see what a smaller row buys: the hash as 32 bytes,
+/// no `prev_hash` column (it is the previous row's hash), no stored id where it is the
+/// generated `ev-` + sequence number.
+const SLIM_EVENTS: &str = "DROP TABLE events; CREATE TABLE events (seq INTEGER PRIMARY KEY, \
+    event_id TEXT UNIQUE, kind TEXT NOT NULL, payload TEXT NOT NULL, effective TEXT NOT NULL, \
+    recorded TEXT NOT NULL, actor TEXT NOT NULL, hash BLOB NOT NULL)";
+
+/// Writes `rows` in one transaction; with `defer_indexes`, the contributions' secondary
+/// indexes are dropped first and built again before the commit (what a bulk import does).
+fn write(path: &str, rows: &[Rows], defer_indexes: bool, slim: bool) -> (f64, f64, f64) {
+    let mut conn = Connection::open(path).expect("open");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("pragma");
+    conn.pragma_update(None, "cache_size", -262_144)
+        .expect("pragma");
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .expect("pragma");
+    let started = Instant::now();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("begin");
+    let indexes: Vec<String> = if defer_indexes {
+        let mut stmt = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name = 'contributions' AND sql IS NOT NULL",
+            )
+            .expect("prepare");
+        let found: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        for (name, _) in &found {
+            tx.execute_batch(&format!("DROP INDEX {name}"))
+                .expect("drop index");
+        }
+        found.into_iter().map(|(_, sql)| sql).collect()
+    } else {
+        Vec::new()
+    };
+    {
+        let mut event = tx
+            .prepare(if slim {
+                "INSERT INTO events (seq, event_id, kind, payload, effective, recorded, actor, \
+                 hash) VALUES ($1, NULL, 'contribution_recorded', $2, $3, \
+                 '2026-11-28T03:26:51.120295Z', 'bench', $4)"
+            } else {
+                "INSERT INTO events (seq, event_id, kind, payload, effective, recorded, actor, \
+                 prev_hash, hash) VALUES ($1, $2, 'contribution_recorded', $3, $4, \
+                 '2026-11-28T03:26:51.120295Z', 'bench', $5, $6)"
+            })
+            .expect("prepare");
+        let mut contribution = tx
+            .prepare(
+                "INSERT INTO contributions (contribution_id, person_id, node_id, phase, date, \
+                 effort, description, evidence, confirmed, confirmed_on, retracted_on, \
+                 retraction_reason) VALUES ($1, $2, $3, $4, $5, 6.0, $6, NULL, 0, NULL, NULL, NULL)",
+            )
+            .expect("prepare");
+        for r in rows {
+            if slim {
+                event.execute(params![r.seq, r.payload, r.date, &r.hash.as_bytes()[..32]])
+            } else {
+                event.execute(params![
+                    r.seq,
+                    r.event_id,
+                    r.payload,
+                    r.date,
+                    r.prev_hash,
+                    r.hash
+                ])
+            }
+            .expect("insert event");
+            contribution
+                .execute(params![
+                    r.contribution_id,
+                    r.person_id,
+                    r.node_id,
+                    r.phase,
+                    r.date,
+                    r.description
+                ])
+                .expect("insert contribution");
+        }
+    }
+    let inserted = started.elapsed().as_secs_f64();
+    for sql in &indexes {
+        tx.execute_batch(sql).expect("create index");
+    }
+    let indexed = started.elapsed().as_secs_f64();
+    tx.commit().expect("commit");
+    let committed = started.elapsed().as_secs_f64();
+    (inserted, indexed - inserted, committed - indexed)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: only run when benching.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let n: usize = std::env::var("VALUETREE_BENCH_CONTRIBUTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rows = rows(n);
+    println!("{n} contribution events and projection rows, built in memory");
+    for (defer, slim, label) in [
+        (false, false, "indexes updated row by row"),
+        (
+            true,
+            false,
+            "indexes built after the rows (what the import does)",
+        ),
+        (true, false, "the same, again"),
+        (
+            true,
+            true,
+            "slimmer events table, indexes built after the rows",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("floor.db").display().to_string();
+        // The store's migrations make the schema (and set WAL and the page size).
+        drop(Store::open(&path, Arc::new(SystemClock)).expect("create the database"));
+        if slim {
+            Connection::open(&path)
+                .and_then(|c| c.execute_batch(SLIM_EVENTS))
+                .expect("slim events table");
+        }
+        let (inserted, indexed, committed) = write(&path, &rows, defer, slim);
+        let total = inserted + indexed + committed;
+        println!(
+            "{label}: inserts {inserted:.2} s, index builds {indexed:.2} s, commit {committed:.2} s \
+             = {total:.2} s = {:.0} rows/s",
+            n as f64 / total
+        );
+    }
+}

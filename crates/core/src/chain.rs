@@ -200,10 +200,25 @@ pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEven
         // A generated id is the chain position: unique within the ledger, reproducible, and
         // increasing, so the unique index on ids grows at its end. Clients that supply their
         // own ids (for idempotent retries) must not use the `ev-` prefix.
-        event.event_id = format!("ev-{seq:012}");
+        event.event_id = generated_event_id(seq);
     }
     event.hash = event.compute_hash();
     event
+}
+
+/// The id of an event whose writer gave none: `ev-` and its 12-digit sequence number.
+pub fn generated_event_id(seq: i64) -> String {
+    format!("ev-{seq:012}")
+}
+
+/// The sequence number an id of the generated form names (`ev-` and 12 digits), if it has
+/// that form. Such ids are reserved: a client's own ids may not take it.
+pub fn generated_id_seq(event_id: &str) -> Option<i64> {
+    let digits = event_id.strip_prefix("ev-")?;
+    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 pub fn hash_hex(bytes: &[u8]) -> String {

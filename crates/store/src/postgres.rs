@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_peer_points",
         include_str!("../migrations/postgres/0003_peer_points.sql"),
     ),
+    (
+        "0004_events_without_repetition",
+        include_str!("../migrations/postgres/0004_events_without_repetition.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_peer_points",
         include_str!("../migrations/sqlite/0003_peer_points.sql"),
     ),
+    (
+        "0004_events_without_repetition",
+        include_str!("../migrations/sqlite/0004_events_without_repetition.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

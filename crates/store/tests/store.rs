@@ -162,6 +162,40 @@ fn a_client_event_id_makes_a_retry_harmless() {
             })
             .expect("events");
         assert_eq!(ids, vec!["req-1".to_string()]);
+
+        // A generated id is not stored (it is the sequence number again) but reads back.
+        store
+            .append(vec![(hire("P2"), None)], "api")
+            .expect("write");
+        let stored = store
+            .query("SELECT event_id FROM events WHERE seq = 2", &[])
+            .expect("query");
+        assert_eq!(stored, vec![vec![valuetree_store::sql::Value::Null]]);
+        ids.clear();
+        store
+            .for_each_event(&mut |e| {
+                ids.push(format!("{} after {}", e.event_id, &e.prev_hash[..8]));
+                Ok(())
+            })
+            .expect("events");
+        let first_hash = first.head.map(|h| h.hash).unwrap_or_default();
+        assert_eq!(
+            ids,
+            vec![
+                "req-1 after 00000000".to_string(),
+                format!("ev-000000000002 after {}", &first_hash[..8])
+            ]
+        );
+        // A client may not take that form for its own ids.
+        let retry = store
+            .append(vec![(hire("P2"), Some("ev-000000000002".into()))], "api")
+            .expect_err("reserved form");
+        assert!(
+            matches!(&retry, StoreError::Rejected(errors) if errors[0].error.reason.contains("reserved")),
+            "{retry:?}"
+        );
+        let report = store.verify_chain(None, &mut |_| {}).expect("verify");
+        assert!(report.failure.is_none(), "{:?}", report.failure);
     });
 }
 
@@ -407,4 +441,93 @@ fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them(
             .expect("check projections")
             .is_empty()
     );
+}
+
+#[test]
+fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
+    // A ledger as the first three migrations stored it: prev_hash and every id in the row.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let new = Db {
+        url: dir.path().join("new.db").display().to_string(),
+        admin: None,
+        _dir: tempfile::tempdir().expect("temp dir"),
+    };
+    let mut store = new.open();
+    store
+        .append(
+            vec![
+                (unit("U1"), None),
+                (hire("P1"), Some("client-1".into())),
+                (hire("P2"), None),
+                (assign("P1", "U1"), None),
+            ],
+            "test",
+        )
+        .expect("write");
+    let mut events = Vec::new();
+    store
+        .for_each_event(&mut |e| {
+            events.push(e);
+            Ok(())
+        })
+        .expect("events");
+    let old_path = dir.path().join("old.db");
+    let old = rusqlite::Connection::open(&old_path).expect("open");
+    old.execute_batch(concat!(
+        include_str!("../migrations/sqlite/0001_ledger_and_projections.sql"),
+        include_str!("../migrations/sqlite/0002_review_cycles.sql"),
+        include_str!("../migrations/sqlite/0003_peer_points.sql"),
+        "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL);
+         INSERT INTO schema_migrations VALUES ('0001_ledger_and_projections', ''),
+             ('0002_review_cycles', ''), ('0003_peer_points', '');"
+    ))
+    .expect("old schema");
+    for e in &events {
+        old.execute(
+            "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![
+                e.seq,
+                e.event_id,
+                e.kind,
+                e.payload,
+                e.effective.to_string(),
+                e.recorded,
+                e.actor,
+                e.prev_hash,
+                e.hash
+            ],
+        )
+        .expect("old event");
+    }
+    drop(old);
+    let migrated = Db {
+        url: old_path.display().to_string(),
+        admin: None,
+        _dir: dir,
+    };
+    let mut store = migrated.open();
+    let mut read_back = Vec::new();
+    store
+        .for_each_event(&mut |e| {
+            read_back.push(e);
+            Ok(())
+        })
+        .expect("events");
+    assert_eq!(read_back, events);
+    let ids = store
+        .query("SELECT event_id FROM events ORDER BY seq", &[])
+        .expect("ids");
+    use valuetree_store::sql::Value;
+    assert_eq!(
+        ids,
+        vec![
+            vec![Value::Null],
+            vec![Value::text("client-1")],
+            vec![Value::Null],
+            vec![Value::Null]
+        ]
+    );
+    store.rebuild().expect("rebuild projections");
+    let report = store.verify_chain(None, &mut |_| {}).expect("verify");
+    assert!(report.failure.is_none(), "{:?}", report.failure);
 }

@@ -105,8 +105,9 @@ impl fmt::Display for Mismatch {
     }
 }
 
-const EVENT_COLUMNS: &str =
-    "seq, event_id, kind, payload, effective, recorded, actor, prev_hash, hash";
+/// The stored columns of an event, in the order [`EventReader`] reads them. The table keeps
+/// no `prev_hash` (it is the previous row's hash) and no generated id (NULL: `ev-` + seq).
+const EVENT_COLUMNS: &str = "seq, event_id, kind, payload, effective, recorded, actor, hash";
 /// Events are sealed and written in chunks, so an import of millions never holds them all.
 const WRITE_CHUNK: usize = 20_000;
 
@@ -127,51 +128,98 @@ fn head_of(tx: &mut dyn Tx) -> Result<Option<Head>, StoreError> {
     }
 }
 
-fn read_event(row: Row) -> Result<StoredEvent, StoreError> {
-    let seq = Reader::new("events", &row).int(0)?;
-    let effective = Reader::new("events", &row).date(4)?;
-    let mut texts = row.into_iter().map(|v| match v {
-        Value::Text(t) => Ok(t),
-        other => Err(StoreError::Corrupt {
-            table: "events",
-            reason: format!("event {seq} holds {other:?} where text is expected"),
-        }),
-    });
-    let mut next = || texts.next().unwrap_or(Ok(String::new()));
-    let _seq = next();
-    let event_id = next()?;
-    let kind = next()?;
-    let payload = next()?;
-    let _effective = next();
-    let recorded = next()?;
-    let actor = next()?;
-    let prev_hash = next()?;
-    let hash = next()?;
-    Ok(StoredEvent {
-        seq,
-        event_id,
-        kind,
-        payload,
-        effective,
-        recorded,
-        actor,
-        prev_hash,
-        hash,
-    })
+/// Reads stored events in sequence order, giving each the hash of the one before as its
+/// `prev_hash` and its generated id where none is stored.
+struct EventReader {
+    previous_hash: String,
+}
+
+impl EventReader {
+    fn new() -> Self {
+        EventReader {
+            previous_hash: chain::GENESIS_HASH.to_string(),
+        }
+    }
+
+    fn read(&mut self, row: Row) -> Result<StoredEvent, StoreError> {
+        let seq = Reader::new("events", &row).int(0)?;
+        let effective = Reader::new("events", &row).date(4)?;
+        let mut cells = row.into_iter();
+        let mut next = |field: &str| match cells.next() {
+            Some(Value::Text(t)) => Ok(Some(t)),
+            Some(Value::Null) => Ok(None),
+            other => Err(StoreError::Corrupt {
+                table: "events",
+                reason: format!("event {seq} holds {other:?} where its {field} is expected"),
+            }),
+        };
+        let text = |value: Option<String>, field: &str| {
+            value.ok_or_else(|| StoreError::Corrupt {
+                table: "events",
+                reason: format!("event {seq} has no {field}"),
+            })
+        };
+        let _seq = next("seq");
+        let event_id = next("event_id")?.unwrap_or_else(|| chain::generated_event_id(seq));
+        let kind = text(next("kind")?, "kind")?;
+        let payload = text(next("payload")?, "payload")?;
+        let _effective = next("effective");
+        let recorded = text(next("recorded")?, "recorded")?;
+        let actor = text(next("actor")?, "actor")?;
+        let hash = text(next("hash")?, "hash")?;
+        let prev_hash = std::mem::replace(&mut self.previous_hash, hash.clone());
+        Ok(StoredEvent {
+            seq,
+            event_id,
+            kind,
+            payload,
+            effective,
+            recorded,
+            actor,
+            prev_hash,
+            hash,
+        })
+    }
 }
 
 fn event_row(e: &StoredEvent) -> Row {
+    // A generated id is not stored: it is the sequence number again.
+    let event_id = if chain::generated_id_seq(&e.event_id) == Some(e.seq) {
+        Value::Null
+    } else {
+        Value::text(&e.event_id)
+    };
     vec![
         Value::Int(e.seq),
-        Value::text(&e.event_id),
+        event_id,
         Value::text(&e.kind),
         Value::text(&e.payload),
         Value::Text(e.effective.to_string()),
         Value::text(&e.recorded),
         Value::text(&e.actor),
-        Value::text(&e.prev_hash),
         Value::text(&e.hash),
     ]
+}
+
+/// The sequence number and hash of the event with this id, if the ledger holds one.
+fn find_event(tx: &mut dyn Tx, event_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+    let rows = match chain::generated_id_seq(event_id) {
+        Some(seq) => tx.query(
+            "SELECT seq, hash FROM events WHERE seq = $1 AND event_id IS NULL",
+            &[Value::Int(seq)],
+        )?,
+        None => tx.query(
+            "SELECT seq, hash FROM events WHERE event_id = $1",
+            &[Value::text(event_id)],
+        )?,
+    };
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => {
+            let r = Reader::new("events", row);
+            Ok(Some((r.int(0)?, r.text(1)?)))
+        }
+    }
 }
 
 fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
@@ -295,8 +343,9 @@ fn remember(cache: &mut Option<WriteCache>, head: Option<Head>, mut state: State
 fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
     let mut state = State::default();
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+    let mut reader = EventReader::new();
     tx.for_each_row(&sql, &[], &mut |row| {
-        let stored = read_event(row)?;
+        let stored = reader.read(row)?;
         let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
             StoreError::Replay {
                 seq: stored.seq,
@@ -350,7 +399,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin(false)?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        tx.for_each_row(&sql, &[], &mut |row| each(read_event(row)?))
+        let mut reader = EventReader::new();
+        tx.for_each_row(&sql, &[], &mut |row| each(reader.read(row)?))
     }
 }
 

@@ -129,19 +129,22 @@ impl Store {
 
 const CHECK_BATCH: usize = 16_384;
 
-/// Rows of the events table copied into one buffer: eight text fields per row, in the order
-/// event_id, kind, payload, effective, recorded, actor, prev_hash, hash.
+/// Rows of the events table copied into one buffer: seven text fields per row, in the order
+/// event_id (the generated one where none is stored), kind, payload, effective, recorded,
+/// actor, hash.
 #[derive(Default)]
 struct RawBatch {
     text: String,
     rows: Vec<RawRow>,
 }
 
+const RAW_FIELDS: usize = 7;
+
 struct RawRow {
     seq: i64,
     start: usize,
-    /// End offsets of the eight fields in `text`.
-    ends: [usize; 8],
+    /// End offsets of the fields in `text`.
+    ends: [usize; RAW_FIELDS],
     /// False if a field was not text (a damaged row).
     readable: bool,
 }
@@ -157,11 +160,12 @@ impl RawBatch {
             _ => i64::MIN,
         };
         let start = self.text.len();
-        let mut ends = [0usize; 8];
-        let mut readable = cells.len() == 9 && seq != i64::MIN;
-        for (i, cell) in cells.iter().skip(1).take(8).enumerate() {
+        let mut ends = [0usize; RAW_FIELDS];
+        let mut readable = cells.len() == RAW_FIELDS + 1 && seq != i64::MIN;
+        for (i, cell) in cells.iter().skip(1).take(RAW_FIELDS).enumerate() {
             match cell {
                 Cell::Text(text) => self.text.push_str(text),
+                Cell::Null if i == 0 => self.text.push_str(&chain::generated_event_id(seq)),
                 _ => readable = false,
             }
             ends[i] = self.text.len();
@@ -174,8 +178,13 @@ impl RawBatch {
         });
     }
 
-    /// The envelope of row `i` (or `None` if a field was unreadable), and its stored hash.
-    fn envelope(&self, i: usize) -> Option<(EnvelopeRef<'_>, &str)> {
+    /// The envelope of row `i`, linked to `prev_hash` (or `None` if a field was
+    /// unreadable), and its stored hash.
+    fn envelope<'b: 'e, 'p: 'e, 'e>(
+        &'b self,
+        i: usize,
+        prev_hash: &'p str,
+    ) -> Option<(EnvelopeRef<'e>, &'b str)> {
         let row = &self.rows[i];
         if !row.readable {
             return None;
@@ -192,10 +201,10 @@ impl RawBatch {
                 effective: field(3),
                 recorded: field(4),
                 actor: field(5),
-                prev_hash: field(6),
+                prev_hash,
                 seq: row.seq,
             },
-            field(7),
+            field(6),
         ))
     }
 }
@@ -236,7 +245,7 @@ impl<'h> ChainChecker<'h> {
 
     fn check_one(&mut self, batch: &RawBatch, i: usize) -> Result<(), (i64, String)> {
         let seq = batch.rows[i].seq;
-        let Some((event, hash)) = batch.envelope(i) else {
+        let Some((event, hash)) = batch.envelope(i, &self.previous_hash) else {
             return Err((
                 seq,
                 format!("event {seq} cannot be read: a column is not text"),
@@ -246,18 +255,18 @@ impl<'h> ChainChecker<'h> {
         if seq != expected {
             return Err((seq, ChainError::Gap { seq, expected }.to_string()));
         }
-        if event.prev_hash != self.previous_hash {
-            return Err((
-                seq,
-                ChainError::BrokenLink {
-                    seq,
-                    previous: self.previous_seq,
-                }
-                .to_string(),
-            ));
-        }
+        // Each hash covers the previous event's hash: a mismatch is an edit of this event,
+        // or of the hash of the one before (a forged hash breaks the next link).
         if !event.hash_matches(hash, &mut self.buffer) {
-            return Err((seq, ChainError::HashMismatch { seq }.to_string()));
+            let reason = if self.previous_seq > 0 {
+                format!(
+                    "event {seq}: its content, with the hash of event {} before it, does not match its hash (this event was edited, or the hash of event {} was forged)",
+                    self.previous_seq, self.previous_seq
+                )
+            } else {
+                ChainError::HashMismatch { seq }.to_string()
+            };
+            return Err((seq, reason));
         }
         if let Some(pinned) = self.expect_head
             && pinned.seq == seq

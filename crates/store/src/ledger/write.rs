@@ -20,16 +20,24 @@ impl Store {
         let mut planned = Vec::new();
         for (i, (event, id)) in events.into_iter().enumerate() {
             summary.rows += 1;
-            if let Some(id) = &id
-                && !tx
-                    .query(
-                        "SELECT seq FROM events WHERE event_id = $1",
-                        &[Value::text(id)],
-                    )?
-                    .is_empty()
-            {
-                summary.unchanged += 1;
-                continue;
+            if let Some(id) = &id {
+                if chain::generated_id_seq(id).is_some() {
+                    errors.push(FileRowError {
+                        file: "request".into(),
+                        error: RowError {
+                            line: i as u64 + 1,
+                            column: Some("event_id".into()),
+                            reason: format!(
+                                "`{id}` has the form of a generated id (ev- and 12 digits), which is reserved; choose another id"
+                            ),
+                        },
+                    });
+                    continue;
+                }
+                if find_event(tx.as_mut(), id)?.is_some() {
+                    summary.unchanged += 1;
+                    continue;
+                }
             }
             match state.apply(&event) {
                 Ok(()) => planned.push(NewEvent {
@@ -201,22 +209,29 @@ impl Store {
                 ));
                 continue;
             }
-            let existing = tx.query(
-                "SELECT seq, hash FROM events WHERE event_id = $1",
-                &[Value::text(&stored.event_id)],
-            )?;
-            if let Some(row) = existing.first() {
-                let r = Reader::new("events", row);
-                if r.text(1)? == stored.hash {
+            if let Some(named) = chain::generated_id_seq(&stored.event_id)
+                && named != stored.seq
+            {
+                errors.push(fail(
+                    line,
+                    "event_id",
+                    format!(
+                        "event {} has the id of event {named}: ids of the form ev- and 12 digits are reserved for the event at that position",
+                        stored.seq
+                    ),
+                ));
+                continue;
+            }
+            if let Some((seq, hash)) = find_event(tx.as_mut(), &stored.event_id)? {
+                if hash == stored.hash {
                     summary.unchanged += 1;
                 } else {
                     errors.push(fail(
                         line,
                         "event_id",
                         format!(
-                            "event {} is already in the ledger (seq {}) with different content",
+                            "event {} is already in the ledger (seq {seq}) with different content",
                             stored.event_id,
-                            r.int(0)?
                         ),
                     ));
                 }

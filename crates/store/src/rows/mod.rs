@@ -18,7 +18,6 @@ pub const EVENTS: Table = Table {
         "effective",
         "recorded",
         "actor",
-        "prev_hash",
         "hash",
     ],
     key_columns: 1,

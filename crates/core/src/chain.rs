@@ -239,9 +239,8 @@ fn write_hex(digest: &[u8], out: &mut [u8; 64]) {
 /// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it for years 0–9999, without parsing a format.
 fn push_date(out: &mut String, date: NaiveDate) {
     use chrono::Datelike;
-    let (year, month, day) = (date.year(), date.month(), date.day());
-    if (0..=9999).contains(&year) {
-        let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+    if (0..=9999).contains(&date.year()) {
+        out.push_str(&crate::date_text(date));
     } else {
         let _ = write!(out, "{}", date.format("%Y-%m-%d"));
     }

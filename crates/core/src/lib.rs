@@ -27,3 +27,55 @@ pub mod state;
 
 pub use amount::Amount;
 pub use chrono::NaiveDate;
+
+/// A date as `YYYY-MM-DD`, the same text as `date.to_string()`, without the formatting
+/// machinery (imports and replays write millions of dates).
+pub fn date_text(date: NaiveDate) -> String {
+    use chrono::Datelike;
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if !(0..=9999).contains(&year) {
+        return date.to_string();
+    }
+    let digits = [
+        year / 1000,
+        year / 100 % 10,
+        year / 10 % 10,
+        year % 10,
+        -1,
+        month as i32 / 10,
+        month as i32 % 10,
+        -1,
+        day as i32 / 10,
+        day as i32 % 10,
+    ];
+    digits
+        .iter()
+        .map(|&d| {
+            if d < 0 {
+                '-'
+            } else {
+                char::from(b'0' + d as u8)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod date_text_tests {
+    use super::*;
+
+    #[test]
+    fn date_text_is_to_string() {
+        for (y, m, d) in [
+            (2024, 2, 29),
+            (1, 1, 1),
+            (0, 12, 31),
+            (9999, 12, 31),
+            (10000, 1, 1),
+            (-5, 3, 4),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+            assert_eq!(date_text(date), date.to_string());
+        }
+    }
+}

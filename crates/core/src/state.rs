@@ -55,7 +55,18 @@ pub struct Changes {
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        *self == Changes::default()
+        self.people.is_empty()
+            && self.units.is_empty()
+            && self.unit_versions.is_empty()
+            && self.assignments.is_empty()
+            && self.nodes.is_empty()
+            && self.edges.is_empty()
+            && self.members.is_empty()
+            && self.contributions.is_empty()
+            && self.outcomes.is_empty()
+            && self.handovers.is_empty()
+            && self.peer_points.is_empty()
+            && self.reviews.is_empty()
     }
 }
 

@@ -400,6 +400,20 @@ pub struct ReviewChanges {
     pub overrides: BTreeSet<ScoreKey>,
 }
 
+impl ReviewChanges {
+    pub fn is_empty(&self) -> bool {
+        self.cycles.is_empty()
+            && self.goals.is_empty()
+            && self.measurements.is_empty()
+            && self.reviewers.is_empty()
+            && self.self_reviews.is_empty()
+            && self.behaviours.is_empty()
+            && self.ratings.is_empty()
+            && self.scores.is_empty()
+            && self.overrides.is_empty()
+    }
+}
+
 impl ReviewBook {
     /// Drops the facts (ratings, calibrated scores), keeping the rest.
     pub fn forget_facts(&mut self) {

@@ -3,7 +3,7 @@
 use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
 use crate::sql::{Cell, Row, Tx, Value};
 use crate::{FileRowError, Store, StoreError};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fmt;
 use valuetree_core::NaiveDate;
 use valuetree_core::chain::{self, ChainError, EnvelopeRef, StoredEvent};
@@ -194,7 +194,7 @@ fn event_row(e: &StoredEvent) -> Row {
         event_id,
         Value::text(&e.kind),
         Value::text(&e.payload),
-        Value::Text(e.effective.to_string()),
+        Value::Text(valuetree_core::date_text(e.effective)),
         Value::text(&e.recorded),
         Value::text(&e.actor),
         Value::text(&e.hash),

@@ -370,7 +370,7 @@ impl Sealer {
 struct Writes {
     events: Vec<Row>,
     projections: Vec<Vec<Row>>,
-    positions: Vec<HashMap<String, usize>>,
+    positions: Vec<rustc_hash::FxHashMap<String, usize>>,
 }
 
 impl Writes {
@@ -380,7 +380,8 @@ impl Writes {
             return;
         }
         self.projections.resize_with(PROJECTIONS.len(), Vec::new);
-        self.positions.resize_with(PROJECTIONS.len(), HashMap::new);
+        self.positions
+            .resize_with(PROJECTIONS.len(), rustc_hash::FxHashMap::default);
         for (i, table) in PROJECTIONS.iter().enumerate() {
             for row in rows::changed_rows(state, &changes, table) {
                 let key = key_text(&row, table.key_columns);

@@ -161,11 +161,11 @@ pub fn is_fact_table(table: &Table) -> bool {
 }
 
 fn date(d: NaiveDate) -> Value {
-    Value::Text(d.to_string())
+    Value::Text(valuetree_core::date_text(d))
 }
 
 fn opt_date(d: Option<NaiveDate>) -> Value {
-    Value::opt_text(d)
+    d.map_or(Value::Null, date)
 }
 
 fn flag(b: bool) -> Value {

@@ -123,6 +123,21 @@ impl State {
         self.set_aside.reserve(additional);
     }
 
+    /// Like [`State::set_aside_contribution`], but hands the record over instead of dropping
+    /// it, and takes it out of the pending changes: the caller writes its projection row
+    /// (a bulk import moves the strings into the row instead of copying them).
+    pub fn take_recorded_contribution(&mut self, id: &str) -> Option<Contribution> {
+        let recorded = self.contributions.get(id)?;
+        if recorded.confirmed_on.is_some() || recorded.retracted_on.is_some() {
+            return None;
+        }
+        let print = fingerprint(&recorded.record);
+        let (id, contribution) = self.contributions.remove_entry(id)?;
+        self.changes.contributions.remove(&id);
+        self.set_aside.insert(id, print);
+        Some(contribution)
+    }
+
     pub fn set_aside_contribution(&mut self, id: &str) {
         if let Some(c) = self.contributions.get(id)
             && c.confirmed_on.is_none()

@@ -183,21 +183,26 @@ impl EventReader {
 }
 
 fn event_row(e: &StoredEvent) -> Row {
+    into_event_row(e.clone())
+}
+
+/// The event's row; its strings move into it.
+fn into_event_row(e: StoredEvent) -> Row {
     // A generated id is not stored: it is the sequence number again.
     let event_id = if chain::generated_id_seq(&e.event_id) == Some(e.seq) {
         Value::Null
     } else {
-        Value::text(&e.event_id)
+        Value::Text(e.event_id)
     };
     vec![
         Value::Int(e.seq),
         event_id,
-        Value::text(&e.kind),
-        Value::text(&e.payload),
+        Value::Text(e.kind),
+        Value::Text(e.payload),
         Value::Text(valuetree_core::date_text(e.effective)),
-        Value::text(&e.recorded),
-        Value::text(&e.actor),
-        Value::text(&e.hash),
+        Value::Text(e.recorded),
+        Value::Text(e.actor),
+        Value::Text(e.hash),
     ]
 }
 

@@ -1,6 +1,8 @@
 //! Writing to the ledger: appends, CSV imports, ledger imports.
 
 use super::*;
+use crate::sql::Table;
+use valuetree_core::domain::Contribution;
 
 impl Store {
     /// Appends events given directly (by the API or tests), each checked like an import row.
@@ -135,16 +137,17 @@ impl Store {
                     &mut |state, planned| {
                         changed_lines.insert(planned.line);
                         summary.events += 1;
+                        // A recorded contribution's projection row is written now and the
+                        // state keeps only a fingerprint of it (bounded memory for imports
+                        // of millions).
                         let recorded = match &planned.event {
-                            Event::ContributionRecorded(c) => Some(c.contribution_id.clone()),
+                            Event::ContributionRecorded(c) => {
+                                state.take_recorded_contribution(&c.contribution_id)
+                            }
                             _ => None,
                         };
-                        out.push(state, sealer.seal(planned.event, planned.effective, None));
-                        // Its projection row is taken: keep only a fingerprint (bounded memory
-                        // for imports of millions).
-                        if let Some(id) = recorded {
-                            state.set_aside_contribution(&id);
-                        }
+                        let sealed = sealer.seal(planned.event, planned.effective, None);
+                        out.push(state, sealed, recorded);
                     },
                 );
                 summary.rows += rows;
@@ -284,7 +287,7 @@ impl Store {
 
 /// The projection table that receives one row per row of `batch`, for the batch kinds that
 /// come by the million.
-fn bulk_table(batch: &RecordBatch) -> Option<&'static crate::sql::Table> {
+fn bulk_table(batch: &RecordBatch) -> Option<&'static Table> {
     match batch {
         RecordBatch::Contributions(_) => Some(&rows::CONTRIBUTIONS),
         RecordBatch::Outcomes(_) => Some(&rows::OUTCOMES),
@@ -379,19 +382,32 @@ impl Writes {
         if changes.is_empty() {
             return;
         }
-        self.projections.resize_with(PROJECTIONS.len(), Vec::new);
-        self.positions
-            .resize_with(PROJECTIONS.len(), rustc_hash::FxHashMap::default);
         for (i, table) in PROJECTIONS.iter().enumerate() {
             for row in rows::changed_rows(state, &changes, table) {
-                let key = key_text(&row, table.key_columns);
-                match self.positions[i].get(&key) {
-                    Some(&at) => self.projections[i][at] = row,
-                    None => {
-                        self.positions[i].insert(key, self.projections[i].len());
-                        self.projections[i].push(row);
-                    }
-                }
+                self.put(i, table, row);
+            }
+        }
+    }
+
+    /// Adds one row of `table` (a projection), replacing an earlier version of it.
+    fn add_row(&mut self, table: &Table, row: Row) {
+        if let Some(i) = PROJECTIONS.iter().position(|t| t.name == table.name) {
+            self.put(i, table, row);
+        }
+    }
+
+    fn put(&mut self, i: usize, table: &Table, row: Row) {
+        if self.projections.is_empty() {
+            self.projections.resize_with(PROJECTIONS.len(), Vec::new);
+            self.positions
+                .resize_with(PROJECTIONS.len(), rustc_hash::FxHashMap::default);
+        }
+        let key = key_text(&row, table.key_columns);
+        match self.positions[i].get(&key) {
+            Some(&at) => self.projections[i][at] = row,
+            None => {
+                self.positions[i].insert(key, self.projections[i].len());
+                self.projections[i].push(row);
             }
         }
     }
@@ -419,8 +435,14 @@ struct Outbox<'s> {
 const STREAM_CHUNK: usize = 4_096;
 
 impl Outbox<'_> {
-    fn push(&mut self, state: &mut State, event: StoredEvent) {
-        self.writes.events.push(event_row(&event));
+    fn push(&mut self, state: &mut State, event: StoredEvent, recorded: Option<Contribution>) {
+        self.writes.events.push(into_event_row(event));
+        if let Some(contribution) = recorded {
+            self.writes.add_row(
+                &rows::CONTRIBUTIONS,
+                rows::contribution_row_owned(contribution),
+            );
+        }
         self.writes.add_changes(state);
         if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
             // A closed channel means the writer failed; its error is reported, stop sending.

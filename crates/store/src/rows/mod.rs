@@ -263,6 +263,25 @@ pub fn contribution_row(c: &Contribution) -> Row {
     ]
 }
 
+/// [`contribution_row`] from a contribution given up: its strings move into the row.
+pub fn contribution_row_owned(c: Contribution) -> Row {
+    let r = c.record;
+    vec![
+        Value::Text(r.contribution_id),
+        Value::Text(r.person_id),
+        Value::Text(r.node_id),
+        Value::text(r.phase.as_str()),
+        date(r.date),
+        Value::Real(r.effort.value()),
+        Value::Text(r.description),
+        Value::opt_text(r.evidence),
+        flag(r.confirmed),
+        opt_date(c.confirmed_on),
+        opt_date(c.retracted_on),
+        Value::opt_text(c.retraction_reason),
+    ]
+}
+
 pub fn outcome_row(o: &OutcomeRecord) -> Row {
     vec![
         Value::text(&o.outcome_id),

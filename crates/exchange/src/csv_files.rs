@@ -429,12 +429,40 @@ fn parse_body(
     body: &[u8],
     line_offset: u64,
 ) -> (RecordBatch, Vec<RowError>) {
+    let mut whole = (empty_batch(kind, 0), Vec::new());
+    parse_rows(
+        kind,
+        columns,
+        body,
+        line_offset,
+        usize::MAX,
+        &mut |batch, errors| {
+            whole = (batch, errors);
+            true
+        },
+    );
+    whole
+}
+
+/// Parses rows (no header) and hands them to `emit` in batches of up to `chunk_rows` rows,
+/// each with the errors of its rows; stops early when `emit` returns false.
+fn parse_rows(
+    kind: Kind,
+    columns: &FxHashMap<String, usize>,
+    body: &[u8],
+    line_offset: u64,
+    chunk_rows: usize,
+    emit: &mut dyn FnMut(RecordBatch, Vec<RowError>) -> bool,
+) {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(false)
         .from_reader(body);
+    let capacity = |rows: usize| rows.min(chunk_rows);
+    let lines = bytecount(body, b'\n');
     let mut errors = Vec::new();
-    let mut batch = empty_batch(kind, bytecount(body, b'\n'));
+    let mut error_count = 0usize;
+    let mut batch = empty_batch(kind, capacity(lines));
     let mut record = csv::StringRecord::new();
     loop {
         let line = line_offset + csv.position().line();
@@ -448,7 +476,8 @@ fn parse_body(
                     column: None,
                     reason: format!("not a valid CSV row: {e}"),
                 });
-                if errors.len() > 10_000
+                error_count += 1;
+                if error_count > 10_000
                     || !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. })
                 {
                     break;
@@ -464,9 +493,69 @@ fn parse_body(
             errors: Vec::new(),
         };
         read_row(&mut cells, line, &mut batch);
+        error_count += cells.errors.len();
         errors.append(&mut cells.errors);
+        if batch.len() >= chunk_rows {
+            let left = lines.saturating_sub(usize::try_from(line - line_offset).unwrap_or(0));
+            let full = std::mem::replace(&mut batch, empty_batch(kind, capacity(left)));
+            if !emit(full, std::mem::take(&mut errors)) {
+                return;
+            }
+        }
     }
-    (batch, errors)
+    emit(batch, errors);
+}
+
+/// The rows of a CSV file in chunks, parsed on a thread of their own while the caller works
+/// on the chunks before: a file of millions of rows is never held parsed whole.
+pub struct CsvStream {
+    /// The number of rows, counted from the line breaks (exact unless cells hold line breaks).
+    pub estimated_rows: u64,
+    chunks: std::sync::mpsc::Receiver<(RecordBatch, Vec<RowError>)>,
+}
+
+impl Iterator for CsvStream {
+    /// A chunk of rows, with the errors found in them (the chunk then lacks those rows).
+    type Item = (RecordBatch, Vec<RowError>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunks.recv().ok()
+    }
+}
+
+/// Rows in a chunk of a [`CsvStream`].
+const STREAM_ROWS: usize = 16_384;
+
+/// Starts parsing the CSV text `bytes` of `kind` on a new thread; its header is checked now.
+/// Kinds whose rows must be seen together (peer points, grouped by giver) are not streamed:
+/// use [`parse_csv`] for them.
+pub fn stream_csv(kind: Kind, bytes: Vec<u8>) -> Result<CsvStream, Vec<RowError>> {
+    if kind == Kind::PeerPoints {
+        return Err(vec![RowError {
+            line: 1,
+            column: None,
+            reason: "peer points are grouped across the whole file and cannot be streamed".into(),
+        }]);
+    }
+    let (columns, body_start) = read_header(kind, &bytes)?;
+    let header_lines = bytecount(&bytes[..body_start], b'\n') as u64;
+    let estimated_rows = bytecount(&bytes[body_start..], b'\n') as u64;
+    let (sender, chunks) = std::sync::mpsc::sync_channel(4);
+    // Dropping the stream drops the receiver: the parser's next send fails and it stops.
+    std::thread::spawn(move || {
+        parse_rows(
+            kind,
+            &columns,
+            &bytes[body_start..],
+            header_lines,
+            STREAM_ROWS,
+            &mut |batch, errors| sender.send((batch, errors)).is_ok(),
+        );
+    });
+    Ok(CsvStream {
+        estimated_rows,
+        chunks,
+    })
 }
 
 /// An empty batch of `kind`, with room for about `rows` rows.
@@ -769,6 +858,47 @@ mod tests {
                 (4, Some("phase")),
             ]
         );
+    }
+
+    #[test]
+    fn a_streamed_file_gives_the_rows_and_errors_of_a_whole_reading() {
+        let mut text = String::from(
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n",
+        );
+        for i in 0..40_000 {
+            let effort = if i % 9_999 == 7 { "-1" } else { "2" };
+            text.push_str(&format!(
+                "C{i},P1,N1,build,2024-03-01,{effort},\"item {i}, with a comma\",true\n"
+            ));
+        }
+        text.push_str("C-last,P1,N1,dance,2024-03-01,1,x,false\n");
+        let whole_errors = parse_csv(Kind::Contributions, text.as_bytes())
+            .err()
+            .unwrap_or_default();
+        let mut rows = Vec::new();
+        let mut errors = Vec::new();
+        let stream = stream_csv(Kind::Contributions, text.clone().into_bytes()).expect("header");
+        assert_eq!(stream.estimated_rows, 40_001);
+        let mut chunks = 0;
+        for (batch, batch_errors) in stream {
+            chunks += 1;
+            errors.extend(batch_errors);
+            if let RecordBatch::Contributions(batch_rows) = batch {
+                rows.extend(batch_rows);
+            }
+        }
+        assert!(chunks >= 3, "{chunks} chunks");
+        assert_eq!(errors, whole_errors);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![9, 10_008, 20_007, 30_006, 40_002]
+        );
+        // The rows that parsed, in order, with their line numbers.
+        assert_eq!(rows.len(), 40_001 - 5);
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(rows[0].record.description, "item 0, with a comma");
+        assert_eq!(rows.last().map(|r| r.line), Some(40_001));
+        assert!(rows.windows(2).all(|w| w[0].line < w[1].line));
     }
 
     #[test]

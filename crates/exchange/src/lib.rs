@@ -12,5 +12,5 @@ mod csv_files;
 mod ledger_file;
 pub mod ratings;
 
-pub use csv_files::{Kind, parse_csv};
+pub use csv_files::{CsvStream, Kind, parse_csv, stream_csv};
 pub use ledger_file::parse_ledger;

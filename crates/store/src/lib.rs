@@ -13,7 +13,7 @@ pub mod rows;
 pub mod sql;
 mod sqlite;
 
-pub use ledger::{Head, ImportSummary, Mismatch, Preload, VerifyReport};
+pub use ledger::{Head, ImportSource, ImportSummary, Mismatch, Preload, VerifyReport};
 
 use std::fmt;
 use std::sync::Arc;

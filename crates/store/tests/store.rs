@@ -531,3 +531,129 @@ fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
     let report = store.verify_chain(None, &mut |_| {}).expect("verify");
     assert!(report.failure.is_none(), "{:?}", report.failure);
 }
+
+#[test]
+fn contributions_arriving_in_chunks_are_imported_atomically() {
+    use valuetree_core::Amount;
+    use valuetree_core::import::{RecordBatch, Row, RowError};
+    use valuetree_store::ImportSource;
+    let chunk = |from: usize, to: usize, person: &str| -> RecordBatch {
+        RecordBatch::Contributions(
+            (from..to)
+                .map(|i| Row {
+                    line: i as u64 + 2,
+                    record: ContributionRecord {
+                        contribution_id: format!("C{i}"),
+                        person_id: person.into(),
+                        node_id: "N1".into(),
+                        phase: Phase::Build,
+                        date: day("2024-06-01"),
+                        effort: Amount(1.0),
+                        description: String::new(),
+                        evidence: None,
+                        confirmed: true,
+                    },
+                })
+                .collect(),
+        )
+    };
+    let stream = |chunks: Vec<(RecordBatch, Vec<RowError>)>| ImportSource::ContributionChunks {
+        estimated_rows: chunks.iter().map(|(b, _)| b.len() as u64).sum(),
+        chunks: Box::new(chunks.into_iter()),
+    };
+    let count = |store: &mut Store| {
+        store
+            .query("SELECT count(*) FROM contributions", &[])
+            .expect("count")
+    };
+    each_backend(|db| {
+        let mut store = db.open();
+        store
+            .append(
+                vec![
+                    (hire("P1"), None),
+                    (
+                        Event::NodeCreated(NodeRecord {
+                            node_id: "N1".into(),
+                            kind: NodeKind::Initiative,
+                            title: "Big".into(),
+                            lead_id: None,
+                            created_on: day("2020-01-01"),
+                            status: NodeStatus::Active,
+                            flagpole: false,
+                            description: String::new(),
+                        }),
+                        None,
+                    ),
+                ],
+                "test",
+            )
+            .expect("master data");
+        // A bad row in the second chunk, and an error the parser found in the third: nothing
+        // of the first is kept.
+        let refused = store.import_sources(
+            vec![(
+                "c.csv".into(),
+                stream(vec![
+                    (chunk(0, 100, "P1"), Vec::new()),
+                    (chunk(100, 200, "nobody"), Vec::new()),
+                    (
+                        chunk(200, 300, "P1"),
+                        vec![RowError {
+                            line: 400,
+                            column: Some("date".into()),
+                            reason: "not a date".into(),
+                        }],
+                    ),
+                ]),
+            )],
+            "test",
+            &mut |_| {},
+        );
+        let Err(StoreError::Rejected(errors)) = refused else {
+            panic!("expected a refusal: {refused:?}");
+        };
+        assert_eq!(errors.len(), 101, "{:?}", errors.first());
+        assert_eq!(errors[0].error.line, 102);
+        assert_eq!(errors[100].error.line, 400);
+        assert_eq!(
+            count(&mut store),
+            vec![vec![valuetree_store::sql::Value::Int(0)]]
+        );
+
+        let done = store
+            .import_sources(
+                vec![(
+                    "c.csv".into(),
+                    stream(vec![
+                        (chunk(0, 100, "P1"), Vec::new()),
+                        (chunk(100, 250, "P1"), Vec::new()),
+                    ]),
+                )],
+                "test",
+                &mut |_| {},
+            )
+            .expect("import");
+        assert_eq!((done.rows, done.events), (250, 250));
+        // Again, into a ledger that holds them now: read whole, nothing changes.
+        let again = store
+            .import_sources(
+                vec![(
+                    "c.csv".into(),
+                    stream(vec![
+                        (chunk(0, 200, "P1"), Vec::new()),
+                        (chunk(200, 260, "P1"), Vec::new()),
+                    ]),
+                )],
+                "test",
+                &mut |_| {},
+            )
+            .expect("re-import");
+        assert_eq!((again.rows, again.events, again.unchanged), (260, 10, 250));
+        assert_eq!(
+            count(&mut store),
+            vec![vec![valuetree_store::sql::Value::Int(260)]]
+        );
+        assert!(store.check_projections(10).expect("check").is_empty());
+    });
+}

@@ -378,6 +378,7 @@ pub(crate) struct NewEvent {
 
 mod verify;
 mod write;
+pub use write::ImportSource;
 
 impl Store {
     pub fn head(&mut self) -> Result<Option<Head>, StoreError> {

@@ -79,13 +79,29 @@ impl Store {
     }
 
     /// Imports parsed files atomically: all their rows become events, or nothing is written.
-    ///
-    /// Planning, checking and sealing run on a second thread and stream to this one, which
-    /// writes; a bad row anywhere rolls the whole transaction back.
     /// The files are consumed: their rows are freed as they are planned.
     pub fn import_records(
         &mut self,
         files: Vec<(String, RecordBatch)>,
+        actor: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportSummary, StoreError> {
+        let sources = files
+            .into_iter()
+            .map(|(file, batch)| (file, ImportSource::Whole(batch)))
+            .collect();
+        self.import_sources(sources, actor, progress)
+    }
+
+    /// Imports files atomically, each parsed whole or arriving in chunks as it is parsed:
+    /// all their rows become events, or nothing is written; a bad row anywhere (also one
+    /// the parser refused) rolls the whole transaction back.
+    ///
+    /// Planning, checking and sealing run on a second thread and stream to this one, which
+    /// writes.
+    pub fn import_sources(
+        &mut self,
+        files: Vec<(String, ImportSource)>,
         actor: &str,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ImportSummary, StoreError> {
@@ -98,14 +114,19 @@ impl Store {
         let none_stored = tx
             .query("SELECT 1 FROM contributions LIMIT 1", &[])?
             .is_empty();
-        for (_, batch) in &files {
-            if none_stored && matches!(batch, RecordBatch::Contributions(_)) {
-                continue;
+        let files: Vec<(String, Source)> = files
+            .into_iter()
+            .map(|(file, source)| (file, Source::new(source, none_stored)))
+            .collect();
+        for (_, source) in &files {
+            if let Source::Whole(batch, _) = source
+                && !(none_stored && source.is_contributions())
+            {
+                let facts = batch.referenced_facts();
+                contributions.extend(facts.contributions);
+                outcomes.extend(facts.outcomes);
+                cycles.extend(facts.cycles);
             }
-            let facts = batch.referenced_facts();
-            contributions.extend(facts.contributions);
-            outcomes.extend(facts.outcomes);
-            cycles.extend(facts.cycles);
         }
         let preload = Preload::Ids {
             contributions,
@@ -113,45 +134,50 @@ impl Store {
             cycles,
         };
         let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
-        for (_, batch) in &files {
-            if let Some(table) = bulk_table(batch) {
-                tx.prepare_bulk_load(table, batch.len() as u64)?;
+        for (_, source) in &files {
+            let rows = source.rows();
+            if let Some(table) = source.bulk_table() {
+                tx.prepare_bulk_load(table, rows)?;
             }
-            if matches!(batch, RecordBatch::Contributions(_)) {
-                state.reserve_set_aside(batch.len());
+            if source.is_contributions() {
+                state.reserve_set_aside(usize::try_from(rows).unwrap_or(0));
             }
         }
         let mut sealer = Sealer::new(head, actor, recorded);
         let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
             let mut errors = Vec::new();
-            for (file, batch) in files {
+            for (file, source) in files {
                 let mut file_errors = Vec::new();
-                let mut changed_lines = BTreeSet::new();
-                let rows = batch.len() as u64;
-                import::plan(
-                    &mut state,
-                    batch,
-                    today,
-                    &mut file_errors,
-                    &mut |state, planned| {
-                        changed_lines.insert(planned.line);
-                        summary.events += 1;
-                        // A recorded contribution's projection row is written now and the
-                        // state keeps only a fingerprint of it (bounded memory for imports
-                        // of millions).
-                        let recorded = match &planned.event {
-                            Event::ContributionRecorded(c) => {
-                                state.take_recorded_contribution(&c.contribution_id)
-                            }
-                            _ => None,
-                        };
-                        let sealed = sealer.seal(planned.event, planned.effective, None);
-                        out.push(state, sealed, recorded);
-                    },
-                );
-                summary.rows += rows;
-                summary.unchanged += rows - changed_lines.len() as u64;
+                for (batch, parse_errors) in source.into_chunks() {
+                    file_errors.extend(parse_errors);
+                    let mut changed_lines = BTreeSet::new();
+                    let rows = batch.len() as u64;
+                    import::plan(
+                        &mut state,
+                        batch,
+                        today,
+                        &mut file_errors,
+                        &mut |state, planned| {
+                            changed_lines.insert(planned.line);
+                            summary.events += 1;
+                            // A recorded contribution's projection row is written now and
+                            // the state keeps only a fingerprint of it (bounded memory for
+                            // imports of millions).
+                            let recorded = match &planned.event {
+                                Event::ContributionRecorded(c) => {
+                                    state.take_recorded_contribution(&c.contribution_id)
+                                }
+                                _ => None,
+                            };
+                            let sealed = sealer.seal(planned.event, planned.effective, None);
+                            out.push(state, sealed, recorded);
+                        },
+                    );
+                    summary.rows += rows;
+                    summary.unchanged += rows - changed_lines.len() as u64;
+                }
+                file_errors.sort_by_key(|e| e.line);
                 errors.extend(file_errors.into_iter().map(|error| FileRowError {
                     file: file.clone(),
                     error,
@@ -285,14 +311,86 @@ impl Store {
     }
 }
 
-/// The projection table that receives one row per row of `batch`, for the batch kinds that
-/// come by the million.
-fn bulk_table(batch: &RecordBatch) -> Option<&'static Table> {
-    match batch {
-        RecordBatch::Contributions(_) => Some(&rows::CONTRIBUTIONS),
-        RecordBatch::Outcomes(_) => Some(&rows::OUTCOMES),
-        RecordBatch::Ratings(_) => Some(&rows::review::RATINGS),
-        _ => None,
+/// The rows of one import file: parsed whole, or contributions arriving in chunks (with the
+/// errors the parser found in each) while the file is still being parsed.
+pub enum ImportSource {
+    Whole(RecordBatch),
+    ContributionChunks {
+        /// About how many rows will come (sizes the bulk load).
+        estimated_rows: u64,
+        chunks: Box<dyn Iterator<Item = (RecordBatch, Vec<RowError>)> + Send>,
+    },
+}
+
+type Chunks = Box<dyn Iterator<Item = (RecordBatch, Vec<RowError>)> + Send>;
+
+/// An [`ImportSource`] as the import plans it.
+enum Source {
+    /// Rows held whole, with the errors the parser found in them.
+    Whole(RecordBatch, Vec<RowError>),
+    Chunks {
+        estimated_rows: u64,
+        chunks: Chunks,
+    },
+}
+
+impl Source {
+    /// Streams stay streams only where no stored contribution can be named (`stream`);
+    /// otherwise they are read whole, so that the stored ones can be loaded first.
+    fn new(source: ImportSource, stream: bool) -> Source {
+        match source {
+            ImportSource::Whole(batch) => Source::Whole(batch, Vec::new()),
+            ImportSource::ContributionChunks {
+                estimated_rows,
+                chunks,
+            } if stream => Source::Chunks {
+                estimated_rows,
+                chunks,
+            },
+            ImportSource::ContributionChunks { chunks, .. } => {
+                let mut whole = RecordBatch::Contributions(Vec::new());
+                let mut errors = Vec::new();
+                for (batch, batch_errors) in chunks {
+                    whole.extend(batch);
+                    errors.extend(batch_errors);
+                }
+                Source::Whole(whole, errors)
+            }
+        }
+    }
+
+    fn is_contributions(&self) -> bool {
+        matches!(
+            self,
+            Source::Chunks { .. } | Source::Whole(RecordBatch::Contributions(_), _)
+        )
+    }
+
+    fn rows(&self) -> u64 {
+        match self {
+            Source::Whole(batch, _) => batch.len() as u64,
+            Source::Chunks { estimated_rows, .. } => *estimated_rows,
+        }
+    }
+
+    /// The projection table that receives one row per row of the file, for the kinds that
+    /// come by the million.
+    fn bulk_table(&self) -> Option<&'static Table> {
+        match self {
+            Source::Chunks { .. } | Source::Whole(RecordBatch::Contributions(_), _) => {
+                Some(&rows::CONTRIBUTIONS)
+            }
+            Source::Whole(RecordBatch::Outcomes(_), _) => Some(&rows::OUTCOMES),
+            Source::Whole(RecordBatch::Ratings(_), _) => Some(&rows::review::RATINGS),
+            Source::Whole(..) => None,
+        }
+    }
+
+    fn into_chunks(self) -> Chunks {
+        match self {
+            Source::Whole(batch, errors) => Box::new(std::iter::once((batch, errors))),
+            Source::Chunks { chunks, .. } => chunks,
+        }
     }
 }
 

@@ -4,12 +4,12 @@ use crate::{open_store, progress};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use valuetree_core::import::{RecordBatch, RowError};
-use valuetree_exchange::{Kind, parse_csv, parse_ledger};
-use valuetree_store::{FileRowError, ImportSummary, MAX_LISTED_ERRORS, StoreError};
+use valuetree_core::import::RowError;
+use valuetree_exchange::{Kind, parse_csv, parse_ledger, stream_csv};
+use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS, StoreError};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -78,13 +78,36 @@ fn open(path: &Path) -> Result<BufReader<File>> {
     Ok(BufReader::with_capacity(1 << 20, file))
 }
 
+/// A contributions file at least this large is planned as it is parsed, in chunks, instead
+/// of being parsed whole first (the time of parsing overlaps the rest; memory stays small).
+const STREAM_BYTES: usize = 4 << 20;
+
 fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {
-    let mut batches: Vec<(String, RecordBatch)> = Vec::new();
+    let mut sources: Vec<(String, ImportSource)> = Vec::new();
     let mut errors: Vec<FileRowError> = Vec::new();
+    let mut total = 0u64;
     for (kind, path) in files {
         let label = path.display().to_string();
-        match parse_csv(*kind, open(path)?) {
-            Ok(batch) => batches.push((label, batch)),
+        let mut bytes = Vec::new();
+        open(path)?
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {label}"))?;
+        let parsed = if *kind == Kind::Contributions && bytes.len() >= STREAM_BYTES {
+            stream_csv(*kind, bytes).map(|stream| {
+                total += stream.estimated_rows;
+                ImportSource::ContributionChunks {
+                    estimated_rows: stream.estimated_rows,
+                    chunks: Box::new(stream),
+                }
+            })
+        } else {
+            parse_csv(*kind, bytes.as_slice()).map(|batch| {
+                total += batch.len() as u64;
+                ImportSource::Whole(batch)
+            })
+        };
+        match parsed {
+            Ok(source) => sources.push((label, source)),
             Err(row_errors) => errors.extend(row_errors.into_iter().map(|error| FileRowError {
                 file: label.clone(),
                 error,
@@ -94,11 +117,10 @@ fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCo
     if !errors.is_empty() {
         return Ok(report_rejection(&errors));
     }
-    let total: u64 = batches.iter().map(|(_, b)| b.len() as u64).sum();
     let mut store = open_store(db)?;
-    let files: Vec<String> = batches.iter().map(|(f, _)| f.clone()).collect();
+    let files: Vec<String> = sources.iter().map(|(f, _)| f.clone()).collect();
     let bar = progress::bar(total, "importing");
-    let result = store.import_records(batches, actor, &mut |n| bar.inc(n));
+    let result = store.import_sources(sources, actor, &mut |n| bar.inc(n));
     bar.finish_and_clear();
     finish(result, |s| {
         format!(

@@ -151,7 +151,9 @@ impl Store {
                 let mut file_errors = Vec::new();
                 for (batch, parse_errors) in source.into_chunks() {
                     file_errors.extend(parse_errors);
-                    let mut changed_lines = BTreeSet::new();
+                    // Lines that gave at least one event (a row's events come one after the
+                    // other, so a repeat is the line just pushed).
+                    let mut changed_lines: Vec<u64> = Vec::new();
                     let rows = batch.len() as u64;
                     import::plan(
                         &mut state,
@@ -159,7 +161,9 @@ impl Store {
                         today,
                         &mut file_errors,
                         &mut |state, planned| {
-                            changed_lines.insert(planned.line);
+                            if changed_lines.last() != Some(&planned.line) {
+                                changed_lines.push(planned.line);
+                            }
                             summary.events += 1;
                             // A recorded contribution's projection row is written now and
                             // the state keeps only a fingerprint of it (bounded memory for
@@ -175,6 +179,8 @@ impl Store {
                         },
                     );
                     summary.rows += rows;
+                    changed_lines.sort_unstable();
+                    changed_lines.dedup();
                     summary.unchanged += rows - changed_lines.len() as u64;
                 }
                 file_errors.sort_by_key(|e| e.line);

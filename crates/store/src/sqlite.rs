@@ -181,11 +181,12 @@ struct BulkLoad {
 const ROWS_PER_INSERT: usize = 32;
 
 /// Below this many incoming rows, updating the indexes row by row costs too little to matter.
-/// The indexes are set aside once `BULK_LOAD_TRIGGER_ROWS` rows were really written: the
-/// few written before cost little, and an import whose rows are mostly unchanged does not
-/// rebuild the indexes for nothing.
-const BULK_LOAD_TRIGGER_ROWS: u64 = 10_000;
 const BULK_LOAD_MIN_ROWS: u64 = 50_000;
+
+/// The indexes are set aside once this many rows were really written: the few written
+/// before cost little, and an import whose rows are mostly unchanged does not rebuild the
+/// indexes for nothing.
+const BULK_LOAD_TRIGGER_ROWS: u64 = 10_000;
 
 /// Building an index from scratch costs about a third of inserting as many keys one by one
 /// in random order (measured: 1,000,000 contributions, two text indexes: 6.6 s of row-by-row

@@ -284,7 +284,7 @@ fn write_canonical(out: &mut String, value: &Value) {
     }
 }
 
-fn push_json_string(out: &mut String, text: &str) {
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push('"');
         out.push_str(text);

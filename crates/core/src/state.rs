@@ -83,7 +83,7 @@ pub struct State {
     /// import refers to (see `Preload` in the store), a replay holds them all.
     pub contributions: FxHashMap<String, Contribution>,
     /// Contributions recorded earlier in this write and set aside as a fingerprint of their
-    /// record (see [`State::set_aside_contribution`]): a bulk import of millions keeps 8 bytes
+    /// record (see [`State::take_recorded_contribution`]): a bulk import of millions keeps 8 bytes
     /// per contribution instead of the whole record.
     pub set_aside: FxHashMap<String, u64>,
     pub outcomes: FxHashMap<String, OutcomeRecord>,
@@ -113,19 +113,17 @@ impl State {
         self.changes = Changes::default();
     }
 
-    /// Replaces a just-recorded contribution by a fingerprint of its record, once its
-    /// projection row has been taken (a bulk import calls this to bound its memory). A later
-    /// row with the same id can still be told "unchanged" or "different"; events that change
-    /// it (confirmation, retraction) need the record and are refused until the next write.
     /// Makes room for `additional` more contributions set aside, so that a bulk import does
     /// not grow the map (and rehash millions of ids) as it goes.
     pub fn reserve_set_aside(&mut self, additional: usize) {
         self.set_aside.reserve(additional);
     }
 
-    /// Like [`State::set_aside_contribution`], but hands the record over instead of dropping
-    /// it, and takes it out of the pending changes: the caller writes its projection row
-    /// (a bulk import moves the strings into the row instead of copying them).
+    /// Replaces a just-recorded contribution by a fingerprint of its record and hands the
+    /// record over, taking it out of the pending changes: the caller writes its projection row
+    /// (a bulk import moves the strings into the row, and bounds its memory). A later row
+    /// with the same id can still be told "unchanged" or "different"; events that change it
+    /// (confirmation, retraction) need the record and are refused until the next write.
     pub fn take_recorded_contribution(&mut self, id: &str) -> Option<Contribution> {
         let recorded = self.contributions.get(id)?;
         if recorded.confirmed_on.is_some() || recorded.retracted_on.is_some() {
@@ -136,17 +134,6 @@ impl State {
         self.changes.contributions.remove(&id);
         self.set_aside.insert(id, print);
         Some(contribution)
-    }
-
-    pub fn set_aside_contribution(&mut self, id: &str) {
-        if let Some(c) = self.contributions.get(id)
-            && c.confirmed_on.is_none()
-            && c.retracted_on.is_none()
-        {
-            let print = fingerprint(&c.record);
-            self.contributions.remove(id);
-            self.set_aside.insert(id.to_string(), print);
-        }
     }
 
     /// The rows changed since the last call.

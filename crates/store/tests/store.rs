@@ -241,6 +241,31 @@ fn big_node() -> valuetree_core::import::NodeRow {
     }
 }
 
+/// Contributions C{i} of `person` on the node of [`big_node`], one per line from line i + 2.
+fn contribution_batch(
+    ids: std::ops::Range<usize>,
+    person: &str,
+) -> valuetree_core::import::RecordBatch {
+    use valuetree_core::import::{RecordBatch, Row};
+    RecordBatch::Contributions(
+        ids.map(|i| Row {
+            line: i as u64 + 2,
+            record: ContributionRecord {
+                contribution_id: format!("C{i}"),
+                person_id: person.into(),
+                node_id: "N1".into(),
+                phase: Phase::Build,
+                date: day("2024-06-01"),
+                effort: valuetree_core::Amount(1.0),
+                description: String::new(),
+                evidence: None,
+                confirmed: true,
+            },
+        })
+        .collect(),
+    )
+}
+
 #[test]
 fn credit_data_read_in_parallel_matches_the_ledger() {
     use valuetree_core::Amount;
@@ -345,7 +370,6 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
 
 #[test]
 fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them() {
-    use valuetree_core::Amount;
     use valuetree_core::import::{RecordBatch, Row};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bulk.db");
@@ -369,32 +393,12 @@ fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them(
         line: 2,
         record: big_node(),
     };
-    let contributions = |from: usize, to: usize, person: &str| -> RecordBatch {
-        RecordBatch::Contributions(
-            (from..to)
-                .map(|i| Row {
-                    line: (i - from) as u64 + 2,
-                    record: ContributionRecord {
-                        contribution_id: format!("C{i}"),
-                        person_id: person.into(),
-                        node_id: "N1".into(),
-                        phase: Phase::Build,
-                        date: day("2021-01-01"),
-                        effort: Amount(1.0),
-                        description: String::new(),
-                        evidence: None,
-                        confirmed: true,
-                    },
-                })
-                .collect(),
-        )
-    };
     store
         .import_records(
             vec![
                 ("people".into(), RecordBatch::People(vec![person])),
                 ("nodes".into(), RecordBatch::Nodes(vec![node])),
-                ("contributions".into(), contributions(0, 60_000, "A")),
+                ("contributions".into(), contribution_batch(0..60_000, "A")),
             ],
             "test",
             &mut |_| {},
@@ -425,7 +429,10 @@ fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them(
 
     // As many again, by someone unknown: refused, and the indexes are still there.
     let refused = store.import_records(
-        vec![("contributions".into(), contributions(60_000, 120_000, "Z"))],
+        vec![(
+            "contributions".into(),
+            contribution_batch(60_000..120_000, "Z"),
+        )],
         "test",
         &mut |_| {},
     );
@@ -534,29 +541,8 @@ fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
 
 #[test]
 fn contributions_arriving_in_chunks_are_imported_atomically() {
-    use valuetree_core::Amount;
-    use valuetree_core::import::{RecordBatch, Row, RowError};
+    use valuetree_core::import::{RecordBatch, RowError};
     use valuetree_store::ImportSource;
-    let chunk = |from: usize, to: usize, person: &str| -> RecordBatch {
-        RecordBatch::Contributions(
-            (from..to)
-                .map(|i| Row {
-                    line: i as u64 + 2,
-                    record: ContributionRecord {
-                        contribution_id: format!("C{i}"),
-                        person_id: person.into(),
-                        node_id: "N1".into(),
-                        phase: Phase::Build,
-                        date: day("2024-06-01"),
-                        effort: Amount(1.0),
-                        description: String::new(),
-                        evidence: None,
-                        confirmed: true,
-                    },
-                })
-                .collect(),
-        )
-    };
     let stream = |chunks: Vec<(RecordBatch, Vec<RowError>)>| ImportSource::ContributionChunks {
         estimated_rows: chunks.iter().map(|(b, _)| b.len() as u64).sum(),
         chunks: Box::new(chunks.into_iter()),
@@ -595,10 +581,10 @@ fn contributions_arriving_in_chunks_are_imported_atomically() {
             vec![(
                 "c.csv".into(),
                 stream(vec![
-                    (chunk(0, 100, "P1"), Vec::new()),
-                    (chunk(100, 200, "nobody"), Vec::new()),
+                    (contribution_batch(0..100, "P1"), Vec::new()),
+                    (contribution_batch(100..200, "nobody"), Vec::new()),
                     (
-                        chunk(200, 300, "P1"),
+                        contribution_batch(200..300, "P1"),
                         vec![RowError {
                             line: 400,
                             column: Some("date".into()),
@@ -626,8 +612,8 @@ fn contributions_arriving_in_chunks_are_imported_atomically() {
                 vec![(
                     "c.csv".into(),
                     stream(vec![
-                        (chunk(0, 100, "P1"), Vec::new()),
-                        (chunk(100, 250, "P1"), Vec::new()),
+                        (contribution_batch(0..100, "P1"), Vec::new()),
+                        (contribution_batch(100..250, "P1"), Vec::new()),
                     ]),
                 )],
                 "test",
@@ -641,8 +627,8 @@ fn contributions_arriving_in_chunks_are_imported_atomically() {
                 vec![(
                     "c.csv".into(),
                     stream(vec![
-                        (chunk(0, 200, "P1"), Vec::new()),
-                        (chunk(200, 260, "P1"), Vec::new()),
+                        (contribution_batch(0..200, "P1"), Vec::new()),
+                        (contribution_batch(200..260, "P1"), Vec::new()),
                     ]),
                 )],
                 "test",

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_events_without_repetition",
         include_str!("../migrations/postgres/0004_events_without_repetition.sql"),
     ),
+    (
+        "0005_index_only_given_event_ids",
+        include_str!("../migrations/postgres/0005_index_only_given_event_ids.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised
@@ -246,9 +250,9 @@ impl Tx for PgTx<'_> {
                 Some((n, statement)) if *n == chunk.len() => statement.clone(),
                 _ => {
                     let sql = if upsert {
-                        table.upsert_sql(chunk.len())
+                        table.upsert_sql("INSERT", chunk.len())
                     } else {
-                        table.insert_sql(chunk.len())
+                        table.insert_sql("INSERT", chunk.len())
                     };
                     let statement = self.0.prepare(&sql)?;
                     prepared = Some((chunk.len(), statement.clone()));

@@ -46,8 +46,8 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn upsert_sql(&self, rows: usize) -> String {
-        let mut sql = self.insert_sql(rows);
+    pub fn upsert_sql(&self, insert: &str, rows: usize) -> String {
+        let mut sql = self.insert_sql(insert, rows);
         let keys = self.columns[..self.key_columns].join(", ");
         let updates: Vec<String> = self.columns[self.key_columns..]
             .iter()
@@ -60,7 +60,8 @@ impl Table {
         sql
     }
 
-    pub fn insert_sql(&self, rows: usize) -> String {
+    /// `insert` is the statement's verb: `INSERT`, or a backend's variant of it.
+    pub fn insert_sql(&self, insert: &str, rows: usize) -> String {
         let width = self.columns.len();
         let tuples: Vec<String> = (0..rows)
             .map(|r| {
@@ -70,7 +71,7 @@ impl Table {
             })
             .collect();
         format!(
-            "INSERT INTO {} ({}) VALUES {}",
+            "{insert} INTO {} ({}) VALUES {}",
             self.name,
             self.columns.join(", "),
             tuples.join(", ")

@@ -537,6 +537,31 @@ fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
     store.rebuild().expect("rebuild projections");
     let report = store.verify_chain(None, &mut |_| {}).expect("verify");
     assert!(report.failure.is_none(), "{:?}", report.failure);
+
+    // Only the ids a client gave are indexed (three of the four rows are NULL), the lookup
+    // by id uses that index, and the database still refuses a given id twice.
+    let sqlite = rusqlite::Connection::open(&migrated.url).expect("open");
+    let entries: i64 = sqlite
+        .query_row(
+            "SELECT count(*) FROM events INDEXED BY events_by_given_id WHERE event_id IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count index entries");
+    assert_eq!(entries, 1);
+    let plan: String = sqlite
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT seq, hash FROM events WHERE event_id = ?1",
+            ["client-1"],
+            |r| r.get(3),
+        )
+        .expect("query plan");
+    assert!(plan.contains("events_by_given_id"), "{plan}");
+    let duplicate = sqlite.execute(
+        "INSERT INTO events VALUES (99, 'client-1', 'k', '{}', '2024-01-01', 'r', 'a', 'h')",
+        [],
+    );
+    assert!(duplicate.is_err(), "a given id stored twice");
 }
 
 #[test]

@@ -411,6 +411,10 @@ impl Store {
 }
 
 fn key_text(row: &Row, key_columns: usize) -> String {
+    if let (1, Some(Value::Text(key))) = (key_columns, row.first()) {
+        // Most tables have one text key: no list to join.
+        return key.clone();
+    }
     row.iter()
         .take(key_columns)
         .map(|v| match v {

@@ -476,8 +476,14 @@ impl Sealer {
 #[derive(Default)]
 struct Writes {
     events: Vec<Row>,
-    projections: Vec<Vec<Row>>,
-    positions: Vec<rustc_hash::FxHashMap<String, usize>>,
+    /// Per projection table, rows whose key the database cannot hold yet (a contribution the
+    /// import records): a plain INSERT, cheaper than an upsert, and it fails loudly should
+    /// the key exist after all.
+    new_rows: Vec<Vec<Row>>,
+    /// Per projection table, rows that may replace a stored one.
+    changed_rows: Vec<Vec<Row>>,
+    /// Per projection table, where each key's row is: in `new_rows` (true) or `changed_rows`.
+    positions: Vec<rustc_hash::FxHashMap<String, (bool, usize)>>,
 }
 
 impl Writes {
@@ -488,30 +494,39 @@ impl Writes {
         }
         for (i, table) in PROJECTIONS.iter().enumerate() {
             for row in rows::changed_rows(state, &changes, table) {
-                self.put(i, table, row);
+                self.put(i, table, row, false);
             }
         }
     }
 
-    /// Adds one row of `table` (a projection), replacing an earlier version of it.
-    fn add_row(&mut self, table: &Table, row: Row) {
+    /// Adds the row of a key that the database does not hold yet.
+    fn add_new_row(&mut self, table: &Table, row: Row) {
         if let Some(i) = PROJECTIONS.iter().position(|t| t.name == table.name) {
-            self.put(i, table, row);
+            self.put(i, table, row, true);
         }
     }
 
-    fn put(&mut self, i: usize, table: &Table, row: Row) {
-        if self.projections.is_empty() {
-            self.projections.resize_with(PROJECTIONS.len(), Vec::new);
+    /// Adds one row of projection `i`, replacing an earlier version of it (which keeps its
+    /// place: a new key stays new however often it changes before it is written).
+    fn put(&mut self, i: usize, table: &Table, row: Row, new: bool) {
+        if self.positions.is_empty() {
+            self.new_rows.resize_with(PROJECTIONS.len(), Vec::new);
+            self.changed_rows.resize_with(PROJECTIONS.len(), Vec::new);
             self.positions
                 .resize_with(PROJECTIONS.len(), rustc_hash::FxHashMap::default);
         }
         let key = key_text(&row, table.key_columns);
         match self.positions[i].get(&key) {
-            Some(&at) => self.projections[i][at] = row,
+            Some(&(true, at)) => self.new_rows[i][at] = row,
+            Some(&(false, at)) => self.changed_rows[i][at] = row,
             None => {
-                self.positions[i].insert(key, self.projections[i].len());
-                self.projections[i].push(row);
+                let rows = if new {
+                    &mut self.new_rows[i]
+                } else {
+                    &mut self.changed_rows[i]
+                };
+                self.positions[i].insert(key, (new, rows.len()));
+                rows.push(row);
             }
         }
     }
@@ -520,8 +535,11 @@ impl Writes {
         if !self.events.is_empty() {
             tx.write_rows(&EVENTS, &self.events, false)?;
         }
-        for (table, rows) in PROJECTIONS.iter().zip(&self.projections) {
-            if !rows.is_empty() {
+        for (i, table) in PROJECTIONS.iter().enumerate() {
+            if let Some(rows) = self.new_rows.get(i).filter(|rows| !rows.is_empty()) {
+                tx.write_rows(table, rows, false)?;
+            }
+            if let Some(rows) = self.changed_rows.get(i).filter(|rows| !rows.is_empty()) {
                 tx.write_rows(table, rows, true)?;
             }
         }
@@ -542,7 +560,7 @@ impl Outbox<'_> {
     fn push(&mut self, state: &mut State, event: StoredEvent, recorded: Option<Contribution>) {
         self.writes.events.push(into_event_row(event));
         if let Some(contribution) = recorded {
-            self.writes.add_row(
+            self.writes.add_new_row(
                 &rows::CONTRIBUTIONS,
                 rows::contribution_row_owned(contribution),
             );

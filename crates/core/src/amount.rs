@@ -37,6 +37,21 @@ impl std::str::FromStr for Amount {
     }
 }
 
+impl Amount {
+    /// Appends the text `Display` writes, with a shortcut for whole numbers (most efforts),
+    /// which `Display` writes as plain integers.
+    pub fn push_text(self, out: &mut String) {
+        let value = self.0;
+        if value.fract() == 0.0 && value.abs() < 1e15 && !(value == 0.0 && value.is_sign_negative())
+        {
+            crate::push_integer(out, value as i64);
+        } else {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{self}");
+        }
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Rust's `Display` for f64 is the shortest string that round-trips, without exponent.
@@ -69,6 +84,23 @@ impl<'de> Deserialize<'de> for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn push_text_writes_what_display_writes(
+            value in prop_oneof![
+                any::<f64>(),
+                (-1_000_000i64..1_000_000).prop_map(|n| n as f64),
+                Just(-0.0), Just(0.0), Just(1e15), Just(1e15 - 1.0), Just(-1e15), Just(1e16),
+                Just(9_007_199_254_740_993.0), Just(0.5), Just(f64::MAX), Just(f64::MIN_POSITIVE),
+            ]
+        ) {
+            let mut out = String::from("x");
+            Amount(value).push_text(&mut out);
+            prop_assert_eq!(out, format!("x{}", Amount(value)));
+        }
+    }
 
     #[test]
     fn shortest_round_trip_text() {

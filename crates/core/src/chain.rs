@@ -111,7 +111,9 @@ impl EnvelopeRef<'_> {
         push_json_string(out, self.prev_hash);
         out.push_str(",\"recorded\":");
         push_json_string(out, self.recorded);
-        let _ = write!(out, ",\"seq\":{}}}", self.seq);
+        out.push_str(",\"seq\":");
+        crate::push_integer(out, self.seq);
+        out.push('}');
     }
 
     /// Whether `hash` is the SHA-256 of this envelope. `buffer` is scratch space, reused.
@@ -208,7 +210,18 @@ pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEven
 
 /// The id of an event whose writer gave none: `ev-` and its 12-digit sequence number.
 pub fn generated_event_id(seq: i64) -> String {
-    format!("ev-{seq:012}")
+    if !(0..1_000_000_000_000).contains(&seq) {
+        return format!("ev-{seq:012}");
+    }
+    let mut out = String::with_capacity(15);
+    out.push_str("ev-");
+    let mut digits = String::with_capacity(12);
+    crate::push_integer(&mut digits, seq);
+    for _ in digits.len()..12 {
+        out.push('0');
+    }
+    out.push_str(&digits);
+    out
 }
 
 /// The sequence number an id of the generated form names (`ev-` and 12 digits), if it has
@@ -224,7 +237,7 @@ pub fn generated_id_seq(event_id: &str) -> Option<i64> {
 pub fn hash_hex(bytes: &[u8]) -> String {
     let mut out = [0u8; 64];
     write_hex(&Sha256::digest(bytes), &mut out);
-    out.iter().map(|&b| b as char).collect()
+    String::from(std::str::from_utf8(&out).unwrap_or_default())
 }
 
 /// Lowercase hex of a SHA-256 digest.
@@ -240,7 +253,7 @@ fn write_hex(digest: &[u8], out: &mut [u8; 64]) {
 fn push_date(out: &mut String, date: NaiveDate) {
     use chrono::Datelike;
     if (0..=9999).contains(&date.year()) {
-        out.push_str(&crate::date_text(date));
+        crate::push_date_text(out, date);
     } else {
         let _ = write!(out, "{}", date.format("%Y-%m-%d"));
     }
@@ -315,6 +328,14 @@ mod raw_payload {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_generated_id_is_ev_and_twelve_digits() {
+        for seq in [0, 1, 42, 999_999_999_999, 1_000_000_000_000, i64::MAX, -7] {
+            assert_eq!(generated_event_id(seq), format!("ev-{seq:012}"));
+        }
+        assert_eq!(generated_event_id(12), "ev-000000000012");
+    }
 
     fn event(payload: &str) -> StoredEvent {
         StoredEvent {

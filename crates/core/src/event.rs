@@ -228,11 +228,13 @@ fn contribution_payload(c: &ContributionRecord) -> String {
     });
     push_json_string(&mut out, &c.contribution_id);
     out.push_str(",\"date\":\"");
-    out.push_str(&crate::date_text(c.date));
+    crate::push_date_text(&mut out, c.date);
     out.push_str("\",\"description\":");
     push_json_string(&mut out, &c.description);
     out.push_str(",\"effort\":");
-    push_json_string(&mut out, &c.effort.to_string());
+    out.push('"');
+    c.effort.push_text(&mut out);
+    out.push('"');
     if let Some(evidence) = &c.evidence {
         out.push_str(",\"evidence\":");
         push_json_string(&mut out, evidence);
@@ -260,7 +262,7 @@ mod tests {
             ids in proptest::collection::vec("\\PC{0,12}|[\"\\\\\u{0}-\u{1f}\u{7f}é€😀 a-z]{0,12}", 4),
             evidence in proptest::option::of(".{0,20}"),
             days in -800_000i32..3_000_000,
-            effort in prop_oneof![Just(0.0), 0.0f64..1e6, Just(0.1), Just(2.5), Just(1e-7)],
+            effort in prop_oneof![Just(0.0), 0.0f64..1e6, Just(0.1), Just(2.5), Just(1e-7), (0u32..100).prop_map(f64::from)],
             phase in 0usize..5,
         ) {
             let record = ContributionRecord {

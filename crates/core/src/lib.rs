@@ -31,38 +31,80 @@ pub use chrono::NaiveDate;
 /// A date as `YYYY-MM-DD`, the same text as `date.to_string()`, without the formatting
 /// machinery (imports and replays write millions of dates).
 pub fn date_text(date: NaiveDate) -> String {
+    let mut out = String::with_capacity(10);
+    push_date_text(&mut out, date);
+    out
+}
+
+/// Appends `date` as [`date_text`] writes it.
+pub fn push_date_text(out: &mut String, date: NaiveDate) {
     use chrono::Datelike;
     let (year, month, day) = (date.year(), date.month(), date.day());
-    if !(0..=9999).contains(&year) {
-        return date.to_string();
-    }
-    let digits = [
-        year / 1000,
-        year / 100 % 10,
-        year / 10 % 10,
-        year % 10,
-        -1,
-        month as i32 / 10,
-        month as i32 % 10,
-        -1,
-        day as i32 / 10,
-        day as i32 % 10,
+    let Ok(year @ 0..=9999) = u32::try_from(year) else {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{date}");
+        return;
+    };
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let text = [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
     ];
-    digits
-        .iter()
-        .map(|&d| {
-            if d < 0 {
-                '-'
-            } else {
-                char::from(b'0' + d as u8)
-            }
-        })
-        .collect()
+    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+}
+
+/// Appends `n` in decimal, as `n.to_string()` writes it (without the formatting machinery:
+/// sequence numbers and efforts are written millions of times).
+pub fn push_integer(out: &mut String, n: i64) {
+    let mut text = [0u8; 20];
+    let mut start = text.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        start -= 1;
+        text[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&text[start..]).unwrap_or_default());
 }
 
 #[cfg(test)]
 mod date_text_tests {
     use super::*;
+
+    #[test]
+    fn push_integer_is_to_string() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            99,
+            100,
+            123_456_789,
+            i64::MAX,
+            i64::MIN,
+            -1_000_000,
+        ] {
+            let mut out = String::from("x");
+            push_integer(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
+    }
 
     #[test]
     fn date_text_is_to_string() {

@@ -37,11 +37,18 @@ pub fn placement(state: &State, person_id: &str, date: NaiveDate) -> Option<Plac
 
 /// Everyone employed on `date`, in person-id order.
 pub fn org_as_of(state: &State, date: NaiveDate) -> Vec<Placement> {
-    state
-        .people
-        .keys()
+    person_ids(state)
+        .into_iter()
         .filter_map(|id| placement(state, id, date))
         .collect()
+}
+
+/// Every person's id, sorted (the people are held in a hash map: an import looks one up per
+/// contribution).
+fn person_ids(state: &State) -> Vec<&String> {
+    let mut ids: Vec<&String> = state.people.keys().collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// The people placed in `unit_id` on `date`.
@@ -126,7 +133,7 @@ pub fn diff(state: &State, from: NaiveDate, to: NaiveDate) -> OrgDiff {
         to: Some(to),
         ..OrgDiff::default()
     };
-    for id in state.people.keys() {
+    for id in person_ids(state) {
         match (placement(state, id, from), placement(state, id, to)) {
             (None, Some(after)) => out.joined.push(after),
             (Some(before), None) => out.left.push(before),

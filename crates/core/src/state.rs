@@ -72,20 +72,24 @@ impl Changes {
 
 #[derive(Clone, Debug, Default)]
 pub struct State {
-    pub people: BTreeMap<PersonId, PersonRecord>,
+    /// Hash maps, not sorted maps: an import looks a person and a node up for every
+    /// contribution. Whoever shows them in order sorts them (see `org::org_as_of`).
+    pub people: FxHashMap<PersonId, PersonRecord>,
     pub units: BTreeMap<UnitId, UnitRecord>,
     pub unit_versions: BTreeMap<UnitVersionKey, UnitVersion>,
     pub assignments: BTreeMap<AssignmentKey, Assignment>,
-    pub nodes: BTreeMap<NodeId, NodeRecord>,
+    pub nodes: FxHashMap<NodeId, NodeRecord>,
     pub edges: BTreeMap<EdgeKey, EdgeRecord>,
     pub members: BTreeMap<MemberKey, MemberRecord>,
     /// Contributions and outcomes can number in the millions; the store loads only those an
     /// import refers to (see `Preload` in the store), a replay holds them all.
     pub contributions: FxHashMap<String, Contribution>,
     /// Contributions recorded earlier in this write and set aside as a fingerprint of their
-    /// record (see [`State::take_recorded_contribution`]): a bulk import of millions keeps 8 bytes
+    /// record (see [`State::set_aside_recorded_contributions`]): a bulk import of millions keeps 8 bytes
     /// per contribution instead of the whole record.
     pub set_aside: FxHashMap<String, u64>,
+    /// See [`State::set_aside_recorded_contributions`].
+    set_aside_recorded: bool,
     pub outcomes: FxHashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
@@ -108,6 +112,7 @@ impl State {
     pub fn forget_facts(&mut self) {
         self.contributions = FxHashMap::default();
         self.set_aside = FxHashMap::default();
+        self.set_aside_recorded = false;
         self.outcomes = FxHashMap::default();
         self.reviews.forget_facts();
         self.changes = Changes::default();
@@ -119,21 +124,20 @@ impl State {
         self.set_aside.reserve(additional);
     }
 
-    /// Replaces a just-recorded contribution by a fingerprint of its record and hands the
-    /// record over, taking it out of the pending changes: the caller writes its projection row
-    /// (a bulk import moves the strings into the row, and bounds its memory). A later row
-    /// with the same id can still be told "unchanged" or "different"; events that change it
+    /// From now on, a recorded contribution is checked as always, then kept only as a
+    /// fingerprint of its record: it enters neither the contributions held nor the pending
+    /// changes, and whoever applied the event writes its projection row from the event (a
+    /// bulk import moves the strings into the row, and bounds its memory). A later row with
+    /// the same id can still be told "unchanged" or "different"; events that change it
     /// (confirmation, retraction) need the record and are refused until the next write.
-    pub fn take_recorded_contribution(&mut self, id: &str) -> Option<Contribution> {
-        let recorded = self.contributions.get(id)?;
-        if recorded.confirmed_on.is_some() || recorded.retracted_on.is_some() {
-            return None;
-        }
-        let print = fingerprint(&recorded.record);
-        let (id, contribution) = self.contributions.remove_entry(id)?;
-        self.changes.contributions.remove(&id);
-        self.set_aside.insert(id, print);
-        Some(contribution)
+    /// [`State::forget_facts`] ends it.
+    pub fn set_aside_recorded_contributions(&mut self) {
+        self.set_aside_recorded = true;
+    }
+
+    /// Whether rows changed since the last [`State::take_changes`].
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
     }
 
     /// The rows changed since the last call.
@@ -312,6 +316,11 @@ impl State {
                 self.employed(&c.person_id, c.date, "date")?;
                 if c.effort.value() < 0.0 {
                     return reject("effort", format!("effort {} is negative", c.effort));
+                }
+                if self.set_aside_recorded {
+                    self.set_aside
+                        .insert(c.contribution_id.clone(), fingerprint(c));
+                    return Ok(());
                 }
                 self.changes.contributions.insert(c.contribution_id.clone());
                 self.contributions.insert(

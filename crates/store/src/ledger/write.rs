@@ -65,7 +65,7 @@ impl Store {
         let mut writes = Writes::default();
         for new in planned {
             writes.events.push(event_row(&sealer.seal(
-                new.event,
+                &new.event,
                 new.effective,
                 new.event_id,
             )));
@@ -143,6 +143,7 @@ impl Store {
                 state.reserve_set_aside(usize::try_from(rows).unwrap_or(0));
             }
         }
+        state.set_aside_recorded_contributions();
         let mut sealer = Sealer::new(head, actor, recorded);
         let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
@@ -165,16 +166,19 @@ impl Store {
                                 changed_lines.push(planned.line);
                             }
                             summary.events += 1;
-                            // A recorded contribution's projection row is written now and
-                            // the state keeps only a fingerprint of it (bounded memory for
-                            // imports of millions).
-                            let recorded = match &planned.event {
-                                Event::ContributionRecorded(c) => {
-                                    state.take_recorded_contribution(&c.contribution_id)
-                                }
+                            let sealed = sealer.seal(&planned.event, planned.effective, None);
+                            // A recorded contribution's projection row is written from the
+                            // event: the state kept only a fingerprint of it (bounded memory
+                            // for imports of millions).
+                            let recorded = match planned.event {
+                                Event::ContributionRecorded(record) => Some(Contribution {
+                                    record,
+                                    confirmed_on: None,
+                                    retracted_on: None,
+                                    retraction_reason: None,
+                                }),
                                 _ => None,
                             };
-                            let sealed = sealer.seal(planned.event, planned.effective, None);
                             out.push(state, sealed, recorded);
                         },
                     );
@@ -444,7 +448,7 @@ impl Sealer {
 
     fn seal(
         &mut self,
-        event: Event,
+        event: &Event,
         effective: NaiveDate,
         event_id: Option<String>,
     ) -> StoredEvent {
@@ -488,10 +492,11 @@ struct Writes {
 
 impl Writes {
     fn add_changes(&mut self, state: &mut State) {
-        let changes = state.take_changes();
-        if changes.is_empty() {
+        if !state.has_changes() {
+            // Most events of a bulk import leave nothing here: skip taking an empty set.
             return;
         }
+        let changes = state.take_changes();
         for (i, table) in PROJECTIONS.iter().enumerate() {
             for row in rows::changed_rows(state, &changes, table) {
                 self.put(i, table, row, false);

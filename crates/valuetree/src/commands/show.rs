@@ -176,11 +176,12 @@ fn show_person(store: &mut Store, state: &State, id: &str, as_of: NaiveDate) -> 
             );
         }
     }
-    let led: Vec<_> = state
+    let mut led: Vec<_> = state
         .nodes
         .values()
         .filter(|n| state.current_lead(&n.node_id).map(String::as_str) == Some(id))
         .collect();
+    led.sort_unstable_by(|a, b| a.node_id.cmp(&b.node_id));
     if !led.is_empty() {
         say!("\nLeads");
         for n in led {

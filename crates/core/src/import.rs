@@ -265,21 +265,28 @@ impl Planner<'_> {
         }
     }
 
-    fn facts<T>(&mut self, rows: Vec<Row<T>>, events_for: impl Fn(&Self, &T) -> Plan) {
+    /// Contributions, outcomes and hand-overs: each row's record moves into its event.
+    fn facts<T>(&mut self, rows: Vec<Row<T>>, events_for: impl Fn(&Self, T) -> Plan) {
         for row in rows {
-            self.apply_row(&row, &events_for);
+            let planned = events_for(self, row.record);
+            self.apply_events(row.line, planned);
         }
     }
 
     fn apply_row<T>(&mut self, row: &Row<T>, events_for: &impl Fn(&Self, &T) -> Plan) {
-        let applied = events_for(self, &row.record).and_then(|events| {
+        let planned = events_for(self, &row.record);
+        self.apply_events(row.line, planned);
+    }
+
+    fn apply_events(&mut self, line: u64, planned: Plan) {
+        let applied = planned.and_then(|events| {
             for event in events {
                 self.state.apply(&event)?;
                 let effective = event.natural_effective_date().unwrap_or(self.today);
                 (self.emit)(
                     self.state,
                     Planned {
-                        line: row.line,
+                        line,
                         event,
                         effective,
                     },
@@ -289,7 +296,7 @@ impl Planner<'_> {
         });
         if let Err(rejection) = applied {
             self.errors.push(RowError {
-                line: row.line,
+                line,
                 column: Some(rejection.field.to_string()),
                 reason: rejection.reason,
             });
@@ -431,11 +438,11 @@ impl Planner<'_> {
         })
     }
 
-    fn contribution(&self, row: &ContributionRecord) -> Plan {
+    fn contribution(&self, row: ContributionRecord) -> Plan {
         let Some(old) = self.state.contributions.get(&row.contribution_id) else {
             return match self.state.set_aside.get(&row.contribution_id) {
-                None => Ok(vec![Event::ContributionRecorded(row.clone())]),
-                Some(print) if *print == crate::state::fingerprint(row) => Ok(vec![]),
+                None => Ok(vec![Event::ContributionRecorded(row)]),
+                Some(print) if *print == crate::state::fingerprint(&row) => Ok(vec![]),
                 Some(_) => Err(Rejection {
                     field: "contribution_id",
                     reason: format!(
@@ -462,18 +469,18 @@ impl Planner<'_> {
         Ok(vec![])
     }
 
-    fn outcome(&self, row: &OutcomeRecord) -> Plan {
+    fn outcome(&self, row: OutcomeRecord) -> Plan {
         match self.state.outcomes.get(&row.outcome_id) {
-            None => Ok(vec![Event::OutcomeRecorded(row.clone())]),
-            Some(old) if old == row => Ok(vec![]),
+            None => Ok(vec![Event::OutcomeRecorded(row)]),
+            Some(old) if *old == row => Ok(vec![]),
             Some(_) => changed_fact("outcome_id", "outcome", &row.outcome_id),
         }
     }
 
-    fn handover(&self, row: &HandoverRecord) -> Plan {
+    fn handover(&self, row: HandoverRecord) -> Plan {
         match self.state.handovers.get(&(row.node_id.clone(), row.date)) {
-            None => Ok(vec![Event::NodeHandedOver(row.clone())]),
-            Some(old) if old == row => Ok(vec![]),
+            None => Ok(vec![Event::NodeHandedOver(row)]),
+            Some(old) if *old == row => Ok(vec![]),
             Some(_) => Err(Rejection {
                 field: "date",
                 reason: format!(

@@ -486,8 +486,8 @@ struct Writes {
     new_rows: Vec<Vec<Row>>,
     /// Per projection table, rows that may replace a stored one.
     changed_rows: Vec<Vec<Row>>,
-    /// Per projection table, where each key's row is: in `new_rows` (true) or `changed_rows`.
-    positions: Vec<rustc_hash::FxHashMap<String, (bool, usize)>>,
+    /// Per projection table, where each key's row is in `changed_rows`.
+    positions: Vec<rustc_hash::FxHashMap<String, usize>>,
 }
 
 impl Writes {
@@ -499,39 +499,39 @@ impl Writes {
         let changes = state.take_changes();
         for (i, table) in PROJECTIONS.iter().enumerate() {
             for row in rows::changed_rows(state, &changes, table) {
-                self.put(i, table, row, false);
+                self.put(i, table, row);
             }
         }
     }
 
-    /// Adds the row of a key that the database does not hold yet.
+    /// Adds the row of a key that the database does not hold yet. It is not looked up
+    /// again: should the key change again before the write, that version lands in
+    /// `changed_rows`, whose upsert runs after the insert.
     fn add_new_row(&mut self, table: &Table, row: Row) {
         if let Some(i) = PROJECTIONS.iter().position(|t| t.name == table.name) {
-            self.put(i, table, row, true);
+            self.allocate();
+            self.new_rows[i].push(row);
         }
     }
 
-    /// Adds one row of projection `i`, replacing an earlier version of it (which keeps its
-    /// place: a new key stays new however often it changes before it is written).
-    fn put(&mut self, i: usize, table: &Table, row: Row, new: bool) {
+    fn allocate(&mut self) {
         if self.positions.is_empty() {
             self.new_rows.resize_with(PROJECTIONS.len(), Vec::new);
             self.changed_rows.resize_with(PROJECTIONS.len(), Vec::new);
             self.positions
                 .resize_with(PROJECTIONS.len(), rustc_hash::FxHashMap::default);
         }
+    }
+
+    /// Adds one changed row of projection `i`, replacing an earlier version of it.
+    fn put(&mut self, i: usize, table: &Table, row: Row) {
+        self.allocate();
         let key = key_text(&row, table.key_columns);
         match self.positions[i].get(&key) {
-            Some(&(true, at)) => self.new_rows[i][at] = row,
-            Some(&(false, at)) => self.changed_rows[i][at] = row,
+            Some(&at) => self.changed_rows[i][at] = row,
             None => {
-                let rows = if new {
-                    &mut self.new_rows[i]
-                } else {
-                    &mut self.changed_rows[i]
-                };
-                self.positions[i].insert(key, (new, rows.len()));
-                rows.push(row);
+                self.positions[i].insert(key, self.changed_rows[i].len());
+                self.changed_rows[i].push(row);
             }
         }
     }

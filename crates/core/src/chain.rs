@@ -210,18 +210,25 @@ pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEven
 
 /// The id of an event whose writer gave none: `ev-` and its 12-digit sequence number.
 pub fn generated_event_id(seq: i64) -> String {
-    if !(0..1_000_000_000_000).contains(&seq) {
-        return format!("ev-{seq:012}");
-    }
     let mut out = String::with_capacity(15);
-    out.push_str("ev-");
-    let mut digits = String::with_capacity(12);
-    crate::push_integer(&mut digits, seq);
-    for _ in digits.len()..12 {
-        out.push('0');
-    }
-    out.push_str(&digits);
+    push_generated_event_id(&mut out, seq);
     out
+}
+
+/// Appends [`generated_event_id`]`(seq)`.
+pub fn push_generated_event_id(out: &mut String, seq: i64) {
+    if !(0..1_000_000_000_000).contains(&seq) {
+        let _ = write!(out, "ev-{seq:012}");
+        return;
+    }
+    out.push_str("ev-");
+    let mut digits = [b'0'; 12];
+    let mut rest = seq;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
 }
 
 /// The sequence number an id of the generated form names (`ev-` and 12 digits), if it has
@@ -298,7 +305,12 @@ fn write_canonical(out: &mut String, value: &Value) {
 }
 
 pub(crate) fn push_json_string(out: &mut String, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // Every byte is looked at (no early exit) so that the check compiles to vector
+    // instructions: `verify` runs it on seven fields of every event.
+    let plain = !text.bytes().fold(false, |special, b| {
+        special | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if plain {
         out.push('"');
         out.push_str(text);
         out.push('"');

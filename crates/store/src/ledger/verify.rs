@@ -165,7 +165,7 @@ impl RawBatch {
         for (i, cell) in cells.iter().skip(1).take(RAW_FIELDS).enumerate() {
             match cell {
                 Cell::Text(text) => self.text.push_str(text),
-                Cell::Null if i == 0 => self.text.push_str(&chain::generated_event_id(seq)),
+                Cell::Null if i == 0 => chain::push_generated_event_id(&mut self.text, seq),
                 _ => readable = false,
             }
             ends[i] = self.text.len();

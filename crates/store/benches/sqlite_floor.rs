@@ -5,12 +5,13 @@
 //! (the same shapes and sizes the import writes: canonical JSON payload, hex hash, no stored
 //! generated id), then
 //! written into a database made by the store's own migrations, through prepared statements
-//! in one transaction, with a durable commit (WAL, synchronous=FULL, the store's pragmas).
+//! as the store writes them (32 rows per `INSERT OR FAIL`), in one transaction, with a
+//! durable commit (WAL, synchronous=FULL, the store's pragmas).
 //! No parsing, checking or hashing is timed: whatever the import takes beyond these figures
 //! is valuetree's own work. `VALUETREE_BENCH_CONTRIBUTIONS` changes N (default 1,000,000).
 //! Timings are printed, never asserted: record them in docs/benchmarks.md.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use std::sync::Arc;
 use std::time::Instant;
 use valuetree_core::clock::SystemClock;
@@ -21,6 +22,8 @@ struct Rows {
     payload: String,
     date: String,
     hash: String,
+    /// 32 bytes for the BLOB variant (not a real digest either).
+    hash_bytes: Vec<u8>,
     contribution_id: String,
     person_id: String,
     node_id: String,
@@ -61,6 +64,7 @@ fn rows(n: usize) -> Vec<Rows> {
                 seq: i as i64 + 1,
                 payload,
                 date,
+                hash_bytes: hash.as_bytes()[..32].to_vec(),
                 hash,
                 contribution_id,
                 person_id,
@@ -71,6 +75,9 @@ fn rows(n: usize) -> Vec<Rows> {
         })
         .collect()
 }
+
+/// Rows per multi-row INSERT, as the store writes them.
+const ROWS: usize = 32;
 
 /// The events table as it could be, to see what a smaller row buys: the hash as 32 bytes
 /// instead of 64 hex digits.
@@ -113,38 +120,81 @@ fn write(path: &str, rows: &[Rows], defer_indexes: bool, slim: bool) -> (f64, f6
         Vec::new()
     };
     {
-        // Generated ids are not stored (NULL), as the store writes them.
-        let mut event = tx
-            .prepare(
-                "INSERT INTO events (seq, event_id, kind, payload, effective, recorded, actor, \
-                 hash) VALUES ($1, NULL, 'contribution_recorded', $2, $3, \
-                 '2026-11-28T03:26:51.120295Z', 'bench', $4)",
+        // As the store writes them: generated ids not stored (NULL), ROWS rows per
+        // `INSERT OR FAIL` statement (no statement journal), the rest one by one.
+        // `template` is one row's tuple, `#` where a parameter goes.
+        let values = |template: &str, rows: usize| {
+            let width = template.matches('#').count();
+            (0..rows)
+                .map(|r| {
+                    let mut tuple = String::from("(");
+                    let mut n = r * width;
+                    for piece in template.split_inclusive('#') {
+                        match piece.strip_suffix('#') {
+                            Some(text) => {
+                                n += 1;
+                                tuple.push_str(&format!("{text}${n}"));
+                            }
+                            None => tuple.push_str(piece),
+                        }
+                    }
+                    tuple.push(')');
+                    tuple
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let event_sql = |rows: usize| {
+            format!(
+                "INSERT OR FAIL INTO events (seq, event_id, kind, payload, effective, recorded, \
+                 actor, hash) VALUES {}",
+                values(
+                    "#, NULL, 'contribution_recorded', #, #, '2026-11-28T03:26:51.120295Z', \
+                     'bench', #",
+                    rows
+                )
             )
-            .expect("prepare");
-        let mut contribution = tx
-            .prepare(
-                "INSERT INTO contributions (contribution_id, person_id, node_id, phase, date, \
-                 effort, description, evidence, confirmed, confirmed_on, retracted_on, \
-                 retraction_reason) VALUES ($1, $2, $3, $4, $5, 6.0, $6, NULL, 0, NULL, NULL, NULL)",
+        };
+        let contribution_sql = |rows: usize| {
+            format!(
+                "INSERT OR FAIL INTO contributions (contribution_id, person_id, node_id, phase, \
+                 date, description, effort, evidence, confirmed, confirmed_on, retracted_on, \
+                 retraction_reason) VALUES {}",
+                values("#, #, #, #, #, #, 6.0, NULL, 0, NULL, NULL, NULL", rows)
             )
-            .expect("prepare");
-        for r in rows {
-            if slim {
-                event.execute(params![r.seq, r.payload, r.date, &r.hash.as_bytes()[..32]])
+        };
+        let mut events = tx.prepare(&event_sql(ROWS)).expect("prepare");
+        let mut contributions = tx.prepare(&contribution_sql(ROWS)).expect("prepare");
+        let mut one_event = tx.prepare(&event_sql(1)).expect("prepare");
+        let mut one_contribution = tx.prepare(&contribution_sql(1)).expect("prepare");
+        for group in rows.chunks(ROWS) {
+            let (event, contribution, parts) = if group.len() == ROWS {
+                (&mut events, &mut contributions, group.chunks(ROWS))
             } else {
-                event.execute(params![r.seq, r.payload, r.date, r.hash])
+                (&mut one_event, &mut one_contribution, group.chunks(1))
+            };
+            for part in parts {
+                let mut event_params: Vec<&dyn rusqlite::ToSql> = Vec::new();
+                let mut contribution_params: Vec<&dyn rusqlite::ToSql> = Vec::new();
+                for r in part {
+                    event_params.extend([&r.seq as &dyn rusqlite::ToSql, &r.payload, &r.date]);
+                    event_params.push(if slim { &r.hash_bytes } else { &r.hash });
+                    contribution_params.extend([
+                        &r.contribution_id as &dyn rusqlite::ToSql,
+                        &r.person_id,
+                        &r.node_id,
+                        &r.phase,
+                        &r.date,
+                        &r.description,
+                    ]);
+                }
+                event
+                    .execute(event_params.as_slice())
+                    .expect("insert events");
+                contribution
+                    .execute(contribution_params.as_slice())
+                    .expect("insert contributions");
             }
-            .expect("insert event");
-            contribution
-                .execute(params![
-                    r.contribution_id,
-                    r.person_id,
-                    r.node_id,
-                    r.phase,
-                    r.date,
-                    r.description
-                ])
-                .expect("insert contribution");
         }
     }
     let inserted = started.elapsed().as_secs_f64();
@@ -154,6 +204,14 @@ fn write(path: &str, rows: &[Rows], defer_indexes: bool, slim: bool) -> (f64, f6
     let indexed = started.elapsed().as_secs_f64();
     tx.commit().expect("commit");
     let committed = started.elapsed().as_secs_f64();
+    let stored: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM contributions)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count rows");
+    assert_eq!(stored, 2 * rows.len() as i64, "every row written once");
     (inserted, indexed - inserted, committed - indexed)
 }
 

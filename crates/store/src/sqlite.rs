@@ -60,10 +60,14 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
     // FULL: a commit is on disk before it is acknowledged (an import is one commit, so the
     // cost is one fsync per import, not per row).
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // A large page cache keeps the indexes of a million-row import in memory; SQLite only
-    // takes the memory as it needs it.
-    conn.pragma_update(None, "cache_size", -262_144)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
+    // Sorts (index builds after a bulk load) spill to temporary files, not memory: a file
+    // sorter keeps its keys in one buffer instead of an allocation per key, and can hand
+    // sorted runs to a helper thread (`threads`; the import's other core is idle while its
+    // indexes are built). Measured: 1,000,000 contributions' two index builds took 2.9-3.5 s
+    // with temp_store=MEMORY, 2.0-2.4 s with FILE, 1.6-1.9 s with FILE and the helper.
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    conn.pragma_update(None, "threads", 1)?;
     // Reads through a memory map instead of a read() system call per page.
     conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
     migrate(&conn)?;
@@ -180,6 +184,13 @@ struct BulkLoad {
     written: u64,
 }
 
+/// The page cache (negative: KiB). A large cache keeps the indexes of a million-row import
+/// in memory; SQLite only takes the memory as it needs it.
+const PAGE_CACHE_KIB: i64 = -262_144;
+
+/// The page cache while deferred indexes are built, which also sizes the sorter's runs.
+const INDEX_BUILD_CACHE_KIB: i64 = -4_096;
+
 /// Rows per multi-row INSERT statement (at most 32,766 parameters: the widest table has 13
 /// columns).
 const ROWS_PER_INSERT: usize = 32;
@@ -205,6 +216,42 @@ const BULK_LOAD_TRIGGER_ROWS: u64 = 10_000;
 /// index updates against 1.9 s to build both), so rebuilding pays while the table already
 /// holds at most about twice the incoming rows.
 const BULK_LOAD_MAX_EXISTING_PER_INCOMING: u64 = 2;
+
+/// Runs a prepared multi-row INSERT for `group`, binding only the parameters whose value
+/// differs from the one still bound from the statement's previous run (`bound`, empty
+/// before the first). SQLite keeps bindings across runs, and every text bind costs it an
+/// allocation and a copy: the columns a bulk import repeats on every row (the event kind,
+/// the recorded time, the actor, the NULLs of a new contribution) are bound once per call
+/// instead of once per row (measured: binding was a seventh of the writer's time).
+fn execute_rebinding_changes<'r>(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    group: &'r [Row],
+    bound: &mut Vec<&'r Value>,
+) -> Result<(), StoreError> {
+    let values = group.iter().flatten();
+    let mut count = 0;
+    if bound.is_empty() {
+        for (i, value) in values.enumerate() {
+            stmt.raw_bind_parameter(i + 1, value)?;
+            bound.push(value);
+            count += 1;
+        }
+    } else {
+        for (i, (value, previous)) in values.zip(bound.iter_mut()).enumerate() {
+            if *previous != value {
+                stmt.raw_bind_parameter(i + 1, value)?;
+                *previous = value;
+            }
+            count += 1;
+        }
+    }
+    // A short row would leave the previous row's values bound: refuse it, as `execute` does.
+    if count != stmt.parameter_count() || group.iter().map(Vec::len).sum::<usize>() != count {
+        return Err(rusqlite::Error::InvalidParameterCount(count, stmt.parameter_count()).into());
+    }
+    stmt.raw_execute()?;
+    Ok(())
+}
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -295,8 +342,9 @@ impl Tx for SqliteTx<'_> {
         let mut groups = rows.chunks_exact(ROWS_PER_INSERT);
         if rows.len() >= ROWS_PER_INSERT {
             let mut stmt = self.tx.prepare_cached(&sql(ROWS_PER_INSERT))?;
+            let mut bound = Vec::new();
             for group in &mut groups {
-                stmt.execute(rusqlite::params_from_iter(group.iter().flatten()))?;
+                execute_rebinding_changes(&mut stmt, group, &mut bound)?;
             }
         }
         let mut stmt = self.tx.prepare_cached(&sql(1))?;
@@ -329,8 +377,19 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        for sql in &self.deferred_indexes {
-            self.tx.execute_batch(sql)?;
+        if !self.deferred_indexes.is_empty() {
+            // SQLite's sorter keeps up to the page cache's size of keys in one sorted run:
+            // with the normal cache that is every key of a million-row table in one run,
+            // sorted on one core. A small cache while the sorter starts cuts the keys into
+            // runs that the helper thread sorts while this one reads on, then merges.
+            self.tx
+                .pragma_update(None, "cache_size", INDEX_BUILD_CACHE_KIB)?;
+            let built = self
+                .deferred_indexes
+                .iter()
+                .try_for_each(|sql| self.tx.execute_batch(sql));
+            self.tx.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
+            built?;
         }
         Ok(self.tx.commit()?)
     }

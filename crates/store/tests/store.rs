@@ -668,3 +668,102 @@ fn contributions_arriving_in_chunks_are_imported_atomically() {
         assert!(store.check_projections(10).expect("check").is_empty());
     });
 }
+
+/// Multi-row inserts bind only what changed since the group before (SQLite): values that
+/// repeat for a while, then change, then come back, must each land in their own row.
+#[test]
+fn rows_whose_values_repeat_and_change_across_a_bulk_write_are_stored_as_given() {
+    use valuetree_core::import::{RecordBatch, Row};
+    use valuetree_store::sql::Value;
+    let phases = [Phase::Discover, Phase::Design, Phase::Build];
+    let record = |i: usize| ContributionRecord {
+        contribution_id: format!("C{i}"),
+        // Runs of 40 rows per person cross the 32-row groups at different places.
+        person_id: if (i / 40).is_multiple_of(2) {
+            "P1"
+        } else {
+            "P2"
+        }
+        .into(),
+        node_id: "N1".into(),
+        phase: phases[(i / 7) % 3],
+        date: day(if i % 64 < 32 {
+            "2024-06-01"
+        } else {
+            "2024-06-02"
+        }),
+        effort: valuetree_core::Amount((i % 5) as f64 + 0.5),
+        description: if i.is_multiple_of(33) {
+            format!("note {i}")
+        } else {
+            String::new()
+        },
+        // One row with evidence among rows without: the NULL must come back after it.
+        evidence: (i % 50 == 17).then(|| format!("https://example.org/{i}")),
+        confirmed: i.is_multiple_of(3),
+    };
+    each_backend(|db| {
+        let mut store = db.open();
+        store
+            .append(vec![(hire("P1"), None), (hire("P2"), None)], "test")
+            .expect("people");
+        store
+            .import_records(
+                vec![(
+                    "nodes".into(),
+                    RecordBatch::Nodes(vec![Row {
+                        line: 2,
+                        record: big_node(),
+                    }]),
+                )],
+                "test",
+                &mut |_| {},
+            )
+            .expect("node");
+        let rows = 300;
+        store
+            .import_records(
+                vec![(
+                    "contributions".into(),
+                    RecordBatch::Contributions(
+                        (0..rows)
+                            .map(|i| Row {
+                                line: i as u64 + 2,
+                                record: record(i),
+                            })
+                            .collect(),
+                    ),
+                )],
+                "test",
+                &mut |_| {},
+            )
+            .expect("contributions");
+        let stored = store
+            .query(
+                "SELECT contribution_id, person_id, phase, date, effort, description, evidence, \
+                 confirmed FROM contributions ORDER BY CAST(substr(contribution_id, 2) AS INTEGER)",
+                &[],
+            )
+            .expect("stored rows");
+        assert_eq!(stored.len(), rows);
+        for (i, row) in stored.iter().enumerate() {
+            let r = record(i);
+            let text = |s: &str| Value::Text(s.to_string());
+            let expected = vec![
+                text(&r.contribution_id),
+                text(&r.person_id),
+                text(r.phase.as_str()),
+                text(&r.date.to_string()),
+                Value::Real(r.effort.0),
+                text(&r.description),
+                r.evidence.as_deref().map_or(Value::Null, text),
+                Value::Int(i64::from(r.confirmed)),
+            ];
+            assert_eq!(row, &expected, "row {i}");
+        }
+        let report = store.verify_chain(None, &mut |_| {}).expect("verify");
+        assert_eq!(report.failure, None);
+        assert_eq!(report.events, rows as u64 + 3);
+        assert!(store.check_projections(10).expect("check").is_empty());
+    });
+}

@@ -556,6 +556,10 @@ impl Writes {
 struct Outbox<'s> {
     writes: Writes,
     sender: &'s std::sync::mpsc::SyncSender<Writes>,
+    /// Chunks the writer has written, sent back to be freed here: an allocator frees memory
+    /// the freeing thread allocated much more cheaply than another thread's (measured: a
+    /// tenth of the writer's time went to freeing the producer's rows).
+    written: std::sync::mpsc::Receiver<Writes>,
     writer_gone: bool,
 }
 
@@ -574,6 +578,9 @@ impl Outbox<'_> {
         if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
             // A closed channel means the writer failed; its error is reported, stop sending.
             self.writer_gone = self.sender.send(std::mem::take(&mut self.writes)).is_err();
+            while let Ok(written) = self.written.try_recv() {
+                drop(written);
+            }
         }
     }
 }
@@ -586,11 +593,13 @@ fn stream_writes<T: Send>(
     produce: impl FnOnce(&mut Outbox<'_>) -> T + Send,
 ) -> Result<T, StoreError> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Writes>(4);
+    let (give_back, written) = std::sync::mpsc::channel::<Writes>();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
             let mut outbox = Outbox {
                 writes: Writes::default(),
                 sender: &sender,
+                written,
                 writer_gone: false,
             };
             let result = produce(&mut outbox);
@@ -606,6 +615,8 @@ fn stream_writes<T: Send>(
                 written = writes.write(tx);
                 progress(writes.events.len() as u64);
             }
+            // Once the producer is done nobody frees them there: the last few go here.
+            let _ = give_back.send(writes);
             if written.is_err() {
                 // Dropping the receiver (by leaving the loop) tells the producer to stop.
                 break;

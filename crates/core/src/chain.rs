@@ -208,6 +208,87 @@ pub fn seal(mut event: StoredEvent, previous: Option<(i64, &str)>) -> StoredEven
     event
 }
 
+/// The parts of a new event that its writer supplies; [`Sealing`] adds the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct NewEnvelope<'a> {
+    pub actor: &'a str,
+    pub effective: NaiveDate,
+    /// `None` or empty: a generated id (see [`seal`]).
+    pub event_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub recorded: &'a str,
+}
+
+/// Seals new events one after another exactly as [`seal`] does, from borrowed parts and with
+/// reused scratch space: a bulk import seals millions, and building a [`StoredEvent`] per
+/// event (owned copies of the actor, recorded time, kind, previous hash, generated id and
+/// envelope text) was a third of its sealing cost.
+#[derive(Debug, Default)]
+pub struct Sealing {
+    head: Option<(i64, String)>,
+    envelope: String,
+    event_id: String,
+    effective: String,
+}
+
+impl Sealing {
+    /// Continues the chain after `previous` (`None`: a new ledger).
+    pub fn new(previous: Option<(i64, &str)>) -> Self {
+        Sealing {
+            head: previous.map(|(seq, hash)| (seq, hash.to_string())),
+            ..Sealing::default()
+        }
+    }
+
+    /// Seals the next event: its sequence number and hash (lowercase hex).
+    pub fn seal(&mut self, new: NewEnvelope<'_>) -> (i64, String) {
+        let (seq, prev_hash) = match &self.head {
+            None => (1, GENESIS_HASH),
+            Some((seq, hash)) => (seq + 1, hash.as_str()),
+        };
+        self.event_id.clear();
+        let event_id = match new.event_id {
+            Some(id) if !id.is_empty() => id,
+            _ => {
+                push_generated_event_id(&mut self.event_id, seq);
+                self.event_id.as_str()
+            }
+        };
+        self.effective.clear();
+        push_date(&mut self.effective, new.effective);
+        self.envelope.clear();
+        EnvelopeRef {
+            actor: new.actor,
+            effective: &self.effective,
+            event_id,
+            kind: new.kind,
+            payload: new.payload,
+            prev_hash,
+            recorded: new.recorded,
+            seq,
+        }
+        .write(&mut self.envelope, None);
+        let mut hex = [0u8; 64];
+        write_hex(&Sha256::digest(self.envelope.as_bytes()), &mut hex);
+        let hash = String::from(std::str::from_utf8(&hex).unwrap_or_default());
+        match &mut self.head {
+            Some((head_seq, head_hash)) => {
+                *head_seq = seq;
+                head_hash.clear();
+                head_hash.push_str(&hash);
+            }
+            None => self.head = Some((seq, hash.clone())),
+        }
+        (seq, hash)
+    }
+
+    /// The last event sealed (or the one the chain continues after).
+    pub fn head(&self) -> Option<(i64, &str)> {
+        self.head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()))
+    }
+}
+
 /// The id of an event whose writer gave none: `ev-` and its 12-digit sequence number.
 pub fn generated_event_id(seq: i64) -> String {
     let mut out = String::with_capacity(15);
@@ -413,6 +494,35 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn sealing_from_parts_gives_the_chain_that_seal_gives(
+            p in payloads(),
+            ids in prop::collection::vec(prop::option::of("[a-z0-9\"\\-]{0,8}"), 20),
+            start in prop::option::of((1i64..1_000_000, "[0-9a-f]{64}")),
+        ) {
+            let mut sealing = Sealing::new(start.as_ref().map(|(seq, hash)| (*seq, hash.as_str())));
+            let mut previous = start.clone();
+            for (payload, id) in p.iter().zip(&ids) {
+                let mut expected = event(payload);
+                expected.event_id = id.clone().unwrap_or_default();
+                let expected = seal(
+                    expected,
+                    previous.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+                );
+                let (seq, hash) = sealing.seal(NewEnvelope {
+                    actor: &expected.actor,
+                    effective: expected.effective,
+                    event_id: id.as_deref(),
+                    kind: &expected.kind,
+                    payload,
+                    recorded: &expected.recorded,
+                });
+                prop_assert_eq!((seq, hash.as_str()), (expected.seq, expected.hash.as_str()));
+                prop_assert_eq!(sealing.head(), Some((seq, hash.as_str())));
+                previous = Some((seq, hash));
+            }
+        }
+
         #[test]
         fn an_untouched_chain_verifies(p in payloads()) {
             prop_assert_eq!(first_bad(&build_chain(&p)), None);

@@ -186,7 +186,7 @@ struct BulkLoad {
 
 /// The page cache (negative: KiB). A large cache keeps the indexes of a million-row import
 /// in memory; SQLite only takes the memory as it needs it.
-const PAGE_CACHE_KIB: i64 = -262_144;
+const PAGE_CACHE_KIB: i64 = -65_536;
 
 /// The page cache while deferred indexes are built, which also sizes the sorter's runs.
 const INDEX_BUILD_CACHE_KIB: i64 = -4_096;

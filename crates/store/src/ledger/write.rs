@@ -64,15 +64,13 @@ impl Store {
         let mut sealer = Sealer::new(head, actor, format_recorded(clock.now()));
         let mut writes = Writes::default();
         for new in planned {
-            writes.events.push(event_row(&sealer.seal(
-                &new.event,
-                new.effective,
-                new.event_id,
-            )));
+            writes
+                .events
+                .push(sealer.seal(&new.event, new.effective, new.event_id));
         }
         writes.add_changes(&mut state);
         writes.write(tx.as_mut())?;
-        summary.head = sealer.head;
+        summary.head = sealer.head();
         tx.commit()?;
         remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
@@ -193,7 +191,7 @@ impl Store {
                     error,
                 }));
             }
-            summary.head = sealer.head.clone();
+            summary.head = sealer.head();
             (summary, errors)
         })?;
         if !errors.is_empty() {
@@ -429,9 +427,9 @@ fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
     }
 }
 
-/// Seals new events onto the chain, one after the other.
+/// Seals new events onto the chain, one after the other, into their rows.
 struct Sealer {
-    head: Option<Head>,
+    chain: chain::Sealing,
     actor: String,
     /// All events of one transaction share one recorded time: they are written at one instant.
     recorded: String,
@@ -440,37 +438,48 @@ struct Sealer {
 impl Sealer {
     fn new(head: Option<Head>, actor: &str, recorded: String) -> Self {
         Sealer {
-            head,
+            chain: chain::Sealing::new(head.as_ref().map(|h| (h.seq, h.hash.as_str()))),
             actor: actor.to_string(),
             recorded,
         }
     }
 
-    fn seal(
-        &mut self,
-        event: &Event,
-        effective: NaiveDate,
-        event_id: Option<String>,
-    ) -> StoredEvent {
-        let sealed = chain::seal(
-            StoredEvent {
-                actor: self.actor.clone(),
-                effective,
-                event_id: event_id.unwrap_or_default(),
-                hash: String::new(),
-                kind: event.kind().to_string(),
-                payload: event.canonical_payload(),
-                prev_hash: String::new(),
-                recorded: self.recorded.clone(),
-                seq: 0,
-            },
-            self.head.as_ref().map(|h| (h.seq, h.hash.as_str())),
-        );
-        self.head = Some(Head {
-            seq: sealed.seq,
-            hash: sealed.hash.clone(),
+    /// The events table's row of the next event (as [`into_event_row`] writes a sealed one).
+    fn seal(&mut self, event: &Event, effective: NaiveDate, event_id: Option<String>) -> Row {
+        let payload = event.canonical_payload();
+        let kind = event.kind();
+        let (seq, hash) = self.chain.seal(chain::NewEnvelope {
+            actor: &self.actor,
+            effective,
+            event_id: event_id.as_deref(),
+            kind,
+            payload: &payload,
+            recorded: &self.recorded,
         });
-        sealed
+        // A generated id is not stored: it is the sequence number again.
+        let event_id = match event_id {
+            Some(id) if !id.is_empty() && chain::generated_id_seq(&id) != Some(seq) => {
+                Value::Text(id)
+            }
+            _ => Value::Null,
+        };
+        vec![
+            Value::Int(seq),
+            event_id,
+            Value::Text(kind.to_string()),
+            Value::Text(payload),
+            Value::Text(valuetree_core::date_text(effective)),
+            Value::Text(self.recorded.clone()),
+            Value::Text(self.actor.clone()),
+            Value::Text(hash),
+        ]
+    }
+
+    fn head(&self) -> Option<Head> {
+        self.chain.head().map(|(seq, hash)| Head {
+            seq,
+            hash: hash.to_string(),
+        })
     }
 }
 
@@ -491,6 +500,22 @@ struct Writes {
 }
 
 impl Writes {
+    /// Room for one streamed chunk's events.
+    fn for_chunk() -> Writes {
+        Writes {
+            events: Vec::with_capacity(STREAM_CHUNK),
+            ..Writes::default()
+        }
+    }
+
+    /// Empties it, keeping the capacity.
+    fn clear(&mut self) {
+        self.events.clear();
+        self.new_rows.iter_mut().for_each(Vec::clear);
+        self.changed_rows.iter_mut().for_each(Vec::clear);
+        self.positions.iter_mut().for_each(|p| p.clear());
+    }
+
     fn add_changes(&mut self, state: &mut State) {
         if !state.has_changes() {
             // Most events of a bulk import leave nothing here: skip taking an empty set.
@@ -556,18 +581,20 @@ impl Writes {
 struct Outbox<'s> {
     writes: Writes,
     sender: &'s std::sync::mpsc::SyncSender<Writes>,
-    /// Chunks the writer has written, sent back to be freed here: an allocator frees memory
+    /// Chunks the writer has written, sent back to be emptied here: an allocator frees memory
     /// the freeing thread allocated much more cheaply than another thread's (measured: a
-    /// tenth of the writer's time went to freeing the producer's rows).
+    /// tenth of the writer's time went to freeing the producer's rows), and the emptied
+    /// vectors keep their capacity for the next chunk instead of growing from nothing again.
     written: std::sync::mpsc::Receiver<Writes>,
+    spare: Option<Writes>,
     writer_gone: bool,
 }
 
 const STREAM_CHUNK: usize = 4_096;
 
 impl Outbox<'_> {
-    fn push(&mut self, state: &mut State, event: StoredEvent, recorded: Option<Contribution>) {
-        self.writes.events.push(into_event_row(event));
+    fn push(&mut self, state: &mut State, event: Row, recorded: Option<Contribution>) {
+        self.writes.events.push(event);
         if let Some(contribution) = recorded {
             self.writes.add_new_row(
                 &rows::CONTRIBUTIONS,
@@ -576,11 +603,14 @@ impl Outbox<'_> {
         }
         self.writes.add_changes(state);
         if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
-            // A closed channel means the writer failed; its error is reported, stop sending.
-            self.writer_gone = self.sender.send(std::mem::take(&mut self.writes)).is_err();
-            while let Ok(written) = self.written.try_recv() {
-                drop(written);
+            while let Ok(mut written) = self.written.try_recv() {
+                written.clear();
+                self.spare = Some(written);
             }
+            let next = self.spare.take().unwrap_or_else(Writes::for_chunk);
+            let full = std::mem::replace(&mut self.writes, next);
+            // A closed channel means the writer failed; its error is reported, stop sending.
+            self.writer_gone = self.sender.send(full).is_err();
         }
     }
 }
@@ -597,9 +627,10 @@ fn stream_writes<T: Send>(
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
             let mut outbox = Outbox {
-                writes: Writes::default(),
+                writes: Writes::for_chunk(),
                 sender: &sender,
                 written,
+                spare: None,
                 writer_gone: false,
             };
             let result = produce(&mut outbox);

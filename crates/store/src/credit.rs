@@ -132,10 +132,7 @@ fn corrupt(table: &'static str, what: &str) -> StoreError {
 }
 
 fn text<'a>(cells: &[Cell<'a>], i: usize) -> Option<&'a str> {
-    match cells.get(i) {
-        Some(Cell::Text(t)) => Some(t),
-        _ => None,
-    }
+    cells.get(i).and_then(Cell::text)
 }
 
 fn real(cells: &[Cell<'_>], i: usize) -> Option<f64> {
@@ -149,9 +146,11 @@ fn real(cells: &[Cell<'_>], i: usize) -> Option<f64> {
 fn opt_day(cells: &[Cell<'_>], i: usize) -> Option<Option<Day>> {
     match cells.get(i) {
         Some(Cell::Null) => Some(None),
-        Some(Cell::Text("")) => Some(None),
-        Some(Cell::Text(t)) => parse_day(t).map(Some),
-        _ => None,
+        Some(cell) => match cell.text()? {
+            "" => Some(None),
+            t => parse_day(t).map(Some),
+        },
+        None => None,
     }
 }
 

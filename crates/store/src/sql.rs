@@ -35,6 +35,21 @@ pub enum Cell<'a> {
     Int(i64),
     Real(f64),
     Text(&'a str),
+    /// Text as SQLite stored it, its UTF-8 not checked yet: whoever reads it as text checks
+    /// it ([`Cell::text`]), so a reader that only copies the bytes (`verify`, on its reading
+    /// thread) does not pay for the check.
+    Utf8(&'a [u8]),
+}
+
+impl<'a> Cell<'a> {
+    /// The cell's text, if it is text and valid UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        match *self {
+            Cell::Text(text) => Some(text),
+            Cell::Utf8(bytes) => std::str::from_utf8(bytes).ok(),
+            _ => None,
+        }
+    }
 }
 
 /// A projection table: its name, its columns, and how many leading columns form the key.

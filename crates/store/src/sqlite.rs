@@ -118,9 +118,7 @@ pub fn cell(value: ValueRef<'_>) -> Cell<'_> {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(n) => Cell::Int(n),
         ValueRef::Real(f) => Cell::Real(f),
-        ValueRef::Text(t) | ValueRef::Blob(t) => {
-            std::str::from_utf8(t).map_or(Cell::Null, Cell::Text)
-        }
+        ValueRef::Text(t) | ValueRef::Blob(t) => Cell::Utf8(t),
     }
 }
 

@@ -62,6 +62,18 @@ fn each_backend(test: impl Fn(&Db)) {
     }
 }
 
+/// A SQLite database file `name` in a fresh directory, for tests that also open it directly.
+fn sqlite_file(name: &str) -> (Db, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    let db = Db {
+        url: path.display().to_string(),
+        admin: None,
+        _dir: dir,
+    };
+    (db, path)
+}
+
 fn day(text: &str) -> NaiveDate {
     text.parse().expect("date")
 }
@@ -371,13 +383,7 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
 #[test]
 fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them() {
     use valuetree_core::import::{RecordBatch, Row};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("bulk.db");
-    let db = Db {
-        url: path.display().to_string(),
-        admin: None,
-        _dir: dir,
-    };
+    let (db, path) = sqlite_file("bulk.db");
     let mut store = db.open();
     let person = Row {
         line: 2,
@@ -766,4 +772,32 @@ fn rows_whose_values_repeat_and_change_across_a_bulk_write_are_stored_as_given()
         assert_eq!(report.events, rows as u64 + 3);
         assert!(store.check_projections(10).expect("check").is_empty());
     });
+}
+
+/// SQLite stores whatever bytes it is given as TEXT: a field that is not UTF-8 is a damaged
+/// event, found at its sequence number — also in the event id column, where NULL stands for
+/// the generated id and bad bytes must not pass for it.
+#[test]
+fn a_field_that_is_not_utf8_is_found_where_it_is() {
+    for (column, seq) in [("actor", 2), ("payload", 3), ("event_id", 2)] {
+        let (db, path) = sqlite_file("bytes.db");
+        let mut store = db.open();
+        store
+            .append(
+                vec![(hire("P1"), None), (unit("U1"), None), (hire("P2"), None)],
+                "a",
+            )
+            .expect("write");
+        let sqlite = rusqlite::Connection::open(&path).expect("open");
+        sqlite
+            .execute(
+                &format!("UPDATE events SET {column} = CAST(x'c328ff' AS TEXT) WHERE seq = ?1"),
+                [seq],
+            )
+            .expect("damage");
+        let report = store.verify_chain(None, &mut |_| {}).expect("verify");
+        let (at, reason) = report.failure.expect("a failure");
+        assert_eq!(at, seq, "{column}: {reason}");
+        assert!(reason.contains("cannot be read"), "{column}: {reason}");
+    }
 }

@@ -14,6 +14,9 @@ impl Store {
         let mut tx = self.begin(false)?;
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
         let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
+        // Checked batches come back to be filled again: no fresh memory (and no page
+        // faults) per batch.
+        let (give_back, checked) = std::sync::mpsc::channel::<RawBatch>();
         let failed = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
             let checker = scope.spawn(|| {
@@ -25,6 +28,7 @@ impl Store {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
+                    let _ = give_back.send(batch);
                 }
                 checker.finish()
             });
@@ -39,7 +43,14 @@ impl Store {
                             reason: "stop".into(),
                         });
                     }
-                    let _ = sender.send(std::mem::take(&mut batch));
+                    let next = match checked.try_recv() {
+                        Ok(mut reused) => {
+                            reused.clear();
+                            reused
+                        }
+                        Err(_) => RawBatch::default(),
+                    };
+                    let _ = sender.send(std::mem::replace(&mut batch, next));
                 }
                 Ok(())
             });
@@ -131,11 +142,14 @@ const CHECK_BATCH: usize = 16_384;
 
 /// Rows of the events table copied into one buffer: seven text fields per row, in the order
 /// event_id (the generated one where none is stored), kind, payload, effective, recorded,
-/// actor, hash.
+/// actor, hash. The bytes are copied as stored; their UTF-8 is checked by the checking
+/// thread (reading is the busier of the two threads).
 #[derive(Default)]
 struct RawBatch {
-    text: String,
+    text: Vec<u8>,
     rows: Vec<RawRow>,
+    /// Scratch space for a generated event id.
+    generated_id: String,
 }
 
 const RAW_FIELDS: usize = 7;
@@ -154,6 +168,11 @@ impl RawBatch {
         self.rows.len()
     }
 
+    fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+
     fn push(&mut self, cells: &[Cell<'_>]) {
         let seq = match cells.first() {
             Some(Cell::Int(seq)) => *seq,
@@ -164,8 +183,13 @@ impl RawBatch {
         let mut readable = cells.len() == RAW_FIELDS + 1 && seq != i64::MIN;
         for (i, cell) in cells.iter().skip(1).take(RAW_FIELDS).enumerate() {
             match cell {
-                Cell::Text(text) => self.text.push_str(text),
-                Cell::Null if i == 0 => chain::push_generated_event_id(&mut self.text, seq),
+                Cell::Text(text) => self.text.extend_from_slice(text.as_bytes()),
+                Cell::Utf8(bytes) => self.text.extend_from_slice(bytes),
+                Cell::Null if i == 0 => {
+                    self.generated_id.clear();
+                    chain::push_generated_event_id(&mut self.generated_id, seq);
+                    self.text.extend_from_slice(self.generated_id.as_bytes());
+                }
                 _ => readable = false,
             }
             ends[i] = self.text.len();
@@ -178,8 +202,8 @@ impl RawBatch {
         });
     }
 
-    /// The envelope of row `i`, linked to `prev_hash` (or `None` if a field was
-    /// unreadable), and its stored hash.
+    /// The envelope of row `i`, linked to `prev_hash` (or `None` if a field was not text
+    /// or not UTF-8), and its stored hash.
     fn envelope<'b: 'e, 'p: 'e, 'e>(
         &'b self,
         i: usize,
@@ -189,22 +213,25 @@ impl RawBatch {
         if !row.readable {
             return None;
         }
+        // One check for the whole row; a field boundary inside a character (a field that
+        // is not UTF-8 on its own) makes that field unreadable.
+        let text = std::str::from_utf8(self.text.get(row.start..row.ends[RAW_FIELDS - 1])?).ok()?;
         let field = |k: usize| {
             let from = if k == 0 { row.start } else { row.ends[k - 1] };
-            self.text.get(from..row.ends[k]).unwrap_or("")
+            text.get(from - row.start..row.ends[k] - row.start)
         };
         Some((
             EnvelopeRef {
-                event_id: field(0),
-                kind: field(1),
-                payload: field(2),
-                effective: field(3),
-                recorded: field(4),
-                actor: field(5),
+                event_id: field(0)?,
+                kind: field(1)?,
+                payload: field(2)?,
+                effective: field(3)?,
+                recorded: field(4)?,
+                actor: field(5)?,
                 prev_hash,
                 seq: row.seq,
             },
-            field(6),
+            field(6)?,
         ))
     }
 }
@@ -248,7 +275,7 @@ impl<'h> ChainChecker<'h> {
         let Some((event, hash)) = batch.envelope(i, &self.previous_hash) else {
             return Err((
                 seq,
-                format!("event {seq} cannot be read: a column is not text"),
+                format!("event {seq} cannot be read: a column is not text (or not UTF-8)"),
             ));
         };
         let expected = self.previous_seq + 1;

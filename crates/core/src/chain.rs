@@ -309,7 +309,7 @@ pub fn push_generated_event_id(out: &mut String, seq: i64) {
         *digit = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+    crate::push_ascii(out, &digits);
 }
 
 /// The sequence number an id of the generated form names (`ev-` and 12 digits), if it has

@@ -58,7 +58,16 @@ pub fn push_date_text(out: &mut String, date: NaiveDate) {
         digit(day / 10),
         digit(day),
     ];
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    push_ascii(out, &text);
+}
+
+/// Appends ASCII bytes (digits, `-`) without a UTF-8 check of the whole: cheaper for the
+/// few bytes of a date or a number.
+pub(crate) fn push_ascii(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len());
+    for &b in bytes {
+        out.push(char::from(b));
+    }
 }
 
 /// Appends `n` in decimal, as `n.to_string()` writes it (without the formatting machinery:
@@ -78,7 +87,7 @@ pub fn push_integer(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');
     }
-    out.push_str(std::str::from_utf8(&text[start..]).unwrap_or_default());
+    push_ascii(out, &text[start..]);
 }
 
 #[cfg(test)]

@@ -701,10 +701,12 @@ impl State {
     }
 }
 
-/// A 64-bit fingerprint of a contribution record (same record, same fingerprint).
+/// A 64-bit fingerprint of a contribution record (same record, same fingerprint). It is
+/// only compared within one import, to tell a repeated row from a changed one: a fast
+/// non-cryptographic hash suffices (SipHash cost a bulk import a tenth of its checks).
 pub fn fingerprint(c: &ContributionRecord) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     (
         &c.contribution_id,
         &c.person_id,

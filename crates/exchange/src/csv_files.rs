@@ -1,6 +1,5 @@
 //! The CSV import files.
 
-use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -150,9 +149,30 @@ impl FromStr for Kind {
     }
 }
 
+/// A header's column names and their positions. A file has a handful of columns, so a
+/// lookup is a short scan, cheaper than hashing the name (every cell of every row is looked
+/// up by its column's name).
+#[derive(Debug, Default)]
+struct Columns(Vec<(String, usize)>);
+
+impl Columns {
+    fn get(&self, name: &str) -> Option<usize> {
+        self.0.iter().find(|(n, _)| n == name).map(|&(_, i)| i)
+    }
+
+    /// Adds a column; false (and nothing added) if the name is there already.
+    fn insert(&mut self, name: String, index: usize) -> bool {
+        if self.get(&name).is_some() {
+            return false;
+        }
+        self.0.push((name, index));
+        true
+    }
+}
+
 /// One CSV record with typed, error-collecting access to its cells by column name.
 struct Cells<'a> {
-    columns: &'a FxHashMap<String, usize>,
+    columns: &'a Columns,
     record: &'a csv::StringRecord,
     line: u64,
     errors: Vec<RowError>,
@@ -162,7 +182,7 @@ impl Cells<'_> {
     fn raw(&self, column: &str) -> Option<&str> {
         self.columns
             .get(column)
-            .and_then(|&i| self.record.get(i))
+            .and_then(|i| self.record.get(i))
             .map(str::trim)
     }
 
@@ -355,10 +375,7 @@ fn split_point(body: &[u8]) -> Option<usize> {
 }
 
 /// Reads and checks the header; returns the column positions and where the rows start.
-fn read_header(
-    kind: Kind,
-    bytes: &[u8],
-) -> Result<(FxHashMap<String, usize>, usize), Vec<RowError>> {
+fn read_header(kind: Kind, bytes: &[u8]) -> Result<(Columns, usize), Vec<RowError>> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -374,7 +391,7 @@ fn read_header(
         .headers()
         .map_err(|e| header_error(format!("cannot read the header: {e}")))?
         .clone();
-    let mut columns = FxHashMap::default();
+    let mut columns = Columns::default();
     let mut errors = Vec::new();
     for (i, name) in headers.iter().enumerate() {
         let name = name.trim().trim_start_matches('\u{feff}').to_string();
@@ -392,7 +409,7 @@ fn read_header(
                 ),
             });
         }
-        if columns.insert(name.clone(), i).is_some() {
+        if !columns.insert(name.clone(), i) {
             errors.push(RowError {
                 line: 1,
                 column: Some(name),
@@ -401,7 +418,7 @@ fn read_header(
         }
     }
     for required in kind.required_columns() {
-        if !columns.contains_key(*required) {
+        if columns.get(required).is_none() {
             errors.push(RowError {
                 line: 1,
                 column: Some(required.to_string()),
@@ -425,7 +442,7 @@ fn read_header(
 /// Parses rows (no header); `line_offset` is the number of lines before `body` in the file.
 fn parse_body(
     kind: Kind,
-    columns: &FxHashMap<String, usize>,
+    columns: &Columns,
     body: &[u8],
     line_offset: u64,
 ) -> (RecordBatch, Vec<RowError>) {
@@ -448,7 +465,7 @@ fn parse_body(
 /// each with the errors of its rows; stops early when `emit` returns false.
 fn parse_rows(
     kind: Kind,
-    columns: &FxHashMap<String, usize>,
+    columns: &Columns,
     body: &[u8],
     line_offset: u64,
     chunk_rows: usize,

@@ -118,6 +118,13 @@ impl State {
         self.changes = Changes::default();
     }
 
+    /// Takes the contributions set aside so far (see
+    /// [`State::set_aside_recorded_contributions`]), leaving none: the caller may free them
+    /// where it suits it. Recording goes on setting new ones aside.
+    pub fn take_set_aside(&mut self) -> FxHashMap<String, u64> {
+        std::mem::take(&mut self.set_aside)
+    }
+
     /// Makes room for `additional` more contributions set aside, so that a bulk import does
     /// not grow the map (and rehash millions of ids) as it goes.
     pub fn reserve_set_aside(&mut self, additional: usize) {

@@ -198,7 +198,13 @@ impl Store {
             // Dropping the transaction rolls back everything written so far.
             return Err(StoreError::Rejected(errors));
         }
-        tx.commit()?;
+        // The fingerprints of a bulk import's contributions (a million ids) are freed on a
+        // second thread while this one builds the indexes and commits, with a core to spare.
+        let set_aside = state.take_set_aside();
+        std::thread::scope(|scope| {
+            scope.spawn(move || drop(set_aside));
+            tx.commit()
+        })?;
         remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
     }

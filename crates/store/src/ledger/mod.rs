@@ -182,28 +182,28 @@ impl EventReader {
     }
 }
 
+/// The event's row, in the events table's column order (as `Sealer::seal` writes a new one).
 fn event_row(e: &StoredEvent) -> Row {
-    into_event_row(e.clone())
-}
-
-/// The event's row; its strings move into it.
-fn into_event_row(e: StoredEvent) -> Row {
-    // A generated id is not stored: it is the sequence number again.
-    let event_id = if chain::generated_id_seq(&e.event_id) == Some(e.seq) {
-        Value::Null
-    } else {
-        Value::Text(e.event_id)
-    };
     vec![
         Value::Int(e.seq),
-        event_id,
-        Value::Text(e.kind),
-        Value::Text(e.payload),
+        stored_event_id(&e.event_id, e.seq),
+        Value::text(&e.kind),
+        Value::text(&e.payload),
         Value::Text(valuetree_core::date_text(e.effective)),
-        Value::Text(e.recorded),
-        Value::Text(e.actor),
-        Value::Text(e.hash),
+        Value::text(&e.recorded),
+        Value::text(&e.actor),
+        Value::text(&e.hash),
     ]
+}
+
+/// How the events table stores an event id: a generated one (none given, or the sequence
+/// number again) as NULL, readers put it back.
+fn stored_event_id(event_id: &str, seq: i64) -> Value {
+    if event_id.is_empty() || chain::generated_id_seq(event_id) == Some(seq) {
+        Value::Null
+    } else {
+        Value::text(event_id)
+    }
 }
 
 /// The sequence number and hash of the event with this id, if the ledger holds one.

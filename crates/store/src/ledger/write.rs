@@ -450,7 +450,7 @@ impl Sealer {
         }
     }
 
-    /// The events table's row of the next event (as [`into_event_row`] writes a sealed one).
+    /// The events table's row of the next event (as [`event_row`] writes a sealed one).
     fn seal(&mut self, event: &Event, effective: NaiveDate, event_id: Option<String>) -> Row {
         let payload = event.canonical_payload();
         let kind = event.kind();
@@ -462,16 +462,9 @@ impl Sealer {
             payload: &payload,
             recorded: &self.recorded,
         });
-        // A generated id is not stored: it is the sequence number again.
-        let event_id = match event_id {
-            Some(id) if !id.is_empty() && chain::generated_id_seq(&id) != Some(seq) => {
-                Value::Text(id)
-            }
-            _ => Value::Null,
-        };
         vec![
             Value::Int(seq),
-            event_id,
+            stored_event_id(event_id.as_deref().unwrap_or_default(), seq),
             Value::Text(kind.to_string()),
             Value::Text(payload),
             Value::Text(valuetree_core::date_text(effective)),

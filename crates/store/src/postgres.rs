@@ -225,6 +225,9 @@ impl Tx for PgTx<'_> {
                 cells.push(if *ty == Type::INT8 {
                     row.try_get::<_, Option<i64>>(i)?
                         .map_or(Cell::Null, Cell::Int)
+                } else if *ty == Type::INT4 {
+                    row.try_get::<_, Option<i32>>(i)?
+                        .map_or(Cell::Null, |n| Cell::Int(n.into()))
                 } else if *ty == Type::FLOAT8 {
                     row.try_get::<_, Option<f64>>(i)?
                         .map_or(Cell::Null, Cell::Real)

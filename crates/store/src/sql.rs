@@ -50,6 +50,42 @@ impl<'a> Cell<'a> {
             _ => None,
         }
     }
+
+    /// The cell as an owned value; text that is not UTF-8 gets replacement characters, as
+    /// [`Tx::for_each_row`] gives it.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            Cell::Null => Value::Null,
+            Cell::Int(i) => Value::Int(i),
+            Cell::Real(f) => Value::Real(f),
+            Cell::Text(text) => Value::text(text),
+            Cell::Utf8(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+
+    /// Whether the cell holds `value`. An integer equals the same number stored as a real
+    /// (SQLite may store a whole real as an integer); text compares byte for byte.
+    pub fn same_as(&self, value: &Value) -> bool {
+        match (*self, value) {
+            (Cell::Null, Value::Null) => true,
+            (Cell::Int(a), Value::Int(b)) => a == *b,
+            (Cell::Real(a), Value::Real(b)) => a == *b,
+            (Cell::Int(i), Value::Real(f)) => i as f64 == *f,
+            (Cell::Real(f), Value::Int(i)) => *i as f64 == f,
+            (Cell::Text(a), Value::Text(b)) => a == b,
+            (Cell::Utf8(a), Value::Text(b)) => a == b.as_bytes(),
+            _ => false,
+        }
+    }
+
+    /// The cell's text as bytes (not checked as UTF-8), if it is text.
+    pub fn text_bytes(&self) -> Option<&'a [u8]> {
+        match *self {
+            Cell::Text(text) => Some(text.as_bytes()),
+            Cell::Utf8(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
 }
 
 /// A projection table: its name, its columns, and how many leading columns form the key.

@@ -801,3 +801,77 @@ fn a_field_that_is_not_utf8_is_found_where_it_is() {
         assert!(reason.contains("cannot be read"), "{column}: {reason}");
     }
 }
+
+/// Runs `sql` on the database behind the store, as someone editing it by hand would.
+fn edit_by_hand(db: &Db, sql: &str) {
+    if db.url.starts_with("postgres") {
+        postgres::Client::connect(&db.url, postgres::NoTls)
+            .and_then(|mut client| client.batch_execute(sql))
+            .expect("edit PostgreSQL by hand");
+    } else {
+        rusqlite::Connection::open(&db.url)
+            .and_then(|sqlite| sqlite.execute_batch(sql))
+            .expect("edit SQLite by hand");
+    }
+}
+
+/// The projection check compares the contributions (given up by the replay, sorted on key
+/// prefixes) with the stored rows: a deleted, an added and a changed row are each found, in
+/// byte order of their keys, and the limit cuts the list.
+#[test]
+fn contributions_edited_by_hand_are_found_in_key_order() {
+    each_backend(|db| {
+        let mut store = db.open();
+        store
+            .append(vec![(hire("P1"), None)], "test")
+            .expect("person");
+        store
+            .import_records(
+                vec![
+                    (
+                        "nodes".into(),
+                        valuetree_core::import::RecordBatch::Nodes(vec![
+                            valuetree_core::import::Row {
+                                line: 2,
+                                record: big_node(),
+                            },
+                        ]),
+                    ),
+                    ("contributions".into(), contribution_batch(0..40, "P1")),
+                ],
+                "test",
+                &mut |_| {},
+            )
+            .expect("contributions");
+        assert!(store.check_projections(10).expect("check").is_empty());
+        edit_by_hand(
+            db,
+            "DELETE FROM contributions WHERE contribution_id = 'C12'; \
+             UPDATE contributions SET effort = 7 WHERE contribution_id = 'C3'; \
+             INSERT INTO contributions SELECT 'C25x', person_id, node_id, phase, date, effort, \
+             description, evidence, confirmed, confirmed_on, retracted_on, retraction_reason \
+             FROM contributions WHERE contribution_id = 'C25'",
+        );
+        let found: Vec<String> = store
+            .check_projections(10)
+            .expect("check")
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0], "table contributions: row C12 is missing");
+        assert_eq!(
+            found[1],
+            "table contributions: row C25x is not in the ledger"
+        );
+        assert!(
+            found[2].starts_with("table contributions: row C3 holds")
+                && found[2].contains("Real(7.0)")
+                && found[2].contains("Real(1.0)"),
+            "{found:?}"
+        );
+        assert_eq!(store.check_projections(2).expect("check").len(), 2);
+        store.rebuild().expect("rebuild");
+        assert!(store.check_projections(10).expect("check").is_empty());
+    });
+}

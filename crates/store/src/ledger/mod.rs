@@ -271,6 +271,12 @@ fn load_facts(
             })
             .collect();
         let missing: Vec<&String> = missing.into_iter().collect();
+        // Sized once: a re-import of a million rows otherwise rehashes the map as it grows.
+        if table.name == "contributions" {
+            state.contributions.reserve(missing.len());
+        } else {
+            state.outcomes.reserve(missing.len());
+        }
         for chunk in missing.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
@@ -345,28 +351,112 @@ fn remember(cache: &mut Option<WriteCache>, head: Option<Head>, mut state: State
 }
 
 /// Replays the whole stored ledger into a fresh state.
+/// Events per batch handed from the reading thread to the applying one.
+const REPLAY_BATCH: usize = 4_096;
+
+/// Replays the ledger into a fresh state. This thread reads the events and parses their
+/// payloads; a second thread applies them in sequence order, so parsing and applying (the
+/// two halves of a replay's work) overlap. The first failure in sequence order is the one
+/// reported: the reader stops at its first bad event, after handing over every event before
+/// it.
 fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
-    let mut state = State::default();
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-    let mut reader = EventReader::new();
-    tx.for_each_row(&sql, &[], &mut |row| {
-        let stored = reader.read(row)?;
-        let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
-            StoreError::Replay {
-                seq: stored.seq,
-                reason,
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let capacity = contribution_capacity_hint(tx)?;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(i64, Event)>>(4);
+    // Applied batches come back to be filled again.
+    let (give_back, applied) = std::sync::mpsc::channel::<Vec<(i64, Event)>>();
+    let failed = AtomicBool::new(false);
+    let stop = || StoreError::Replay {
+        seq: 0,
+        reason: "stopped: the replay failed at an earlier event".into(),
+    };
+    std::thread::scope(|scope| {
+        let applier = scope.spawn(|| {
+            let mut state = State::default();
+            state.contributions.reserve(capacity);
+            for mut batch in receiver {
+                for (seq, event) in batch.drain(..) {
+                    if let Err(rejection) = state.apply(&event) {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(StoreError::Replay {
+                            seq,
+                            reason: format!("{}: {}", rejection.field, rejection.reason),
+                        });
+                    }
+                    state.take_changes();
+                }
+                let _ = give_back.send(batch);
             }
-        })?;
-        state
-            .apply(&event)
-            .map_err(|rejection| StoreError::Replay {
-                seq: stored.seq,
-                reason: format!("{}: {}", rejection.field, rejection.reason),
-            })?;
-        state.take_changes();
-        Ok(())
-    })?;
-    Ok(state)
+            Ok(state)
+        });
+        let mut batch = Vec::with_capacity(REPLAY_BATCH);
+        let read = tx.for_each_cells(
+            "SELECT seq, kind, payload FROM events ORDER BY seq",
+            &[],
+            &mut |cells| {
+                let (seq, kind, payload) = match cells {
+                    [Cell::Int(seq), kind, payload] => (*seq, kind.text(), payload.text()),
+                    _ => {
+                        return Err(StoreError::Corrupt {
+                            table: "events",
+                            reason: format!(
+                                "a row holds {cells:?} where seq, kind and payload are expected"
+                            ),
+                        });
+                    }
+                };
+                let kind = stored_text(kind, seq, "kind")?;
+                let payload = stored_text(payload, seq, "payload")?;
+                let event = Event::from_parts(kind, payload)
+                    .map_err(|reason| StoreError::Replay { seq, reason })?;
+                batch.push((seq, event));
+                if batch.len() == REPLAY_BATCH {
+                    if failed.load(Ordering::Relaxed) {
+                        return Err(stop());
+                    }
+                    let next = applied
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(REPLAY_BATCH));
+                    sender
+                        .send(std::mem::replace(&mut batch, next))
+                        .map_err(|_| stop())?;
+                }
+                Ok(())
+            },
+        );
+        // Also after a read failure: the events before it are applied, and a failure among
+        // them comes first.
+        let _ = sender.send(batch);
+        drop(sender);
+        let state = applier.join().map_err(|_| StoreError::Replay {
+            seq: 0,
+            reason: "the replaying thread panicked".into(),
+        })??;
+        read?;
+        Ok(state)
+    })
+}
+
+fn stored_text<'a>(value: Option<&'a str>, seq: i64, field: &str) -> Result<&'a str, StoreError> {
+    value.ok_or_else(|| StoreError::Corrupt {
+        table: "events",
+        reason: format!("event {seq} has no {field} (or it is not UTF-8 text)"),
+    })
+}
+
+/// How many contributions a replay will likely hold, to size its map once instead of
+/// rehashing a million entries as it grows: the projection's row count, bounded by the
+/// number of events (so a tampered projection cannot make a replay reserve more).
+fn contribution_capacity_hint(tx: &mut dyn Tx) -> Result<usize, StoreError> {
+    let rows = tx.query(
+        "SELECT (SELECT count(*) FROM contributions), (SELECT coalesce(max(seq), 0) FROM events)",
+        &[],
+    )?;
+    let count = |i: usize| match rows.first().map(|row| &row[i]) {
+        Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    Ok(count(0).min(count(1)))
 }
 
 /// An event to append: the event, its effective date, and the client's id if it gave one.

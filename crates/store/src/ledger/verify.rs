@@ -76,9 +76,14 @@ impl Store {
     pub fn check_projections(&mut self, limit: usize) -> Result<Vec<Mismatch>, StoreError> {
         let postgres = self.sqlite_path.is_none();
         let mut tx = self.begin(false)?;
-        let state = replay(tx.as_mut())?;
+        let mut state = replay(tx.as_mut())?;
         let mut mismatches = Vec::new();
         for table in PROJECTIONS {
+            // The contributions (millions of rows) are given up to be compared: their rows
+            // are made without copying and freed as they go. No later table's rows read
+            // them.
+            let contributions =
+                (table.name == "contributions").then(|| std::mem::take(&mut state.contributions));
             // Both sides stream in key order, byte-wise (every key column is text; PostgreSQL
             // is told to compare bytes, SQLite does by default), so no table is ever held
             // whole: a ledger of millions of contributions verifies in the memory of its
@@ -99,18 +104,46 @@ impl Store {
                 table.name,
                 keys.join(", ")
             );
-            let mut differ = Differ {
-                table: table.name,
-                key_columns: table.key_columns,
-                replayed: rows::sorted_rows(&state, table).peekable(),
-                out: &mut mismatches,
-                limit,
-            };
-            tx.for_each_row(&sql, &[], &mut |row| {
-                differ.stored(row);
+            // A second thread sorts the replayed rows and makes them, in batches, while this
+            // one reads the stored rows (as borrowed cells: no allocation per row) and
+            // compares.
+            let state = &state;
+            std::thread::scope(|scope| -> Result<(), StoreError> {
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+                scope.spawn(move || {
+                    let replayed: Box<dyn Iterator<Item = Row>> = match contributions {
+                        Some(contributions) => {
+                            Box::new(rows::contribution_rows_owned(contributions))
+                        }
+                        None => rows::sorted_rows(state, table),
+                    };
+                    let mut batch = Vec::with_capacity(COMPARE_BATCH);
+                    for row in replayed {
+                        batch.push(row);
+                        if batch.len() == COMPARE_BATCH {
+                            let next = Vec::with_capacity(COMPARE_BATCH);
+                            // A closed channel: the comparison stopped at its limit.
+                            if sender.send(std::mem::replace(&mut batch, next)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    let _ = sender.send(batch);
+                });
+                let mut differ = Differ {
+                    table: table.name,
+                    key_columns: table.key_columns,
+                    replayed: receiver.into_iter().flatten().peekable(),
+                    out: &mut mismatches,
+                    limit,
+                };
+                tx.for_each_cells(&sql, &[], &mut |cells| {
+                    differ.stored(cells);
+                    Ok(())
+                })?;
+                differ.finish();
                 Ok(())
             })?;
-            differ.finish();
             if mismatches.len() >= limit {
                 break;
             }
@@ -340,11 +373,29 @@ impl<'h> ChainChecker<'h> {
     }
 }
 
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Int(i), Value::Real(f)) | (Value::Real(f), Value::Int(i)) => *i as f64 == *f,
-        _ => a == b,
+/// Replayed rows per batch handed to the comparing thread.
+const COMPARE_BATCH: usize = 4_096;
+
+/// Orders a replayed row against a stored one by their key columns, as [`rows::compare_keys`]
+/// orders two rows: text byte by byte, integers by value.
+fn compare_key_cells(
+    replayed: &Row,
+    stored: &[Cell<'_>],
+    key_columns: usize,
+) -> std::cmp::Ordering {
+    for (r, s) in replayed.iter().zip(stored).take(key_columns) {
+        let ordering = match (r, s) {
+            (Value::Int(r), Cell::Int(s)) => r.cmp(s),
+            (Value::Text(r), s) => s
+                .text_bytes()
+                .map_or(std::cmp::Ordering::Equal, |s| r.as_bytes().cmp(s)),
+            _ => std::cmp::Ordering::Equal,
+        };
+        if ordering.is_ne() {
+            return ordering;
+        }
     }
+    std::cmp::Ordering::Equal
 }
 
 /// Compares stored rows (handed in key order) with the replayed rows of one table.
@@ -372,27 +423,28 @@ impl<I: Iterator<Item = Row>> Differ<'_, I> {
         }
     }
 
-    fn stored(&mut self, s: Row) {
+    fn stored(&mut self, s: &[Cell<'_>]) {
         if self.out.len() >= self.limit {
             return;
         }
         // Replayed rows before this key are missing from the table.
         while let Some(r) = self
             .replayed
-            .next_if(|r| rows::compare_keys(r, &s, self.key_columns).is_lt())
+            .next_if(|r| compare_key_cells(r, s, self.key_columns).is_lt())
         {
             self.mismatch(None, Some(r));
         }
+        let owned = |cells: &[Cell<'_>]| cells.iter().map(Cell::to_value).collect::<Row>();
         match self
             .replayed
-            .next_if(|r| rows::compare_keys(r, &s, self.key_columns).is_eq())
+            .next_if(|r| compare_key_cells(r, s, self.key_columns).is_eq())
         {
             Some(r) => {
-                if s.len() != r.len() || s.iter().zip(&r).any(|(a, b)| !same_value(a, b)) {
-                    self.mismatch(Some(s), Some(r));
+                if s.len() != r.len() || s.iter().zip(&r).any(|(a, b)| !a.same_as(b)) {
+                    self.mismatch(Some(owned(s)), Some(r));
                 }
             }
-            None => self.mismatch(Some(s), None),
+            None => self.mismatch(Some(owned(s)), None),
         }
     }
 

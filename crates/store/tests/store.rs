@@ -380,11 +380,9 @@ fn credit_data_read_in_parallel_matches_the_ledger() {
     );
 }
 
-#[test]
-fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them() {
+/// Person A (from 2020) and node N1, as import batches.
+fn person_a_and_node_n1() -> Vec<(String, valuetree_core::import::RecordBatch)> {
     use valuetree_core::import::{RecordBatch, Row};
-    let (db, path) = sqlite_file("bulk.db");
-    let mut store = db.open();
     let person = Row {
         line: 2,
         record: PersonRecord {
@@ -399,16 +397,20 @@ fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them(
         line: 2,
         record: big_node(),
     };
+    vec![
+        ("people".into(), RecordBatch::People(vec![person])),
+        ("nodes".into(), RecordBatch::Nodes(vec![node])),
+    ]
+}
+
+#[test]
+fn a_bulk_import_rebuilds_the_indexes_it_set_aside_and_a_refused_one_keeps_them() {
+    let (db, path) = sqlite_file("bulk.db");
+    let mut store = db.open();
+    let mut batches = person_a_and_node_n1();
+    batches.push(("contributions".into(), contribution_batch(0..60_000, "A")));
     store
-        .import_records(
-            vec![
-                ("people".into(), RecordBatch::People(vec![person])),
-                ("nodes".into(), RecordBatch::Nodes(vec![node])),
-                ("contributions".into(), contribution_batch(0..60_000, "A")),
-            ],
-            "test",
-            &mut |_| {},
-        )
+        .import_records(batches, "test", &mut |_| {})
         .expect("bulk import");
     let sqlite = rusqlite::Connection::open(&path).expect("open");
     let indexes = || -> Vec<String> {
@@ -872,6 +874,50 @@ fn contributions_edited_by_hand_are_found_in_key_order() {
         );
         assert_eq!(store.check_projections(2).expect("check").len(), 2);
         store.rebuild().expect("rebuild");
+        assert!(store.check_projections(10).expect("check").is_empty());
+    });
+}
+
+/// A re-import naming most of a big table's contributions reads the table in one pass
+/// instead of looking each id up: the same rows are still found unchanged, a new one
+/// recorded, and a changed one refused.
+#[test]
+fn a_big_re_import_finds_unchanged_new_and_changed_contributions() {
+    use valuetree_core::import::RecordBatch;
+    each_backend(|db| {
+        let mut batches = person_a_and_node_n1();
+        batches.push(("contributions".into(), contribution_batch(0..60_000, "A")));
+        db.open()
+            .import_records(batches, "test", &mut |_| {})
+            .expect("bulk import");
+        // A fresh store: nothing cached, the stored rows are read back.
+        let again = db
+            .open()
+            .import_records(
+                vec![("contributions".into(), contribution_batch(0..60_001, "A"))],
+                "test",
+                &mut |_| {},
+            )
+            .expect("re-import");
+        assert_eq!((again.events, again.unchanged), (1, 60_000));
+        let mut changed = contribution_batch(0..60_001, "A");
+        if let RecordBatch::Contributions(rows) = &mut changed {
+            rows[59_999].record.effort = valuetree_core::Amount(2.0);
+        }
+        let refused =
+            db.open()
+                .import_records(vec![("contributions".into(), changed)], "test", &mut |_| {});
+        match refused {
+            Err(StoreError::Rejected(errors)) => {
+                let text = format!("{errors:?}");
+                assert!(
+                    text.contains("C59999") && !text.contains("C59998"),
+                    "{text}"
+                );
+            }
+            other => panic!("a changed contribution must be refused: {other:?}"),
+        }
+        let mut store = db.open();
         assert!(store.check_projections(10).expect("check").is_empty());
     });
 }

@@ -98,6 +98,8 @@ pub struct Store {
     /// The master data as of a head this process wrote, so that the next write (while no
     /// other process wrote in between) need not load it again.
     cache: Option<ledger::WriteCache>,
+    /// From this many events on, a SQLite chain is walked as two halves at once.
+    parallel_chain_from: i64,
 }
 
 impl fmt::Debug for Store {
@@ -130,7 +132,16 @@ impl Store {
             location: postgres::redact(location),
             sqlite_path,
             cache: None,
+            parallel_chain_from: ledger::PARALLEL_CHAIN_FROM,
         })
+    }
+
+    /// Walks even a small SQLite chain as two halves, as a large one is: for tests that
+    /// compare both walks on the same damage.
+    #[doc(hidden)]
+    pub fn walk_chain_in_halves_from(mut self, events: i64) -> Store {
+        self.parallel_chain_from = events;
+        self
     }
 
     /// Where the store is, with any password hidden.

@@ -921,3 +921,88 @@ fn a_big_re_import_finds_unchanged_new_and_changed_contributions() {
         assert!(store.check_projections(10).expect("check").is_empty());
     });
 }
+
+/// A large SQLite chain is walked as two halves at once, the second from the stored hash of
+/// the event before it. On every kind of damage — in either half, at the event where they
+/// meet or just after it, a forged hash there, a deleted or a reordered event, a pinned
+/// head in either half or past the end — the report is the one a single walk gives.
+#[test]
+fn a_chain_walked_in_halves_reports_what_a_single_walk_does() {
+    let (db, path) = sqlite_file("halves.db");
+    {
+        let mut store = db.open();
+        let events: Vec<(Event, Option<String>)> =
+            (0..40).map(|i| (hire(&format!("P{i:02}")), None)).collect();
+        store.append(events, "a").expect("write");
+    }
+    let middle = 20;
+    let single_and_halves = |expect_head: Option<&valuetree_store::Head>| {
+        let single = db
+            .open()
+            .verify_chain(expect_head, &mut |_| {})
+            .expect("single walk");
+        let mut counted = 0;
+        let halves = db
+            .open()
+            .walk_chain_in_halves_from(10)
+            .verify_chain(expect_head, &mut |n| counted += n)
+            .expect("walk in halves");
+        (single, halves, counted)
+    };
+    let (single, halves, counted) = single_and_halves(None);
+    assert_eq!(single, halves);
+    assert_eq!((halves.failure, halves.events, counted), (None, 40, 40));
+
+    let pristine = std::fs::read(&path).expect("read database");
+    let damages = [
+        format!("UPDATE events SET actor = 'm' WHERE seq = {}", middle - 5),
+        format!("UPDATE events SET actor = 'm' WHERE seq = {middle}"),
+        format!("UPDATE events SET actor = 'm' WHERE seq = {}", middle + 1),
+        format!("UPDATE events SET actor = 'm' WHERE seq = {}", middle + 9),
+        format!("UPDATE events SET hash = 'forged' WHERE seq = {middle}"),
+        format!("DELETE FROM events WHERE seq = {}", middle + 1),
+        format!("DELETE FROM events WHERE seq = {middle}"),
+        format!(
+            "UPDATE events SET seq = -seq WHERE seq IN ({m}, {n}); \
+             UPDATE events SET seq = {n} WHERE seq = -{m}; UPDATE events SET seq = {m} WHERE seq = -{n}",
+            m = middle,
+            n = middle + 1
+        ),
+        "UPDATE events SET payload = CAST(x'c328ff' AS TEXT) WHERE seq = 30".to_string(),
+    ];
+    for damage in &damages {
+        std::fs::write(&path, &pristine).expect("restore database");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.execute_batch(damage))
+            .expect("damage");
+        let (single, halves, _) = single_and_halves(None);
+        assert!(single.failure.is_some(), "{damage}: found by a single walk");
+        assert_eq!(single, halves, "{damage}");
+    }
+    std::fs::write(&path, &pristine).expect("restore database");
+    for (seq, hash) in [
+        (7, None),
+        (33, None),
+        (33, Some("0".repeat(64))),
+        (45, None),
+    ] {
+        let mut store = db.open();
+        let stored = store
+            .query(
+                "SELECT hash FROM events WHERE seq = $1",
+                &[valuetree_store::sql::Value::Int(seq)],
+            )
+            .expect("hash");
+        let hash = hash.unwrap_or_else(|| match stored.first().map(|row| &row[0]) {
+            Some(valuetree_store::sql::Value::Text(text)) => text.clone(),
+            _ => "0".repeat(64),
+        });
+        let pinned = valuetree_store::Head { seq, hash };
+        let (single, halves, _) = single_and_halves(Some(&pinned));
+        assert_eq!(single, halves, "pinned {pinned}");
+        assert_eq!(
+            single.failure.is_some(),
+            seq > 40 || pinned.hash.starts_with("000")
+        );
+    }
+}

@@ -496,6 +496,7 @@ pub(crate) struct NewEvent {
 }
 
 mod verify;
+pub(crate) use verify::PARALLEL_CHAIN_FROM;
 mod write;
 pub use write::ImportSource;
 

@@ -1,74 +1,69 @@
 //! Checking the ledger: the chain, the pinned head, the projections; and rebuilding them.
 
 use super::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 impl Store {
     /// Walks the chain: every hash recomputed, every link checked, and the pinned head (if
-    /// given) found with its hash. This thread reads rows into flat batches; a second thread
-    /// checks them, so reading and hashing overlap and no row costs an allocation.
+    /// given) found with its hash. A reading thread copies rows into flat batches and a
+    /// checking thread hashes them, so reading and hashing overlap and no row costs an
+    /// allocation. A large SQLite ledger is walked as two halves at once, the second on its
+    /// own connection starting from the stored hash of the event before it: reading is the
+    /// busier side, and two readers keep both cores busy.
     pub fn verify_chain(
         &mut self,
         expect_head: Option<&Head>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<VerifyReport, StoreError> {
+        let sqlite_path = self.sqlite_path.clone();
+        let parallel_from = self.parallel_chain_from;
         let mut tx = self.begin(false)?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
-        // Checked batches come back to be filled again: no fresh memory (and no page
-        // faults) per batch.
-        let (give_back, checked) = std::sync::mpsc::channel::<RawBatch>();
-        let failed = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let checker = scope.spawn(|| {
-                let mut checker = ChainChecker::new(expect_head);
-                for batch in receiver {
-                    if checker.failure.is_none() {
-                        checker.check(&batch);
-                        if checker.failure.is_some() {
-                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                        }
-                    }
-                    let _ = give_back.send(batch);
-                }
-                checker.finish()
-            });
-            let mut batch = RawBatch::default();
-            let result = tx.for_each_cells(&sql, &[], &mut |cells| {
-                batch.push(cells);
-                if batch.len() == CHECK_BATCH {
-                    progress(batch.len() as u64);
-                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                        return Err(StoreError::Replay {
-                            seq: 0,
-                            reason: "stop".into(),
-                        });
-                    }
-                    let next = match checked.try_recv() {
-                        Ok(mut reused) => {
-                            reused.clear();
-                            reused
-                        }
-                        Err(_) => RawBatch::default(),
-                    };
-                    let _ = sender.send(std::mem::replace(&mut batch, next));
-                }
-                Ok(())
-            });
-            progress(batch.len() as u64);
-            let _ = sender.send(batch);
-            drop(sender);
-            let report = checker.join().map_err(|_| StoreError::Replay {
-                seq: 0,
-                reason: "the checking thread panicked".into(),
-            })?;
-            match result {
-                Ok(()) => {}
-                // Stopped early because the checker already found the first failure.
-                Err(_) if report.failure.is_some() => {}
-                Err(e) => return Err(e),
+        let mut head = 0;
+        tx.for_each_cells("SELECT max(seq) FROM events", &[], &mut |cells| {
+            if let Some(Cell::Int(seq)) = cells.first() {
+                head = *seq;
             }
-            Ok(report)
-        })
+            Ok(())
+        })?;
+        let path = match sqlite_path {
+            Some(path) if head >= parallel_from => path,
+            _ => {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
+                let checker = check_rows(ChainChecker::new(expect_head), progress, |each| {
+                    tx.for_each_cells(&sql, &[], each)
+                })?;
+                return Ok(checker.finish());
+            }
+        };
+        // Appends after `head` are not this walk's: both halves stop there.
+        let middle = head / 2;
+        let second_counted = AtomicU64::new(0);
+        let (first, second) = std::thread::scope(|scope| {
+            let second = scope
+                .spawn(|| check_second_half(&path, middle, head, expect_head, &second_counted));
+            let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq <= $1 ORDER BY seq");
+            let mut report_both = |rows: u64| {
+                progress(rows + second_counted.swap(0, Ordering::Relaxed));
+            };
+            let first = check_rows(ChainChecker::new(expect_head), &mut report_both, |each| {
+                tx.for_each_cells(&sql, &[Value::Int(middle)], each)
+            });
+            let second = second.join().map_err(|_| StoreError::Replay {
+                seq: 0,
+                reason: "the second checking thread panicked".into(),
+            });
+            (first, second)
+        });
+        progress(second_counted.load(Ordering::Relaxed));
+        let first = first?;
+        if first.failure.is_some() {
+            // The first failure in sequence order is the one reported.
+            return Ok(first.finish());
+        }
+        let mut second = second??;
+        second.events += first.events;
+        second.pinned_seen |= first.pinned_seen;
+        Ok(second.finish())
     }
 
     /// Replays the ledger and compares the result with the stored projections, changing
@@ -172,6 +167,120 @@ impl Store {
 }
 
 const CHECK_BATCH: usize = 16_384;
+
+/// From this many events on, a SQLite ledger's chain is walked as two halves at once.
+pub(crate) const PARALLEL_CHAIN_FROM: i64 = 200_000;
+
+/// Reads rows with `read` (which hands each row's cells to the callback it is given) into
+/// batches that a second thread checks, continuing from `checker`'s state. Returns the
+/// checker, stopped at its first failure if it found one.
+fn check_rows<'h>(
+    checker: ChainChecker<'h>,
+    progress: &mut dyn FnMut(u64),
+    read: impl FnOnce(&mut dyn FnMut(&[Cell<'_>]) -> Result<(), StoreError>) -> Result<(), StoreError>,
+) -> Result<ChainChecker<'h>, StoreError> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
+    // Checked batches come back to be filled again: no fresh memory (and no page faults)
+    // per batch.
+    let (give_back, checked) = std::sync::mpsc::channel::<RawBatch>();
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let checking = scope.spawn(|| {
+            let mut checker = checker;
+            for batch in receiver {
+                if checker.failure.is_none() {
+                    checker.check(&batch);
+                    if checker.failure.is_some() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                }
+                let _ = give_back.send(batch);
+            }
+            checker
+        });
+        let mut batch = RawBatch::default();
+        let result = read(&mut |cells| {
+            batch.push(cells);
+            if batch.len() == CHECK_BATCH {
+                progress(batch.len() as u64);
+                if failed.load(Ordering::Relaxed) {
+                    return Err(StoreError::Replay {
+                        seq: 0,
+                        reason: "stop".into(),
+                    });
+                }
+                let next = match checked.try_recv() {
+                    Ok(mut reused) => {
+                        reused.clear();
+                        reused
+                    }
+                    Err(_) => RawBatch::default(),
+                };
+                let _ = sender.send(std::mem::replace(&mut batch, next));
+            }
+            Ok(())
+        });
+        progress(batch.len() as u64);
+        let _ = sender.send(batch);
+        drop(sender);
+        let checker = checking.join().map_err(|_| StoreError::Replay {
+            seq: 0,
+            reason: "the checking thread panicked".into(),
+        })?;
+        match result {
+            Ok(()) => {}
+            // Stopped early because the checker already found the first failure.
+            Err(_) if checker.failure.is_some() => {}
+            Err(e) => return Err(e),
+        }
+        Ok(checker)
+    })
+}
+
+/// The events after `middle` up to `head`, on a connection of their own, checked from the
+/// stored hash of the last event at or before `middle` (the first half checks that hash
+/// itself: if it is wrong, the first half fails first).
+fn check_second_half<'h>(
+    path: &str,
+    middle: i64,
+    head: i64,
+    expect_head: Option<&'h Head>,
+    counted: &AtomicU64,
+) -> Result<ChainChecker<'h>, StoreError> {
+    let connection = crate::sqlite::open_reader(path)?;
+    let mut checker = ChainChecker::new(expect_head);
+    let mut before = connection
+        .prepare("SELECT seq, hash FROM events WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1")?;
+    let mut rows = before.query([middle])?;
+    if let Some(row) = rows.next()? {
+        checker.previous_seq = row.get(0)?;
+        // If unreadable, the first half reports that event.
+        checker.previous_hash = crate::sqlite::cell(row.get_ref(1)?)
+            .text()
+            .unwrap_or_default()
+            .to_string();
+    }
+    let mut statement = connection.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq"
+    ))?;
+    check_rows(
+        checker,
+        &mut |rows| {
+            counted.fetch_add(rows, Ordering::Relaxed);
+        },
+        |each| {
+            let mut rows = statement.query([middle, head])?;
+            while let Some(row) = rows.next()? {
+                let mut cells = [Cell::Null; RAW_FIELDS + 1];
+                for (i, cell) in cells.iter_mut().enumerate() {
+                    *cell = crate::sqlite::cell(row.get_ref(i)?);
+                }
+                each(&cells)?;
+            }
+            Ok(())
+        },
+    )
+}
 
 /// Rows of the events table copied into one buffer: seven text fields per row, in the order
 /// event_id (the generated one where none is stored), kind, payload, effective, recorded,

@@ -379,7 +379,6 @@ fn remember(cache: &mut Option<WriteCache>, head: Option<Head>, mut state: State
     *cache = Some(WriteCache { head, state });
 }
 
-/// Replays the whole stored ledger into a fresh state.
 /// Events per batch handed from the reading thread to the applying one.
 const REPLAY_BATCH: usize = 4_096;
 

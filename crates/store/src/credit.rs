@@ -209,7 +209,7 @@ impl Store {
         match &sqlite_path {
             // SQLite: two readers (two connections, half the rowids each), each interning its
             // ids locally; a second connection reads the same committed data (WAL).
-            Some(path) if expected >= PARALLEL_ROWS => {
+            Some(path) if expected >= PARALLEL_ROWS && crate::sqlite::has_shared_file(path) => {
                 let mut max_rowid = 0i64;
                 tx.for_each_cells("SELECT max(rowid) FROM contributions", &[], &mut |c| {
                     if let Some(Cell::Int(n)) = c.first() {

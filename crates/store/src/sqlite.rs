@@ -107,6 +107,12 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Whether a second connection to `path` would see the same database: a file, not an
+/// in-memory or temporary database (each connection to those gets a database of its own).
+pub fn has_shared_file(path: &str) -> bool {
+    std::path::Path::new(path).is_file()
+}
+
 /// A read-only second connection to the same file (for parallel readers).
 pub fn open_reader(path: &str) -> Result<Connection, StoreError> {
     let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;

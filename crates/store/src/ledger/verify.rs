@@ -26,7 +26,7 @@ impl Store {
             Ok(())
         })?;
         let path = match sqlite_path {
-            Some(path) if head >= parallel_from => path,
+            Some(path) if head >= parallel_from && crate::sqlite::has_shared_file(&path) => path,
             _ => {
                 let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
                 let checker = check_rows(ChainChecker::new(expect_head), progress, |each| {

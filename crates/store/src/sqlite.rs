@@ -276,14 +276,7 @@ impl rusqlite::ToSql for Value {
 fn read_row(row: &rusqlite::Row<'_>, width: usize) -> Result<Row, StoreError> {
     let mut out = Vec::with_capacity(width);
     for i in 0..width {
-        out.push(match row.get_ref(i)? {
-            ValueRef::Null => Value::Null,
-            ValueRef::Integer(n) => Value::Int(n),
-            ValueRef::Real(f) => Value::Real(f),
-            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                Value::Text(String::from_utf8_lossy(t).into_owned())
-            }
-        });
+        out.push(cell(row.get_ref(i)?).to_value());
     }
     Ok(out)
 }

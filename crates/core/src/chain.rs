@@ -85,6 +85,7 @@ pub struct EnvelopeRef<'a> {
     pub effective: &'a str,
     pub event_id: &'a str,
     pub kind: &'a str,
+    /// Canonical JSON, or its packed storage form ([`crate::packed`]).
     pub payload: &'a str,
     pub prev_hash: &'a str,
     pub recorded: &'a str,
@@ -106,7 +107,11 @@ impl EnvelopeRef<'_> {
         out.push_str(",\"kind\":");
         push_json_string(out, self.kind);
         out.push_str(",\"payload\":");
-        out.push_str(self.payload);
+        // A payload as the events table stores it may be packed; the canonical text is
+        // hashed. One that cannot be unpacked is hashed as stored: it fails the check.
+        if crate::packed::unpack_into(self.payload, out).is_err() {
+            out.push_str(self.payload);
+        }
         out.push_str(",\"prev_hash\":");
         push_json_string(out, self.prev_hash);
         out.push_str(",\"recorded\":");

@@ -4,6 +4,7 @@
 //! the ledger stores and hashes; see [`crate::chain`] for the envelope around it.
 
 use crate::domain::*;
+use crate::packed;
 use crate::review::*;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,22 @@ impl Event {
         }
     }
 
+    /// The canonical payload, and its packed storage form where it has one ([`packed`]).
+    pub fn canonical_and_packed_payload(&self) -> (String, Option<String>) {
+        match self {
+            Event::ContributionRecorded(c) => {
+                let (text, members, count) = contribution_payload_and_members(c);
+                let packed = packed::pack_members(&text, &members[..count]);
+                (text, packed)
+            }
+            _ => {
+                let text = self.serde_payload();
+                let packed = packed::pack(&text);
+                (text, packed)
+            }
+        }
+    }
+
     fn serde_payload(&self) -> String {
         // Adjacently tagged: `{"kind":"<kind>","payload":<payload>}`; kinds need no escaping.
         let whole = serde_json::to_string(self).unwrap_or_default();
@@ -225,36 +242,86 @@ impl Event {
 /// `fmt`) costs several times more. The same text as serde's (test
 /// `the_direct_contribution_payload_is_serdes`).
 fn contribution_payload(c: &ContributionRecord) -> String {
+    contribution_payload_and_members(c).0
+}
+
+/// [`contribution_payload`], and where each member's value is in it (for [`packed`]).
+fn contribution_payload_and_members(
+    c: &ContributionRecord,
+) -> (String, [packed::Member<'static>; 9], usize) {
     use crate::chain::push_json_string;
-    let mut out = String::with_capacity(
-        150 + c.contribution_id.len() + c.description.len() + c.node_id.len() + c.person_id.len(),
-    );
-    out.push_str(if c.confirmed {
-        "{\"confirmed\":true,\"contribution_id\":"
-    } else {
-        "{\"confirmed\":false,\"contribution_id\":"
-    });
-    push_json_string(&mut out, &c.contribution_id);
-    out.push_str(",\"date\":\"");
-    crate::push_date_text(&mut out, c.date);
-    out.push_str("\",\"description\":");
-    push_json_string(&mut out, &c.description);
-    out.push_str(",\"effort\":");
-    out.push('"');
-    c.effort.push_text(&mut out);
-    out.push('"');
+    let mut m = MemberWriter {
+        text: String::with_capacity(
+            150 + c.contribution_id.len()
+                + c.description.len()
+                + c.node_id.len()
+                + c.person_id.len(),
+        ),
+        members: std::array::from_fn(|_| ("", 0..0)),
+        count: 0,
+    };
+    m.name("confirmed");
+    m.text.push_str(if c.confirmed { "true" } else { "false" });
+    m.end();
+    m.name("contribution_id");
+    push_json_string(&mut m.text, &c.contribution_id);
+    m.end();
+    m.name("date");
+    m.text.push('"');
+    crate::push_date_text(&mut m.text, c.date);
+    m.text.push('"');
+    m.end();
+    m.name("description");
+    push_json_string(&mut m.text, &c.description);
+    m.end();
+    m.name("effort");
+    m.text.push('"');
+    c.effort.push_text(&mut m.text);
+    m.text.push('"');
+    m.end();
     if let Some(evidence) = &c.evidence {
-        out.push_str(",\"evidence\":");
-        push_json_string(&mut out, evidence);
+        m.name("evidence");
+        push_json_string(&mut m.text, evidence);
+        m.end();
     }
-    out.push_str(",\"node_id\":");
-    push_json_string(&mut out, &c.node_id);
-    out.push_str(",\"person_id\":");
-    push_json_string(&mut out, &c.person_id);
-    out.push_str(",\"phase\":\"");
-    out.push_str(c.phase.as_str());
-    out.push_str("\"}");
-    out
+    m.name("node_id");
+    push_json_string(&mut m.text, &c.node_id);
+    m.end();
+    m.name("person_id");
+    push_json_string(&mut m.text, &c.person_id);
+    m.end();
+    m.name("phase");
+    m.text.push('"');
+    m.text.push_str(c.phase.as_str());
+    m.text.push('"');
+    m.end();
+    m.text.push('}');
+    (m.text, m.members, m.count)
+}
+
+/// Writes a canonical JSON object member by member (names in sorted order, by the caller),
+/// noting where each value is.
+struct MemberWriter {
+    text: String,
+    members: [packed::Member<'static>; 9],
+    count: usize,
+}
+
+impl MemberWriter {
+    /// Starts a member: the separator and its name; its value follows.
+    fn name(&mut self, name: &'static str) {
+        self.text.push(if self.count == 0 { '{' } else { ',' });
+        self.text.push('"');
+        self.text.push_str(name);
+        self.text.push_str("\":");
+        self.members[self.count] = (name, self.text.len()..self.text.len());
+    }
+
+    /// Ends the member whose value was just written.
+    fn end(&mut self) {
+        self.members[self.count].1.end = self.text.len();
+        self.count += 1;
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`domain`]: the records of the organisation and the value tree (people, units, nodes, …).
 //! - [`event`]: the ledger's event kinds and their canonical encoding.
 //! - [`chain`]: the hash chain: how an event's hash is computed and checked.
+//! - [`packed`]: the storage form of high-volume payloads (member values without names).
 //! - [`state`]: the projections held in memory, and the rules every event must pass.
 //! - [`dag`]: value-tree rules (no cycles, weights per parent sum to at most 1 on any date).
 //! - [`org`]: the time-versioned org: as-of queries, histories and diffs.
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod event;
 pub mod import;
 pub mod org;
+pub mod packed;
 pub mod review;
 pub mod state;
 

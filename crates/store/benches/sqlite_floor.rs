@@ -2,7 +2,7 @@
 //! `cargo bench -p valuetree-store --bench sqlite_floor`.
 //!
 //! The rows of N contribution events and their projection rows are built in memory first
-//! (the same shapes and sizes the import writes: canonical JSON payload, hex hash, no stored
+//! (the same shapes and sizes the import writes: packed payload, hex hash, no stored
 //! generated id), then
 //! written into a database made by the store's own migrations, through prepared statements
 //! as the store writes them (32 rows per `INSERT OR FAIL`), in one transaction, with a
@@ -53,10 +53,11 @@ fn rows(n: usize) -> Vec<Rows> {
                 1 + below(28)
             );
             let description = format!("work item {i}");
+            // Packed, as the events table stores a recorded contribution
+            // (valuetree_core::packed).
             let payload = format!(
-                "{{\"confirmed\":false,\"contribution_id\":\"{contribution_id}\",\"date\":\"{date}\",\
-                 \"description\":\"{description}\",\"effort\":\"6\",\"node_id\":\"{node_id}\",\
-                 \"person_id\":\"{person_id}\",\"phase\":\"{phase}\"}}"
+                "#0[false,\"{contribution_id}\",\"{date}\",\"{description}\",\"6\",\
+                 \"{node_id}\",\"{person_id}\",\"{phase}\"]"
             );
             // Not a real chain hash (hashing is not what is measured), but 64 hex digits.
             let hash = format!("{:064x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15);

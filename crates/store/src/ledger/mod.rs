@@ -3,6 +3,7 @@
 use crate::rows::{self, EVENTS, PROJECTIONS, Reader};
 use crate::sql::{Cell, Row, Table, Tx, Value};
 use crate::{FileRowError, Store, StoreError};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 use valuetree_core::NaiveDate;
@@ -10,6 +11,7 @@ use valuetree_core::chain::{self, ChainError, EnvelopeRef, StoredEvent};
 use valuetree_core::clock::format_recorded;
 use valuetree_core::event::Event;
 use valuetree_core::import::{self, RecordBatch, RowError};
+use valuetree_core::packed;
 use valuetree_core::state::State;
 
 /// The last event of the chain: pin it outside the database to detect a deleted tail or a
@@ -162,7 +164,17 @@ impl EventReader {
         let _seq = next("seq");
         let event_id = next("event_id")?.unwrap_or_else(|| chain::generated_event_id(seq));
         let kind = text(next("kind")?, "kind")?;
-        let payload = text(next("payload")?, "payload")?;
+        let stored_payload = text(next("payload")?, "payload")?;
+        let payload = match packed::canonical(&stored_payload) {
+            Ok(Cow::Borrowed(_)) => stored_payload,
+            Ok(Cow::Owned(canonical)) => canonical,
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    table: "events",
+                    reason: format!("event {seq}: {e}"),
+                });
+            }
+        };
         let _effective = next("effective");
         let recorded = text(next("recorded")?, "recorded")?;
         let actor = text(next("actor")?, "actor")?;
@@ -188,7 +200,7 @@ fn event_row(e: &StoredEvent) -> Row {
         Value::Int(e.seq),
         stored_event_id(&e.event_id, e.seq),
         Value::text(&e.kind),
-        Value::text(&e.payload),
+        Value::Text(packed::pack(&e.payload).unwrap_or_else(|| e.payload.clone())),
         Value::Text(valuetree_core::date_text(e.effective)),
         Value::text(&e.recorded),
         Value::text(&e.actor),
@@ -418,6 +430,7 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
             Ok(state)
         });
         let mut batch = Vec::with_capacity(REPLAY_BATCH);
+        let mut unpacked = String::with_capacity(1024);
         let read = tx.for_each_cells(
             "SELECT seq, kind, payload FROM events ORDER BY seq",
             &[],
@@ -435,7 +448,12 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
                 };
                 let kind = stored_text(kind, seq, "kind")?;
                 let payload = stored_text(payload, seq, "payload")?;
-                let event = Event::from_parts(kind, payload)
+                unpacked.clear();
+                packed::unpack_into(payload, &mut unpacked).map_err(|e| StoreError::Replay {
+                    seq,
+                    reason: e.to_string(),
+                })?;
+                let event = Event::from_parts(kind, &unpacked)
                     .map_err(|reason| StoreError::Replay { seq, reason })?;
                 batch.push((seq, event));
                 if batch.len() == REPLAY_BATCH {

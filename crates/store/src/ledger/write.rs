@@ -452,7 +452,7 @@ impl Sealer {
 
     /// The events table's row of the next event (as [`event_row`] writes a sealed one).
     fn seal(&mut self, event: &Event, effective: NaiveDate, event_id: Option<String>) -> Row {
-        let payload = event.canonical_payload();
+        let (payload, packed) = event.canonical_and_packed_payload();
         let kind = event.kind();
         let (seq, hash) = self.chain.seal(chain::NewEnvelope {
             actor: &self.actor,
@@ -466,7 +466,7 @@ impl Sealer {
             Value::Int(seq),
             stored_event_id(event_id.as_deref().unwrap_or_default(), seq),
             Value::Text(kind.to_string()),
-            Value::Text(payload),
+            Value::Text(packed.unwrap_or(payload)),
             Value::Text(valuetree_core::date_text(effective)),
             Value::Text(self.recorded.clone()),
             Value::Text(self.actor.clone()),

@@ -210,8 +210,18 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 /// After the quote closing the string whose text starts at `at`. `verify` splits every
-/// packed payload, so strings are searched with `memchr`, not byte by byte.
+/// packed payload: most strings are ids and dates, found quickest byte by byte; a longer one
+/// is searched with `memchr`.
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const SHORT: usize = 24;
+    let short_end = bytes.len().min(at + SHORT);
+    while at < short_end {
+        match bytes[at] {
+            b'"' => return Some(at + 1),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
     loop {
         let found = at + memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         if bytes[found] == b'"' {

@@ -166,7 +166,11 @@ impl Store {
     }
 }
 
-const CHECK_BATCH: usize = 16_384;
+/// Rows per batch, and batches on their way to the checker. Few and small: every batch is
+/// memory the reader fills fresh (page faults, and on these VMs slow ones) until checked
+/// batches come back to be reused.
+const CHECK_BATCH: usize = 4_096;
+const BATCHES_IN_FLIGHT: usize = 2;
 
 /// From this many events on, a SQLite ledger's chain is walked as two halves at once.
 pub(crate) const PARALLEL_CHAIN_FROM: i64 = 200_000;
@@ -179,7 +183,7 @@ fn check_rows<'h>(
     progress: &mut dyn FnMut(u64),
     read: impl FnOnce(&mut dyn FnMut(&[Cell<'_>]) -> Result<(), StoreError>) -> Result<(), StoreError>,
 ) -> Result<ChainChecker<'h>, StoreError> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<RawBatch>(BATCHES_IN_FLIGHT);
     // Checked batches come back to be filled again: no fresh memory (and no page faults)
     // per batch.
     let (give_back, checked) = std::sync::mpsc::channel::<RawBatch>();

@@ -3,13 +3,18 @@
 //! A ledger of a million contributions stores a million payloads with the same eight member
 //! names; the names are a fifth of the database, and every byte stored is written twice
 //! (SQLite's write-ahead log, then the database file). A payload whose members are exactly
-//! one of the [`SHAPES`] is therefore stored as `#` + the shape's number + a JSON array of
-//! its member values in canonical order, each value's text as it is in the canonical JSON:
+//! one of the [`SHAPES`] is therefore stored as `#`, the shape's number, and its member
+//! values in canonical order, each value's text as it is in the canonical JSON and each
+//! preceded by the byte 0x1F (ASCII "unit separator", shown here as `␟`):
 //!
 //! ```text
 //! canonical: {"confirmed":false,"contribution_id":"C1","date":"2024-09-01",…,"phase":"build"}
-//! stored:    #0[false,"C1","2024-09-01",…,"build"]
+//! stored:    #0␟false␟"C1"␟"2024-09-01"␟…␟"build"
 //! ```
+//!
+//! Canonical JSON escapes every control character inside strings, so 0x1F never occurs in a
+//! value: finding the values is a search for one byte (`memchr`), not a JSON scan, which
+//! matters because `verify` unpacks every payload it hashes.
 //!
 //! [`unpack_into`] gives back the canonical text byte for byte, and that text is what is
 //! hashed, exported and replayed: the packed form is only how the events table holds it. A
@@ -22,13 +27,30 @@ use std::borrow::Cow;
 
 /// What starts a packed payload (a canonical one starts with `{`).
 const MARK: u8 = b'#';
+/// What precedes each value of a packed payload.
+const SEPARATOR: u8 = 0x1F;
+
+/// A member list: the names, and each as `"name":` (what unpacking writes before a value).
+struct Shape {
+    names: &'static [&'static str],
+    quoted: &'static [&'static str],
+}
+
+macro_rules! shape {
+    ($($name:literal),+ $(,)?) => {
+        Shape {
+            names: &[$($name),+],
+            quoted: &[$(concat!("\"", $name, "\":")),+],
+        }
+    };
+}
 
 /// Member lists of the payloads stored packed, each sorted as canonical JSON sorts them. A
 /// list's position is its number in stored payloads: append new lists, never change,
 /// reorder or remove one (stored ledgers name them).
-const SHAPES: &[&[&str]] = &[
+const SHAPES: &[Shape] = &[
     // 0: contribution_recorded
-    &[
+    shape!(
         "confirmed",
         "contribution_id",
         "date",
@@ -37,9 +59,9 @@ const SHAPES: &[&[&str]] = &[
         "node_id",
         "person_id",
         "phase",
-    ],
+    ),
     // 1: contribution_recorded with evidence
-    &[
+    shape!(
         "confirmed",
         "contribution_id",
         "date",
@@ -49,7 +71,7 @@ const SHAPES: &[&[&str]] = &[
         "node_id",
         "person_id",
         "phase",
-    ],
+    ),
 ];
 
 /// The most members a packable payload has.
@@ -108,19 +130,21 @@ pub fn pack(canonical: &str) -> Option<String> {
 /// (in order): no scanning.
 pub fn pack_members(canonical: &str, members: &[Member<'_>]) -> Option<String> {
     let shape = SHAPES.iter().position(|shape| {
-        shape.len() == members.len() && shape.iter().zip(members).all(|(a, (b, _))| a == b)
+        shape.names.len() == members.len()
+            && shape.names.iter().zip(members).all(|(a, (b, _))| a == b)
     })?;
     let mut out = String::with_capacity(canonical.len());
     out.push(MARK as char);
     crate::push_integer(&mut out, shape as i64);
-    out.push('[');
-    for (i, (_, range)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    for (_, range) in members {
+        let value = canonical.get(range.clone())?;
+        if value.as_bytes().contains(&SEPARATOR) {
+            // Not canonical JSON (which escapes control characters): keep it as it is.
+            return None;
         }
-        out.push_str(canonical.get(range.clone())?);
+        out.push(SEPARATOR as char);
+        out.push_str(value);
     }
-    out.push(']');
     Some(out)
 }
 
@@ -162,31 +186,30 @@ fn write_unpacked(stored: &str, out: &mut String) -> Result<(), UnpackError> {
     let shape = SHAPES
         .get(number)
         .ok_or(UnpackError("names a shape this version does not know"))?;
-    let mut at = 1 + digits;
-    if bytes.get(at) != Some(&b'[') {
-        return Err(UnpackError("has no array of values"));
+    let values = &stored[1 + digits..];
+    if values.as_bytes().first() != Some(&SEPARATOR) {
+        return Err(UnpackError("has no values"));
     }
-    at += 1;
-    out.push('{');
-    for (i, name) in shape.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    out.reserve(values.len() + 1 + shape.quoted.iter().map(|q| q.len()).sum::<usize>());
+    let mut quoted = shape.quoted.iter();
+    let mut ends = memchr::memchr_iter(SEPARATOR, values.as_bytes())
+        .skip(1)
+        .chain([values.len()]);
+    let mut start = 1;
+    for (i, quoted) in quoted.by_ref().enumerate() {
+        let end = ends
+            .next()
+            .ok_or(UnpackError("holds fewer values than its shape has members"))?;
+        if end == start {
+            return Err(UnpackError("has an empty value"));
         }
-        let end = value_end(bytes, at).ok_or(UnpackError("has a value that does not end"))?;
-        out.push('"');
-        out.push_str(name);
-        out.push_str("\":");
-        out.push_str(stored.get(at..end).ok_or(UnpackError("is not text"))?);
-        let expected = if i + 1 == shape.len() { b']' } else { b',' };
-        if bytes.get(end) != Some(&expected) {
-            return Err(UnpackError(
-                "holds a different number of values than its shape",
-            ));
-        }
-        at = end + 1;
+        out.push(if i == 0 { '{' } else { ',' });
+        out.push_str(quoted);
+        out.push_str(&values[start..end]);
+        start = end + 1;
     }
-    if at != bytes.len() {
-        return Err(UnpackError("goes on after its values"));
+    if ends.next().is_some() {
+        return Err(UnpackError("holds more values than its shape has members"));
     }
     out.push('}');
     Ok(())
@@ -194,8 +217,7 @@ fn write_unpacked(stored: &str, out: &mut String) -> Result<(), UnpackError> {
 
 /// Where the JSON value starting at `start` ends: after a string's closing quote, after the
 /// bracket closing an array or object, or at the first `,`, `]` or `}` ending a literal.
-/// `None` for an empty or unterminated value. Exact for canonical JSON; for other text it
-/// only needs to be total (whatever it splits is hashed, and a change fails the hash).
+/// `None` for an empty or unterminated value. Used by [`pack`] on canonical JSON only.
 fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     match bytes.get(start)? {
         b'"' => string_end(bytes, start + 1),
@@ -209,19 +231,8 @@ fn value_end(bytes: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// After the quote closing the string whose text starts at `at`. `verify` splits every
-/// packed payload: most strings are ids and dates, found quickest byte by byte; a longer one
-/// is searched with `memchr`.
+/// After the quote closing the string whose text starts at `at`.
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const SHORT: usize = 24;
-    let short_end = bytes.len().min(at + SHORT);
-    while at < short_end {
-        match bytes[at] {
-            b'"' => return Some(at + 1),
-            b'\\' => at += 2,
-            _ => at += 1,
-        }
-    }
     loop {
         let found = at + memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         if bytes[found] == b'"' {
@@ -287,12 +298,13 @@ mod tests {
         let stored = pack(&plain).expect("a contribution packs");
         assert_eq!(
             stored,
-            r#"#0[true,"C00000042","2024-09-01","work item 42","2.5","N1","P7","build"]"#
+            "#0\u{1f}true\u{1f}\"C00000042\"\u{1f}\"2024-09-01\"\u{1f}\"work item 42\"\
+             \u{1f}\"2.5\"\u{1f}\"N1\"\u{1f}\"P7\"\u{1f}\"build\""
         );
         assert_eq!(canonical(&stored).expect("unpacks"), plain);
-        let with_evidence = contribution(Some("PR #12, \"fixed\"".into()), String::new());
+        let with_evidence = contribution(Some("PR #12, \"fixed\"\u{1f}".into()), String::new());
         let stored = pack(&with_evidence).expect("packs");
-        assert!(stored.starts_with("#1["), "{stored}");
+        assert!(stored.starts_with("#1\u{1f}"), "{stored}");
         assert_eq!(canonical(&stored).expect("unpacks"), with_evidence);
     }
 
@@ -312,22 +324,39 @@ mod tests {
 
     #[test]
     fn a_damaged_packed_payload_is_an_error_and_leaves_the_output_alone() {
+        let values =
+            |values: &[&str]| -> String { values.iter().map(|v| format!("\u{1f}{v}")).collect() };
+        let eight = [
+            "true",
+            "\"C1\"",
+            "\"d\"",
+            "\"e\"",
+            "\"1\"",
+            "\"N\"",
+            "\"P\"",
+            "\"build\"",
+        ];
         for stored in [
-            "#",
-            "#x[]",
-            "#01[true]",
-            "#9[true]",
-            "#0",
-            "#0true",
-            r#"#0[true,"C1"]"#,
-            r#"#0[true,"C1","d","e","1","N","P","build","extra"]"#,
-            r#"#0[true,"C1","d","e","1","N","P","build"]x"#,
-            r#"#0[true,"C1","d","e","1","N","P","build"#,
-            r#"#0[true,,"C1","d","e","1","N","P"]"#,
+            "#".to_string(),
+            format!("#x{}", values(&eight)),
+            format!("#00{}", values(&eight)),
+            format!("#9{}", values(&eight)),
+            "#0".to_string(),
+            "#0true".to_string(),
+            format!("#0{}", values(&eight[..7])),
+            format!("#0{}", values(&[&eight[..], &["\"extra\""]].concat())),
+            format!("#0{}\u{1f}", values(&eight)),
+            format!(
+                "#0{}",
+                values(&[
+                    "true", "", "\"d\"", "\"e\"", "\"1\"", "\"N\"", "\"P\"", "\"b\""
+                ])
+            ),
+            format!("#1{}", values(&eight)),
         ] {
             let mut out = String::from("kept");
-            assert!(unpack_into(stored, &mut out).is_err(), "{stored}");
-            assert_eq!(out, "kept", "{stored}");
+            assert!(unpack_into(&stored, &mut out).is_err(), "{stored:?}");
+            assert_eq!(out, "kept", "{stored:?}");
         }
     }
 
@@ -350,7 +379,7 @@ mod tests {
         }
 
         #[test]
-        fn unpacking_any_text_never_panics(stored in "#[0-9]{0,2}\\[[\"\\\\,\\[\\]{} a-z0-9]{0,40}") {
+        fn unpacking_any_text_never_panics(stored in "#[0-9]{0,2}[\u{1f}\"\\\\,\\[\\]{} a-zé0-9]{0,40}") {
             let _ = canonical(&stored);
         }
     }

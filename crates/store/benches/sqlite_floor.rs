@@ -56,8 +56,8 @@ fn rows(n: usize) -> Vec<Rows> {
             // Packed, as the events table stores a recorded contribution
             // (valuetree_core::packed).
             let payload = format!(
-                "#0[false,\"{contribution_id}\",\"{date}\",\"{description}\",\"6\",\
-                 \"{node_id}\",\"{person_id}\",\"{phase}\"]"
+                "#0\u{1f}false\u{1f}\"{contribution_id}\"\u{1f}\"{date}\"\u{1f}\"{description}\"\
+                 \u{1f}\"6\"\u{1f}\"{node_id}\"\u{1f}\"{person_id}\"\u{1f}\"{phase}\""
             );
             // Not a real chain hash (hashing is not what is measured), but 64 hex digits.
             let hash = format!("{:064x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15);

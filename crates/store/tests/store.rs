@@ -1076,7 +1076,8 @@ fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() 
         let last = exported.len() as i64;
         assert_eq!(
             stored_payload(&mut store, last),
-            r#"#0[true,"C4","2024-06-01","","1","N1","P1","build"]"#
+            "#0\u{1f}true\u{1f}\"C4\"\u{1f}\"2024-06-01\"\u{1f}\"\"\u{1f}\"1\"\u{1f}\"N1\"\
+             \u{1f}\"P1\"\u{1f}\"build\""
         );
         assert!(
             exported[last as usize - 1].contains(
@@ -1101,7 +1102,7 @@ fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() 
             (packed.replace("\"1\"", "\"9\""), true),
             (packed.replacen("#0", "#7", 1), true),
             (packed.replacen("#0", "#1", 1), true),
-            (packed.replace(']', ""), true),
+            (packed.replacen('\u{1f}', "", 2), true),
             (canonical.clone(), false),
         ] {
             edit_by_hand(

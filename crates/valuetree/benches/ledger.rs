@@ -1,7 +1,9 @@
 //! Ledger benchmarks through the shipped code paths (parsing, validation, hashing,
 //! projections): `cargo bench -p valuetree --bench ledger`.
 //!
-//! - import throughput: `valuetree import` of 1,000,000 contributions (the real binary);
+//! - import throughput: `valuetree import` of 1,000,000 contributions (the real binary); on
+//!   SQLite also `VALUETREE_BENCH_MORE_IMPORTS` (default 2) more times into fresh databases,
+//!   with the median of all runs;
 //! - append throughput: `Store::append` in single-event transactions and in one batch;
 //! - verify throughput: `valuetree verify --chain-only`, and the full verify with the
 //!   projection replay;
@@ -149,14 +151,33 @@ fn contribution(i: usize) -> Event {
     })
 }
 
-fn bench_backend(name: &str, db: &str, data: &Path, contributions: usize) {
+/// The bench's files: the master data directory and the contributions file.
+fn dataset_paths(data: &Path) -> (String, String) {
+    let facts = data.join("facts").join("contributions.csv");
+    (data.display().to_string(), facts.display().to_string())
+}
+
+/// `rounds` more imports of the contributions, each into a fresh SQLite database (deleted
+/// after): one import is one sample of a machine whose speed moves from minute to minute.
+fn more_sqlite_imports(data: &Path, rounds: usize) -> Vec<f64> {
+    let (dir, facts) = dataset_paths(data);
+    (0..rounds)
+        .map(|round| {
+            let scratch = tempfile::tempdir().expect("temp dir");
+            let db = scratch
+                .path()
+                .join(format!("round-{round}.db"))
+                .display()
+                .to_string();
+            run(&db, &["import", "dir", &dir]);
+            run(&db, &["import", "contributions", &facts])
+        })
+        .collect()
+}
+
+fn bench_backend(name: &str, db: &str, data: &Path, contributions: usize, more_imports: usize) {
     println!("\n== {name} ==");
-    let dir = data.display().to_string();
-    let facts = data
-        .join("facts")
-        .join("contributions.csv")
-        .display()
-        .to_string();
+    let (dir, facts) = dataset_paths(data);
     let master = run(db, &["import", "dir", &dir]);
     println!(
         "import master data ({PEOPLE} people, {NODES} nodes, edges, assignments): {master:.2} s"
@@ -166,6 +187,20 @@ fn bench_backend(name: &str, db: &str, data: &Path, contributions: usize) {
         "import {contributions} contributions: {seconds:.2} s = {:.0} contributions/s",
         contributions as f64 / seconds
     );
+    if more_imports > 0 {
+        let mut all = more_sqlite_imports(data, more_imports);
+        all.insert(0, seconds);
+        let listed: Vec<String> = all.iter().map(|s| format!("{s:.2}")).collect();
+        all.sort_by(f64::total_cmp);
+        let median = all[all.len() / 2];
+        println!(
+            "import {contributions} contributions, {} runs into fresh databases: {} s; \
+             median {median:.2} s = {:.0} contributions/s",
+            all.len(),
+            listed.join(" / "),
+            contributions as f64 / median
+        );
+    }
     let reimport = run(db, &["import", "contributions", &facts]);
     println!("re-import of the same file (no change): {reimport:.2} s");
 
@@ -236,8 +271,13 @@ fn main() {
         "dataset: {PEOPLE} people, {UNITS} units, {NODES} nodes, {contributions} contributions (generated in {:.1} s)",
         started.elapsed().as_secs_f64()
     );
+    // SQLite's import is also run this many more times, into fresh databases, for a median.
+    let more_imports: usize = std::env::var("VALUETREE_BENCH_MORE_IMPORTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let sqlite = dir.path().join("bench.db").display().to_string();
-    bench_backend("SQLite", &sqlite, dir.path(), contributions);
+    bench_backend("SQLite", &sqlite, dir.path(), contributions, more_imports);
     if let Ok(admin) = std::env::var("VALUETREE_BENCH_PG") {
         let name = format!("vt_bench_{}", std::process::id());
         let mut client =
@@ -251,6 +291,7 @@ fn main() {
             &format!("{base}/{name}"),
             dir.path(),
             contributions,
+            0,
         );
         let _ = client.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"));
     }

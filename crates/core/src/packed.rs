@@ -113,6 +113,14 @@ pub fn pack(canonical: &str) -> Option<String> {
         if name.contains('\\') || bytes.get(name_end + 1) != Some(&b':') {
             return None;
         }
+        // Most payloads of other kinds are told apart by their first member: no need to
+        // split the rest (an import of millions of ratings would).
+        if !SHAPES
+            .iter()
+            .any(|shape| shape.names.get(count) == Some(&name))
+        {
+            return None;
+        }
         let value_start = name_end + 2;
         let value_end = value_end(bytes, value_start)?;
         members[count] = (name, value_start..value_end);

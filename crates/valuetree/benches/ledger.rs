@@ -107,6 +107,18 @@ fn write_dataset(dir: &Path, contributions: usize) -> std::io::Result<()> {
     std::fs::write(dir.join("facts").join("contributions.csv"), text)
 }
 
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            sync_dir(&entry.path())?;
+        } else {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -277,6 +289,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     write_dataset(dir.path(), contributions).expect("write dataset");
+    // On disk before anything is timed: the first import would otherwise share the machine
+    // with the kernel writing back the ~70 MB just generated.
+    sync_dir(dir.path()).expect("sync the dataset");
     if let Ok(keep) = std::env::var("VALUETREE_BENCH_KEEP") {
         // To profile one step by hand: the generated files, kept outside the temp dir.
         copy_dir(dir.path(), Path::new(&keep)).expect("copy the dataset");

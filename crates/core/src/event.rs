@@ -196,9 +196,9 @@ impl Event {
     pub fn canonical_and_packed_payload(&self) -> (String, Option<String>) {
         match self {
             Event::ContributionRecorded(c) => {
-                let (text, members, count) = contribution_payload_and_members(c);
-                let packed = packed::pack_members(&text, &members[..count]);
-                (text, packed)
+                let written = contribution_payload_written(c);
+                let packed = packed::pack_members(&written.text, written.members());
+                (written.text, packed)
             }
             _ => {
                 let text = self.serde_payload();
@@ -242,13 +242,11 @@ impl Event {
 /// `fmt`) costs several times more. The same text as serde's (test
 /// `the_direct_contribution_payload_is_serdes`).
 fn contribution_payload(c: &ContributionRecord) -> String {
-    contribution_payload_and_members(c).0
+    contribution_payload_written(c).text
 }
 
 /// [`contribution_payload`], and where each member's value is in it (for [`packed`]).
-fn contribution_payload_and_members(
-    c: &ContributionRecord,
-) -> (String, [packed::Member<'static>; 9], usize) {
+fn contribution_payload_written(c: &ContributionRecord) -> MemberWriter {
     use crate::chain::push_json_string;
     let mut m = MemberWriter {
         text: String::with_capacity(
@@ -296,14 +294,14 @@ fn contribution_payload_and_members(
     m.text.push('"');
     m.end();
     m.text.push('}');
-    (m.text, m.members, m.count)
+    m
 }
 
 /// Writes a canonical JSON object member by member (names in sorted order, by the caller),
 /// noting where each value is.
 struct MemberWriter {
     text: String,
-    members: [packed::Member<'static>; 9],
+    members: [packed::Member<'static>; packed::MOST_MEMBERS],
     count: usize,
 }
 
@@ -321,6 +319,11 @@ impl MemberWriter {
     fn end(&mut self) {
         self.members[self.count].1.end = self.text.len();
         self.count += 1;
+    }
+
+    /// The members written so far, in order.
+    fn members(&self) -> &[packed::Member<'static>] {
+        &self.members[..self.count]
     }
 }
 

@@ -75,7 +75,7 @@ const SHAPES: &[Shape] = &[
 ];
 
 /// The most members a packable payload has.
-const MOST_MEMBERS: usize = 9;
+pub const MOST_MEMBERS: usize = 9;
 
 /// Why a stored payload that starts as a packed one cannot be unpacked.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

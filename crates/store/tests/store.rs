@@ -817,6 +817,41 @@ fn edit_by_hand(db: &Db, sql: &str) {
     }
 }
 
+/// Person P1, node N1 and contributions C<ids> by P1 on it, recorded by an import.
+fn person_p1_with_contributions(store: &mut Store, ids: std::ops::Range<usize>) {
+    store
+        .append(vec![(hire("P1"), None)], "test")
+        .expect("person");
+    store
+        .import_records(
+            vec![
+                (
+                    "nodes".into(),
+                    valuetree_core::import::RecordBatch::Nodes(vec![valuetree_core::import::Row {
+                        line: 2,
+                        record: big_node(),
+                    }]),
+                ),
+                ("contributions".into(), contribution_batch(ids, "P1")),
+            ],
+            "test",
+            &mut |_| {},
+        )
+        .expect("contributions");
+}
+
+/// Every event as `export events` writes it.
+fn export_lines(store: &mut Store) -> Vec<String> {
+    let mut lines = Vec::new();
+    store
+        .for_each_event(&mut |event| {
+            lines.push(event.export_line());
+            Ok(())
+        })
+        .expect("export");
+    lines
+}
+
 /// The projection check compares the contributions (given up by the replay, sorted on key
 /// prefixes) with the stored rows: a deleted, an added and a changed row are each found, in
 /// byte order of their keys, and the limit cuts the list.
@@ -824,27 +859,7 @@ fn edit_by_hand(db: &Db, sql: &str) {
 fn contributions_edited_by_hand_are_found_in_key_order() {
     each_backend(|db| {
         let mut store = db.open();
-        store
-            .append(vec![(hire("P1"), None)], "test")
-            .expect("person");
-        store
-            .import_records(
-                vec![
-                    (
-                        "nodes".into(),
-                        valuetree_core::import::RecordBatch::Nodes(vec![
-                            valuetree_core::import::Row {
-                                line: 2,
-                                record: big_node(),
-                            },
-                        ]),
-                    ),
-                    ("contributions".into(), contribution_batch(0..40, "P1")),
-                ],
-                "test",
-                &mut |_| {},
-            )
-            .expect("contributions");
+        person_p1_with_contributions(&mut store, 0..40);
         assert!(store.check_projections(10).expect("check").is_empty());
         edit_by_hand(
             db,
@@ -1025,33 +1040,14 @@ fn an_in_memory_chain_is_walked_whole() {
 
 /// Recorded contributions are stored packed (member values without their names); what is
 /// hashed, exported and replayed is the canonical text. An edit inside a packed payload, a
-/// shape that does not exist and a broken array are each found at their event, and a payload
+/// shape that does not exist or does not fit and a missing separator are each found at their
+/// event, and a payload
 /// stored canonical (as ledgers written before packing hold them) reads the same.
 #[test]
 fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() {
     each_backend(|db| {
         let mut store = db.open();
-        store
-            .append(vec![(hire("P1"), None)], "test")
-            .expect("person");
-        store
-            .import_records(
-                vec![
-                    (
-                        "nodes".into(),
-                        valuetree_core::import::RecordBatch::Nodes(vec![
-                            valuetree_core::import::Row {
-                                line: 2,
-                                record: big_node(),
-                            },
-                        ]),
-                    ),
-                    ("contributions".into(), contribution_batch(0..5, "P1")),
-                ],
-                "test",
-                &mut |_| {},
-            )
-            .expect("contributions");
+        person_p1_with_contributions(&mut store, 0..5);
         let stored_payload = |store: &mut Store, seq: i64| -> String {
             match store
                 .query(
@@ -1066,13 +1062,7 @@ fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() 
                 other => panic!("event {seq} holds {other:?}"),
             }
         };
-        let mut exported = Vec::new();
-        store
-            .for_each_event(&mut |event| {
-                exported.push(event.export_line());
-                Ok(())
-            })
-            .expect("export");
+        let exported = export_lines(&mut store);
         let last = exported.len() as i64;
         assert_eq!(
             stored_payload(&mut store, last),
@@ -1118,14 +1108,11 @@ fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() 
                 assert_eq!(at, edited, "{damage}: {reason}");
             } else {
                 assert_eq!(report.failure, None, "canonical text: {damage}");
-                let mut again = Vec::new();
-                store
-                    .for_each_event(&mut |event| {
-                        again.push(event.export_line());
-                        Ok(())
-                    })
-                    .expect("export");
-                assert_eq!(again, exported, "the same export from either form");
+                assert_eq!(
+                    export_lines(&mut store),
+                    exported,
+                    "the same export from either form"
+                );
                 assert!(store.check_projections(10).expect("check").is_empty());
             }
         }

@@ -1041,8 +1041,8 @@ fn an_in_memory_chain_is_walked_whole() {
 /// Recorded contributions are stored packed (member values without their names); what is
 /// hashed, exported and replayed is the canonical text. An edit inside a packed payload, a
 /// shape that does not exist or does not fit and a missing separator are each found at their
-/// event, and a payload
-/// stored canonical (as ledgers written before packing hold them) reads the same.
+/// event, and a payload stored canonical (as ledgers written before packing hold them) reads
+/// the same.
 #[test]
 fn packed_contribution_payloads_read_back_canonical_and_their_edits_are_found() {
     each_backend(|db| {

@@ -200,6 +200,8 @@ mod weight_properties {
                     status: NodeStatus::Active,
                     flagpole: false,
                     description: String::new(),
+                    roles_wanted: Vec::new(),
+                    serves_id: None,
                 };
                 prop_assert!(state.apply(&Event::NodeCreated(node)).is_ok());
             }

@@ -72,6 +72,17 @@ vocabulary!(
     Relationship { Manager = "manager", Report = "report", Peer = "peer", Lead = "lead", Customer = "customer", SelfReview = "self" }
 );
 
+vocabulary!(
+    /// A role granted in the ledger. Everyone employed is an `employee` without a grant;
+    /// `hr` and `admin` are granted and revoked by events, so that a backup keeps them.
+    Role { Employee = "employee", Hr = "hr", Admin = "admin" }
+);
+
+vocabulary!(
+    /// Where a request to join a node stands.
+    JoinStatus { Pending = "pending", Accepted = "accepted", Declined = "declined", Withdrawn = "withdrawn" }
+);
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,6 +156,13 @@ pub struct NodeRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<PersonId>,
     pub node_id: NodeId,
+    /// Roles the node's lead is looking for (a flagpole's open roles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_wanted: Vec<String>,
+    /// The need (or objective) a flagpole says it serves, before the lead of that node links
+    /// it into the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serves_id: Option<NodeId>,
     pub status: NodeStatus,
     pub title: String,
 }
@@ -256,3 +274,34 @@ pub struct PeerAllocation {
 
 /// Every allocation gives exactly this many points.
 pub const PEER_POINTS_PER_ALLOCATION: u32 = 100;
+
+/// A role held by a person, as projected from `role_granted` / `role_revoked`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleHolding {
+    pub granted_by: Option<PersonId>,
+    pub granted_on: NaiveDate,
+    pub person_id: PersonId,
+    pub revoked_by: Option<PersonId>,
+    pub revoked_on: Option<NaiveDate>,
+    pub role: Role,
+}
+
+impl RoleHolding {
+    /// Held on `date`: granted on or before it and not revoked by then.
+    pub fn held_on(&self, date: NaiveDate) -> bool {
+        self.granted_on <= date && self.revoked_on.is_none_or(|revoked| date < revoked)
+    }
+}
+
+/// A person's request to join a node (a flagpole), and its answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub answered_by: Option<PersonId>,
+    pub answered_on: Option<NaiveDate>,
+    pub message: String,
+    pub node_id: NodeId,
+    pub person_id: PersonId,
+    pub requested_on: NaiveDate,
+    pub role: String,
+    pub status: JoinStatus,
+}

@@ -76,6 +76,15 @@ pub enum Event {
         reason: String,
         retracted_on: NaiveDate,
     },
+    /// A lead takes a confirmation back (given by mistake, or the work turned out not to be
+    /// what was described); the contribution counts as unconfirmed again.
+    ContributionUnconfirmed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        contribution_id: String,
+        reason: String,
+        unconfirmed_on: NaiveDate,
+    },
     OutcomeRecorded(OutcomeRecord),
     NodeHandedOver(HandoverRecord),
     CycleOpened(CycleRecord),
@@ -98,6 +107,42 @@ pub enum Event {
     /// A member's 100 points for the others on a node; the same giver, node and date again
     /// revises the allocation.
     PeerPointsGiven(PeerAllocation),
+    /// A role (`hr`, `admin`) granted to a person; `by` is the granting person, absent when
+    /// the operator (whoever holds the database) granted it.
+    RoleGranted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        granted_on: NaiveDate,
+        person_id: PersonId,
+        role: Role,
+    },
+    RoleRevoked {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        person_id: PersonId,
+        revoked_on: NaiveDate,
+        role: Role,
+    },
+    /// A person asks to join a node (typically a flagpole) in a role.
+    JoinRequested {
+        #[serde(default)]
+        message: String,
+        node_id: NodeId,
+        person_id: PersonId,
+        requested_on: NaiveDate,
+        role: String,
+    },
+    /// The answer to a pending join request: accepted or declined by the node's lead, or
+    /// withdrawn by the person who asked. An accepted request comes with its
+    /// `member_joined` in the same write.
+    JoinAnswered {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        node_id: NodeId,
+        on: NaiveDate,
+        person_id: PersonId,
+        status: JoinStatus,
+    },
 }
 
 impl Event {
@@ -123,6 +168,7 @@ impl Event {
             Event::ContributionRecorded(_) => "contribution_recorded",
             Event::ContributionConfirmed { .. } => "contribution_confirmed",
             Event::ContributionRetracted { .. } => "contribution_retracted",
+            Event::ContributionUnconfirmed { .. } => "contribution_unconfirmed",
             Event::OutcomeRecorded(_) => "outcome_recorded",
             Event::NodeHandedOver(_) => "node_handed_over",
             Event::CycleOpened(_) => "cycle_opened",
@@ -137,6 +183,10 @@ impl Event {
             Event::CalibrationRecorded(_) => "calibration_recorded",
             Event::ScoreOverridden(_) => "score_overridden",
             Event::PeerPointsGiven(_) => "peer_points_given",
+            Event::RoleGranted { .. } => "role_granted",
+            Event::RoleRevoked { .. } => "role_revoked",
+            Event::JoinRequested { .. } => "join_requested",
+            Event::JoinAnswered { .. } => "join_answered",
         }
     }
 
@@ -160,6 +210,11 @@ impl Event {
             Event::ContributionRecorded(c) => c.date,
             Event::ContributionConfirmed { confirmed_on, .. } => *confirmed_on,
             Event::ContributionRetracted { retracted_on, .. } => *retracted_on,
+            Event::ContributionUnconfirmed { unconfirmed_on, .. } => *unconfirmed_on,
+            Event::RoleGranted { granted_on, .. } => *granted_on,
+            Event::RoleRevoked { revoked_on, .. } => *revoked_on,
+            Event::JoinRequested { requested_on, .. } => *requested_on,
+            Event::JoinAnswered { on, .. } => *on,
             Event::OutcomeRecorded(o) => o.date,
             Event::NodeHandedOver(h) => h.date,
             Event::CycleOpened(c) => c.starts_on,
@@ -425,6 +480,8 @@ mod tests {
             status: NodeStatus::Active,
             flagpole: true,
             description: "d".into(),
+            roles_wanted: vec!["designer".into(), "engineer".into()],
+            serves_id: Some("NEED1".into()),
         };
         vec![
             Event::PersonHired(person.clone()),
@@ -508,6 +565,38 @@ mod tests {
                 contribution_id: "C1".into(),
                 retracted_on: day(5),
                 reason: "dup".into(),
+            },
+            Event::ContributionUnconfirmed {
+                by: Some("P2".into()),
+                contribution_id: "C1".into(),
+                reason: "not this node's work".into(),
+                unconfirmed_on: day(5),
+            },
+            Event::RoleGranted {
+                by: None,
+                granted_on: day(1),
+                person_id: "P1".into(),
+                role: Role::Hr,
+            },
+            Event::RoleRevoked {
+                by: Some("P2".into()),
+                person_id: "P1".into(),
+                revoked_on: day(3),
+                role: Role::Hr,
+            },
+            Event::JoinRequested {
+                message: "I can help".into(),
+                node_id: "N1".into(),
+                person_id: "P3".into(),
+                requested_on: day(2),
+                role: "designer".into(),
+            },
+            Event::JoinAnswered {
+                by: Some("P1".into()),
+                node_id: "N1".into(),
+                on: day(3),
+                person_id: "P3".into(),
+                status: JoinStatus::Accepted,
             },
             Event::OutcomeRecorded(OutcomeRecord {
                 outcome_id: "O1".into(),

@@ -377,6 +377,8 @@ impl Planner<'_> {
                 status: row.status.unwrap_or(NodeStatus::Active),
                 flagpole: row.flagpole.unwrap_or(false),
                 description: row.description.clone().unwrap_or_default(),
+                roles_wanted: Vec::new(),
+                serves_id: None,
             })]);
         };
         let new = NodeRecord {
@@ -391,6 +393,9 @@ impl Planner<'_> {
                 .description
                 .clone()
                 .unwrap_or_else(|| old.description.clone()),
+            // Not in the nodes file: kept as the app recorded them.
+            roles_wanted: old.roles_wanted.clone(),
+            serves_id: old.serves_id.clone(),
         };
         let mut events = Vec::new();
         if new != *old {

@@ -35,6 +35,10 @@ pub type HandoverKey = (NodeId, NaiveDate);
 pub type UnitVersionKey = (UnitId, NaiveDate);
 /// (node, giver, date).
 pub type PeerKey = (NodeId, PersonId, NaiveDate);
+/// (person, role).
+pub type RoleKey = (PersonId, Role);
+/// (node, person): one request per person and node is current at a time.
+pub type JoinKey = (NodeId, PersonId);
 
 /// Keys of the projection rows an event changed, per table.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,6 +54,8 @@ pub struct Changes {
     pub outcomes: BTreeSet<String>,
     pub handovers: BTreeSet<HandoverKey>,
     pub peer_points: BTreeSet<PeerKey>,
+    pub roles: BTreeSet<RoleKey>,
+    pub join_requests: BTreeSet<JoinKey>,
     pub reviews: ReviewChanges,
 }
 
@@ -66,6 +72,8 @@ impl Changes {
             && self.outcomes.is_empty()
             && self.handovers.is_empty()
             && self.peer_points.is_empty()
+            && self.roles.is_empty()
+            && self.join_requests.is_empty()
             && self.reviews.is_empty()
     }
 }
@@ -93,6 +101,8 @@ pub struct State {
     pub outcomes: FxHashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
+    pub roles: BTreeMap<RoleKey, RoleHolding>,
+    pub join_requests: BTreeMap<JoinKey, JoinRequest>,
     pub reviews: ReviewBook,
     links: Links,
     pub(crate) changes: Changes,
@@ -162,6 +172,26 @@ impl State {
             .rev()
             .find_map(|(_, h)| h.to_lead_id.as_ref())
             .or_else(|| self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()))
+    }
+
+    /// Whether `person` holds `role` on `date` (everyone employed that day is an employee).
+    pub fn holds_role(&self, person: &str, role: Role, date: NaiveDate) -> bool {
+        match role {
+            Role::Employee => self.people.get(person).is_some_and(|p| p.employed_on(date)),
+            _ => self
+                .roles
+                .get(&(person.to_string(), role))
+                .is_some_and(|h| h.held_on(date)),
+        }
+    }
+
+    /// The roles `person` holds on `date`, `employee` first if employed.
+    pub fn roles_of(&self, person: &str, date: NaiveDate) -> Vec<Role> {
+        Role::ALL
+            .iter()
+            .copied()
+            .filter(|role| self.holds_role(person, *role, date))
+            .collect()
     }
 
     pub fn links(&self) -> &Links {
@@ -371,6 +401,167 @@ impl State {
                 c.retraction_reason = Some(reason.clone());
                 self.changes.contributions.insert(contribution_id.clone());
             }
+            Event::ContributionUnconfirmed {
+                by,
+                contribution_id,
+                reason,
+                ..
+            } => {
+                if reason.trim().is_empty() {
+                    return reject("reason", "taking a confirmation back needs a reason");
+                }
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                let c = self.live_contribution(contribution_id)?;
+                if !c.is_confirmed() {
+                    return reject(
+                        "contribution_id",
+                        format!("contribution {contribution_id} is not confirmed"),
+                    );
+                }
+                // The projection holds the contribution as it stands now; the ledger keeps
+                // both the confirmation and its withdrawal.
+                c.confirmed_on = None;
+                c.record.confirmed = false;
+                self.changes.contributions.insert(contribution_id.clone());
+            }
+            Event::RoleGranted {
+                by,
+                granted_on,
+                person_id,
+                role,
+            } => {
+                self.person(person_id, "person_id")?;
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                if *role == Role::Employee {
+                    return reject(
+                        "role",
+                        "everyone employed is an employee; the roles granted are hr and admin",
+                    );
+                }
+                let key = (person_id.clone(), *role);
+                if self.roles.get(&key).is_some_and(|h| h.revoked_on.is_none()) {
+                    return reject("role", format!("{person_id} already holds the role {role}"));
+                }
+                self.changes.roles.insert(key.clone());
+                self.roles.insert(
+                    key,
+                    RoleHolding {
+                        granted_by: by.clone(),
+                        granted_on: *granted_on,
+                        person_id: person_id.clone(),
+                        revoked_by: None,
+                        revoked_on: None,
+                        role: *role,
+                    },
+                );
+            }
+            Event::RoleRevoked {
+                by,
+                person_id,
+                revoked_on,
+                role,
+            } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                let key = (person_id.clone(), *role);
+                let Some(holding) = self.roles.get_mut(&key).filter(|h| h.revoked_on.is_none())
+                else {
+                    return reject("role", format!("{person_id} does not hold the role {role}"));
+                };
+                if *revoked_on < holding.granted_on {
+                    return reject(
+                        "revoked_on",
+                        format!("{revoked_on} is before the grant on {}", holding.granted_on),
+                    );
+                }
+                holding.revoked_on = Some(*revoked_on);
+                holding.revoked_by = by.clone();
+                self.changes.roles.insert(key);
+            }
+            Event::JoinRequested {
+                message,
+                node_id,
+                person_id,
+                requested_on,
+                role,
+            } => {
+                self.node(node_id, "node_id")?;
+                self.employed(person_id, *requested_on, "requested_on")?;
+                if role.trim().is_empty() {
+                    return reject("role", "say which role you ask to join in");
+                }
+                let key = (node_id.clone(), person_id.clone());
+                if self
+                    .join_requests
+                    .get(&key)
+                    .is_some_and(|r| r.status == JoinStatus::Pending)
+                {
+                    return reject(
+                        "person_id",
+                        format!("{person_id} already asked to join node {node_id}"),
+                    );
+                }
+                if self.member_of(node_id, person_id, *requested_on, true) {
+                    return reject(
+                        "person_id",
+                        format!("{person_id} is already a member of node {node_id}"),
+                    );
+                }
+                self.changes.join_requests.insert(key.clone());
+                self.join_requests.insert(
+                    key,
+                    JoinRequest {
+                        answered_by: None,
+                        answered_on: None,
+                        message: message.clone(),
+                        node_id: node_id.clone(),
+                        person_id: person_id.clone(),
+                        requested_on: *requested_on,
+                        role: role.clone(),
+                        status: JoinStatus::Pending,
+                    },
+                );
+            }
+            Event::JoinAnswered {
+                by,
+                node_id,
+                on,
+                person_id,
+                status,
+            } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                if *status == JoinStatus::Pending {
+                    return reject("status", "an answer accepts, declines or withdraws");
+                }
+                let key = (node_id.clone(), person_id.clone());
+                let Some(request) = self
+                    .join_requests
+                    .get_mut(&key)
+                    .filter(|r| r.status == JoinStatus::Pending)
+                else {
+                    return reject(
+                        "person_id",
+                        format!("{person_id} has no pending request to join node {node_id}"),
+                    );
+                };
+                if *on < request.requested_on {
+                    return reject(
+                        "on",
+                        format!("{on} is before the request of {}", request.requested_on),
+                    );
+                }
+                request.status = *status;
+                request.answered_on = Some(*on);
+                request.answered_by = by.clone();
+                self.changes.join_requests.insert(key);
+            }
             Event::OutcomeRecorded(o) => {
                 if self.outcomes.contains_key(&o.outcome_id) {
                     return reject(
@@ -536,7 +727,7 @@ impl State {
 
     /// Whether `person` has been a member of `node` at some point on or before `date`, and is
     /// one on `date` if `on_the_day`.
-    fn member_of(&self, node: &str, person: &str, date: NaiveDate, on_the_day: bool) -> bool {
+    pub fn member_of(&self, node: &str, person: &str, date: NaiveDate, on_the_day: bool) -> bool {
         let range = (node.to_string(), person.to_string(), NaiveDate::MIN)
             ..=(node.to_string(), person.to_string(), date);
         self.members
@@ -596,6 +787,12 @@ impl State {
         }
         if let Some(lead) = &n.lead_id {
             self.person(lead, "lead_id")?;
+        }
+        if let Some(serves) = &n.serves_id {
+            if *serves == n.node_id {
+                return reject("serves_id", "a node cannot serve itself");
+            }
+            self.node(serves, "serves_id")?;
         }
         Ok(())
     }

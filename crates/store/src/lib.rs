@@ -8,12 +8,14 @@
 
 mod credit;
 mod ledger;
+mod lookup;
 mod postgres;
 pub mod rows;
 pub mod sql;
 mod sqlite;
 
 pub use ledger::{Head, ImportSource, ImportSummary, Mismatch, Preload, VerifyReport};
+pub use lookup::{By, CaughtUp};
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +30,10 @@ pub const DEFAULT_DB: &str = "valuetree.db";
 pub enum StoreError {
     #[error("cannot open the database {url}: {reason}")]
     Open { url: String, reason: String },
+    #[error(
+        "there is no database at {url}; give the right one with --db (or VALUETREE_DB), or create it by importing (`valuetree import dir examples`)"
+    )]
+    Missing { url: String },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {0}")]
@@ -134,6 +140,27 @@ impl Store {
             cache: None,
             parallel_chain_from: ledger::PARALLEL_CHAIN_FROM,
         })
+    }
+
+    /// Opens a database that must already exist: what a read uses, so that a mistyped
+    /// `--db` is an error instead of a new, empty database. (A SQLite file of an older
+    /// version is still migrated.)
+    pub fn open_existing(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let is_postgres =
+            location.starts_with("postgres://") || location.starts_with("postgresql://");
+        if !is_postgres {
+            let path = location
+                .strip_prefix("sqlite://")
+                .or_else(|| location.strip_prefix("sqlite:"))
+                .unwrap_or(location);
+            let in_memory = path == ":memory:" || path.starts_with("file:");
+            if !in_memory && !std::path::Path::new(path).exists() {
+                return Err(StoreError::Missing {
+                    url: path.to_string(),
+                });
+            }
+        }
+        Store::open(location, clock)
     }
 
     /// Walks even a small SQLite chain as two halves, as a large one is: for tests that

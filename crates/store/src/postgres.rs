@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_index_only_given_event_ids",
         include_str!("../migrations/postgres/0005_index_only_given_event_ids.sql"),
     ),
+    (
+        "0006_roles_and_flagpoles",
+        include_str!("../migrations/postgres/0006_roles_and_flagpoles.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

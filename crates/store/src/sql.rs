@@ -91,6 +91,10 @@ impl<'a> Cell<'a> {
 /// A projection table: its name, its columns, and how many leading columns form the key.
 #[derive(Debug)]
 pub struct Table {
+    /// Which table this is: code that treats tables differently matches on it, so that a
+    /// table added later is a compile error wherever it is not handled (a misspelt name
+    /// used to yield no rows, silently).
+    pub id: crate::rows::TableId,
     pub name: &'static str,
     pub columns: &'static [&'static str],
     pub key_columns: usize,

@@ -31,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_index_only_given_event_ids",
         include_str!("../migrations/sqlite/0005_index_only_given_event_ids.sql"),
     ),
+    (
+        "0006_roles_and_flagpoles",
+        include_str!("../migrations/sqlite/0006_roles_and_flagpoles.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

@@ -601,6 +601,8 @@ fn contributions_arriving_in_chunks_are_imported_atomically() {
                             status: NodeStatus::Active,
                             flagpole: false,
                             description: String::new(),
+                            roles_wanted: Vec::new(),
+                            serves_id: None,
                         }),
                         None,
                     ),

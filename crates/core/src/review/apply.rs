@@ -218,6 +218,32 @@ impl State {
                 if o.reason.trim().is_empty() {
                     return reject("reason", "an override needs a reason");
                 }
+                // The previous value is the one the override replaces, read from the state it
+                // is appended to: a stale read (another override in between) is refused.
+                match self
+                    .reviews
+                    .final_calibrated(&o.cycle_id, &o.dimension, &o.person_id)
+                {
+                    None => {
+                        return reject(
+                            "person_id",
+                            format!(
+                                "{} has no calibrated score in cycle {} to override",
+                                o.person_id, o.cycle_id
+                            ),
+                        );
+                    }
+                    Some(current) if current != o.previous.value() => {
+                        return reject(
+                            "previous",
+                            format!(
+                                "the score stands at {current}, not {}; reload and decide again",
+                                o.previous
+                            ),
+                        );
+                    }
+                    Some(_) => {}
+                }
                 let key = (o.cycle_id.clone(), o.dimension.clone(), o.person_id.clone());
                 self.reviews.overrides.insert(key.clone(), o.clone());
                 self.changes.reviews.overrides.insert(key);

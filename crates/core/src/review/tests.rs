@@ -84,6 +84,8 @@ fn organisation() -> State {
                 status: NodeStatus::Active,
                 flagpole: false,
                 description: String::new(),
+                roles_wanted: Vec::new(),
+                serves_id: None,
             }),
         );
     }
@@ -322,8 +324,36 @@ fn overrides_need_the_calibration_phase_a_committee_member_and_a_reason() {
     o.reason = " ".into();
     assert!(refused(&mut s, Event::ScoreOverridden(o.clone())).contains("needs a reason"));
     o.reason = "launch evidence".into();
-    ok(&mut s, Event::ScoreOverridden(o));
+    assert!(
+        refused(&mut s, Event::ScoreOverridden(o.clone())).contains("no calibrated score"),
+        "nothing to override before a calibration"
+    );
+    ok(
+        &mut s,
+        Event::CalibrationRecorded(CalibrationResult {
+            cycle_id: "2024H1".into(),
+            dimension: String::new(),
+            model: "test".into(),
+            ratings: 3,
+            scores: vec![CalibratedScore {
+                calibrated: Amount(3.2),
+                n_ratings: 3,
+                person_id: "P1".into(),
+                raw_mean: Amount(3.0),
+                std_error: Amount(0.4),
+            }],
+        }),
+    );
+    o.previous = Amount(3.1);
+    assert!(
+        refused(&mut s, Event::ScoreOverridden(o.clone())).contains("stands at 3.2"),
+        "a stale previous value is refused"
+    );
+    o.previous = Amount(3.2);
+    ok(&mut s, Event::ScoreOverridden(o.clone()));
     assert_eq!(s.reviews.final_calibrated("2024H1", "", "P1"), Some(4.0));
+    // A second override replaces the first: its previous value is the first override's.
+    assert!(refused(&mut s, Event::ScoreOverridden(o.clone())).contains("stands at 4"));
     assert_eq!(
         s.reviews.overrides.values().next().map(|o| o.previous),
         Some(Amount(3.2))

@@ -397,6 +397,8 @@ impl Sim<'_> {
             status: NodeStatus::Active,
             flagpole,
             description: String::new(),
+            roles_wanted: Vec::new(),
+            serves_id: None,
         });
         self.node_budget.push(1.0);
         index

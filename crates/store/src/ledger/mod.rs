@@ -61,7 +61,7 @@ pub enum Preload {
     },
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportSummary {
     /// Rows (or ledger lines) read.
     pub rows: u64,
@@ -70,6 +70,9 @@ pub struct ImportSummary {
     /// Rows or events already in the ledger, skipped.
     pub unchanged: u64,
     pub head: Option<Head>,
+    /// The events a direct append wrote, in order (empty for file imports, which can write
+    /// millions): what a long-running reader applies to its snapshot.
+    pub appended: Vec<Event>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +221,32 @@ fn stored_event_id(event_id: &str, seq: i64) -> Value {
     }
 }
 
+fn find_hash(tx: &mut dyn Tx, seq: i64) -> Result<Option<String>, StoreError> {
+    let rows = tx.query("SELECT hash FROM events WHERE seq = $1", &[Value::Int(seq)])?;
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => Ok(Some(Reader::new("events", row).text(0)?)),
+    }
+}
+
+/// Loads into `state` the facts `preload` names (the master data is already there).
+pub(crate) fn load_preload(
+    tx: &mut dyn Tx,
+    state: &mut State,
+    preload: &Preload,
+) -> Result<(), StoreError> {
+    if let Preload::Ids {
+        contributions,
+        outcomes,
+        cycles,
+    } = preload
+    {
+        load_facts(tx, state, contributions, outcomes)?;
+        load_cycle_facts(tx, state, cycles)?;
+    }
+    Ok(())
+}
+
 /// The sequence number and hash of the event with this id, if the ledger holds one.
 fn find_event(tx: &mut dyn Tx, event_id: &str) -> Result<Option<(i64, String)>, StoreError> {
     let rows = match chain::generated_id_seq(event_id) {
@@ -276,7 +305,7 @@ fn load_facts(
             .iter()
             .map(String::as_str)
             .filter(|id| {
-                if table.name == "contributions" {
+                if table.id == rows::TableId::Contributions {
                     !state.contributions.contains_key(*id)
                 } else {
                     !state.outcomes.contains_key(*id)
@@ -284,7 +313,7 @@ fn load_facts(
             })
             .collect();
         // Sized once: a re-import of a million rows otherwise rehashes the map as it grows.
-        if table.name == "contributions" {
+        if table.id == rows::TableId::Contributions {
             state.contributions.reserve(missing.len());
         } else {
             state.outcomes.reserve(missing.len());
@@ -516,6 +545,7 @@ mod verify;
 pub(crate) use verify::PARALLEL_CHAIN_FROM;
 mod write;
 pub use write::ImportSource;
+pub(crate) use write::preload_for_events as preload_for;
 
 impl Store {
     pub fn head(&mut self) -> Result<Option<Head>, StoreError> {
@@ -544,6 +574,40 @@ impl Store {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
         let mut reader = EventReader::new();
         tx.for_each_row(&sql, &[], &mut |row| each(reader.read(row)?))
+    }
+
+    /// Hands the stored events after `seq` to `each`, in sequence order, at most `limit`.
+    pub fn for_each_event_after(
+        &mut self,
+        seq: i64,
+        limit: usize,
+        each: &mut dyn FnMut(StoredEvent) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin(false)?;
+        let mut reader = EventReader::new();
+        if seq > 0 {
+            reader.previous_hash = match find_hash(tx.as_mut(), seq)? {
+                Some(hash) => hash,
+                None => {
+                    return Err(StoreError::Corrupt {
+                        table: "events",
+                        reason: format!("event {seq} is missing"),
+                    });
+                }
+            };
+        }
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        tx.for_each_row(&sql, &[Value::Int(seq), Value::Int(limit)], &mut |row| {
+            each(reader.read(row)?)
+        })
+    }
+
+    /// The stored hash of event `seq`, if there is one.
+    pub fn event_hash(&mut self, seq: i64) -> Result<Option<String>, StoreError> {
+        let mut tx = self.begin(false)?;
+        find_hash(tx.as_mut(), seq)
     }
 }
 

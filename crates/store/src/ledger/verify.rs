@@ -77,8 +77,8 @@ impl Store {
             // The contributions (millions of rows) are given up to be compared: their rows
             // are made without copying and freed as they go. No later table's rows read
             // them.
-            let contributions =
-                (table.name == "contributions").then(|| std::mem::take(&mut state.contributions));
+            let contributions = (table.id == rows::TableId::Contributions)
+                .then(|| std::mem::take(&mut state.contributions));
             // Both sides stream in key order, byte-wise (every key column is text; PostgreSQL
             // is told to compare bytes, SQLite does by default), so no table is ever held
             // whole: a ledger of millions of contributions verifies in the memory of its

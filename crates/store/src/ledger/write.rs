@@ -12,11 +12,37 @@ impl Store {
         events: Vec<(Event, Option<String>)>,
         actor: &str,
     ) -> Result<ImportSummary, StoreError> {
+        self.append_with(actor, &Preload::None, |_| Ok(events))
+    }
+
+    /// Decides the events to append from the state they will be appended to, inside the write
+    /// transaction (under the writer lock, with the state brought up to date with whatever
+    /// another process wrote): an override's previous value, a forced move or a calibration
+    /// is computed from the state it changes, never from an earlier read. `preload` names the
+    /// facts the decision reads (a cycle's ratings and scores, contributions by id).
+    ///
+    /// The events are then checked and appended as [`Store::append`] does. `decide` may
+    /// refuse with its own error, which rolls the transaction back.
+    pub fn append_with<E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        preload: &Preload,
+        decide: impl FnOnce(&State) -> Result<Vec<(Event, Option<String>)>, E>,
+    ) -> Result<ImportSummary, E> {
         let today = self.clock.today();
         let clock = self.clock.clone();
         let mut tx = crate::begin(&mut self.connection, true)?;
-        let preload = preload_for_events(events.iter().map(|(e, _)| e));
-        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), preload)?;
+        let events = decide(&state)?;
+        if let Preload::Ids {
+            contributions,
+            outcomes,
+            cycles,
+        } = preload_for_events(events.iter().map(|(e, _)| e))
+        {
+            load_facts(tx.as_mut(), &mut state, &contributions, &outcomes)?;
+            load_cycle_facts(tx.as_mut(), &mut state, &cycles)?;
+        }
         let mut summary = ImportSummary::default();
         let mut errors = Vec::new();
         let mut planned = Vec::new();
@@ -58,19 +84,22 @@ impl Store {
             }
         }
         if !errors.is_empty() {
-            return Err(StoreError::Rejected(errors));
+            return Err(StoreError::Rejected(errors).into());
         }
         summary.events = planned.len() as u64;
-        let mut sealer = Sealer::new(head, actor, format_recorded(clock.now()));
+        let mut sealer = Sealer::new(head.clone(), actor, format_recorded(clock.now()));
         let mut writes = Writes::default();
+        let mut appended = Vec::with_capacity(planned.len());
         for new in planned {
             writes
                 .events
                 .push(sealer.seal(&new.event, new.effective, new.event_id));
+            appended.push(new.event);
         }
         writes.add_changes(&mut state);
         writes.write(tx.as_mut())?;
-        summary.head = sealer.head();
+        summary.head = sealer.head().or(head);
+        summary.appended = appended;
         tx.commit()?;
         remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
@@ -409,7 +438,7 @@ impl Source {
 }
 
 /// Contributions and outcomes that a list of events refers to.
-fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
+pub(crate) fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
     let (mut contributions, mut outcomes, mut cycles) = (Vec::new(), Vec::new(), Vec::new());
     for event in events {
         match event {
@@ -419,10 +448,14 @@ fn preload_for_events<'e>(events: impl Iterator<Item = &'e Event>) -> Preload {
             }
             | Event::ContributionRetracted {
                 contribution_id, ..
+            }
+            | Event::ContributionUnconfirmed {
+                contribution_id, ..
             } => contributions.push(contribution_id.clone()),
             Event::OutcomeRecorded(o) => outcomes.push(o.outcome_id.clone()),
             Event::SelfReviewLinked(s) => contributions.push(s.contribution_id.clone()),
             Event::RatingRecorded(r) => cycles.push(r.cycle_id.clone()),
+            Event::ScoreOverridden(o) => cycles.push(o.cycle_id.clone()),
             _ => {}
         }
     }
@@ -532,7 +565,7 @@ impl Writes {
     /// again: should the key change again before the write, that version lands in
     /// `changed_rows`, whose upsert runs after the insert.
     fn add_new_row(&mut self, table: &Table, row: Row) {
-        if let Some(i) = PROJECTIONS.iter().position(|t| t.name == table.name) {
+        if let Some(i) = PROJECTIONS.iter().position(|t| t.id == table.id) {
             self.allocate();
             self.new_rows[i].push(row);
         }

@@ -8,7 +8,36 @@ use valuetree_core::domain::*;
 use valuetree_core::state::{Changes, State};
 use valuetree_core::{Amount, NaiveDate};
 
+/// Every table valuetree keeps: the ledger and its projections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TableId {
+    Events,
+    People,
+    Units,
+    UnitVersions,
+    Assignments,
+    Nodes,
+    Edges,
+    Members,
+    Contributions,
+    Outcomes,
+    Handovers,
+    PeerPoints,
+    Roles,
+    JoinRequests,
+    Cycles,
+    Goals,
+    Measurements,
+    Reviewers,
+    SelfReviews,
+    Behaviours,
+    Ratings,
+    Scores,
+    Overrides,
+}
+
 pub const EVENTS: Table = Table {
+    id: TableId::Events,
     name: "events",
     columns: &[
         "seq",
@@ -23,11 +52,13 @@ pub const EVENTS: Table = Table {
     key_columns: 1,
 };
 pub const PEOPLE: Table = Table {
+    id: TableId::People,
     name: "people",
     columns: &["person_id", "name", "email", "joined_on", "left_on"],
     key_columns: 1,
 };
 pub const UNITS: Table = Table {
+    id: TableId::Units,
     name: "units",
     columns: &[
         "unit_id",
@@ -39,11 +70,13 @@ pub const UNITS: Table = Table {
     key_columns: 1,
 };
 pub const UNIT_VERSIONS: Table = Table {
+    id: TableId::UnitVersions,
     name: "unit_versions",
     columns: &["unit_id", "valid_from", "name", "parent_unit_id"],
     key_columns: 2,
 };
 pub const ASSIGNMENTS: Table = Table {
+    id: TableId::Assignments,
     name: "assignments",
     columns: &[
         "person_id",
@@ -55,6 +88,7 @@ pub const ASSIGNMENTS: Table = Table {
     key_columns: 2,
 };
 pub const NODES: Table = Table {
+    id: TableId::Nodes,
     name: "nodes",
     columns: &[
         "node_id",
@@ -66,20 +100,25 @@ pub const NODES: Table = Table {
         "flagpole",
         "description",
         "current_lead_id",
+        "roles_wanted",
+        "serves_id",
     ],
     key_columns: 1,
 };
 pub const EDGES: Table = Table {
+    id: TableId::Edges,
     name: "edges",
     columns: &["parent_id", "child_id", "valid_from", "weight", "valid_to"],
     key_columns: 3,
 };
 pub const MEMBERS: Table = Table {
+    id: TableId::Members,
     name: "members",
     columns: &["node_id", "person_id", "joined_on", "role", "left_on"],
     key_columns: 3,
 };
 pub const CONTRIBUTIONS: Table = Table {
+    id: TableId::Contributions,
     name: "contributions",
     columns: &[
         "contribution_id",
@@ -98,6 +137,7 @@ pub const CONTRIBUTIONS: Table = Table {
     key_columns: 1,
 };
 pub const OUTCOMES: Table = Table {
+    id: TableId::Outcomes,
     name: "outcomes",
     columns: &[
         "outcome_id",
@@ -110,6 +150,7 @@ pub const OUTCOMES: Table = Table {
     key_columns: 1,
 };
 pub const HANDOVERS: Table = Table {
+    id: TableId::Handovers,
     name: "handovers",
     columns: &[
         "node_id",
@@ -124,13 +165,44 @@ pub const HANDOVERS: Table = Table {
 };
 
 pub const PEER_POINTS: Table = Table {
+    id: TableId::PeerPoints,
     name: "peer_points",
     columns: &["node_id", "giver_id", "date", "points"],
     key_columns: 3,
 };
 
+pub const ROLES: Table = Table {
+    id: TableId::Roles,
+    name: "roles",
+    columns: &[
+        "person_id",
+        "role",
+        "granted_on",
+        "granted_by",
+        "revoked_on",
+        "revoked_by",
+    ],
+    key_columns: 2,
+};
+
+pub const JOIN_REQUESTS: Table = Table {
+    id: TableId::JoinRequests,
+    name: "join_requests",
+    columns: &[
+        "node_id",
+        "person_id",
+        "requested_on",
+        "role",
+        "message",
+        "status",
+        "answered_on",
+        "answered_by",
+    ],
+    key_columns: 2,
+};
+
 /// Every projection table, in the order they are written and compared.
-pub const PROJECTIONS: [&Table; 20] = [
+pub const PROJECTIONS: [&Table; 22] = [
     &PEOPLE,
     &UNITS,
     &UNIT_VERSIONS,
@@ -142,6 +214,8 @@ pub const PROJECTIONS: [&Table; 20] = [
     &OUTCOMES,
     &HANDOVERS,
     &PEER_POINTS,
+    &ROLES,
+    &JOIN_REQUESTS,
     &review::CYCLES,
     &review::GOALS,
     &review::MEASUREMENTS,
@@ -155,9 +229,10 @@ pub const PROJECTIONS: [&Table; 20] = [
 
 /// Tables whose rows are loaded on demand (they can number in the millions).
 pub fn is_fact_table(table: &Table) -> bool {
-    table.name == "contributions"
-        || table.name == "outcomes"
-        || review::FACT_TABLES.contains(&table.name)
+    matches!(
+        table.id,
+        TableId::Contributions | TableId::Outcomes | TableId::Ratings | TableId::Scores
+    )
 }
 
 fn date(d: NaiveDate) -> Value {
@@ -222,6 +297,32 @@ pub fn node_row(state: &State, n: &NodeRecord) -> Row {
         flag(n.flagpole),
         Value::text(&n.description),
         Value::opt_text(state.current_lead(&n.node_id)),
+        Value::Text(serde_json::to_string(&n.roles_wanted).unwrap_or_default()),
+        Value::opt_text(n.serves_id.as_ref()),
+    ]
+}
+
+pub fn role_row(h: &RoleHolding) -> Row {
+    vec![
+        Value::text(&h.person_id),
+        Value::text(h.role.as_str()),
+        date(h.granted_on),
+        Value::opt_text(h.granted_by.as_ref()),
+        opt_date(h.revoked_on),
+        Value::opt_text(h.revoked_by.as_ref()),
+    ]
+}
+
+pub fn join_request_row(r: &JoinRequest) -> Row {
+    vec![
+        Value::text(&r.node_id),
+        Value::text(&r.person_id),
+        date(r.requested_on),
+        Value::text(&r.role),
+        Value::text(&r.message),
+        Value::text(r.status.as_str()),
+        opt_date(r.answered_on),
+        Value::opt_text(r.answered_by.as_ref()),
     ]
 }
 
@@ -323,57 +424,83 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
     ) -> Vec<Row> {
         keys.iter().filter_map(|k| get(k).map(&row)).collect()
     }
-    match table.name {
-        "people" => pick(&changes.people, |k| state.people.get(k), person_row),
-        "units" => pick(&changes.units, |k| state.units.get(k), unit_row),
-        "unit_versions" => pick(
+    match table.id {
+        TableId::People => pick(&changes.people, |k| state.people.get(k), person_row),
+        TableId::Units => pick(&changes.units, |k| state.units.get(k), unit_row),
+        TableId::UnitVersions => pick(
             &changes.unit_versions,
             |k| state.unit_versions.get(k),
             unit_version_row,
         ),
-        "assignments" => pick(
+        TableId::Assignments => pick(
             &changes.assignments,
             |k| state.assignments.get(k),
             assignment_row,
         ),
-        "nodes" => pick(
+        TableId::Nodes => pick(
             &changes.nodes,
             |k| state.nodes.get(k),
             |n| node_row(state, n),
         ),
-        "edges" => pick(&changes.edges, |k| state.edges.get(k), edge_row),
-        "members" => pick(&changes.members, |k| state.members.get(k), member_row),
-        "contributions" => pick(
+        TableId::Edges => pick(&changes.edges, |k| state.edges.get(k), edge_row),
+        TableId::Members => pick(&changes.members, |k| state.members.get(k), member_row),
+        TableId::Contributions => pick(
             &changes.contributions,
             |k| state.contributions.get(k),
             contribution_row,
         ),
-        "outcomes" => pick(&changes.outcomes, |k| state.outcomes.get(k), outcome_row),
-        "handovers" => pick(&changes.handovers, |k| state.handovers.get(k), handover_row),
-        "peer_points" => pick(
+        TableId::Outcomes => pick(&changes.outcomes, |k| state.outcomes.get(k), outcome_row),
+        TableId::Handovers => pick(&changes.handovers, |k| state.handovers.get(k), handover_row),
+        TableId::PeerPoints => pick(
             &changes.peer_points,
             |k| state.peer_points.get(k),
             peer_points_row,
         ),
-        _ => review::changed_rows(state, &changes.reviews, table).unwrap_or_default(),
+        TableId::Roles => pick(&changes.roles, |k| state.roles.get(k), role_row),
+        TableId::JoinRequests => pick(
+            &changes.join_requests,
+            |k| state.join_requests.get(k),
+            join_request_row,
+        ),
+        TableId::Events => Vec::new(),
+        TableId::Cycles
+        | TableId::Goals
+        | TableId::Measurements
+        | TableId::Reviewers
+        | TableId::SelfReviews
+        | TableId::Behaviours
+        | TableId::Ratings
+        | TableId::Scores
+        | TableId::Overrides => review::changed_rows(state, &changes.reviews, table),
     }
 }
 
 /// Every row of `table` held in `state`, sorted by key as `SELECT … ORDER BY key` returns them.
 pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
-    let mut rows: Vec<Row> = match table.name {
-        "people" => state.people.values().map(person_row).collect(),
-        "units" => state.units.values().map(unit_row).collect(),
-        "unit_versions" => state.unit_versions.values().map(unit_version_row).collect(),
-        "assignments" => state.assignments.values().map(assignment_row).collect(),
-        "nodes" => state.nodes.values().map(|n| node_row(state, n)).collect(),
-        "edges" => state.edges.values().map(edge_row).collect(),
-        "members" => state.members.values().map(member_row).collect(),
-        "contributions" => state.contributions.values().map(contribution_row).collect(),
-        "outcomes" => state.outcomes.values().map(outcome_row).collect(),
-        "handovers" => state.handovers.values().map(handover_row).collect(),
-        "peer_points" => state.peer_points.values().map(peer_points_row).collect(),
-        _ => review::all_rows(state, table).unwrap_or_default(),
+    let mut rows: Vec<Row> = match table.id {
+        TableId::People => state.people.values().map(person_row).collect(),
+        TableId::Units => state.units.values().map(unit_row).collect(),
+        TableId::UnitVersions => state.unit_versions.values().map(unit_version_row).collect(),
+        TableId::Assignments => state.assignments.values().map(assignment_row).collect(),
+        TableId::Nodes => state.nodes.values().map(|n| node_row(state, n)).collect(),
+        TableId::Edges => state.edges.values().map(edge_row).collect(),
+        TableId::Members => state.members.values().map(member_row).collect(),
+        TableId::Contributions => state.contributions.values().map(contribution_row).collect(),
+        TableId::Outcomes => state.outcomes.values().map(outcome_row).collect(),
+        TableId::Handovers => state.handovers.values().map(handover_row).collect(),
+        TableId::PeerPoints => state.peer_points.values().map(peer_points_row).collect(),
+        TableId::Roles => state.roles.values().map(role_row).collect(),
+        TableId::JoinRequests => state.join_requests.values().map(join_request_row).collect(),
+        TableId::Events => Vec::new(),
+        TableId::Cycles
+        | TableId::Goals
+        | TableId::Measurements
+        | TableId::Reviewers
+        | TableId::SelfReviews
+        | TableId::Behaviours
+        | TableId::Ratings
+        | TableId::Scores
+        | TableId::Overrides => review::all_rows(state, table),
     };
     rows.sort_by(|a, b| compare_keys(a, b, table.key_columns));
     rows
@@ -393,11 +520,11 @@ pub fn sorted_rows<'s>(state: &'s State, table: &Table) -> Box<dyn Iterator<Item
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Box::new(entries.into_iter().map(move |(k, v)| row(k, v)))
     }
-    match table.name {
-        "contributions" => by_key(&state.contributions, |_, c| contribution_row(c)),
-        "outcomes" => by_key(&state.outcomes, |_, o| outcome_row(o)),
-        "ratings" => by_key(&state.reviews.ratings, |_, r| review::rating_row(r)),
-        "calibrated_scores" => by_key(&state.reviews.scores, review::score_row),
+    match table.id {
+        TableId::Contributions => by_key(&state.contributions, |_, c| contribution_row(c)),
+        TableId::Outcomes => by_key(&state.outcomes, |_, o| outcome_row(o)),
+        TableId::Ratings => by_key(&state.reviews.ratings, |_, r| review::rating_row(r)),
+        TableId::Scores => by_key(&state.reviews.scores, review::score_row),
         _ => Box::new(all_rows(state, table).into_iter()),
     }
 }
@@ -528,8 +655,8 @@ impl<'r> Reader<'r> {
 /// Puts one stored row of `table` into `state`.
 pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), StoreError> {
     let r = Reader::new(table.name, row);
-    match table.name {
-        "people" => {
+    match table.id {
+        TableId::People => {
             let p = PersonRecord {
                 person_id: r.text(0)?,
                 name: r.text(1)?,
@@ -539,7 +666,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
             };
             state.people.insert(p.person_id.clone(), p);
         }
-        "units" => {
+        TableId::Units => {
             let u = UnitRecord {
                 unit_id: r.text(0)?,
                 name: r.text(1)?,
@@ -549,7 +676,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
             };
             state.units.insert(u.unit_id.clone(), u);
         }
-        "unit_versions" => {
+        TableId::UnitVersions => {
             let v = UnitVersion {
                 unit_id: r.text(0)?,
                 valid_from: r.date(1)?,
@@ -560,7 +687,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .unit_versions
                 .insert((v.unit_id.clone(), v.valid_from), v);
         }
-        "assignments" => {
+        TableId::Assignments => {
             let a = Assignment {
                 record: AssignmentRecord {
                     person_id: r.text(0)?,
@@ -574,7 +701,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .assignments
                 .insert((a.record.person_id.clone(), a.record.valid_from), a);
         }
-        "nodes" => {
+        TableId::Nodes => {
             let n = NodeRecord {
                 node_id: r.text(0)?,
                 kind: r.parsed(1)?,
@@ -584,10 +711,17 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 status: r.parsed(5)?,
                 flagpole: r.int(6)? != 0,
                 description: r.text(7)?,
+                roles_wanted: serde_json::from_str(&r.text(9)?).map_err(|e| {
+                    StoreError::Corrupt {
+                        table: "nodes",
+                        reason: format!("roles_wanted does not read back: {e}"),
+                    }
+                })?,
+                serves_id: r.opt_text(10)?,
             };
             state.nodes.insert(n.node_id.clone(), n);
         }
-        "edges" => {
+        TableId::Edges => {
             let e = EdgeRecord {
                 parent_id: r.text(0)?,
                 child_id: r.text(1)?,
@@ -599,7 +733,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .edges
                 .insert((e.parent_id.clone(), e.child_id.clone(), e.valid_from), e);
         }
-        "members" => {
+        TableId::Members => {
             let m = MemberRecord {
                 node_id: r.text(0)?,
                 person_id: r.text(1)?,
@@ -611,7 +745,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .members
                 .insert((m.node_id.clone(), m.person_id.clone(), m.joined_on), m);
         }
-        "contributions" => {
+        TableId::Contributions => {
             let c = Contribution {
                 record: ContributionRecord {
                     contribution_id: r.text(0)?,
@@ -632,7 +766,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .contributions
                 .insert(c.record.contribution_id.clone(), c);
         }
-        "outcomes" => {
+        TableId::Outcomes => {
             let o = OutcomeRecord {
                 outcome_id: r.text(0)?,
                 node_id: r.text(1)?,
@@ -643,7 +777,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
             };
             state.outcomes.insert(o.outcome_id.clone(), o);
         }
-        "handovers" => {
+        TableId::Handovers => {
             let h = HandoverRecord {
                 node_id: r.text(0)?,
                 date: r.date(1)?,
@@ -655,7 +789,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
             };
             state.handovers.insert((h.node_id.clone(), h.date), h);
         }
-        "peer_points" => {
+        TableId::PeerPoints => {
             let a = PeerAllocation {
                 node_id: r.text(0)?,
                 giver_id: r.text(1)?,
@@ -669,9 +803,42 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .peer_points
                 .insert((a.node_id.clone(), a.giver_id.clone(), a.date), a);
         }
-        _ => {
-            review::load_row(state, table, row)?;
+        TableId::Roles => {
+            let h = RoleHolding {
+                person_id: r.text(0)?,
+                role: r.parsed(1)?,
+                granted_on: r.date(2)?,
+                granted_by: r.opt_text(3)?,
+                revoked_on: r.opt_date(4)?,
+                revoked_by: r.opt_text(5)?,
+            };
+            state.roles.insert((h.person_id.clone(), h.role), h);
         }
+        TableId::JoinRequests => {
+            let j = JoinRequest {
+                node_id: r.text(0)?,
+                person_id: r.text(1)?,
+                requested_on: r.date(2)?,
+                role: r.text(3)?,
+                message: r.text(4)?,
+                status: r.parsed(5)?,
+                answered_on: r.opt_date(6)?,
+                answered_by: r.opt_text(7)?,
+            };
+            state
+                .join_requests
+                .insert((j.node_id.clone(), j.person_id.clone()), j);
+        }
+        TableId::Events => {}
+        TableId::Cycles
+        | TableId::Goals
+        | TableId::Measurements
+        | TableId::Reviewers
+        | TableId::SelfReviews
+        | TableId::Behaviours
+        | TableId::Ratings
+        | TableId::Scores
+        | TableId::Overrides => review::load_row(state, table, row)?,
     }
     Ok(())
 }

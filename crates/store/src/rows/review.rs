@@ -1,12 +1,13 @@
 //! The review-cycle projection tables (migration 0002), and their rows.
 
-use super::{Reader, date, flag};
+use super::{Reader, TableId, date, flag};
 use crate::StoreError;
 use crate::sql::{Row, Table, Value};
 use valuetree_core::review::*;
 use valuetree_core::state::State;
 
 pub const CYCLES: Table = Table {
+    id: TableId::Cycles,
     name: "cycles",
     columns: &[
         "cycle_id",
@@ -19,6 +20,7 @@ pub const CYCLES: Table = Table {
     key_columns: 1,
 };
 pub const GOALS: Table = Table {
+    id: TableId::Goals,
     name: "goals",
     columns: &[
         "goal_id",
@@ -31,11 +33,13 @@ pub const GOALS: Table = Table {
     key_columns: 1,
 };
 pub const MEASUREMENTS: Table = Table {
+    id: TableId::Measurements,
     name: "key_result_measurements",
     columns: &["goal_id", "metric", "measured_on", "actual"],
     key_columns: 3,
 };
 pub const REVIEWERS: Table = Table {
+    id: TableId::Reviewers,
     name: "reviewers",
     columns: &[
         "cycle_id",
@@ -48,6 +52,7 @@ pub const REVIEWERS: Table = Table {
     key_columns: 3,
 };
 pub const SELF_REVIEWS: Table = Table {
+    id: TableId::SelfReviews,
     name: "self_reviews",
     columns: &[
         "cycle_id",
@@ -60,6 +65,7 @@ pub const SELF_REVIEWS: Table = Table {
     key_columns: 3,
 };
 pub const BEHAVIOURS: Table = Table {
+    id: TableId::Behaviours,
     name: "behaviour_assessments",
     columns: &[
         "cycle_id",
@@ -73,6 +79,7 @@ pub const BEHAVIOURS: Table = Table {
     key_columns: 4,
 };
 pub const RATINGS: Table = Table {
+    id: TableId::Ratings,
     name: "ratings",
     columns: &[
         "cycle_id",
@@ -87,6 +94,7 @@ pub const RATINGS: Table = Table {
     key_columns: 4,
 };
 pub const SCORES: Table = Table {
+    id: TableId::Scores,
     name: "calibrated_scores",
     columns: &[
         "cycle_id",
@@ -100,6 +108,7 @@ pub const SCORES: Table = Table {
     key_columns: 3,
 };
 pub const OVERRIDES: Table = Table {
+    id: TableId::Overrides,
     name: "score_overrides",
     columns: &[
         "cycle_id",
@@ -112,9 +121,6 @@ pub const OVERRIDES: Table = Table {
     ],
     key_columns: 3,
 };
-
-/// Tables whose rows are facts that can number in the millions (loaded on demand).
-pub const FACT_TABLES: [&str; 2] = ["ratings", "calibrated_scores"];
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
     Value::Text(serde_json::to_string(value).unwrap_or_default())
@@ -224,8 +230,8 @@ fn override_row(o: &OverrideRecord) -> Row {
     ]
 }
 
-/// The changed rows of a review table (`None`: not a review table).
-pub fn changed_rows(state: &State, changes: &ReviewChanges, table: &Table) -> Option<Vec<Row>> {
+/// The changed rows of a review table (none for another table).
+pub fn changed_rows(state: &State, changes: &ReviewChanges, table: &Table) -> Vec<Row> {
     let book = &state.reviews;
     fn pick<'s, K: Ord + 's, V: 's>(
         keys: &'s std::collections::BTreeSet<K>,
@@ -236,59 +242,59 @@ pub fn changed_rows(state: &State, changes: &ReviewChanges, table: &Table) -> Op
             .filter_map(|k| get(k).map(|v| row(k, v)))
             .collect()
     }
-    Some(match table.name {
-        "cycles" => pick(&changes.cycles, |k| book.cycles.get(k), |_, c| cycle_row(c)),
-        "goals" => pick(&changes.goals, |k| book.goals.get(k), |_, g| goal_row(g)),
-        "key_result_measurements" => pick(
+    match table.id {
+        TableId::Cycles => pick(&changes.cycles, |k| book.cycles.get(k), |_, c| cycle_row(c)),
+        TableId::Goals => pick(&changes.goals, |k| book.goals.get(k), |_, g| goal_row(g)),
+        TableId::Measurements => pick(
             &changes.measurements,
             |k| book.measurements.get(k),
             |_, m| measurement_row(m),
         ),
-        "reviewers" => pick(
+        TableId::Reviewers => pick(
             &changes.reviewers,
             |k| book.reviewers.get(k),
             |_, r| reviewer_row(r),
         ),
-        "self_reviews" => pick(
+        TableId::SelfReviews => pick(
             &changes.self_reviews,
             |k| book.self_reviews.get(k),
             |_, s| self_review_row(s),
         ),
-        "behaviour_assessments" => pick(
+        TableId::Behaviours => pick(
             &changes.behaviours,
             |k| book.behaviours.get(k),
             |_, b| behaviour_row(b),
         ),
-        "ratings" => pick(
+        TableId::Ratings => pick(
             &changes.ratings,
             |k| book.ratings.get(k),
             |_, r| rating_row(r),
         ),
-        "calibrated_scores" => pick(&changes.scores, |k| book.scores.get(k), score_row),
-        "score_overrides" => pick(
+        TableId::Scores => pick(&changes.scores, |k| book.scores.get(k), score_row),
+        TableId::Overrides => pick(
             &changes.overrides,
             |k| book.overrides.get(k),
             |_, o| override_row(o),
         ),
-        _ => return None,
-    })
+        _ => Vec::new(),
+    }
 }
 
-/// Every row of a review table (`None`: not a review table), unsorted.
-pub fn all_rows(state: &State, table: &Table) -> Option<Vec<Row>> {
+/// Every row of a review table (none for another table), unsorted.
+pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
     let book = &state.reviews;
-    Some(match table.name {
-        "cycles" => book.cycles.values().map(cycle_row).collect(),
-        "goals" => book.goals.values().map(goal_row).collect(),
-        "key_result_measurements" => book.measurements.values().map(measurement_row).collect(),
-        "reviewers" => book.reviewers.values().map(reviewer_row).collect(),
-        "self_reviews" => book.self_reviews.values().map(self_review_row).collect(),
-        "behaviour_assessments" => book.behaviours.values().map(behaviour_row).collect(),
-        "ratings" => book.ratings.values().map(rating_row).collect(),
-        "calibrated_scores" => book.scores.iter().map(|(k, s)| score_row(k, s)).collect(),
-        "score_overrides" => book.overrides.values().map(override_row).collect(),
-        _ => return None,
-    })
+    match table.id {
+        TableId::Cycles => book.cycles.values().map(cycle_row).collect(),
+        TableId::Goals => book.goals.values().map(goal_row).collect(),
+        TableId::Measurements => book.measurements.values().map(measurement_row).collect(),
+        TableId::Reviewers => book.reviewers.values().map(reviewer_row).collect(),
+        TableId::SelfReviews => book.self_reviews.values().map(self_review_row).collect(),
+        TableId::Behaviours => book.behaviours.values().map(behaviour_row).collect(),
+        TableId::Ratings => book.ratings.values().map(rating_row).collect(),
+        TableId::Scores => book.scores.iter().map(|(k, s)| score_row(k, s)).collect(),
+        TableId::Overrides => book.overrides.values().map(override_row).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(
@@ -301,18 +307,18 @@ fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Puts one stored row of a review table into `state`; false if `table` is not one.
-pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, StoreError> {
+/// Puts one stored row of a review table into `state` (nothing for another table).
+pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), StoreError> {
     let r = Reader::new(table.name, row);
     let book = &mut state.reviews;
-    match table.name {
-        "cycles" => {
+    match table.id {
+        TableId::Cycles => {
             let record: CycleRecord = from_json(table.name, &r.text(5)?)?;
             let phase = r.parsed(4)?;
             book.cycles
                 .insert(record.cycle_id.clone(), Cycle { record, phase });
         }
-        "goals" => {
+        TableId::Goals => {
             let g = GoalRecord {
                 goal_id: r.text(0)?,
                 cycle_id: r.text(1)?,
@@ -323,7 +329,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             };
             book.goals.insert(g.goal_id.clone(), g);
         }
-        "key_result_measurements" => {
+        TableId::Measurements => {
             let m = Measurement {
                 goal_id: r.text(0)?,
                 metric: r.text(1)?,
@@ -333,7 +339,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             book.measurements
                 .insert((m.goal_id.clone(), m.metric.clone(), m.measured_on), m);
         }
-        "reviewers" => {
+        TableId::Reviewers => {
             let change = ReviewerChange {
                 cycle_id: r.text(0)?,
                 ratee_id: r.text(1)?,
@@ -350,7 +356,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             book.reviewers
                 .insert(key, ReviewerChoice { change, included });
         }
-        "self_reviews" => {
+        TableId::SelfReviews => {
             let s = SelfReviewEntry {
                 cycle_id: r.text(0)?,
                 person_id: r.text(1)?,
@@ -362,7 +368,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             let key = (s.cycle_id.clone(), s.person_id.clone(), s.entry_id.clone());
             book.self_reviews.insert(key, s);
         }
-        "behaviour_assessments" => {
+        TableId::Behaviours => {
             let b = BehaviourAssessment {
                 cycle_id: r.text(0)?,
                 person_id: r.text(1)?,
@@ -380,11 +386,11 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             );
             book.behaviours.insert(key, b);
         }
-        "ratings" => {
+        TableId::Ratings => {
             let rating = read_rating(&r)?;
             book.ratings.insert(rating.key(), rating);
         }
-        "calibrated_scores" => {
+        TableId::Scores => {
             let key = (r.text(0)?, r.text(1)?, r.text(2)?);
             let n = r.int(6)?;
             let s = CalibratedScore {
@@ -396,7 +402,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             };
             book.scores.insert(key, s);
         }
-        "score_overrides" => {
+        TableId::Overrides => {
             let o = OverrideRecord {
                 cycle_id: r.text(0)?,
                 dimension: r.text(1)?,
@@ -409,9 +415,9 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<bool, Sto
             let key = (o.cycle_id.clone(), o.dimension.clone(), o.person_id.clone());
             book.overrides.insert(key, o);
         }
-        _ => return Ok(false),
+        _ => {}
     }
-    Ok(true)
+    Ok(())
 }
 
 /// A stored rating (columns as in [`RATINGS`]).

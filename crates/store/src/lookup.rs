@@ -1,0 +1,180 @@
+//! Typed look-ups of the projections for one person or one node, and catching a long-lived
+//! state up with what was appended since it was read. The application layer's queries use
+//! these instead of SQL text of their own.
+
+use crate::ledger::Head;
+use crate::rows::{self, Reader};
+use crate::sql::{Table, Value};
+use crate::{Store, StoreError};
+use valuetree_core::chain::StoredEvent;
+use valuetree_core::domain::{Contribution, OutcomeRecord};
+use valuetree_core::event::Event;
+use valuetree_core::review::RatingRecord;
+use valuetree_core::state::State;
+
+/// What [`Store::catch_up`] applied: the head the state is now at, and the events.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    pub head: Option<Head>,
+    pub events: Vec<Event>,
+}
+
+/// Which column a look-up filters on.
+#[derive(Clone, Copy, Debug)]
+pub enum By<'a> {
+    Person(&'a str),
+    Node(&'a str),
+}
+
+impl Store {
+    fn rows_where(
+        &mut self,
+        table: &Table,
+        column: &str,
+        id: &str,
+        into: &mut State,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {column} = $1",
+            table.columns.join(", "),
+            table.name
+        );
+        let mut tx = self.begin(false)?;
+        tx.for_each_row(&sql, &[Value::text(id)], &mut |row| {
+            rows::load_row(into, table, &row)
+        })
+    }
+
+    /// The contributions of one person or one node (retracted ones included), in date
+    /// order, then by id.
+    pub fn contributions_by(&mut self, by: By<'_>) -> Result<Vec<Contribution>, StoreError> {
+        let mut scratch = State::default();
+        let (column, id) = match by {
+            By::Person(id) => ("person_id", id),
+            By::Node(id) => ("node_id", id),
+        };
+        self.rows_where(&rows::CONTRIBUTIONS, column, id, &mut scratch)?;
+        let mut found: Vec<Contribution> = scratch.contributions.into_values().collect();
+        found.sort_by(|a, b| {
+            (a.record.date, &a.record.contribution_id)
+                .cmp(&(b.record.date, &b.record.contribution_id))
+        });
+        Ok(found)
+    }
+
+    /// One contribution by id.
+    pub fn contribution(&mut self, id: &str) -> Result<Option<Contribution>, StoreError> {
+        let mut scratch = State::default();
+        self.rows_where(&rows::CONTRIBUTIONS, "contribution_id", id, &mut scratch)?;
+        Ok(scratch.contributions.remove(id))
+    }
+
+    /// The outcomes recorded at one node, in date order.
+    pub fn outcomes_of_node(&mut self, node_id: &str) -> Result<Vec<OutcomeRecord>, StoreError> {
+        let mut scratch = State::default();
+        self.rows_where(&rows::OUTCOMES, "node_id", node_id, &mut scratch)?;
+        let mut found: Vec<OutcomeRecord> = scratch.outcomes.into_values().collect();
+        found.sort_by(|a, b| (a.date, &a.outcome_id).cmp(&(b.date, &b.outcome_id)));
+        Ok(found)
+    }
+
+    /// Every rating one person received, in every cycle (drafts included: whoever shows
+    /// them decides who may see what).
+    pub fn ratings_of(&mut self, ratee_id: &str) -> Result<Vec<RatingRecord>, StoreError> {
+        let table = &rows::review::RATINGS;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE ratee_id = $1",
+            table.columns.join(", "),
+            table.name
+        );
+        let mut found = Vec::new();
+        let mut tx = self.begin(false)?;
+        tx.for_each_row(&sql, &[Value::text(ratee_id)], &mut |row| {
+            found.push(rows::review::read_rating(&Reader::new(table.name, &row))?);
+            Ok(())
+        })?;
+        found.sort_by(|a, b| {
+            (&a.cycle_id, &a.dimension, &a.rater_id).cmp(&(&b.cycle_id, &b.dimension, &b.rater_id))
+        });
+        Ok(found)
+    }
+
+    /// The stored events after `seq`, in order (at most `limit`), parsed.
+    pub fn events_after(
+        &mut self,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(StoredEvent, Event)>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_event_after(seq, limit, &mut |stored| {
+            let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
+                StoreError::Replay {
+                    seq: stored.seq,
+                    reason,
+                }
+            })?;
+            out.push((stored, event));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Brings `state` (master data as of `from`) up to the head by applying the events
+    /// appended since, loading the facts each one needs and dropping them again. Returns the
+    /// new head, or `None` when it cannot catch up incrementally (the ledger at `from` is not
+    /// the one `state` was read from, or more than `max_events` were appended): the caller
+    /// then reloads.
+    pub fn catch_up(
+        &mut self,
+        state: &mut State,
+        from: Option<&Head>,
+        max_events: usize,
+    ) -> Result<Option<CaughtUp>, StoreError> {
+        let current = self.head()?;
+        if current.as_ref() == from {
+            return Ok(Some(CaughtUp {
+                head: current,
+                events: Vec::new(),
+            }));
+        }
+        let start = match from {
+            None => 0,
+            Some(head) => {
+                // The event the state was read at must still be there with the same hash.
+                match self.event_hash(head.seq)? {
+                    Some(hash) if hash == head.hash => head.seq,
+                    _ => return Ok(None),
+                }
+            }
+        };
+        let behind = current.as_ref().map_or(0, |h| h.seq) - start;
+        if behind < 0 || behind as usize > max_events {
+            return Ok(None);
+        }
+        let events = self.events_after(start, max_events + 1)?;
+        let mut applied = Vec::with_capacity(events.len());
+        let mut last = from.cloned();
+        {
+            let mut tx = self.begin(false)?;
+            let preload = crate::ledger::preload_for(events.iter().map(|(_, e)| e));
+            crate::ledger::load_preload(tx.as_mut(), state, &preload)?;
+        }
+        for (stored, event) in events {
+            state.apply(&event).map_err(|r| StoreError::Replay {
+                seq: stored.seq,
+                reason: format!("{}: {}", r.field, r.reason),
+            })?;
+            state.take_changes();
+            last = Some(Head {
+                seq: stored.seq,
+                hash: stored.hash,
+            });
+            applied.push(event);
+        }
+        state.forget_facts();
+        Ok(Some(CaughtUp {
+            head: last,
+            events: applied,
+        }))
+    }
+}

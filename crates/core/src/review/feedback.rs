@@ -15,7 +15,7 @@ use super::{CycleRecord, RatingRecord, RatingStatus};
 use crate::domain::{PersonId, Relationship};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FeedbackGroup {
     /// `manager`, `self`, a relationship, or `colleagues` for a pool of small groups.
     pub label: String,
@@ -28,7 +28,7 @@ pub struct FeedbackGroup {
     pub comments: Vec<(Option<PersonId>, String)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct FeedbackView {
     pub groups: Vec<FeedbackGroup>,
     /// Ratings withheld to protect anonymity, and the number of raters they came from.

@@ -14,7 +14,7 @@ use crate::domain::PersonId;
 use serde::Deserialize;
 
 /// The blend's weights and the 9-box cut points (a TOML file may set any of them).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinalPolicy {
     pub rating_weight: f64,
@@ -39,7 +39,7 @@ impl Default for FinalPolicy {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FinalInput {
     pub person_id: PersonId,
     /// Calibrated (or overridden) rating, on the scale.
@@ -52,7 +52,7 @@ pub struct FinalInput {
     pub values_rating: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FinalScore {
     pub person_id: PersonId,
     pub score: f64,

@@ -364,7 +364,7 @@ pub type BehaviourKey = (String, PersonId, String, String);
 pub type MeasurementKey = (String, String, NaiveDate);
 
 /// A reviewer choice as projected: the latest change for the (cycle, ratee, reviewer).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReviewerChoice {
     pub change: ReviewerChange,
     pub included: bool,

@@ -11,7 +11,7 @@ use crate::domain::{PersonId, UnitId};
 use std::collections::BTreeMap;
 
 /// One person's proposed score going into the session.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Proposed {
     pub person_id: PersonId,
     pub unit_id: Option<UnitId>,
@@ -22,7 +22,7 @@ pub struct Proposed {
     pub manager_rating: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BandCount {
     pub label: String,
     pub target: f64,
@@ -32,7 +32,7 @@ pub struct BandCount {
     pub deviation: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Distribution {
     /// `all`, a unit id or a manager id.
     pub group: String,
@@ -41,7 +41,7 @@ pub struct Distribution {
 }
 
 /// A manager whose ratings differ from the calibrated multi-source view of their reports.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ManagerAnomaly {
     pub manager_id: PersonId,
     pub reports: usize,
@@ -52,7 +52,7 @@ pub struct ManagerAnomaly {
 }
 
 /// A move a forced distribution would make (only when the cycle opts in).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ForcedMove {
     pub person_id: PersonId,
     pub rank: usize,
@@ -61,7 +61,7 @@ pub struct ForcedMove {
     pub band: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SessionView {
     pub overall: Distribution,
     pub by_unit: Vec<Distribution>,

@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
 
 /// A suggested (or chosen) reviewer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Suggestion {
     pub reviewer_id: PersonId,
     pub relationship: Relationship,
@@ -32,7 +32,7 @@ pub struct Suggestion {
     pub choice: Option<ReviewerChoice>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Suggestions {
     /// Included reviewers, strongest first.
     pub reviewers: Vec<Suggestion>,

@@ -215,7 +215,7 @@ struct Arrival {
 }
 
 /// Contributions laid out by node.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct SlotPool {
     start: Vec<usize>,
     slots: Vec<Slot>,
@@ -230,7 +230,7 @@ impl SlotPool {
 }
 
 /// Arrivals by node, each list in date order.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Arrivals {
     lists: Vec<Vec<Arrival>>,
 }
@@ -290,6 +290,9 @@ struct Scratch {
     stack: Vec<u32>,
 }
 
+/// Clone: a long-running reader keeps the engine of its published snapshot and updates a
+/// copy for the next one.
+#[derive(Clone)]
 pub struct Engine {
     policy: Policy,
     phase_weight: [f64; 5],

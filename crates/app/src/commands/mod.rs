@@ -1,0 +1,3 @@
+pub mod review;
+pub mod roles;
+pub mod work;

@@ -1,0 +1,389 @@
+//! The long-running context: one writer thread, a pool of readers, and the snapshot.
+
+use crate::Receipt;
+use crate::actor::Actor;
+use crate::error::{AppError, AppResult};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use valuetree_core::NaiveDate;
+use valuetree_core::clock::Clock;
+use valuetree_core::credit::{CreditContribution, CreditOutcome, Engine, Policy, Status, day};
+use valuetree_core::event::Event;
+use valuetree_core::state::State;
+use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
+
+/// The immutable state a query reads: the master data of the ledger at `head` (people, org,
+/// value tree, memberships, hand-overs, cycles, roles), and a credit engine built on first
+/// use. A new snapshot is published after each commit and when another process wrote.
+pub struct Snapshot {
+    pub head: Option<Head>,
+    pub state: State,
+    credit: OnceLock<Result<Arc<Engine>, String>>,
+}
+
+impl Snapshot {
+    fn new(head: Option<Head>, state: State) -> Snapshot {
+        Snapshot {
+            head,
+            state,
+            credit: OnceLock::new(),
+        }
+    }
+
+    /// The credit engine over every outcome with the default policy, if built already.
+    pub fn built_credit(&self) -> Option<Arc<Engine>> {
+        self.credit.get().and_then(|r| r.as_ref().ok().cloned())
+    }
+}
+
+type Job = Box<dyn FnOnce(Result<&mut Store, String>) + Send>;
+
+/// The one writer: a thread owning the store's write connection (opened on the first
+/// write), fed through a channel. A job that panics is reported as an error to its caller
+/// and the connection is dropped (reopened by the next job), so the thread lives on.
+struct Writer {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl Writer {
+    fn start(location: String, clock: Arc<dyn Clock>) -> Writer {
+        let (send, receive) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("valuetree-writer".into())
+            .spawn(move || {
+                let mut store: Option<Store> = None;
+                for job in receive {
+                    if store.is_none() {
+                        match Store::open(&location, clock.clone()) {
+                            Ok(opened) => store = Some(opened),
+                            Err(e) => {
+                                job(Err(e.to_string()));
+                                continue;
+                            }
+                        }
+                    }
+                    let Some(open) = store.as_mut() else { continue };
+                    let outcome =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(open))));
+                    if outcome.is_err() {
+                        store = None;
+                    }
+                }
+            })
+            .map(|_| ())
+            .unwrap_or_default();
+        Writer {
+            jobs: Mutex::new(send),
+        }
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let (reply, answer) = mpsc::channel();
+        let job: Job = Box::new(move |store| {
+            let result = match store {
+                Ok(store) => work(store),
+                Err(reason) => Err(AppError::Internal(reason)),
+            };
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| AppError::Internal("the writer's queue is poisoned".into()))?
+            .send(job)
+            .map_err(|_| AppError::Internal("the writer thread has stopped".into()))?;
+        answer.recv().map_err(|_| {
+            AppError::Internal("the write failed inside the writer thread (it panicked)".into())
+        })?
+    }
+}
+
+/// Events a snapshot applies one by one before it reloads instead.
+const CATCH_UP_LIMIT: usize = 10_000;
+
+/// The application: what a face holds, for one command or for days.
+pub struct App {
+    location: String,
+    clock: Arc<dyn Clock>,
+    writer: Writer,
+    readers: Mutex<Vec<Store>>,
+    snapshot: Mutex<Option<Arc<Snapshot>>>,
+}
+
+impl App {
+    /// An application over the database at `location` (a SQLite path or a PostgreSQL URL).
+    /// Nothing is opened yet: a read opens a reader (and refuses a database that does not
+    /// exist), the first write opens the writer.
+    pub fn new(location: &str, clock: Arc<dyn Clock>) -> App {
+        App {
+            location: location.to_string(),
+            writer: Writer::start(location.to_string(), clock.clone()),
+            clock,
+            readers: Mutex::new(Vec::new()),
+            snapshot: Mutex::new(None),
+        }
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Runs `work` on a read connection (from the pool, or a new one).
+    pub(crate) fn read<T>(&self, work: impl FnOnce(&mut Store) -> AppResult<T>) -> AppResult<T> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let mut store = match pooled {
+            Some(store) => store,
+            None => Store::open_existing(&self.location, self.clock.clone())?,
+        };
+        let result = work(&mut store);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(store);
+        }
+        result
+    }
+
+    /// Runs `work` on the writer thread.
+    pub(crate) fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        self.writer.run(work)
+    }
+
+    /// Appends the events `decide` returns, decided from the state they are appended to
+    /// (under the writer lock), as `actor`. The snapshot follows.
+    pub(crate) fn append_decided(
+        &self,
+        actor: &Actor,
+        preload: Preload,
+        decide: impl FnOnce(&State) -> AppResult<Vec<Event>> + Send + 'static,
+    ) -> AppResult<Receipt> {
+        let name = actor.ledger_name();
+        let summary: ImportSummary = self.write(move |store| {
+            store.append_with(&name, &preload, |state| {
+                Ok::<_, AppError>(decide(state)?.into_iter().map(|e| (e, None)).collect())
+            })
+        })?;
+        self.after_write(&summary);
+        Ok(receipt(&summary))
+    }
+
+    /// Appends events already decided.
+    pub(crate) fn append(&self, actor: &Actor, events: Vec<Event>) -> AppResult<Receipt> {
+        self.append_decided(actor, Preload::None, move |_| Ok(events))
+    }
+
+    /// Runs a write of the store's own (imports, rebuilds) on the writer thread.
+    pub fn write_store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> AppResult<T> {
+        let result = self.write(move |store| work(store).map_err(AppError::from));
+        self.forget_snapshot();
+        result
+    }
+
+    /// Runs a read of the store's own (exports, verification) on a reader.
+    pub fn read_store<T>(
+        &self,
+        work: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> AppResult<T> {
+        self.read(|store| work(store).map_err(AppError::from))
+    }
+
+    fn forget_snapshot(&self) {
+        if let Ok(mut current) = self.snapshot.lock() {
+            *current = None;
+        }
+    }
+
+    /// Our own commit: the snapshot applies the events written (a cheap step) the next time
+    /// it is asked for, through the same catch-up as another process's writes.
+    fn after_write(&self, _summary: &ImportSummary) {}
+
+    /// The snapshot at the ledger's current head: the published one if nothing was written
+    /// since, else the published one caught up with the events appended since (by this
+    /// process or another), else one loaded afresh.
+    pub fn snapshot(&self) -> AppResult<Arc<Snapshot>> {
+        let mut current = self
+            .snapshot
+            .lock()
+            .map_err(|_| AppError::Internal("the snapshot lock is poisoned".into()))?;
+        let next = self.read(|store| match current.as_ref() {
+            Some(published) => {
+                let head = store.head()?;
+                if head == published.head {
+                    return Ok(published.clone());
+                }
+                let mut state = published.state.clone();
+                match store.catch_up(&mut state, published.head.as_ref(), CATCH_UP_LIMIT)? {
+                    Some(caught) => {
+                        let next = Snapshot::new(caught.head, state);
+                        if let Some(engine) = published.built_credit()
+                            && let Some(updated) =
+                                update_credit(engine, &next.state, &caught.events)
+                        {
+                            let _ = next.credit.set(Ok(Arc::new(updated)));
+                        }
+                        Ok(Arc::new(next))
+                    }
+                    None => load_snapshot(store),
+                }
+            }
+            None => load_snapshot(store),
+        })?;
+        *current = Some(next.clone());
+        Ok(next)
+    }
+
+    /// The actor for a person id (as the signed-in identity or `--as` gives it).
+    pub fn actor_for(&self, person_id: &str) -> AppResult<Actor> {
+        let snapshot = self.snapshot()?;
+        Actor::person(&snapshot.state, person_id, self.today()).ok_or_else(|| {
+            AppError::not_found(
+                format!("person {person_id}"),
+                "`valuetree org` lists who is here",
+            )
+        })
+    }
+
+    /// The credit engine of `snapshot` over every outcome with the default policy, built
+    /// on first use.
+    pub fn credit_engine(&self, snapshot: &Snapshot) -> AppResult<Arc<Engine>> {
+        snapshot
+            .credit
+            .get_or_init(|| {
+                self.read(|store| {
+                    let data = store.credit_data(None, None)?;
+                    Engine::new(data, Policy::default())
+                        .map_err(|e| AppError::Internal(e.to_string()))
+                })
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(AppError::Internal)
+    }
+
+    /// A credit engine for a period and a policy (built for this query).
+    pub fn credit_engine_for(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        policy: &Policy,
+    ) -> AppResult<Arc<Engine>> {
+        if from.is_none() && to.is_none() && *policy == Policy::default() {
+            let snapshot = self.snapshot()?;
+            return self.credit_engine(&snapshot);
+        }
+        self.read(|store| {
+            let data = store.credit_data(from, to)?;
+            Engine::new(data, policy.clone())
+                .map(Arc::new)
+                .map_err(|e| AppError::Internal(e.to_string()))
+        })
+    }
+}
+
+fn load_snapshot(store: &mut Store) -> AppResult<Arc<Snapshot>> {
+    let head = store.head()?;
+    let state = store.load_state(&Preload::None)?;
+    Ok(Arc::new(Snapshot::new(head, state)))
+}
+
+fn receipt(summary: &ImportSummary) -> Receipt {
+    Receipt {
+        events: summary
+            .appended
+            .iter()
+            .map(|e| e.kind().to_string())
+            .collect(),
+        head: summary.head.as_ref().map(ToString::to_string),
+        seq: summary.head.as_ref().map(|h| h.seq),
+    }
+}
+
+/// The engine after `events`, updated incrementally where the engine can be (new
+/// contributions and outcomes at nodes it knows); `None` when it must be rebuilt.
+fn update_credit(engine: Arc<Engine>, state: &State, events: &[Event]) -> Option<Engine> {
+    let mut engine = Arc::unwrap_or_clone(engine);
+    for event in events {
+        match event {
+            Event::ContributionRecorded(c) => {
+                let node = engine.nodes().iter().position(|n| n.id == c.node_id)? as u32;
+                let person = engine.intern_person(&c.person_id);
+                engine.add_contribution(CreditContribution {
+                    person,
+                    node,
+                    phase: c.phase,
+                    date: day(c.date),
+                    effort: c.effort.value(),
+                    status: if c.confirmed {
+                        Status::Confirmed
+                    } else {
+                        Status::Unconfirmed
+                    },
+                });
+            }
+            Event::OutcomeRecorded(o) => {
+                let node = engine.nodes().iter().position(|n| n.id == o.node_id)? as u32;
+                engine.add_outcome(CreditOutcome {
+                    id: o.outcome_id.clone(),
+                    node,
+                    date: day(o.date),
+                    value: o.value.value(),
+                });
+            }
+            // Events the credit engine does not read.
+            Event::RoleGranted { .. }
+            | Event::RoleRevoked { .. }
+            | Event::JoinRequested { .. }
+            | Event::JoinAnswered { .. }
+            | Event::CycleOpened(_)
+            | Event::CyclePhaseChanged { .. }
+            | Event::GoalSet(_)
+            | Event::KeyResultMeasured(_)
+            | Event::ReviewerAdded(_)
+            | Event::ReviewerRemoved(_)
+            | Event::SelfReviewLinked(_)
+            | Event::BehaviourAssessed(_)
+            | Event::RatingRecorded(_)
+            | Event::CalibrationRecorded(_)
+            | Event::ScoreOverridden(_)
+            | Event::PersonHired(_)
+            | Event::PersonUpdated(_)
+            | Event::PersonLeft { .. }
+            | Event::UnitCreated(_)
+            | Event::UnitRenamed { .. }
+            | Event::UnitMoved { .. }
+            | Event::UnitDissolved { .. }
+            | Event::UnitUpdated(_)
+            | Event::AssignmentChanged(_)
+            | Event::MemberJoined(_)
+            | Event::MemberLeft { .. }
+            | Event::NodeStatusChanged { .. }
+            | Event::NodeHandedOver(_) => {}
+            // Anything else changes what the engine computed from: rebuild.
+            Event::NodeCreated(_)
+            | Event::NodeUpdated(_)
+            | Event::NodeLinked(_)
+            | Event::NodeUnlinked { .. }
+            | Event::ContributionConfirmed { .. }
+            | Event::ContributionRetracted { .. }
+            | Event::ContributionUnconfirmed { .. }
+            | Event::PeerPointsGiven(_) => return None,
+        }
+    }
+    let _ = state;
+    Some(engine)
+}

@@ -1,0 +1,133 @@
+//! The application layer's one error type. Its kinds are what a face needs to answer: a
+//! command line prints the message and exits non-zero, a server maps each kind to a status
+//! once (not found 404, forbidden 403, rejected 422, conflict 409, invalid 400, internal 500).
+
+use serde::Serialize;
+use valuetree_store::StoreError;
+
+/// One refused field: which one, the value given, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The thing asked for does not exist (`what` names it, `hint` says where to look).
+    #[error("{what} does not exist{}", hint_text(.hint))]
+    NotFound { what: String, hint: String },
+    /// The actor may not do this; `rule` names the rule that refused it (see
+    /// docs/security.md).
+    #[error("not allowed: {reason} (rule {rule})")]
+    Forbidden { rule: &'static str, reason: String },
+    /// The ledger's rules refused the change: nothing was recorded.
+    #[error("refused, nothing was recorded: {}", fields_text(.0))]
+    Rejected(Vec<FieldError>),
+    /// The change was decided on a state that has changed since (decide again).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request itself is malformed (a setting that does not parse, a bad combination).
+    #[error("{0}")]
+    Invalid(String),
+    /// Something failed that the caller cannot fix (the database, a thread).
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn hint_text(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("; {hint}")
+    }
+}
+
+fn fields_text(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            if e.field.is_empty() {
+                e.reason.clone()
+            } else {
+                format!("{}: {}", e.field, e.reason)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AppError {
+    pub fn not_found(what: impl Into<String>, hint: impl Into<String>) -> AppError {
+        AppError::NotFound {
+            what: what.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn forbidden(rule: &'static str, reason: impl Into<String>) -> AppError {
+        AppError::Forbidden {
+            rule,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn invalid(reason: impl Into<String>) -> AppError {
+        AppError::Invalid(reason.into())
+    }
+
+    pub fn rejected(field: &str, value: Option<&str>, reason: impl Into<String>) -> AppError {
+        AppError::Rejected(vec![FieldError {
+            field: field.to_string(),
+            value: value.map(str::to_string),
+            reason: reason.into(),
+        }])
+    }
+
+    /// A short name of the kind, for logs and JSON error bodies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::NotFound { .. } => "not_found",
+            AppError::Forbidden { .. } => "forbidden",
+            AppError::Rejected(_) => "rejected",
+            AppError::Conflict(_) => "conflict",
+            AppError::Invalid(_) => "invalid",
+            AppError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        match error {
+            StoreError::Rejected(errors) => {
+                // A stale override (the score moved since it was read) is a conflict, not a
+                // bad request.
+                if let [only] = errors.as_slice()
+                    && only.error.column.as_deref() == Some("previous")
+                {
+                    return AppError::Conflict(only.error.reason.clone());
+                }
+                AppError::Rejected(
+                    errors
+                        .into_iter()
+                        .map(|e| FieldError {
+                            field: e.error.column.unwrap_or_default(),
+                            value: None,
+                            reason: if e.file == "request" {
+                                e.error.reason
+                            } else {
+                                format!("{}: line {}: {}", e.file, e.error.line, e.error.reason)
+                            },
+                        })
+                        .collect(),
+                )
+            }
+            StoreError::Missing { .. } => AppError::Invalid(error.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

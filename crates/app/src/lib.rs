@@ -1,0 +1,76 @@
+//! valuetree's application layer: what every face (the command line, the HTTP server, the
+//! web pages) calls. It owns
+//!
+//! - [`queries`]: plain data structs (public fields, `Serialize`) for everything a face
+//!   shows; a face renders them and decides nothing;
+//! - [`commands`]: the writes a person makes one by one, each appending events and returning
+//!   a [`Receipt`];
+//! - [`Actor`] and [`authz`]: who acts, and the one module that decides what they may do;
+//! - [`App`]: the long-running context (one writer thread, readers, an immutable
+//!   [`Snapshot`] of the in-memory state kept up to date with the ledger).
+//!
+//! Synchronous on purpose: the store is synchronous, and an async face runs these calls on
+//! its blocking threads.
+
+pub mod actor;
+pub mod authz;
+pub mod commands;
+mod context;
+pub mod error;
+pub mod queries;
+pub mod settings;
+
+pub use actor::Actor;
+pub use context::{App, Snapshot};
+pub use error::{AppError, AppResult, FieldError};
+
+use serde::Serialize;
+
+/// What a command did: the events it wrote and the head of the ledger after them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    /// The event kinds written, in order (empty if nothing changed).
+    pub events: Vec<String>,
+    /// The ledger's head after the command, as `SEQ:HASH`.
+    pub head: Option<String>,
+    /// The sequence number of the last event (the head's).
+    pub seq: Option<i64>,
+}
+
+/// A window into a long list: `offset` items skipped, at most `limit` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+impl Page {
+    /// Everything (what the command line asks for by default).
+    pub const ALL: Page = Page {
+        offset: 0,
+        limit: usize::MAX,
+    };
+
+    /// Cuts `items` to the page, returning it with the total before cutting.
+    pub fn cut<T>(self, items: Vec<T>) -> Paged<T> {
+        let total = items.len();
+        let items = items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        Paged {
+            total,
+            offset: self.offset,
+            items,
+        }
+    }
+}
+
+/// One page of a list, with the length of the whole list.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Paged<T> {
+    pub total: usize,
+    pub offset: usize,
+    pub items: Vec<T>,
+}

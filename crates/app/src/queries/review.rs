@@ -1,0 +1,482 @@
+//! Review cycles: settings and progress, reviewers, feedback, a person's record in a cycle,
+//! the calibration session and the final scores.
+
+use super::{PersonRef, RatingView};
+use crate::error::{AppError, AppResult};
+use crate::{Actor, App, authz};
+use serde::Serialize;
+use std::collections::HashMap;
+use valuetree_core::NaiveDate;
+use valuetree_core::credit::Policy;
+use valuetree_core::domain::Relationship;
+use valuetree_core::org;
+use valuetree_core::review::feedback::{FeedbackView, feedback_for};
+use valuetree_core::review::final_score::{FinalInput, FinalPolicy, FinalScore, final_scores};
+use valuetree_core::review::session::{Proposed, SessionView, session};
+use valuetree_core::review::suggest::Suggestions;
+use valuetree_core::review::*;
+use valuetree_core::state::State;
+use valuetree_store::Preload;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CycleSummary {
+    pub cycle_id: String,
+    pub name: String,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub phase: CyclePhase,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CycleView {
+    pub cycle: CycleRecord,
+    pub phase: CyclePhase,
+    pub goals: usize,
+    pub submitted_ratings: usize,
+    pub draft_ratings: usize,
+    pub calibrated_scores: usize,
+    pub overrides: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReviewersView {
+    pub cycle_id: String,
+    pub person: PersonRef,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    pub suggestions: Suggestions,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FeedbackReport {
+    pub cycle_id: String,
+    pub person: PersonRef,
+    pub feedback: FeedbackView,
+}
+
+/// A person's whole record in a cycle, as their managers (past or new) and HR see it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CycleRecordView {
+    pub cycle_id: String,
+    pub person: PersonRef,
+    pub starts_on: NaiveDate,
+    pub ends_on: NaiveDate,
+    /// Managers in the period, with the days each managed the person.
+    pub managers: Vec<(PersonRef, i64)>,
+    pub goals: Vec<GoalView>,
+    pub self_review: Vec<SelfReviewEntry>,
+    /// Others' self-review entries that built on this person's work.
+    pub built_on: Vec<SelfReviewEntry>,
+    pub behaviours_total: usize,
+    pub behaviours: Vec<BehaviourAssessment>,
+    pub ratings: Vec<RatingView>,
+    pub calibrated: Option<CalibratedScore>,
+    pub override_: Option<OverrideRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoalView {
+    pub goal: GoalRecord,
+    pub measurements: Vec<Measurement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionReport {
+    pub cycle_id: String,
+    pub phase: CyclePhase,
+    pub proposed: Vec<Proposed>,
+    pub session: SessionView,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalReport {
+    pub cycle_id: String,
+    pub policy: FinalPolicy,
+    pub note: &'static str,
+    pub people: Vec<FinalRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalRow {
+    pub person: PersonRef,
+    pub rating: Option<f64>,
+    pub credit: Option<f64>,
+    pub values_share: Option<f64>,
+    pub score: FinalScore,
+}
+
+pub const VALUES_NOTE: &str =
+    "Values scores are evidence for a conversation, never a sole ground for a decision.";
+
+fn known_person(state: &State, id: &str) -> AppResult<()> {
+    if state.people.contains_key(id) {
+        Ok(())
+    } else {
+        Err(AppError::not_found(
+            format!("person {id}"),
+            "`valuetree org` lists who is here",
+        ))
+    }
+}
+
+fn cycle_of<'s>(state: &'s State, cycle_id: &str) -> AppResult<&'s Cycle> {
+    state.reviews.cycles.get(cycle_id).ok_or_else(|| {
+        AppError::not_found(
+            format!("cycle {cycle_id}"),
+            "`valuetree cycle list` shows the cycles",
+        )
+    })
+}
+
+/// Where the person stood at the end of the cycle (or on their last day, if they left).
+pub fn placement_at_end(
+    state: &State,
+    cycle: &CycleRecord,
+    person: &str,
+) -> Option<org::Placement> {
+    let last = state
+        .people
+        .get(person)
+        .and_then(|p| p.left_on)
+        .map_or(cycle.ends_on, |left| left.min(cycle.ends_on));
+    org::placement(state, person, last)
+}
+
+/// The scores the calibration session starts from: each calibrated person's final
+/// calibrated score, with their unit and manager at the end of the cycle.
+pub fn proposed_scores(state: &State, cycle_id: &str) -> AppResult<Vec<Proposed>> {
+    let cycle = &cycle_of(state, cycle_id)?.record;
+    let book = &state.reviews;
+    let mut manager_ratings: HashMap<(&str, &str), (f64, usize)> = HashMap::new();
+    for r in book.submitted(cycle_id) {
+        if r.relationship == Relationship::Manager {
+            let e = manager_ratings
+                .entry((r.rater_id.as_str(), r.ratee_id.as_str()))
+                .or_default();
+            e.0 += r.score.value();
+            e.1 += 1;
+        }
+    }
+    let mut proposed: Vec<Proposed> = book
+        .scores
+        .keys()
+        .filter(|k| k.0 == cycle_id && k.1.is_empty())
+        .filter_map(|k| {
+            let score = book.final_calibrated(cycle_id, "", &k.2)?;
+            let place = placement_at_end(state, cycle, &k.2);
+            let manager_id = place.as_ref().and_then(|p| p.manager_id.clone());
+            let manager_rating = manager_id.as_deref().and_then(|m| {
+                manager_ratings
+                    .get(&(m, k.2.as_str()))
+                    .map(|(sum, n)| sum / *n as f64)
+            });
+            Some(Proposed {
+                person_id: k.2.clone(),
+                unit_id: place.and_then(|p| p.unit_id),
+                manager_id,
+                score,
+                manager_rating,
+            })
+        })
+        .collect();
+    if proposed.is_empty() {
+        return Err(AppError::invalid(format!(
+            "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
+        )));
+    }
+    proposed.sort_by(|a, b| a.person_id.cmp(&b.person_id));
+    Ok(proposed)
+}
+
+impl App {
+    /// The master data with a cycle's ratings and scores (and every contribution, if `all`).
+    fn cycle_state(&self, cycle_id: &str, all: bool) -> AppResult<State> {
+        let preload = if all {
+            Preload::All
+        } else {
+            Preload::Ids {
+                contributions: Vec::new(),
+                outcomes: Vec::new(),
+                cycles: vec![cycle_id.to_string()],
+            }
+        };
+        let state = self.read(|store| Ok(store.load_state(&preload)?))?;
+        cycle_of(&state, cycle_id)?;
+        Ok(state)
+    }
+
+    pub fn cycles(&self, actor: &Actor) -> AppResult<Vec<CycleSummary>> {
+        authz::read_work(actor)?;
+        let snapshot = self.snapshot()?;
+        Ok(snapshot
+            .state
+            .reviews
+            .cycles
+            .iter()
+            .map(|(id, c)| CycleSummary {
+                cycle_id: id.clone(),
+                name: c.record.name.clone(),
+                starts_on: c.record.starts_on,
+                ends_on: c.record.ends_on,
+                phase: c.phase,
+            })
+            .collect())
+    }
+
+    pub fn cycle(&self, actor: &Actor, cycle_id: &str) -> AppResult<CycleView> {
+        authz::read_work(actor)?;
+        let state = self.cycle_state(cycle_id, false)?;
+        let cycle = cycle_of(&state, cycle_id)?;
+        let in_cycle = |r: &&RatingRecord| r.cycle_id == cycle_id;
+        Ok(CycleView {
+            cycle: cycle.record.clone(),
+            phase: cycle.phase,
+            goals: state
+                .reviews
+                .goals
+                .values()
+                .filter(|g| g.cycle_id == cycle_id)
+                .count(),
+            submitted_ratings: state
+                .reviews
+                .ratings
+                .values()
+                .filter(in_cycle)
+                .filter(|r| r.status == RatingStatus::Submitted)
+                .count(),
+            draft_ratings: state
+                .reviews
+                .ratings
+                .values()
+                .filter(in_cycle)
+                .filter(|r| r.status == RatingStatus::Draft)
+                .count(),
+            calibrated_scores: state
+                .reviews
+                .scores
+                .keys()
+                .filter(|k| k.0 == cycle_id)
+                .count(),
+            overrides: state
+                .reviews
+                .overrides
+                .keys()
+                .filter(|k| k.0 == cycle_id)
+                .count(),
+        })
+    }
+
+    /// Suggested reviewers for a person: the person, their managers in the cycle, HR.
+    pub fn reviewers(
+        &self,
+        actor: &Actor,
+        cycle_id: &str,
+        person: &str,
+        limit: usize,
+    ) -> AppResult<ReviewersView> {
+        let state = self.cycle_state(cycle_id, true)?;
+        known_person(&state, person)?;
+        let cycle = &cycle_of(&state, cycle_id)?.record;
+        authz::person_or_manager(
+            &state,
+            actor,
+            person,
+            (cycle.starts_on, cycle.ends_on),
+            authz::rule::REVIEWERS_BY_PERSON_OR_MANAGER,
+        )?;
+        Ok(ReviewersView {
+            cycle_id: cycle_id.to_string(),
+            person: PersonRef::of(&state, person),
+            starts_on: cycle.starts_on,
+            ends_on: cycle.ends_on,
+            suggestions: state.suggest_reviewers(cycle, person, limit),
+        })
+    }
+
+    /// What the person sees of their feedback in a cycle.
+    pub fn feedback(
+        &self,
+        actor: &Actor,
+        cycle_id: &str,
+        person: &str,
+    ) -> AppResult<FeedbackReport> {
+        let state = self.cycle_state(cycle_id, false)?;
+        known_person(&state, person)?;
+        let cycle = &cycle_of(&state, cycle_id)?.record;
+        authz::read_own_feedback(
+            &state,
+            actor,
+            person,
+            (cycle.starts_on, cycle.ends_on),
+            cycle_id,
+            self.today(),
+        )?;
+        Ok(FeedbackReport {
+            cycle_id: cycle_id.to_string(),
+            person: PersonRef::of(&state, person),
+            feedback: feedback_for(cycle, state.reviews.ratings.values(), person),
+        })
+    }
+
+    /// The person's whole record in a cycle (managers, HR, the committee).
+    pub fn cycle_record(
+        &self,
+        actor: &Actor,
+        cycle_id: &str,
+        person: &str,
+    ) -> AppResult<CycleRecordView> {
+        let state = self.cycle_state(cycle_id, true)?;
+        known_person(&state, person)?;
+        let cycle = &cycle_of(&state, cycle_id)?.record;
+        authz::read_private(
+            &state,
+            actor,
+            person,
+            Some((cycle.starts_on, cycle.ends_on)),
+            Some(cycle_id),
+            self.today(),
+        )?;
+        let book = &state.reviews;
+        let mut ratings: Vec<&RatingRecord> = book
+            .ratings
+            .values()
+            .filter(|r| r.ratee_id == person && r.cycle_id == cycle_id)
+            .collect();
+        ratings.sort_by(|a, b| (&a.dimension, &a.rater_id).cmp(&(&b.dimension, &b.rater_id)));
+        let key = (cycle_id.to_string(), String::new(), person.to_string());
+        Ok(CycleRecordView {
+            cycle_id: cycle_id.to_string(),
+            person: PersonRef::of(&state, person),
+            starts_on: cycle.starts_on,
+            ends_on: cycle.ends_on,
+            managers: state
+                .managers_during(person, cycle.starts_on, cycle.ends_on)
+                .into_iter()
+                .map(|(m, days)| (PersonRef::of(&state, &m), days))
+                .collect(),
+            goals: book
+                .goals
+                .values()
+                .filter(|g| g.person_id == person && g.cycle_id == cycle_id)
+                .map(|g| GoalView {
+                    goal: g.clone(),
+                    measurements: book
+                        .measurements
+                        .values()
+                        .filter(|m| m.goal_id == g.goal_id)
+                        .cloned()
+                        .collect(),
+                })
+                .collect(),
+            self_review: book
+                .self_reviews
+                .values()
+                .filter(|e| e.person_id == person && e.cycle_id == cycle_id)
+                .cloned()
+                .collect(),
+            built_on: book
+                .self_reviews
+                .values()
+                .filter(|e| e.circle == Circle::BuiltOn)
+                .filter(|e| {
+                    state
+                        .contributions
+                        .get(&e.contribution_id)
+                        .is_some_and(|c| c.record.person_id == person)
+                })
+                .cloned()
+                .collect(),
+            behaviours_total: cycle.behaviours.len(),
+            behaviours: book
+                .behaviours
+                .values()
+                .filter(|b| b.person_id == person && b.cycle_id == cycle_id)
+                .cloned()
+                .collect(),
+            ratings: ratings
+                .into_iter()
+                .map(|r| RatingView::of(&state, r))
+                .collect(),
+            calibrated: book.scores.get(&key).cloned(),
+            override_: book.overrides.get(&key).cloned(),
+        })
+    }
+
+    /// The calibration session: proposed scores against the guidance (HR, committee).
+    pub fn session(&self, actor: &Actor, cycle_id: &str) -> AppResult<SessionReport> {
+        let state = self.cycle_state(cycle_id, false)?;
+        authz::read_organisation(&state, actor, Some(cycle_id))?;
+        let cycle = cycle_of(&state, cycle_id)?;
+        let proposed = proposed_scores(&state, cycle_id)?;
+        let view = session(&cycle.record, &proposed);
+        Ok(SessionReport {
+            cycle_id: cycle_id.to_string(),
+            phase: cycle.phase,
+            proposed,
+            session: view,
+        })
+    }
+
+    /// The final scores and 9-box of a cycle (HR, committee).
+    pub fn final_scores(
+        &self,
+        actor: &Actor,
+        cycle_id: &str,
+        policy: FinalPolicy,
+    ) -> AppResult<FinalReport> {
+        let state = self.cycle_state(cycle_id, false)?;
+        authz::read_organisation(&state, actor, Some(cycle_id))?;
+        let cycle = cycle_of(&state, cycle_id)?.record.clone();
+        let engine = self.credit_engine_for(
+            Some(cycle.starts_on),
+            Some(cycle.ends_on),
+            &Policy::default(),
+        )?;
+        let credit: HashMap<&str, f64> = engine
+            .people()
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), engine.credit(i as u32)))
+            .collect();
+        let mut people: Vec<&String> = state
+            .reviews
+            .scores
+            .keys()
+            .filter(|k| k.0 == cycle_id && k.1.is_empty())
+            .map(|k| &k.2)
+            .collect();
+        if people.is_empty() {
+            return Err(AppError::invalid(format!(
+                "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
+            )));
+        }
+        people.sort();
+        let inputs: Vec<FinalInput> = people
+            .iter()
+            .map(|p| FinalInput {
+                person_id: (*p).clone(),
+                rating: state.reviews.final_calibrated(cycle_id, "", p),
+                credit: Some(credit.get(p.as_str()).copied().unwrap_or(0.0)),
+                values_share: state.reviews.values_share(&cycle, p),
+                values_rating: state.reviews.final_calibrated(cycle_id, "values", p),
+            })
+            .collect();
+        let scores = final_scores(&inputs, cycle.scale_max(), &policy);
+        Ok(FinalReport {
+            cycle_id: cycle_id.to_string(),
+            note: VALUES_NOTE,
+            people: scores
+                .into_iter()
+                .zip(&inputs)
+                .map(|(score, input)| FinalRow {
+                    person: PersonRef::of(&state, &score.person_id),
+                    rating: input.rating,
+                    credit: input.credit,
+                    values_share: input.values_share,
+                    score,
+                })
+                .collect(),
+            policy,
+        })
+    }
+}

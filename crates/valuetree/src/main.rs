@@ -29,9 +29,16 @@ struct Cli {
     #[arg(long, global = true, env = "VALUETREE_DB", default_value = DEFAULT_DB)]
     db: String,
 
-    /// Who is making the change, as recorded in the ledger's `actor` field.
-    #[arg(long, global = true, env = "VALUETREE_ACTOR", default_value = "cli")]
-    actor: String,
+    /// Act as this person, with their permissions (for scripting and tests). Without it you
+    /// act as the operator, who holds the database and may administer; events record
+    /// `operator` as their actor.
+    #[arg(
+        long = "as",
+        global = true,
+        env = "VALUETREE_AS",
+        value_name = "PERSON_ID"
+    )]
+    as_person: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -56,6 +63,26 @@ enum Command {
         /// Compare the stored projections with a replay, changing nothing.
         #[arg(long)]
         check: bool,
+    },
+    /// Contributions: record, confirm, take a confirmation back, retract.
+    Contribution {
+        #[command(subcommand)]
+        command: commands::work::ContributionCommand,
+    },
+    /// A node's day-to-day changes: outcomes, links, members, hand-overs.
+    Node {
+        #[command(subcommand)]
+        command: commands::work::NodeCommand,
+    },
+    /// Flagpoles: raise one, ask to join, accept or decline.
+    Flagpole {
+        #[command(subcommand)]
+        command: commands::work::FlagpoleCommand,
+    },
+    /// Roles in the ledger (hr, admin): grant and revoke.
+    Role {
+        #[command(subcommand)]
+        command: commands::work::RoleCommand,
     },
     /// Show one person, node or unit.
     Show {
@@ -130,13 +157,44 @@ pub fn open_store(db: &str) -> Result<Store> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let app = valuetree_app::App::new(&cli.db, clock()?);
+    let actor = match &cli.as_person {
+        Some(id) => app.actor_for(id)?,
+        None => valuetree_app::Actor::Operator,
+    };
+    let ledger_actor = actor.ledger_name();
+    // Commands not yet served by the application layer act on the store directly: as a
+    // person they need an administrator's role (deny by default).
+    let administered = || -> Result<()> {
+        valuetree_app::authz::administer(&actor)?;
+        Ok(())
+    };
     match cli.command {
-        Command::Import(args) => commands::import::run(&cli.db, &cli.actor, args),
+        Command::Contribution { command } => commands::work::contribution(&app, &actor, command),
+        Command::Node { command } => commands::work::node(&app, &actor, command),
+        Command::Flagpole { command } => commands::work::flagpole(&app, &actor, command),
+        Command::Role { command } => commands::work::role(&app, &actor, command),
+        Command::Show { what } => commands::show::run(&app, &actor, what),
+        Command::Review(args) => commands::review::run(&app, &actor, &cli.db, args),
+        Command::Sim(args) => commands::sim::run(args),
+        Command::Fairness(args) => commands::fairness::run(args),
+        Command::Org(args) => commands::org::run(&cli.db, args),
+        Command::Import(args) => {
+            administered()?;
+            commands::import::run(&cli.db, &ledger_actor, args)
+        }
         Command::Export {
             what: ExportWhat::Events { out },
-        } => commands::ledger::export(&cli.db, out),
-        Command::Verify(args) => commands::ledger::verify(&cli.db, args),
+        } => {
+            administered()?;
+            commands::ledger::export(&cli.db, out)
+        }
+        Command::Verify(args) => {
+            administered()?;
+            commands::ledger::verify(&cli.db, args)
+        }
         Command::Head => {
+            administered()?;
             let mut store = open_store(&cli.db)?;
             match store.head()? {
                 Some(head) => say!("{head}"),
@@ -144,17 +202,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Rebuild { check } => commands::ledger::rebuild(&cli.db, check),
-        Command::Show { what } => commands::show::run(&cli.db, what),
-        Command::Org(args) => commands::org::run(&cli.db, args),
-        Command::Sim(args) => commands::sim::run(args),
-        Command::Credit(args) => commands::credit::run(&cli.db, args),
-        Command::Payout(args) => commands::credit::payout_run(&cli.db, args),
-        Command::Calibrate(args) => commands::calibrate::run(&cli.db, &cli.actor, args),
-        Command::Cycle { command } => commands::cycle::run(&cli.db, &cli.actor, command),
-        Command::Review(args) => commands::review::run(&cli.db, &cli.actor, args),
-        Command::Demo => commands::demo::run(&cli.db, &cli.actor),
-        Command::Fairness(args) => commands::fairness::run(args),
+        Command::Rebuild { check } => {
+            administered()?;
+            commands::ledger::rebuild(&cli.db, check)
+        }
+        Command::Credit(args) => {
+            administered()?;
+            commands::credit::run(&cli.db, args)
+        }
+        Command::Payout(args) => {
+            administered()?;
+            commands::credit::payout_run(&cli.db, args)
+        }
+        Command::Calibrate(args) => {
+            administered()?;
+            commands::calibrate::run(&cli.db, &ledger_actor, args)
+        }
+        Command::Cycle { command } => {
+            administered()?;
+            commands::cycle::run(&cli.db, &ledger_actor, command)
+        }
+        Command::Demo => {
+            administered()?;
+            commands::demo::run(&cli.db, &ledger_actor)
+        }
     }
 }
 

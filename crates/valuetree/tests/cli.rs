@@ -76,7 +76,7 @@ impl Db {
             .args(args)
             .env("VALUETREE_DB", &self.url)
             .env("VALUETREE_CLOCK", FIXED_CLOCK)
-            .env_remove("VALUETREE_ACTOR")
+            .env_remove("VALUETREE_AS")
             .output()
             .expect("run valuetree")
     }
@@ -1329,4 +1329,296 @@ fn a_contribution_repeated_in_one_file_is_recorded_once_or_refused_if_it_differs
         );
         db.ok(&["verify"]);
     });
+}
+
+/// Runs `args` as a person (`--as`) and expects a refusal naming `rule`.
+fn refused_as(db: &Db, person: &str, args: &[&str], rule: &str) {
+    let mut all = vec!["--as", person];
+    all.extend_from_slice(args);
+    let err = db.fails(&all);
+    assert!(
+        err.contains(&format!("rule {rule}")),
+        "{args:?} as {person}: {err}"
+    );
+}
+
+#[test]
+fn acting_as_a_person_gives_that_persons_permissions_and_refusals_name_the_rule() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        // Chloe (P04) records her own work at Hana's flagpole INI3, not someone else's.
+        refused_as(
+            &db,
+            "P04",
+            &[
+                "contribution",
+                "record",
+                "INI3",
+                "--phase",
+                "build",
+                "--effort",
+                "2",
+                "--person",
+                "P05",
+            ],
+            "own-work-only",
+        );
+        db.ok(&[
+            "--as",
+            "P04",
+            "contribution",
+            "record",
+            "INI3",
+            "--phase",
+            "build",
+            "--effort",
+            "2",
+            "--id",
+            "C-P04-new",
+            "--description",
+            "contrast fixes",
+        ]);
+        // She cannot confirm it herself; another employee is not INI3's lead; Hana is.
+        refused_as(
+            &db,
+            "P04",
+            &["contribution", "confirm", "C-P04-new"],
+            "no-self-confirmation",
+        );
+        refused_as(
+            &db,
+            "P03",
+            &["contribution", "confirm", "C-P04-new"],
+            "lead-confirms",
+        );
+        db.ok(&["--as", "P09", "contribution", "confirm", "C-P04-new"]);
+        let node: serde_json::Value =
+            serde_json::from_str(&db.ok(&["show", "node", "INI3", "--format", "json"]))
+                .expect("json");
+        let mine = node["contributions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["contribution_id"] == "C-P04-new"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(mine["confirmed"], true, "{mine}");
+        assert_eq!(mine["person"]["person_id"], "P04");
+        // The ledger records who acted.
+        let export = db.ok(&["export", "events"]);
+        let confirmation = export
+            .lines()
+            .find(|l| l.contains("contribution_confirmed") && l.contains("C-P04-new"))
+            .unwrap_or_default();
+        assert!(
+            confirmation.contains("\"actor\":\"P09\"")
+                && confirmation.contains("\"confirmed_by\":\"P09\""),
+            "{confirmation}"
+        );
+        // An employee overrides no score: that is the committee's (P01, P11).
+        refused_as(
+            &db,
+            "P04",
+            &[
+                "review", "--cycle", "2024", "override", "P06", "--score", "4", "--reason", "x",
+            ],
+            "committee-overrides",
+        );
+        // A committee member cannot record an override "by" another member.
+        refused_as(
+            &db,
+            "P11",
+            &[
+                "review", "--cycle", "2024", "override", "P06", "--score", "4", "--reason", "x",
+                "--by", "P01",
+            ],
+            "committee-overrides",
+        );
+        // Another person's ratings are private: not to a colleague.
+        refused_as(
+            &db,
+            "P04",
+            &["review", "--cycle", "2024", "record", "P06"],
+            "private-performance-data",
+        );
+        let colleague: serde_json::Value = serde_json::from_str(
+            &db.ok(&["--as", "P04", "show", "person", "P06", "--format", "json"]),
+        )
+        .expect("json");
+        assert!(colleague["private"].is_null(), "{}", colleague["private"]);
+        // Her manager now (Grace, P08) and her former manager (Frank, P07, until 30 June
+        // 2024) read her 2024 record; Frank not a cycle after his period.
+        assert!(
+            db.ok(&["--as", "P08", "review", "--cycle", "2024", "record", "P06"])
+                .contains("Eve Laurent")
+        );
+        assert!(
+            db.ok(&["--as", "P07", "review", "--cycle", "2024", "record", "P06"])
+                .contains("Eve Laurent")
+        );
+        let former: serde_json::Value = serde_json::from_str(
+            &db.ok(&["--as", "P07", "show", "person", "P06", "--format", "json"]),
+        )
+        .expect("json");
+        assert_eq!(former["private"]["access"], "period");
+        db.ok(&[
+            "cycle",
+            "open",
+            "2025H1",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-06-30",
+        ]);
+        refused_as(
+            &db,
+            "P07",
+            &["review", "--cycle", "2025H1", "record", "P06"],
+            "former-manager-period",
+        );
+        // HR reads it once the role is granted in the ledger (and a rebuild keeps the role).
+        refused_as(
+            &db,
+            "P12",
+            &["review", "--cycle", "2024", "record", "P06"],
+            "private-performance-data",
+        );
+        refused_as(
+            &db,
+            "P12",
+            &["role", "grant", "P12", "hr"],
+            "admin-administers",
+        );
+        db.ok(&["role", "grant", "P12", "hr"]);
+        db.ok(&["rebuild"]);
+        assert!(
+            db.ok(&["--as", "P12", "review", "--cycle", "2024", "record", "P06"])
+                .contains("Eve Laurent")
+        );
+        // Imports are an administrator's.
+        refused_as(
+            &db,
+            "P04",
+            &["import", "dir", &examples()],
+            "admin-administers",
+        );
+        assert!(db.ok(&["verify"]).contains("chain ok"));
+    });
+}
+
+#[test]
+fn a_flagpole_is_raised_joined_and_linked_into_the_tree() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        db.ok(&[
+            "--as",
+            "P12",
+            "flagpole",
+            "raise",
+            "INI9",
+            "--title",
+            "Gift cards",
+            "--serves",
+            "NEED1",
+            "--role",
+            "designer",
+            "--role",
+            "engineer",
+        ]);
+        db.ok(&[
+            "--as",
+            "P03",
+            "flagpole",
+            "ask",
+            "INI9",
+            "--role",
+            "engineer",
+            "--message",
+            "I built payments",
+        ]);
+        refused_as(
+            &db,
+            "P03",
+            &["flagpole", "accept", "INI9", "P03"],
+            "lead-answers-join",
+        );
+        db.ok(&["--as", "P12", "flagpole", "accept", "INI9", "P03"]);
+        // Only the lead of the need links the flagpole under it.
+        refused_as(
+            &db,
+            "P12",
+            &["node", "link", "NEED1", "INI9", "--weight", "0.1"],
+            "parent-lead-links",
+        );
+        let node: serde_json::Value =
+            serde_json::from_str(&db.ok(&["show", "node", "INI9", "--format", "json"]))
+                .expect("json");
+        assert_eq!(node["status"], "proposed");
+        assert_eq!(node["serves"]["node_id"], "NEED1");
+        assert_eq!(
+            node["roles_wanted"],
+            serde_json::json!(["designer", "engineer"])
+        );
+        assert_eq!(node["members"][0]["person"]["person_id"], "P03");
+        assert_eq!(node["join_requests"][0]["status"], "accepted");
+        assert!(db.ok(&["verify"]).contains("chain ok"));
+    });
+}
+
+#[test]
+fn the_command_lines_json_is_the_application_layers_data() {
+    use valuetree_app::{Actor, App};
+    each_backend(|db| {
+        let db = db.with_examples();
+        let clock = chrono::DateTime::parse_from_rfc3339(FIXED_CLOCK)
+            .expect("clock")
+            .to_utc();
+        let app = App::new(
+            &db.url,
+            std::sync::Arc::new(valuetree_core::clock::FixedClock::new(clock)),
+        );
+        let direct = |value: serde_json::Value, args: &[&str]| {
+            let via_cli: serde_json::Value =
+                serde_json::from_str(&db.ok(args)).expect("json from the command line");
+            assert_eq!(via_cli, value, "{args:?}");
+        };
+        let json = |v: &dyn erased::Serialize| v.to_json();
+        direct(
+            json(
+                &app.person_record(&Actor::Operator, "P02", None, true)
+                    .expect("record"),
+            ),
+            &["show", "person", "P02", "--credit", "--format", "json"],
+        );
+        direct(
+            json(&app.node(&Actor::Operator, "INI2").expect("node")),
+            &["show", "node", "INI2", "--format", "json"],
+        );
+        direct(
+            json(&app.unit(&Actor::Operator, "U3", None).expect("unit")),
+            &["show", "unit", "U3", "--format", "json"],
+        );
+        // The same as a person: what they may see.
+        let eve = app.actor_for("P06").expect("actor");
+        direct(
+            json(
+                &app.person_record(&eve, "P06", None, false)
+                    .expect("own record"),
+            ),
+            &["--as", "P06", "show", "person", "P06", "--format", "json"],
+        );
+    });
+}
+
+/// Serialising the app's different view types through one closure.
+mod erased {
+    pub trait Serialize {
+        fn to_json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Serialize for T {
+        /// Through text, as the command line's output is read back: serde_json reads a
+        /// float from text to within an ulp, so both sides take the same road.
+        fn to_json(&self) -> serde_json::Value {
+            let text = serde_json::to_string_pretty(self).expect("serialisable");
+            serde_json::from_str(&text).expect("reads back")
+        }
+    }
 }

@@ -262,7 +262,8 @@ impl App {
     ) -> AppResult<Option<PrivateRecord>> {
         let state = &snapshot.state;
         let access = authz::private_access(state, actor, person_id, self.today());
-        let (label, period_ok): (&str, Box<dyn Fn(NaiveDate, NaiveDate) -> bool>) = match &access {
+        type InPeriod = Box<dyn Fn(NaiveDate, NaiveDate) -> bool>;
+        let (label, period_ok): (&str, InPeriod) = match &access {
             PrivateAccess::None => return Ok(None),
             PrivateAccess::Own => ("own", Box::new(|_, _| true)),
             PrivateAccess::Full => ("full", Box::new(|_, _| true)),

@@ -1,6 +1,6 @@
 //! `valuetree org [--as-of DATE]` and `valuetree org diff A B`.
 
-use super::show::{person_label, unit_label};
+use super::labels::{person_label, unit_label};
 use crate::{open_store, parse_date};
 use anyhow::Result;
 use clap::{Args, Subcommand};

@@ -1,56 +1,77 @@
-//! `valuetree show person|node|unit`.
+//! `valuetree show person|node|unit`: renders the application layer's views.
 
-use crate::{open_store, parse_date};
-use anyhow::{Result, bail};
-use clap::Subcommand;
+use crate::parse_date;
+use anyhow::Result;
+use clap::{Subcommand, ValueEnum};
 use std::process::ExitCode;
+use valuetree_app::queries::{NodeRef, PersonRef, UnitRef};
+use valuetree_app::{Actor, App};
 use valuetree_core::NaiveDate;
-use valuetree_core::org;
-use valuetree_core::state::State;
-use valuetree_store::sql::Value;
-use valuetree_store::{Preload, Store};
+
+/// How a read command prints what it found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ViewFormat {
+    /// Text for people.
+    #[default]
+    Table,
+    /// The application layer's data, as JSON.
+    Json,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum ShowWhat {
-    /// A person: unit and manager as of a date, full history, nodes contributed to.
+    /// A person: unit and manager as of a date, full history, nodes contributed to; their
+    /// ratings and credit if you may see them.
     Person {
         id: String,
         /// The date to place the person on (default: today).
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
+        /// Add the person's credit (private: themself, their managers, HR).
+        #[arg(long)]
+        credit: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
     },
-    /// A node of the value tree: parents, children, members, hand-overs, contributors, outcomes.
-    Node { id: String },
+    /// A node of the value tree: parents, children, members, hand-overs, contributors,
+    /// outcomes, and who got what of its value.
+    Node {
+        id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
+    },
     /// A unit: its name and parent, and its members as of a date.
     Unit {
         id: String,
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
     },
 }
 
 /// "Name (ID)", or just the id if the person is unknown.
-pub fn person_label(state: &State, id: &str) -> String {
-    match state.people.get(id) {
-        Some(p) => format!("{} ({id})", p.name),
-        None => id.to_string(),
+pub fn person(p: &PersonRef) -> String {
+    if p.name.is_empty() {
+        p.person_id.clone()
+    } else {
+        format!("{} ({})", p.name, p.person_id)
     }
 }
 
-pub fn unit_label(state: &State, id: &str, date: NaiveDate) -> String {
-    match org::unit_version(state, id, date)
-        .map(|v| v.name)
-        .or_else(|| state.units.get(id).map(|u| u.name.clone()))
-    {
-        Some(name) => format!("{name} ({id})"),
-        None => id.to_string(),
+pub fn unit(u: &UnitRef) -> String {
+    if u.name.is_empty() {
+        u.unit_id.clone()
+    } else {
+        format!("{} ({})", u.name, u.unit_id)
     }
 }
 
-fn node_label(state: &State, id: &str) -> String {
-    match state.nodes.get(id) {
-        Some(n) => format!("{id} \"{}\"", n.title),
-        None => id.to_string(),
+fn node(n: &NodeRef) -> String {
+    if n.title.is_empty() {
+        n.node_id.clone()
+    } else {
+        format!("{} \"{}\"", n.node_id, n.title)
     }
 }
 
@@ -61,151 +82,179 @@ fn span(from: NaiveDate, to: Option<NaiveDate>) -> String {
     )
 }
 
-fn text(v: &Value) -> String {
-    match v {
-        Value::Text(t) => t.clone(),
-        Value::Int(i) => i.to_string(),
-        Value::Real(f) => format!("{f}"),
-        Value::Null => String::new(),
-    }
+/// Prints `value` as pretty JSON.
+pub fn json<T: serde::Serialize>(value: &T) -> Result<ExitCode> {
+    say!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run(db: &str, what: ShowWhat) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
-    let today = store.clock().today();
-    let state = store.load_state(&Preload::None)?;
+pub fn run(app: &App, actor: &Actor, what: ShowWhat) -> Result<ExitCode> {
     match what {
-        ShowWhat::Person { id, as_of } => {
-            show_person(&mut store, &state, &id, as_of.unwrap_or(today))
-        }
-        ShowWhat::Node { id } => show_node(&mut store, &state, &id),
-        ShowWhat::Unit { id, as_of } => show_unit(&state, &id, as_of.unwrap_or(today)),
-    }
-}
-
-fn show_person(store: &mut Store, state: &State, id: &str, as_of: NaiveDate) -> Result<ExitCode> {
-    let Some(history) = org::person_history(state, id) else {
-        bail!("unknown person {id}; `valuetree org` lists everyone");
-    };
-    let p = &history.person;
-    say!(
-        "{} ({}){}",
-        p.name,
-        p.person_id,
-        p.email
-            .as_ref()
-            .map_or(String::new(), |e| format!(" <{e}>"))
-    );
-    say!(
-        "employed {}{}",
-        p.joined_on,
-        p.left_on
-            .map_or(String::from(", still employed"), |d| format!(
-                " – {d} (left)"
-            ))
-    );
-    match org::placement(state, id, as_of) {
-        None => say!("as of {as_of}: not employed"),
-        Some(placement) => say!(
-            "as of {as_of}: {}, manager {}{}",
-            placement
-                .unit_id
-                .as_deref()
-                .map_or("no unit".to_string(), |u| unit_label(state, u, as_of)),
-            placement
-                .manager_id
-                .as_deref()
-                .map_or("none".to_string(), |m| person_label(state, m)),
-            placement
-                .since
-                .map_or(String::new(), |d| format!(" (since {d})"))
-        ),
-    }
-    say!("\nHistory");
-    for entry in &history.assignments {
-        say!(
-            "  {}  {}  manager {}",
-            span(entry.valid_from, entry.valid_to),
-            unit_label(state, &entry.unit_id, entry.valid_from),
-            entry
-                .manager_id
-                .as_deref()
-                .map_or("none".to_string(), |m| person_label(state, m))
-        );
-    }
-    let rows = store.query(
-        "SELECT node_id, phase, count(*), sum(effort), min(date), max(date), \
-         sum(CASE WHEN retracted_on IS NULL THEN 0 ELSE 1 END) \
-         FROM contributions WHERE person_id = $1 GROUP BY node_id, phase ORDER BY min(date), node_id, phase",
-        &[Value::text(id)],
-    )?;
-    say!("\nNodes contributed to (kept through every reorganisation)");
-    if rows.is_empty() {
-        say!("  none recorded");
-    }
-    for row in rows {
-        let retracted = text(&row[6]);
-        say!(
-            "  {}  {}: {} contribution(s), effort {}, {} – {}{}",
-            node_label(state, &text(&row[0])),
-            text(&row[1]),
-            text(&row[2]),
-            text(&row[3]),
-            text(&row[4]),
-            text(&row[5]),
-            if retracted == "0" {
-                String::new()
-            } else {
-                format!(" ({retracted} retracted)")
+        ShowWhat::Person {
+            id,
+            as_of,
+            credit,
+            format,
+        } => {
+            let view = app.person_record(actor, &id, as_of, credit)?;
+            if format == ViewFormat::Json {
+                return json(&view);
             }
-        );
-    }
-    let memberships: Vec<_> = state
-        .members
-        .values()
-        .filter(|m| m.person_id == id)
-        .collect();
-    if !memberships.is_empty() {
-        say!("\nMemberships");
-        for m in memberships {
-            say!(
-                "  {}  {}  as {}",
-                span(m.joined_on, m.left_on),
-                node_label(state, &m.node_id),
-                m.role
-            );
+            show_person(&view);
         }
-    }
-    let mut led: Vec<_> = state
-        .nodes
-        .values()
-        .filter(|n| state.current_lead(&n.node_id).map(String::as_str) == Some(id))
-        .collect();
-    led.sort_unstable_by(|a, b| a.node_id.cmp(&b.node_id));
-    if !led.is_empty() {
-        say!("\nLeads");
-        for n in led {
+        ShowWhat::Node { id, format } => {
+            let view = app.node(actor, &id)?;
+            if format == ViewFormat::Json {
+                return json(&view);
+            }
+            show_node(&view);
+        }
+        ShowWhat::Unit { id, as_of, format } => {
+            let view = app.unit(actor, &id, as_of)?;
+            if format == ViewFormat::Json {
+                return json(&view);
+            }
             say!(
-                "  {} ({}, {})",
-                node_label(state, &n.node_id),
-                n.kind,
-                n.status
+                "{} — exists {}",
+                unit(&view.unit),
+                span(view.valid_from, view.valid_to)
             );
+            if let Some(parent) = &view.parent {
+                say!("part of {}", unit(parent));
+            }
+            say!("\nMembers as of {}: {}", view.as_of, view.members.len());
+            for p in &view.members {
+                say!(
+                    "  {}  manager {}",
+                    person(&p.person),
+                    p.manager.as_ref().map_or("none".to_string(), person)
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_node(store: &mut Store, state: &State, id: &str) -> Result<ExitCode> {
-    let Some(n) = state.nodes.get(id) else {
-        bail!("unknown node {id}");
-    };
+fn show_person(v: &valuetree_app::queries::PersonRecordView) {
+    say!(
+        "{}{}",
+        person(&v.person),
+        v.email
+            .as_ref()
+            .map_or(String::new(), |e| format!(" <{e}>"))
+    );
+    say!(
+        "employed {}{}",
+        v.joined_on,
+        v.left_on
+            .map_or(String::from(", still employed"), |d| format!(
+                " – {d} (left)"
+            ))
+    );
+    match &v.placement {
+        None => say!("as of {}: not employed", v.as_of),
+        Some(p) => say!(
+            "as of {}: {}, manager {}{}",
+            v.as_of,
+            p.unit.as_ref().map_or("no unit".to_string(), unit),
+            p.manager.as_ref().map_or("none".to_string(), person),
+            p.since.map_or(String::new(), |d| format!(" (since {d})"))
+        ),
+    }
+    say!("\nHistory");
+    for h in &v.history {
+        say!(
+            "  {}  {}  manager {}",
+            span(h.valid_from, h.valid_to),
+            unit(&h.unit),
+            h.manager.as_ref().map_or("none".to_string(), person)
+        );
+    }
+    say!("\nNodes contributed to (kept through every reorganisation)");
+    if v.work.is_empty() {
+        say!("  none recorded");
+    }
+    for w in &v.work {
+        say!(
+            "  {}  {}: {} contribution(s), effort {}, {} – {}{}",
+            node(&w.node),
+            w.phase,
+            w.contributions,
+            w.effort,
+            w.first,
+            w.last,
+            if w.retracted == 0 {
+                String::new()
+            } else {
+                format!(" ({} retracted)", w.retracted)
+            }
+        );
+    }
+    if !v.memberships.is_empty() {
+        say!("\nMemberships");
+        for m in &v.memberships {
+            say!(
+                "  {}  {}  as {}",
+                span(m.joined_on, m.left_on),
+                node(&m.node),
+                m.role
+            );
+        }
+    }
+    if !v.leads.is_empty() {
+        say!("\nLeads");
+        for n in &v.leads {
+            say!("  {} ({}, {})", node(&n.node), n.kind, n.status);
+        }
+    }
+    if let Some(private) = &v.private {
+        if let Some(credit) = private.credit {
+            say!("\nCredit from the value tree: {credit:.2}");
+        }
+        for c in &private.cycles {
+            say!("\nCycle {} ({} to {})", c.cycle_id, c.starts_on, c.ends_on);
+            for r in &c.ratings {
+                say!(
+                    "  {} {} by {} ({}){}",
+                    r.dimension,
+                    r.score,
+                    person(&r.rater),
+                    r.relationship,
+                    if r.comment.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": “{}”", r.comment)
+                    }
+                );
+            }
+            if let Some(f) = &c.feedback {
+                for g in &f.groups {
+                    let means: Vec<String> = g
+                        .means
+                        .iter()
+                        .map(|(d, (mean, n))| format!("{d} {mean:.2} ({n})"))
+                        .collect();
+                    say!("  {}: {}", g.label, means.join(", "));
+                }
+                if f.withheld_ratings > 0 {
+                    say!(
+                        "  {} rating(s) withheld below the anonymity threshold of {}",
+                        f.withheld_ratings,
+                        f.threshold
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn show_node(v: &valuetree_app::queries::NodeView) {
     say!(
         "{} — {}, {}{}",
-        node_label(state, id),
-        n.kind,
-        n.status,
-        if n.flagpole {
+        node(&v.node),
+        v.kind,
+        v.status,
+        if v.flagpole {
             ", flagpole (open to join)"
         } else {
             ""
@@ -213,22 +262,23 @@ fn show_node(store: &mut Store, state: &State, id: &str) -> Result<ExitCode> {
     );
     say!(
         "lead {}; created {}",
-        state
-            .current_lead(id)
-            .map(String::as_str)
-            .map_or("none".to_string(), |l| person_label(state, l)),
-        n.created_on
+        v.lead.as_ref().map_or("none".to_string(), person),
+        v.created_on
     );
-    if n.lead_id.as_ref() != state.current_lead(id) {
+    if v.lead != v.first_lead {
         say!(
             "first lead {}",
-            n.lead_id
-                .as_deref()
-                .map_or("none".to_string(), |l| person_label(state, l))
+            v.first_lead.as_ref().map_or("none".to_string(), person)
         );
     }
-    if !n.description.is_empty() {
-        say!("{}", n.description);
+    if !v.description.is_empty() {
+        say!("{}", v.description);
+    }
+    if let Some(serves) = &v.serves {
+        say!("serves {}", node(serves));
+    }
+    if !v.roles_wanted.is_empty() {
+        say!("roles wanted: {}", v.roles_wanted.join(", "));
     }
     let validity = |from: Option<NaiveDate>, to: Option<NaiveDate>| match (from, to) {
         (None, None) => "always".to_string(),
@@ -238,130 +288,85 @@ fn show_node(store: &mut Store, state: &State, id: &str) -> Result<ExitCode> {
             to.map_or("".to_string(), |d| d.to_string())
         ),
     };
-    let parents: Vec<_> = state.edges.values().filter(|e| e.child_id == id).collect();
-    let children: Vec<_> = state.edges.values().filter(|e| e.parent_id == id).collect();
-    if !parents.is_empty() {
-        say!("\nParents");
-        for e in parents {
-            say!(
-                "  {}  weight {}  ({})",
-                node_label(state, &e.parent_id),
-                e.weight,
-                validity(e.valid_from, e.valid_to)
-            );
+    for (title, edges) in [("Parents", &v.parents), ("Children", &v.children)] {
+        if !edges.is_empty() {
+            say!("\n{title}");
+            for e in edges {
+                say!(
+                    "  {}  weight {}  ({})",
+                    node(&e.node),
+                    e.weight,
+                    validity(e.valid_from, e.valid_to)
+                );
+            }
         }
     }
-    if !children.is_empty() {
-        say!("\nChildren");
-        for e in children {
-            say!(
-                "  {}  weight {}  ({})",
-                node_label(state, &e.child_id),
-                e.weight,
-                validity(e.valid_from, e.valid_to)
-            );
-        }
-    }
-    let members: Vec<_> = state.members.values().filter(|m| m.node_id == id).collect();
-    if !members.is_empty() {
+    if !v.members.is_empty() {
         say!("\nMembers");
-        for m in members {
+        for m in &v.members {
             say!(
                 "  {}  {}  as {}",
                 span(m.joined_on, m.left_on),
-                person_label(state, &m.person_id),
+                person(&m.person),
                 m.role
             );
         }
     }
-    let handovers: Vec<_> = state
-        .handovers
-        .values()
-        .filter(|h| h.node_id == id)
-        .collect();
-    if !handovers.is_empty() {
+    if !v.handovers.is_empty() {
         say!("\nHand-overs (contributors keep what they earned)");
-        for h in handovers {
+        for h in &v.handovers {
             say!(
                 "  {}  {} → {}  {}",
                 h.date,
-                h.from_lead_id
-                    .as_deref()
-                    .map_or("-".to_string(), |p| person_label(state, p)),
-                h.to_lead_id
-                    .as_deref()
-                    .map_or("-".to_string(), |p| person_label(state, p)),
+                h.from_lead.as_ref().map_or("-".to_string(), person),
+                h.to_lead.as_ref().map_or("-".to_string(), person),
                 h.note
             );
         }
     }
-    let rows = store.query(
-        "SELECT person_id, phase, count(*), sum(effort), min(date), max(date) FROM contributions \
-         WHERE node_id = $1 AND retracted_on IS NULL GROUP BY person_id, phase ORDER BY min(date), person_id, phase",
-        &[Value::text(id)],
-    )?;
     say!("\nContributors");
-    if rows.is_empty() {
+    if v.contributors.is_empty() {
         say!("  none recorded");
     }
-    for row in rows {
-        let person = text(&row[0]);
-        let employed = state
-            .people
-            .get(&person)
-            .is_some_and(|p| p.left_on.is_none());
+    for c in &v.contributors {
         say!(
             "  {}  {}: {} contribution(s), effort {}, {} – {}{}",
-            person_label(state, &person),
-            text(&row[1]),
-            text(&row[2]),
-            text(&row[3]),
-            text(&row[4]),
-            text(&row[5]),
-            if employed { "" } else { "  (has left)" }
+            person(&c.person),
+            c.phase,
+            c.contributions,
+            c.effort,
+            c.first,
+            c.last,
+            if c.employed { "" } else { "  (has left)" }
         );
     }
-    let outcomes = store.query(
-        "SELECT outcome_id, date, value, description FROM outcomes WHERE node_id = $1 ORDER BY date, outcome_id",
-        &[Value::text(id)],
-    )?;
-    if !outcomes.is_empty() {
+    if !v.outcomes.is_empty() {
         say!("\nOutcomes");
-        for row in outcomes {
+        for o in &v.outcomes {
             say!(
                 "  {} {}  value {}  {}",
-                text(&row[0]),
-                text(&row[1]),
-                text(&row[2]),
-                text(&row[3])
+                o.outcome_id,
+                o.date,
+                o.value,
+                o.description
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn show_unit(state: &State, id: &str, as_of: NaiveDate) -> Result<ExitCode> {
-    let Some(u) = state.units.get(id) else {
-        bail!("unknown unit {id}");
-    };
-    say!(
-        "{} — exists {}",
-        unit_label(state, id, as_of),
-        span(u.valid_from, u.valid_to)
-    );
-    if let Some(parent) = org::unit_version(state, id, as_of).and_then(|v| v.parent_unit_id) {
-        say!("part of {}", unit_label(state, &parent, as_of));
+    let pending: Vec<_> = v
+        .join_requests
+        .iter()
+        .filter(|j| j.status == valuetree_core::domain::JoinStatus::Pending)
+        .collect();
+    if !pending.is_empty() {
+        say!("\nAsking to join");
+        for j in pending {
+            say!(
+                "  {} as {} ({}): {}",
+                person(&j.person),
+                j.role,
+                j.requested_on,
+                j.message
+            );
+        }
     }
-    let members = org::unit_members(state, id, as_of);
-    say!("\nMembers as of {as_of}: {}", members.len());
-    for p in members {
-        say!(
-            "  {}  manager {}",
-            person_label(state, &p.person_id),
-            p.manager_id
-                .as_deref()
-                .map_or("none".to_string(), |m| person_label(state, m))
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -2,19 +2,16 @@
 
 use super::{VALUES_NOTE, load};
 use crate::commands::credit::Format;
-use crate::commands::record::record;
-use crate::commands::show::person_label;
-use anyhow::{Context, Result, bail};
+use crate::commands::labels::person_label;
+use anyhow::{Result, bail};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use valuetree_core::domain::Relationship;
-use valuetree_core::event::Event;
-use valuetree_core::review::final_score::{FinalInput, FinalPolicy, TIERS, final_scores};
+use valuetree_core::org;
+use valuetree_core::review::final_score::{FinalInput, TIERS};
 use valuetree_core::review::session::{Proposed, session};
 use valuetree_core::review::*;
 use valuetree_core::state::State;
-use valuetree_core::{Amount, org};
 
 /// Where the person stood at the end of the cycle (or on their last day, if they left).
 pub(super) fn placement_at_end(
@@ -31,12 +28,14 @@ pub(super) fn placement_at_end(
 }
 
 pub(super) fn session_view(
+    app: &valuetree_app::App,
+    actor: &valuetree_app::Actor,
     db: &str,
-    actor: &str,
     cycle_id: &str,
     apply_quota: bool,
     by: Option<&str>,
 ) -> Result<ExitCode> {
+    app.session(actor, cycle_id)?;
     let state = load(db, cycle_id, false)?;
     let cycle = &state.reviews.cycles[cycle_id].record;
     let book = &state.reviews;
@@ -148,95 +147,33 @@ pub(super) fn session_view(
         }
     }
     if apply_quota {
-        if !view.enforced {
-            bail!(
-                "cycle {cycle_id} does not enforce its guidance; nothing was applied (the guidance is never a quota unless the cycle opts in)"
-            );
-        }
-        let Some(by) = by else {
-            bail!("say which committee member applies the quota with --by");
-        };
-        let events: Vec<Event> = view
-            .forced_moves
-            .iter()
-            .map(|m| {
-                let previous = proposed
-                    .iter()
-                    .find(|p| p.person_id == m.person_id)
-                    .map_or(0.0, |p| p.score);
-                Event::ScoreOverridden(OverrideRecord {
-                    by: by.to_string(),
-                    cycle_id: cycle_id.to_string(),
-                    dimension: String::new(),
-                    person_id: m.person_id.clone(),
-                    previous: Amount(previous),
-                    reason: format!(
-                        "forced distribution (cycle {cycle_id} enforces its guidance): rank {} of {} falls in band {}",
-                        m.rank, view.overall.people, m.band
-                    ),
-                    score: Amount(f64::from(m.to_level)),
-                })
-            })
-            .collect();
-        let n = events.len();
-        record(db, actor, events)?;
-        say!("recorded {n} override(s)");
+        let receipt = app.apply_quota(actor, cycle_id, by)?;
+        say!("recorded {} override(s)", receipt.events.len());
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn final_view(
     db: &str,
-    cycle_id: &str,
+    report: &valuetree_app::queries::FinalReport,
     format: Format,
-    policy: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let policy: FinalPolicy = match &policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        }
-        None => FinalPolicy::default(),
-    };
+    let cycle_id = report.cycle_id.as_str();
+    let policy = &report.policy;
     let state = load(db, cycle_id, false)?;
-    let cycle = state.reviews.cycles[cycle_id].record.clone();
-    let (engine, _) = crate::commands::credit::engine(
-        db,
-        Some(cycle.starts_on),
-        Some(cycle.ends_on),
-        valuetree_core::credit::Policy::default(),
-    )?;
-    let credit: HashMap<&str, f64> = engine
-        .people()
+    let scores: Vec<&valuetree_core::review::final_score::FinalScore> =
+        report.people.iter().map(|r| &r.score).collect();
+    let inputs: Vec<FinalInput> = report
+        .people
         .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), engine.credit(i as u32)))
-        .collect();
-    let mut people: Vec<&String> = state
-        .reviews
-        .scores
-        .keys()
-        .filter(|k| k.0 == cycle_id && k.1.is_empty())
-        .map(|k| &k.2)
-        .collect();
-    if people.is_empty() {
-        bail!(
-            "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
-        );
-    }
-    people.sort();
-    let inputs: Vec<FinalInput> = people
-        .iter()
-        .map(|p| FinalInput {
-            person_id: (*p).clone(),
-            rating: state.reviews.final_calibrated(cycle_id, "", p),
-            credit: Some(credit.get(p.as_str()).copied().unwrap_or(0.0)),
-            values_share: state.reviews.values_share(&cycle, p),
-            values_rating: state.reviews.final_calibrated(cycle_id, "values", p),
+        .map(|r| FinalInput {
+            person_id: r.person.person_id.clone(),
+            rating: r.rating,
+            credit: r.credit,
+            values_share: r.values_share,
+            values_rating: None,
         })
         .collect();
-    let scores = final_scores(&inputs, cycle.scale_max(), &policy);
     let tier = |b: Option<(usize, usize)>| {
         b.map_or(String::new(), |(r, v)| {
             format!("results {} / values {}", TIERS[r], TIERS[v])
@@ -245,7 +182,7 @@ pub(super) fn final_view(
     match format {
         Format::Csv => {
             say!("person_id,rating,credit,values_share,final,results_tier,values_tier");
-            for (s, i) in scores.iter().zip(&inputs) {
+            for (s, i) in scores.iter().copied().zip(&inputs) {
                 let (r, v) = s.nine_box.map_or(("", ""), |(r, v)| (TIERS[r], TIERS[v]));
                 say!(
                     "{},{},{:.2},{},{:.4},{r},{v}",
@@ -260,6 +197,7 @@ pub(super) fn final_view(
         Format::Json => {
             let rows: Vec<serde_json::Value> = scores
                 .iter()
+                .copied()
                 .zip(&inputs)
                 .map(|(s, i)| serde_json::json!({
                     "person_id": s.person_id, "rating": i.rating, "credit": i.credit,

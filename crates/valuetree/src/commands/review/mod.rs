@@ -5,14 +5,15 @@ mod calibration;
 mod views;
 
 use super::credit::Format;
-use super::record::record;
+use super::work::done;
 use crate::{open_store, parse_date};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use valuetree_app::commands::review::NewRating;
+use valuetree_app::{Actor, App};
 use valuetree_core::domain::Relationship;
-use valuetree_core::event::Event;
 use valuetree_core::review::*;
 use valuetree_core::state::State;
 use valuetree_core::{Amount, NaiveDate};
@@ -46,8 +47,9 @@ enum ReviewCommand {
     /// ratee and dimension revises it.
     Rate {
         ratee: String,
+        /// The rater (default: you; the operator must say).
         #[arg(long)]
-        rater: String,
+        rater: Option<String>,
         /// manager, report (upward), peer, lead, customer or self.
         #[arg(long)]
         relationship: Relationship,
@@ -111,8 +113,9 @@ enum ReviewCommand {
         /// A ledger entry id or a written case (required with --met).
         #[arg(long, default_value = "")]
         evidence: String,
+        /// Who assesses (default: you; the operator must say).
         #[arg(long)]
-        by: String,
+        by: Option<String>,
     },
     /// What the person sees of their feedback: the manager's and their own ratings, others
     /// only aggregated from at least the cycle's anonymity threshold (never below 3).
@@ -139,8 +142,9 @@ enum ReviewCommand {
         score: Amount,
         #[arg(long)]
         reason: String,
+        /// The committee member (default: you; the operator must say).
         #[arg(long)]
-        by: String,
+        by: Option<String>,
         /// The dimension (default: the overall score).
         #[arg(long, default_value = "")]
         dimension: String,
@@ -161,8 +165,9 @@ enum ReviewCommand {
 struct ReviewerArgs {
     person: String,
     reviewer: String,
+    /// Who makes the change (default: you; the operator must say).
     #[arg(long)]
-    by: String,
+    by: Option<String>,
     #[arg(long)]
     reason: String,
 }
@@ -205,43 +210,27 @@ fn known_person(state: &State, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
+pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitCode> {
     let Some(cycle_id) = args.cycle.clone() else {
         bail!("say which cycle with --cycle ID; `valuetree cycle list` shows the cycles");
     };
-    let today = || -> Result<NaiveDate> { Ok(crate::clock()?.today()) };
-    let done = |head: Option<valuetree_store::Head>, what: String| {
-        say!(
-            "{what}{}",
-            head.map_or(String::new(), |h| format!(" (event {})", h.seq))
-        );
-        Ok(ExitCode::SUCCESS)
-    };
+    let today = app.today();
     match args.command {
         ReviewCommand::Reviewers { person, limit } => {
+            app.reviewers(actor, &cycle_id, &person, limit)?;
             views::reviewers(db, &cycle_id, &person, limit)
         }
-        ReviewCommand::AddReviewer(a) | ReviewCommand::RemoveReviewer(a)
-            if a.reason.trim().is_empty() =>
-        {
-            bail!("say why with --reason")
-        }
         ReviewCommand::AddReviewer(a) => {
-            let change = reviewer_change(&cycle_id, a);
-            let what = format!(
-                "{} added to the reviewers of {}",
-                change.reviewer_id, change.ratee_id
-            );
-            done(record(db, actor, vec![Event::ReviewerAdded(change)])?, what)
+            let what = format!("{} added to the reviewers of {}", a.reviewer, a.person);
+            done(
+                app.change_reviewer(actor, reviewer_change(&cycle_id, a), true)?,
+                what,
+            )
         }
         ReviewCommand::RemoveReviewer(a) => {
-            let change = reviewer_change(&cycle_id, a);
-            let what = format!(
-                "{} removed from the reviewers of {}",
-                change.reviewer_id, change.ratee_id
-            );
+            let what = format!("{} removed from the reviewers of {}", a.reviewer, a.person);
             done(
-                record(db, actor, vec![Event::ReviewerRemoved(change)])?,
+                app.change_reviewer(actor, reviewer_change(&cycle_id, a), false)?,
                 what,
             )
         }
@@ -254,28 +243,25 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
             comment,
             draft,
         } => {
-            let rating = RatingRecord {
-                comment,
-                cycle_id,
-                dimension,
-                ratee_id: ratee,
-                rater_id: rater,
-                relationship,
-                score,
-                status: if draft {
-                    RatingStatus::Draft
-                } else {
-                    RatingStatus::Submitted
-                },
-            };
             let what = format!(
-                "{} rating of {} by {}: {} on {}",
-                rating.status, rating.ratee_id, rating.rater_id, rating.score, rating.dimension
+                "{} rating of {ratee} by {}: {score} on {dimension}",
+                if draft { "draft" } else { "submitted" },
+                rater.as_deref().or(actor.person_id()).unwrap_or("?")
             );
-            done(
-                record(db, actor, vec![Event::RatingRecorded(rating)])?,
-                what,
-            )
+            let receipt = app.rate(
+                actor,
+                NewRating {
+                    cycle_id,
+                    rater_id: rater,
+                    ratee_id: ratee,
+                    relationship,
+                    dimension,
+                    score,
+                    comment,
+                    draft,
+                },
+            )?;
+            done(receipt, what)
         }
         ReviewCommand::Goal {
             goal_id,
@@ -293,7 +279,7 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
                 person_id: person,
                 title,
             };
-            done(record(db, actor, vec![Event::GoalSet(goal)])?, what)
+            done(app.set_goal(actor, goal)?, what)
         }
         ReviewCommand::Measure {
             goal_id,
@@ -301,10 +287,7 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
             actual,
             on,
         } => {
-            let measured_on = match on {
-                Some(d) => d,
-                None => today()?,
-            };
+            let measured_on = on.unwrap_or(today);
             let what = format!("{goal_id} {metric} = {actual} on {measured_on}");
             let m = Measurement {
                 actual,
@@ -312,7 +295,7 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
                 measured_on,
                 metric,
             };
-            done(record(db, actor, vec![Event::KeyResultMeasured(m)])?, what)
+            done(app.measure(actor, m)?, what)
         }
         ReviewCommand::Link {
             person,
@@ -331,7 +314,7 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
                 person_id: person,
                 text,
             };
-            done(record(db, actor, vec![Event::SelfReviewLinked(e)])?, what)
+            done(app.link_self_review(actor, e)?, what)
         }
         ReviewCommand::Behaviour {
             person,
@@ -350,7 +333,7 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
                 if met { "met" } else { "not met" }
             );
             let b = BehaviourAssessment {
-                assessed_by: by,
+                assessed_by: by.unwrap_or_default(),
                 behaviour,
                 cycle_id,
                 evidence,
@@ -358,12 +341,18 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
                 person_id: person,
                 value,
             };
-            done(record(db, actor, vec![Event::BehaviourAssessed(b)])?, what)
+            done(app.assess_behaviour(actor, b)?, what)
         }
-        ReviewCommand::Feedback { person } => views::feedback(db, &cycle_id, &person),
-        ReviewCommand::Record { person } => views::person_record(db, &cycle_id, &person),
+        ReviewCommand::Feedback { person } => {
+            app.feedback(actor, &cycle_id, &person)?;
+            views::feedback(db, &cycle_id, &person)
+        }
+        ReviewCommand::Record { person } => {
+            app.cycle_record(actor, &cycle_id, &person)?;
+            views::person_record(db, &cycle_id, &person)
+        }
         ReviewCommand::Session { apply_quota, by } => {
-            calibration::session_view(db, actor, &cycle_id, apply_quota, by.as_deref())
+            calibration::session_view(app, actor, db, &cycle_id, apply_quota, by.as_deref())
         }
         ReviewCommand::Override {
             person,
@@ -372,41 +361,50 @@ pub fn run(db: &str, actor: &str, args: ReviewArgs) -> Result<ExitCode> {
             by,
             dimension,
         } => {
-            let state = load(db, &cycle_id, false)?;
-            let Some(previous) = state
-                .reviews
-                .final_calibrated(&cycle_id, &dimension, &person)
-            else {
-                bail!(
-                    "{person} has no calibrated score in cycle {cycle_id}{}; run `valuetree calibrate --cycle {cycle_id}` first",
-                    if dimension.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" for {dimension}")
-                    }
-                );
-            };
-            let what = format!("{person}: {previous:.2} → {score} ({reason})");
-            let o = OverrideRecord {
-                by,
-                cycle_id,
-                dimension,
-                person_id: person,
-                previous: Amount(previous),
-                reason,
+            let receipt = app.override_score(
+                actor,
+                &cycle_id,
+                &person,
+                &dimension,
                 score,
-            };
-            done(record(db, actor, vec![Event::ScoreOverridden(o)])?, what)
+                &reason,
+                by.as_deref(),
+            )?;
+            let state = load(db, &cycle_id, false)?;
+            let previous = state
+                .reviews
+                .overrides
+                .get(&(cycle_id.clone(), dimension.clone(), person.clone()))
+                .map_or(0.0, |o| o.previous.value());
+            done(
+                receipt,
+                format!("{person}: {previous:.2} → {score} ({reason})"),
+            )
         }
         ReviewCommand::Final { format, policy } => {
-            calibration::final_view(db, &cycle_id, format, policy)
+            let text = match &policy {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let source = policy
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let policy = valuetree_app::settings::final_policy(
+                text.as_deref().map(|t| (source.as_str(), t)),
+            )?;
+            let report = app.final_scores(actor, &cycle_id, policy)?;
+            calibration::final_view(db, &report, format)
         }
     }
 }
 
 fn reviewer_change(cycle_id: &str, a: ReviewerArgs) -> ReviewerChange {
     ReviewerChange {
-        by: a.by,
+        by: a.by.unwrap_or_default(),
         cycle_id: cycle_id.to_string(),
         ratee_id: a.person,
         reason: a.reason,

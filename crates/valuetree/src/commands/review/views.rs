@@ -1,7 +1,7 @@
 //! What people see: reviewer suggestions, the ratee's feedback, the whole record.
 
 use super::{VALUES_NOTE, known_person, load};
-use crate::commands::show::person_label;
+use crate::commands::labels::person_label;
 use anyhow::Result;
 use std::process::ExitCode;
 use valuetree_core::review::feedback::feedback_for;

@@ -42,13 +42,14 @@ type Job = Box<dyn FnOnce(Result<&mut Store, String>) + Send>;
 /// write), fed through a channel. A job that panics is reported as an error to its caller
 /// and the connection is dropped (reopened by the next job), so the thread lives on.
 struct Writer {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    /// The queue, or why the writer thread could not be started (reported on each write).
+    jobs: Result<Mutex<mpsc::Sender<Job>>, String>,
 }
 
 impl Writer {
     fn start(location: String, clock: Arc<dyn Clock>) -> Writer {
         let (send, receive) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let started = std::thread::Builder::new()
             .name("valuetree-writer".into())
             .spawn(move || {
                 let mut store: Option<Store> = None;
@@ -69,11 +70,11 @@ impl Writer {
                         store = None;
                     }
                 }
-            })
-            .map(|_| ())
-            .unwrap_or_default();
+            });
         Writer {
-            jobs: Mutex::new(send),
+            jobs: started
+                .map(|_| Mutex::new(send))
+                .map_err(|e| format!("cannot start the writer thread: {e}")),
         }
     }
 
@@ -90,6 +91,8 @@ impl Writer {
             let _ = reply.send(result);
         });
         self.jobs
+            .as_ref()
+            .map_err(|e| AppError::Internal(e.clone()))?
             .lock()
             .map_err(|_| AppError::Internal("the writer's queue is poisoned".into()))?
             .send(job)
@@ -174,7 +177,6 @@ impl App {
                 Ok::<_, AppError>(decide(state)?.into_iter().map(|e| (e, None)).collect())
             })
         })?;
-        self.after_write(&summary);
         Ok(receipt(&summary))
     }
 
@@ -207,13 +209,9 @@ impl App {
         }
     }
 
-    /// Our own commit: the snapshot applies the events written (a cheap step) the next time
-    /// it is asked for, through the same catch-up as another process's writes.
-    fn after_write(&self, _summary: &ImportSummary) {}
-
     /// The snapshot at the ledger's current head: the published one if nothing was written
     /// since, else the published one caught up with the events appended since (by this
-    /// process or another), else one loaded afresh.
+    /// process's writer or another process: one path for both), else one loaded afresh.
     pub fn snapshot(&self) -> AppResult<Arc<Snapshot>> {
         let mut current = self
             .snapshot
@@ -230,8 +228,7 @@ impl App {
                     Some(caught) => {
                         let next = Snapshot::new(caught.head, state);
                         if let Some(engine) = published.built_credit()
-                            && let Some(updated) =
-                                update_credit(engine, &next.state, &caught.events)
+                            && let Some(updated) = update_credit(engine, &caught.events)
                         {
                             let _ = next.credit.set(Ok(Arc::new(updated)));
                         }
@@ -315,7 +312,7 @@ fn receipt(summary: &ImportSummary) -> Receipt {
 
 /// The engine after `events`, updated incrementally where the engine can be (new
 /// contributions and outcomes at nodes it knows); `None` when it must be rebuilt.
-fn update_credit(engine: Arc<Engine>, state: &State, events: &[Event]) -> Option<Engine> {
+fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
     let mut engine = Arc::unwrap_or_clone(engine);
     for event in events {
         match event {
@@ -384,6 +381,5 @@ fn update_credit(engine: Arc<Engine>, state: &State, events: &[Event]) -> Option
             | Event::PeerPointsGiven(_) => return None,
         }
     }
-    let _ = state;
     Some(engine)
 }

@@ -4,12 +4,11 @@ use super::record::record;
 use crate::{open_store, parse_date};
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use serde::Deserialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use valuetree_core::NaiveDate;
 use valuetree_core::event::Event;
-use valuetree_core::review::{Band, Behaviour, CyclePhase, CycleRecord, Deadline, Dimension};
+use valuetree_core::review::CyclePhase;
 use valuetree_store::Preload;
 
 #[derive(Subcommand, Debug)]
@@ -51,30 +50,6 @@ min_sources, phase (the phase to open in). Settings never change once a cycle is
     Show { id: String },
 }
 
-/// The settings a file may give; anything left out keeps its default.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Settings {
-    name: Option<String>,
-    scale: Option<Vec<String>>,
-    dimensions: Option<Vec<Dimension>>,
-    deadlines: Option<Vec<Deadline>>,
-    anonymity_threshold: Option<u32>,
-    attributed_comments: Option<bool>,
-    guidance: Option<Vec<Band>>,
-    enforce_guidance: Option<bool>,
-    behaviours: Option<Vec<Behaviour>>,
-    committee: Option<Vec<String>>,
-    min_sources: Option<u32>,
-    phase: Option<CyclePhase>,
-}
-
-fn read_settings(path: &PathBuf) -> Result<Settings> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the settings file {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
 pub fn run(db: &str, actor: &str, command: CycleCommand) -> Result<ExitCode> {
     match command {
         CycleCommand::Open {
@@ -84,30 +59,23 @@ pub fn run(db: &str, actor: &str, command: CycleCommand) -> Result<ExitCode> {
             name,
             settings,
         } => {
-            let mut cycle = CycleRecord::with_defaults(&id, from, to);
-            if let Some(path) = &settings {
-                let s = read_settings(path)?;
-                macro_rules! take {
-                    ($($field:ident),*) => { $(if let Some(v) = s.$field { cycle.$field = v; })* };
-                }
-                take!(
-                    name,
-                    scale,
-                    dimensions,
-                    deadlines,
-                    anonymity_threshold,
-                    attributed_comments,
-                    guidance,
-                    enforce_guidance,
-                    behaviours,
-                    committee,
-                    min_sources,
-                    phase
-                );
-            }
-            if let Some(name) = name {
-                cycle.name = name;
-            }
+            let text = match &settings {
+                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the settings file {}", path.display())
+                })?),
+                None => None,
+            };
+            let source = settings
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let cycle = valuetree_app::settings::cycle_record(
+                &id,
+                from,
+                to,
+                name,
+                text.as_deref().map(|t| (source.as_str(), t)),
+            )?;
             let head = record(db, actor, vec![Event::CycleOpened(cycle.clone())])?;
             say!(
                 "opened cycle {id} ({from} to {to}) in phase {}{}",

@@ -1,86 +1,27 @@
 //! The calibration session and the final score.
 
-use super::{VALUES_NOTE, load};
+use super::VALUES_NOTE;
 use crate::commands::credit::Format;
 use crate::commands::labels::person_label;
-use anyhow::{Result, bail};
-use std::collections::HashMap;
+use anyhow::Result;
 use std::process::ExitCode;
-use valuetree_core::domain::Relationship;
-use valuetree_core::org;
 use valuetree_core::review::final_score::{FinalInput, TIERS};
-use valuetree_core::review::session::{Proposed, session};
 use valuetree_core::review::*;
-use valuetree_core::state::State;
-
-/// Where the person stood at the end of the cycle (or on their last day, if they left).
-pub(super) fn placement_at_end(
-    state: &State,
-    cycle: &CycleRecord,
-    person: &str,
-) -> Option<org::Placement> {
-    let last = state
-        .people
-        .get(person)
-        .and_then(|p| p.left_on)
-        .map_or(cycle.ends_on, |left| left.min(cycle.ends_on));
-    org::placement(state, person, last)
-}
 
 pub(super) fn session_view(
     app: &valuetree_app::App,
     actor: &valuetree_app::Actor,
-    db: &str,
     cycle_id: &str,
     apply_quota: bool,
     by: Option<&str>,
 ) -> Result<ExitCode> {
-    app.session(actor, cycle_id)?;
-    let state = load(db, cycle_id, false)?;
-    let cycle = &state.reviews.cycles[cycle_id].record;
-    let book = &state.reviews;
-    let mut manager_ratings: HashMap<(&str, &str), (f64, usize)> = HashMap::new();
-    for r in book.submitted(cycle_id) {
-        if r.relationship == Relationship::Manager {
-            let e = manager_ratings
-                .entry((r.rater_id.as_str(), r.ratee_id.as_str()))
-                .or_default();
-            e.0 += r.score.value();
-            e.1 += 1;
-        }
-    }
-    let mut proposed: Vec<Proposed> = book
-        .scores
-        .keys()
-        .filter(|k| k.0 == cycle_id && k.1.is_empty())
-        .filter_map(|k| {
-            let score = book.final_calibrated(cycle_id, "", &k.2)?;
-            let place = placement_at_end(&state, cycle, &k.2);
-            let manager_id = place.as_ref().and_then(|p| p.manager_id.clone());
-            let manager_rating = manager_id.as_deref().and_then(|m| {
-                manager_ratings
-                    .get(&(m, k.2.as_str()))
-                    .map(|(sum, n)| sum / *n as f64)
-            });
-            Some(Proposed {
-                person_id: k.2.clone(),
-                unit_id: place.and_then(|p| p.unit_id),
-                manager_id,
-                score,
-                manager_rating,
-            })
-        })
-        .collect();
-    if proposed.is_empty() {
-        bail!(
-            "cycle {cycle_id} has no calibrated scores yet; run `valuetree calibrate --cycle {cycle_id}` first"
-        );
-    }
-    proposed.sort_by(|a, b| a.person_id.cmp(&b.person_id));
-    let view = session(cycle, &proposed);
+    let report = app.session(actor, cycle_id)?;
+    let snapshot = app.snapshot()?;
+    let state = &snapshot.state;
+    let view = &report.session;
     say!(
         "calibration session, cycle {cycle_id} (phase {}): {} people",
-        state.reviews.cycles[cycle_id].phase,
+        report.phase,
         view.overall.people
     );
     say!(
@@ -123,7 +64,7 @@ pub(super) fn session_view(
     for a in flagged {
         say!(
             "  {}: {:+.2} points on average over {} report(s) ({})",
-            person_label(&state, &a.manager_id),
+            person_label(state, &a.manager_id),
             a.mean_gap,
             a.reports,
             if a.mean_gap > 0.0 {
@@ -138,7 +79,7 @@ pub(super) fn session_view(
         for m in &view.forced_moves {
             say!(
                 "  {} (rank {}): level {} → {} (band {})",
-                person_label(&state, &m.person_id),
+                person_label(state, &m.person_id),
                 m.rank,
                 m.from_level,
                 m.to_level,
@@ -154,13 +95,14 @@ pub(super) fn session_view(
 }
 
 pub(super) fn final_view(
-    db: &str,
+    app: &valuetree_app::App,
     report: &valuetree_app::queries::FinalReport,
     format: Format,
 ) -> Result<ExitCode> {
     let cycle_id = report.cycle_id.as_str();
     let policy = &report.policy;
-    let state = load(db, cycle_id, false)?;
+    let snapshot = app.snapshot()?;
+    let state = &snapshot.state;
     let scores: Vec<&valuetree_core::review::final_score::FinalScore> =
         report.people.iter().map(|r| &r.score).collect();
     let inputs: Vec<FinalInput> = report
@@ -223,7 +165,7 @@ pub(super) fn final_view(
             for s in &scores {
                 say!(
                     "{:<32} {:>5.2}  {:<30} {}",
-                    person_label(&state, &s.person_id),
+                    person_label(state, &s.person_id),
                     s.score,
                     tier(s.nine_box),
                     s.explanation

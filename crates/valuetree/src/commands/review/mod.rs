@@ -352,7 +352,7 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
             views::person_record(db, &cycle_id, &person)
         }
         ReviewCommand::Session { apply_quota, by } => {
-            calibration::session_view(app, actor, db, &cycle_id, apply_quota, by.as_deref())
+            calibration::session_view(app, actor, &cycle_id, apply_quota, by.as_deref())
         }
         ReviewCommand::Override {
             person,
@@ -370,8 +370,10 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
                 &reason,
                 by.as_deref(),
             )?;
-            let state = load(db, &cycle_id, false)?;
-            let previous = state
+            // Overrides are master data: the snapshot after the write holds this one.
+            let snapshot = app.snapshot()?;
+            let previous = snapshot
+                .state
                 .reviews
                 .overrides
                 .get(&(cycle_id.clone(), dimension.clone(), person.clone()))
@@ -397,7 +399,7 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
                 text.as_deref().map(|t| (source.as_str(), t)),
             )?;
             let report = app.final_scores(actor, &cycle_id, policy)?;
-            calibration::final_view(db, &report, format)
+            calibration::final_view(app, &report, format)
         }
     }
 }

@@ -135,6 +135,17 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
         .map_err(|_| format!("`{text}` is not a date; write it as YYYY-MM-DD"))
 }
 
+/// A settings or policy file given on the command line, read whole: (its name, its text),
+/// as `valuetree_app::settings` takes it (the name is how its errors say where).
+pub fn settings_file(path: Option<&PathBuf>) -> Result<Option<(String, String)>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+    Ok(Some((path.display().to_string(), text)))
+}
+
 /// The clock: the system clock, unless `VALUETREE_CLOCK` fixes the start instant (RFC 3339)
 /// for reproducible runs and tests.
 pub fn clock() -> Result<Arc<dyn Clock>> {

@@ -2,7 +2,7 @@
 
 use super::record::record;
 use crate::{open_store, parse_date};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,22 +59,13 @@ pub fn run(db: &str, actor: &str, command: CycleCommand) -> Result<ExitCode> {
             name,
             settings,
         } => {
-            let text = match &settings {
-                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the settings file {}", path.display())
-                })?),
-                None => None,
-            };
-            let source = settings
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let settings = crate::settings_file(settings.as_ref())?;
             let cycle = valuetree_app::settings::cycle_record(
                 &id,
                 from,
                 to,
                 name,
-                text.as_deref().map(|t| (source.as_str(), t)),
+                settings.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
             )?;
             let head = record(db, actor, vec![Event::CycleOpened(cycle.clone())])?;
             say!(

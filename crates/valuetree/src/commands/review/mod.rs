@@ -384,19 +384,9 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
             )
         }
         ReviewCommand::Final { format, policy } => {
-            let text = match &policy {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
-                ),
-                None => None,
-            };
-            let source = policy
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
+            let policy = crate::settings_file(policy.as_ref())?;
             let policy = valuetree_app::settings::final_policy(
-                text.as_deref().map(|t| (source.as_str(), t)),
+                policy.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
             )?;
             let report = app.final_scores(actor, &cycle_id, policy)?;
             calibration::final_view(app, &report, format)

@@ -189,7 +189,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Review(args) => commands::review::run(&app, &actor, &cli.db, args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Fairness(args) => commands::fairness::run(args),
-        Command::Org(args) => commands::org::run(&cli.db, args),
+        Command::Org(args) => commands::org::run(&app, &actor, args),
         Command::Import(args) => {
             administered()?;
             commands::import::run(&cli.db, &ledger_actor, args)
@@ -217,14 +217,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             administered()?;
             commands::ledger::rebuild(&cli.db, check)
         }
-        Command::Credit(args) => {
-            administered()?;
-            commands::credit::run(&cli.db, args)
-        }
-        Command::Payout(args) => {
-            administered()?;
-            commands::credit::payout_run(&cli.db, args)
-        }
+        Command::Credit(args) => commands::credit::run(&app, &actor, args),
+        Command::Payout(args) => commands::credit::payout_run(&app, &actor, args),
         Command::Calibrate(args) => {
             administered()?;
             commands::calibrate::run(&cli.db, &ledger_actor, args)

@@ -199,13 +199,22 @@ fn org_timeline_answers_as_of_any_date() {
         let json: serde_json::Value =
             serde_json::from_str(&db.ok(&["org", "--as-of", "2024-01-31", "--json"]))
                 .expect("json");
-        let ben = json
+        let ben = json["people"]["items"]
             .as_array()
-            .and_then(|a| a.iter().find(|p| p["person_id"] == "P03"))
+            .and_then(|a| a.iter().find(|p| p["person"]["person_id"] == "P03"))
             .cloned()
             .unwrap_or_default();
-        assert_eq!(ben["unit_id"], "U4");
-        assert_eq!(ben["manager_id"], "P10");
+        assert_eq!(ben["unit"]["unit_id"], "U4");
+        assert_eq!(ben["manager"]["person_id"], "P10");
+        assert_eq!(ben["manager"]["name"], "Ivan Petrov");
+        let csv = db.ok(&["org", "--as-of", "2024-01-31", "--format", "csv"]);
+        assert!(
+            csv.starts_with("person_id,name,unit_id,unit_name,manager_id,manager_name,since\n")
+                && csv.lines().any(|l| l.starts_with("P03,Ben ")
+                    && l.contains(",U4,")
+                    && l.contains(",P10,Ivan Petrov,")),
+            "{csv}"
+        );
         // A hand-over moves the lead, not the record of who did the work.
         let node = db.ok(&["show", "node", "INI2"]);
         assert!(

@@ -5,7 +5,7 @@ use crate::error::{AppError, AppResult};
 use crate::{Actor, App, Page, Paged, authz};
 use serde::Serialize;
 use valuetree_core::NaiveDate;
-use valuetree_core::org::{self, OrgDiff};
+use valuetree_core::org;
 
 /// One person's place on a date.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -20,7 +20,17 @@ pub struct PlacementView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OrgView {
     pub as_of: NaiveDate,
+    /// The units someone is placed in on `as_of` (of the whole list, not only the page),
+    /// with the unit each is part of.
+    pub units: Vec<OrgUnit>,
     pub people: Paged<PlacementView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrgUnit {
+    pub unit: UnitRef,
+    pub parent: Option<UnitRef>,
+    pub people: usize,
 }
 
 /// A unit as of a date.
@@ -32,6 +42,37 @@ pub struct UnitView {
     pub valid_to: Option<NaiveDate>,
     pub parent: Option<UnitRef>,
     pub members: Vec<PlacementView>,
+}
+
+/// What changed in the organisation between two dates.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrgDiffView {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Employed on `to`, not on `from` (placed as of `to`).
+    pub joined: Vec<PlacementView>,
+    /// Employed on `from`, not on `to` (placed as of `from`).
+    pub left: Vec<PlacementView>,
+    pub moved: Vec<UnitChange>,
+    pub manager_changed: Vec<ManagerChange>,
+    /// Units as named on `to`.
+    pub units_created: Vec<UnitRef>,
+    /// Units as named on `from`.
+    pub units_dissolved: Vec<UnitRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnitChange {
+    pub person: PersonRef,
+    pub before: Option<UnitRef>,
+    pub after: Option<UnitRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ManagerChange {
+    pub person: PersonRef,
+    pub before: Option<PersonRef>,
+    pub after: Option<PersonRef>,
 }
 
 fn placement_view(
@@ -62,20 +103,85 @@ impl App {
             let unit = |v: &PlacementView| v.unit.as_ref().map(|u| u.unit_id.clone());
             (unit(a), &a.person.person_id).cmp(&(unit(b), &b.person.person_id))
         });
+        let mut units: Vec<OrgUnit> = Vec::new();
+        for p in &people {
+            let Some(unit) = &p.unit else { continue };
+            match units.last_mut() {
+                Some(last) if last.unit.unit_id == unit.unit_id => last.people += 1,
+                _ => units.push(OrgUnit {
+                    unit: unit.clone(),
+                    parent: org::unit_version(state, &unit.unit_id, as_of)
+                        .and_then(|v| v.parent_unit_id)
+                        .map(|parent| UnitRef::of(state, &parent, as_of)),
+                    people: 1,
+                }),
+            }
+        }
         Ok(OrgView {
             as_of,
+            units,
             people: page.cut(people),
         })
     }
 
     /// What changed between two dates.
-    pub fn org_diff(&self, actor: &Actor, from: NaiveDate, to: NaiveDate) -> AppResult<OrgDiff> {
+    pub fn org_diff(
+        &self,
+        actor: &Actor,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<OrgDiffView> {
         authz::read_work(actor)?;
         if from > to {
             return Err(AppError::invalid(format!("{from} is after {to}")));
         }
         let snapshot = self.snapshot()?;
-        Ok(org::diff(&snapshot.state, from, to))
+        let state = &snapshot.state;
+        let diff = org::diff(state, from, to);
+        let unit_at = |u: &Option<String>, date| u.as_deref().map(|u| UnitRef::of(state, u, date));
+        let person_ref = |p: &Option<String>| p.as_deref().map(|p| PersonRef::of(state, p));
+        Ok(OrgDiffView {
+            from,
+            to,
+            joined: diff
+                .joined
+                .iter()
+                .map(|p| placement_view(state, p, to))
+                .collect(),
+            left: diff
+                .left
+                .iter()
+                .map(|p| placement_view(state, p, from))
+                .collect(),
+            moved: diff
+                .moved
+                .iter()
+                .map(|c| UnitChange {
+                    person: PersonRef::of(state, &c.person_id),
+                    before: unit_at(&c.before, from),
+                    after: unit_at(&c.after, to),
+                })
+                .collect(),
+            manager_changed: diff
+                .manager_changed
+                .iter()
+                .map(|c| ManagerChange {
+                    person: PersonRef::of(state, &c.person_id),
+                    before: person_ref(&c.before),
+                    after: person_ref(&c.after),
+                })
+                .collect(),
+            units_created: diff
+                .units_created
+                .iter()
+                .map(|u| UnitRef::of(state, u, to))
+                .collect(),
+            units_dissolved: diff
+                .units_dissolved
+                .iter()
+                .map(|u| UnitRef::of(state, u, from))
+                .collect(),
+        })
     }
 
     /// A unit and its members as of a date.

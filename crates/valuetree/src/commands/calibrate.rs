@@ -14,7 +14,7 @@ use valuetree_core::{Amount, org};
 use valuetree_exchange::ratings::{RatingRow, intern_ratings, parse_ratings};
 use valuetree_store::{FileRowError, Preload};
 
-use super::credit::Format;
+use super::render::Format;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\

@@ -1,20 +1,16 @@
 //! `valuetree credit` and `valuetree payout`.
 
-use crate::{open_store, parse_date};
+use crate::commands::render::{self, Format};
+use crate::parse_date;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use valuetree_app::queries::{CreditLine, CreditQuery};
+use valuetree_app::{Actor, App};
 use valuetree_core::NaiveDate;
-use valuetree_core::credit::{Engine, PayoutInput, PayoutPolicy, Policy, date_of, payout};
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Format {
-    Table,
-    Csv,
-    Json,
-}
+use valuetree_core::credit::{PayoutPolicy, Policy};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -50,156 +46,76 @@ pub struct CreditArgs {
     policy: Option<PathBuf>,
 }
 
+/// The attribution policy of `--policy FILE`, or the default.
 pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
-    let Some(path) = path else {
-        return Ok(Policy::default());
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the policy file {}", path.display()))?;
-    let policy: Policy =
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    policy
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(policy)
+    let text = crate::settings_file(path)?;
+    Ok(valuetree_app::settings::credit_policy(
+        text.as_ref()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )?)
 }
 
-pub(crate) fn engine(
-    db: &str,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-    policy: Policy,
-) -> Result<(Engine, HashMap<String, String>)> {
-    let mut store = open_store(db)?;
-    let data = store.credit_data(from, to)?;
-    let names = store.person_names()?;
-    Ok((Engine::new(data, policy)?, names))
-}
-
-fn quote_csv(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+/// One line of `--explain`, in words.
+pub(crate) fn explain_line(line: &CreditLine) -> String {
+    let peer = if line.phase_points > 0.0 {
+        format!(" and {} of {} peer points", line.points, line.phase_points)
     } else {
-        text.to_string()
-    }
+        String::new()
+    };
+    format!(
+        "{}: {:.2} from {} \"{}\": phase {}, {} of {} effort units{peer}, outcome {} on {}",
+        render::person(&line.person),
+        line.amount,
+        line.node.node_id,
+        line.node.title,
+        line.phase,
+        line.effort,
+        line.phase_effort,
+        line.outcome_id,
+        line.outcome_date
+    )
 }
 
-pub fn run(db: &str, args: CreditArgs) -> Result<ExitCode> {
-    let policy = load_policy(args.policy.as_ref())?;
-    let (engine, names) = engine(db, args.from, args.to, policy)?;
-    let name = |p: u32| {
-        names
-            .get(&engine.people()[p as usize])
-            .cloned()
-            .unwrap_or_default()
+pub fn run(app: &App, actor: &Actor, args: CreditArgs) -> Result<ExitCode> {
+    let query = CreditQuery {
+        from: args.from,
+        to: args.to,
+        person: args.person.clone(),
+        node: args.node.clone(),
+        explain: args.explain,
+        policy: load_policy(args.policy.as_ref())?,
+        page: None,
     };
-    let node_index = |id: &str| {
-        engine
-            .nodes()
-            .iter()
-            .position(|n| n.id == id)
-            .map(|i| i as u32)
-    };
-    let person_filter = match &args.person {
-        Some(id) => match engine.people().iter().position(|p| p == id) {
-            Some(i) => Some(i as u32),
-            None if names.contains_key(id) => None,
-            None => bail!("unknown person {id}"),
-        },
-        None => None,
-    };
-    if args.person.is_some() && person_filter.is_none() {
-        say!(
-            "{} has no contributions: no credit",
-            args.person.as_deref().unwrap_or_default()
-        );
+    let report = app.credit_report(actor, &query)?;
+    if let Some(id) = &args.person
+        && report.people.items.iter().all(|p| p.credit == 0.0)
+        && args.node.is_none()
+        && !matches!(args.format, Format::Json)
+    {
+        say!("{id} has no contributions: no credit");
         return Ok(ExitCode::SUCCESS);
     }
-    // Rows: (person, credit) — from the whole tree, or from one node.
-    let mut rows: Vec<(u32, f64)> = match &args.node {
-        Some(id) => {
-            engine.node_allocation(node_index(id).with_context(|| format!("unknown node {id}"))?)
-        }
-        None => (0..engine.people().len() as u32)
-            .map(|p| (p, engine.credit(p)))
-            .filter(|(_, c)| *c > 0.0)
-            .collect(),
-    };
-    if let Some(p) = person_filter {
-        rows.retain(|(q, _)| *q == p);
-        if rows.is_empty() {
-            rows.push((p, 0.0));
-        }
-    }
-    rows.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then(engine.people()[a.0 as usize].cmp(&engine.people()[b.0 as usize]))
-    });
-    let (value, credited, unattributed) = match &args.node {
-        Some(id) => {
-            let (c, u) = engine.node_totals(node_index(id).unwrap_or(0));
-            (c + u, c, u)
-        }
-        None => (
-            engine.total_value(),
-            engine.total_credited(),
-            engine.total_unattributed(),
-        ),
-    };
     match args.format {
+        Format::Json => return render::json(&report),
         Format::Csv => {
             say!("person_id,name,credit");
-            for (p, c) in &rows {
+            for row in &report.people.items {
                 say!(
-                    "{},{},{c:.6}",
-                    quote_csv(&engine.people()[*p as usize]),
-                    quote_csv(&name(*p))
+                    "{},{},{:.6}",
+                    render::csv_cell(&row.person.person_id),
+                    render::csv_cell(&row.person.name),
+                    row.credit
                 );
             }
         }
-        Format::Json => {
-            // Each node is shared once; the per-person breakdown is gathered from that.
-            let listed: std::collections::HashSet<u32> = rows.iter().map(|(p, _)| *p).collect();
-            let mut by_person: HashMap<u32, Vec<serde_json::Value>> = HashMap::new();
-            for v in 0..engine.nodes().len() as u32 {
-                for (p, c) in engine.node_allocation(v) {
-                    if listed.contains(&p) && c > 0.0 {
-                        by_person
-                            .entry(p)
-                            .or_default()
-                            .push(serde_json::json!({ "node_id": engine.nodes()[v as usize].id, "credit": c }));
-                    }
-                }
-            }
-            let people: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|(p, c)| {
-                    let nodes = by_person.remove(p).unwrap_or_default();
-                    serde_json::json!({ "person_id": engine.people()[*p as usize], "name": name(*p), "credit": c, "nodes": nodes })
-                })
-                .collect();
-            let nodes: Vec<serde_json::Value> = (0..engine.nodes().len() as u32)
-                .filter(|v| args.node.as_deref().is_none_or(|id| engine.nodes()[*v as usize].id == id))
-                .filter_map(|v| {
-                    let (c, u) = engine.node_totals(v);
-                    (c + u > 0.0).then(|| {
-                        let n = &engine.nodes()[v as usize];
-                        serde_json::json!({ "node_id": n.id, "title": n.title, "credited": c, "unattributed": u })
-                    })
-                })
-                .collect();
-            let report = serde_json::json!({
-                "from": args.from, "to": args.to,
-                "value_realised": value, "credited": credited, "unattributed": unattributed,
-                "people": people, "nodes": nodes,
-            });
-            say!("{}", serde_json::to_string_pretty(&report)?);
-        }
         Format::Table => {
             say!(
-                "value realised {value:.2}: credited {credited:.2}, unattributed {unattributed:.2} ({} outcomes{})",
-                engine.outcomes().len(),
-                match (args.from, args.to) {
+                "value realised {:.2}: credited {:.2}, unattributed {:.2} ({} outcomes{})",
+                report.value_realised,
+                report.credited,
+                report.unattributed,
+                report.outcomes,
+                match (report.from, report.to) {
                     (None, None) => String::new(),
                     (f, t) => format!(
                         ", {} – {}",
@@ -209,48 +125,20 @@ pub fn run(db: &str, args: CreditArgs) -> Result<ExitCode> {
                 }
             );
             say!("{:>12}  {:>6}  person", "credit", "share");
-            for (p, c) in &rows {
-                let share = if credited > 0.0 {
-                    100.0 * c / credited
-                } else {
-                    0.0
-                };
+            for row in &report.people.items {
                 say!(
-                    "{c:>12.2}  {share:>5.1}%  {} ({})",
-                    name(*p),
-                    engine.people()[*p as usize]
+                    "{:>12.2}  {:>5.1}%  {}",
+                    row.credit,
+                    row.share,
+                    render::person(&row.person)
                 );
             }
         }
     }
     if args.explain {
-        let wanted: std::collections::HashSet<u32> = rows.iter().map(|(p, _)| *p).collect();
-        let only_node = args.node.as_deref().and_then(node_index);
         say!("");
-        for line in engine.explain(&|p| wanted.contains(&p)) {
-            if only_node.is_some_and(|v| v != line.node) {
-                continue;
-            }
-            let node = &engine.nodes()[line.node as usize];
-            let outcome = &engine.outcomes()[line.outcome as usize];
-            let peer = if line.phase_points > 0.0 {
-                format!(" and {} of {} peer points", line.points, line.phase_points)
-            } else {
-                String::new()
-            };
-            say!(
-                "{} ({}): {:.2} from {} \"{}\": phase {}, {} of {} effort units{peer}, outcome {} on {}",
-                name(line.person),
-                engine.people()[line.person as usize],
-                line.amount,
-                node.id,
-                node.title,
-                line.phase,
-                line.effort,
-                line.phase_effort,
-                outcome.id,
-                date_of(outcome.date)
-            );
+        for line in &report.explain {
+            say!("{}", explain_line(line));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -314,80 +202,40 @@ fn read_paid(path: &PathBuf) -> Result<HashMap<String, f64>> {
     Ok(out)
 }
 
-pub fn payout_run(db: &str, args: PayoutArgs) -> Result<ExitCode> {
-    if !(args.budget.is_finite() && args.budget >= 0.0) {
-        bail!("--budget must be a number of zero or more");
-    }
-    if args.from > args.to {
-        bail!("--from {} is after --to {}", args.from, args.to);
-    }
+pub fn payout_run(app: &App, actor: &Actor, args: PayoutArgs) -> Result<ExitCode> {
     let policy = load_policy(args.credit_policy.as_ref())?;
-    let (period, names) = engine(db, Some(args.from), Some(args.to), policy.clone())?;
-    let (lifetime, _) = engine(db, None, Some(args.to), policy)?;
     let paid = match &args.paid {
         Some(path) => read_paid(path)?,
         None => HashMap::new(),
     };
-    let in_period: HashMap<&str, u32> = period
-        .people()
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.as_str(), i as u32))
-        .collect();
-    let inputs: Vec<PayoutInput> = lifetime
-        .people()
-        .iter()
-        .enumerate()
-        .map(|(i, id)| PayoutInput {
-            person: id.clone(),
-            period_credit: in_period
-                .get(id.as_str())
-                .map_or(0.0, |j| period.credit(*j)),
-            lifetime_credit: lifetime.credit(i as u32),
-            paid: paid.get(id).copied().unwrap_or(0.0),
-        })
-        .collect();
     let kind = match args.policy {
         PayoutKind::Balanced => PayoutPolicy::Balanced,
         PayoutKind::Immediate => PayoutPolicy::Immediate,
     };
-    let mut amounts: Vec<(String, f64)> = payout(&inputs, args.budget, kind)
-        .into_iter()
-        .filter(|(_, a)| *a > 0.0)
-        .collect();
-    amounts.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let name = |id: &str| names.get(id).cloned().unwrap_or_default();
+    let report = app.payout(actor, args.budget, args.from, args.to, kind, &paid, &policy)?;
     match args.format {
         Format::Csv => {
             say!("person_id,name,payout");
-            for (id, a) in &amounts {
-                say!("{},{},{a:.2}", quote_csv(id), quote_csv(&name(id)));
+            for row in &report.payouts {
+                say!(
+                    "{},{},{:.2}",
+                    render::csv_cell(&row.person.person_id),
+                    render::csv_cell(&row.person.name),
+                    row.payout
+                );
             }
         }
-        Format::Json => {
-            let rows: Vec<serde_json::Value> = amounts
-                .iter()
-                .map(
-                    |(id, a)| serde_json::json!({ "person_id": id, "name": name(id), "payout": a }),
-                )
-                .collect();
-            say!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "budget": args.budget, "payouts": rows })
-                )?
-            );
-        }
+        Format::Json => return render::json(&report),
         Format::Table => {
             say!(
-                "payout of {:.2} ({:?}) for {} – {}",
-                args.budget,
-                args.policy,
-                args.from,
-                args.to
+                "payout of {:.2} ({}) for {} – {}",
+                report.budget,
+                report.policy,
+                report.from,
+                report.to
             );
-            for (id, a) in &amounts {
-                say!("{a:>12.2}  {} ({id})", name(id));
+            for row in &report.payouts {
+                say!("{:>12.2}  {}", row.payout, render::person(&row.person));
             }
         }
     }

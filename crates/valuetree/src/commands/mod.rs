@@ -8,6 +8,7 @@ pub mod labels;
 pub mod ledger;
 pub mod org;
 pub mod record;
+pub mod render;
 pub mod review;
 pub mod show;
 pub mod sim;

@@ -1,14 +1,14 @@
-//! `valuetree org [--as-of DATE]` and `valuetree org diff A B`.
+//! `valuetree org [--as-of DATE]` and `valuetree org diff A B`: render the application
+//! layer's org views.
 
-use super::labels::{person_label, unit_label};
-use crate::{open_store, parse_date};
-use anyhow::Result;
+use super::render::{self, Format, ViewFormat};
+use crate::parse_date;
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use std::collections::BTreeMap;
 use std::process::ExitCode;
+use valuetree_app::queries::{PersonRef, UnitRef};
+use valuetree_app::{Actor, App, Page};
 use valuetree_core::NaiveDate;
-use valuetree_core::org;
-use valuetree_store::Preload;
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -16,8 +16,11 @@ pub struct OrgArgs {
     /// The date to show the organisation on (default: today).
     #[arg(long, value_parser = parse_date)]
     as_of: Option<NaiveDate>,
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
+    /// How to print it (`org diff` has no csv).
+    #[arg(long, value_enum, global = true)]
+    format: Option<Format>,
+    /// The same as `--format json`.
+    #[arg(long, global = true, conflicts_with = "format")]
     json: bool,
     #[command(subcommand)]
     diff: Option<OrgCommand>,
@@ -35,53 +38,53 @@ enum OrgCommand {
     },
 }
 
-pub fn run(db: &str, args: OrgArgs) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
-    let today = store.clock().today();
-    let state = store.load_state(&Preload::None)?;
+fn manager(m: &Option<PersonRef>) -> String {
+    m.as_ref().map_or("none".to_string(), render::person)
+}
+
+fn unit(u: &Option<UnitRef>) -> String {
+    u.as_ref().map_or("no unit".to_string(), render::unit)
+}
+
+pub fn run(app: &App, actor: &Actor, args: OrgArgs) -> Result<ExitCode> {
+    let format = if args.json {
+        Format::Json
+    } else {
+        args.format.unwrap_or_default()
+    };
     if let Some(OrgCommand::Diff { from, to }) = args.diff {
-        let diff = org::diff(&state, from, to);
-        if args.json {
-            say!("{}", serde_json::to_string_pretty(&diff)?);
-            return Ok(ExitCode::SUCCESS);
+        let view_format = match format {
+            Format::Table => ViewFormat::Table,
+            Format::Json => ViewFormat::Json,
+            Format::Csv => {
+                bail!("`org diff` is several lists, not one table: use --format table or json")
+            }
+        };
+        let diff = app.org_diff(actor, from, to)?;
+        if view_format == ViewFormat::Json {
+            return render::json(&diff);
         }
         say!("Changes from {from} to {to}");
-        let unit = |u: &Option<String>, d| {
-            u.as_deref()
-                .map_or("no unit".to_string(), |u| unit_label(&state, u, d))
-        };
-        let manager = |m: &Option<String>| {
-            m.as_deref()
-                .map_or("none".to_string(), |m| person_label(&state, m))
-        };
         section(
             "joined",
-            diff.joined.iter().map(|p| {
-                format!(
-                    "{} into {}",
-                    person_label(&state, &p.person_id),
-                    unit(&p.unit_id, to)
-                )
-            }),
+            diff.joined
+                .iter()
+                .map(|p| format!("{} into {}", render::person(&p.person), unit(&p.unit))),
         );
         section(
             "left",
-            diff.left.iter().map(|p| {
-                format!(
-                    "{} from {}",
-                    person_label(&state, &p.person_id),
-                    unit(&p.unit_id, from)
-                )
-            }),
+            diff.left
+                .iter()
+                .map(|p| format!("{} from {}", render::person(&p.person), unit(&p.unit))),
         );
         section(
             "moved",
             diff.moved.iter().map(|c| {
                 format!(
                     "{}: {} → {}",
-                    person_label(&state, &c.person_id),
-                    unit(&c.before, from),
-                    unit(&c.after, to)
+                    render::person(&c.person),
+                    unit(&c.before),
+                    unit(&c.after)
                 )
             }),
         );
@@ -90,60 +93,82 @@ pub fn run(db: &str, args: OrgArgs) -> Result<ExitCode> {
             diff.manager_changed.iter().map(|c| {
                 format!(
                     "{}: {} → {}",
-                    person_label(&state, &c.person_id),
+                    render::person(&c.person),
                     manager(&c.before),
                     manager(&c.after)
                 )
             }),
         );
-        section(
-            "units created",
-            diff.units_created.iter().map(|u| unit_label(&state, u, to)),
-        );
+        section("units created", diff.units_created.iter().map(render::unit));
         section(
             "units dissolved",
-            diff.units_dissolved
-                .iter()
-                .map(|u| unit_label(&state, u, from)),
+            diff.units_dissolved.iter().map(render::unit),
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let date = args.as_of.unwrap_or(today);
-    let placements = org::org_as_of(&state, date);
-    if args.json {
-        say!("{}", serde_json::to_string_pretty(&placements)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut by_unit: BTreeMap<Option<String>, Vec<&org::Placement>> = BTreeMap::new();
-    for p in &placements {
-        by_unit.entry(p.unit_id.clone()).or_default().push(p);
+    let view = app.org(actor, args.as_of, Page::ALL)?;
+    match format {
+        Format::Json => return render::json(&view),
+        Format::Csv => {
+            render::csv_line(&[
+                "person_id",
+                "name",
+                "unit_id",
+                "unit_name",
+                "manager_id",
+                "manager_name",
+                "since",
+            ]);
+            for p in &view.people.items {
+                let unit = p.unit.as_ref();
+                let manager = p.manager.as_ref();
+                render::csv_line(&[
+                    p.person.person_id.as_str(),
+                    p.person.name.as_str(),
+                    unit.map_or("", |u| u.unit_id.as_str()),
+                    unit.map_or("", |u| u.name.as_str()),
+                    manager.map_or("", |m| m.person_id.as_str()),
+                    manager.map_or("", |m| m.name.as_str()),
+                    &p.since.map_or(String::new(), |d| d.to_string()),
+                ]);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Format::Table => {}
     }
     say!(
-        "As of {date}: {} people in {} units",
-        placements.len(),
-        by_unit.keys().flatten().count()
+        "As of {}: {} people in {} units",
+        view.as_of,
+        view.people.total,
+        view.units.len()
     );
-    for (unit, people) in by_unit {
-        match &unit {
-            Some(u) => {
-                let parent = org::unit_version(&state, u, date)
-                    .and_then(|v| v.parent_unit_id)
-                    .map_or(String::new(), |p| {
-                        format!("  (part of {})", unit_label(&state, &p, date))
-                    });
-                say!("\n{}{parent}", unit_label(&state, u, date));
+    let mut units = view.units.iter().peekable();
+    let mut current: Option<Option<&str>> = None;
+    for p in &view.people.items {
+        let unit_id = p.unit.as_ref().map(|u| u.unit_id.as_str());
+        if current != Some(unit_id) {
+            match unit_id {
+                Some(id) => {
+                    while units.peek().is_some_and(|u| u.unit.unit_id != id) {
+                        units.next();
+                    }
+                    let parent = units
+                        .peek()
+                        .and_then(|u| u.parent.as_ref())
+                        .map_or(String::new(), |p| {
+                            format!("  (part of {})", render::unit(p))
+                        });
+                    say!("\n{}{parent}", unit(&p.unit));
+                }
+                None => say!("\n(no unit)"),
             }
-            None => say!("\n(no unit)"),
+            current = Some(unit_id);
         }
-        for p in people {
-            say!(
-                "  {}  manager {}",
-                person_label(&state, &p.person_id),
-                p.manager_id
-                    .as_deref()
-                    .map_or("none".to_string(), |m| person_label(&state, m))
-            );
-        }
+        say!(
+            "  {}  manager {}",
+            render::person(&p.person),
+            manager(&p.manager)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

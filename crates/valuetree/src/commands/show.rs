@@ -1,22 +1,12 @@
 //! `valuetree show person|node|unit`: renders the application layer's views.
 
+use super::render::{ViewFormat, json, node, person, span, unit};
 use crate::parse_date;
 use anyhow::Result;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use std::process::ExitCode;
-use valuetree_app::queries::{NodeRef, PersonRef, UnitRef};
 use valuetree_app::{Actor, App};
 use valuetree_core::NaiveDate;
-
-/// How a read command prints what it found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum ViewFormat {
-    /// Text for people.
-    #[default]
-    Table,
-    /// The application layer's data, as JSON.
-    Json,
-}
 
 #[derive(Subcommand, Debug)]
 pub enum ShowWhat {
@@ -48,44 +38,6 @@ pub enum ShowWhat {
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
-}
-
-/// "Name (ID)", or just the id if the person is unknown.
-pub fn person(p: &PersonRef) -> String {
-    if p.name.is_empty() {
-        p.person_id.clone()
-    } else {
-        format!("{} ({})", p.name, p.person_id)
-    }
-}
-
-pub fn unit(u: &UnitRef) -> String {
-    if u.name.is_empty() {
-        u.unit_id.clone()
-    } else {
-        format!("{} ({})", u.name, u.unit_id)
-    }
-}
-
-fn node(n: &NodeRef) -> String {
-    if n.title.is_empty() {
-        n.node_id.clone()
-    } else {
-        format!("{} \"{}\"", n.node_id, n.title)
-    }
-}
-
-fn span(from: NaiveDate, to: Option<NaiveDate>) -> String {
-    format!(
-        "{from} – {}",
-        to.map_or(String::from("        "), |d| d.to_string())
-    )
-}
-
-/// Prints `value` as pretty JSON.
-pub fn json<T: serde::Serialize>(value: &T) -> Result<ExitCode> {
-    say!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(app: &App, actor: &Actor, what: ShowWhat) -> Result<ExitCode> {

@@ -1,8 +1,8 @@
 //! The calibration session and the final score.
 
 use super::VALUES_NOTE;
-use crate::commands::credit::Format;
 use crate::commands::labels::person_label;
+use crate::commands::render::Format;
 use anyhow::Result;
 use std::process::ExitCode;
 use valuetree_core::review::final_score::{FinalInput, TIERS};

@@ -4,7 +4,7 @@
 mod calibration;
 mod views;
 
-use super::credit::Format;
+use super::render::Format;
 use super::work::done;
 use crate::{open_store, parse_date};
 use anyhow::{Result, bail};

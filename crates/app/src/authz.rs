@@ -12,7 +12,6 @@ use crate::actor::Actor;
 use crate::error::AppError;
 use valuetree_core::NaiveDate;
 use valuetree_core::domain::Role;
-use valuetree_core::org;
 use valuetree_core::state::State;
 
 /// Rule names, as refusals and docs/security.md give them.
@@ -65,12 +64,7 @@ pub fn read_work(actor: &Actor) -> Decision {
 
 /// The person's manager today (or on their last day, if they left).
 pub fn current_manager(state: &State, subject: &str, today: NaiveDate) -> Option<String> {
-    let last = state
-        .people
-        .get(subject)
-        .and_then(|p| p.left_on)
-        .map_or(today, |left| left.min(today));
-    org::placement(state, subject, last).and_then(|p| p.manager_id)
+    crate::queries::placement_until(state, subject, today).and_then(|p| p.manager_id)
 }
 
 /// The spans (first and last day) in which `manager` managed `subject`.

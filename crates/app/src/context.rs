@@ -171,13 +171,30 @@ impl App {
         preload: Preload,
         decide: impl FnOnce(&State) -> AppResult<Vec<Event>> + Send + 'static,
     ) -> AppResult<Receipt> {
+        self.append_deciding(actor, preload, move |state| Ok((decide(state)?, ())))
+            .map(|((), receipt)| receipt)
+    }
+
+    /// Like [`App::append_decided`], where deciding also yields a report for the caller.
+    pub(crate) fn append_deciding<T: Send + 'static>(
+        &self,
+        actor: &Actor,
+        preload: Preload,
+        decide: impl FnOnce(&State) -> AppResult<(Vec<Event>, T)> + Send + 'static,
+    ) -> AppResult<(T, Receipt)> {
         let name = actor.ledger_name();
-        let summary: ImportSummary = self.write(move |store| {
-            store.append_with(&name, &preload, |state| {
-                Ok::<_, AppError>(decide(state)?.into_iter().map(|e| (e, None)).collect())
-            })
+        let (summary, report): (ImportSummary, T) = self.write(move |store| {
+            let mut report = None;
+            let summary = store.append_with(&name, &preload, |state| {
+                let (events, decided) = decide(state)?;
+                report = Some(decided);
+                Ok::<_, AppError>(events.into_iter().map(|e| (e, None)).collect())
+            })?;
+            let report = report
+                .ok_or_else(|| AppError::Internal("the write returned without deciding".into()))?;
+            Ok((summary, report))
         })?;
-        Ok(receipt(&summary))
+        Ok((report, receipt(&summary)))
     }
 
     /// Appends events already decided.

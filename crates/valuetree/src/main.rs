@@ -219,14 +219,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Credit(args) => commands::credit::run(&app, &actor, args),
         Command::Payout(args) => commands::credit::payout_run(&app, &actor, args),
-        Command::Calibrate(args) => {
-            administered()?;
-            commands::calibrate::run(&cli.db, &ledger_actor, args)
-        }
-        Command::Cycle { command } => {
-            administered()?;
-            commands::cycle::run(&cli.db, &ledger_actor, command)
-        }
+        Command::Calibrate(args) => commands::calibrate::run(&app, &actor, args),
+        Command::Cycle { command } => commands::cycle::run(&app, &actor, command),
         Command::Demo => {
             administered()?;
             commands::demo::run(&cli.db, &ledger_actor)

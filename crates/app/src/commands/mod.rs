@@ -2,6 +2,7 @@
 //! state the events are appended to (inside the write, under the writer lock), fills every
 //! "by" field from the actor, and returns a [`crate::Receipt`].
 
+pub mod calibration;
 pub mod review;
 pub mod roles;
 pub mod work;

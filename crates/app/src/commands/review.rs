@@ -67,16 +67,6 @@ impl App {
         )
     }
 
-    /// Records a calibration run (HR).
-    pub fn record_calibration(
-        &self,
-        actor: &Actor,
-        result: CalibrationResult,
-    ) -> AppResult<Receipt> {
-        authz::run_cycles(actor)?;
-        self.append(actor, vec![Event::CalibrationRecorded(result)])
-    }
-
     pub fn rate(&self, actor: &Actor, new: NewRating) -> AppResult<Receipt> {
         let rater = acting_person(actor, new.rater_id.as_deref(), "rater")?;
         authz::rate(actor, &rater)?;

@@ -134,11 +134,16 @@ pub fn placement_at_end(
     cycle: &CycleRecord,
     person: &str,
 ) -> Option<org::Placement> {
+    placement_until(state, person, cycle.ends_on)
+}
+
+/// Where the person stood on `date`, or on their last day if they left before it.
+pub fn placement_until(state: &State, person: &str, date: NaiveDate) -> Option<org::Placement> {
     let last = state
         .people
         .get(person)
         .and_then(|p| p.left_on)
-        .map_or(cycle.ends_on, |left| left.min(cycle.ends_on));
+        .map_or(date, |left| left.min(date));
     org::placement(state, person, last)
 }
 

@@ -2,19 +2,16 @@
 //! `valuetree calibrate --cycle ID`: the same on a cycle's submitted ratings in the ledger,
 //! recorded as a `calibration_recorded` event.
 
+use super::render::{self, Format};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use valuetree_core::calibration::calibrate;
-use valuetree_core::event::Event;
-use valuetree_core::review::{CalibratedScore, CalibrationResult};
-use valuetree_core::{Amount, org};
-use valuetree_exchange::ratings::{RatingRow, intern_ratings, parse_ratings};
-use valuetree_store::{FileRowError, Preload};
-
-use super::render::Format;
+use valuetree_app::commands::calibration::{CalibrationModel, CalibrationReport, calibration_of};
+use valuetree_app::{Actor, App};
+use valuetree_exchange::ratings::{RatingRow, parse_ratings};
+use valuetree_store::FileRowError;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -55,16 +52,27 @@ pub enum Model {
     Plain,
 }
 
-pub fn run(db: &str, actor: &str, args: CalibrateArgs) -> Result<ExitCode> {
-    let (rows, source) = match (&args.ratings, &args.cycle) {
+pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
+    let model = match args.model {
+        Model::Full => CalibrationModel::Full,
+        Model::Plain => CalibrationModel::Plain,
+    };
+    let dimension = args.dimension.as_deref();
+    let report = match (&args.ratings, &args.cycle) {
         (Some(path), _) => match read_file(path)? {
-            Some(rows) => (rows, path.display().to_string()),
+            Some(rows) => calibration_of(&rows, dimension, model, &path.display().to_string())?,
             None => return Ok(ExitCode::FAILURE),
         },
-        (None, Some(cycle)) => (cycle_ratings(db, cycle)?, format!("cycle {cycle}")),
+        (None, Some(cycle)) => {
+            let (report, receipt) = app.calibrate_cycle(actor, cycle, dimension, model)?;
+            if let Some(seq) = receipt.seq {
+                eprintln!("recorded in the ledger as event {seq}");
+            }
+            report
+        }
         (None, None) => anyhow::bail!("give --ratings FILE or --cycle ID"),
     };
-    calibrate_rows(db, actor, &args, &rows, &source)
+    print_report(&args, &report)
 }
 
 fn read_file(path: &PathBuf) -> Result<Option<Vec<RatingRow>>> {
@@ -90,124 +98,23 @@ fn read_file(path: &PathBuf) -> Result<Option<Vec<RatingRow>>> {
     }
 }
 
-/// The cycle's submitted ratings, each with the units rater and ratee were in at the end of
-/// the cycle (or on their last day, if they left during it).
-fn cycle_ratings(db: &str, cycle_id: &str) -> Result<Vec<RatingRow>> {
-    let mut store = crate::open_store(db)?;
-    let state = store.load_state(&Preload::Ids {
-        contributions: Vec::new(),
-        outcomes: Vec::new(),
-        cycles: vec![cycle_id.to_string()],
-    })?;
-    let cycle = state
-        .cycle(cycle_id)
-        .map_err(|r| anyhow::anyhow!("{r}; `valuetree cycle list` shows the cycles"))?;
-    let end = cycle.record.ends_on;
-    let unit_of = |person: &str| {
-        let last_day = state
-            .people
-            .get(person)
-            .and_then(|p| p.left_on)
-            .map_or(end, |left| left.min(end));
-        org::placement(&state, person, last_day).and_then(|p| p.unit_id)
-    };
-    let mut rows: Vec<RatingRow> = state
-        .reviews
-        .submitted(cycle_id)
-        .map(|r| RatingRow {
-            line: 0,
-            cycle_id: r.cycle_id.clone(),
-            rater_id: r.rater_id.clone(),
-            ratee_id: r.ratee_id.clone(),
-            relationship: r.relationship,
-            dimension: r.dimension.clone(),
-            score: r.score.value(),
-            comment: r.comment.clone(),
-            ratee_unit: unit_of(&r.ratee_id),
-            rater_unit: unit_of(&r.rater_id),
-        })
-        .collect();
-    // The ratings come from a hash map: a fixed order makes the fit reproducible to the bit.
-    rows.sort_by(|a, b| {
-        (&a.rater_id, &a.ratee_id, &a.dimension).cmp(&(&b.rater_id, &b.ratee_id, &b.dimension))
-    });
-    Ok(rows)
-}
-
-fn calibrate_rows(
-    db: &str,
-    actor: &str,
-    args: &CalibrateArgs,
-    rows: &[RatingRow],
-    source: &str,
-) -> Result<ExitCode> {
-    let interned = intern_ratings(
-        rows,
-        args.dimension.as_deref(),
-        matches!(args.model, Model::Plain),
-    );
-    if interned.input.ratings.is_empty() {
-        anyhow::bail!(
-            "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",
-            args.dimension
-                .as_ref()
-                .map_or(String::new(), |d| format!(" for dimension `{d}`"))
-        );
-    }
-    let started = std::time::Instant::now();
-    let fit = calibrate(&interned.input)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let self_rating = |id: &str| {
-        interned
-            .self_ratings
-            .get(id)
-            .map_or(String::new(), |(sum, n)| {
-                format!("{:.3}", sum / f64::from(*n))
-            })
-    };
+fn print_report(args: &CalibrateArgs, report: &CalibrationReport) -> Result<ExitCode> {
     match args.format {
         Format::Json => {
-            let people: Vec<serde_json::Value> = fit
-                .ratees
-                .iter()
-                .zip(&interned.ratees)
-                .map(|(r, id)| serde_json::json!({
-                    "person_id": id, "n_ratings": r.n_ratings, "raw_mean": r.raw_mean,
-                    "calibrated": r.calibrated, "std_error": r.std_error, "self_rating": interned.self_ratings.get(id).map(|(s, n)| s / f64::from(*n)), "group": r.component,
-                }))
-                .collect();
-            let raters: Vec<serde_json::Value> = fit
-                .raters
-                .iter()
-                .zip(&interned.raters)
-                .map(|(r, id)| serde_json::json!({ "rater_id": id, "n_ratings": r.n_ratings, "leniency": r.leniency, "std_error": r.std_error, "outlier": r.outlier }))
-                .collect();
-            let relationships: serde_json::Map<String, serde_json::Value> = interned
-                .relationships
-                .iter()
-                .zip(&fit.relationship_effects)
-                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                .collect();
-            say!(
-                "{}",
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "variance": { "ratee": fit.components.ratee, "rater": fit.components.rater, "noise": fit.components.noise },
-                    "groups": fit.groups, "iterations": fit.iterations, "relationship_effects": relationships,
-                    "people": people, "raters": raters,
-                }))?
-            );
+            render::json(report)?;
         }
         Format::Csv | Format::Table => {
             say!("person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group");
-            for (r, id) in fit.ratees.iter().zip(&interned.ratees) {
+            for p in &report.people {
                 say!(
-                    "{id},{},{:.4},{:.4},{:.4},{},{}",
-                    r.n_ratings,
-                    r.raw_mean,
-                    r.calibrated,
-                    r.std_error,
-                    self_rating(id),
-                    r.component
+                    "{},{},{:.4},{:.4},{:.4},{},{}",
+                    p.person_id,
+                    p.n_ratings,
+                    p.raw_mean,
+                    p.calibrated,
+                    p.std_error,
+                    p.self_rating.map_or(String::new(), |s| format!("{s:.3}")),
+                    p.group
                 );
             }
         }
@@ -218,52 +125,30 @@ fn calibrate_rows(
                 .with_context(|| format!("cannot create {}", path.display()))?,
         );
         writeln!(out, "rater_id,n_ratings,leniency,std_error,outlier")?;
-        for (r, id) in fit.raters.iter().zip(&interned.raters) {
+        for r in &report.raters {
             writeln!(
                 out,
-                "{id},{},{:.4},{:.4},{}",
-                r.n_ratings, r.leniency, r.std_error, r.outlier
+                "{},{},{:.4},{:.4},{}",
+                r.rater_id, r.n_ratings, r.leniency, r.std_error, r.outlier
             )?;
         }
         out.flush()?;
     }
-    if let Some(cycle_id) = &args.cycle {
-        let result = CalibrationResult {
-            cycle_id: cycle_id.clone(),
-            dimension: args.dimension.clone().unwrap_or_default(),
-            model: format!("{:?}", args.model).to_lowercase(),
-            ratings: interned.input.ratings.len() as u64,
-            scores: fit
-                .ratees
-                .iter()
-                .zip(&interned.ratees)
-                .map(|(r, id)| CalibratedScore {
-                    calibrated: Amount(r.calibrated),
-                    n_ratings: r.n_ratings,
-                    person_id: id.clone(),
-                    raw_mean: Amount(r.raw_mean),
-                    std_error: Amount(r.std_error),
-                })
-                .collect(),
-        };
-        let head = super::record::record(db, actor, vec![Event::CalibrationRecorded(result)])?;
-        if let Some(head) = head {
-            eprintln!("recorded in the ledger as event {}", head.seq);
-        }
-    }
-    let outliers = fit.raters.iter().filter(|r| r.outlier).count();
+    let outliers = report.raters.iter().filter(|r| r.outlier).count();
+    let groups = &report.groups;
     eprintln!(
-        "calibrated {} ratings of {} people by {} raters in {seconds:.2} s ({} iterations); variance: ratee {:.3}, rater {:.3}, noise {:.3}; {} connected group(s){}; {outliers} outlier rater(s)",
-        interned.input.ratings.len(),
-        interned.ratees.len(),
-        interned.raters.len(),
-        fit.iterations,
-        fit.components.ratee,
-        fit.components.rater,
-        fit.components.noise,
-        fit.groups.len(),
-        if fit.groups.len() > 1 {
-            format!(" (sizes {:?})", &fit.groups[..fit.groups.len().min(5)])
+        "calibrated {} ratings of {} people by {} raters in {:.2} s ({} iterations); variance: ratee {:.3}, rater {:.3}, noise {:.3}; {} connected group(s){}; {outliers} outlier rater(s)",
+        report.ratings,
+        report.people.len(),
+        report.raters.len(),
+        report.seconds,
+        report.iterations,
+        report.variance.ratee,
+        report.variance.rater,
+        report.variance.noise,
+        groups.len(),
+        if groups.len() > 1 {
+            format!(" (sizes {:?})", &groups[..groups.len().min(5)])
         } else {
             String::new()
         },

@@ -1,15 +1,15 @@
 //! `valuetree cycle open|phase|list|show`: review cycles and their phases.
 
-use super::record::record;
-use crate::{open_store, parse_date};
+use super::render::{self, Format, ViewFormat};
+use crate::parse_date;
 use anyhow::Result;
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use valuetree_app::queries::CycleView;
+use valuetree_app::{Actor, App};
 use valuetree_core::NaiveDate;
-use valuetree_core::event::Event;
 use valuetree_core::review::CyclePhase;
-use valuetree_store::Preload;
 
 #[derive(Subcommand, Debug)]
 pub enum CycleCommand {
@@ -45,12 +45,25 @@ min_sources, phase (the phase to open in). Settings never change once a cycle is
         on: Option<NaiveDate>,
     },
     /// Every cycle, with its period and phase.
-    List,
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// A cycle's settings, deadlines and progress.
-    Show { id: String },
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
+    },
 }
 
-pub fn run(db: &str, actor: &str, command: CycleCommand) -> Result<ExitCode> {
+fn receipt_note(receipt: &valuetree_app::Receipt) -> String {
+    receipt
+        .seq
+        .map_or(String::new(), |seq| format!("; event {seq}"))
+}
+
+pub fn run(app: &App, actor: &Actor, command: CycleCommand) -> Result<ExitCode> {
     match command {
         CycleCommand::Open {
             id,
@@ -67,61 +80,75 @@ pub fn run(db: &str, actor: &str, command: CycleCommand) -> Result<ExitCode> {
                 name,
                 settings.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
             )?;
-            let head = record(db, actor, vec![Event::CycleOpened(cycle.clone())])?;
+            let phase = cycle.phase;
+            let receipt = app.open_cycle(actor, cycle)?;
             say!(
-                "opened cycle {id} ({from} to {to}) in phase {}{}",
-                cycle.phase,
-                head.map_or(String::new(), |h| format!("; event {}", h.seq))
+                "opened cycle {id} ({from} to {to}) in phase {phase}{}",
+                receipt_note(&receipt)
             );
         }
         CycleCommand::Phase { id, phase, on } => {
-            let effective_on = match on {
-                Some(day) => day,
-                None => crate::clock()?.today(),
-            };
-            record(
-                db,
-                actor,
-                vec![Event::CyclePhaseChanged {
-                    cycle_id: id.clone(),
-                    effective_on,
-                    phase,
-                }],
-            )?;
-            say!("cycle {id} is in phase {phase} from {effective_on}");
+            let receipt = app.move_cycle(actor, &id, phase, on)?;
+            let on = on.unwrap_or_else(|| app.today());
+            say!(
+                "cycle {id} is in phase {phase} from {on}{}",
+                receipt_note(&receipt)
+            );
         }
-        CycleCommand::List => {
-            let mut store = open_store(db)?;
-            let state = store.load_state(&Preload::None)?;
-            if state.reviews.cycles.is_empty() {
-                say!("no review cycles yet; open one with `valuetree cycle open`");
-            }
-            for (id, c) in &state.reviews.cycles {
-                say!(
-                    "{id:<12} {} to {}  {:<12} {}",
-                    c.record.starts_on,
-                    c.record.ends_on,
-                    c.phase.as_str(),
-                    c.record.name
-                );
+        CycleCommand::List { format } => {
+            let cycles = app.cycles(actor)?;
+            match format {
+                Format::Json => return render::json(&cycles),
+                Format::Csv => {
+                    render::csv_line(&["cycle_id", "name", "starts_on", "ends_on", "phase"]);
+                    for c in &cycles {
+                        render::csv_line(&[
+                            c.cycle_id.clone(),
+                            c.name.clone(),
+                            c.starts_on.to_string(),
+                            c.ends_on.to_string(),
+                            c.phase.to_string(),
+                        ]);
+                    }
+                }
+                Format::Table => {
+                    if cycles.is_empty() {
+                        say!("no review cycles yet; open one with `valuetree cycle open`");
+                    }
+                    for c in &cycles {
+                        say!(
+                            "{:<12} {} to {}  {:<12} {}",
+                            c.cycle_id,
+                            c.starts_on,
+                            c.ends_on,
+                            c.phase.as_str(),
+                            c.name
+                        );
+                    }
+                }
             }
         }
-        CycleCommand::Show { id } => show(db, &id)?,
+        CycleCommand::Show { id, format } => {
+            let view = app.cycle(actor, &id)?;
+            match format {
+                ViewFormat::Json => return render::json(&view),
+                ViewFormat::Table => show(&view),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(db: &str, id: &str) -> Result<()> {
-    let mut store = open_store(db)?;
-    let state = store.load_state(&Preload::Ids {
-        contributions: Vec::new(),
-        outcomes: Vec::new(),
-        cycles: vec![id.to_string()],
-    })?;
-    let cycle = state.cycle(id).map_err(|r| anyhow::anyhow!("{r}"))?;
-    let r = &cycle.record;
-    say!("cycle {id}: {} ({} to {})", r.name, r.starts_on, r.ends_on);
-    say!("phase: {}", cycle.phase);
+fn show(view: &CycleView) {
+    let r = &view.cycle;
+    say!(
+        "cycle {}: {} ({} to {})",
+        r.cycle_id,
+        r.name,
+        r.starts_on,
+        r.ends_on
+    );
+    say!("phase: {}", view.phase);
     for d in &r.deadlines {
         say!("  {} due {}", d.phase, d.due_on);
     }
@@ -182,24 +209,12 @@ fn show(db: &str, id: &str) -> Result<()> {
     if !r.committee.is_empty() {
         say!("calibration committee: {}", r.committee.join(", "));
     }
-    let (mut submitted, mut drafts) = (0, 0);
-    for rating in state.reviews.ratings.values() {
-        if rating.status == valuetree_core::review::RatingStatus::Submitted {
-            submitted += 1;
-        } else {
-            drafts += 1;
-        }
-    }
-    let goals = state
-        .reviews
-        .goals
-        .values()
-        .filter(|g| g.cycle_id == id)
-        .count();
-    let calibrated = state.reviews.scores.len();
-    let overrides = state.reviews.overrides.keys().filter(|k| k.0 == id).count();
     say!(
-        "progress: {goals} goals, {submitted} submitted ratings, {drafts} drafts, {calibrated} calibrated scores, {overrides} committee overrides"
+        "progress: {} goals, {} submitted ratings, {} drafts, {} calibrated scores, {} committee overrides",
+        view.goals,
+        view.submitted_ratings,
+        view.draft_ratings,
+        view.calibrated_scores,
+        view.overrides
     );
-    Ok(())
 }

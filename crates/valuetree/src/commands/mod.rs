@@ -7,7 +7,6 @@ pub mod import;
 pub mod labels;
 pub mod ledger;
 pub mod org;
-pub mod record;
 pub mod render;
 pub mod review;
 pub mod show;

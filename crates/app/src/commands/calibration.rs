@@ -1,0 +1,237 @@
+//! Calibration of rater bias: from a ratings file (no database), or on a cycle's submitted
+//! ratings, fitted under the writer lock and recorded in the ledger.
+
+use crate::error::{AppError, AppResult};
+use crate::queries::placement_at_end;
+use crate::{Actor, App, Receipt, authz};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use valuetree_core::Amount;
+use valuetree_core::calibration::calibrate;
+use valuetree_core::event::Event;
+use valuetree_core::review::{CalibratedScore, CalibrationResult};
+use valuetree_core::state::State;
+use valuetree_exchange::ratings::{RatingRow, intern_ratings};
+use valuetree_store::Preload;
+
+/// Which model to fit (docs/calibration.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationModel {
+    /// Unit, relationship and cycle effects besides the ratee and rater effects.
+    #[default]
+    Full,
+    /// Only the ratee and rater effects: `score ~ 1 + (1|ratee) + (1|rater)`.
+    Plain,
+}
+
+impl CalibrationModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationModel::Full => "full",
+            CalibrationModel::Plain => "plain",
+        }
+    }
+}
+
+/// A calibration: the estimates, as data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalibrationReport {
+    /// The ratings file or `cycle ID`.
+    pub source: String,
+    /// The dimension fitted, `None` for all pooled.
+    pub dimension: Option<String>,
+    pub model: CalibrationModel,
+    /// Ratings fitted (self-ratings are not).
+    pub ratings: usize,
+    pub variance: Variance,
+    /// Sizes of the connected groups of raters and ratees, largest first.
+    pub groups: Vec<usize>,
+    pub iterations: usize,
+    pub relationship_effects: BTreeMap<String, f64>,
+    pub people: Vec<CalibratedPerson>,
+    pub raters: Vec<RaterLeniency>,
+    /// The seconds the fit took (not the reading).
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Variance {
+    pub ratee: f64,
+    pub rater: f64,
+    pub noise: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalibratedPerson {
+    pub person_id: String,
+    pub n_ratings: u32,
+    pub raw_mean: f64,
+    pub calibrated: f64,
+    pub std_error: f64,
+    /// The mean of the person's self-ratings, reported beside the fit, never in it.
+    pub self_rating: Option<f64>,
+    /// The connected group (0 = the largest); scores compare best within one.
+    pub group: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RaterLeniency {
+    pub rater_id: String,
+    pub n_ratings: u32,
+    pub leniency: f64,
+    pub std_error: f64,
+    pub outlier: bool,
+}
+
+/// Fits `rows` (a ratings file, or a cycle's ratings); `source` names them in errors.
+pub fn calibration_of(
+    rows: &[RatingRow],
+    dimension: Option<&str>,
+    model: CalibrationModel,
+    source: &str,
+) -> AppResult<CalibrationReport> {
+    let interned = intern_ratings(rows, dimension, model == CalibrationModel::Plain);
+    if interned.input.ratings.is_empty() {
+        return Err(AppError::invalid(format!(
+            "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",
+            dimension.map_or(String::new(), |d| format!(" for dimension `{d}`"))
+        )));
+    }
+    let started = std::time::Instant::now();
+    let fit = calibrate(&interned.input).map_err(|e| AppError::invalid(e.to_string()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let people = fit
+        .ratees
+        .iter()
+        .zip(&interned.ratees)
+        .map(|(r, id)| CalibratedPerson {
+            person_id: id.clone(),
+            n_ratings: r.n_ratings,
+            raw_mean: r.raw_mean,
+            calibrated: r.calibrated,
+            std_error: r.std_error,
+            self_rating: interned
+                .self_ratings
+                .get(id)
+                .map(|(sum, n)| sum / f64::from(*n)),
+            group: r.component,
+        })
+        .collect();
+    let raters = fit
+        .raters
+        .iter()
+        .zip(&interned.raters)
+        .map(|(r, id)| RaterLeniency {
+            rater_id: id.clone(),
+            n_ratings: r.n_ratings,
+            leniency: r.leniency,
+            std_error: r.std_error,
+            outlier: r.outlier,
+        })
+        .collect();
+    Ok(CalibrationReport {
+        source: source.to_string(),
+        dimension: dimension.map(str::to_string),
+        model,
+        ratings: interned.input.ratings.len(),
+        variance: Variance {
+            ratee: fit.components.ratee,
+            rater: fit.components.rater,
+            noise: fit.components.noise,
+        },
+        groups: fit.groups,
+        iterations: fit.iterations,
+        relationship_effects: interned
+            .relationships
+            .iter()
+            .cloned()
+            .zip(fit.relationship_effects.iter().copied())
+            .collect(),
+        people,
+        raters,
+        seconds,
+    })
+}
+
+/// The cycle's submitted ratings, each with the units rater and ratee were in at the end of
+/// the cycle (or on their last day, if they left during it), in a fixed order so that the
+/// fit is reproducible to the bit.
+pub fn cycle_ratings(state: &State, cycle_id: &str) -> AppResult<Vec<RatingRow>> {
+    let cycle = state.reviews.cycles.get(cycle_id).ok_or_else(|| {
+        AppError::not_found(
+            format!("cycle {cycle_id}"),
+            "`valuetree cycle list` shows the cycles",
+        )
+    })?;
+    let unit_of =
+        |person: &str| placement_at_end(state, &cycle.record, person).and_then(|p| p.unit_id);
+    let mut rows: Vec<RatingRow> = state
+        .reviews
+        .submitted(cycle_id)
+        .map(|r| RatingRow {
+            line: 0,
+            cycle_id: r.cycle_id.clone(),
+            rater_id: r.rater_id.clone(),
+            ratee_id: r.ratee_id.clone(),
+            relationship: r.relationship,
+            dimension: r.dimension.clone(),
+            score: r.score.value(),
+            comment: r.comment.clone(),
+            ratee_unit: unit_of(&r.ratee_id),
+            rater_unit: unit_of(&r.rater_id),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.rater_id, &a.ratee_id, &a.dimension).cmp(&(&b.rater_id, &b.ratee_id, &b.dimension))
+    });
+    Ok(rows)
+}
+
+impl App {
+    /// Calibrates a cycle's submitted ratings and records the result (HR, admin). The fit is
+    /// made from the state the result is appended to, under the writer lock, so that a rating
+    /// submitted meanwhile is either in it or after it.
+    pub fn calibrate_cycle(
+        &self,
+        actor: &Actor,
+        cycle_id: &str,
+        dimension: Option<&str>,
+        model: CalibrationModel,
+    ) -> AppResult<(CalibrationReport, Receipt)> {
+        authz::run_cycles(actor)?;
+        let (cycle_id, dimension) = (cycle_id.to_string(), dimension.map(str::to_string));
+        let preload = Preload::Ids {
+            contributions: Vec::new(),
+            outcomes: Vec::new(),
+            cycles: vec![cycle_id.clone()],
+        };
+        self.append_deciding(actor, preload, move |state| {
+            let rows = cycle_ratings(state, &cycle_id)?;
+            let report = calibration_of(
+                &rows,
+                dimension.as_deref(),
+                model,
+                &format!("cycle {cycle_id}"),
+            )?;
+            let result = CalibrationResult {
+                cycle_id: cycle_id.clone(),
+                dimension: dimension.clone().unwrap_or_default(),
+                model: model.as_str().to_string(),
+                ratings: report.ratings as u64,
+                scores: report
+                    .people
+                    .iter()
+                    .map(|p| CalibratedScore {
+                        calibrated: Amount(p.calibrated),
+                        n_ratings: p.n_ratings,
+                        person_id: p.person_id.clone(),
+                        raw_mean: Amount(p.raw_mean),
+                        std_error: Amount(p.std_error),
+                    })
+                    .collect(),
+            };
+            Ok((vec![Event::CalibrationRecorded(result)], report))
+        })
+    }
+}

@@ -186,7 +186,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Flagpole { command } => commands::work::flagpole(&app, &actor, command),
         Command::Role { command } => commands::work::role(&app, &actor, command),
         Command::Show { what } => commands::show::run(&app, &actor, what),
-        Command::Review(args) => commands::review::run(&app, &actor, &cli.db, args),
+        Command::Review(args) => commands::review::run(&app, &actor, args),
         Command::Sim(args) => commands::sim::run(args),
         Command::Fairness(args) => commands::fairness::run(args),
         Command::Org(args) => commands::org::run(&app, &actor, args),

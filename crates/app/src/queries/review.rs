@@ -5,7 +5,7 @@ use super::{PersonRef, RatingView};
 use crate::error::{AppError, AppResult};
 use crate::{Actor, App, authz};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use valuetree_core::NaiveDate;
 use valuetree_core::credit::Policy;
 use valuetree_core::domain::Relationship;
@@ -45,6 +45,8 @@ pub struct ReviewersView {
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
     pub suggestions: Suggestions,
+    /// The names of the people the suggestions mention, by id.
+    pub names: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -52,6 +54,8 @@ pub struct FeedbackReport {
     pub cycle_id: String,
     pub person: PersonRef,
     pub feedback: FeedbackView,
+    /// The names of the raters the feedback attributes, by id.
+    pub names: BTreeMap<String, String>,
 }
 
 /// A person's whole record in a cycle, as their managers (past or new) and HR see it.
@@ -72,6 +76,9 @@ pub struct CycleRecordView {
     pub ratings: Vec<RatingView>,
     pub calibrated: Option<CalibratedScore>,
     pub override_: Option<OverrideRecord>,
+    /// The names of the people the record mentions (authors of built-on entries, the
+    /// override's author), by id.
+    pub names: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -86,6 +93,8 @@ pub struct SessionReport {
     pub phase: CyclePhase,
     pub proposed: Vec<Proposed>,
     pub session: SessionView,
+    /// The names of the people the session mentions (managers, people moved), by id.
+    pub names: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -107,6 +116,13 @@ pub struct FinalRow {
 
 pub const VALUES_NOTE: &str =
     "Values scores are evidence for a conversation, never a sole ground for a decision.";
+
+/// Names by id of the people `ids` mention (the known ones).
+fn names_of<'a>(state: &State, ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
+    ids.into_iter()
+        .filter_map(|id| Some((id.to_string(), state.people.get(id)?.name.clone())))
+        .collect()
+}
 
 fn known_person(state: &State, id: &str) -> AppResult<()> {
     if state.people.contains_key(id) {
@@ -289,12 +305,22 @@ impl App {
             (cycle.starts_on, cycle.ends_on),
             authz::rule::REVIEWERS_BY_PERSON_OR_MANAGER,
         )?;
+        let suggestions = state.suggest_reviewers(cycle, person, limit);
+        let names = names_of(
+            &state,
+            suggestions
+                .reviewers
+                .iter()
+                .chain(&suggestions.left_out)
+                .map(|s| s.reviewer_id.as_str()),
+        );
         Ok(ReviewersView {
             cycle_id: cycle_id.to_string(),
             person: PersonRef::of(&state, person),
             starts_on: cycle.starts_on,
             ends_on: cycle.ends_on,
-            suggestions: state.suggest_reviewers(cycle, person, limit),
+            suggestions,
+            names,
         })
     }
 
@@ -316,10 +342,21 @@ impl App {
             cycle_id,
             self.today(),
         )?;
+        let feedback = feedback_for(cycle, state.reviews.ratings.values(), person);
+        let names = names_of(
+            &state,
+            feedback.groups.iter().flat_map(|g| {
+                g.rater
+                    .as_deref()
+                    .into_iter()
+                    .chain(g.comments.iter().filter_map(|(a, _)| a.as_deref()))
+            }),
+        );
         Ok(FeedbackReport {
             cycle_id: cycle_id.to_string(),
             person: PersonRef::of(&state, person),
-            feedback: feedback_for(cycle, state.reviews.ratings.values(), person),
+            feedback,
+            names,
         })
     }
 
@@ -349,6 +386,26 @@ impl App {
             .collect();
         ratings.sort_by(|a, b| (&a.dimension, &a.rater_id).cmp(&(&b.dimension, &b.rater_id)));
         let key = (cycle_id.to_string(), String::new(), person.to_string());
+        let override_ = book.overrides.get(&key).cloned();
+        let built_on: Vec<SelfReviewEntry> = book
+            .self_reviews
+            .values()
+            .filter(|e| e.circle == Circle::BuiltOn)
+            .filter(|e| {
+                state
+                    .contributions
+                    .get(&e.contribution_id)
+                    .is_some_and(|c| c.record.person_id == person)
+            })
+            .cloned()
+            .collect();
+        let names = names_of(
+            &state,
+            built_on
+                .iter()
+                .map(|e| e.person_id.as_str())
+                .chain(override_.as_ref().map(|o| o.by.as_str())),
+        );
         Ok(CycleRecordView {
             cycle_id: cycle_id.to_string(),
             person: PersonRef::of(&state, person),
@@ -379,18 +436,7 @@ impl App {
                 .filter(|e| e.person_id == person && e.cycle_id == cycle_id)
                 .cloned()
                 .collect(),
-            built_on: book
-                .self_reviews
-                .values()
-                .filter(|e| e.circle == Circle::BuiltOn)
-                .filter(|e| {
-                    state
-                        .contributions
-                        .get(&e.contribution_id)
-                        .is_some_and(|c| c.record.person_id == person)
-                })
-                .cloned()
-                .collect(),
+            built_on,
             behaviours_total: cycle.behaviours.len(),
             behaviours: book
                 .behaviours
@@ -403,7 +449,8 @@ impl App {
                 .map(|r| RatingView::of(&state, r))
                 .collect(),
             calibrated: book.scores.get(&key).cloned(),
-            override_: book.overrides.get(&key).cloned(),
+            override_,
+            names,
         })
     }
 
@@ -414,11 +461,18 @@ impl App {
         let cycle = cycle_of(&state, cycle_id)?;
         let proposed = proposed_scores(&state, cycle_id)?;
         let view = session(&cycle.record, &proposed);
+        let names = names_of(
+            &state,
+            proposed
+                .iter()
+                .flat_map(|p| std::iter::once(p.person_id.as_str()).chain(p.manager_id.as_deref())),
+        );
         Ok(SessionReport {
             cycle_id: cycle_id.to_string(),
             phase: cycle.phase,
             proposed,
             session: view,
+            names,
         })
     }
 

@@ -4,7 +4,6 @@ pub mod cycle;
 pub mod demo;
 pub mod fairness;
 pub mod import;
-pub mod labels;
 pub mod ledger;
 pub mod org;
 pub mod render;

@@ -1,8 +1,7 @@
 //! The calibration session and the final score.
 
-use super::VALUES_NOTE;
-use crate::commands::labels::person_label;
-use crate::commands::render::Format;
+use super::views::named;
+use crate::commands::render::{self, Format, ViewFormat};
 use anyhow::Result;
 use std::process::ExitCode;
 use valuetree_core::review::final_score::{FinalInput, TIERS};
@@ -14,10 +13,13 @@ pub(super) fn session_view(
     cycle_id: &str,
     apply_quota: bool,
     by: Option<&str>,
+    format: ViewFormat,
 ) -> Result<ExitCode> {
     let report = app.session(actor, cycle_id)?;
-    let snapshot = app.snapshot()?;
-    let state = &snapshot.state;
+    if format == ViewFormat::Json && !apply_quota {
+        return render::json(&report);
+    }
+    let person_label = |id: &str| named(&report.names, id);
     let view = &report.session;
     say!(
         "calibration session, cycle {cycle_id} (phase {}): {} people",
@@ -64,7 +66,7 @@ pub(super) fn session_view(
     for a in flagged {
         say!(
             "  {}: {:+.2} points on average over {} report(s) ({})",
-            person_label(state, &a.manager_id),
+            person_label(&a.manager_id),
             a.mean_gap,
             a.reports,
             if a.mean_gap > 0.0 {
@@ -79,7 +81,7 @@ pub(super) fn session_view(
         for m in &view.forced_moves {
             say!(
                 "  {} (rank {}): level {} → {} (band {})",
-                person_label(state, &m.person_id),
+                person_label(&m.person_id),
                 m.rank,
                 m.from_level,
                 m.to_level,
@@ -95,14 +97,11 @@ pub(super) fn session_view(
 }
 
 pub(super) fn final_view(
-    app: &valuetree_app::App,
     report: &valuetree_app::queries::FinalReport,
     format: Format,
 ) -> Result<ExitCode> {
     let cycle_id = report.cycle_id.as_str();
     let policy = &report.policy;
-    let snapshot = app.snapshot()?;
-    let state = &snapshot.state;
     let scores: Vec<&valuetree_core::review::final_score::FinalScore> =
         report.people.iter().map(|r| &r.score).collect();
     let inputs: Vec<FinalInput> = report
@@ -136,25 +135,7 @@ pub(super) fn final_view(
                 );
             }
         }
-        Format::Json => {
-            let rows: Vec<serde_json::Value> = scores
-                .iter()
-                .copied()
-                .zip(&inputs)
-                .map(|(s, i)| serde_json::json!({
-                    "person_id": s.person_id, "rating": i.rating, "credit": i.credit,
-                    "values_share": i.values_share, "final": s.score,
-                    "nine_box": s.nine_box.map(|(r, v)| serde_json::json!({"results": TIERS[r], "values": TIERS[v]})),
-                    "explanation": s.explanation,
-                }))
-                .collect();
-            say!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "cycle": cycle_id, "note": VALUES_NOTE, "people": rows })
-                )?
-            );
-        }
+        Format::Json => return render::json(report),
         Format::Table => {
             say!(
                 "final scores, cycle {cycle_id}: {:.2} × rating + {:.2} × credit + {:.2} × values (weights renormalised where a part is missing)",
@@ -162,10 +143,11 @@ pub(super) fn final_view(
                 policy.credit_weight,
                 policy.values_weight
             );
-            for s in &scores {
+            for row in &report.people {
+                let s = &row.score;
                 say!(
                     "{:<32} {:>5.2}  {:<30} {}",
-                    person_label(state, &s.person_id),
+                    render::person(&row.person),
                     s.score,
                     tier(s.nine_box),
                     s.explanation
@@ -185,7 +167,7 @@ pub(super) fn final_view(
                     grid[r][2]
                 );
             }
-            say!("{VALUES_NOTE}");
+            say!("{}", report.note);
         }
     }
     Ok(ExitCode::SUCCESS)

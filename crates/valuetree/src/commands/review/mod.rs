@@ -4,9 +4,9 @@
 mod calibration;
 mod views;
 
-use super::render::Format;
+use super::render::{Format, ViewFormat};
 use super::work::done;
-use crate::{open_store, parse_date};
+use crate::parse_date;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -15,9 +15,7 @@ use valuetree_app::commands::review::NewRating;
 use valuetree_app::{Actor, App};
 use valuetree_core::domain::Relationship;
 use valuetree_core::review::*;
-use valuetree_core::state::State;
 use valuetree_core::{Amount, NaiveDate};
-use valuetree_store::Preload;
 
 #[derive(Args, Debug)]
 pub struct ReviewArgs {
@@ -38,6 +36,8 @@ enum ReviewCommand {
         /// How many reviewers to list.
         #[arg(long, default_value_t = 8)]
         limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
     },
     /// Add a reviewer by hand (the person or one of their managers in the period).
     AddReviewer(ReviewerArgs),
@@ -119,10 +119,18 @@ enum ReviewCommand {
     },
     /// What the person sees of their feedback: the manager's and their own ratings, others
     /// only aggregated from at least the cycle's anonymity threshold (never below 3).
-    Feedback { person: String },
+    Feedback {
+        person: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
+    },
     /// The person's whole record in the cycle, as each of their managers (past or new) and HR
     /// see it: goals, self review, work others built on, values, every rating, the score.
-    Record { person: String },
+    Record {
+        person: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
+    },
     /// The calibration session: proposed scores against the guidance per unit and per
     /// manager, and managers whose ratings stand far from everyone else's.
     Session {
@@ -133,6 +141,14 @@ enum ReviewCommand {
         /// The committee member applying the quota.
         #[arg(long)]
         by: Option<String>,
+        /// How to print the session (json: without applying the quota).
+        #[arg(
+            long,
+            value_enum,
+            default_value = "table",
+            conflicts_with = "apply_quota"
+        )]
+        format: ViewFormat,
     },
     /// A committee override of a person's calibrated score (needs a reason; the previous value
     /// is kept in the ledger).
@@ -182,44 +198,17 @@ fn parse_key_result(text: &str) -> Result<KeyResult, String> {
     })
 }
 
-const VALUES_NOTE: &str =
-    "Values scores are evidence for a conversation, never a sole ground for a decision.";
-
-fn load(db: &str, cycle_id: &str, preload_all: bool) -> Result<State> {
-    let mut store = open_store(db)?;
-    let preload = if preload_all {
-        Preload::All
-    } else {
-        Preload::Ids {
-            contributions: Vec::new(),
-            outcomes: Vec::new(),
-            cycles: vec![cycle_id.to_string()],
-        }
-    };
-    let state = store.load_state(&preload)?;
-    state
-        .cycle(cycle_id)
-        .map_err(|r| anyhow::anyhow!("{r}; `valuetree cycle list` shows the cycles"))?;
-    Ok(state)
-}
-
-fn known_person(state: &State, id: &str) -> Result<()> {
-    if !state.people.contains_key(id) {
-        bail!("unknown person {id}; `valuetree org` lists who is here");
-    }
-    Ok(())
-}
-
-pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitCode> {
+pub fn run(app: &App, actor: &Actor, args: ReviewArgs) -> Result<ExitCode> {
     let Some(cycle_id) = args.cycle.clone() else {
         bail!("say which cycle with --cycle ID; `valuetree cycle list` shows the cycles");
     };
     let today = app.today();
     match args.command {
-        ReviewCommand::Reviewers { person, limit } => {
-            app.reviewers(actor, &cycle_id, &person, limit)?;
-            views::reviewers(db, &cycle_id, &person, limit)
-        }
+        ReviewCommand::Reviewers {
+            person,
+            limit,
+            format,
+        } => views::reviewers(&app.reviewers(actor, &cycle_id, &person, limit)?, format),
         ReviewCommand::AddReviewer(a) => {
             let what = format!("{} added to the reviewers of {}", a.reviewer, a.person);
             done(
@@ -343,17 +332,17 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
             };
             done(app.assess_behaviour(actor, b)?, what)
         }
-        ReviewCommand::Feedback { person } => {
-            app.feedback(actor, &cycle_id, &person)?;
-            views::feedback(db, &cycle_id, &person)
+        ReviewCommand::Feedback { person, format } => {
+            views::feedback(&app.feedback(actor, &cycle_id, &person)?, format)
         }
-        ReviewCommand::Record { person } => {
-            app.cycle_record(actor, &cycle_id, &person)?;
-            views::person_record(db, &cycle_id, &person)
+        ReviewCommand::Record { person, format } => {
+            views::person_record(&app.cycle_record(actor, &cycle_id, &person)?, format)
         }
-        ReviewCommand::Session { apply_quota, by } => {
-            calibration::session_view(app, actor, &cycle_id, apply_quota, by.as_deref())
-        }
+        ReviewCommand::Session {
+            apply_quota,
+            by,
+            format,
+        } => calibration::session_view(app, actor, &cycle_id, apply_quota, by.as_deref(), format),
         ReviewCommand::Override {
             person,
             score,
@@ -389,7 +378,7 @@ pub fn run(app: &App, actor: &Actor, db: &str, args: ReviewArgs) -> Result<ExitC
                 policy.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
             )?;
             let report = app.final_scores(actor, &cycle_id, policy)?;
-            calibration::final_view(app, &report, format)
+            calibration::final_view(&report, format)
         }
     }
 }

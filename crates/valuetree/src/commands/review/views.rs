@@ -1,28 +1,38 @@
 //! What people see: reviewer suggestions, the ratee's feedback, the whole record.
 
-use super::{VALUES_NOTE, known_person, load};
-use crate::commands::labels::person_label;
+use crate::commands::render::{self, ViewFormat};
 use anyhow::Result;
+use std::collections::BTreeMap;
 use std::process::ExitCode;
-use valuetree_core::review::feedback::feedback_for;
+use valuetree_app::queries::{CycleRecordView, FeedbackReport, ReviewersView, VALUES_NOTE};
 use valuetree_core::review::*;
 
-pub(super) fn reviewers(db: &str, cycle_id: &str, person: &str, limit: usize) -> Result<ExitCode> {
-    let state = load(db, cycle_id, true)?;
-    known_person(&state, person)?;
-    let cycle = &state.reviews.cycles[cycle_id].record;
-    let found = state.suggest_reviewers(cycle, person, limit);
+/// "Name (ID)" from a view's names, or just the id.
+pub(super) fn named(names: &BTreeMap<String, String>, id: &str) -> String {
+    match names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_string(),
+    }
+}
+
+pub(super) fn reviewers(view: &ReviewersView, format: ViewFormat) -> Result<ExitCode> {
+    if format == ViewFormat::Json {
+        return render::json(view);
+    }
+    let person_label = |id: &str| named(&view.names, id);
+    let found = &view.suggestions;
     say!(
-        "reviewers for {} in cycle {cycle_id} ({} to {}):",
-        person_label(&state, person),
-        cycle.starts_on,
-        cycle.ends_on
+        "reviewers for {} in cycle {} ({} to {}):",
+        render::person(&view.person),
+        view.cycle_id,
+        view.starts_on,
+        view.ends_on
     );
     for (i, s) in found.reviewers.iter().enumerate() {
         say!(
             "{:>2}. {} — {}",
             i + 1,
-            person_label(&state, &s.reviewer_id),
+            person_label(&s.reviewer_id),
             s.relationship
         );
         for reason in &s.reasons {
@@ -34,7 +44,7 @@ pub(super) fn reviewers(db: &str, cycle_id: &str, person: &str, limit: usize) ->
         for s in found.left_out.iter().take(10) {
             say!(
                 "    {} — {}: {}",
-                person_label(&state, &s.reviewer_id),
+                person_label(&s.reviewer_id),
                 s.relationship,
                 s.reasons.last().map_or("", String::as_str)
             );
@@ -49,21 +59,23 @@ pub(super) fn reviewers(db: &str, cycle_id: &str, person: &str, limit: usize) ->
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn feedback(db: &str, cycle_id: &str, person: &str) -> Result<ExitCode> {
-    let state = load(db, cycle_id, false)?;
-    known_person(&state, person)?;
-    let cycle = &state.reviews.cycles[cycle_id].record;
-    let view = feedback_for(cycle, state.reviews.ratings.values(), person);
+pub(super) fn feedback(report: &FeedbackReport, format: ViewFormat) -> Result<ExitCode> {
+    if format == ViewFormat::Json {
+        return render::json(report);
+    }
+    let person_label = |id: &str| named(&report.names, id);
+    let view = &report.feedback;
     say!(
-        "feedback for {} in cycle {cycle_id}",
-        person_label(&state, person)
+        "feedback for {} in cycle {}",
+        render::person(&report.person),
+        report.cycle_id
     );
     if view.groups.is_empty() && view.withheld_ratings == 0 {
         say!("  no submitted ratings yet");
     }
     for g in &view.groups {
         let who = match &g.rater {
-            Some(rater) => format!("{} — {}", g.label, person_label(&state, rater)),
+            Some(rater) => format!("{} — {}", g.label, person_label(rater)),
             None => format!("{} — {} raters, aggregated", g.label, g.raters),
         };
         let means: Vec<String> = g
@@ -80,7 +92,7 @@ pub(super) fn feedback(db: &str, cycle_id: &str, person: &str) -> Result<ExitCod
         for (author, text) in &g.comments {
             match author {
                 Some(a) if g.rater.is_none() => {
-                    say!("      “{text}” — {}", person_label(&state, a))
+                    say!("      “{text}” — {}", person_label(a))
                 }
                 _ => say!("      “{text}”"),
             }
@@ -105,35 +117,38 @@ pub(super) fn joined_or(items: &[String], empty: &str) -> String {
     }
 }
 
-pub(super) fn person_record(db: &str, cycle_id: &str, person: &str) -> Result<ExitCode> {
-    let state = load(db, cycle_id, true)?;
-    known_person(&state, person)?;
-    let cycle = &state.reviews.cycles[cycle_id].record;
-    let book = &state.reviews;
+pub(super) fn person_record(view: &CycleRecordView, format: ViewFormat) -> Result<ExitCode> {
+    if format == ViewFormat::Json {
+        return render::json(view);
+    }
+    let person_label = |id: &str| named(&view.names, id);
+    let cycle_id = &view.cycle_id;
     say!(
         "{} in cycle {cycle_id} ({} to {})",
-        person_label(&state, person),
-        cycle.starts_on,
-        cycle.ends_on
+        render::person(&view.person),
+        view.starts_on,
+        view.ends_on
     );
-    let managers = state.managers_during(person, cycle.starts_on, cycle.ends_on);
-    let managers: Vec<String> = managers
+    let managers: Vec<String> = view
+        .managers
         .iter()
-        .map(|(m, days)| format!("{} for {days} days", person_label(&state, m)))
+        .map(|(m, days)| format!("{} for {days} days", render::person(m)))
         .collect();
     say!("managers in the period: {}", joined_or(&managers, "none"));
     say!("goals:");
-    for g in book
-        .goals
-        .values()
-        .filter(|g| g.person_id == person && g.cycle_id == cycle_id)
-    {
-        say!("  {} “{}” on node {}", g.goal_id, g.title, g.node_id);
-        for kr in &g.key_results {
-            let actuals: Vec<String> = book
+    for g in &view.goals {
+        let goal = &g.goal;
+        say!(
+            "  {} “{}” on node {}",
+            goal.goal_id,
+            goal.title,
+            goal.node_id
+        );
+        for kr in &goal.key_results {
+            let actuals: Vec<String> = g
                 .measurements
-                .values()
-                .filter(|m| m.goal_id == g.goal_id && m.metric == kr.metric)
+                .iter()
+                .filter(|m| m.metric == kr.metric)
                 .map(|m| format!("{} on {}", m.actual, m.measured_on))
                 .collect();
             say!(
@@ -145,47 +160,29 @@ pub(super) fn person_record(db: &str, cycle_id: &str, person: &str) -> Result<Ex
         }
     }
     say!("self review:");
-    for e in book
-        .self_reviews
-        .values()
-        .filter(|e| e.person_id == person && e.cycle_id == cycle_id)
-    {
+    for e in &view.self_review {
         say!("  [{}] {}: {}", e.circle, e.contribution_id, e.text);
     }
-    // Others' results that built on this person's work: evidence for their review too.
-    for e in book
-        .self_reviews
-        .values()
-        .filter(|e| e.circle == Circle::BuiltOn)
-    {
-        if let Some(c) = state.contributions.get(&e.contribution_id)
-            && c.record.person_id == person
-        {
-            say!(
-                "  [built on your work] {} built on {} in cycle {}: {}",
-                person_label(&state, &e.person_id),
-                e.contribution_id,
-                e.cycle_id,
-                e.text
-            );
-        }
+    for e in &view.built_on {
+        say!(
+            "  [built on your work] {} built on {} in cycle {}: {}",
+            person_label(&e.person_id),
+            e.contribution_id,
+            e.cycle_id,
+            e.text
+        );
     }
-    let assessed: Vec<&BehaviourAssessment> = book
-        .behaviours
-        .values()
-        .filter(|b| b.person_id == person && b.cycle_id == cycle_id)
-        .collect();
     say!(
         "values: {} of {} behaviours met{}",
-        assessed.iter().filter(|b| b.met).count(),
-        cycle.behaviours.len(),
-        if assessed.is_empty() {
+        view.behaviours.iter().filter(|b| b.met).count(),
+        view.behaviours_total,
+        if view.behaviours.is_empty() {
             " (not assessed yet)"
         } else {
             ""
         }
     );
-    for b in assessed {
+    for b in &view.behaviours {
         say!(
             "  {} / {}: {}{}",
             b.value,
@@ -199,19 +196,13 @@ pub(super) fn person_record(db: &str, cycle_id: &str, person: &str) -> Result<Ex
         );
     }
     say!("  ({VALUES_NOTE})");
-    let mut ratings: Vec<&RatingRecord> = book
-        .ratings
-        .values()
-        .filter(|r| r.ratee_id == person && r.cycle_id == cycle_id)
-        .collect();
-    ratings.sort_by(|a, b| (&a.dimension, &a.rater_id).cmp(&(&b.dimension, &b.rater_id)));
     say!("ratings (every one, whoever the manager is now):");
-    for r in ratings {
+    for r in &view.ratings {
         say!(
             "  {} {} by {} ({}){}{}",
             r.dimension,
             r.score,
-            person_label(&state, &r.rater_id),
+            render::person(&r.rater),
             r.relationship,
             if r.status == RatingStatus::Draft {
                 " [draft]"
@@ -225,8 +216,7 @@ pub(super) fn person_record(db: &str, cycle_id: &str, person: &str) -> Result<Ex
             }
         );
     }
-    let key = (cycle_id.to_string(), String::new(), person.to_string());
-    match (book.scores.get(&key), book.overrides.get(&key)) {
+    match (&view.calibrated, &view.override_) {
         (Some(s), o) => {
             say!(
                 "calibrated: {:.2} ± {:.2} from {} ratings (raw mean {:.2})",
@@ -240,7 +230,7 @@ pub(super) fn person_record(db: &str, cycle_id: &str, person: &str) -> Result<Ex
                     "committee override: {:.2} → {} by {}: {}",
                     o.previous.value(),
                     o.score,
-                    person_label(&state, &o.by),
+                    person_label(&o.by),
                     o.reason
                 );
             }

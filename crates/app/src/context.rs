@@ -363,6 +363,7 @@ fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
             | Event::RoleRevoked { .. }
             | Event::JoinRequested { .. }
             | Event::JoinAnswered { .. }
+            | Event::LedgerExported { .. }
             | Event::CycleOpened(_)
             | Event::CyclePhaseChanged { .. }
             | Event::GoalSet(_)

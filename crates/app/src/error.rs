@@ -5,12 +5,32 @@
 use serde::Serialize;
 use valuetree_store::StoreError;
 
-/// One refused field: which one, the value given, and why.
+/// One refused field: which one, the value given, and why; for a row of an imported file,
+/// the file and its line too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,
     pub value: Option<String>,
     pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}: ")?;
+        }
+        match (self.line, self.field.is_empty()) {
+            (Some(line), false) => write!(f, "line {line}, column {}: ", self.field)?,
+            (Some(line), true) => write!(f, "line {line}: ")?,
+            (None, false) => write!(f, "{}: ", self.field)?,
+            (None, true) => {}
+        }
+        write!(f, "{}", self.reason)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,17 +65,17 @@ fn hint_text(hint: &str) -> String {
 }
 
 fn fields_text(errors: &[FieldError]) -> String {
-    errors
+    let listed: Vec<String> = errors
         .iter()
-        .map(|e| {
-            if e.field.is_empty() {
-                e.reason.clone()
-            } else {
-                format!("{}: {}", e.field, e.reason)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .take(valuetree_store::MAX_LISTED_ERRORS)
+        .map(ToString::to_string)
+        .collect();
+    let more = errors.len().saturating_sub(listed.len());
+    if more > 0 {
+        format!("{}; … and {more} more", listed.join("; "))
+    } else {
+        listed.join("; ")
+    }
 }
 
 impl AppError {
@@ -82,6 +102,8 @@ impl AppError {
             field: field.to_string(),
             value: value.map(str::to_string),
             reason: reason.into(),
+            file: None,
+            line: None,
         }])
     }
 
@@ -112,19 +134,23 @@ impl From<StoreError> for AppError {
                 AppError::Rejected(
                     errors
                         .into_iter()
-                        .map(|e| FieldError {
-                            field: e.error.column.unwrap_or_default(),
-                            value: None,
-                            reason: if e.file == "request" {
-                                e.error.reason
-                            } else {
-                                format!("{}: line {}: {}", e.file, e.error.line, e.error.reason)
-                            },
+                        .map(|e| {
+                            let from_file = e.file != "request";
+                            FieldError {
+                                field: e.error.column.unwrap_or_default(),
+                                value: None,
+                                reason: e.error.reason,
+                                line: from_file.then_some(e.error.line),
+                                file: from_file.then_some(e.file),
+                            }
                         })
                         .collect(),
                 )
             }
-            StoreError::Missing { .. } => AppError::Invalid(error.to_string()),
+            StoreError::Missing { url } => AppError::not_found(
+                format!("the database {url}"),
+                "`valuetree import` or `valuetree demo` creates it; --db names another",
+            ),
             other => AppError::Internal(other.to_string()),
         }
     }

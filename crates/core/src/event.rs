@@ -143,6 +143,15 @@ pub enum Event {
         person_id: PersonId,
         status: JoinStatus,
     },
+    /// The whole ledger was exported (a full backup holds everyone's private data, so taking
+    /// one is itself on the record): by whom (absent for the operator), when, and the last
+    /// event the export held.
+    LedgerExported {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        exported_on: NaiveDate,
+        through_seq: u64,
+    },
 }
 
 impl Event {
@@ -187,6 +196,7 @@ impl Event {
             Event::RoleRevoked { .. } => "role_revoked",
             Event::JoinRequested { .. } => "join_requested",
             Event::JoinAnswered { .. } => "join_answered",
+            Event::LedgerExported { .. } => "ledger_exported",
         }
     }
 
@@ -215,6 +225,7 @@ impl Event {
             Event::RoleRevoked { revoked_on, .. } => *revoked_on,
             Event::JoinRequested { requested_on, .. } => *requested_on,
             Event::JoinAnswered { on, .. } => *on,
+            Event::LedgerExported { exported_on, .. } => *exported_on,
             Event::OutcomeRecorded(o) => o.date,
             Event::NodeHandedOver(h) => h.date,
             Event::CycleOpened(c) => c.starts_on,
@@ -597,6 +608,11 @@ mod tests {
                 on: day(3),
                 person_id: "P3".into(),
                 status: JoinStatus::Accepted,
+            },
+            Event::LedgerExported {
+                by: Some("P1".into()),
+                exported_on: day(4),
+                through_seq: 41,
             },
             Event::OutcomeRecorded(OutcomeRecord {
                 outcome_id: "O1".into(),

@@ -562,6 +562,11 @@ impl State {
                 request.answered_by = by.clone();
                 self.changes.join_requests.insert(key);
             }
+            Event::LedgerExported { by, .. } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+            }
             Event::OutcomeRecorded(o) => {
                 if self.outcomes.contains_key(&o.outcome_id) {
                     return reject(

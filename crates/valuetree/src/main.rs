@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use valuetree_core::NaiveDate;
 use valuetree_core::clock::{Clock, FixedClock, SystemClock};
-use valuetree_store::{DEFAULT_DB, Head, Store};
+use valuetree_store::{DEFAULT_DB, Head};
 
 /// valuetree: performance management that keeps each person's record whole through any
 /// reorganisation. Every change is an event in an append-only, hash-chained ledger.
@@ -162,23 +162,11 @@ pub fn clock() -> Result<Arc<dyn Clock>> {
     }
 }
 
-pub fn open_store(db: &str) -> Result<Store> {
-    let store = Store::open(db, clock()?)?;
-    Ok(store)
-}
-
 fn run(cli: Cli) -> Result<ExitCode> {
     let app = valuetree_app::App::new(&cli.db, clock()?);
     let actor = match &cli.as_person {
         Some(id) => app.actor_for(id)?,
         None => valuetree_app::Actor::Operator,
-    };
-    let ledger_actor = actor.ledger_name();
-    // Commands not yet served by the application layer act on the store directly: as a
-    // person they need an administrator's role (deny by default).
-    let administered = || -> Result<()> {
-        valuetree_app::authz::administer(&actor)?;
-        Ok(())
     };
     match cli.command {
         Command::Contribution { command } => commands::work::contribution(&app, &actor, command),
@@ -190,41 +178,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sim(args) => commands::sim::run(args),
         Command::Fairness(args) => commands::fairness::run(args),
         Command::Org(args) => commands::org::run(&app, &actor, args),
-        Command::Import(args) => {
-            administered()?;
-            commands::import::run(&cli.db, &ledger_actor, args)
-        }
+        Command::Import(args) => commands::import::run(&app, &actor, args),
         Command::Export {
             what: ExportWhat::Events { out },
-        } => {
-            administered()?;
-            commands::ledger::export(&cli.db, out)
-        }
-        Command::Verify(args) => {
-            administered()?;
-            commands::ledger::verify(&cli.db, args)
-        }
-        Command::Head => {
-            administered()?;
-            let mut store = open_store(&cli.db)?;
-            match store.head()? {
-                Some(head) => say!("{head}"),
-                None => say!("0:{}", valuetree_core::chain::GENESIS_HASH),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Rebuild { check } => {
-            administered()?;
-            commands::ledger::rebuild(&cli.db, check)
-        }
+        } => commands::ledger::export(&app, &actor, out),
+        Command::Verify(args) => commands::ledger::verify(&app, &actor, args),
+        Command::Head => commands::ledger::head(&app, &actor),
+        Command::Rebuild { check } => commands::ledger::rebuild(&app, &actor, check),
         Command::Credit(args) => commands::credit::run(&app, &actor, args),
         Command::Payout(args) => commands::credit::payout_run(&app, &actor, args),
         Command::Calibrate(args) => commands::calibrate::run(&app, &actor, args),
         Command::Cycle { command } => commands::cycle::run(&app, &actor, command),
-        Command::Demo => {
-            administered()?;
-            commands::demo::run(&cli.db, &ledger_actor)
-        }
+        Command::Demo => commands::demo::run(&app, &actor),
     }
 }
 

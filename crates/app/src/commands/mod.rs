@@ -3,6 +3,7 @@
 //! "by" field from the actor, and returns a [`crate::Receipt`].
 
 pub mod calibration;
+pub mod ledger;
 pub mod review;
 pub mod roles;
 pub mod work;

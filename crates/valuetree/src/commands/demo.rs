@@ -1,11 +1,12 @@
 //! `valuetree demo`: a fixed-seed organisation loaded into an empty database, and its personas.
 
-use crate::open_store;
 use anyhow::{Context, Result, bail};
 use std::process::ExitCode;
+use valuetree_app::{Actor, App};
 use valuetree_core::import::RecordBatch;
 use valuetree_exchange::{Kind, parse_csv};
 use valuetree_sim::SimConfig;
+use valuetree_store::ImportSource;
 
 /// The demo organisation: about 2,000 people over three years, always the same.
 pub fn demo_config() -> SimConfig {
@@ -17,29 +18,31 @@ pub fn demo_config() -> SimConfig {
     }
 }
 
-pub fn run(db: &str, actor: &str) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
-    if let Some(head) = store.head()? {
+pub fn run(app: &App, actor: &Actor) -> Result<ExitCode> {
+    valuetree_app::authz::administer(actor)?;
+    // The first write creates the database; reading its head first needs one that exists.
+    let head = match app.head(actor) {
+        Ok(head) => head,
+        Err(valuetree_app::AppError::NotFound { .. }) => None,
+        Err(other) => return Err(other.into()),
+    };
+    if let Some(head) = head {
         bail!(
             "the database {} already holds {} events; the demo loads into an empty database only \
              (use another one, e.g. `valuetree --db demo.db demo`)",
-            store.location(),
+            app.location(),
             head.seq
         );
     }
     let dir = std::env::temp_dir().join(format!("valuetree-demo-{}", std::process::id()));
-    let result = load(&mut store, actor, &dir);
+    let result = load(app, actor, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn load(
-    store: &mut valuetree_store::Store,
-    actor: &str,
-    dir: &std::path::Path,
-) -> Result<ExitCode> {
+fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<ExitCode> {
     let summary = super::sim::write(&demo_config(), dir)?;
-    let mut batches: Vec<(String, RecordBatch)> = Vec::new();
+    let mut batches: Vec<(String, ImportSource)> = Vec::new();
     for kind in Kind::ALL {
         let path = dir.join(kind.file_name());
         if !path.exists() {
@@ -51,20 +54,29 @@ fn load(
         let batch = parse_csv(kind, std::io::BufReader::new(file)).map_err(|errors| {
             anyhow::anyhow!("the demo data is invalid ({}): {:?}", kind, errors.first())
         })?;
-        batches.push((kind.file_name(), batch));
+        batches.push((kind.file_name(), ImportSource::Whole(batch)));
     }
-    let total = batches.iter().map(|(_, b)| b.len() as u64).sum();
+    let total = batches
+        .iter()
+        .map(|(_, b)| match b {
+            ImportSource::Whole(batch) => batch.len() as u64,
+            ImportSource::ContributionChunks { estimated_rows, .. } => *estimated_rows,
+        })
+        .sum();
     let bar = crate::progress::bar(total, "loading");
     let last_cycle = batches.iter().find_map(|(_, batch)| match batch {
-        RecordBatch::Cycles(rows) => rows.last().map(|r| r.record.cycle_id.clone()),
+        ImportSource::Whole(RecordBatch::Cycles(rows)) => {
+            rows.last().map(|r| r.record.cycle_id.clone())
+        }
         _ => None,
     });
-    let imported = store.import_records(batches, actor, &mut |n| bar.inc(n));
+    let ticks = bar.clone();
+    let imported = app.import_files(actor, batches, move |n| ticks.inc(n));
     bar.finish_and_clear();
     let imported = imported?;
     say!(
         "loaded the demo organisation into {}: {} people, {} units, {} nodes, {} contributions, {} ratings in its review cycles; {} events, head {}",
-        store.location(),
+        app.location(),
         summary.people,
         summary.units,
         summary.nodes,
@@ -82,7 +94,7 @@ fn load(
             persona.story
         );
     }
-    let db = store.location();
+    let db = app.location();
     let employee = summary
         .personas
         .first()

@@ -1,15 +1,16 @@
 //! `valuetree import`.
 
-use crate::{open_store, progress};
+use crate::progress;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use valuetree_app::{Actor, App, AppError, AppResult, FieldError};
 use valuetree_core::import::RowError;
 use valuetree_exchange::{Kind, parse_csv, parse_ledger, stream_csv};
-use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS, StoreError};
+use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -44,9 +45,11 @@ pub struct ImportArgs {
     path: PathBuf,
 }
 
-pub fn run(db: &str, actor: &str, args: ImportArgs) -> Result<ExitCode> {
+pub fn run(app: &App, actor: &Actor, args: ImportArgs) -> Result<ExitCode> {
+    // Refused before any file is read.
+    valuetree_app::authz::administer(actor)?;
     match args.kind.as_str() {
-        "events" => import_events(db, &args.path),
+        "events" => import_events(app, actor, &args.path),
         "dir" => {
             let mut files = Vec::new();
             for kind in Kind::ALL {
@@ -62,13 +65,13 @@ pub fn run(db: &str, actor: &str, args: ImportArgs) -> Result<ExitCode> {
                     Kind::ALL.map(|k| k.file_name()).join(", ")
                 );
             }
-            import_csv(db, actor, &files)
+            import_csv(app, actor, &files)
         }
         other => {
             let kind: Kind = other
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("{e}, events or dir"))?;
-            import_csv(db, actor, &[(kind, args.path)])
+            import_csv(app, actor, &[(kind, args.path)])
         }
     }
 }
@@ -82,7 +85,7 @@ fn open(path: &Path) -> Result<BufReader<File>> {
 /// of being parsed whole first (the time of parsing overlaps the rest; memory stays small).
 const STREAM_BYTES: usize = 4 << 20;
 
-fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {
+fn import_csv(app: &App, actor: &Actor, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {
     let mut sources: Vec<(String, ImportSource)> = Vec::new();
     let mut errors: Vec<FileRowError> = Vec::new();
     let mut total = 0u64;
@@ -115,12 +118,13 @@ fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCo
         }
     }
     if !errors.is_empty() {
-        return Ok(report_rejection(&errors));
+        let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Ok(report_rejection(&listed));
     }
-    let mut store = open_store(db)?;
     let files: Vec<String> = sources.iter().map(|(f, _)| f.clone()).collect();
     let bar = progress::bar(total, "importing");
-    let result = store.import_sources(sources, actor, &mut |n| bar.inc(n));
+    let ticks = bar.clone();
+    let result = app.import_files(actor, sources, move |n| ticks.inc(n));
     bar.finish_and_clear();
     finish(result, |s| {
         format!(
@@ -135,7 +139,7 @@ fn import_csv(db: &str, actor: &str, files: &[(Kind, PathBuf)]) -> Result<ExitCo
 
 /// Prints what an import did, or every bad row it refused.
 fn finish(
-    result: Result<ImportSummary, StoreError>,
+    result: AppResult<ImportSummary>,
     describe: impl FnOnce(&ImportSummary) -> String,
 ) -> Result<ExitCode> {
     match result {
@@ -147,29 +151,35 @@ fn finish(
             say!("{}; head {head}", describe(&summary));
             Ok(ExitCode::SUCCESS)
         }
-        Err(StoreError::Rejected(errors)) => Ok(report_rejection(&errors)),
+        Err(AppError::Rejected(errors)) => {
+            let listed: Vec<String> = errors.iter().map(FieldError::to_string).collect();
+            Ok(report_rejection(&listed))
+        }
         Err(other) => Err(other.into()),
     }
 }
 
-fn import_events(db: &str, path: &Path) -> Result<ExitCode> {
+fn import_events(app: &App, actor: &Actor, path: &Path) -> Result<ExitCode> {
     let label = path.display().to_string();
     let events = match parse_ledger(open(path)?) {
         Ok(events) => events,
         Err(errors) => {
-            let errors: Vec<FileRowError> = errors
+            let errors: Vec<String> = errors
                 .into_iter()
-                .map(|error: RowError| FileRowError {
-                    file: label.clone(),
-                    error,
+                .map(|error: RowError| {
+                    FileRowError {
+                        file: label.clone(),
+                        error,
+                    }
+                    .to_string()
                 })
                 .collect();
             return Ok(report_rejection(&errors));
         }
     };
-    let mut store = open_store(db)?;
     let bar = progress::bar(events.len() as u64, "importing");
-    let result = store.import_ledger(events, &label, &mut |n| bar.inc(n));
+    let ticks = bar.clone();
+    let result = app.import_ledger(actor, events, &label, move |n| ticks.inc(n));
     bar.finish_and_clear();
     finish(result, |s| {
         format!(
@@ -179,7 +189,7 @@ fn import_events(db: &str, path: &Path) -> Result<ExitCode> {
     })
 }
 
-fn report_rejection(errors: &[FileRowError]) -> ExitCode {
+fn report_rejection(errors: &[String]) -> ExitCode {
     eprintln!(
         "error: {} bad row{}; nothing was imported. Fix them and import again:",
         errors.len(),

@@ -1,17 +1,19 @@
 //! `valuetree export events`, `verify`, `rebuild`.
 
-use crate::{open_store, parse_head, progress};
+use super::render::{self, ViewFormat};
+use crate::{parse_head, progress};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use valuetree_app::{Actor, App};
 use valuetree_store::Head;
 
-pub fn export(db: &str, out: Option<PathBuf>) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
-    let total = store.head()?.map_or(0, |h| h.seq as u64);
+pub fn export(app: &App, actor: &Actor, out: Option<PathBuf>) -> Result<ExitCode> {
+    valuetree_app::authz::administer(actor)?;
+    let total = app.head(actor)?.map_or(0, |h| h.seq as u64);
     let mut writer: Box<dyn Write> = match &out {
         Some(path) => Box::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -21,26 +23,28 @@ pub fn export(db: &str, out: Option<PathBuf>) -> Result<ExitCode> {
     let mut writer = BufWriter::with_capacity(1 << 20, &mut writer);
     let bar = progress::bar(total, "exporting");
     let mut written = 0u64;
-    let mut io_error = None;
-    store.for_each_event(&mut |event| {
-        if io_error.is_none()
-            && let Err(e) = writeln!(writer, "{}", event.export_line())
-        {
-            io_error = Some(e);
-        }
+    let receipt = app.export_events(actor, &mut |event| {
+        writeln!(writer, "{}", event.export_line())?;
         written += 1;
         if written.is_multiple_of(10_000) {
             bar.set_position(written);
         }
         Ok(())
-    })?;
+    });
     bar.finish_and_clear();
-    if let Some(e) = io_error {
-        return Err(e).context("cannot write the export");
-    }
     writer.flush().context("cannot write the export")?;
-    if let Some(path) = out {
-        eprintln!("exported {written} events to {}", path.display());
+    let receipt = receipt?;
+    let audit = receipt
+        .audited_as
+        .map_or(String::new(), |seq| format!("; recorded as event {seq}"));
+    match out {
+        Some(path) => eprintln!(
+            "exported {} events to {}{audit}",
+            receipt.events,
+            path.display()
+        ),
+        None if !audit.is_empty() => eprintln!("exported {} events{audit}", receipt.events),
+        None => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -65,37 +69,48 @@ pub struct VerifyArgs {
     /// Check the hash chain only, not the projection tables.
     #[arg(long)]
     chain_only: bool,
+    /// How to print the result (the exit status says whether everything held either way).
+    #[arg(long, value_enum, default_value = "table")]
+    format: ViewFormat,
 }
 
-pub fn verify(db: &str, args: VerifyArgs) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
-    let total = store.head()?.map_or(0, |h| h.seq as u64);
+pub fn verify(app: &App, actor: &Actor, args: VerifyArgs) -> Result<ExitCode> {
+    valuetree_app::authz::administer(actor)?;
+    let total = app.head(actor)?.map_or(0, |h| h.seq as u64);
     let bar = progress::bar(total, "verifying");
-    let started = std::time::Instant::now();
-    let report = store.verify_chain(args.expect_head.as_ref(), &mut |n| bar.inc(n))?;
+    let report = app.verify(
+        actor,
+        args.expect_head.as_ref(),
+        args.chain_only,
+        &mut |n| bar.inc(n),
+    );
     bar.finish_and_clear();
-    if let Some((seq, reason)) = report.failure {
-        eprintln!("verify FAILED at event {seq}: {reason}");
+    let report = report?;
+    if args.format == ViewFormat::Json {
+        render::json(&report)?;
+        return Ok(if report.holds() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    if let Some(failure) = &report.failure {
+        eprintln!("verify FAILED at event {}: {}", failure.seq, failure.reason);
         return Ok(ExitCode::FAILURE);
     }
-    let seconds = started.elapsed().as_secs_f64();
     say!(
         "chain ok: {} events, head {} ({:.0} events/s)",
         report.events,
-        report.head.map_or("(empty)".to_string(), |h| h.to_string()),
-        report.events as f64 / seconds.max(1e-9)
+        report.head.as_deref().unwrap_or("(empty)"),
+        report.events as f64 / report.chain_seconds.max(1e-9)
     );
-    if args.expect_head.is_some() {
+    if report.pinned_head_checked {
         say!("pinned head ok");
     }
-    if !args.chain_only {
-        let mismatches = store.check_projections(20)?;
+    if let Some(mismatches) = &report.projection_mismatches {
         if !mismatches.is_empty() {
             eprintln!("verify FAILED: the projection tables differ from a replay of the ledger:");
-            for m in &mismatches {
-                eprintln!("  {m}");
-            }
-            eprintln!("run `valuetree rebuild` to recompute them from the ledger");
+            print_mismatches(mismatches);
             return Ok(ExitCode::FAILURE);
         }
         say!("projections ok: they equal a replay of the ledger");
@@ -103,22 +118,34 @@ pub fn verify(db: &str, args: VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn rebuild(db: &str, check: bool) -> Result<ExitCode> {
-    let mut store = open_store(db)?;
+fn print_mismatches(mismatches: &[String]) {
+    for m in mismatches {
+        eprintln!("  {m}");
+    }
+    eprintln!("run `valuetree rebuild` to recompute them from the ledger");
+}
+
+pub fn rebuild(app: &App, actor: &Actor, check: bool) -> Result<ExitCode> {
     if check {
-        let mismatches = store.check_projections(50)?;
+        let mismatches = app.check_projections(actor, 50)?;
         if mismatches.is_empty() {
             say!("projections ok: they equal a replay of the ledger");
             return Ok(ExitCode::SUCCESS);
         }
         eprintln!("the projection tables differ from a replay of the ledger:");
-        for m in &mismatches {
-            eprintln!("  {m}");
-        }
-        eprintln!("run `valuetree rebuild` to recompute them from the ledger");
+        print_mismatches(&mismatches);
         return Ok(ExitCode::FAILURE);
     }
-    let rows = store.rebuild()?;
+    let rows = app.rebuild(actor)?;
     say!("rebuilt the projections from the ledger: {rows} rows");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `valuetree head`: the ledger's head as `SEQ:HASH`, to pin outside the database.
+pub fn head(app: &App, actor: &Actor) -> Result<ExitCode> {
+    match app.head(actor)? {
+        Some(head) => say!("{head}"),
+        None => say!("0:{}", valuetree_core::chain::GENESIS_HASH),
+    }
     Ok(ExitCode::SUCCESS)
 }

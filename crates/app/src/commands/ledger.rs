@@ -1,0 +1,188 @@
+//! Administration of the ledger: head, verification, rebuild, imports and the audited full
+//! export. The store does the work; the app decides who may.
+
+use crate::error::{AppError, AppResult};
+use crate::{Actor, App, authz};
+use serde::Serialize;
+use valuetree_core::chain::StoredEvent;
+use valuetree_core::event::Event;
+use valuetree_store::{Head, ImportSource, ImportSummary, Preload};
+
+/// What `verify` found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VerifyView {
+    pub events: u64,
+    pub head: Option<String>,
+    /// The first event that does not hold, and why (`None`: the chain holds).
+    pub failure: Option<ChainFailure>,
+    /// Whether the pinned head was checked (and held, unless `failure` says otherwise).
+    pub pinned_head_checked: bool,
+    /// Projection rows that differ from a replay of the ledger; `None` when not checked.
+    pub projection_mismatches: Option<Vec<String>>,
+    /// Seconds the chain check took.
+    pub chain_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ChainFailure {
+    pub seq: i64,
+    pub reason: String,
+}
+
+impl VerifyView {
+    /// True when everything checked holds.
+    pub fn holds(&self) -> bool {
+        self.failure.is_none()
+            && self
+                .projection_mismatches
+                .as_ref()
+                .is_none_or(|m| m.is_empty())
+    }
+}
+
+/// What a full export wrote.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExportReceipt {
+    pub events: u64,
+    /// The audit event recording the export (its sequence number).
+    pub audited_as: Option<i64>,
+}
+
+impl App {
+    /// The ledger's head (`None` while empty). Anyone signed in may poll it: it says only
+    /// how many events there are and the hash of the last.
+    pub fn head(&self, actor: &Actor) -> AppResult<Option<Head>> {
+        authz::read_work(actor)?;
+        self.read(|store| Ok(store.head()?))
+    }
+
+    /// Checks the hash chain (against a pinned head if given) and, unless `chain_only`, that
+    /// the projection tables equal a replay of the ledger (administrators).
+    pub fn verify(
+        &self,
+        actor: &Actor,
+        expect_head: Option<&Head>,
+        chain_only: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> AppResult<VerifyView> {
+        authz::administer(actor)?;
+        self.read(|store| {
+            let started = std::time::Instant::now();
+            let report = store.verify_chain(expect_head, progress)?;
+            let chain_seconds = started.elapsed().as_secs_f64();
+            let failure = report
+                .failure
+                .map(|(seq, reason)| ChainFailure { seq, reason });
+            let projection_mismatches = if chain_only || failure.is_some() {
+                None
+            } else {
+                Some(
+                    store
+                        .check_projections(20)?
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                )
+            };
+            Ok(VerifyView {
+                events: report.events,
+                head: report.head.map(|h| h.to_string()),
+                failure,
+                pinned_head_checked: expect_head.is_some(),
+                projection_mismatches,
+                chain_seconds,
+            })
+        })
+    }
+
+    /// The projection rows that differ from a replay of the ledger, at most `limit`.
+    pub fn check_projections(&self, actor: &Actor, limit: usize) -> AppResult<Vec<String>> {
+        authz::administer(actor)?;
+        self.read(|store| {
+            Ok(store
+                .check_projections(limit)?
+                .iter()
+                .map(ToString::to_string)
+                .collect())
+        })
+    }
+
+    /// Recomputes the projection tables from the ledger; returns the rows written.
+    pub fn rebuild(&self, actor: &Actor) -> AppResult<u64> {
+        authz::administer(actor)?;
+        self.write_store(|store| store.rebuild())
+    }
+
+    /// Imports CSV files (administrators): the rows' people and flags come from the files,
+    /// the envelope's actor is the importer.
+    pub fn import_files(
+        &self,
+        actor: &Actor,
+        files: Vec<(String, ImportSource)>,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> AppResult<ImportSummary> {
+        authz::administer(actor)?;
+        let name = actor.ledger_name();
+        let mut progress = progress;
+        self.write_store(move |store| store.import_sources(files, &name, &mut progress))
+    }
+
+    /// Imports an exported ledger (administrators): events already present are skipped, the
+    /// rest must chain onto the head.
+    pub fn import_ledger(
+        &self,
+        actor: &Actor,
+        events: Vec<(u64, StoredEvent)>,
+        file: &str,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> AppResult<ImportSummary> {
+        authz::administer(actor)?;
+        let (file, mut progress) = (file.to_string(), progress);
+        self.write_store(move |store| store.import_ledger(events, &file, &mut progress))
+    }
+
+    /// The full backup: every event, in order, to `each` (administrators). It holds
+    /// everyone's private data, so the export is recorded in the ledger once it is written.
+    pub fn export_events(
+        &self,
+        actor: &Actor,
+        each: &mut dyn FnMut(&StoredEvent) -> std::io::Result<()>,
+    ) -> AppResult<ExportReceipt> {
+        authz::administer(actor)?;
+        let mut written = 0u64;
+        let mut last_seq = 0u64;
+        let mut failed: Option<std::io::Error> = None;
+        self.read(|store| {
+            store.for_each_event(&mut |event| {
+                if failed.is_none()
+                    && let Err(e) = each(&event)
+                {
+                    failed = Some(e);
+                }
+                written += 1;
+                last_seq = event.seq as u64;
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(AppError::Internal(format!("cannot write the export: {e}")));
+        }
+        if written == 0 {
+            return Ok(ExportReceipt {
+                events: 0,
+                audited_as: None,
+            });
+        }
+        let audit = Event::LedgerExported {
+            by: actor.person_id().map(str::to_string),
+            exported_on: self.today(),
+            through_seq: last_seq,
+        };
+        let receipt = self.append_decided(actor, Preload::None, move |_| Ok(vec![audit]))?;
+        Ok(ExportReceipt {
+            events: written,
+            audited_as: receipt.seq,
+        })
+    }
+}

@@ -3,13 +3,16 @@
 use crate::Receipt;
 use crate::actor::Actor;
 use crate::error::{AppError, AppResult};
+use crate::queries::PersonRef;
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use valuetree_core::NaiveDate;
 use valuetree_core::clock::Clock;
 use valuetree_core::credit::{CreditContribution, CreditOutcome, Engine, Policy, Status, day};
+use valuetree_core::domain::MemberRecord;
 use valuetree_core::event::Event;
-use valuetree_core::state::State;
+use valuetree_core::state::{MemberKey, State};
 use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
 
 /// The immutable state a query reads: the master data of the ledger at `head` (people, org,
@@ -19,7 +22,12 @@ pub struct Snapshot {
     pub head: Option<Head>,
     pub state: State,
     credit: OnceLock<Result<Arc<Engine>, String>>,
+    memberships: OnceLock<Arc<MembershipIndex>>,
 }
+
+/// Each person's memberships (keys into `state.members`), built on first use: a person's
+/// record must not walk every membership of the organisation.
+type MembershipIndex = HashMap<String, Vec<MemberKey>>;
 
 impl Snapshot {
     fn new(head: Option<Head>, state: State) -> Snapshot {
@@ -27,7 +35,27 @@ impl Snapshot {
             head,
             state,
             credit: OnceLock::new(),
+            memberships: OnceLock::new(),
         }
+    }
+
+    /// The person's memberships of nodes, in key order (node, then date joined).
+    pub fn memberships_of(&self, person_id: &str) -> Vec<&MemberRecord> {
+        let index = self.memberships.get_or_init(|| {
+            let mut index = MembershipIndex::new();
+            for key in self.state.members.keys() {
+                index.entry(key.1.clone()).or_default().push(key.clone());
+            }
+            Arc::new(index)
+        });
+        index
+            .get(person_id)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| self.state.members.get(k))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The credit engine over every outcome with the default policy, if built already.
@@ -234,17 +262,41 @@ impl App {
             .snapshot
             .lock()
             .map_err(|_| AppError::Internal("the snapshot lock is poisoned".into()))?;
-        let next = self.read(|store| match current.as_ref() {
+        let published = current.take();
+        let next = self.read(|store| match published {
             Some(published) => {
                 let head = store.head()?;
                 if head == published.head {
-                    return Ok(published.clone());
+                    return Ok(published);
                 }
-                let mut state = published.state.clone();
-                match store.catch_up(&mut state, published.head.as_ref(), CATCH_UP_LIMIT)? {
+                // Nobody else reading the published snapshot: bring it up to date in place;
+                // else copy its state (the readers keep theirs).
+                let (from, mut state, engine, memberships) = match Arc::try_unwrap(published) {
+                    Ok(owned) => (
+                        owned.head,
+                        owned.state,
+                        owned.credit.into_inner().and_then(Result::ok),
+                        owned.memberships.into_inner(),
+                    ),
+                    Err(shared) => (
+                        shared.head.clone(),
+                        shared.state.clone(),
+                        shared.built_credit(),
+                        shared.memberships.get().cloned(),
+                    ),
+                };
+                match store.catch_up(&mut state, from.as_ref(), CATCH_UP_LIMIT)? {
                     Some(caught) => {
                         let next = Snapshot::new(caught.head, state);
-                        if let Some(engine) = published.built_credit()
+                        let members_changed = caught.events.iter().any(|e| {
+                            matches!(e, Event::MemberJoined(_) | Event::MemberLeft { .. })
+                        });
+                        if let Some(index) = memberships
+                            && !members_changed
+                        {
+                            let _ = next.memberships.set(index);
+                        }
+                        if let Some(engine) = engine
                             && let Some(updated) = update_credit(engine, &caught.events)
                         {
                             let _ = next.credit.set(Ok(Arc::new(updated)));
@@ -258,6 +310,22 @@ impl App {
         })?;
         *current = Some(next.clone());
         Ok(next)
+    }
+
+    /// Whether a snapshot has been built in this process (a long-running face keeps one; a
+    /// one-shot command may answer without building it).
+    pub fn has_snapshot(&self) -> bool {
+        self.snapshot.lock().is_ok_and(|current| current.is_some())
+    }
+
+    /// The people's names, for views: from the snapshot when one is built, else read alone
+    /// (a one-shot command that needs no more of the state does not build it).
+    pub(crate) fn directory(&self, actor: &Actor) -> AppResult<Directory> {
+        if actor.person_id().is_none() && !self.has_snapshot() {
+            let names = self.read(|store| Ok(store.person_names()?))?;
+            return Ok(Directory::Names(names, Box::default()));
+        }
+        Ok(Directory::Snapshot(self.snapshot()?))
     }
 
     /// The actor for a person id (as the signed-in identity or `--as` gives it).
@@ -296,7 +364,7 @@ impl App {
         to: Option<NaiveDate>,
         policy: &Policy,
     ) -> AppResult<Arc<Engine>> {
-        if from.is_none() && to.is_none() && *policy == Policy::default() {
+        if from.is_none() && to.is_none() && *policy == Policy::default() && self.has_snapshot() {
             let snapshot = self.snapshot()?;
             return self.credit_engine(&snapshot);
         }
@@ -306,6 +374,40 @@ impl App {
                 .map(Arc::new)
                 .map_err(|e| AppError::Internal(e.to_string()))
         })
+    }
+}
+
+/// Who is who, for a view: the snapshot, or only the names (for the operator, whose
+/// permissions depend on no relation, so an empty state stands in for the ledger's).
+pub(crate) enum Directory {
+    Snapshot(Arc<Snapshot>),
+    Names(HashMap<String, String>, Box<State>),
+}
+
+impl Directory {
+    /// The state to ask [`crate::authz`] with.
+    pub(crate) fn state(&self) -> &State {
+        match self {
+            Directory::Snapshot(snapshot) => &snapshot.state,
+            Directory::Names(_, empty) => empty,
+        }
+    }
+
+    pub(crate) fn knows(&self, person_id: &str) -> bool {
+        match self {
+            Directory::Snapshot(snapshot) => snapshot.state.people.contains_key(person_id),
+            Directory::Names(names, _) => names.contains_key(person_id),
+        }
+    }
+
+    pub(crate) fn person(&self, person_id: &str) -> PersonRef {
+        match self {
+            Directory::Snapshot(snapshot) => PersonRef::of(&snapshot.state, person_id),
+            Directory::Names(names, _) => PersonRef {
+                person_id: person_id.to_string(),
+                name: names.get(person_id).cloned().unwrap_or_default(),
+            },
+        }
     }
 }
 

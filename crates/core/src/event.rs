@@ -200,6 +200,53 @@ impl Event {
         }
     }
 
+    /// True for an event that changes only facts (contributions, outcomes, ratings,
+    /// calibrated scores): the records a state holding master data only does not keep, so
+    /// bringing such a state up to date can pass these events by.
+    pub fn changes_facts_only(&self) -> bool {
+        match self {
+            Event::ContributionRecorded(_)
+            | Event::ContributionConfirmed { .. }
+            | Event::ContributionRetracted { .. }
+            | Event::ContributionUnconfirmed { .. }
+            | Event::OutcomeRecorded(_)
+            | Event::RatingRecorded(_)
+            | Event::CalibrationRecorded(_) => true,
+            Event::PersonHired(_)
+            | Event::PersonUpdated(_)
+            | Event::PersonLeft { .. }
+            | Event::UnitCreated(_)
+            | Event::UnitRenamed { .. }
+            | Event::UnitMoved { .. }
+            | Event::UnitDissolved { .. }
+            | Event::UnitUpdated(_)
+            | Event::AssignmentChanged(_)
+            | Event::NodeCreated(_)
+            | Event::NodeUpdated(_)
+            | Event::NodeStatusChanged { .. }
+            | Event::NodeLinked(_)
+            | Event::NodeUnlinked { .. }
+            | Event::MemberJoined(_)
+            | Event::MemberLeft { .. }
+            | Event::NodeHandedOver(_)
+            | Event::CycleOpened(_)
+            | Event::CyclePhaseChanged { .. }
+            | Event::GoalSet(_)
+            | Event::KeyResultMeasured(_)
+            | Event::ReviewerAdded(_)
+            | Event::ReviewerRemoved(_)
+            | Event::SelfReviewLinked(_)
+            | Event::BehaviourAssessed(_)
+            | Event::ScoreOverridden(_)
+            | Event::PeerPointsGiven(_)
+            | Event::RoleGranted { .. }
+            | Event::RoleRevoked { .. }
+            | Event::JoinRequested { .. }
+            | Event::JoinAnswered { .. }
+            | Event::LedgerExported { .. } => false,
+        }
+    }
+
     /// The business date the event carries itself, if it carries one. Events without one
     /// (updates of master records, links "since always") take the date they are recorded.
     pub fn natural_effective_date(&self) -> Option<NaiveDate> {

@@ -154,16 +154,25 @@ impl Store {
         let events = self.events_after(start, max_events + 1)?;
         let mut applied = Vec::with_capacity(events.len());
         let mut last = from.cloned();
+        // `state` holds master data as of `from`; the projection tables hold everything as of
+        // now. Events that change only facts pass the master data by; the others may need the
+        // facts they name (an override checks the calibrated score), read as they stand now,
+        // which is what those events saw unless the same window changed them: a replay that
+        // fails on that is given up, and the caller reloads.
         {
             let mut tx = self.begin(false)?;
-            let preload = crate::ledger::preload_for(events.iter().map(|(_, e)| e));
+            let preload = crate::ledger::preload_for(
+                events
+                    .iter()
+                    .map(|(_, e)| e)
+                    .filter(|e| !e.changes_facts_only()),
+            );
             crate::ledger::load_preload(tx.as_mut(), state, &preload)?;
         }
         for (stored, event) in events {
-            state.apply(&event).map_err(|r| StoreError::Replay {
-                seq: stored.seq,
-                reason: format!("{}: {}", r.field, r.reason),
-            })?;
+            if !event.changes_facts_only() && state.apply(&event).is_err() {
+                return Ok(None);
+            }
             state.take_changes();
             last = Some(Head {
                 seq: stored.seq,

@@ -16,6 +16,9 @@ pub struct CreditQuery {
     pub person: Option<String>,
     pub node: Option<String>,
     pub explain: bool,
+    /// Each person's credit by node as well (`PersonCredit::nodes`; one pass over every
+    /// node's allocation, so asked for only where it is shown).
+    pub by_node: bool,
     pub policy: Policy,
     pub page: Option<Page>,
 }
@@ -39,6 +42,7 @@ pub struct PersonCredit {
     pub credit: f64,
     /// Share of everything credited in the report, in percent.
     pub share: f64,
+    /// Where the credit came from, by node (when the query asked `by_node`).
     pub nodes: Vec<NodeShare>,
 }
 
@@ -74,15 +78,15 @@ impl App {
     /// Credit from the value tree. Everyone's credit is for HR; one person's for whoever may
     /// see their private data; one node's breakdown is the work, open to all.
     pub fn credit_report(&self, actor: &Actor, q: &CreditQuery) -> AppResult<CreditReport> {
-        let snapshot = self.snapshot()?;
-        let state = &snapshot.state;
+        let directory = self.directory(actor)?;
+        let state = directory.state();
         let period = match (q.from, q.to) {
             (None, None) => None,
             (from, to) => Some((from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX))),
         };
         match (&q.person, &q.node) {
             (Some(person), _) => {
-                if !state.people.contains_key(person) {
+                if !directory.knows(person) {
                     return Err(AppError::not_found(
                         format!("person {person}"),
                         "`valuetree org` lists everyone",
@@ -104,7 +108,6 @@ impl App {
         let node_filter = match &q.node {
             Some(id) => match node_index(id) {
                 Some(v) => Some(v),
-                None if state.nodes.contains_key(id) => None,
                 None => {
                     return Err(AppError::not_found(format!("node {id}"), ""));
                 }
@@ -148,7 +151,7 @@ impl App {
         let listed: HashSet<u32> = rows.iter().map(|(p, _)| *p).collect();
         let mut by_person: HashMap<u32, Vec<NodeShare>> = HashMap::new();
         for v in 0..engine.nodes().len() as u32 {
-            if node_filter.is_some_and(|only| only != v) {
+            if !q.by_node || node_filter.is_some_and(|only| only != v) {
                 continue;
             }
             for (p, c) in engine.node_allocation(v) {
@@ -163,7 +166,7 @@ impl App {
         let mut people: Vec<PersonCredit> = rows
             .iter()
             .map(|(p, c)| PersonCredit {
-                person: PersonRef::of(state, &engine.people()[*p as usize]),
+                person: directory.person(&engine.people()[*p as usize]),
                 credit: *c,
                 share: if credited > 0.0 {
                     100.0 * c / credited
@@ -175,7 +178,7 @@ impl App {
             .collect();
         if let (Some(id), true) = (&q.person, people.is_empty()) {
             people.push(PersonCredit {
-                person: PersonRef::of(state, id),
+                person: directory.person(id),
                 credit: 0.0,
                 share: 0.0,
                 nodes: Vec::new(),
@@ -201,7 +204,7 @@ impl App {
                 .explain(&|p| listed.contains(&p))
                 .iter()
                 .filter(|line| node_filter.is_none_or(|v| v == line.node))
-                .map(|line| credit_line(state, &engine, line))
+                .map(|line| credit_line(|id| directory.person(id), &engine, line))
                 .collect()
         } else {
             Vec::new()
@@ -231,8 +234,8 @@ impl App {
         paid: &HashMap<String, f64>,
         policy: &Policy,
     ) -> AppResult<PayoutReport> {
-        let snapshot = self.snapshot()?;
-        authz::read_organisation(&snapshot.state, actor, None)?;
+        let directory = self.directory(actor)?;
+        authz::read_organisation(directory.state(), actor, None)?;
         if !(budget.is_finite() && budget >= 0.0) {
             return Err(AppError::invalid(
                 "the budget must be a number of zero or more",
@@ -278,7 +281,7 @@ impl App {
             payouts: amounts
                 .into_iter()
                 .map(|(id, payout)| Payout {
-                    person: PersonRef::of(&snapshot.state, &id),
+                    person: directory.person(&id),
                     payout,
                 })
                 .collect(),

@@ -197,10 +197,9 @@ impl App {
                 entry.retracted += 1;
             }
         }
-        let memberships = state
-            .members
-            .values()
-            .filter(|m| m.person_id == person_id)
+        let memberships = snapshot
+            .memberships_of(person_id)
+            .into_iter()
             .map(|m| MembershipView {
                 node: NodeRef::of(state, &m.node_id),
                 role: m.role.clone(),
@@ -208,17 +207,16 @@ impl App {
                 left_on: m.left_on,
             })
             .collect();
-        let mut leads: Vec<LedNode> = state
-            .nodes
-            .values()
-            .filter(|n| state.current_lead(&n.node_id).map(String::as_str) == Some(person_id))
+        let leads: Vec<LedNode> = state
+            .nodes_led_by(person_id)
+            .into_iter()
+            .filter_map(|id| state.nodes.get(id))
             .map(|n| LedNode {
                 node: NodeRef::of(state, &n.node_id),
                 kind: n.kind,
                 status: n.status,
             })
             .collect();
-        leads.sort_by(|a, b| a.node.node_id.cmp(&b.node.node_id));
         let private = self.private_record(actor, person_id, with_credit, &snapshot)?;
         Ok(PersonRecordView {
             person: PersonRef::of(state, person_id),

@@ -169,7 +169,7 @@ impl App {
                     .explain(&|_| true)
                     .into_iter()
                     .filter(|line| line.node as usize == index)
-                    .map(|line| credit_line(state, &engine, &line))
+                    .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, &line))
                     .collect(),
             }
         };
@@ -254,14 +254,14 @@ impl App {
 }
 
 pub(crate) fn credit_line(
-    state: &valuetree_core::state::State,
+    person: impl Fn(&str) -> PersonRef,
     engine: &valuetree_core::credit::Engine,
     line: &valuetree_core::credit::Explanation,
 ) -> CreditLine {
     let node = &engine.nodes()[line.node as usize];
     let outcome = &engine.outcomes()[line.outcome as usize];
     CreditLine {
-        person: PersonRef::of(state, &engine.people()[line.person as usize]),
+        person: person(&engine.people()[line.person as usize]),
         amount: line.amount,
         node: NodeRef {
             node_id: node.id.clone(),

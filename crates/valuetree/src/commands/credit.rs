@@ -83,6 +83,7 @@ pub fn run(app: &App, actor: &Actor, args: CreditArgs) -> Result<ExitCode> {
         person: args.person.clone(),
         node: args.node.clone(),
         explain: args.explain,
+        by_node: matches!(args.format, Format::Json),
         policy: load_policy(args.policy.as_ref())?,
         page: None,
     };

@@ -1,0 +1,207 @@
+//! The long-running context: a write through the writer is visible to the next read of the
+//! snapshot; a write by another process into the same database is picked up; the credit
+//! engine updated incrementally equals one rebuilt from the database.
+
+use proptest::prelude::*;
+use std::sync::Arc;
+use valuetree_app::commands::work::NewContribution;
+use valuetree_app::{Actor, App};
+use valuetree_core::clock::{Clock, FixedClock};
+use valuetree_core::domain::{MemberRecord, OutcomeRecord, Phase};
+use valuetree_core::{Amount, NaiveDate};
+use valuetree_exchange::{Kind, parse_csv};
+use valuetree_store::ImportSource;
+
+fn clock() -> Arc<dyn Clock> {
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-15T09:00:00Z").expect("a time");
+    Arc::new(FixedClock::new(start.to_utc()))
+}
+
+/// A database holding the examples, and its path.
+fn examples_db(dir: &tempfile::TempDir) -> String {
+    let db = dir.path().join("t.db").display().to_string();
+    let app = App::new(&db, clock());
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let files: Vec<(String, ImportSource)> = Kind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let path = examples.join(kind.file_name());
+            let file = std::fs::File::open(&path).ok()?;
+            let batch = parse_csv(kind, std::io::BufReader::new(file)).expect("the examples parse");
+            Some((kind.file_name(), ImportSource::Whole(batch)))
+        })
+        .collect();
+    app.import_files(&Actor::Operator, files, |_| {})
+        .expect("the examples import");
+    db
+}
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().expect("a date")
+}
+
+fn contribution(person: &str, node: &str, date: &str, effort: f64) -> NewContribution {
+    NewContribution {
+        contribution_id: None,
+        person_id: Some(person.into()),
+        node_id: node.into(),
+        phase: Phase::Operate,
+        date: Some(day(date)),
+        effort,
+        description: "test work".into(),
+        evidence: None,
+    }
+}
+
+fn outcome(id: &str, node: &str, date: &str, value: f64) -> OutcomeRecord {
+    OutcomeRecord {
+        date: day(date),
+        description: "test value".into(),
+        evidence: None,
+        node_id: node.into(),
+        outcome_id: id.into(),
+        value: Amount(value),
+    }
+}
+
+/// Everyone's credit, by person id, from `app`'s warm engine.
+fn credits(app: &App) -> Vec<(String, f64)> {
+    let snapshot = app.snapshot().expect("snapshot");
+    let engine = app.credit_engine(&snapshot).expect("engine");
+    let mut out: Vec<(String, f64)> = engine
+        .people()
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), engine.credit(i as u32)))
+        .filter(|(_, c)| *c > 0.0)
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Whether two credit lists agree: the same people, each amount equal up to the rounding
+/// that a different order of summation gives.
+fn differences(a: &[(String, f64)], b: &[(String, f64)]) -> Option<String> {
+    if a.len() != b.len() {
+        return Some(format!("{} people credited vs {}", a.len(), b.len()));
+    }
+    a.iter().zip(b).find_map(|((p, x), (q, y))| {
+        (p != q || (x - y).abs() > 1e-9 * y.abs().max(1.0)).then(|| format!("{p}: {x} vs {q}: {y}"))
+    })
+}
+
+#[test]
+fn a_write_is_visible_to_the_next_read_and_another_process_write_is_picked_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = examples_db(&dir);
+    let app = App::new(&db, clock());
+    let operator = Actor::Operator;
+    let before = app
+        .person_record(&operator, "P04", None, false)
+        .expect("P04");
+    let engine_before = credits(&app);
+
+    // Through this app's writer: the next read sees it, without a reload.
+    app.record_contribution(&operator, contribution("P04", "INI3", "2024-12-01", 3.0))
+        .expect("recorded");
+    let after = app
+        .person_record(&operator, "P04", None, false)
+        .expect("P04");
+    assert_eq!(after.contributions.len(), before.contributions.len() + 1);
+    assert!(
+        app.snapshot().expect("snapshot").built_credit().is_some(),
+        "the warm engine was updated, not dropped"
+    );
+
+    // Another process (its own connections and writer) records a membership and an outcome:
+    // this app notices on its next read.
+    let other = App::new(&db, clock());
+    other
+        .join(
+            &operator,
+            MemberRecord {
+                joined_on: day("2024-12-02"),
+                left_on: None,
+                node_id: "INI3".into(),
+                person_id: "P06".into(),
+                role: "tester".into(),
+            },
+        )
+        .expect("joined");
+    other
+        .record_outcome(&operator, outcome("O-later", "INI3", "2024-12-20", 500.0))
+        .expect("outcome");
+    let p06 = app
+        .person_record(&operator, "P06", None, false)
+        .expect("P06");
+    assert!(
+        p06.memberships
+            .iter()
+            .any(|m| m.node.node_id == "INI3" && m.role == "tester"),
+        "{:?}",
+        p06.memberships
+    );
+    let engine_after = credits(&app);
+    assert_ne!(
+        engine_after, engine_before,
+        "the new outcome shared its value"
+    );
+    let fresh = App::new(&db, clock());
+    assert_eq!(differences(&engine_after, &credits(&fresh)), None);
+    assert_eq!(
+        app.snapshot().expect("snapshot").head,
+        fresh.snapshot().expect("snapshot").head
+    );
+}
+
+const PEOPLE: [&str; 6] = ["P01", "P03", "P04", "P05", "P09", "P12"];
+const NODES: [&str; 6] = ["INI1", "INI2", "INI3", "DEL1", "DEL2", "OBJ1"];
+
+#[derive(Clone, Debug)]
+enum Step {
+    Contribution(usize, usize, u32, u8),
+    Outcome(usize, u32, u16),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..PEOPLE.len(), 0..NODES.len(), 1u32..28, 1u8..9)
+            .prop_map(|(p, n, d, e)| Step::Contribution(p, n, d, e)),
+        (0..NODES.len(), 1u32..28, 1u16..2000).prop_map(|(n, d, v)| Step::Outcome(n, d, v)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// After any sequence of new contributions and outcomes (each read in between, so that
+    /// the engine is updated one write at a time), the incrementally updated engine credits
+    /// everyone exactly as one built from the database.
+    #[test]
+    fn the_incrementally_updated_engine_equals_a_rebuilt_one(
+        steps in proptest::collection::vec(step(), 1..12)
+    ) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = examples_db(&dir);
+        let app = App::new(&db, clock());
+        let operator = Actor::Operator;
+        credits(&app);
+        for (i, step) in steps.iter().enumerate() {
+            match step {
+                Step::Contribution(p, n, d, e) => app.record_contribution(
+                    &operator,
+                    contribution(PEOPLE[*p], NODES[*n], &format!("2024-12-{d:02}"), f64::from(*e)),
+                ),
+                Step::Outcome(n, d, v) => app.record_outcome(
+                    &operator,
+                    outcome(&format!("O-p{i}"), NODES[*n], &format!("2024-12-{d:02}"), f64::from(*v)),
+                ),
+            }
+            .expect("written");
+            prop_assert!(app.snapshot().expect("snapshot").built_credit().is_some());
+            let incremental = credits(&app);
+            let rebuilt = credits(&App::new(&db, clock()));
+            prop_assert_eq!(differences(&incremental, &rebuilt), None);
+        }
+    }
+}

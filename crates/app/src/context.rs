@@ -9,7 +9,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use valuetree_core::NaiveDate;
 use valuetree_core::clock::Clock;
-use valuetree_core::credit::{CreditContribution, CreditOutcome, Engine, Policy, Status, day};
+use valuetree_core::credit::{
+    CreditContribution, CreditData, CreditOutcome, Engine, Policy, Status, day,
+};
 use valuetree_core::domain::MemberRecord;
 use valuetree_core::event::Event;
 use valuetree_core::state::{MemberKey, State};
@@ -347,8 +349,7 @@ impl App {
             .get_or_init(|| {
                 self.read(|store| {
                     let data = store.credit_data(None, None)?;
-                    Engine::new(data, Policy::default())
-                        .map_err(|e| AppError::Internal(e.to_string()))
+                    build_engine(data, Policy::default())
                 })
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
@@ -370,9 +371,7 @@ impl App {
         }
         self.read(|store| {
             let data = store.credit_data(from, to)?;
-            Engine::new(data, policy.clone())
-                .map(Arc::new)
-                .map_err(|e| AppError::Internal(e.to_string()))
+            build_engine(data, policy.clone()).map(Arc::new)
         })
     }
 }
@@ -409,6 +408,14 @@ impl Directory {
             },
         }
     }
+}
+
+/// The credit engine over `data`. The engine works on two threads; one that panics is an
+/// internal error here, never half of the credit silently missing.
+fn build_engine(data: CreditData, policy: Policy) -> AppResult<Engine> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Engine::new(data, policy)))
+        .map_err(|_| AppError::Internal("the credit engine failed (a worker panicked)".into()))?
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 fn load_snapshot(store: &mut Store) -> AppResult<Arc<Snapshot>> {

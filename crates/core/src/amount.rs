@@ -17,22 +17,31 @@ impl Amount {
     }
 
     /// Parses a decimal as written in a CSV cell or a ledger payload.
-    pub fn parse(text: &str) -> Result<Amount, String> {
+    pub fn parse(text: &str) -> Result<Amount, AmountError> {
         let trimmed = text.trim();
         let value: f64 = trimmed
             .parse()
-            .map_err(|_| format!("`{trimmed}` is not a number"))?;
+            .map_err(|_| AmountError::NotANumber(trimmed.to_string()))?;
         if !value.is_finite() {
-            return Err(format!("`{trimmed}` is not a finite number"));
+            return Err(AmountError::NotFinite(trimmed.to_string()));
         }
         // -0 and 0 must hash the same.
         Ok(Amount(if value == 0.0 { 0.0 } else { value }))
     }
 }
 
+/// Why a text is not an amount.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+    #[error("`{0}` is not a finite number")]
+    NotFinite(String),
+}
+
 impl std::str::FromStr for Amount {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Amount, String> {
+    type Err = AmountError;
+    fn from_str(text: &str) -> Result<Amount, AmountError> {
         Amount::parse(text)
     }
 }

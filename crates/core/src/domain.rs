@@ -17,6 +17,15 @@ pub type UnitId = String;
 pub type NodeId = String;
 
 /// Declares a closed vocabulary (node kinds, statuses, phases) with its text form.
+/// A word that is not in a vocabulary (a phase, a node kind, a role…), with the words that
+/// are.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not one of: {}", allowed.join(", "))]
+pub struct UnknownValue {
+    pub value: String,
+    pub allowed: &'static [&'static str],
+}
+
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -39,15 +48,14 @@ macro_rules! vocabulary {
         }
 
         impl FromStr for $name {
-            type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
+            type Err = $crate::domain::UnknownValue;
+            fn from_str(text: &str) -> Result<Self, $crate::domain::UnknownValue> {
                 match text.trim() {
                     $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "`{}` is not one of: {}",
-                        other,
-                        [$($text),+].join(", ")
-                    )),
+                    other => Err($crate::domain::UnknownValue {
+                        value: other.to_string(),
+                        allowed: &[$($text),+],
+                    }),
                 }
             }
         }

@@ -154,6 +154,15 @@ pub enum Event {
     },
 }
 
+/// Why a stored kind and payload are not an event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("`{0}` is not an event kind")]
+    NotAKind(String),
+    #[error("not a valid `{kind}` event: {reason}")]
+    Payload { kind: String, reason: String },
+}
+
 impl Event {
     /// The event kind as stored in the ledger (`person_hired`, `node_linked`, …).
     pub fn kind(&self) -> &'static str {
@@ -332,9 +341,9 @@ impl Event {
     }
 
     /// Reads an event back from its stored kind and payload text.
-    pub fn from_parts(kind: &str, payload: &str) -> Result<Event, String> {
+    pub fn from_parts(kind: &str, payload: &str) -> Result<Event, DecodeError> {
         if !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            return Err(format!("`{kind}` is not an event kind"));
+            return Err(DecodeError::NotAKind(kind.to_string()));
         }
         // The kind a replay meets by the million is read straight into its record, without
         // first copying the payload into a tagged document (same result: test
@@ -342,11 +351,17 @@ impl Event {
         if kind == "contribution_recorded" {
             return serde_json::from_str(payload)
                 .map(Event::ContributionRecorded)
-                .map_err(|e| format!("not a valid `{kind}` event: {e}"));
+                .map_err(|e| DecodeError::Payload {
+                    kind: kind.to_string(),
+                    reason: e.to_string(),
+                });
         }
         // Straight from text (no intermediate `Value`).
         let tagged = format!("{{\"kind\":\"{kind}\",\"payload\":{payload}}}");
-        serde_json::from_str(&tagged).map_err(|e| format!("not a valid `{kind}` event: {e}"))
+        serde_json::from_str(&tagged).map_err(|e| DecodeError::Payload {
+            kind: kind.to_string(),
+            reason: e.to_string(),
+        })
     }
 }
 

@@ -213,16 +213,16 @@ impl Cells<'_> {
         }
     }
 
-    fn parse_with<T>(
+    fn parse_with<T, E: std::fmt::Display>(
         &mut self,
         column: &str,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, E>,
     ) -> Option<Option<T>> {
         match self.raw(column).filter(|t| !t.is_empty()) {
             None => Some(None),
             Some(text) => match parse(text) {
                 Ok(v) => Some(Some(v)),
-                Err(reason) => self.fail(column, reason),
+                Err(reason) => self.fail(column, reason.to_string()),
             },
         }
     }
@@ -242,10 +242,10 @@ impl Cells<'_> {
         }
     }
 
-    fn required<T>(
+    fn required<T, E: std::fmt::Display>(
         &mut self,
         column: &str,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, E>,
     ) -> Option<T> {
         match self.parse_with(column, parse)? {
             Some(v) => Some(v),

@@ -103,7 +103,7 @@ pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>>
         }
         let relationship = get("relationship").parse::<Relationship>();
         if let Err(reason) = &relationship {
-            bad("relationship", reason.clone());
+            bad("relationship", reason.to_string());
         }
         let score = get("score").parse::<f64>().ok().filter(|s| s.is_finite());
         if score.is_none() {

@@ -110,7 +110,7 @@ impl Store {
             let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
                 StoreError::Replay {
                     seq: stored.seq,
-                    reason,
+                    reason: reason.to_string(),
                 }
             })?;
             out.push((stored, event));

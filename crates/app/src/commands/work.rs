@@ -68,7 +68,7 @@ impl App {
             )
         });
         let effort = Amount::parse(&new.effort.to_string())
-            .map_err(|e| AppError::rejected("effort", None, e))?;
+            .map_err(|e| AppError::rejected("effort", None, e.to_string()))?;
         self.append(
             actor,
             vec![Event::ContributionRecorded(ContributionRecord {

@@ -88,9 +88,17 @@ impl PhaseWeights {
     }
 }
 
+/// A policy setting out of its range: which one, and what it must be.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct PolicyError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
 impl Policy {
     /// Checks the numbers; the message names the setting and what it must be.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PolicyError> {
         let w = &self.phase_weights;
         for (name, value) in [
             ("phase_weights.discover", w.discover),
@@ -104,25 +112,35 @@ impl Policy {
             ("half_life_days", self.half_life_days),
         ] {
             if !value.is_finite() || value < 0.0 {
-                return Err(format!(
-                    "{name} = {value}: it must be a number of zero or more"
-                ));
+                return Err(PolicyError {
+                    setting: name,
+                    reason: format!("{name} = {value}: it must be a number of zero or more"),
+                });
             }
         }
         if w.discover + w.design + w.build + w.launch + w.operate <= 0.0 {
-            return Err("phase_weights: at least one phase must weigh more than zero".into());
+            return Err(PolicyError {
+                setting: "phase_weights",
+                reason: "phase_weights: at least one phase must weigh more than zero".into(),
+            });
         }
         if !(0.0..=1.0).contains(&self.peer_factor) {
-            return Err(format!(
-                "peer_factor = {}: it must be between 0 and 1",
-                self.peer_factor
-            ));
+            return Err(PolicyError {
+                setting: "peer_factor",
+                reason: format!(
+                    "peer_factor = {}: it must be between 0 and 1",
+                    self.peer_factor
+                ),
+            });
         }
         if !(self.max_share_per_node > 0.0 && self.max_share_per_node <= 1.0) {
-            return Err(format!(
-                "max_share_per_node = {}: it must be above 0 and at most 1",
-                self.max_share_per_node
-            ));
+            return Err(PolicyError {
+                setting: "max_share_per_node",
+                reason: format!(
+                    "max_share_per_node = {}: it must be above 0 and at most 1",
+                    self.max_share_per_node
+                ),
+            });
         }
         Ok(())
     }

@@ -482,8 +482,10 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
                     seq,
                     reason: e.to_string(),
                 })?;
-                let event = Event::from_parts(kind, &unpacked)
-                    .map_err(|reason| StoreError::Replay { seq, reason })?;
+                let event = Event::from_parts(kind, &unpacked).map_err(|e| StoreError::Replay {
+                    seq,
+                    reason: e.to_string(),
+                })?;
                 batch.push((seq, event));
                 if batch.len() == REPLAY_BATCH {
                     if failed.load(Ordering::Relaxed) {

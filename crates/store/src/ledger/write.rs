@@ -261,7 +261,7 @@ impl Store {
         for (line, stored) in events {
             match Event::from_parts(&stored.kind, &stored.payload) {
                 Ok(event) => parsed.push((line, stored, event)),
-                Err(reason) => errors.push(fail(line, "payload", reason)),
+                Err(reason) => errors.push(fail(line, "payload", reason.to_string())),
             }
         }
         let preload = preload_for_events(parsed.iter().map(|(_, _, e)| e));

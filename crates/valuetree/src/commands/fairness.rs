@@ -239,7 +239,7 @@ fn credit_per_month(dir: &Path) -> Result<Scores> {
             phase: row
                 .get("phase")
                 .parse()
-                .map_err(|e: String| anyhow::anyhow!(e))?,
+                .map_err(|e: valuetree_core::domain::UnknownValue| anyhow::anyhow!(e))?,
             date: when,
             effort: row
                 .get("effort")

@@ -40,7 +40,12 @@ impl Engine {
             };
             let other = scope.spawn(move || work(mid..n));
             let mine = work(0..mid);
-            vec![mine, other.join().unwrap_or_default()]
+            vec![
+                mine,
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ]
         });
         for (sums, totals) in parts {
             for (p, sum) in sums.iter().enumerate() {

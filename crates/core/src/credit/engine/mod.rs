@@ -143,7 +143,7 @@ pub enum CreditError {
     #[error("the value tree has a cycle through node {0}; run `valuetree verify`")]
     Cycle(String),
     #[error("invalid policy: {0}")]
-    Policy(String),
+    Policy(#[from] crate::credit::PolicyError),
     #[error("{0} people are more than the credit engine holds ({MAX_PEOPLE})")]
     TooManyPeople(usize),
 }
@@ -330,7 +330,7 @@ use peer::PeerPools;
 impl Engine {
     /// Builds the engine and credits every outcome of `data`.
     pub fn new(data: CreditData, policy: Policy) -> Result<Engine, CreditError> {
-        policy.validate().map_err(CreditError::Policy)?;
+        policy.validate()?;
         if data.people.len() >= MAX_PEOPLE {
             return Err(CreditError::TooManyPeople(data.people.len()));
         }
@@ -424,7 +424,12 @@ impl Engine {
         let pools = std::thread::scope(|scope| {
             let other = scope.spawn(|| lay_out(second));
             let mine = lay_out(first);
-            [mine, other.join().unwrap_or_default()]
+            [
+                mine,
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ]
         });
         self.slot_pools = pools;
     }

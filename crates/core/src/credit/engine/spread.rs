@@ -23,7 +23,11 @@ impl Engine {
             let late =
                 scope.spawn(move || engine.spread_dates(outcomes_ref, order_ref, |d| d >= split));
             let early = engine.spread_dates(outcomes_ref, order_ref, |d| d < split);
-            (early, late.join().unwrap_or_default())
+            (
+                early,
+                late.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            )
         });
         let mut lists = early;
         for (list, more) in lists.iter_mut().zip(late) {

@@ -194,7 +194,7 @@ fn parse_key_result(text: &str) -> Result<KeyResult, String> {
         .ok_or_else(|| format!("`{text}` is not metric=target"))?;
     Ok(KeyResult {
         metric: metric.trim().to_string(),
-        target: Amount::parse(target)?,
+        target: Amount::parse(target).map_err(|e| e.to_string())?,
     })
 }
 

@@ -30,6 +30,7 @@ pub mod rule {
     pub const OWN_RATINGS_ONLY: &str = "raters-rate-as-themselves";
     pub const COMMITTEE_OVERRIDES: &str = "committee-overrides";
     pub const HR_RUNS_CYCLES: &str = "hr-runs-cycles";
+    pub const HR_SETS_POLICIES: &str = "hr-sets-policies";
     pub const REVIEWERS_BY_PERSON_OR_MANAGER: &str = "reviewers-by-person-or-manager";
     pub const GOALS_BY_PERSON_OR_MANAGER: &str = "goals-by-person-or-manager";
     pub const VALUES_BY_MANAGER: &str = "values-assessed-by-manager-or-hr";
@@ -441,6 +442,15 @@ pub fn run_cycles(actor: &Actor) -> Decision {
     allow_if(operator_or(actor, Role::Hr), rule::HR_RUNS_CYCLES, || {
         "review cycles are run by HR".into()
     })
+}
+
+/// Recording the credit or final-score policy: HR, an administrator or the operator.
+pub fn set_policies(actor: &Actor) -> Decision {
+    allow_if(
+        operator_or(actor, Role::Hr) || actor.has_role(Role::Admin),
+        rule::HR_SETS_POLICIES,
+        || "the credit and final-score policies are set by HR".into(),
+    )
 }
 
 /// Adding or removing a reviewer, setting goals: the person, a manager of theirs during the

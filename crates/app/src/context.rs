@@ -12,7 +12,7 @@ use valuetree_core::clock::Clock;
 use valuetree_core::credit::{
     CreditContribution, CreditData, CreditOutcome, Engine, Policy, Status, day,
 };
-use valuetree_core::domain::MemberRecord;
+use valuetree_core::domain::{MemberRecord, PolicyKind};
 use valuetree_core::event::Event;
 use valuetree_core::state::{MemberKey, State};
 use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
@@ -341,15 +341,17 @@ impl App {
         })
     }
 
-    /// The credit engine of `snapshot` over every outcome with the default policy, built
-    /// on first use.
+    /// The credit engine of `snapshot` over every outcome with the policy in force there,
+    /// built on first use.
     pub fn credit_engine(&self, snapshot: &Snapshot) -> AppResult<Arc<Engine>> {
         snapshot
             .credit
             .get_or_init(|| {
+                let policy = crate::settings::credit_policy_in(&snapshot.state.policies)
+                    .map_err(|e| e.to_string())?;
                 self.read(|store| {
                     let data = store.credit_data(None, None)?;
-                    build_engine(data, Policy::default())
+                    build_engine(data, policy)
                 })
                 .map(Arc::new)
                 .map_err(|e| e.to_string())
@@ -358,20 +360,27 @@ impl App {
             .map_err(AppError::Internal)
     }
 
-    /// A credit engine for a period and a policy (built for this query).
+    /// A credit engine for a period and a policy (`None`: the policy in force): the warm one
+    /// when that is what is asked, else one built for this query.
     pub fn credit_engine_for(
         &self,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-        policy: &Policy,
+        policy: Option<&Policy>,
     ) -> AppResult<Arc<Engine>> {
-        if from.is_none() && to.is_none() && *policy == Policy::default() && self.has_snapshot() {
+        let policy = match policy {
+            Some(policy) => policy.clone(),
+            None => self.credit_policy()?,
+        };
+        if from.is_none() && to.is_none() && self.has_snapshot() {
             let snapshot = self.snapshot()?;
-            return self.credit_engine(&snapshot);
+            if crate::settings::credit_policy_in(&snapshot.state.policies)? == policy {
+                return self.credit_engine(&snapshot);
+            }
         }
         self.read(|store| {
             let data = store.credit_data(from, to)?;
-            build_engine(data, policy.clone()).map(Arc::new)
+            build_engine(data, policy).map(Arc::new)
         })
     }
 }
@@ -497,6 +506,7 @@ fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
             | Event::MemberLeft { .. }
             | Event::NodeStatusChanged { .. }
             | Event::NodeHandedOver(_) => {}
+            Event::PolicySet { kind, .. } if *kind != PolicyKind::Credit => {}
             // Anything else changes what the engine computed from: rebuild.
             Event::NodeCreated(_)
             | Event::NodeUpdated(_)
@@ -505,7 +515,8 @@ fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
             | Event::ContributionConfirmed { .. }
             | Event::ContributionRetracted { .. }
             | Event::ContributionUnconfirmed { .. }
-            | Event::PeerPointsGiven(_) => return None,
+            | Event::PeerPointsGiven(_)
+            | Event::PolicySet { .. } => return None,
         }
     }
     Some(engine)

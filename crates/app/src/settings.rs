@@ -3,9 +3,14 @@
 //! (a file, a form, a request body) and hands it here; errors say which setting is wrong.
 
 use crate::error::{AppError, AppResult};
-use serde::Deserialize;
+use crate::queries::PersonRef;
+use crate::{Actor, App, Receipt, authz};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use valuetree_core::NaiveDate;
 use valuetree_core::credit::Policy;
+use valuetree_core::domain::{PolicyKind, PolicySetting};
+use valuetree_core::event::Event;
 use valuetree_core::review::final_score::FinalPolicy;
 use valuetree_core::review::{Band, Behaviour, CyclePhase, CycleRecord, Deadline, Dimension};
 
@@ -78,10 +83,166 @@ pub fn credit_policy(text: Option<(&str, &str)>) -> AppResult<Policy> {
     Ok(policy)
 }
 
-/// The final-score policy in `text` (TOML), the default if none.
+/// The final-score policy in `text` (TOML), validated; the default if none.
 pub fn final_policy(text: Option<(&str, &str)>) -> AppResult<FinalPolicy> {
-    match text {
-        None => Ok(FinalPolicy::default()),
-        Some((source, text)) => toml::from_str(text).map_err(|e| toml_error(source, e)),
+    let Some((source, text)) = text else {
+        return Ok(FinalPolicy::default());
+    };
+    let policy: FinalPolicy = toml::from_str(text).map_err(|e| toml_error(source, e))?;
+    for (name, weight) in [
+        ("rating_weight", policy.rating_weight),
+        ("credit_weight", policy.credit_weight),
+        ("values_weight", policy.values_weight),
+    ] {
+        if !(weight.is_finite() && weight >= 0.0) {
+            return Err(toml_error(
+                source,
+                format!("{name} = {weight}: it must be a number of zero or more"),
+            ));
+        }
     }
+    if policy.rating_weight + policy.credit_weight + policy.values_weight <= 0.0 {
+        return Err(toml_error(
+            source,
+            "at least one of rating_weight, credit_weight, values_weight must be above zero",
+        ));
+    }
+    for (name, cuts) in [
+        ("results_cuts", policy.results_cuts),
+        ("values_cuts", policy.values_cuts),
+    ] {
+        if let Some([low, high]) = cuts
+            && !(low.is_finite() && high.is_finite() && low < high)
+        {
+            return Err(toml_error(
+                source,
+                format!("{name} = [{low}, {high}]: the first cut must be below the second"),
+            ));
+        }
+    }
+    Ok(policy)
+}
+
+/// A policy as the organisation sees it: the settings in force and where they came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PolicyView {
+    pub kind: PolicyKind,
+    /// False while the documented defaults apply (no `policy_set` of this kind yet).
+    pub recorded: bool,
+    pub set_on: Option<NaiveDate>,
+    pub set_by: Option<PersonRef>,
+    /// The settings as written (TOML); the defaults written out when none were recorded.
+    pub text: String,
+    /// The settings as data.
+    pub settings: serde_json::Value,
+}
+
+impl App {
+    /// The policies recorded in the ledger, by kind: from the snapshot when one is built,
+    /// else read alone.
+    fn recorded_policies(&self) -> AppResult<BTreeMap<PolicyKind, PolicySetting>> {
+        if self.has_snapshot() {
+            return Ok(self.snapshot()?.state.policies.clone());
+        }
+        self.read(|store| Ok(store.policies()?))
+    }
+
+    /// The credit policy in force: the last recorded, else the default.
+    pub fn credit_policy(&self) -> AppResult<Policy> {
+        credit_policy_in(&self.recorded_policies()?)
+    }
+
+    /// The final-score policy in force: the last recorded, else the default.
+    pub fn final_policy(&self) -> AppResult<FinalPolicy> {
+        let recorded = self.recorded_policies()?;
+        final_policy(
+            recorded
+                .get(&PolicyKind::Final)
+                .map(|p| (RECORDED_FINAL, p.text.as_str())),
+        )
+    }
+
+    /// A policy in force, for anyone signed in: how credit and final scores are computed is
+    /// open to everyone they are computed for.
+    pub fn policy(&self, actor: &Actor, kind: PolicyKind) -> AppResult<PolicyView> {
+        authz::read_work(actor)?;
+        let recorded = self.recorded_policies()?;
+        let setting = recorded.get(&kind);
+        let (text, settings) = match kind {
+            PolicyKind::Credit => {
+                let policy = credit_policy_in(&recorded)?;
+                (setting.map(|s| s.text.clone()), to_json(&policy)?)
+            }
+            PolicyKind::Final => {
+                let policy = final_policy(setting.map(|p| (RECORDED_FINAL, p.text.as_str())))?;
+                (setting.map(|s| s.text.clone()), to_json(&policy)?)
+            }
+        };
+        let text = match text {
+            Some(text) => text,
+            None => match kind {
+                PolicyKind::Credit => toml::to_string(&Policy::default()),
+                PolicyKind::Final => toml::to_string(&FinalPolicy::default()),
+            }
+            .map_err(|e| AppError::Internal(format!("cannot write the default policy: {e}")))?,
+        };
+        let names = self.directory(actor)?;
+        Ok(PolicyView {
+            kind,
+            recorded: setting.is_some(),
+            set_on: setting.map(|s| s.set_on),
+            set_by: setting
+                .and_then(|s| s.set_by.as_deref())
+                .map(|p| names.person(p)),
+            text,
+            settings,
+        })
+    }
+
+    /// Records a policy (HR or an administrator): checked here, then in force for every
+    /// face from the next read on.
+    pub fn set_policy(
+        &self,
+        actor: &Actor,
+        kind: PolicyKind,
+        source: &str,
+        text: &str,
+    ) -> AppResult<Receipt> {
+        authz::set_policies(actor)?;
+        match kind {
+            PolicyKind::Credit => {
+                credit_policy(Some((source, text)))?;
+            }
+            PolicyKind::Final => {
+                final_policy(Some((source, text)))?;
+            }
+        }
+        self.append(
+            actor,
+            vec![Event::PolicySet {
+                by: crate::commands::by_of(actor),
+                kind,
+                set_on: self.today(),
+                text: text.to_string(),
+            }],
+        )
+    }
+}
+
+const RECORDED_CREDIT: &str = "the credit policy recorded in the ledger";
+const RECORDED_FINAL: &str = "the final-score policy recorded in the ledger";
+
+/// The credit policy in force among `recorded`.
+pub(crate) fn credit_policy_in(
+    recorded: &BTreeMap<PolicyKind, PolicySetting>,
+) -> AppResult<Policy> {
+    credit_policy(
+        recorded
+            .get(&PolicyKind::Credit)
+            .map(|p| (RECORDED_CREDIT, p.text.as_str())),
+    )
+}
+
+fn to_json(value: &impl Serialize) -> AppResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -87,6 +87,11 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// An organisation-wide policy kept in the ledger: how credit is attributed (docs/credit.md)
+    /// and how the final score blends its parts.
+    PolicyKind { Credit = "credit", Final = "final" }
+);
+vocabulary!(
     /// Where a request to join a node stands.
     JoinStatus { Pending = "pending", Accepted = "accepted", Declined = "declined", Withdrawn = "withdrawn" }
 );
@@ -282,6 +287,16 @@ pub struct PeerAllocation {
 
 /// Every allocation gives exactly this many points.
 pub const PEER_POINTS_PER_ALLOCATION: u32 = 100;
+
+/// The policy in force, as projected from the last `policy_set` of its kind: the settings as
+/// written (TOML), checked by the application before they were recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicySetting {
+    pub kind: PolicyKind,
+    pub set_by: Option<PersonId>,
+    pub set_on: NaiveDate,
+    pub text: String,
+}
 
 /// A role held by a person, as projected from `role_granted` / `role_revoked`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

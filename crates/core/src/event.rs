@@ -152,6 +152,16 @@ pub enum Event {
         exported_on: NaiveDate,
         through_seq: u64,
     },
+    /// An organisation-wide policy (credit attribution, final-score blend) from `set_on`:
+    /// its settings as written (TOML text, so that the payload holds no floats), and who
+    /// set it (absent for the operator).
+    PolicySet {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        kind: PolicyKind,
+        set_on: NaiveDate,
+        text: String,
+    },
 }
 
 /// Why a stored kind and payload are not an event.
@@ -206,6 +216,7 @@ impl Event {
             Event::JoinRequested { .. } => "join_requested",
             Event::JoinAnswered { .. } => "join_answered",
             Event::LedgerExported { .. } => "ledger_exported",
+            Event::PolicySet { .. } => "policy_set",
         }
     }
 
@@ -252,7 +263,8 @@ impl Event {
             | Event::RoleRevoked { .. }
             | Event::JoinRequested { .. }
             | Event::JoinAnswered { .. }
-            | Event::LedgerExported { .. } => false,
+            | Event::LedgerExported { .. }
+            | Event::PolicySet { .. } => false,
         }
     }
 
@@ -282,6 +294,7 @@ impl Event {
             Event::JoinRequested { requested_on, .. } => *requested_on,
             Event::JoinAnswered { on, .. } => *on,
             Event::LedgerExported { exported_on, .. } => *exported_on,
+            Event::PolicySet { set_on, .. } => *set_on,
             Event::OutcomeRecorded(o) => o.date,
             Event::NodeHandedOver(h) => h.date,
             Event::CycleOpened(c) => c.starts_on,
@@ -675,6 +688,12 @@ mod tests {
                 by: Some("P1".into()),
                 exported_on: day(4),
                 through_seq: 41,
+            },
+            Event::PolicySet {
+                by: None,
+                kind: PolicyKind::Credit,
+                set_on: day(4),
+                text: "peer_factor = 0.5\n".into(),
             },
             Event::OutcomeRecorded(OutcomeRecord {
                 outcome_id: "O1".into(),

@@ -56,6 +56,7 @@ pub struct Changes {
     pub peer_points: BTreeSet<PeerKey>,
     pub roles: BTreeSet<RoleKey>,
     pub join_requests: BTreeSet<JoinKey>,
+    pub policies: BTreeSet<PolicyKind>,
     pub reviews: ReviewChanges,
 }
 
@@ -73,6 +74,7 @@ impl Changes {
             && self.handovers.is_empty()
             && self.peer_points.is_empty()
             && self.roles.is_empty()
+            && self.policies.is_empty()
             && self.join_requests.is_empty()
             && self.reviews.is_empty()
     }
@@ -103,6 +105,8 @@ pub struct State {
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
     pub roles: BTreeMap<RoleKey, RoleHolding>,
     pub join_requests: BTreeMap<JoinKey, JoinRequest>,
+    /// The policies in force, by kind (none: the defaults).
+    pub policies: BTreeMap<PolicyKind, PolicySetting>,
     pub reviews: ReviewBook,
     links: Links,
     pub(crate) changes: Changes,
@@ -588,6 +592,26 @@ impl State {
                 if let Some(by) = by {
                     self.person(by, "by")?;
                 }
+            }
+            Event::PolicySet {
+                by,
+                kind,
+                set_on,
+                text,
+            } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                self.policies.insert(
+                    *kind,
+                    PolicySetting {
+                        kind: *kind,
+                        set_by: by.clone(),
+                        set_on: *set_on,
+                        text: text.clone(),
+                    },
+                );
+                self.changes.policies.insert(*kind);
             }
             Event::OutcomeRecorded(o) => {
                 if self.outcomes.contains_key(&o.outcome_id) {

@@ -7,7 +7,7 @@ use crate::rows::{self, Reader};
 use crate::sql::{Table, Value};
 use crate::{Store, StoreError};
 use valuetree_core::chain::StoredEvent;
-use valuetree_core::domain::{Contribution, OutcomeRecord};
+use valuetree_core::domain::{Contribution, OutcomeRecord, PolicyKind, PolicySetting};
 use valuetree_core::event::Event;
 use valuetree_core::review::RatingRecord;
 use valuetree_core::state::State;
@@ -97,6 +97,21 @@ impl Store {
             (&a.cycle_id, &a.dimension, &a.rater_id).cmp(&(&b.cycle_id, &b.dimension, &b.rater_id))
         });
         Ok(found)
+    }
+
+    /// The policies in force (`policy_set`), by kind: what a one-shot command reads instead
+    /// of the whole master data.
+    pub fn policies(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<PolicyKind, PolicySetting>, StoreError> {
+        let table = &rows::POLICIES;
+        let sql = format!("SELECT {} FROM {}", table.columns.join(", "), table.name);
+        let mut state = State::default();
+        let mut tx = self.begin(false)?;
+        tx.for_each_row(&sql, &[], &mut |row| {
+            rows::load_row(&mut state, table, &row)
+        })?;
+        Ok(state.policies)
     }
 
     /// The stored events after `seq`, in order (at most `limit`), parsed.

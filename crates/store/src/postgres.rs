@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_roles_and_flagpoles",
         include_str!("../migrations/postgres/0006_roles_and_flagpoles.sql"),
     ),
+    (
+        "0007_policies",
+        include_str!("../migrations/postgres/0007_policies.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

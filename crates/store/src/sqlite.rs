@@ -35,6 +35,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_roles_and_flagpoles",
         include_str!("../migrations/sqlite/0006_roles_and_flagpoles.sql"),
     ),
+    (
+        "0007_policies",
+        include_str!("../migrations/sqlite/0007_policies.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

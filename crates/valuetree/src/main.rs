@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::work::FlagpoleCommand,
     },
+    /// The credit and final-score policies in the ledger: show and set.
+    Policy {
+        #[command(subcommand)]
+        command: commands::policy::PolicyCommand,
+    },
     /// Roles in the ledger (hr, admin): grant and revoke.
     Role {
         #[command(subcommand)]
@@ -173,6 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Node { command } => commands::work::node(&app, &actor, command),
         Command::Flagpole { command } => commands::work::flagpole(&app, &actor, command),
         Command::Role { command } => commands::work::role(&app, &actor, command),
+        Command::Policy { command } => commands::policy::run(&app, &actor, command),
         Command::Show { what } => commands::show::run(&app, &actor, what),
         Command::Review(args) => commands::review::run(&app, &actor, args),
         Command::Sim(args) => commands::sim::run(args),

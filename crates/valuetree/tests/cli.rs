@@ -802,6 +802,33 @@ fn credit_policy_files_and_payouts() {
         ["P02", "P03", "P04", "P09"],
         "{discovery_only:?}"
     );
+    // Recorded in the ledger, the policy is in force for every later command (and face);
+    // an employee may not set it; a bad one is refused before it is recorded.
+    let default_show = db.ok(&["policy", "show", "credit"]);
+    assert!(
+        default_show.contains("the default credit policy") && default_show.contains("peer_factor"),
+        "{default_show}"
+    );
+    assert!(
+        db.fails(&["--as", "P04", "policy", "set", "credit", &policy])
+            .contains("rule hr-sets-policies")
+    );
+    db.ok(&["policy", "set", "credit", &policy]);
+    assert_eq!(credits(&db, &[]), discovery_only);
+    let shown: serde_json::Value =
+        serde_json::from_str(&db.ok(&["policy", "show", "credit", "--format", "json"]))
+            .expect("json");
+    assert_eq!(shown["recorded"], true, "{shown}");
+    assert_eq!(shown["settings"]["phase_weights"]["design"], 0.0, "{shown}");
+    let bad_final = db.write("final.toml", "rating_weight = -2\n");
+    assert!(
+        db.fails(&["policy", "set", "final", &bad_final])
+            .contains("rating_weight = -2")
+    );
+    db.ok(&["verify"]);
+    db.ok(&["rebuild", "--check"]);
+    let default_policy = db.write("default.toml", "");
+    db.ok(&["policy", "set", "credit", &default_policy]);
     let bad = db.write("bad.toml", "[phase_weights]\nbuild = -1\n");
     assert!(
         db.fails(&["credit", "--policy", &bad])

@@ -19,7 +19,8 @@ pub struct CreditQuery {
     /// Each person's credit by node as well (`PersonCredit::nodes`; one pass over every
     /// node's allocation, so asked for only where it is shown).
     pub by_node: bool,
-    pub policy: Policy,
+    /// A policy to compute with instead of the one in force (a what-if).
+    pub policy: Option<Policy>,
     pub page: Option<Page>,
 }
 
@@ -97,7 +98,7 @@ impl App {
             (None, Some(_)) => authz::read_work(actor)?,
             (None, None) => authz::read_organisation(state, actor, None)?,
         }
-        let engine = self.credit_engine_for(q.from, q.to, &q.policy)?;
+        let engine = self.credit_engine_for(q.from, q.to, q.policy.as_ref())?;
         let node_index = |id: &str| {
             engine
                 .nodes()
@@ -232,7 +233,7 @@ impl App {
         to: NaiveDate,
         kind: PayoutPolicy,
         paid: &HashMap<String, f64>,
-        policy: &Policy,
+        policy: Option<&Policy>,
     ) -> AppResult<PayoutReport> {
         let directory = self.directory(actor)?;
         authz::read_organisation(directory.state(), actor, None)?;

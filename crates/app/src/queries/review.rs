@@ -7,7 +7,6 @@ use crate::{Actor, App, authz};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use valuetree_core::NaiveDate;
-use valuetree_core::credit::Policy;
 use valuetree_core::domain::Relationship;
 use valuetree_core::org;
 use valuetree_core::review::feedback::{FeedbackView, feedback_for};
@@ -481,16 +480,16 @@ impl App {
         &self,
         actor: &Actor,
         cycle_id: &str,
-        policy: FinalPolicy,
+        policy: Option<FinalPolicy>,
     ) -> AppResult<FinalReport> {
+        let policy = match policy {
+            Some(policy) => policy,
+            None => self.final_policy()?,
+        };
         let state = self.cycle_state(cycle_id, false)?;
         authz::read_organisation(&state, actor, Some(cycle_id))?;
         let cycle = cycle_of(&state, cycle_id)?.record.clone();
-        let engine = self.credit_engine_for(
-            Some(cycle.starts_on),
-            Some(cycle.ends_on),
-            &Policy::default(),
-        )?;
+        let engine = self.credit_engine_for(Some(cycle.starts_on), Some(cycle.ends_on), None)?;
         let credit: HashMap<&str, f64> = engine
             .people()
             .iter()

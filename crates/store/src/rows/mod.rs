@@ -25,6 +25,7 @@ pub enum TableId {
     PeerPoints,
     Roles,
     JoinRequests,
+    Policies,
     Cycles,
     Goals,
     Measurements,
@@ -201,8 +202,15 @@ pub const JOIN_REQUESTS: Table = Table {
     key_columns: 2,
 };
 
+pub const POLICIES: Table = Table {
+    id: TableId::Policies,
+    name: "policies",
+    columns: &["kind", "text", "set_on", "set_by"],
+    key_columns: 1,
+};
+
 /// Every projection table, in the order they are written and compared.
-pub const PROJECTIONS: [&Table; 22] = [
+pub const PROJECTIONS: [&Table; 23] = [
     &PEOPLE,
     &UNITS,
     &UNIT_VERSIONS,
@@ -216,6 +224,7 @@ pub const PROJECTIONS: [&Table; 22] = [
     &PEER_POINTS,
     &ROLES,
     &JOIN_REQUESTS,
+    &POLICIES,
     &review::CYCLES,
     &review::GOALS,
     &review::MEASUREMENTS,
@@ -299,6 +308,15 @@ pub fn node_row(state: &State, n: &NodeRecord) -> Row {
         Value::opt_text(state.current_lead(&n.node_id)),
         Value::Text(serde_json::to_string(&n.roles_wanted).unwrap_or_default()),
         Value::opt_text(n.serves_id.as_ref()),
+    ]
+}
+
+pub fn policy_row(p: &PolicySetting) -> Row {
+    vec![
+        Value::text(p.kind.as_str()),
+        Value::text(&p.text),
+        date(p.set_on),
+        Value::opt_text(p.set_by.as_ref()),
     ]
 }
 
@@ -457,6 +475,7 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
             peer_points_row,
         ),
         TableId::Roles => pick(&changes.roles, |k| state.roles.get(k), role_row),
+        TableId::Policies => pick(&changes.policies, |k| state.policies.get(k), policy_row),
         TableId::JoinRequests => pick(
             &changes.join_requests,
             |k| state.join_requests.get(k),
@@ -490,6 +509,7 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
         TableId::Handovers => state.handovers.values().map(handover_row).collect(),
         TableId::PeerPoints => state.peer_points.values().map(peer_points_row).collect(),
         TableId::Roles => state.roles.values().map(role_row).collect(),
+        TableId::Policies => state.policies.values().map(policy_row).collect(),
         TableId::JoinRequests => state.join_requests.values().map(join_request_row).collect(),
         TableId::Events => Vec::new(),
         TableId::Cycles
@@ -813,6 +833,15 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 revoked_by: r.opt_text(5)?,
             };
             state.roles.insert((h.person_id.clone(), h.role), h);
+        }
+        TableId::Policies => {
+            let p = PolicySetting {
+                kind: r.parsed(0)?,
+                text: r.text(1)?,
+                set_on: r.date(2)?,
+                set_by: r.opt_text(3)?,
+            };
+            state.policies.insert(p.kind, p);
         }
         TableId::JoinRequests => {
             let j = JoinRequest {

@@ -14,7 +14,8 @@ use valuetree_core::credit::{PayoutPolicy, Policy};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-The default policy (docs/credit.md), each number configurable in a TOML file given to --policy:
+The policy in force is the one recorded with `valuetree policy set credit FILE`, else the
+default (docs/credit.md); --policy FILE computes with another one instead (a what-if). Settings:
   phase_weights.{discover,design,build,launch,operate} = 0.15, 0.20, 0.35, 0.15, 0.15
   confirmation.{confirmed,unconfirmed,retracted}        = 1.0, 0.5, 0.0
   half_life_days = 0        (0: no time decay)
@@ -41,18 +42,20 @@ pub struct CreditArgs {
     /// Itemise each person's credit: node, phase, effort, outcome.
     #[arg(long)]
     explain: bool,
-    /// A TOML file with the attribution policy.
+    /// Compute with the attribution policy in this TOML file instead of the one in force.
     #[arg(long)]
     policy: Option<PathBuf>,
 }
 
-/// The attribution policy of `--policy FILE`, or the default.
-pub fn load_policy(path: Option<&PathBuf>) -> Result<Policy> {
-    let text = crate::settings_file(path)?;
-    Ok(valuetree_app::settings::credit_policy(
-        text.as_ref()
-            .map(|(name, text)| (name.as_str(), text.as_str())),
-    )?)
+/// The attribution policy of `--policy FILE` (a what-if), or `None`: the one in force.
+pub fn load_policy(path: Option<&PathBuf>) -> Result<Option<Policy>> {
+    let Some((name, text)) = crate::settings_file(path)? else {
+        return Ok(None);
+    };
+    Ok(Some(valuetree_app::settings::credit_policy(Some((
+        name.as_str(),
+        text.as_str(),
+    )))?))
 }
 
 /// One line of `--explain`, in words.
@@ -170,7 +173,7 @@ pub struct PayoutArgs {
     /// CSV of earlier payouts (`person_id,paid`), for the balanced policy.
     #[arg(long)]
     paid: Option<PathBuf>,
-    /// A TOML file with the attribution policy.
+    /// Compute with the attribution policy in this TOML file instead of the one in force.
     #[arg(long)]
     credit_policy: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
@@ -213,7 +216,15 @@ pub fn payout_run(app: &App, actor: &Actor, args: PayoutArgs) -> Result<ExitCode
         PayoutKind::Balanced => PayoutPolicy::Balanced,
         PayoutKind::Immediate => PayoutPolicy::Immediate,
     };
-    let report = app.payout(actor, args.budget, args.from, args.to, kind, &paid, &policy)?;
+    let report = app.payout(
+        actor,
+        args.budget,
+        args.from,
+        args.to,
+        kind,
+        &paid,
+        policy.as_ref(),
+    )?;
     match args.format {
         Format::Csv => {
             say!("person_id,name,payout");

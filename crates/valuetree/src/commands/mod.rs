@@ -6,6 +6,7 @@ pub mod fairness;
 pub mod import;
 pub mod ledger;
 pub mod org;
+pub mod policy;
 pub mod render;
 pub mod review;
 pub mod show;

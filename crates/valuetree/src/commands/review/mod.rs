@@ -170,8 +170,9 @@ enum ReviewCommand {
     Final {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
-        /// Blend weights and 9-box cut points (TOML: rating_weight, credit_weight,
-        /// values_weight, results_cuts = [a, b], values_cuts = [a, b]).
+        /// Compute with these blend weights and 9-box cut points instead of the policy in
+        /// force (`valuetree policy show final`); TOML: rating_weight, credit_weight,
+        /// values_weight, results_cuts = [a, b], values_cuts = [a, b].
         #[arg(long)]
         policy: Option<PathBuf>,
     },
@@ -373,10 +374,13 @@ pub fn run(app: &App, actor: &Actor, args: ReviewArgs) -> Result<ExitCode> {
             )
         }
         ReviewCommand::Final { format, policy } => {
-            let policy = crate::settings_file(policy.as_ref())?;
-            let policy = valuetree_app::settings::final_policy(
-                policy.as_ref().map(|(s, t)| (s.as_str(), t.as_str())),
-            )?;
+            let policy = match crate::settings_file(policy.as_ref())? {
+                Some((name, text)) => Some(valuetree_app::settings::final_policy(Some((
+                    name.as_str(),
+                    text.as_str(),
+                )))?),
+                None => None,
+            };
             let report = app.final_scores(actor, &cycle_id, policy)?;
             calibration::final_view(&report, format)
         }

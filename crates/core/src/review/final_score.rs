@@ -63,7 +63,22 @@ pub struct FinalScore {
     pub credit_percentile: Option<f64>,
     /// Row and column of the 9-box, 0 = low … 2 = high, when both axes are known.
     pub nine_box: Option<(usize, usize)>,
+    /// The blend as data: each part present, with its renormalised weight and its value on
+    /// the scale.
+    pub terms: Vec<FinalTerm>,
+    /// The parts with a weight but no value (their weight went to the others).
+    pub missing: Vec<&'static str>,
+    /// The same in words, for a table.
     pub explanation: String,
+}
+
+/// One part of a final score: `weight × value`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FinalTerm {
+    /// `rating`, `credit` or `values`.
+    pub part: &'static str,
+    pub weight: f64,
+    pub value: f64,
 }
 
 pub const TIERS: [&str; 3] = ["low", "medium", "high"];
@@ -165,6 +180,7 @@ pub fn final_scores(
                 .map(|p| p.1)
                 .sum();
             let mut terms = Vec::new();
+            let mut data = Vec::new();
             let mut missing = Vec::new();
             let mut total = 0.0;
             for (name, w, value, note) in &parts {
@@ -173,6 +189,11 @@ pub fn final_scores(
                         let share = w / weight;
                         total += share * v;
                         terms.push(format!("{share:.2} × {name} {v:.2}{note}"));
+                        data.push(FinalTerm {
+                            part: name,
+                            weight: share,
+                            value: *v,
+                        });
                     }
                     None if *w > 0.0 => missing.push(*name),
                     _ => {}
@@ -200,6 +221,8 @@ pub fn final_scores(
                 values,
                 credit_percentile: *pct,
                 nine_box: None,
+                terms: data,
+                missing,
                 explanation,
             }
         })
@@ -251,6 +274,16 @@ mod tests {
         let c = &scores[2];
         assert!((c.score - (0.625 * 2.0 + 0.375 * 3.0)).abs() < 1e-12);
         assert!(c.explanation.contains("no values"));
+        assert_eq!(c.missing, ["values"]);
+        let weights: Vec<(&str, f64)> = c.terms.iter().map(|t| (t.part, t.weight)).collect();
+        assert!(
+            weights.len() == 2
+                && weights[0].0 == "rating"
+                && (weights[0].1 - 0.625).abs() < 1e-12
+                && weights[1].0 == "credit"
+                && (weights[1].1 - 0.375).abs() < 1e-12,
+            "{weights:?}"
+        );
         assert_eq!(c.nine_box, None, "no values axis, no box");
         assert!(a.nine_box.is_some());
     }

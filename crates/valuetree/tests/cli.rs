@@ -1644,6 +1644,47 @@ fn the_command_lines_json_is_the_application_layers_data() {
             json(&app.unit(&Actor::Operator, "U3", None).expect("unit")),
             &["show", "unit", "U3", "--format", "json"],
         );
+        direct(
+            json(
+                &app.org(&Actor::Operator, Some(day("2024-07-01")), valuetree_app::Page::ALL)
+                    .expect("org"),
+            ),
+            &["org", "--as-of", "2024-07-01", "--format", "json"],
+        );
+        direct(
+            json(
+                &app.org_diff(&Actor::Operator, day("2024-06-30"), day("2024-07-01"))
+                    .expect("diff"),
+            ),
+            &["org", "diff", "2024-06-30", "2024-07-01", "--format", "json"],
+        );
+        let credit = valuetree_app::queries::CreditQuery {
+            from: Some(day("2024-01-01")),
+            to: Some(day("2024-12-31")),
+            by_node: true,
+            ..Default::default()
+        };
+        direct(
+            json(&app.credit_report(&Actor::Operator, &credit).expect("credit")),
+            &[
+                "credit", "--from", "2024-01-01", "--to", "2024-12-31", "--format", "json",
+            ],
+        );
+        direct(
+            json(&app.cycles(&Actor::Operator).expect("cycles")),
+            &["cycle", "list", "--format", "json"],
+        );
+        direct(
+            json(&app.feedback(&Actor::Operator, "2024", "P04").expect("feedback")),
+            &["review", "--cycle", "2024", "feedback", "P04", "--format", "json"],
+        );
+        direct(
+            json(
+                &app.policy(&Actor::Operator, valuetree_core::domain::PolicyKind::Credit)
+                    .expect("policy"),
+            ),
+            &["policy", "show", "credit", "--format", "json"],
+        );
         // The same as a person: what they may see.
         let eve = app.actor_for("P06").expect("actor");
         direct(
@@ -1654,6 +1695,10 @@ fn the_command_lines_json_is_the_application_layers_data() {
             &["--as", "P06", "show", "person", "P06", "--format", "json"],
         );
     });
+}
+
+fn day(text: &str) -> valuetree_core::NaiveDate {
+    text.parse().expect("a date")
 }
 
 /// Serialising the app's different view types through one closure.

@@ -1646,8 +1646,12 @@ fn the_command_lines_json_is_the_application_layers_data() {
         );
         direct(
             json(
-                &app.org(&Actor::Operator, Some(day("2024-07-01")), valuetree_app::Page::ALL)
-                    .expect("org"),
+                &app.org(
+                    &Actor::Operator,
+                    Some(day("2024-07-01")),
+                    valuetree_app::Page::ALL,
+                )
+                .expect("org"),
             ),
             &["org", "--as-of", "2024-07-01", "--format", "json"],
         );
@@ -1656,7 +1660,14 @@ fn the_command_lines_json_is_the_application_layers_data() {
                 &app.org_diff(&Actor::Operator, day("2024-06-30"), day("2024-07-01"))
                     .expect("diff"),
             ),
-            &["org", "diff", "2024-06-30", "2024-07-01", "--format", "json"],
+            &[
+                "org",
+                "diff",
+                "2024-06-30",
+                "2024-07-01",
+                "--format",
+                "json",
+            ],
         );
         let credit = valuetree_app::queries::CreditQuery {
             from: Some(day("2024-01-01")),
@@ -1665,9 +1676,18 @@ fn the_command_lines_json_is_the_application_layers_data() {
             ..Default::default()
         };
         direct(
-            json(&app.credit_report(&Actor::Operator, &credit).expect("credit")),
+            json(
+                &app.credit_report(&Actor::Operator, &credit)
+                    .expect("credit"),
+            ),
             &[
-                "credit", "--from", "2024-01-01", "--to", "2024-12-31", "--format", "json",
+                "credit",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-12-31",
+                "--format",
+                "json",
             ],
         );
         direct(
@@ -1675,8 +1695,13 @@ fn the_command_lines_json_is_the_application_layers_data() {
             &["cycle", "list", "--format", "json"],
         );
         direct(
-            json(&app.feedback(&Actor::Operator, "2024", "P04").expect("feedback")),
-            &["review", "--cycle", "2024", "feedback", "P04", "--format", "json"],
+            json(
+                &app.feedback(&Actor::Operator, "2024", "P04")
+                    .expect("feedback"),
+            ),
+            &[
+                "review", "--cycle", "2024", "feedback", "P04", "--format", "json",
+            ],
         );
         direct(
             json(

@@ -10,7 +10,7 @@
 //! - **customers**: the leads of, and contributors to, the parent nodes the person's work fed;
 //! - **reports** (upward feedback): the people who reported to the person in the period.
 //!
-//! Each candidate carries the reasons in words. The ranking keeps the strongest of each kind
+//! Each candidate carries its reasons as data (`Reason`, which says itself in words). The ranking keeps the strongest of each kind
 //! of source first, so that a short list still has the cycle's minimum spread of sources.
 
 use super::{CycleRecord, ReviewerChoice};
@@ -27,9 +27,155 @@ pub struct Suggestion {
     /// Strength of the working relationship (effort units, or days for managers and reports,
     /// scaled to be comparable); the ranking key.
     pub weight: f64,
-    pub reasons: Vec<String>,
+    /// Why, as data; `Display` says it in words.
+    pub reasons: Vec<Reason>,
     /// Set when the person or a manager added or removed this reviewer.
     pub choice: Option<ReviewerChoice>,
+}
+
+/// A node named in a reason: id and title.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeLabel {
+    pub node_id: String,
+    pub title: String,
+}
+
+impl std::fmt::Display for NodeLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.title.is_empty() {
+            write!(f, "{}", self.node_id)
+        } else {
+            write!(f, "'{}' ({})", self.title, self.node_id)
+        }
+    }
+}
+
+/// Why someone is suggested (or was chosen) as a reviewer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Member of the same node at the same time.
+    SharedMembership {
+        node: NodeLabel,
+        from: NaiveDate,
+        to: NaiveDate,
+        days: i64,
+    },
+    /// Led a node the person contributed to.
+    LedNode {
+        node: NodeLabel,
+        effort: f64,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
+    /// Contributed to the same node in the period.
+    WorkedTogether {
+        node: NodeLabel,
+        first: NaiveDate,
+        last: NaiveDate,
+        yours: f64,
+        theirs: f64,
+    },
+    /// Leads a node the person's work feeds.
+    LeadsParent {
+        parent: NodeLabel,
+        fed: Vec<NodeLabel>,
+    },
+    /// Contributed to a node the person's work feeds.
+    ContributedToParent {
+        parent: NodeLabel,
+        effort: f64,
+        fed: Vec<NodeLabel>,
+    },
+    /// Managed the person during the cycle.
+    WasManager { days: i64, period_days: f64 },
+    /// Reported to the person during the cycle.
+    ReportedTo { days: i64 },
+    /// Added or removed by hand.
+    Chosen {
+        included: bool,
+        by: PersonId,
+        reason: String,
+    },
+}
+
+fn labels(nodes: &[NodeLabel]) -> String {
+    nodes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::SharedMembership {
+                node,
+                from,
+                to,
+                days,
+            } => write!(
+                f,
+                "member of {node} with you from {from} to {to} ({days} days)"
+            ),
+            Reason::LedNode {
+                node,
+                effort,
+                first,
+                last,
+            } => write!(
+                f,
+                "led {node}, where you contributed {effort} effort units in {}",
+                month_span(*first, *last)
+            ),
+            Reason::WorkedTogether {
+                node,
+                first,
+                last,
+                yours,
+                theirs,
+            } => write!(
+                f,
+                "worked with you on {node} in {}: you {yours}, they {theirs} effort units",
+                month_span(*first, *last)
+            ),
+            Reason::LeadsParent { parent, fed } => {
+                write!(
+                    f,
+                    "leads {parent}, which your work on {} feeds",
+                    labels(fed)
+                )
+            }
+            Reason::ContributedToParent {
+                parent,
+                effort,
+                fed,
+            } => write!(
+                f,
+                "contributed {effort} effort units to {parent}, which your work on {} feeds",
+                labels(fed)
+            ),
+            Reason::WasManager { days, period_days } => {
+                write!(
+                    f,
+                    "was your manager for {days} of the cycle's {period_days} days"
+                )
+            }
+            Reason::ReportedTo { days } => {
+                write!(f, "reported to you for {days} days of the cycle")
+            }
+            Reason::Chosen {
+                included,
+                by,
+                reason,
+            } => write!(
+                f,
+                "{} by {by}: {reason}",
+                if *included { "added" } else { "removed" }
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -117,7 +263,7 @@ impl State {
     ) -> Suggestions {
         let (start, end) = (cycle.starts_on, cycle.ends_on);
         let mut candidates: HashMap<(PersonId, Relationship), Suggestion> = HashMap::new();
-        let mut add = |who: &PersonId, relationship: Relationship, weight: f64, reason: String| {
+        let mut add = |who: &PersonId, relationship: Relationship, weight: f64, reason: Reason| {
             if who == person {
                 return;
             }
@@ -173,10 +319,12 @@ impl State {
                     .or_default() += r.effort.value();
             }
         }
-        let title = |node: &str| {
-            self.nodes
+        let title = |node: &str| NodeLabel {
+            node_id: node.to_string(),
+            title: self
+                .nodes
                 .get(node)
-                .map_or(node.to_string(), |n| format!("'{}' ({node})", n.title))
+                .map_or(String::new(), |n| n.title.clone()),
         };
 
         // Members of the same node at the same time in the period, whether or not both
@@ -212,26 +360,29 @@ impl State {
                         &other.person_id,
                         Relationship::Peer,
                         days as f64 / 7.0,
-                        format!(
-                            "member of {} with you from {a} to {b} ({days} days)",
-                            title(&m.node_id)
-                        ),
+                        Reason::SharedMembership {
+                            node: title(&m.node_id),
+                            from: a,
+                            to: b,
+                            days,
+                        },
                     );
                 }
             }
         }
 
         for (node, &(effort, first, last)) in &own {
-            let span = month_span(first, last);
             if let Some(lead) = self.lead_on(node, last) {
                 add(
                     lead,
                     Relationship::Lead,
                     effort,
-                    format!(
-                        "led {}, where you contributed {effort} effort units in {span}",
-                        title(node)
-                    ),
+                    Reason::LedNode {
+                        node: title(node),
+                        effort,
+                        first,
+                        last,
+                    },
                 );
             }
             let mut peers: Vec<(&str, f64)> = others
@@ -245,22 +396,27 @@ impl State {
                     &peer.to_string(),
                     Relationship::Peer,
                     effort.min(their),
-                    format!(
-                        "worked with you on {} in {span}: you {effort}, they {their} effort units",
-                        title(node)
-                    ),
+                    Reason::WorkedTogether {
+                        node: title(node),
+                        first,
+                        last,
+                        yours: effort,
+                        theirs: their,
+                    },
                 );
             }
         }
         for (parent, children) in &parents {
-            let fed: Vec<String> = children.iter().map(|c| title(c)).collect();
-            let fed = fed.join(", ");
+            let fed: Vec<NodeLabel> = children.iter().map(|c| title(c)).collect();
             if let Some(lead) = self.lead_on(parent, end) {
                 add(
                     lead,
                     Relationship::Customer,
                     1.0,
-                    format!("leads {}, which your work on {fed} feeds", title(parent)),
+                    Reason::LeadsParent {
+                        parent: title(parent),
+                        fed: fed.clone(),
+                    },
                 );
             }
             let mut contributors: Vec<(&str, f64)> = others
@@ -274,10 +430,11 @@ impl State {
                     &who.to_string(),
                     Relationship::Customer,
                     effort.min(1.0),
-                    format!(
-                        "contributed {effort} effort units to {}, which your work on {fed} feeds",
-                        title(parent)
-                    ),
+                    Reason::ContributedToParent {
+                        parent: title(parent),
+                        effort,
+                        fed: fed.clone(),
+                    },
                 );
             }
         }
@@ -290,7 +447,7 @@ impl State {
                 &manager,
                 Relationship::Manager,
                 own_effort * days as f64 / period_days,
-                format!("was your manager for {days} of the cycle's {period_days} days"),
+                Reason::WasManager { days, period_days },
             );
         }
         for assignment in self.assignments.values() {
@@ -306,7 +463,7 @@ impl State {
                         &assignment.record.person_id,
                         Relationship::Report,
                         own_effort * days as f64 / period_days / 2.0,
-                        format!("reported to you for {days} days of the cycle"),
+                        Reason::ReportedTo { days },
                     );
                 }
             }
@@ -373,11 +530,11 @@ impl State {
         ranked.extend(forced);
         for s in &mut ranked {
             if let Some(choice) = &s.choice {
-                let verb = if choice.included { "added" } else { "removed" };
-                s.reasons.push(format!(
-                    "{verb} by {}: {}",
-                    choice.change.by, choice.change.reason
-                ));
+                s.reasons.push(Reason::Chosen {
+                    included: choice.included,
+                    by: choice.change.by.clone(),
+                    reason: choice.change.reason.clone(),
+                });
             }
         }
         let (removed, candidates): (Vec<Suggestion>, Vec<Suggestion>) = ranked

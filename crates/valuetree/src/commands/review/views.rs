@@ -46,7 +46,7 @@ pub(super) fn reviewers(view: &ReviewersView, format: ViewFormat) -> Result<Exit
                 "    {} — {}: {}",
                 person_label(&s.reviewer_id),
                 s.relationship,
-                s.reasons.last().map_or("", String::as_str)
+                s.reasons.last().map_or(String::new(), ToString::to_string)
             );
         }
         if found.left_out.len() > 10 {

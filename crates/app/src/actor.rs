@@ -20,6 +20,10 @@ pub enum Actor {
         person_id: PersonId,
         roles: Vec<Role>,
     },
+    /// A service account of an integration (signed in with an API token), with the roles
+    /// its account was given. It is nobody in the ledger: like the operator it may name the
+    /// person an action is for, and its rules decide whether it may.
+    Service { username: String, roles: Vec<Role> },
 }
 
 /// How the operator appears in the ledger's `actor` field.
@@ -41,12 +45,13 @@ impl Actor {
         match self {
             Actor::Operator => OPERATOR.to_string(),
             Actor::Person { person_id, .. } => person_id.clone(),
+            Actor::Service { username, .. } => format!("service:{username}"),
         }
     }
 
     pub fn person_id(&self) -> Option<&str> {
         match self {
-            Actor::Operator => None,
+            Actor::Operator | Actor::Service { .. } => None,
             Actor::Person { person_id, .. } => Some(person_id),
         }
     }
@@ -58,7 +63,7 @@ impl Actor {
     pub fn has_role(&self, role: Role) -> bool {
         match self {
             Actor::Operator => false,
-            Actor::Person { roles, .. } => roles.contains(&role),
+            Actor::Person { roles, .. } | Actor::Service { roles, .. } => roles.contains(&role),
         }
     }
 

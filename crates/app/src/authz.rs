@@ -58,7 +58,7 @@ fn operator_or(actor: &Actor, role: Role) -> bool {
 /// tree, nodes, contributions, outcomes, the org chart. The operator too.
 pub fn read_work(actor: &Actor) -> Decision {
     match actor {
-        Actor::Operator => Ok(()),
+        Actor::Operator | Actor::Service { .. } => Ok(()),
         Actor::Person { .. } => Ok(()),
     }
 }

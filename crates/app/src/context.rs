@@ -143,6 +143,8 @@ pub struct App {
     writer: Writer,
     readers: Mutex<Vec<Store>>,
     snapshot: Mutex<Option<Arc<Snapshot>>>,
+    throttle: crate::accounts::Throttle,
+    account_policy: crate::accounts::AccountPolicy,
 }
 
 impl App {
@@ -156,7 +158,23 @@ impl App {
             clock,
             readers: Mutex::new(Vec::new()),
             snapshot: Mutex::new(None),
+            throttle: crate::accounts::Throttle::default(),
+            account_policy: crate::accounts::AccountPolicy::default(),
         }
+    }
+
+    /// The same application with another session and sign-in policy.
+    pub fn with_account_policy(mut self, policy: crate::accounts::AccountPolicy) -> App {
+        self.account_policy = policy;
+        self
+    }
+
+    pub fn account_policy(&self) -> crate::accounts::AccountPolicy {
+        self.account_policy.clone()
+    }
+
+    pub(crate) fn throttle(&self) -> &crate::accounts::Throttle {
+        &self.throttle
     }
 
     pub fn today(&self) -> NaiveDate {

@@ -1,6 +1,7 @@
 //! The application layer's one error type. Its kinds are what a face needs to answer: a
 //! command line prints the message and exits non-zero, a server maps each kind to a status
-//! once (not found 404, forbidden 403, rejected 422, conflict 409, invalid 400, internal 500).
+//! once (not found 404, forbidden 403, rejected 422, conflict 409, invalid 400,
+//! unauthenticated 401, too many attempts 429, internal 500).
 
 use serde::Serialize;
 use valuetree_store::StoreError;
@@ -48,6 +49,12 @@ pub enum AppError {
     /// The change was decided on a state that has changed since (decide again).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Nobody is signed in, or the credentials are wrong (the message never says which).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Too many failed sign-ins: wait before trying again.
+    #[error("{0}")]
+    TooManyAttempts(String),
     /// The request itself is malformed (a setting that does not parse, a bad combination).
     #[error("{0}")]
     Invalid(String),
@@ -114,6 +121,8 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden",
             AppError::Rejected(_) => "rejected",
             AppError::Conflict(_) => "conflict",
+            AppError::Unauthenticated(_) => "unauthenticated",
+            AppError::TooManyAttempts(_) => "too_many_attempts",
             AppError::Invalid(_) => "invalid",
             AppError::Internal(_) => "internal",
         }

@@ -12,6 +12,7 @@
 //! Synchronous on purpose: the store is synchronous, and an async face runs these calls on
 //! its blocking threads.
 
+pub mod accounts;
 pub mod actor;
 pub mod authz;
 pub mod commands;

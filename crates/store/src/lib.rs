@@ -6,6 +6,7 @@
 //! [`State`](valuetree_core::state::State)), appends the events and updates the projection
 //! rows they changed. Two processes writing at once therefore queue; the chain never forks.
 
+pub mod accounts;
 mod credit;
 mod ledger;
 mod lookup;

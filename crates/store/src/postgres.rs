@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_policies",
         include_str!("../migrations/postgres/0007_policies.sql"),
     ),
+    (
+        "0008_accounts",
+        include_str!("../migrations/postgres/0008_accounts.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

@@ -39,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_policies",
         include_str!("../migrations/sqlite/0007_policies.sql"),
     ),
+    (
+        "0008_accounts",
+        include_str!("../migrations/sqlite/0008_accounts.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

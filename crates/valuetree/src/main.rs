@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::policy::PolicyCommand,
     },
+    /// Accounts to sign in to the server with: add, passwd, list, disable, tokens.
+    User {
+        #[command(subcommand)]
+        command: commands::user::UserCommand,
+    },
     /// Roles in the ledger (hr, admin): grant and revoke.
     Role {
         #[command(subcommand)]
@@ -179,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Flagpole { command } => commands::work::flagpole(&app, &actor, command),
         Command::Role { command } => commands::work::role(&app, &actor, command),
         Command::Policy { command } => commands::policy::run(&app, &actor, command),
+        Command::User { command } => commands::user::run(&app, &actor, command),
         Command::Show { what } => commands::show::run(&app, &actor, what),
         Command::Review(args) => commands::review::run(&app, &actor, args),
         Command::Sim(args) => commands::sim::run(args),

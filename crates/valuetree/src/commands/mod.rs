@@ -11,4 +11,5 @@ pub mod render;
 pub mod review;
 pub mod show;
 pub mod sim;
+pub mod user;
 pub mod work;

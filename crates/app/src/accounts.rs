@@ -1,0 +1,680 @@
+//! Accounts, sign-in, sessions and API tokens: who a request is, turned into an [`Actor`].
+//! Secrets never leave this module except once, to the person they are made for: passwords
+//! are kept as argon2id hashes, session ids and tokens as SHA-256 digests.
+
+use crate::error::{AppError, AppResult};
+use crate::queries::PersonRef;
+use crate::{Actor, App, authz};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use valuetree_core::domain::Role;
+use valuetree_store::accounts::{AccountRow, AuditRow, SessionRow, TokenRow};
+
+/// How long sessions live and how sign-in failures are throttled.
+#[derive(Clone, Debug)]
+pub struct AccountPolicy {
+    /// A session unused this long ends.
+    pub idle: chrono::Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: chrono::Duration,
+    /// The last-seen time is written at most this often (not on every request).
+    pub touch_every: chrono::Duration,
+    /// Failed sign-ins allowed per username and client address before a lock-out.
+    pub max_failures: u32,
+    pub lockout: Duration,
+    pub min_password_chars: usize,
+}
+
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        AccountPolicy {
+            idle: chrono::Duration::hours(8),
+            absolute: chrono::Duration::days(7),
+            touch_every: chrono::Duration::minutes(5),
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+            min_password_chars: 10,
+        }
+    }
+}
+
+/// Who signed in: an account, the person it is (if any), and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub username: String,
+    pub person_id: Option<String>,
+    pub via: Via,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A session cookie (its id's digest, to end it).
+    Session { id_hash: String },
+    /// An API token, with what it may do.
+    Token { token_id: String, scope: TokenScope },
+    /// The command line (`valuetree user …`).
+    Local,
+}
+
+/// What an API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    Read,
+    Write,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+        }
+    }
+}
+
+/// An account as an administrator sees it (never its secrets).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountView {
+    pub username: String,
+    pub person: Option<PersonRef>,
+    /// For a person: the roles the ledger gives them today; for a service account, its own.
+    pub roles: Vec<Role>,
+    pub created_at: String,
+    pub disabled: bool,
+    pub has_password: bool,
+    pub demo: bool,
+}
+
+/// A new account: a person's (`person_id`) or a service account's (`roles`).
+#[derive(Clone, Debug, Default)]
+pub struct NewAccount {
+    pub username: String,
+    pub person_id: Option<String>,
+    /// For a person, roles granted in the ledger if not held yet; for a service account,
+    /// the account's roles.
+    pub roles: Vec<Role>,
+    pub demo: bool,
+}
+
+/// An API token as its owner sees it afterwards (the secret is shown once, at creation).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TokenView {
+    pub token_id: String,
+    pub name: String,
+    pub scope: TokenScope,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used: Option<String>,
+}
+
+/// A secret made for someone: shown to them once, kept only as its digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Failed sign-ins by (username, client address).
+#[derive(Default)]
+pub(crate) struct Throttle {
+    failures: Mutex<HashMap<(String, String), (u32, Instant)>>,
+}
+
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// 32 random bytes, as hex.
+fn random_secret() -> AppResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::Internal(format!("no randomness from the system: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// A random password for a demo persona: 20 characters, no whitespace.
+pub fn random_password() -> AppResult<String> {
+    Ok(random_secret()?[..20].to_string())
+}
+
+fn hash_password(password: &str) -> AppResult<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|e| AppError::Internal(format!("no randomness from the system: {e}")))?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| AppError::Internal(format!("cannot encode a salt: {e}")))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("cannot hash the password: {e}")))
+}
+
+fn password_matches(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash to check against when the account does not exist, so that an unknown username
+/// takes as long to refuse as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("not the password of anyone").unwrap_or_default())
+}
+
+fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+const REFUSED: &str = "the username or password is wrong";
+
+impl App {
+    fn now_text(&self) -> String {
+        self.clock()
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
+    fn audit(&self, actor: &Actor, action: &str, subject: &str, detail: String) -> AppResult<()> {
+        let row = AuditRow {
+            at: self.now_text(),
+            actor: actor.ledger_name(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            detail,
+        };
+        self.write(move |store| Ok(store.insert_audit(&row)?))
+    }
+
+    fn account_row(&self, username: &str) -> AppResult<AccountRow> {
+        let name = username.to_string();
+        self.read(|store| Ok(store.account(&name)?))?
+            .ok_or_else(|| {
+                AppError::not_found(format!("account {username}"), "`valuetree user list`")
+            })
+    }
+
+    fn account_view(&self, row: &AccountRow) -> AppResult<AccountView> {
+        let (person, roles) = match &row.person_id {
+            Some(id) => {
+                let snapshot = self.snapshot()?;
+                let roles = snapshot.state.roles_of(id, self.today());
+                (Some(PersonRef::of(&snapshot.state, id)), roles)
+            }
+            None => (None, service_roles(&row.service_roles)),
+        };
+        Ok(AccountView {
+            username: row.username.clone(),
+            person,
+            roles,
+            created_at: row.created_at.clone(),
+            disabled: row.disabled_at.is_some(),
+            has_password: row.password_hash.is_some(),
+            demo: row.demo,
+        })
+    }
+
+    /// Adds an account (administrators). A person's account signs in as that person, with
+    /// the roles the ledger gives them (`roles` are granted there if not held yet); a service
+    /// account keeps its roles on the account.
+    pub fn add_account(&self, actor: &Actor, new: NewAccount) -> AppResult<AccountView> {
+        authz::administer(actor)?;
+        if !valid_username(&new.username) {
+            return Err(AppError::rejected(
+                "username",
+                Some(&new.username),
+                "use 1 to 64 letters, digits, '.', '_', '-' or '@'",
+            ));
+        }
+        if let Some(person) = &new.person_id {
+            let snapshot = self.snapshot()?;
+            if !snapshot.state.people.contains_key(person) {
+                return Err(AppError::not_found(
+                    format!("person {person}"),
+                    "an account signs in as a person of the ledger (`valuetree org`)",
+                ));
+            }
+            for role in &new.roles {
+                if *role != Role::Employee
+                    && !snapshot.state.holds_role(person, *role, self.today())
+                {
+                    self.grant_role(actor, person, *role)?;
+                }
+            }
+        }
+        let row = AccountRow {
+            username: new.username.clone(),
+            person_id: new.person_id.clone(),
+            service_roles: if new.person_id.is_none() {
+                new.roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                String::new()
+            },
+            password_hash: None,
+            created_at: self.now_text(),
+            disabled_at: None,
+            demo: new.demo,
+        };
+        let inserted = {
+            let row = row.clone();
+            self.write(move |store| Ok(store.insert_account(&row)?))?
+        };
+        if !inserted {
+            return Err(AppError::Conflict(format!(
+                "the username {} is taken",
+                new.username
+            )));
+        }
+        self.audit(
+            actor,
+            "account_added",
+            &new.username,
+            format!(
+                "person {}, roles {}",
+                new.person_id.as_deref().unwrap_or("none (service account)"),
+                new.roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        )?;
+        self.account_view(&row)
+    }
+
+    /// Every account (administrators).
+    pub fn accounts(&self, actor: &Actor) -> AppResult<Vec<AccountView>> {
+        authz::administer(actor)?;
+        let rows = self.read(|store| Ok(store.accounts()?))?;
+        rows.iter().map(|r| self.account_view(r)).collect()
+    }
+
+    /// The account of `username` (administrators, or the account's own person).
+    pub fn account(&self, actor: &Actor, username: &str) -> AppResult<AccountView> {
+        let row = self.account_row(username)?;
+        if !(row.person_id.as_deref().is_some_and(|p| actor.is(p))) {
+            authz::administer(actor)?;
+        }
+        self.account_view(&row)
+    }
+
+    /// Sets a password (an administrator, or the account's own person). Every other session
+    /// of the account ends (`keep`: the one the change was made in).
+    pub fn set_password(
+        &self,
+        actor: &Actor,
+        username: &str,
+        password: &str,
+        keep: Option<&Identity>,
+    ) -> AppResult<()> {
+        let row = self.account_row(username)?;
+        if !(row.person_id.as_deref().is_some_and(|p| actor.is(p))) {
+            authz::administer(actor)?;
+        }
+        let min = self.account_policy().min_password_chars;
+        if password.chars().count() < min || password.trim().is_empty() {
+            return Err(AppError::rejected(
+                "password",
+                None,
+                format!("use at least {min} characters"),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let keep = match keep.map(|i| &i.via) {
+            Some(Via::Session { id_hash }) => Some(id_hash.clone()),
+            _ => None,
+        };
+        let name = username.to_string();
+        self.write(move |store| {
+            store.set_password_hash(&name, Some(&hash))?;
+            store.delete_sessions_of(&name, keep.as_deref())?;
+            Ok(())
+        })?;
+        self.audit(actor, "password_set", username, String::new())
+    }
+
+    /// Disables (or enables again) an account; a disabled account's sessions end and its
+    /// tokens stop working (administrators).
+    pub fn set_account_disabled(
+        &self,
+        actor: &Actor,
+        username: &str,
+        disabled: bool,
+    ) -> AppResult<()> {
+        authz::administer(actor)?;
+        self.account_row(username)?;
+        let (name, at) = (username.to_string(), disabled.then(|| self.now_text()));
+        self.write(move |store| {
+            store.set_account_disabled(&name, at.as_deref())?;
+            if at.is_some() {
+                store.delete_sessions_of(&name, None)?;
+            }
+            Ok(())
+        })?;
+        self.audit(
+            actor,
+            if disabled {
+                "account_disabled"
+            } else {
+                "account_enabled"
+            },
+            username,
+            String::new(),
+        )
+    }
+
+    /// Signs in with a password from `client` (an address, for throttling); returns the new
+    /// session's secret (for the cookie) and who signed in.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> AppResult<(Secret, Identity)> {
+        let policy = self.account_policy();
+        let key = (username.to_string(), client.to_string());
+        if let Some(wait) = self.locked_out(&key, &policy) {
+            return Err(AppError::TooManyAttempts(format!(
+                "too many failed sign-ins for {username} from this address; try again in {} minute(s)",
+                wait.as_secs().div_ceil(60)
+            )));
+        }
+        let name = username.to_string();
+        let row = self.read(|store| Ok(store.account(&name)?))?;
+        let usable = row
+            .as_ref()
+            .filter(|r| r.disabled_at.is_none())
+            .and_then(|r| r.password_hash.as_deref().map(|h| (r, h)));
+        let ok = match usable {
+            Some((_, hash)) => password_matches(password, hash),
+            None => {
+                password_matches(password, decoy_hash());
+                false
+            }
+        };
+        let row = match (ok, row) {
+            (true, Some(row)) => row,
+            _ => {
+                self.record_failure(key, &policy);
+                return Err(AppError::Unauthenticated(REFUSED.into()));
+            }
+        };
+        self.clear_failures(&key);
+        let secret = random_secret()?;
+        let id_hash = digest(&secret);
+        let now = self.now_text();
+        let session = SessionRow {
+            id_hash: id_hash.clone(),
+            username: row.username.clone(),
+            created_at: now.clone(),
+            last_seen: now,
+        };
+        self.write(move |store| Ok(store.insert_session(&session)?))?;
+        Ok((
+            Secret(secret),
+            Identity {
+                username: row.username,
+                person_id: row.person_id,
+                via: Via::Session { id_hash },
+            },
+        ))
+    }
+
+    /// Who holds the session `secret`, if it is live; its last-seen time is written at most
+    /// every few minutes.
+    pub fn session_identity(&self, secret: &str) -> AppResult<Option<Identity>> {
+        let id_hash = digest(secret);
+        let hash = id_hash.clone();
+        let Some(session) = self.read(|store| Ok(store.session(&hash)?))? else {
+            return Ok(None);
+        };
+        let policy = self.account_policy();
+        let now = self.clock().now();
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|d| d.to_utc());
+        let (Ok(created), Ok(seen)) = (parse(&session.created_at), parse(&session.last_seen))
+        else {
+            return Ok(None);
+        };
+        if now - created > policy.absolute || now - seen > policy.idle {
+            let hash = id_hash.clone();
+            self.write(move |store| Ok(store.delete_session(&hash)?))?;
+            return Ok(None);
+        }
+        let name = session.username.clone();
+        let Some(account) = self.read(|store| Ok(store.account(&name)?))? else {
+            return Ok(None);
+        };
+        if account.disabled_at.is_some() {
+            return Ok(None);
+        }
+        if now - seen > policy.touch_every {
+            let (hash, at) = (id_hash.clone(), self.now_text());
+            self.write(move |store| Ok(store.touch_session(&hash, &at)?))?;
+        }
+        Ok(Some(Identity {
+            username: account.username,
+            person_id: account.person_id,
+            via: Via::Session { id_hash },
+        }))
+    }
+
+    /// Ends a session.
+    pub fn logout(&self, identity: &Identity) -> AppResult<()> {
+        if let Via::Session { id_hash } = &identity.via {
+            let hash = id_hash.clone();
+            self.write(move |store| Ok(store.delete_session(&hash)?))?;
+        }
+        Ok(())
+    }
+
+    /// Makes an API token for `username` (their own person, or an administrator for any
+    /// account): the secret is returned once.
+    pub fn create_token(
+        &self,
+        actor: &Actor,
+        username: &str,
+        name: &str,
+        scope: TokenScope,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> AppResult<(Secret, TokenView)> {
+        let row = self.account_row(username)?;
+        if !(row.person_id.as_deref().is_some_and(|p| actor.is(p))) {
+            authz::administer(actor)?;
+        }
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err(AppError::rejected(
+                "name",
+                None,
+                "say what the token is for (1 to 200 characters)",
+            ));
+        }
+        let secret = format!("vt_{}", random_secret()?);
+        let token = TokenRow {
+            token_id: random_secret()?[..16].to_string(),
+            token_hash: digest(&secret),
+            username: username.to_string(),
+            name: name.trim().to_string(),
+            scope: scope.as_str().to_string(),
+            created_at: self.now_text(),
+            expires_at: expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            revoked_at: None,
+            last_used: None,
+        };
+        let stored = token.clone();
+        self.write(move |store| Ok(store.insert_token(&stored)?))?;
+        self.audit(
+            actor,
+            "token_created",
+            username,
+            format!("token {} ({}, {})", token.token_id, token.name, token.scope),
+        )?;
+        Ok((Secret(secret), token_view(&token)))
+    }
+
+    /// The tokens of `username` (their own person, or an administrator).
+    pub fn tokens(&self, actor: &Actor, username: &str) -> AppResult<Vec<TokenView>> {
+        let row = self.account_row(username)?;
+        if !(row.person_id.as_deref().is_some_and(|p| actor.is(p))) {
+            authz::administer(actor)?;
+        }
+        let name = username.to_string();
+        Ok(self
+            .read(|store| Ok(store.tokens_of(&name)?))?
+            .iter()
+            .map(token_view)
+            .collect())
+    }
+
+    /// Revokes a token of `username` (their own person, or an administrator).
+    pub fn revoke_token(&self, actor: &Actor, username: &str, token_id: &str) -> AppResult<()> {
+        let tokens = self.tokens(actor, username)?;
+        if !tokens.iter().any(|t| t.token_id == token_id) {
+            return Err(AppError::not_found(format!("token {token_id}"), ""));
+        }
+        let (id, at) = (token_id.to_string(), self.now_text());
+        self.write(move |store| Ok(store.revoke_token(&id, &at)?))?;
+        self.audit(
+            actor,
+            "token_revoked",
+            username,
+            format!("token {token_id}"),
+        )
+    }
+
+    /// Who holds the API token `secret`, if it is live.
+    pub fn token_identity(&self, secret: &str) -> AppResult<Option<Identity>> {
+        let hash = digest(secret);
+        let Some(token) = self.read(|store| Ok(store.token_by_hash(&hash)?))? else {
+            return Ok(None);
+        };
+        let now = self.clock().now();
+        let expired = token.expires_at.as_deref().is_some_and(|t| {
+            chrono::DateTime::parse_from_rfc3339(t).map_or(true, |t| t.to_utc() <= now)
+        });
+        if token.revoked_at.is_some() || expired {
+            return Ok(None);
+        }
+        let name = token.username.clone();
+        let Some(account) = self.read(|store| Ok(store.account(&name)?))? else {
+            return Ok(None);
+        };
+        if account.disabled_at.is_some() {
+            return Ok(None);
+        }
+        let stale = token.last_used.as_deref().is_none_or(|t| {
+            chrono::DateTime::parse_from_rfc3339(t).map_or(true, |t| {
+                now - t.to_utc() > self.account_policy().touch_every
+            })
+        });
+        if stale {
+            let (id, at) = (token.token_id.clone(), self.now_text());
+            self.write(move |store| Ok(store.touch_token(&id, &at)?))?;
+        }
+        let scope = if token.scope == "write" {
+            TokenScope::Write
+        } else {
+            TokenScope::Read
+        };
+        Ok(Some(Identity {
+            username: account.username,
+            person_id: account.person_id,
+            via: Via::Token {
+                token_id: token.token_id,
+                scope,
+            },
+        }))
+    }
+
+    /// The actor an identity acts as: the person with the ledger's roles today, or the
+    /// service account with its own roles.
+    pub fn actor_of(&self, identity: &Identity) -> AppResult<Actor> {
+        match &identity.person_id {
+            Some(person) => self.actor_for(person),
+            None => {
+                let name = identity.username.clone();
+                let row = self
+                    .read(|store| Ok(store.account(&name)?))?
+                    .ok_or_else(|| AppError::Unauthenticated("the account is gone".into()))?;
+                Ok(Actor::Service {
+                    username: row.username,
+                    roles: service_roles(&row.service_roles),
+                })
+            }
+        }
+    }
+
+    /// The audit entries about `subject` (an account or a person): administrators, or the
+    /// person themself ("who looked at my record").
+    pub fn audit_log(&self, actor: &Actor, subject: &str) -> AppResult<Vec<AuditRow>> {
+        if !actor.is(subject) {
+            authz::administer(actor)?;
+        }
+        let subject = subject.to_string();
+        self.read(|store| Ok(store.audit_of(&subject, 500)?))
+    }
+
+    fn locked_out(&self, key: &(String, String), policy: &AccountPolicy) -> Option<Duration> {
+        let failures = self.throttle().failures.lock().ok()?;
+        let (count, since) = failures.get(key)?;
+        let elapsed = since.elapsed();
+        (*count >= policy.max_failures && elapsed < policy.lockout)
+            .then(|| policy.lockout - elapsed)
+    }
+
+    fn record_failure(&self, key: (String, String), policy: &AccountPolicy) {
+        if let Ok(mut failures) = self.throttle().failures.lock() {
+            let entry = failures.entry(key).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= policy.lockout {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+            entry.1 = Instant::now();
+        }
+    }
+
+    fn clear_failures(&self, key: &(String, String)) {
+        if let Ok(mut failures) = self.throttle().failures.lock() {
+            failures.remove(key);
+        }
+    }
+}
+
+fn service_roles(text: &str) -> Vec<Role> {
+    text.split_whitespace()
+        .filter_map(|r| r.parse().ok())
+        .collect()
+}
+
+fn token_view(t: &TokenRow) -> TokenView {
+    TokenView {
+        token_id: t.token_id.clone(),
+        name: t.name.clone(),
+        scope: if t.scope == "write" {
+            TokenScope::Write
+        } else {
+            TokenScope::Read
+        },
+        created_at: t.created_at.clone(),
+        expires_at: t.expires_at.clone(),
+        revoked_at: t.revoked_at.clone(),
+        last_used: t.last_used.clone(),
+    }
+}

@@ -460,6 +460,19 @@ fn receipt(summary: &ImportSummary) -> Receipt {
             .collect(),
         head: summary.head.as_ref().map(ToString::to_string),
         seq: summary.head.as_ref().map(|h| h.seq),
+        hash: summary.head.as_ref().map(|h| h.hash.clone()),
+        already_recorded: false,
+    }
+}
+
+/// The receipt of a write recorded earlier by the event at `head`.
+pub(crate) fn earlier_receipt(head: Option<Head>) -> Receipt {
+    Receipt {
+        events: Vec::new(),
+        head: head.as_ref().map(ToString::to_string),
+        seq: head.as_ref().map(|h| h.seq),
+        hash: head.map(|h| h.hash),
+        already_recorded: true,
     }
 }
 

@@ -36,6 +36,11 @@ pub struct Receipt {
     pub head: Option<String>,
     /// The sequence number of the last event (the head's).
     pub seq: Option<i64>,
+    /// That event's hash.
+    pub hash: Option<String>,
+    /// True when the same write had been recorded before (a retry): nothing new was
+    /// written, and `seq`/`hash` are those of the event that recorded it.
+    pub already_recorded: bool,
 }
 
 /// A window into a long list: `offset` items skipped, at most `limit` returned.

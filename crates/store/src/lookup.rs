@@ -69,6 +69,43 @@ impl Store {
         Ok(scratch.contributions.remove(id))
     }
 
+    /// The event of `kind` whose payload has `field` = `id` (the latest, if several): the
+    /// receipt a retried write answers with. It reads the payloads of that kind, so it is
+    /// meant for the rare retry, not for every request.
+    pub fn recording_event(
+        &mut self,
+        kind: &str,
+        field: &str,
+        id: &str,
+    ) -> Result<Option<Head>, StoreError> {
+        let pattern = serde_json::to_string(id).map_err(|e| StoreError::Corrupt {
+            table: "events",
+            reason: e.to_string(),
+        })?;
+        let needle = format!("\"{field}\":{pattern}");
+        let escaped: String = needle
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let mut tx = self.begin(false)?;
+        let rows = tx.query(
+            "SELECT seq, hash FROM events WHERE kind = $1 AND payload LIKE $2 ESCAPE '\\' ORDER BY seq DESC LIMIT 1",
+            &[Value::text(kind), Value::text(format!("%{escaped}%"))],
+        )?;
+        Ok(rows
+            .first()
+            .and_then(|row| match (row.first(), row.get(1)) {
+                (Some(Value::Int(seq)), Some(Value::Text(hash))) => Some(Head {
+                    seq: *seq,
+                    hash: hash.clone(),
+                }),
+                _ => None,
+            }))
+    }
+
     /// The outcomes recorded at one node, in date order.
     pub fn outcomes_of_node(&mut self, node_id: &str) -> Result<Vec<OutcomeRecord>, StoreError> {
         let mut scratch = State::default();

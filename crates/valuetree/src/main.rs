@@ -25,9 +25,9 @@ use valuetree_store::{DEFAULT_DB, Head};
 #[command(name = "valuetree", version, propagate_version = true)]
 struct Cli {
     /// Database: a SQLite file path (created on first use), a sqlite: URL, or a
-    /// postgres://user@host/db URL.
-    #[arg(long, global = true, env = "VALUETREE_DB", default_value = DEFAULT_DB)]
-    db: String,
+    /// postgres://user@host/db URL [default: valuetree.db; `serve --demo`: demo.db].
+    #[arg(long, global = true, env = "VALUETREE_DB")]
+    db: Option<String>,
 
     /// Act as this person, with their permissions (for scripting and tests). Without it you
     /// act as the operator, who holds the database and may administer; events record
@@ -84,6 +84,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::policy::PolicyCommand,
     },
+    /// Run the server: the JSON API for the web pages and integrations.
+    Serve(commands::serve::ServeArgs),
     /// Accounts to sign in to the server with: add, passwd, list, disable, tokens.
     User {
         #[command(subcommand)]
@@ -173,7 +175,14 @@ pub fn clock() -> Result<Arc<dyn Clock>> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let app = valuetree_app::App::new(&cli.db, clock()?);
+    // The server opens the database its own way (`--demo` defaults to demo.db) and acts as
+    // whoever signs in.
+    let db_flag = cli.db.clone();
+    let db = cli.db.unwrap_or_else(|| DEFAULT_DB.to_string());
+    if let Command::Serve(args) = cli.command {
+        return commands::serve::run(db_flag, cli.as_person.as_deref(), args);
+    }
+    let app = valuetree_app::App::new(&db, clock()?);
     let actor = match &cli.as_person {
         Some(id) => app.actor_for(id)?,
         None => valuetree_app::Actor::Operator,
@@ -185,6 +194,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Role { command } => commands::work::role(&app, &actor, command),
         Command::Policy { command } => commands::policy::run(&app, &actor, command),
         Command::User { command } => commands::user::run(&app, &actor, command),
+        Command::Serve(args) => commands::serve::run(db_flag, cli.as_person.as_deref(), args),
         Command::Show { what } => commands::show::run(&app, &actor, what),
         Command::Review(args) => commands::review::run(&app, &actor, args),
         Command::Sim(args) => commands::sim::run(args),

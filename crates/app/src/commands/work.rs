@@ -69,20 +69,50 @@ impl App {
         });
         let effort = Amount::parse(&new.effort.to_string())
             .map_err(|e| AppError::rejected("effort", None, e.to_string()))?;
-        self.append(
-            actor,
-            vec![Event::ContributionRecorded(ContributionRecord {
-                confirmed: false,
-                contribution_id: id,
-                date,
-                description: new.description,
-                effort,
-                evidence: new.evidence,
-                node_id: new.node_id,
-                person_id: person,
-                phase: new.phase,
-            })],
-        )
+        let record = ContributionRecord {
+            confirmed: false,
+            contribution_id: id.clone(),
+            date,
+            description: new.description,
+            effort,
+            evidence: new.evidence,
+            node_id: new.node_id,
+            person_id: person,
+            phase: new.phase,
+        };
+        // The same id again: a retry of the same record is answered with the receipt of the
+        // event that recorded it; another record under the id is a conflict.
+        let (again, receipt) =
+            self.append_deciding(actor, preload_contribution(&id), move |state| {
+                match state.contributions.get(&record.contribution_id) {
+                    Some(existing) => {
+                        let before = &existing.record;
+                        let same = before.person_id == record.person_id
+                            && before.node_id == record.node_id
+                            && before.phase == record.phase
+                            && before.date == record.date
+                            && before.effort == record.effort
+                            && before.description == record.description
+                            && (record.evidence.is_none() || before.evidence == record.evidence);
+                        if same {
+                            Ok((Vec::new(), true))
+                        } else {
+                            Err(AppError::Conflict(format!(
+                                "contribution {} was already recorded with other values; give a new contribution_id",
+                                record.contribution_id
+                            )))
+                        }
+                    }
+                    None => Ok((vec![Event::ContributionRecorded(record)], false)),
+                }
+            })?;
+        if !again {
+            return Ok(receipt);
+        }
+        let head = self.read(|store| {
+            Ok(store.recording_event("contribution_recorded", "contribution_id", &id)?)
+        })?;
+        Ok(crate::context::earlier_receipt(head))
     }
 
     /// The node's lead confirms a contribution (never their own).

@@ -18,15 +18,33 @@ pub fn demo_config() -> SimConfig {
     }
 }
 
+/// The ledger's head, `None` for an empty or missing database (the first write creates it).
+pub fn head_or_empty(app: &App, actor: &Actor) -> Result<Option<valuetree_store::Head>> {
+    match app.head(actor) {
+        Ok(head) => Ok(head),
+        Err(valuetree_app::AppError::NotFound { .. }) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Loads the demo organisation into an empty database; returns what was loaded.
+pub fn load_demo(app: &App, actor: &Actor) -> Result<Loaded> {
+    let dir = std::env::temp_dir().join(format!("valuetree-demo-{}", std::process::id()));
+    let result = load(app, actor, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// What `load_demo` put in the database.
+pub struct Loaded {
+    pub summary: valuetree_sim::SimSummary,
+    pub imported: valuetree_store::ImportSummary,
+    pub last_cycle: Option<String>,
+}
+
 pub fn run(app: &App, actor: &Actor) -> Result<ExitCode> {
     valuetree_app::authz::administer(actor)?;
-    // The first write creates the database; reading its head first needs one that exists.
-    let head = match app.head(actor) {
-        Ok(head) => head,
-        Err(valuetree_app::AppError::NotFound { .. }) => None,
-        Err(other) => return Err(other.into()),
-    };
-    if let Some(head) = head {
+    if let Some(head) = head_or_empty(app, actor)? {
         bail!(
             "the database {} already holds {} events; the demo loads into an empty database only \
              (use another one, e.g. `valuetree --db demo.db demo`)",
@@ -34,13 +52,15 @@ pub fn run(app: &App, actor: &Actor) -> Result<ExitCode> {
             head.seq
         );
     }
-    let dir = std::env::temp_dir().join(format!("valuetree-demo-{}", std::process::id()));
-    let result = load(app, actor, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let Loaded {
+        summary,
+        imported,
+        last_cycle,
+    } = load_demo(app, actor)?;
+    report(app, &summary, &imported, last_cycle)
 }
 
-fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<ExitCode> {
+fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<Loaded> {
     let summary = super::sim::write(&demo_config(), dir)?;
     let mut batches: Vec<(String, ImportSource)> = Vec::new();
     for kind in Kind::ALL {
@@ -74,6 +94,19 @@ fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<ExitCode> {
     let imported = app.import_files(actor, batches, move |n| ticks.inc(n));
     bar.finish_and_clear();
     let imported = imported?;
+    Ok(Loaded {
+        summary,
+        imported,
+        last_cycle,
+    })
+}
+
+fn report(
+    app: &App,
+    summary: &valuetree_sim::SimSummary,
+    imported: &valuetree_store::ImportSummary,
+    last_cycle: Option<String>,
+) -> Result<ExitCode> {
     say!(
         "loaded the demo organisation into {}: {} people, {} units, {} nodes, {} contributions, {} ratings in its review cycles; {} events, head {}",
         app.location(),
@@ -83,7 +116,10 @@ fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<ExitCode> {
         summary.contributions,
         summary.ratings,
         imported.events,
-        imported.head.map_or(String::new(), |h| h.to_string())
+        imported
+            .head
+            .as_ref()
+            .map_or(String::new(), ToString::to_string)
     );
     say!("\npersonas:");
     for persona in &summary.personas {

@@ -9,6 +9,7 @@ pub mod org;
 pub mod policy;
 pub mod render;
 pub mod review;
+pub mod serve;
 pub mod show;
 pub mod sim;
 pub mod user;

@@ -37,7 +37,7 @@ pub enum StoreError {
     Missing { url: String },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_detail(.0))]
     Postgres(#[from] ::postgres::Error),
     #[error("PostgreSQL COPY: {0}")]
     Copy(String),
@@ -63,6 +63,14 @@ pub struct FileRowError {
 impl fmt::Display for FileRowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.file, self.error)
+    }
+}
+
+/// A PostgreSQL error with the server's own message (its `Display` says only "db error").
+fn postgres_detail(error: &::postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error.to_string(),
     }
 }
 

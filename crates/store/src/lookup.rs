@@ -70,40 +70,52 @@ impl Store {
     }
 
     /// The event of `kind` whose payload has `field` = `id` (the latest, if several): the
-    /// receipt a retried write answers with. It reads the payloads of that kind, so it is
-    /// meant for the rare retry, not for every request.
+    /// receipt a retried write answers with. It searches the stored payloads for the quoted
+    /// id (whichever form they are stored in) and reads the candidates back, so it is meant
+    /// for the rare retry, not for every request.
     pub fn recording_event(
         &mut self,
         kind: &str,
         field: &str,
         id: &str,
     ) -> Result<Option<Head>, StoreError> {
-        let pattern = serde_json::to_string(id).map_err(|e| StoreError::Corrupt {
+        let quoted = serde_json::to_string(id).map_err(|e| StoreError::Corrupt {
             table: "events",
             reason: e.to_string(),
         })?;
-        let needle = format!("\"{field}\":{pattern}");
-        let escaped: String = needle
+        let escaped: String = quoted
             .chars()
             .flat_map(|c| match c {
                 '%' | '_' | '\\' => vec!['\\', c],
                 c => vec![c],
             })
             .collect();
-        let mut tx = self.begin(false)?;
-        let rows = tx.query(
-            "SELECT seq, hash FROM events WHERE kind = $1 AND payload LIKE $2 ESCAPE '\\' ORDER BY seq DESC LIMIT 1",
-            &[Value::text(kind), Value::text(format!("%{escaped}%"))],
-        )?;
-        Ok(rows
-            .first()
-            .and_then(|row| match (row.first(), row.get(1)) {
-                (Some(Value::Int(seq)), Some(Value::Text(hash))) => Some(Head {
-                    seq: *seq,
-                    hash: hash.clone(),
-                }),
-                _ => None,
-            }))
+        let candidates = {
+            let mut tx = self.begin(false)?;
+            tx.query(
+                "SELECT seq FROM events WHERE kind = $1 AND payload LIKE $2 ESCAPE '\\' ORDER BY seq DESC LIMIT 50",
+                &[Value::text(kind), Value::text(format!("%{escaped}%"))],
+            )?
+        };
+        for row in candidates {
+            let Some(Value::Int(seq)) = row.first() else {
+                continue;
+            };
+            for (stored, event) in self.events_after(seq - 1, 1)? {
+                let payload: serde_json::Value = serde_json::from_str(&event.canonical_payload())
+                    .map_err(|e| StoreError::Corrupt {
+                    table: "events",
+                    reason: e.to_string(),
+                })?;
+                if payload.get(field).and_then(|v| v.as_str()) == Some(id) {
+                    return Ok(Some(Head {
+                        seq: stored.seq,
+                        hash: stored.hash,
+                    }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The outcomes recorded at one node, in date order.

@@ -8,7 +8,7 @@ CREATE TABLE accounts (
     password_hash TEXT,
     created_at TEXT NOT NULL,
     disabled_at TEXT,
-    demo INTEGER NOT NULL DEFAULT 0
+    demo BIGINT NOT NULL DEFAULT 0
 );
 
 -- Server-side sessions: only the SHA-256 of the cookie's secret is kept.

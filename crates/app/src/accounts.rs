@@ -200,6 +200,29 @@ impl App {
         self.write(move |store| Ok(store.insert_audit(&row)?))
     }
 
+    /// Leaves the entry "who looked at my record" shows: `actor` read `subject`'s private
+    /// data (ratings, feedback, scores, credit). A person reading their own leaves none, nor
+    /// does the operator (who holds the database file itself, on the command line).
+    pub(crate) fn note_private_read(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        what: String,
+    ) -> AppResult<()> {
+        if actor.is(subject) || actor.is_operator() {
+            return Ok(());
+        }
+        let row = AuditRow {
+            at: self.now_text(),
+            actor: actor.ledger_name(),
+            action: "private_record_read".into(),
+            subject: subject.to_string(),
+            detail: what,
+        };
+        self.write_later(move |store| Ok(store.insert_audit(&row)?));
+        Ok(())
+    }
+
     fn account_row(&self, username: &str) -> AppResult<AccountRow> {
         let name = username.to_string();
         self.read(|store| Ok(store.account(&name)?))?

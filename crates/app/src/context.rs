@@ -74,6 +74,20 @@ type Job = Box<dyn FnOnce(Result<&mut Store, String>) + Send>;
 struct Writer {
     /// The queue, or why the writer thread could not be started (reported on each write).
     jobs: Result<Mutex<mpsc::Sender<Job>>, String>,
+    /// The thread, joined when the application is dropped so that queued writes land.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once it has run what was queued.
+        self.jobs = Err("the application is stopping".into());
+        if let Ok(mut thread) = self.thread.lock()
+            && let Some(thread) = thread.take()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Writer {
@@ -101,10 +115,15 @@ impl Writer {
                     }
                 }
             });
-        Writer {
-            jobs: started
-                .map(|_| Mutex::new(send))
-                .map_err(|e| format!("cannot start the writer thread: {e}")),
+        match started {
+            Ok(thread) => Writer {
+                jobs: Ok(Mutex::new(send)),
+                thread: Mutex::new(Some(thread)),
+            },
+            Err(e) => Writer {
+                jobs: Err(format!("cannot start the writer thread: {e}")),
+                thread: Mutex::new(None),
+            },
         }
     }
 
@@ -130,6 +149,34 @@ impl Writer {
         answer.recv().map_err(|_| {
             AppError::Internal("the write failed inside the writer thread (it panicked)".into())
         })?
+    }
+}
+
+impl Writer {
+    /// Queues `work` without waiting for it (its failure is logged).
+    fn send(&self, work: impl FnOnce(&mut Store) -> AppResult<()> + Send + 'static) {
+        let job: Job = Box::new(move |store| {
+            let result = match store {
+                Ok(store) => work(store),
+                Err(reason) => Err(AppError::Internal(reason)),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "a queued write failed");
+            }
+        });
+        let queued = match &self.jobs {
+            Ok(jobs) => jobs
+                .lock()
+                .map_err(|_| "the writer's queue is poisoned".to_string())
+                .and_then(|q| {
+                    q.send(job)
+                        .map_err(|_| "the writer thread has stopped".into())
+                }),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = queued {
+            tracing::warn!(error = %e, "a write could not be queued");
+        }
     }
 }
 
@@ -209,6 +256,15 @@ impl App {
         work: impl FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
         self.writer.run(work)
+    }
+
+    /// Queues a write that nothing waits for (an audit entry of a read): the read is not
+    /// slowed by it, and the writer thread records it in order with everything else.
+    pub(crate) fn write_later(
+        &self,
+        work: impl FnOnce(&mut Store) -> AppResult<()> + Send + 'static,
+    ) {
+        self.writer.send(work);
     }
 
     /// Appends the events `decide` returns, decided from the state they are appended to

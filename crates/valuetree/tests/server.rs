@@ -198,6 +198,8 @@ fn the_api_records_once_keeps_people_to_their_rights_and_logs_no_secret() {
         db.ok(&["user", "add", "chloe", "--person", "P04"]);
         let password = "chloe's long password";
         db.ok_with_input(&["user", "passwd", "chloe"], &format!("{password}\n"));
+        db.ok(&["user", "add", "kofi", "--person", "P11", "--role", "hr"]);
+        db.ok_with_input(&["user", "passwd", "kofi"], "kofi's long password\n");
         let server = Server::start(&db.url, &[], db.dir().join("server.log"));
         let origin = server.url.clone();
 
@@ -274,6 +276,24 @@ fn the_api_records_once_keeps_people_to_their_rights_and_logs_no_secret() {
             json(&text)["people"]["items"].as_array().map(Vec::len),
             Some(2)
         );
+
+        // HR reads Chloe's private record; Chloe sees who looked.
+        let hr = server.login("kofi", "kofi's long password");
+        let (status, record) = server.get("/api/people/P04", &[("Cookie", &hr)]);
+        assert_eq!(status, 200, "{record}");
+        assert_eq!(json(&record)["private"]["access"], "full", "{record}");
+        let looked = (0..50)
+            .map(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                server
+                    .get("/api/people/P04/audit", &[("Cookie", &cookie)])
+                    .1
+            })
+            .find(|audit| audit.contains("\"actor\":\"P11\""))
+            .expect("Kofi's read is in Chloe's audit");
+        assert!(looked.contains("private_record_read"), "{looked}");
+        let (status, _) = server.get("/api/people/P03/audit", &[("Cookie", &cookie)]);
+        assert_eq!(status, 403, "another person's audit is not Chloe's to read");
 
         // An API token: read-only may read, not write; revoked, it is unknown.
         let (status, _, made) = server.request(

@@ -218,6 +218,13 @@ impl App {
             })
             .collect();
         let private = self.private_record(actor, person_id, with_credit, &snapshot)?;
+        if let Some(private) = &private {
+            self.note_private_read(
+                actor,
+                person_id,
+                format!("person record ({} access)", private.access),
+            )?;
+        }
         Ok(PersonRecordView {
             person: PersonRef::of(state, person_id),
             email: p.email.clone(),

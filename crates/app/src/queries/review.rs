@@ -377,6 +377,7 @@ impl App {
             Some(cycle_id),
             self.today(),
         )?;
+        self.note_private_read(actor, person, format!("review record of cycle {cycle_id}"))?;
         let book = &state.reviews;
         let mut ratings: Vec<&RatingRecord> = book
             .ratings

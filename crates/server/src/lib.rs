@@ -5,6 +5,7 @@
 mod auth;
 pub mod error;
 mod routes;
+mod writes;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};

@@ -3,12 +3,12 @@
 
 use crate::auth::{Caller, SESSION_COOKIE, client_address, same_origin};
 use crate::error::ApiError;
-use crate::{Body, Params, ServerState, blocking};
+use crate::{Body, Params, ServerState, blocking, writes};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::MethodFilter;
 use axum::{Json, Router};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
@@ -20,55 +20,169 @@ use valuetree_core::NaiveDate;
 use valuetree_core::domain::{OutcomeRecord, Phase, PolicyKind};
 use valuetree_core::{Amount, credit::Policy};
 
+/// Every route with its method and what it does: the router and the OpenAPI document
+/// (`/api/openapi.json`) are both built from this one list, so they cannot drift apart.
+struct Api {
+    paths: std::collections::BTreeMap<&'static str, axum::routing::MethodRouter<ServerState>>,
+    docs: Vec<(&'static str, Method, &'static str)>,
+}
+
+impl Api {
+    fn new() -> Api {
+        Api {
+            paths: std::collections::BTreeMap::new(),
+            docs: Vec::new(),
+        }
+    }
+
+    fn at<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        handler: H,
+    ) -> Api
+    where
+        H: axum::handler::Handler<T, ServerState>,
+        T: 'static,
+    {
+        let filter = match method {
+            Method::GET => MethodFilter::GET,
+            Method::POST => MethodFilter::POST,
+            Method::PUT => MethodFilter::PUT,
+            _ => MethodFilter::DELETE,
+        };
+        let route = self.paths.remove(path).unwrap_or_default();
+        self.paths.insert(path, route.on(filter, handler));
+        self.docs.push((path, method, summary));
+        self
+    }
+}
+
+fn api() -> Api {
+    use Method as M;
+    Api::new()
+        .at(M::GET, "/healthz", "The process is up.", healthz)
+        .at(M::GET, "/readyz", "The database answers and the snapshot is loaded.", readyz)
+        .at(M::POST, "/api/login", "Sign in with {username, password}; sets the session cookie.", login)
+        .at(M::POST, "/api/logout", "End the session.", logout)
+        .at(M::GET, "/api/me", "Who is signed in: person_id, username, roles.", me)
+        .at(M::POST, "/api/password", "Change your password {current_password, new_password}; ends your other sessions.", change_password)
+        .at(M::GET, "/api/tokens", "Your API tokens (never their secrets).", list_tokens)
+        .at(M::POST, "/api/tokens", "Make an API token {name, scope: read|write, expires_in_days}; the secret is shown once.", create_token)
+        .at(M::DELETE, "/api/tokens/{token_id}", "Revoke one of your API tokens.", revoke_token)
+        .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit): history, work, memberships, and private data if you may see it.", person)
+        .at(M::GET, "/api/people/{person_id}/audit", "Who looked at this person's private record (the person, administrators).", person_audit)
+        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes and credit breakdown.", node)
+        .at(M::POST, "/api/nodes", "Create a node {node_id, kind, title, lead_id, created_on, status, description}.", writes::create_node)
+        .at(M::POST, "/api/nodes/{node_id}/update", "Change a node's title, description, status or roles wanted (its lead).", writes::update_node)
+        .at(M::POST, "/api/nodes/{node_id}/members", "Add a member {person_id, role, joined_on} (the node's lead).", writes::add_member)
+        .at(M::POST, "/api/nodes/{node_id}/leave", "End a membership {person_id, left_on} (the member or the lead).", writes::leave)
+        .at(M::POST, "/api/nodes/{node_id}/hand-over", "Hand the node to another lead {to_lead_id, date, note}.", writes::hand_over)
+        .at(M::POST, "/api/nodes/{node_id}/join-requests", "Ask to join a node {role, message}.", writes::ask_to_join)
+        .at(M::POST, "/api/nodes/{node_id}/join-requests/{person_id}", "Answer a request to join {status: accepted|declined|withdrawn}.", writes::answer_join)
+        .at(M::POST, "/api/flagpoles", "Raise a flagpole {node_id, title, description, serves_id, roles_wanted}.", writes::raise_flagpole)
+        .at(M::POST, "/api/links", "Link a child under a parent {parent_id, child_id, weight, valid_from} (the parent's lead).", writes::link)
+        .at(M::POST, "/api/links/end", "End a link {parent_id, child_id, valid_from, valid_to}.", writes::unlink)
+        .at(M::GET, "/api/units/{unit_id}", "A unit and its members (as_of).", unit)
+        .at(M::GET, "/api/org", "Everyone employed on a date, by unit (as_of, offset, limit).", org)
+        .at(M::GET, "/api/org/diff", "What changed between two dates (from, to).", org_diff)
+        .at(M::GET, "/api/credit", "Credit from the value tree (from, to, person_id, node_id, explain, by_node, offset, limit).", credit)
+        .at(M::POST, "/api/contributions", "Record a contribution {contribution_id, person_id, node_id, phase, date, effort, description, evidence}; a retry answers 200 with the first receipt.", record_contribution)
+        .at(M::POST, "/api/contributions/{contribution_id}/confirm", "Confirm a contribution (the node's lead).", confirm_contribution)
+        .at(M::POST, "/api/contributions/{contribution_id}/unconfirm", "Take a confirmation back {reason}.", unconfirm_contribution)
+        .at(M::POST, "/api/contributions/{contribution_id}/retract", "Retract a contribution {reason}.", retract_contribution)
+        .at(M::POST, "/api/outcomes", "Record value realised {outcome_id, node_id, date, value, description, evidence}.", record_outcome)
+        .at(M::GET, "/api/cycles", "The review cycles.", cycles)
+        .at(M::POST, "/api/cycles", "Open a cycle {cycle_id, starts_on, ends_on, name, settings (TOML)} (HR).", writes::open_cycle)
+        .at(M::GET, "/api/cycles/{cycle_id}", "A cycle's settings and progress.", cycle)
+        .at(M::POST, "/api/cycles/{cycle_id}/phase", "Move a cycle to a phase {phase, on} (HR).", writes::move_cycle)
+        .at(M::POST, "/api/cycles/{cycle_id}/calibrate", "Calibrate the cycle's submitted ratings and record the result {dimension, plain} (HR).", writes::calibrate)
+        .at(M::POST, "/api/cycles/{cycle_id}/ratings", "Record your rating {ratee_id, relationship, dimension, score, comment, draft}.", writes::rate)
+        .at(M::GET, "/api/cycles/{cycle_id}/session", "The calibration session (HR, the committee).", session)
+        .at(M::GET, "/api/cycles/{cycle_id}/final", "The final scores and 9-box (HR, the committee).", final_scores)
+        .at(M::GET, "/api/cycles/{cycle_id}/feedback/{person_id}", "What the person sees of their feedback.", feedback)
+        .at(M::GET, "/api/cycles/{cycle_id}/record/{person_id}", "The person's whole record in the cycle (managers, HR, committee).", cycle_record)
+        .at(M::GET, "/api/cycles/{cycle_id}/reviewers/{person_id}", "Suggested reviewers with their reasons (limit).", reviewers)
+        .at(M::POST, "/api/cycles/{cycle_id}/reviewers/{person_id}/add", "Add a reviewer {reviewer_id, reason}.", writes::add_reviewer)
+        .at(M::POST, "/api/cycles/{cycle_id}/reviewers/{person_id}/remove", "Remove a reviewer {reviewer_id, reason}.", writes::remove_reviewer)
+        .at(M::POST, "/api/cycles/{cycle_id}/goals", "Set a goal {goal_id, person_id, node_id, title, key_results}.", writes::set_goal)
+        .at(M::POST, "/api/cycles/{cycle_id}/goals/{goal_id}/measurements", "Measure a key result {metric, actual, measured_on}.", writes::measure)
+        .at(M::POST, "/api/cycles/{cycle_id}/self-review", "Link a contribution into a self review {person_id, circle, contribution_id, text}.", writes::link_self_review)
+        .at(M::POST, "/api/cycles/{cycle_id}/behaviours", "Assess a values behaviour {person_id, value, behaviour, met, evidence}.", writes::assess_behaviour)
+        .at(M::POST, "/api/cycles/{cycle_id}/overrides", "A committee override {person_id, score, reason, dimension}.", writes::override_score)
+        .at(M::POST, "/api/cycles/{cycle_id}/apply-quota", "Record the forced-distribution moves (a cycle that opted in).", writes::apply_quota)
+        .at(M::GET, "/api/policies/{kind}", "The credit or final-score policy in force.", policy)
+        .at(M::PUT, "/api/policies/{kind}", "Record a policy (the body is its TOML) (HR, admin).", writes::set_policy)
+        .at(M::POST, "/api/roles/grant", "Grant a role {person_id, role} (admin).", writes::grant_role)
+        .at(M::POST, "/api/roles/revoke", "Revoke a role {person_id, role} (admin).", writes::revoke_role)
+        .at(M::POST, "/api/imports/{kind}", "Import a CSV file of one kind (the body), atomically (admin).", writes::import)
+        .at(M::GET, "/api/ledger/head", "The ledger's head {seq, hash}.", head)
+        .at(M::GET, "/api/ledger/verify", "Check the hash chain and the projections (admin).", writes::verify)
+        .at(M::GET, "/api/ledger/export", "The whole ledger as JSON Lines (admin; recorded as ledger_exported).", writes::export)
+        .at(M::GET, "/api/openapi.json", "This document.", openapi)
+}
+
 pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/api/login", post(login))
-        .route("/api/logout", post(logout))
-        .route("/api/me", get(me))
-        .route("/api/password", post(change_password))
-        .route("/api/tokens", get(list_tokens).post(create_token))
-        .route(
-            "/api/tokens/{token_id}",
-            axum::routing::delete(revoke_token),
+    let api = api();
+    let mut router = Router::new();
+    for (path, route) in api.paths {
+        router = router.route(path, route);
+    }
+    router.fallback(|| async {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route; see /api/openapi.json",
         )
-        .route("/api/people/{person_id}", get(person))
-        .route("/api/people/{person_id}/audit", get(person_audit))
-        .route("/api/nodes/{node_id}", get(node))
-        .route("/api/units/{unit_id}", get(unit))
-        .route("/api/org", get(org))
-        .route("/api/org/diff", get(org_diff))
-        .route("/api/credit", get(credit))
-        .route("/api/cycles", get(cycles))
-        .route("/api/cycles/{cycle_id}", get(cycle))
-        .route("/api/cycles/{cycle_id}/session", get(session))
-        .route("/api/cycles/{cycle_id}/final", get(final_scores))
-        .route("/api/cycles/{cycle_id}/feedback/{person_id}", get(feedback))
-        .route(
-            "/api/cycles/{cycle_id}/record/{person_id}",
-            get(cycle_record),
-        )
-        .route(
-            "/api/cycles/{cycle_id}/reviewers/{person_id}",
-            get(reviewers),
-        )
-        .route("/api/policies/{kind}", get(policy))
-        .route("/api/ledger/head", get(head))
-        .route("/api/contributions", post(record_contribution))
-        .route(
-            "/api/contributions/{contribution_id}/confirm",
-            post(confirm_contribution),
-        )
-        .route(
-            "/api/contributions/{contribution_id}/unconfirm",
-            post(unconfirm_contribution),
-        )
-        .route(
-            "/api/contributions/{contribution_id}/retract",
-            post(retract_contribution),
-        )
-        .route("/api/outcomes", post(record_outcome))
+    })
+}
+
+/// The OpenAPI 3.1 document of every route.
+fn openapi_document() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for (path, method, summary) in api().docs {
+        let parameters: Vec<serde_json::Value> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut operation = json!({
+            "summary": summary,
+            "operationId": format!("{} {path}", method.as_str().to_lowercase()),
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "done (a write recorded earlier: the first receipt)"},
+                "201": {"description": "recorded: a receipt with the event's seq and hash"},
+                "400": {"description": "a malformed request; the message names the field"},
+                "401": {"description": "not signed in"},
+                "403": {"description": "not allowed: details.rule names the rule"},
+                "404": {"description": "not found"},
+                "409": {"description": "a conflict with what is recorded"},
+                "422": {"description": "refused by the ledger's rules: details.fields"},
+            },
+        });
+        if matches!(method, Method::POST | Method::PUT) {
+            operation["requestBody"] =
+                json!({"content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        paths.entry(path.to_string()).or_insert_with(|| json!({}))
+            [method.as_str().to_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "valuetree", "version": env!("CARGO_PKG_VERSION")},
+        "components": {"securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+            "token": {"type": "http", "scheme": "bearer"},
+        }},
+        "security": [{"session": []}, {"token": []}],
+        "paths": paths,
+    })
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(openapi_document())
 }
 
 type ApiResult = Result<Response, ApiError>;

@@ -360,3 +360,37 @@ fn the_api_records_once_keeps_people_to_their_rights_and_logs_no_secret() {
         db.ok(&["verify"]);
     });
 }
+
+#[test]
+fn every_documented_route_exists_and_an_undocumented_one_does_not() {
+    let db = Db::sqlite().with_examples();
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    let (status, text) = server.get("/api/openapi.json", &[]);
+    assert_eq!(status, 200, "{text}");
+    let document = json(&text);
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() > 40, "{} paths", paths.len());
+    let mut operations = 0;
+    for (path, methods) in paths {
+        for (method, operation) in methods.as_object().expect("methods") {
+            operations += 1;
+            assert!(operation["summary"].is_string(), "{method} {path}");
+            let concrete: String = path
+                .split('/')
+                .map(|part| if part.starts_with('{') { "x" } else { part })
+                .collect::<Vec<_>>()
+                .join("/");
+            let body = matches!(method.as_str(), "post" | "put").then_some("{}");
+            let (status, _, text) =
+                server.request(&method.to_uppercase(), &concrete, &[], body);
+            assert!(
+                status != 405 && !text.contains("no such route"),
+                "{method} {path} is documented but not served: {status} {text}"
+            );
+        }
+    }
+    assert!(operations >= 55, "{operations} operations");
+    let (status, text) = server.get("/api/no-such-thing", &[]);
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("no such route"), "{text}");
+}

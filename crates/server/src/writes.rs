@@ -1,0 +1,836 @@
+//! The API's writes besides contributions and outcomes: the value tree (nodes, links,
+//! members, hand-overs, flagpoles), review cycles, roles, policies, imports and the ledger's
+//! administration. Each body names its fields as the CSV files and the ledger do, refuses an
+//! unknown field, and leaves every decision to the app.
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::{Body, ServerState, blocking};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use valuetree_app::Receipt;
+use valuetree_app::commands::calibration::CalibrationModel;
+use valuetree_app::commands::review::NewRating;
+use valuetree_app::commands::work::NewFlagpole;
+use valuetree_core::domain::{
+    EdgeRecord, JoinStatus, MemberRecord, NodeKind, NodeRecord, NodeStatus, PolicyKind,
+    Relationship, Role,
+};
+use valuetree_core::review::{
+    BehaviourAssessment, Circle, CyclePhase, GoalRecord, KeyResult, Measurement, ReviewerChange,
+    SelfReviewEntry,
+};
+use valuetree_core::{Amount, NaiveDate};
+
+type ApiResult = Result<Response, ApiError>;
+
+fn written(receipt: Receipt) -> ApiResult {
+    let status = if receipt.already_recorded {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(receipt)).into_response())
+}
+
+fn amount(text: &str, field: &str) -> Result<Amount, ApiError> {
+    Amount::parse(text).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+}
+
+/// An amount in a body: a JSON number or a decimal string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Number {
+    Number(f64),
+    Text(String),
+}
+
+impl Number {
+    fn amount(&self, field: &str) -> Result<Amount, ApiError> {
+        match self {
+            Number::Number(n) => amount(&n.to_string(), field),
+            Number::Text(t) => amount(t, field),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeBody {
+    node_id: String,
+    kind: NodeKind,
+    title: String,
+    lead_id: Option<String>,
+    created_on: Option<NaiveDate>,
+    status: Option<NodeStatus>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    roles_wanted: Vec<String>,
+    serves_id: Option<String>,
+}
+
+pub async fn create_node(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<NodeBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            let node = NodeRecord {
+                created_on: body.created_on.unwrap_or_else(|| app.today()),
+                description: body.description,
+                flagpole: false,
+                kind: body.kind,
+                lead_id: body.lead_id,
+                node_id: body.node_id,
+                roles_wanted: body.roles_wanted,
+                serves_id: body.serves_id,
+                status: body.status.unwrap_or(NodeStatus::Active),
+                title: body.title,
+            };
+            app.create_node(&caller.actor, node)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeUpdate {
+    title: Option<String>,
+    description: Option<String>,
+    status: Option<NodeStatus>,
+    roles_wanted: Option<Vec<String>>,
+}
+
+pub async fn update_node(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    Body(body): Body<NodeUpdate>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            let view = app.node(&caller.actor, &node_id)?;
+            let snapshot = app.snapshot()?;
+            let mut node = snapshot
+                .state
+                .nodes
+                .get(&view.node.node_id)
+                .cloned()
+                .ok_or_else(|| valuetree_app::AppError::not_found(format!("node {node_id}"), ""))?;
+            if let Some(title) = body.title {
+                node.title = title;
+            }
+            if let Some(description) = body.description {
+                node.description = description;
+            }
+            if let Some(roles) = body.roles_wanted {
+                node.roles_wanted = roles;
+            }
+            app.update_node(&caller.actor, node, body.status)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    parent_id: String,
+    child_id: String,
+    weight: Option<Number>,
+    valid_from: Option<NaiveDate>,
+}
+
+pub async fn link(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<LinkBody>,
+) -> ApiResult {
+    let weight = match &body.weight {
+        Some(w) => w.amount("weight")?,
+        None => Amount(1.0),
+    };
+    let edge = EdgeRecord {
+        child_id: body.child_id,
+        parent_id: body.parent_id,
+        valid_from: body.valid_from,
+        valid_to: None,
+        weight,
+    };
+    written(blocking(&state, move |app| app.link(&caller.actor, edge)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlinkBody {
+    parent_id: String,
+    child_id: String,
+    valid_from: Option<NaiveDate>,
+    valid_to: Option<NaiveDate>,
+}
+
+pub async fn unlink(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<UnlinkBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.unlink(
+                &caller.actor,
+                &body.parent_id,
+                &body.child_id,
+                body.valid_from,
+                body.valid_to,
+            )
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    person_id: String,
+    role: String,
+    joined_on: Option<NaiveDate>,
+}
+
+pub async fn add_member(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    Body(body): Body<MemberBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            let member = MemberRecord {
+                joined_on: body.joined_on.unwrap_or_else(|| app.today()),
+                left_on: None,
+                node_id,
+                person_id: body.person_id,
+                role: body.role,
+            };
+            app.join(&caller.actor, member)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveBody {
+    person_id: Option<String>,
+    left_on: Option<NaiveDate>,
+}
+
+pub async fn leave(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    Body(body): Body<LeaveBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.leave(
+                &caller.actor,
+                &node_id,
+                body.person_id.as_deref(),
+                body.left_on,
+            )
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverBody {
+    to_lead_id: String,
+    date: Option<NaiveDate>,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn hand_over(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    Body(body): Body<HandOverBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.hand_over(
+                &caller.actor,
+                &node_id,
+                &body.to_lead_id,
+                body.date,
+                &body.note,
+            )
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagpoleBody {
+    node_id: String,
+    title: String,
+    #[serde(default)]
+    description: String,
+    serves_id: String,
+    #[serde(default)]
+    roles_wanted: Vec<String>,
+}
+
+pub async fn raise_flagpole(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<FlagpoleBody>,
+) -> ApiResult {
+    let flagpole = NewFlagpole {
+        node_id: body.node_id,
+        title: body.title,
+        description: body.description,
+        serves_id: body.serves_id,
+        roles_wanted: body.roles_wanted,
+    };
+    written(
+        blocking(&state, move |app| {
+            app.raise_flagpole(&caller.actor, flagpole)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequestBody {
+    role: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub async fn ask_to_join(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(node_id): Path<String>,
+    Body(body): Body<JoinRequestBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.ask_to_join(&caller.actor, &node_id, None, &body.role, &body.message)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerBody {
+    status: JoinStatus,
+}
+
+pub async fn answer_join(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((node_id, person_id)): Path<(String, String)>,
+    Body(body): Body<AnswerBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.answer_join(&caller.actor, &node_id, &person_id, body.status)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    person_id: String,
+    role: Role,
+}
+
+pub async fn grant_role(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<RoleBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.grant_role(&caller.actor, &body.person_id, body.role)
+        })
+        .await?,
+    )
+}
+
+pub async fn revoke_role(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<RoleBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.revoke_role(&caller.actor, &body.person_id, body.role)
+        })
+        .await?,
+    )
+}
+
+/// A policy as TOML text (the body is the file's content).
+pub async fn set_policy(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    text: String,
+) -> ApiResult {
+    let kind: PolicyKind = kind
+        .parse()
+        .map_err(|e: valuetree_core::domain::UnknownValue| ApiError::bad_request(e.to_string()))?;
+    written(
+        blocking(&state, move |app| {
+            app.set_policy(&caller.actor, kind, "the request body", &text)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CycleBody {
+    cycle_id: String,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    name: Option<String>,
+    /// Settings as TOML text, as `valuetree cycle open --settings` reads them.
+    settings: Option<String>,
+}
+
+pub async fn open_cycle(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Body(body): Body<CycleBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            let cycle = valuetree_app::settings::cycle_record(
+                &body.cycle_id,
+                body.starts_on,
+                body.ends_on,
+                body.name,
+                body.settings.as_deref().map(|t| ("settings", t)),
+            )?;
+            app.open_cycle(&caller.actor, cycle)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseBody {
+    phase: CyclePhase,
+    on: Option<NaiveDate>,
+}
+
+pub async fn move_cycle(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<PhaseBody>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.move_cycle(&caller.actor, &cycle_id, body.phase, body.on)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrateBody {
+    dimension: Option<String>,
+    #[serde(default)]
+    plain: bool,
+}
+
+pub async fn calibrate(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<CalibrateBody>,
+) -> ApiResult {
+    let model = if body.plain {
+        CalibrationModel::Plain
+    } else {
+        CalibrationModel::Full
+    };
+    let (report, receipt) = blocking(&state, move |app| {
+        app.calibrate_cycle(&caller.actor, &cycle_id, body.dimension.as_deref(), model)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"receipt": receipt, "calibration": report})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingBody {
+    ratee_id: String,
+    rater_id: Option<String>,
+    relationship: Relationship,
+    dimension: String,
+    score: Number,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    draft: bool,
+}
+
+pub async fn rate(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<RatingBody>,
+) -> ApiResult {
+    let rating = NewRating {
+        cycle_id,
+        rater_id: body.rater_id,
+        ratee_id: body.ratee_id,
+        relationship: body.relationship,
+        dimension: body.dimension,
+        score: body.score.amount("score")?,
+        comment: body.comment,
+        draft: body.draft,
+    };
+    written(blocking(&state, move |app| app.rate(&caller.actor, rating)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewerBody {
+    reviewer_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn change_reviewer(
+    state: ServerState,
+    caller: Caller,
+    cycle_id: String,
+    ratee_id: String,
+    body: ReviewerBody,
+    add: bool,
+) -> ApiResult {
+    let change = ReviewerChange {
+        by: caller.actor.person_id().unwrap_or_default().to_string(),
+        cycle_id,
+        ratee_id,
+        reason: body.reason,
+        reviewer_id: body.reviewer_id,
+    };
+    written(
+        blocking(&state, move |app| {
+            app.change_reviewer(&caller.actor, change, add)
+        })
+        .await?,
+    )
+}
+
+pub async fn add_reviewer(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((cycle_id, ratee_id)): Path<(String, String)>,
+    Body(body): Body<ReviewerBody>,
+) -> ApiResult {
+    change_reviewer(state, caller, cycle_id, ratee_id, body, true).await
+}
+
+pub async fn remove_reviewer(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((cycle_id, ratee_id)): Path<(String, String)>,
+    Body(body): Body<ReviewerBody>,
+) -> ApiResult {
+    change_reviewer(state, caller, cycle_id, ratee_id, body, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyResultBody {
+    metric: String,
+    target: Number,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalBody {
+    goal_id: String,
+    person_id: String,
+    node_id: String,
+    title: String,
+    #[serde(default)]
+    key_results: Vec<KeyResultBody>,
+}
+
+pub async fn set_goal(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<GoalBody>,
+) -> ApiResult {
+    let key_results = body
+        .key_results
+        .iter()
+        .map(|k| {
+            Ok(KeyResult {
+                metric: k.metric.clone(),
+                target: k.target.amount("target")?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let goal = GoalRecord {
+        cycle_id,
+        goal_id: body.goal_id,
+        key_results,
+        node_id: body.node_id,
+        person_id: body.person_id,
+        title: body.title,
+    };
+    written(blocking(&state, move |app| app.set_goal(&caller.actor, goal)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureBody {
+    metric: String,
+    actual: Number,
+    measured_on: Option<NaiveDate>,
+}
+
+pub async fn measure(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((_cycle_id, goal_id)): Path<(String, String)>,
+    Body(body): Body<MeasureBody>,
+) -> ApiResult {
+    let actual = body.actual.amount("actual")?;
+    written(
+        blocking(&state, move |app| {
+            let m = Measurement {
+                actual,
+                goal_id,
+                measured_on: body.measured_on.unwrap_or_else(|| app.today()),
+                metric: body.metric,
+            };
+            app.measure(&caller.actor, m)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfReviewBody {
+    person_id: String,
+    circle: Circle,
+    contribution_id: String,
+    #[serde(default)]
+    text: String,
+    entry_id: Option<String>,
+}
+
+pub async fn link_self_review(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<SelfReviewBody>,
+) -> ApiResult {
+    let entry = SelfReviewEntry {
+        entry_id: body
+            .entry_id
+            .unwrap_or_else(|| format!("{}:{}", body.circle, body.contribution_id)),
+        circle: body.circle,
+        contribution_id: body.contribution_id,
+        cycle_id,
+        person_id: body.person_id,
+        text: body.text,
+    };
+    written(
+        blocking(&state, move |app| {
+            app.link_self_review(&caller.actor, entry)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviourBody {
+    person_id: String,
+    value: String,
+    behaviour: String,
+    met: bool,
+    #[serde(default)]
+    evidence: String,
+}
+
+pub async fn assess_behaviour(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<BehaviourBody>,
+) -> ApiResult {
+    let assessment = BehaviourAssessment {
+        assessed_by: caller.actor.person_id().unwrap_or_default().to_string(),
+        behaviour: body.behaviour,
+        cycle_id,
+        evidence: body.evidence,
+        met: body.met,
+        person_id: body.person_id,
+        value: body.value,
+    };
+    written(
+        blocking(&state, move |app| {
+            app.assess_behaviour(&caller.actor, assessment)
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBody {
+    person_id: String,
+    score: Number,
+    reason: String,
+    #[serde(default)]
+    dimension: String,
+}
+
+pub async fn override_score(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+    Body(body): Body<OverrideBody>,
+) -> ApiResult {
+    let score = body.score.amount("score")?;
+    written(
+        blocking(&state, move |app| {
+            app.override_score(
+                &caller.actor,
+                &cycle_id,
+                &body.person_id,
+                &body.dimension,
+                score,
+                &body.reason,
+                None,
+            )
+        })
+        .await?,
+    )
+}
+
+pub async fn apply_quota(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+) -> ApiResult {
+    written(
+        blocking(&state, move |app| {
+            app.apply_quota(&caller.actor, &cycle_id, None)
+        })
+        .await?,
+    )
+}
+
+/// A CSV file of one kind (the body), imported as the command line would: atomic, every bad
+/// row named with its line.
+pub async fn import(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let kind: valuetree_exchange::Kind =
+        kind.parse().map_err(|e: String| ApiError::bad_request(e))?;
+    let label = format!("{}.csv", kind);
+    let batch = valuetree_exchange::parse_csv(kind, body.as_ref()).map_err(|errors| {
+        let fields: Vec<serde_json::Value> = errors
+            .iter()
+            .take(valuetree_store_limit())
+            .map(|e| json!({"file": label, "line": e.line, "field": e.column, "reason": e.reason}))
+            .collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "rejected",
+            message: format!("{} bad row(s); nothing was imported", errors.len()),
+            details: json!({ "fields": fields }),
+        }
+    })?;
+    let name = format!("{}.csv", kind);
+    let summary = blocking(&state, move |app| {
+        app.import_files(
+            &caller.actor,
+            vec![(name, valuetree_store::ImportSource::Whole(batch))],
+            |_| {},
+        )
+    })
+    .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "rows": summary.rows,
+            "events": summary.events,
+            "unchanged": summary.unchanged,
+            "head": summary.head.map(|h| h.to_string()),
+        })),
+    )
+        .into_response())
+}
+
+fn valuetree_store_limit() -> usize {
+    valuetree_store::MAX_LISTED_ERRORS
+}
+
+/// The whole ledger as JSON Lines (administrators); recorded as `ledger_exported`.
+pub async fn export(State(state): State<ServerState>, caller: Caller) -> ApiResult {
+    let lines = blocking(&state, move |app| {
+        let mut out = Vec::new();
+        app.export_events(&caller.actor, &mut |event| {
+            use std::io::Write;
+            writeln!(out, "{}", event.export_line())
+        })?;
+        Ok(out)
+    })
+    .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok((StatusCode::OK, headers, lines).into_response())
+}
+
+/// Checks the hash chain and the projections (administrators).
+pub async fn verify(State(state): State<ServerState>, caller: Caller) -> ApiResult {
+    let report = blocking(&state, move |app| {
+        app.verify(&caller.actor, None, false, &mut |_| {})
+    })
+    .await?;
+    Ok(Json(report).into_response())
+}

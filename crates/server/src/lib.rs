@@ -107,6 +107,24 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// Runs a write with the app and answers with its receipt: 201, or 200 when the same write
+/// had been recorded before (a retry).
+pub(crate) async fn record(
+    state: &ServerState,
+    work: impl FnOnce(&App) -> AppResult<valuetree_app::Receipt> + Send + 'static,
+) -> Result<axum::response::Response, ApiError> {
+    let receipt = blocking(state, work).await?;
+    let status = if receipt.already_recorded {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::CREATED
+    };
+    Ok(axum::response::IntoResponse::into_response((
+        status,
+        axum::Json(receipt),
+    )))
+}
+
 /// A JSON body whose errors are the API's (a 400 naming the field).
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

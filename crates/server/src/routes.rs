@@ -3,7 +3,7 @@
 
 use crate::auth::{Caller, SESSION_COOKIE, client_address, same_origin};
 use crate::error::ApiError;
-use crate::{Body, Params, ServerState, blocking, writes};
+use crate::{Body, Params, ServerState, blocking, record, writes};
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -12,10 +12,10 @@ use axum::routing::MethodFilter;
 use axum::{Json, Router};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
+use valuetree_app::Page;
 use valuetree_app::accounts::{TokenScope, Via};
 use valuetree_app::commands::work::NewContribution;
 use valuetree_app::queries::CreditQuery;
-use valuetree_app::{Page, Receipt};
 use valuetree_core::NaiveDate;
 use valuetree_core::domain::{OutcomeRecord, Phase, PolicyKind};
 use valuetree_core::{Amount, credit::Policy};
@@ -189,16 +189,6 @@ type ApiResult = Result<Response, ApiError>;
 
 fn ok<T: serde::Serialize>(value: T) -> ApiResult {
     Ok(Json(value).into_response())
-}
-
-/// A write's answer: 201 with the receipt, or 200 when it had been recorded before.
-fn written(receipt: Receipt) -> ApiResult {
-    let status = if receipt.already_recorded {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(receipt)).into_response())
 }
 
 /// Paging: `offset` (default 0) and `limit` (default 50, at most 500).
@@ -683,12 +673,10 @@ async fn record_contribution(
         description: body.description,
         evidence: body.evidence,
     };
-    written(
-        blocking(&state, move |app| {
-            app.record_contribution(&caller.actor, new)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.record_contribution(&caller.actor, new)
+    })
+    .await
 }
 
 async fn confirm_contribution(
@@ -696,12 +684,10 @@ async fn confirm_contribution(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.confirm_contribution(&caller.actor, &id)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.confirm_contribution(&caller.actor, &id)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -716,12 +702,10 @@ async fn unconfirm_contribution(
     Path(id): Path<String>,
     Body(body): Body<Reason>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.unconfirm_contribution(&caller.actor, &id, &body.reason)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.unconfirm_contribution(&caller.actor, &id, &body.reason)
+    })
+    .await
 }
 
 async fn retract_contribution(
@@ -730,12 +714,10 @@ async fn retract_contribution(
     Path(id): Path<String>,
     Body(body): Body<Reason>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.retract_contribution(&caller.actor, &id, &body.reason)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.retract_contribution(&caller.actor, &id, &body.reason)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -764,10 +746,8 @@ async fn record_outcome(
         outcome_id: body.outcome_id,
         value: Amount(body.value),
     };
-    written(
-        blocking(&state, move |app| {
-            app.record_outcome(&caller.actor, outcome)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.record_outcome(&caller.actor, outcome)
+    })
+    .await
 }

@@ -5,7 +5,7 @@
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::{Body, ServerState, blocking};
+use crate::{Body, ServerState, blocking, record};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use valuetree_app::Receipt;
 use valuetree_app::commands::calibration::CalibrationModel;
 use valuetree_app::commands::review::NewRating;
 use valuetree_app::commands::work::NewFlagpole;
@@ -28,15 +27,6 @@ use valuetree_core::review::{
 use valuetree_core::{Amount, NaiveDate};
 
 type ApiResult = Result<Response, ApiError>;
-
-fn written(receipt: Receipt) -> ApiResult {
-    let status = if receipt.already_recorded {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(receipt)).into_response())
-}
 
 fn amount(text: &str, field: &str) -> Result<Amount, ApiError> {
     Amount::parse(text).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
@@ -80,24 +70,22 @@ pub async fn create_node(
     caller: Caller,
     Body(body): Body<NodeBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            let node = NodeRecord {
-                created_on: body.created_on.unwrap_or_else(|| app.today()),
-                description: body.description,
-                flagpole: false,
-                kind: body.kind,
-                lead_id: body.lead_id,
-                node_id: body.node_id,
-                roles_wanted: body.roles_wanted,
-                serves_id: body.serves_id,
-                status: body.status.unwrap_or(NodeStatus::Active),
-                title: body.title,
-            };
-            app.create_node(&caller.actor, node)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        let node = NodeRecord {
+            created_on: body.created_on.unwrap_or_else(|| app.today()),
+            description: body.description,
+            flagpole: false,
+            kind: body.kind,
+            lead_id: body.lead_id,
+            node_id: body.node_id,
+            roles_wanted: body.roles_wanted,
+            serves_id: body.serves_id,
+            status: body.status.unwrap_or(NodeStatus::Active),
+            title: body.title,
+        };
+        app.create_node(&caller.actor, node)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -115,29 +103,27 @@ pub async fn update_node(
     Path(node_id): Path<String>,
     Body(body): Body<NodeUpdate>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            let view = app.node(&caller.actor, &node_id)?;
-            let snapshot = app.snapshot()?;
-            let mut node = snapshot
-                .state
-                .nodes
-                .get(&view.node.node_id)
-                .cloned()
-                .ok_or_else(|| valuetree_app::AppError::not_found(format!("node {node_id}"), ""))?;
-            if let Some(title) = body.title {
-                node.title = title;
-            }
-            if let Some(description) = body.description {
-                node.description = description;
-            }
-            if let Some(roles) = body.roles_wanted {
-                node.roles_wanted = roles;
-            }
-            app.update_node(&caller.actor, node, body.status)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        let view = app.node(&caller.actor, &node_id)?;
+        let snapshot = app.snapshot()?;
+        let mut node = snapshot
+            .state
+            .nodes
+            .get(&view.node.node_id)
+            .cloned()
+            .ok_or_else(|| valuetree_app::AppError::not_found(format!("node {node_id}"), ""))?;
+        if let Some(title) = body.title {
+            node.title = title;
+        }
+        if let Some(description) = body.description {
+            node.description = description;
+        }
+        if let Some(roles) = body.roles_wanted {
+            node.roles_wanted = roles;
+        }
+        app.update_node(&caller.actor, node, body.status)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -165,7 +151,7 @@ pub async fn link(
         valid_to: None,
         weight,
     };
-    written(blocking(&state, move |app| app.link(&caller.actor, edge)).await?)
+    record(&state, move |app| app.link(&caller.actor, edge)).await
 }
 
 #[derive(Deserialize)]
@@ -182,18 +168,16 @@ pub async fn unlink(
     caller: Caller,
     Body(body): Body<UnlinkBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.unlink(
-                &caller.actor,
-                &body.parent_id,
-                &body.child_id,
-                body.valid_from,
-                body.valid_to,
-            )
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.unlink(
+            &caller.actor,
+            &body.parent_id,
+            &body.child_id,
+            body.valid_from,
+            body.valid_to,
+        )
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -210,19 +194,17 @@ pub async fn add_member(
     Path(node_id): Path<String>,
     Body(body): Body<MemberBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            let member = MemberRecord {
-                joined_on: body.joined_on.unwrap_or_else(|| app.today()),
-                left_on: None,
-                node_id,
-                person_id: body.person_id,
-                role: body.role,
-            };
-            app.join(&caller.actor, member)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        let member = MemberRecord {
+            joined_on: body.joined_on.unwrap_or_else(|| app.today()),
+            left_on: None,
+            node_id,
+            person_id: body.person_id,
+            role: body.role,
+        };
+        app.join(&caller.actor, member)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -238,17 +220,15 @@ pub async fn leave(
     Path(node_id): Path<String>,
     Body(body): Body<LeaveBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.leave(
-                &caller.actor,
-                &node_id,
-                body.person_id.as_deref(),
-                body.left_on,
-            )
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.leave(
+            &caller.actor,
+            &node_id,
+            body.person_id.as_deref(),
+            body.left_on,
+        )
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -266,18 +246,16 @@ pub async fn hand_over(
     Path(node_id): Path<String>,
     Body(body): Body<HandOverBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.hand_over(
-                &caller.actor,
-                &node_id,
-                &body.to_lead_id,
-                body.date,
-                &body.note,
-            )
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.hand_over(
+            &caller.actor,
+            &node_id,
+            &body.to_lead_id,
+            body.date,
+            &body.note,
+        )
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -304,12 +282,10 @@ pub async fn raise_flagpole(
         serves_id: body.serves_id,
         roles_wanted: body.roles_wanted,
     };
-    written(
-        blocking(&state, move |app| {
-            app.raise_flagpole(&caller.actor, flagpole)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.raise_flagpole(&caller.actor, flagpole)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -326,12 +302,10 @@ pub async fn ask_to_join(
     Path(node_id): Path<String>,
     Body(body): Body<JoinRequestBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.ask_to_join(&caller.actor, &node_id, None, &body.role, &body.message)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.ask_to_join(&caller.actor, &node_id, None, &body.role, &body.message)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -346,12 +320,10 @@ pub async fn answer_join(
     Path((node_id, person_id)): Path<(String, String)>,
     Body(body): Body<AnswerBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.answer_join(&caller.actor, &node_id, &person_id, body.status)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.answer_join(&caller.actor, &node_id, &person_id, body.status)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -366,12 +338,10 @@ pub async fn grant_role(
     caller: Caller,
     Body(body): Body<RoleBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.grant_role(&caller.actor, &body.person_id, body.role)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.grant_role(&caller.actor, &body.person_id, body.role)
+    })
+    .await
 }
 
 pub async fn revoke_role(
@@ -379,12 +349,10 @@ pub async fn revoke_role(
     caller: Caller,
     Body(body): Body<RoleBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.revoke_role(&caller.actor, &body.person_id, body.role)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.revoke_role(&caller.actor, &body.person_id, body.role)
+    })
+    .await
 }
 
 /// A policy as TOML text (the body is the file's content).
@@ -397,12 +365,10 @@ pub async fn set_policy(
     let kind: PolicyKind = kind
         .parse()
         .map_err(|e: valuetree_core::domain::UnknownValue| ApiError::bad_request(e.to_string()))?;
-    written(
-        blocking(&state, move |app| {
-            app.set_policy(&caller.actor, kind, "the request body", &text)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.set_policy(&caller.actor, kind, "the request body", &text)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -421,19 +387,17 @@ pub async fn open_cycle(
     caller: Caller,
     Body(body): Body<CycleBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            let cycle = valuetree_app::settings::cycle_record(
-                &body.cycle_id,
-                body.starts_on,
-                body.ends_on,
-                body.name,
-                body.settings.as_deref().map(|t| ("settings", t)),
-            )?;
-            app.open_cycle(&caller.actor, cycle)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        let cycle = valuetree_app::settings::cycle_record(
+            &body.cycle_id,
+            body.starts_on,
+            body.ends_on,
+            body.name,
+            body.settings.as_deref().map(|t| ("settings", t)),
+        )?;
+        app.open_cycle(&caller.actor, cycle)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -449,12 +413,10 @@ pub async fn move_cycle(
     Path(cycle_id): Path<String>,
     Body(body): Body<PhaseBody>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.move_cycle(&caller.actor, &cycle_id, body.phase, body.on)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.move_cycle(&caller.actor, &cycle_id, body.phase, body.on)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -517,7 +479,7 @@ pub async fn rate(
         comment: body.comment,
         draft: body.draft,
     };
-    written(blocking(&state, move |app| app.rate(&caller.actor, rating)).await?)
+    record(&state, move |app| app.rate(&caller.actor, rating)).await
 }
 
 #[derive(Deserialize)]
@@ -543,12 +505,10 @@ async fn change_reviewer(
         reason: body.reason,
         reviewer_id: body.reviewer_id,
     };
-    written(
-        blocking(&state, move |app| {
-            app.change_reviewer(&caller.actor, change, add)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.change_reviewer(&caller.actor, change, add)
+    })
+    .await
 }
 
 pub async fn add_reviewer(
@@ -611,7 +571,7 @@ pub async fn set_goal(
         person_id: body.person_id,
         title: body.title,
     };
-    written(blocking(&state, move |app| app.set_goal(&caller.actor, goal)).await?)
+    record(&state, move |app| app.set_goal(&caller.actor, goal)).await
 }
 
 #[derive(Deserialize)]
@@ -629,18 +589,16 @@ pub async fn measure(
     Body(body): Body<MeasureBody>,
 ) -> ApiResult {
     let actual = body.actual.amount("actual")?;
-    written(
-        blocking(&state, move |app| {
-            let m = Measurement {
-                actual,
-                goal_id,
-                measured_on: body.measured_on.unwrap_or_else(|| app.today()),
-                metric: body.metric,
-            };
-            app.measure(&caller.actor, m)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        let m = Measurement {
+            actual,
+            goal_id,
+            measured_on: body.measured_on.unwrap_or_else(|| app.today()),
+            metric: body.metric,
+        };
+        app.measure(&caller.actor, m)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -670,12 +628,10 @@ pub async fn link_self_review(
         person_id: body.person_id,
         text: body.text,
     };
-    written(
-        blocking(&state, move |app| {
-            app.link_self_review(&caller.actor, entry)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.link_self_review(&caller.actor, entry)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -704,12 +660,10 @@ pub async fn assess_behaviour(
         person_id: body.person_id,
         value: body.value,
     };
-    written(
-        blocking(&state, move |app| {
-            app.assess_behaviour(&caller.actor, assessment)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.assess_behaviour(&caller.actor, assessment)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -729,20 +683,18 @@ pub async fn override_score(
     Body(body): Body<OverrideBody>,
 ) -> ApiResult {
     let score = body.score.amount("score")?;
-    written(
-        blocking(&state, move |app| {
-            app.override_score(
-                &caller.actor,
-                &cycle_id,
-                &body.person_id,
-                &body.dimension,
-                score,
-                &body.reason,
-                None,
-            )
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.override_score(
+            &caller.actor,
+            &cycle_id,
+            &body.person_id,
+            &body.dimension,
+            score,
+            &body.reason,
+            None,
+        )
+    })
+    .await
 }
 
 pub async fn apply_quota(
@@ -750,12 +702,10 @@ pub async fn apply_quota(
     caller: Caller,
     Path(cycle_id): Path<String>,
 ) -> ApiResult {
-    written(
-        blocking(&state, move |app| {
-            app.apply_quota(&caller.actor, &cycle_id, None)
-        })
-        .await?,
-    )
+    record(&state, move |app| {
+        app.apply_quota(&caller.actor, &cycle_id, None)
+    })
+    .await
 }
 
 /// A CSV file of one kind (the body), imported as the command line would: atomic, every bad

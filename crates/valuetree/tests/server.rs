@@ -381,8 +381,7 @@ fn every_documented_route_exists_and_an_undocumented_one_does_not() {
                 .collect::<Vec<_>>()
                 .join("/");
             let body = matches!(method.as_str(), "post" | "put").then_some("{}");
-            let (status, _, text) =
-                server.request(&method.to_uppercase(), &concrete, &[], body);
+            let (status, _, text) = server.request(&method.to_uppercase(), &concrete, &[], body);
             assert!(
                 status != 405 && !text.contains("no such route"),
                 "{method} {path} is documented but not served: {status} {text}"

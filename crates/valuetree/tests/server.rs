@@ -393,3 +393,146 @@ fn every_documented_route_exists_and_an_undocumented_one_does_not() {
     assert_eq!(status, 404, "{text}");
     assert!(text.contains("no such route"), "{text}");
 }
+
+/// A write token for a new account of `person`, made on the command line.
+fn write_token(db: &Db, username: &str, person: &str) -> String {
+    db.ok(&["user", "add", username, "--person", person]);
+    db.ok(&[
+        "user", "token", username, "--name", "test", "--scope", "write",
+    ])
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn every_acknowledged_write_survives_a_kill_in_the_middle_of_a_stream() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let token = write_token(&db, "chloe", "P04");
+        let mut server = Server::start(&db.url, &[], db.dir().join("first.log"));
+        let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let host = server.host().to_string();
+        let clients: Vec<_> = (0..32)
+            .map(|client| {
+                let (acknowledged, stop, host, token) =
+                    (acknowledged.clone(), stop.clone(), host.clone(), token.clone());
+                std::thread::spawn(move || {
+                    for i in 0.. {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let id = format!("D-{client}-{i}");
+                        let body = format!(
+                            r#"{{"contribution_id":"{id}","node_id":"INI3","phase":"build","date":"2025-01-10","effort":1,"description":"load"}}"#
+                        );
+                        let request = format!(
+                            "POST /api/contributions HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let Ok(mut stream) = TcpStream::connect(&host) else {
+                            break;
+                        };
+                        if stream.write_all(request.as_bytes()).is_err() {
+                            break;
+                        }
+                        let mut response = String::new();
+                        if stream.read_to_string(&mut response).is_err() {
+                            break;
+                        }
+                        if response.starts_with("HTTP/1.1 201") {
+                            if let Ok(mut acked) = acknowledged.lock() {
+                                acked.push(id);
+                            }
+                        } else if response.is_empty() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Kill the server (SIGKILL) while the clients are writing.
+        for _ in 0..200 {
+            if acknowledged.lock().map_or(0, |a| a.len()) >= 150 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        server.child.kill().expect("kill the server");
+        let _ = server.child.wait();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for client in clients {
+            let _ = client.join();
+        }
+        let acknowledged = acknowledged.lock().map(|a| a.clone()).unwrap_or_default();
+        assert!(
+            acknowledged.len() >= 32,
+            "only {} writes acknowledged",
+            acknowledged.len()
+        );
+        eprintln!("{} writes acknowledged before the kill", acknowledged.len());
+        drop(server);
+
+        // Every acknowledged contribution is in the ledger, which verifies.
+        db.ok(&["verify"]);
+        let restarted = Server::start(&db.url, &[], db.dir().join("second.log"));
+        let (status, record) = restarted.get(
+            "/api/people/P04",
+            &[("Authorization", &format!("Bearer {token}"))],
+        );
+        assert_eq!(status, 200, "{record}");
+        let record = json(&record);
+        let recorded: std::collections::HashSet<String> = record["contributions"]
+            .as_array()
+            .expect("contributions")
+            .iter()
+            .filter_map(|c| c["contribution_id"].as_str().map(str::to_string))
+            .collect();
+        let lost: Vec<&String> = acknowledged
+            .iter()
+            .filter(|id| !recorded.contains(*id))
+            .collect();
+        assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    });
+}
+
+#[test]
+fn two_servers_on_one_postgresql_database_share_sessions_and_writes() {
+    let Ok(admin) = std::env::var("VALUETREE_TEST_PG") else {
+        eprintln!("VALUETREE_TEST_PG is not set: skipped");
+        return;
+    };
+    if admin.is_empty() {
+        return;
+    }
+    let db = Db::postgres(&admin).with_examples();
+    db.ok(&["user", "add", "chloe", "--person", "P04"]);
+    db.ok_with_input(&["user", "passwd", "chloe"], "chloe's long password\n");
+    let one = Server::start(&db.url, &[], db.dir().join("one.log"));
+    let two = Server::start(&db.url, &[], db.dir().join("two.log"));
+    let cookie = one.login("chloe", "chloe's long password");
+    // The session made on one is valid on the other.
+    let (status, me) = two.get("/api/me", &[("Cookie", &cookie)]);
+    assert_eq!(status, 200, "{me}");
+    // A write through two is seen through one within a second.
+    let (status, _, text) = two.request(
+        "POST",
+        "/api/contributions",
+        &[("Cookie", cookie.as_str()), ("Origin", two.url.as_str())],
+        Some(r#"{"contribution_id":"C-two","node_id":"INI3","phase":"launch","date":"2025-01-12","effort":1}"#),
+    );
+    assert_eq!(status, 201, "{text}");
+    let started = std::time::Instant::now();
+    loop {
+        let (_, node) = one.get("/api/nodes/INI3", &[("Cookie", &cookie)]);
+        let (_, person) = one.get("/api/people/P04", &[("Cookie", &cookie)]);
+        if node.contains("C-two") || person.contains("C-two") {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "the write through one server is not visible through the other"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

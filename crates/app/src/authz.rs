@@ -128,12 +128,13 @@ pub fn private_access(
     subject: &str,
     today: NaiveDate,
 ) -> PrivateAccess {
-    let Some(me) = actor.person_id() else {
-        return PrivateAccess::Full;
-    };
-    if actor.has_role(Role::Hr) {
+    if actor.is_operator() || actor.has_role(Role::Hr) {
         return PrivateAccess::Full;
     }
+    // A service account is nobody's manager: without HR it sees no one's private data.
+    let Some(me) = actor.person_id() else {
+        return PrivateAccess::None;
+    };
     if me == subject {
         return PrivateAccess::Own;
     }

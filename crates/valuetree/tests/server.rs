@@ -536,3 +536,315 @@ fn two_servers_on_one_postgresql_database_share_sessions_and_writes() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Who calls, in the order of the matrix's columns. The subject of every row is Chloe
+/// (P04): her current manager is P08 (since 2024-07-01), her former manager P10 (2023-09-01
+/// to 2024-06-30), P09 leads INI3 where she and P12 contribute, P11 sits on the 2024 cycle's
+/// committee, P05 holds `hr`, P07 holds `admin` (not `hr`), P06 is a colleague with no
+/// relation to her record; the tokens are Chloe's; `service` is a service account without
+/// roles.
+const CALLERS: [&str; 13] = [
+    "anonymous",
+    "self",
+    "stranger",
+    "manager",
+    "former",
+    "lead",
+    "peer",
+    "committee",
+    "hr",
+    "admin",
+    "read_token",
+    "revoked",
+    "service",
+];
+
+/// The expected status of each request for each caller, written out (not derived from the
+/// code that enforces it; docs/security.md states the same in words).
+const MATRIX: &[(&str, &str, Option<&str>, [u16; 13])] = &[
+    //                                                         anon self strg mgr  fmr  lead peer cmte hr   adm  rtok rvk  svc
+    (
+        "GET",
+        "/api/people/P04",
+        None,
+        [
+            401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 200,
+        ],
+    ),
+    (
+        "GET",
+        "/api/nodes/INI3",
+        None,
+        [
+            401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 200,
+        ],
+    ),
+    (
+        "GET",
+        "/api/org",
+        None,
+        [
+            401, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 401, 200,
+        ],
+    ),
+    (
+        "GET",
+        "/api/cycles/2024/record/P04",
+        None,
+        [
+            401, 403, 403, 200, 200, 403, 403, 200, 200, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/cycles/2024/feedback/P04",
+        None,
+        [
+            401, 200, 403, 200, 200, 403, 403, 200, 200, 403, 200, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/credit",
+        None,
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/credit?person_id=P04",
+        None,
+        [
+            401, 200, 403, 200, 403, 403, 403, 403, 200, 403, 200, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/credit?person_id=P04&from=2024-01-01&to=2024-06-30",
+        None,
+        [
+            401, 200, 403, 200, 200, 403, 403, 403, 200, 403, 200, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/cycles/2024/session",
+        None,
+        [
+            401, 403, 403, 403, 403, 403, 403, 200, 200, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/cycles/2024/final",
+        None,
+        [
+            401, 403, 403, 403, 403, 403, 403, 200, 200, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/people/P04/audit",
+        None,
+        [
+            401, 200, 403, 403, 403, 403, 403, 403, 403, 200, 200, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/ledger/export",
+        None,
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 401, 403,
+        ],
+    ),
+    (
+        "GET",
+        "/api/ledger/verify",
+        None,
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 401, 403,
+        ],
+    ),
+    (
+        "POST",
+        "/api/contributions",
+        Some(
+            r#"{"contribution_id":"M-{who}","person_id":"P04","node_id":"INI3","phase":"build","date":"2025-01-10","effort":1}"#,
+        ),
+        [
+            401, 201, 403, 403, 403, 403, 403, 403, 403, 201, 403, 401, 403,
+        ],
+    ),
+    (
+        "POST",
+        "/api/contributions/K-{who}/confirm",
+        Some("{}"),
+        [
+            401, 403, 403, 403, 403, 201, 403, 403, 403, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "POST",
+        "/api/cycles",
+        Some(r#"{"cycle_id":"X-{who}","starts_on":"2025-01-01","ends_on":"2025-06-30"}"#),
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 201, 403, 403, 401, 403,
+        ],
+    ),
+    (
+        "POST",
+        "/api/roles/grant",
+        Some(r#"{"person_id":"P03","role":"hr"}"#),
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 403, 201, 403, 401, 403,
+        ],
+    ),
+];
+
+#[test]
+fn every_endpoint_answers_each_role_and_relation_as_the_matrix_says() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        db.ok(&["role", "grant", "P05", "hr"]);
+        db.ok(&["role", "grant", "P07", "admin"]);
+        db.ok(&["calibrate", "--cycle", "2024"]);
+        let people = [
+            ("self", "P04"),
+            ("stranger", "P06"),
+            ("manager", "P08"),
+            ("former", "P10"),
+            ("lead", "P09"),
+            ("peer", "P12"),
+            ("committee", "P11"),
+            ("hr", "P05"),
+            ("admin", "P07"),
+        ];
+        for (who, person) in people {
+            db.ok(&["user", "add", who, "--person", person]);
+            db.ok_with_input(
+                &["user", "passwd", who],
+                &format!("{who}'s long password\n"),
+            );
+        }
+        let read_token = db
+            .ok(&["user", "token", "self", "--name", "read", "--scope", "read"])
+            .trim()
+            .to_string();
+        let revoked = db
+            .ok(&[
+                "user", "token", "self", "--name", "gone", "--scope", "write",
+            ])
+            .trim()
+            .to_string();
+        let revoked_id = db
+            .ok(&["user", "tokens", "self"])
+            .lines()
+            .find(|l| l.contains(" gone "))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("the token's id")
+            .to_string();
+        db.ok(&["user", "revoke", "self", &revoked_id]);
+        db.ok(&["user", "add", "service"]);
+        let service = db
+            .ok(&[
+                "user", "token", "service", "--name", "sync", "--scope", "write",
+            ])
+            .trim()
+            .to_string();
+        let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+        let origin = server.url.clone();
+        let mut credentials: Vec<Vec<(String, String)>> = Vec::new();
+        for who in CALLERS {
+            let headers = match who {
+                "anonymous" => Vec::new(),
+                "read_token" => vec![("Authorization".into(), format!("Bearer {read_token}"))],
+                "revoked" => vec![("Authorization".into(), format!("Bearer {revoked}"))],
+                "service" => vec![("Authorization".into(), format!("Bearer {service}"))],
+                person => {
+                    let cookie = server.login(person, &format!("{person}'s long password"));
+                    vec![("Cookie".into(), cookie), ("Origin".into(), origin.clone())]
+                }
+            };
+            credentials.push(headers);
+        }
+        // A contribution of Chloe's per caller, for the confirmation row.
+        let admin = &credentials[CALLERS.iter().position(|c| *c == "admin").unwrap_or(0)];
+        let admin: Vec<(&str, &str)> = admin
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        for who in CALLERS {
+            let body = format!(
+                r#"{{"contribution_id":"K-{who}","person_id":"P04","node_id":"INI3","phase":"design","date":"2025-01-11","effort":2}}"#
+            );
+            let (status, _, text) =
+                server.request("POST", "/api/contributions", &admin, Some(&body));
+            assert_eq!(status, 201, "{text}");
+        }
+        let mut wrong = Vec::new();
+        for (method, path, body, expected) in MATRIX {
+            for (column, who) in CALLERS.iter().enumerate() {
+                let headers: Vec<(&str, &str)> = credentials[column]
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let path = path.replace("{who}", who);
+                let body = body.map(|b| b.replace("{who}", who));
+                let (status, _, text) = server.request(method, &path, &headers, body.as_deref());
+                if status != expected[column] {
+                    wrong.push(format!(
+                        "{method} {path} as {who}: {status}, expected {}: {}",
+                        expected[column],
+                        text.chars().take(200).collect::<String>()
+                    ));
+                }
+                if status == 403 {
+                    let error = json(&text);
+                    assert!(
+                        error["error"]["details"]["rule"].is_string()
+                            || ["csrf", "token_scope"]
+                                .contains(&error["error"]["code"].as_str().unwrap_or("")),
+                        "a refusal names its rule: {method} {path} as {who}: {text}"
+                    );
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} answers differ from the matrix:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+        // What of Chloe's record each may see.
+        let expected_private = [
+            ("self", "own"),
+            ("manager", "full"),
+            ("former", "period"),
+            ("hr", "full"),
+            ("read_token", "own"),
+        ];
+        for (column, who) in CALLERS.iter().enumerate() {
+            if ["anonymous", "revoked"].contains(who) {
+                continue;
+            }
+            let headers: Vec<(&str, &str)> = credentials[column]
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let (_, _, text) = server.request("GET", "/api/people/P04", &headers, None);
+            let access = json(&text)["private"]["access"]
+                .as_str()
+                .map(str::to_string);
+            let expected = expected_private
+                .iter()
+                .find(|(w, _)| w == who)
+                .map(|(_, a)| a.to_string());
+            assert_eq!(
+                access, expected,
+                "the private part of P04's record as {who}"
+            );
+        }
+    });
+}

@@ -848,3 +848,70 @@ fn every_endpoint_answers_each_role_and_relation_as_the_matrix_says() {
         }
     });
 }
+
+#[test]
+fn malformed_requests_get_a_4xx_naming_what_is_wrong_never_a_500() {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["role", "grant", "P05", "hr"]);
+    db.ok(&["role", "grant", "P07", "admin"]);
+    let mut tokens = Vec::new();
+    for (who, person) in [("hr", "P05"), ("admin", "P07"), ("chloe", "P04")] {
+        tokens.push(write_token(&db, who, person));
+    }
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    let document = json(&server.get("/api/openapi.json", &[]).1);
+    let huge = "x".repeat(200_000);
+    let bodies = [
+        "".to_string(),
+        "not json".to_string(),
+        "[]".to_string(),
+        "null".to_string(),
+        "{}".to_string(),
+        r#"{"unknown_field": 1}"#.to_string(),
+        r#"{"node_id": 12, "phase": true, "effort": "many", "date": "2024-13-45"}"#.to_string(),
+        r#"{"person_id": "NOBODY", "node_id": "NOWHERE", "phase": "build", "effort": -1, "date": "9999-12-31"}"#.to_string(),
+        format!(r#"{{"node_id": "{huge}", "phase": "build", "effort": 1}}"#),
+        r#"{"username": "", "password": ""}"#.to_string(),
+        r#"{"score": "NaN", "ratee_id": "P04", "relationship": "peer", "dimension": "results"}"#.to_string(),
+        "{\"title\": \"\\u0000\"}".to_string(),
+    ];
+    let odd_ids = ["x", "%00", "..%2F..%2Fetc", "9999999999999999999999", &huge[..3000]];
+    let mut failures = Vec::new();
+    for (path, methods) in document["paths"].as_object().expect("paths") {
+        for method in methods.as_object().expect("methods").keys() {
+            for id in odd_ids {
+                let concrete: String = path
+                    .split('/')
+                    .map(|part| if part.starts_with('{') { id } else { part })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                for token in &tokens {
+                    let bearer = format!("Bearer {token}");
+                    let headers = [("Authorization", bearer.as_str())];
+                    let queries = ["", "?as_of=yesterday&limit=-1&offset=x&from=2024-02-30&explain=maybe"];
+                    for query in queries {
+                        let target = format!("{concrete}{query}");
+                        let tries: Vec<Option<&str>> = if matches!(method.as_str(), "post" | "put") {
+                            bodies.iter().map(|b| Some(b.as_str())).collect()
+                        } else {
+                            vec![None]
+                        };
+                        for body in tries {
+                            let (status, _, text) =
+                                server.request(&method.to_uppercase(), &target, &headers, body);
+                            if status >= 500 || status == 0 {
+                                failures.push(format!(
+                                    "{method} {} -> {status}: {}",
+                                    target.chars().take(120).collect::<String>(),
+                                    text.chars().take(200).collect::<String>()
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} server errors:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(server.get("/healthz", &[]).0, 200, "the server is still up");
+}

@@ -388,6 +388,15 @@ impl App {
         Ok(next)
     }
 
+    /// Loads what a long-running face needs before its first request: the snapshot with its
+    /// people index, and the writer's state (its first write would load it otherwise).
+    pub fn warm_up(&self) -> AppResult<()> {
+        let snapshot = self.snapshot()?;
+        snapshot.memberships_of("");
+        self.append_decided(&Actor::Operator, Preload::None, |_| Ok(Vec::new()))?;
+        Ok(())
+    }
+
     /// Whether a snapshot has been built in this process (a long-running face keeps one; a
     /// one-shot command may answer without building it).
     pub fn has_snapshot(&self) -> bool {

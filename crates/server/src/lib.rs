@@ -79,13 +79,9 @@ impl ServerState {
         }
     }
 
-    /// Builds the snapshot (and warms the writer) before the server says it is ready.
+    /// Builds the snapshot and warms the writer before the server says it is ready.
     pub async fn warm_up(&self) -> Result<(), ApiError> {
-        blocking(self, |app| {
-            app.snapshot()?;
-            Ok(())
-        })
-        .await?;
+        blocking(self, |app| app.warm_up()).await?;
         self.ready.store(true, Ordering::SeqCst);
         Ok(())
     }

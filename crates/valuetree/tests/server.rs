@@ -875,7 +875,13 @@ fn malformed_requests_get_a_4xx_naming_what_is_wrong_never_a_500() {
         r#"{"score": "NaN", "ratee_id": "P04", "relationship": "peer", "dimension": "results"}"#.to_string(),
         "{\"title\": \"\\u0000\"}".to_string(),
     ];
-    let odd_ids = ["x", "%00", "..%2F..%2Fetc", "9999999999999999999999", &huge[..3000]];
+    let odd_ids = [
+        "x",
+        "%00",
+        "..%2F..%2Fetc",
+        "9999999999999999999999",
+        &huge[..3000],
+    ];
     let mut failures = Vec::new();
     for (path, methods) in document["paths"].as_object().expect("paths") {
         for method in methods.as_object().expect("methods").keys() {
@@ -888,10 +894,14 @@ fn malformed_requests_get_a_4xx_naming_what_is_wrong_never_a_500() {
                 for token in &tokens {
                     let bearer = format!("Bearer {token}");
                     let headers = [("Authorization", bearer.as_str())];
-                    let queries = ["", "?as_of=yesterday&limit=-1&offset=x&from=2024-02-30&explain=maybe"];
+                    let queries = [
+                        "",
+                        "?as_of=yesterday&limit=-1&offset=x&from=2024-02-30&explain=maybe",
+                    ];
                     for query in queries {
                         let target = format!("{concrete}{query}");
-                        let tries: Vec<Option<&str>> = if matches!(method.as_str(), "post" | "put") {
+                        let tries: Vec<Option<&str>> = if matches!(method.as_str(), "post" | "put")
+                        {
                             bodies.iter().map(|b| Some(b.as_str())).collect()
                         } else {
                             vec![None]
@@ -912,6 +922,11 @@ fn malformed_requests_get_a_4xx_naming_what_is_wrong_never_a_500() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} server errors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} server errors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(server.get("/healthz", &[]).0, 200, "the server is still up");
 }

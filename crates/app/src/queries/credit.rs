@@ -201,10 +201,13 @@ impl App {
             })
             .collect();
         let explain = if q.explain {
-            engine
-                .explain(&|p| listed.contains(&p))
+            let lines = match node_filter {
+                Some(v) => engine.explain_node(v),
+                None => engine.explain(&|p| listed.contains(&p)),
+            };
+            lines
                 .iter()
-                .filter(|line| node_filter.is_none_or(|v| v == line.node))
+                .filter(|line| listed.contains(&line.person))
                 .map(|line| credit_line(|id| directory.person(id), &engine, line))
                 .collect()
         } else {

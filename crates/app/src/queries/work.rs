@@ -159,19 +159,15 @@ impl App {
             entry.effort += r.effort.value();
             entry.last = entry.last.max(r.date);
         }
-        let credit = if outcomes.is_empty() {
-            Vec::new()
-        } else {
-            let engine = self.credit_engine(&snapshot)?;
-            match engine.nodes().iter().position(|x| x.id == node_id) {
-                None => Vec::new(),
-                Some(index) => engine
-                    .explain(&|_| true)
-                    .into_iter()
-                    .filter(|line| line.node as usize == index)
-                    .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, &line))
-                    .collect(),
-            }
+        // Value reaches a node from outcomes at it and above it: every node may hold credit.
+        let engine = self.credit_engine(&snapshot)?;
+        let credit = match engine.nodes().iter().position(|x| x.id == node_id) {
+            None => Vec::new(),
+            Some(index) => engine
+                .explain_node(index as u32)
+                .into_iter()
+                .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, &line))
+                .collect(),
         };
         Ok(NodeView {
             node: NodeRef::of(state, node_id),

@@ -425,6 +425,16 @@ proptest! {
                 let itemised: f64 = lines.iter().filter(|l| l.person == p).map(|l| l.amount).sum();
                 prop_assert!(close(itemised, e.credit(p)), "person {p}: {itemised} vs {}", e.credit(p));
             }
+            // One node's lines are the same whether the whole tree or that node is explained.
+            for v in 0..e.nodes().len() as u32 {
+                let whole: Vec<&Explanation> = lines.iter().filter(|l| l.node == v).collect();
+                let alone = e.explain_node(v);
+                prop_assert_eq!(whole.len(), alone.len());
+                for (a, b) in whole.iter().zip(&alone) {
+                    prop_assert!(a.person == b.person && a.outcome == b.outcome && a.phase == b.phase);
+                    prop_assert!(close(a.amount, b.amount));
+                }
+            }
         }
     }
 

@@ -7,6 +7,17 @@ impl Engine {
     /// computed outcome by outcome (the slow, literal reading of the policy; the tests check
     /// that it adds up to the fast path's totals). A cap, if set, is not itemised.
     pub fn explain(&self, wanted: &dyn Fn(u32) -> bool) -> Vec<Explanation> {
+        self.explain_at(wanted, None)
+    }
+
+    /// [`Engine::explain`] for the value that stays at one node only: every outcome is still
+    /// followed down the tree, but only `node`'s contributions are itemised (a node's page
+    /// must not itemise the whole organisation).
+    pub fn explain_node(&self, node: u32) -> Vec<Explanation> {
+        self.explain_at(&|_| true, Some(node))
+    }
+
+    fn explain_at(&self, wanted: &dyn Fn(u32) -> bool, only: Option<u32>) -> Vec<Explanation> {
         let mut scratch = self.scratch();
         let mut lines: HashMap<(u32, u32, u8, u32), Explanation> = HashMap::new();
         for (index, outcome) in self.outcomes.iter().enumerate() {
@@ -19,6 +30,9 @@ impl Engine {
                 &mut |v, a| stays.push((v, a)),
             );
             for (node, amount) in stays {
+                if only.is_some_and(|only| only != node) {
+                    continue;
+                }
                 let (first, second) = self.slots_of(node as usize);
                 let counted: Vec<Slot> = first
                     .iter()

@@ -389,10 +389,12 @@ impl App {
     }
 
     /// Loads what a long-running face needs before its first request: the snapshot with its
-    /// people index, and the writer's state (its first write would load it otherwise).
+    /// people index and its credit engine, and the writer's state (its first write would load
+    /// it otherwise).
     pub fn warm_up(&self) -> AppResult<()> {
         let snapshot = self.snapshot()?;
         snapshot.memberships_of("");
+        self.credit_engine(&snapshot)?;
         self.append_decided(&Actor::Operator, Preload::None, |_| Ok(Vec::new()))?;
         Ok(())
     }

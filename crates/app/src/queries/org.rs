@@ -20,8 +20,8 @@ pub struct PlacementView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OrgView {
     pub as_of: NaiveDate,
-    /// The units someone is placed in on `as_of` (of the whole list, not only the page),
-    /// with the unit each is part of.
+    /// The units of the people on this page, each with the unit it is part of and its head
+    /// count on `as_of` (over the whole list, not only the page).
     pub units: Vec<OrgUnit>,
     pub people: Paged<PlacementView>,
 }
@@ -95,32 +95,48 @@ impl App {
         let snapshot = self.snapshot()?;
         let state = &snapshot.state;
         let as_of = as_of.unwrap_or_else(|| self.today());
-        let mut people: Vec<PlacementView> = org::org_as_of(state, as_of)
-            .iter()
-            .map(|p| placement_view(state, p, as_of))
-            .collect();
-        people.sort_by(|a, b| {
-            let unit = |v: &PlacementView| v.unit.as_ref().map(|u| u.unit_id.clone());
-            (unit(a), &a.person.person_id).cmp(&(unit(b), &b.person.person_id))
-        });
-        let mut units: Vec<OrgUnit> = Vec::new();
-        for p in &people {
-            let Some(unit) = &p.unit else { continue };
-            match units.last_mut() {
-                Some(last) if last.unit.unit_id == unit.unit_id => last.people += 1,
-                _ => units.push(OrgUnit {
-                    unit: unit.clone(),
-                    parent: org::unit_version(state, &unit.unit_id, as_of)
-                        .and_then(|v| v.parent_unit_id)
-                        .map(|parent| UnitRef::of(state, &parent, as_of)),
-                    people: 1,
-                }),
+        let mut placements = org::org_as_of(state, as_of);
+        placements.sort_by(|a, b| (&a.unit_id, &a.person_id).cmp(&(&b.unit_id, &b.person_id)));
+        // Each unit's head count over the whole list; views only for the page (at scale the
+        // whole organisation is hundreds of thousands of people).
+        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for p in &placements {
+            if let Some(unit) = &p.unit_id {
+                *counts.entry(unit.as_str()).or_default() += 1;
             }
         }
+        let total = placements.len();
+        let shown: Vec<&org::Placement> = placements
+            .iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .collect();
+        let mut units: Vec<OrgUnit> = Vec::new();
+        for p in &shown {
+            let Some(unit) = &p.unit_id else { continue };
+            if units.last().is_some_and(|last| &last.unit.unit_id == unit) {
+                continue;
+            }
+            units.push(OrgUnit {
+                unit: UnitRef::of(state, unit, as_of),
+                parent: org::unit_version(state, unit, as_of)
+                    .and_then(|v| v.parent_unit_id)
+                    .map(|parent| UnitRef::of(state, &parent, as_of)),
+                people: counts.get(unit.as_str()).copied().unwrap_or(0),
+            });
+        }
+        let items = shown
+            .into_iter()
+            .map(|p| placement_view(state, p, as_of))
+            .collect();
         Ok(OrgView {
             as_of,
             units,
-            people: page.cut(people),
+            people: Paged {
+                total,
+                offset: page.offset,
+                items,
+            },
         })
     }
 

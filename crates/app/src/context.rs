@@ -14,6 +14,7 @@ use valuetree_core::credit::{
 };
 use valuetree_core::domain::{MemberRecord, PolicyKind};
 use valuetree_core::event::Event;
+use valuetree_core::org::Placement;
 use valuetree_core::state::{MemberKey, State};
 use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
 
@@ -25,7 +26,19 @@ pub struct Snapshot {
     pub state: State,
     credit: OnceLock<Result<Arc<Engine>, String>>,
     memberships: OnceLock<Arc<MembershipIndex>>,
+    /// Everyone's placement on a date, for the dates asked.
+    placements: Mutex<HashMap<NaiveDate, Arc<OrgOnDate>>>,
 }
+
+/// The organisation on one date: everyone's placement, sorted by unit then person, and each
+/// unit's head count.
+pub struct OrgOnDate {
+    pub placements: Vec<Placement>,
+    pub head_counts: HashMap<String, usize>,
+}
+
+/// How many dates of placements a snapshot keeps.
+const PLACEMENT_DATES: usize = 16;
 
 /// Each person's memberships (keys into `state.members`), built on first use: a person's
 /// record must not walk every membership of the organisation.
@@ -38,7 +51,38 @@ impl Snapshot {
             state,
             credit: OnceLock::new(),
             memberships: OnceLock::new(),
+            placements: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Everyone employed on `date` with their unit and manager, sorted by unit then person;
+    /// computed once per date and snapshot (and kept across catch-ups that change no
+    /// master data).
+    pub fn placements(&self, date: NaiveDate) -> Arc<OrgOnDate> {
+        if let Ok(cache) = self.placements.lock()
+            && let Some(found) = cache.get(&date)
+        {
+            return found.clone();
+        }
+        let mut placements = valuetree_core::org::org_as_of(&self.state, date);
+        placements.sort_by(|a, b| (&a.unit_id, &a.person_id).cmp(&(&b.unit_id, &b.person_id)));
+        let mut head_counts: HashMap<String, usize> = HashMap::new();
+        for p in &placements {
+            if let Some(unit) = &p.unit_id {
+                *head_counts.entry(unit.clone()).or_default() += 1;
+            }
+        }
+        let placements = Arc::new(OrgOnDate {
+            placements,
+            head_counts,
+        });
+        if let Ok(mut cache) = self.placements.lock() {
+            if cache.len() >= PLACEMENT_DATES {
+                cache.clear();
+            }
+            cache.insert(date, placements.clone());
+        }
+        placements
     }
 
     /// The person's memberships of nodes, in key order (node, then date joined).
@@ -347,20 +391,27 @@ impl App {
                 }
                 // Nobody else reading the published snapshot: bring it up to date in place;
                 // else copy its state (the readers keep theirs).
-                let (from, mut state, engine, memberships) = match Arc::try_unwrap(published) {
-                    Ok(owned) => (
-                        owned.head,
-                        owned.state,
-                        owned.credit.into_inner().and_then(Result::ok),
-                        owned.memberships.into_inner(),
-                    ),
-                    Err(shared) => (
-                        shared.head.clone(),
-                        shared.state.clone(),
-                        shared.built_credit(),
-                        shared.memberships.get().cloned(),
-                    ),
-                };
+                let (from, mut state, engine, memberships, placements) =
+                    match Arc::try_unwrap(published) {
+                        Ok(owned) => (
+                            owned.head,
+                            owned.state,
+                            owned.credit.into_inner().and_then(Result::ok),
+                            owned.memberships.into_inner(),
+                            owned.placements.into_inner().unwrap_or_default(),
+                        ),
+                        Err(shared) => (
+                            shared.head.clone(),
+                            shared.state.clone(),
+                            shared.built_credit(),
+                            shared.memberships.get().cloned(),
+                            shared
+                                .placements
+                                .lock()
+                                .map(|cache| cache.clone())
+                                .unwrap_or_default(),
+                        ),
+                    };
                 match store.catch_up(&mut state, from.as_ref(), CATCH_UP_LIMIT)? {
                     Some(caught) => {
                         let next = Snapshot::new(caught.head, state);
@@ -371,6 +422,12 @@ impl App {
                             && !members_changed
                         {
                             let _ = next.memberships.set(index);
+                        }
+                        // Placements depend on master data only.
+                        if caught.events.iter().all(Event::changes_facts_only)
+                            && let Ok(mut cache) = next.placements.lock()
+                        {
+                            *cache = placements;
                         }
                         if let Some(engine) = engine
                             && let Some(updated) = update_credit(engine, &caught.events)

@@ -22,7 +22,7 @@ pub mod queries;
 pub mod settings;
 
 pub use actor::Actor;
-pub use context::{App, Snapshot};
+pub use context::{App, OrgOnDate, Snapshot};
 pub use error::{AppError, AppResult, FieldError};
 
 use serde::Serialize;

@@ -95,16 +95,9 @@ impl App {
         let snapshot = self.snapshot()?;
         let state = &snapshot.state;
         let as_of = as_of.unwrap_or_else(|| self.today());
-        let mut placements = org::org_as_of(state, as_of);
-        placements.sort_by(|a, b| (&a.unit_id, &a.person_id).cmp(&(&b.unit_id, &b.person_id)));
-        // Each unit's head count over the whole list; views only for the page (at scale the
-        // whole organisation is hundreds of thousands of people).
-        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for p in &placements {
-            if let Some(unit) = &p.unit_id {
-                *counts.entry(unit.as_str()).or_default() += 1;
-            }
-        }
+        // Views only for the page: at scale the organisation is hundreds of thousands.
+        let on_date = snapshot.placements(as_of);
+        let placements = &on_date.placements;
         let total = placements.len();
         let shown: Vec<&org::Placement> = placements
             .iter()
@@ -122,7 +115,7 @@ impl App {
                 parent: org::unit_version(state, unit, as_of)
                     .and_then(|v| v.parent_unit_id)
                     .map(|parent| UnitRef::of(state, &parent, as_of)),
-                people: counts.get(unit.as_str()).copied().unwrap_or(0),
+                people: on_date.head_counts.get(unit).copied().unwrap_or(0),
             });
         }
         let items = shown

@@ -23,7 +23,9 @@ use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
 /// use. A new snapshot is published after each commit and when another process wrote.
 pub struct Snapshot {
     pub head: Option<Head>,
-    pub state: State,
+    /// Shared between snapshots while only facts change (every new contribution makes a new
+    /// snapshot; copying the master data of a large organisation for each would not do).
+    pub state: Arc<State>,
     credit: OnceLock<Result<Arc<Engine>, String>>,
     memberships: OnceLock<Arc<MembershipIndex>>,
     /// Everyone's placement on a date, for the dates asked.
@@ -45,7 +47,7 @@ const PLACEMENT_DATES: usize = 16;
 type MembershipIndex = HashMap<String, Vec<MemberKey>>;
 
 impl Snapshot {
-    fn new(head: Option<Head>, state: State) -> Snapshot {
+    fn new(head: Option<Head>, state: Arc<State>) -> Snapshot {
         Snapshot {
             head,
             state,
@@ -389,55 +391,56 @@ impl App {
                 if head == published.head {
                     return Ok(published);
                 }
-                // Nobody else reading the published snapshot: bring it up to date in place;
-                // else copy its state (the readers keep theirs).
-                let (from, mut state, engine, memberships, placements) =
-                    match Arc::try_unwrap(published) {
-                        Ok(owned) => (
-                            owned.head,
-                            owned.state,
-                            owned.credit.into_inner().and_then(Result::ok),
-                            owned.memberships.into_inner(),
-                            owned.placements.into_inner().unwrap_or_default(),
-                        ),
-                        Err(shared) => (
-                            shared.head.clone(),
-                            shared.state.clone(),
-                            shared.built_credit(),
-                            shared.memberships.get().cloned(),
-                            shared
-                                .placements
-                                .lock()
-                                .map(|cache| cache.clone())
-                                .unwrap_or_default(),
-                        ),
-                    };
-                match store.catch_up(&mut state, from.as_ref(), CATCH_UP_LIMIT)? {
-                    Some(caught) => {
-                        let next = Snapshot::new(caught.head, state);
-                        let members_changed = caught.events.iter().any(|e| {
-                            matches!(e, Event::MemberJoined(_) | Event::MemberLeft { .. })
-                        });
-                        if let Some(index) = memberships
-                            && !members_changed
-                        {
-                            let _ = next.memberships.set(index);
-                        }
-                        // Placements depend on master data only.
-                        if caught.events.iter().all(Event::changes_facts_only)
-                            && let Ok(mut cache) = next.placements.lock()
-                        {
-                            *cache = placements;
-                        }
-                        if let Some(engine) = engine
-                            && let Some(updated) = update_credit(engine, &caught.events)
-                        {
-                            let _ = next.credit.set(Ok(Arc::new(updated)));
-                        }
-                        Ok(Arc::new(next))
-                    }
-                    None => load_snapshot(store),
+                let Some(window) = store.window_after(published.head.as_ref(), CATCH_UP_LIMIT)?
+                else {
+                    return load_snapshot(store);
+                };
+                // Nobody else reading the published snapshot: take its parts as they are;
+                // else share what can be shared (the readers keep theirs).
+                let (mut state, engine, memberships, placements) = match Arc::try_unwrap(published)
+                {
+                    Ok(owned) => (
+                        owned.state,
+                        owned.credit.into_inner().and_then(Result::ok),
+                        owned.memberships.into_inner(),
+                        owned.placements.into_inner().unwrap_or_default(),
+                    ),
+                    Err(shared) => (
+                        shared.state.clone(),
+                        shared.built_credit(),
+                        shared.memberships.get().cloned(),
+                        shared
+                            .placements
+                            .lock()
+                            .map(|cache| cache.clone())
+                            .unwrap_or_default(),
+                    ),
+                };
+                let facts_only = window.events.iter().all(Event::changes_facts_only);
+                // Master data changes: apply them (on a copy if another snapshot shares it).
+                if !facts_only && !store.apply_window(Arc::make_mut(&mut state), &window.events)? {
+                    return load_snapshot(store);
                 }
+                let next = Snapshot::new(window.head, state);
+                let members_changed = window
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, Event::MemberJoined(_) | Event::MemberLeft { .. }));
+                if let Some(index) = memberships
+                    && !members_changed
+                {
+                    let _ = next.memberships.set(index);
+                }
+                // Placements depend on master data only.
+                if facts_only && let Ok(mut cache) = next.placements.lock() {
+                    *cache = placements;
+                }
+                if let Some(engine) = engine
+                    && let Some(updated) = update_credit(engine, &window.events)
+                {
+                    let _ = next.credit.set(Ok(Arc::new(updated)));
+                }
+                Ok(Arc::new(next))
             }
             None => load_snapshot(store),
         })?;
@@ -572,7 +575,7 @@ fn build_engine(data: CreditData, policy: Policy) -> AppResult<Engine> {
 fn load_snapshot(store: &mut Store) -> AppResult<Arc<Snapshot>> {
     let head = store.head()?;
     let state = store.load_state(&Preload::None)?;
-    Ok(Arc::new(Snapshot::new(head, state)))
+    Ok(Arc::new(Snapshot::new(head, Arc::new(state))))
 }
 
 fn receipt(summary: &ImportSummary) -> Receipt {

@@ -183,14 +183,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Brings `state` (master data as of `from`) up to the head by applying the events
-    /// appended since, loading the facts each one needs and dropping them again. Returns the
-    /// new head, or `None` when it cannot catch up incrementally (the ledger at `from` is not
-    /// the one `state` was read from, or more than `max_events` were appended): the caller
-    /// then reloads.
-    pub fn catch_up(
+    /// The events appended since `from`, checked to follow it: `None` when the ledger at
+    /// `from` is not the one read then (rewritten or restored), or more than `max_events`
+    /// came in; the caller then reloads.
+    pub fn window_after(
         &mut self,
-        state: &mut State,
         from: Option<&Head>,
         max_events: usize,
     ) -> Result<Option<CaughtUp>, StoreError> {
@@ -216,38 +213,61 @@ impl Store {
             return Ok(None);
         }
         let events = self.events_after(start, max_events + 1)?;
-        let mut applied = Vec::with_capacity(events.len());
-        let mut last = from.cloned();
-        // `state` holds master data as of `from`; the projection tables hold everything as of
-        // now. Events that change only facts pass the master data by; the others may need the
-        // facts they name (an override checks the calibrated score), read as they stand now,
-        // which is what those events saw unless the same window changed them: a replay that
-        // fails on that is given up, and the caller reloads.
+        let head = events
+            .last()
+            .map(|(stored, _)| Head {
+                seq: stored.seq,
+                hash: stored.hash.clone(),
+            })
+            .or_else(|| from.cloned());
+        Ok(Some(CaughtUp {
+            head,
+            events: events.into_iter().map(|(_, e)| e).collect(),
+        }))
+    }
+
+    /// Applies a window's events to `state` (master data as of the window's start); `false`
+    /// when a replay cannot hold, and the caller reloads.
+    ///
+    /// `state` holds master data; the projection tables hold everything as of now. Events
+    /// that change only facts pass the master data by; the others may need the facts they
+    /// name (an override checks the calibrated score), read as they stand now, which is what
+    /// those events saw unless the same window changed them.
+    pub fn apply_window(
+        &mut self,
+        state: &mut State,
+        events: &[Event],
+    ) -> Result<bool, StoreError> {
         {
             let mut tx = self.begin(false)?;
-            let preload = crate::ledger::preload_for(
-                events
-                    .iter()
-                    .map(|(_, e)| e)
-                    .filter(|e| !e.changes_facts_only()),
-            );
+            let preload =
+                crate::ledger::preload_for(events.iter().filter(|e| !e.changes_facts_only()));
             crate::ledger::load_preload(tx.as_mut(), state, &preload)?;
         }
-        for (stored, event) in events {
-            if !event.changes_facts_only() && state.apply(&event).is_err() {
-                return Ok(None);
+        for event in events {
+            if !event.changes_facts_only() && state.apply(event).is_err() {
+                return Ok(false);
             }
             state.take_changes();
-            last = Some(Head {
-                seq: stored.seq,
-                hash: stored.hash,
-            });
-            applied.push(event);
         }
         state.forget_facts();
-        Ok(Some(CaughtUp {
-            head: last,
-            events: applied,
-        }))
+        Ok(true)
+    }
+
+    /// Brings `state` (master data as of `from`) up to the head: [`Store::window_after`]
+    /// then [`Store::apply_window`].
+    pub fn catch_up(
+        &mut self,
+        state: &mut State,
+        from: Option<&Head>,
+        max_events: usize,
+    ) -> Result<Option<CaughtUp>, StoreError> {
+        let Some(window) = self.window_after(from, max_events)? else {
+            return Ok(None);
+        };
+        if !self.apply_window(state, &window.events)? {
+            return Ok(None);
+        }
+        Ok(Some(window))
     }
 }

@@ -131,9 +131,21 @@ fn a_write_is_visible_to_the_next_read_and_another_process_write_is_picked_up() 
     other
         .record_outcome(&operator, outcome("O-later", "INI3", "2024-12-20", 500.0))
         .expect("outcome");
-    let p06 = app
-        .person_record(&operator, "P06", None, false)
-        .expect("P06");
+    // Another process's writes are looked for every 200 ms: they show within a second.
+    let started = std::time::Instant::now();
+    let p06 = loop {
+        let p06 = app
+            .person_record(&operator, "P06", None, false)
+            .expect("P06");
+        let joined = p06
+            .memberships
+            .iter()
+            .any(|m| m.node.node_id == "INI3" && m.role == "tester");
+        if joined || started.elapsed() > std::time::Duration::from_secs(1) {
+            break p06;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(
         p06.memberships
             .iter()

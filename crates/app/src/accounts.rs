@@ -170,6 +170,7 @@ fn password_matches(password: &str, hash: &str) -> bool {
 /// takes as long to refuse as a wrong password.
 fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    // If hashing failed, an empty hash refuses every password (without the equal timing).
     DECOY.get_or_init(|| hash_password("not the password of anyone").unwrap_or_default())
 }
 

@@ -499,7 +499,8 @@ async fn change_reviewer(
     add: bool,
 ) -> ApiResult {
     let change = ReviewerChange {
-        by: caller.actor.person_id().unwrap_or_default().to_string(),
+        // Left empty: the app records the signed-in person as the one who chose.
+        by: String::new(),
         cycle_id,
         ratee_id,
         reason: body.reason,
@@ -652,7 +653,8 @@ pub async fn assess_behaviour(
     Body(body): Body<BehaviourBody>,
 ) -> ApiResult {
     let assessment = BehaviourAssessment {
-        assessed_by: caller.actor.person_id().unwrap_or_default().to_string(),
+        // Left empty: the app records the signed-in person as the assessor.
+        assessed_by: String::new(),
         behaviour: body.behaviour,
         cycle_id,
         evidence: body.evidence,

@@ -71,9 +71,9 @@ fn api() -> Api {
         .at(M::GET, "/api/tokens", "Your API tokens (never their secrets).", list_tokens)
         .at(M::POST, "/api/tokens", "Make an API token {name, scope: read|write, expires_in_days}; the secret is shown once.", create_token)
         .at(M::DELETE, "/api/tokens/{token_id}", "Revoke one of your API tokens.", revoke_token)
-        .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit): history, work, memberships, and private data if you may see it.", person)
+        .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit, offset, limit of the contributions): history, work, memberships, and private data if you may see it.", person)
         .at(M::GET, "/api/people/{person_id}/audit", "Who looked at this person's private record (the person, administrators).", person_audit)
-        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes and credit breakdown.", node)
+        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes, credit breakdown and a page of its contributions (offset, limit).", node)
         .at(M::POST, "/api/nodes", "Create a node {node_id, kind, title, lead_id, created_on, status, description}.", writes::create_node)
         .at(M::POST, "/api/nodes/{node_id}/update", "Change a node's title, description, status or roles wanted (its lead).", writes::update_node)
         .at(M::POST, "/api/nodes/{node_id}/members", "Add a member {person_id, role, joined_on} (the node's lead).", writes::add_member)
@@ -419,6 +419,9 @@ struct PersonParams {
     as_of: Option<NaiveDate>,
     #[serde(default)]
     credit: bool,
+    /// A page of the contributions (default the first 50, at most 500).
+    offset: Option<usize>,
+    limit: Option<usize>,
 }
 
 async fn person(
@@ -427,8 +430,9 @@ async fn person(
     Path(person_id): Path<String>,
     Params(params): Params<PersonParams>,
 ) -> ApiResult {
+    let page = page(params.offset, params.limit)?;
     ok(blocking(&state, move |app| {
-        app.person_record(&caller.actor, &person_id, params.as_of, params.credit)
+        app.person_record_page(&caller.actor, &person_id, params.as_of, params.credit, page)
     })
     .await?)
 }
@@ -450,8 +454,13 @@ async fn node(
     State(state): State<ServerState>,
     caller: Caller,
     Path(node_id): Path<String>,
+    Params(paging): Params<Paging>,
 ) -> ApiResult {
-    ok(blocking(&state, move |app| app.node(&caller.actor, &node_id)).await?)
+    let page = page(paging.offset, paging.limit)?;
+    ok(blocking(&state, move |app| {
+        app.node_page(&caller.actor, &node_id, page)
+    })
+    .await?)
 }
 
 #[derive(Deserialize)]

@@ -1302,7 +1302,7 @@ fn acting_as_a_person_gives_that_persons_permissions_and_refusals_name_the_rule(
         let node: serde_json::Value =
             serde_json::from_str(&db.ok(&["show", "node", "INI3", "--format", "json"]))
                 .expect("json");
-        let mine = node["contributions"]
+        let mine = node["contributions"]["items"]
             .as_array()
             .and_then(|all| all.iter().find(|c| c["contribution_id"] == "C-P04-new"))
             .cloned()

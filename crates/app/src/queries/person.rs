@@ -4,7 +4,7 @@
 use super::{NodeRef, PersonRef, PlacementView, UnitRef};
 use crate::authz::{self, PrivateAccess};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App};
+use crate::{Actor, App, Page, Paged};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use valuetree_core::NaiveDate;
@@ -27,7 +27,8 @@ pub struct PersonRecordView {
     pub history: Vec<HistoryItem>,
     /// The nodes contributed to, by phase: kept through every reorganisation.
     pub work: Vec<NodeWork>,
-    pub contributions: Vec<ContributionView>,
+    /// Every contribution, newest last; a page of them when the query asks for one.
+    pub contributions: Paged<ContributionView>,
     pub memberships: Vec<MembershipView>,
     /// Nodes the person leads now.
     pub leads: Vec<LedNode>,
@@ -159,6 +160,19 @@ impl App {
         as_of: Option<NaiveDate>,
         with_credit: bool,
     ) -> AppResult<PersonRecordView> {
+        self.person_record_page(actor, person_id, as_of, with_credit, Page::ALL)
+    }
+
+    /// [`App::person_record`] with one page of the contributions (the rest of the record is
+    /// whole: the summary by node covers them all).
+    pub fn person_record_page(
+        &self,
+        actor: &Actor,
+        person_id: &str,
+        as_of: Option<NaiveDate>,
+        with_credit: bool,
+        page: Page,
+    ) -> AppResult<PersonRecordView> {
         authz::read_work(actor)?;
         let snapshot = self.snapshot()?;
         let state = &snapshot.state;
@@ -248,10 +262,12 @@ impl App {
                 })
                 .collect(),
             work: work.into_values().collect(),
-            contributions: contributions
-                .iter()
-                .map(|c| ContributionView::of(state, c))
-                .collect(),
+            contributions: page.cut(
+                contributions
+                    .iter()
+                    .map(|c| ContributionView::of(state, c))
+                    .collect(),
+            ),
             memberships,
             leads,
             private,

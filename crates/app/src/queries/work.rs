@@ -2,7 +2,7 @@
 
 use super::{ContributionView, NodeRef, PersonRef};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App, authz};
+use crate::{Actor, App, Page, Paged, authz};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use valuetree_core::NaiveDate;
@@ -29,7 +29,8 @@ pub struct NodeView {
     pub handovers: Vec<HandoverView>,
     /// Contributors by person and phase (retracted contributions left out).
     pub contributors: Vec<ContributorView>,
-    pub contributions: Vec<ContributionView>,
+    /// Every contribution to the node; a page of them when the query asks for one.
+    pub contributions: Paged<ContributionView>,
     pub outcomes: Vec<OutcomeView>,
     /// Who got what of the value realised here, and why (default policy, every outcome).
     pub credit: Vec<CreditLine>,
@@ -111,6 +112,12 @@ pub struct JoinRequestView {
 impl App {
     /// A node with everything around it.
     pub fn node(&self, actor: &Actor, node_id: &str) -> AppResult<NodeView> {
+        self.node_page(actor, node_id, Page::ALL)
+    }
+
+    /// [`App::node`] with one page of its contributions (the contributors' summary covers
+    /// them all).
+    pub fn node_page(&self, actor: &Actor, node_id: &str, page: Page) -> AppResult<NodeView> {
         authz::read_work(actor)?;
         let snapshot = self.snapshot()?;
         let state = &snapshot.state;
@@ -217,10 +224,12 @@ impl App {
                 })
                 .collect(),
             contributors: contributors.into_values().collect(),
-            contributions: contributions
-                .iter()
-                .map(|c| ContributionView::of(state, c))
-                .collect(),
+            contributions: page.cut(
+                contributions
+                    .iter()
+                    .map(|c| ContributionView::of(state, c))
+                    .collect(),
+            ),
             outcomes: outcomes
                 .into_iter()
                 .map(|o| OutcomeView {

@@ -934,3 +934,79 @@ fn malformed_requests_get_a_4xx_naming_what_is_wrong_never_a_500() {
     );
     assert_eq!(server.get("/healthz", &[]).0, 200, "the server is still up");
 }
+
+#[test]
+fn a_configuration_file_sets_what_flags_and_environment_leave_unset() {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["user", "add", "chloe", "--person", "P04"]);
+    db.ok_with_input(&["user", "passwd", "chloe"], "chloe's long password\n");
+    let config = db.write(
+        "valuetree.toml",
+        "public_url = \"https://valuetree.example.org\"\nsession_days = 1\nlog = \"debug\"\n",
+    );
+    let server = Server::start(&db.url, &["--config", &config], db.dir().join("server.log"));
+    // The public URL is https: the cookie is Secure and lives a day; changes must come from
+    // that origin, not from the address the server listens on.
+    let body = r#"{"username":"chloe","password":"chloe's long password"}"#;
+    let (status, headers, text) = server.request("POST", "/api/login", &[], Some(body));
+    assert_eq!(status, 200, "{text}");
+    let cookie = headers
+        .iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Max-Age=86400"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap_or_default().to_string();
+    let change = r#"{"node_id":"INI3","phase":"build","effort":1}"#;
+    let local = server.url.clone();
+    let (status, _, _) = server.request(
+        "POST",
+        "/api/contributions",
+        &[("Cookie", session.as_str()), ("Origin", local.as_str())],
+        Some(change),
+    );
+    assert_eq!(
+        status, 403,
+        "the listening address is not the public origin"
+    );
+    let (status, _, text) = server.request(
+        "POST",
+        "/api/contributions",
+        &[
+            ("Cookie", session.as_str()),
+            ("Origin", "https://valuetree.example.org"),
+        ],
+        Some(change),
+    );
+    assert_eq!(status, 201, "{text}");
+    // A flag wins over the file.
+    drop(server);
+    let flagged = Server::start(
+        &db.url,
+        &["--config", &config, "--public-url", "http://localhost:9"],
+        db.dir().join("flagged.log"),
+    );
+    let (_, headers, _) = flagged.request("POST", "/api/login", &[], Some(body));
+    let cookie = headers
+        .iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    // An unknown key in the file is refused by name.
+    let bad = db.write("bad.toml", "listen = \"127.0.0.1:1\"\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_valuetree"))
+        .args(["serve", "--config", &bad, "--addr", "127.0.0.1:0"])
+        .env("VALUETREE_DB", &db.url)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown field `listen`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1010,3 +1010,76 @@ fn a_configuration_file_sets_what_flags_and_environment_leave_unset() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_password_change_ends_the_other_sessions_and_a_disabled_account_is_shut_out() {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["user", "add", "chloe", "--person", "P04"]);
+    db.ok_with_input(&["user", "passwd", "chloe"], "chloe's long password\n");
+    let token = db
+        .ok(&[
+            "user", "token", "chloe", "--name", "sync", "--scope", "read",
+        ])
+        .trim()
+        .to_string();
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    let here = server.login("chloe", "chloe's long password");
+    let elsewhere = server.login("chloe", "chloe's long password");
+    let origin = server.url.clone();
+    let with = |cookie: &str, body: &str| {
+        server
+            .request(
+                "POST",
+                "/api/password",
+                &[("Cookie", cookie), ("Origin", origin.as_str())],
+                Some(body),
+            )
+            .0
+    };
+    // The current password is asked again, and a short new one is refused.
+    assert_eq!(
+        with(
+            &here,
+            r#"{"current_password":"wrong one","new_password":"a new long password"}"#
+        ),
+        401
+    );
+    assert_eq!(
+        with(
+            &here,
+            r#"{"current_password":"chloe's long password","new_password":"short"}"#
+        ),
+        422
+    );
+    assert_eq!(
+        with(
+            &here,
+            r#"{"current_password":"chloe's long password","new_password":"a new long password"}"#
+        ),
+        200
+    );
+    assert_eq!(
+        server.get("/api/me", &[("Cookie", &here)]).0,
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        server.get("/api/me", &[("Cookie", &elsewhere)]).0,
+        401,
+        "the other one ends"
+    );
+    let old = r#"{"username":"chloe","password":"chloe's long password"}"#;
+    assert_eq!(server.request("POST", "/api/login", &[], Some(old)).0, 401);
+    server.login("chloe", "a new long password");
+    // Disabled: sessions end, tokens stop working, sign-in is refused.
+    let bearer = format!("Bearer {token}");
+    assert_eq!(server.get("/api/me", &[("Authorization", &bearer)]).0, 200);
+    db.ok(&["user", "disable", "chloe"]);
+    assert_eq!(server.get("/api/me", &[("Cookie", &here)]).0, 401);
+    assert_eq!(server.get("/api/me", &[("Authorization", &bearer)]).0, 401);
+    let new = r#"{"username":"chloe","password":"a new long password"}"#;
+    assert_eq!(server.request("POST", "/api/login", &[], Some(new)).0, 401);
+    // The account list says so.
+    let audit = db.ok(&["user", "list", "--format", "json"]);
+    assert!(audit.contains("\"disabled\": true"), "{audit}");
+}

@@ -121,6 +121,32 @@ pub(crate) async fn record(
     )))
 }
 
+/// An amount in a body, given as a JSON number or as a decimal string ("2.5"); a bad one is
+/// a 400 naming the field.
+pub(crate) fn amount<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<valuetree_core::Amount, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(f64),
+        Text(String),
+    }
+    match NumberOrText::deserialize(deserializer)? {
+        NumberOrText::Number(n) => valuetree_core::Amount::parse(&n.to_string()),
+        NumberOrText::Text(t) => valuetree_core::Amount::parse(&t),
+    }
+    .map_err(serde::de::Error::custom)
+}
+
+/// [`amount`] for a field that may be left out.
+pub(crate) fn optional_amount<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<valuetree_core::Amount>, D::Error> {
+    amount(deserializer).map(Some)
+}
+
 /// A JSON body whose errors are the API's (a 400 naming the field).
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::json;
 use valuetree_app::Page;
 use valuetree_app::accounts::{TokenScope, Via};
@@ -267,13 +267,11 @@ fn session_cookie_header(state: &ServerState, value: &str, max_age: Option<i64>)
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-async fn me_json(
-    state: &ServerState,
-    caller_identity: valuetree_app::accounts::Identity,
+fn me_json(
+    caller_identity: &valuetree_app::accounts::Identity,
+    actor: &valuetree_app::Actor,
 ) -> ApiResult {
-    let identity = caller_identity.clone();
-    let actor = blocking(state, move |app| app.actor_of(&identity)).await?;
-    let roles: Vec<&str> = match &actor {
+    let roles: Vec<&str> = match actor {
         valuetree_app::Actor::Person { roles, .. }
         | valuetree_app::Actor::Service { roles, .. } => roles.iter().map(|r| r.as_str()).collect(),
         valuetree_app::Actor::Operator => Vec::new(),
@@ -304,7 +302,9 @@ async fn login(
     })
     .await?;
     let absolute = state.app.account_policy().absolute.num_seconds();
-    let mut response = me_json(&state, identity).await?;
+    let signed_in = identity.clone();
+    let actor = blocking(&state, move |app| app.actor_of(&signed_in)).await?;
+    let mut response = me_json(&identity, &actor)?;
     response.headers_mut().insert(
         header::SET_COOKIE,
         session_cookie_header(&state, &secret.0, Some(absolute)),
@@ -323,8 +323,8 @@ async fn logout(State(state): State<ServerState>, caller: Caller) -> ApiResult {
     Ok(response)
 }
 
-async fn me(State(state): State<ServerState>, caller: Caller) -> ApiResult {
-    me_json(&state, caller.identity).await
+async fn me(caller: Caller) -> ApiResult {
+    me_json(&caller.identity, &caller.actor)
 }
 
 #[derive(Deserialize)]
@@ -637,21 +637,6 @@ async fn head(State(state): State<ServerState>, caller: Caller) -> ApiResult {
     }))
 }
 
-/// An amount given as a JSON number or as a decimal string.
-fn amount<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum NumberOrText {
-        Number(f64),
-        Text(String),
-    }
-    let value = match NumberOrText::deserialize(deserializer)? {
-        NumberOrText::Number(n) => Amount::parse(&n.to_string()),
-        NumberOrText::Text(t) => Amount::parse(&t),
-    };
-    value.map(Amount::value).map_err(serde::de::Error::custom)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ContributionBody {
@@ -660,8 +645,8 @@ struct ContributionBody {
     node_id: String,
     phase: Phase,
     date: Option<NaiveDate>,
-    #[serde(deserialize_with = "amount")]
-    effort: f64,
+    #[serde(deserialize_with = "crate::amount")]
+    effort: Amount,
     #[serde(default)]
     description: String,
     evidence: Option<String>,
@@ -678,7 +663,7 @@ async fn record_contribution(
         node_id: body.node_id,
         phase: body.phase,
         date: body.date,
-        effort: body.effort,
+        effort: body.effort.value(),
         description: body.description,
         evidence: body.evidence,
     };
@@ -735,8 +720,8 @@ struct OutcomeBody {
     outcome_id: String,
     node_id: String,
     date: NaiveDate,
-    #[serde(deserialize_with = "amount")]
-    value: f64,
+    #[serde(deserialize_with = "crate::amount")]
+    value: Amount,
     #[serde(default)]
     description: String,
     evidence: Option<String>,
@@ -753,7 +738,7 @@ async fn record_outcome(
         evidence: body.evidence,
         node_id: body.node_id,
         outcome_id: body.outcome_id,
-        value: Amount(body.value),
+        value: body.value,
     };
     record(&state, move |app| {
         app.record_outcome(&caller.actor, outcome)

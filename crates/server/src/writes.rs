@@ -28,27 +28,6 @@ use valuetree_core::{Amount, NaiveDate};
 
 type ApiResult = Result<Response, ApiError>;
 
-fn amount(text: &str, field: &str) -> Result<Amount, ApiError> {
-    Amount::parse(text).map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
-}
-
-/// An amount in a body: a JSON number or a decimal string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum Number {
-    Number(f64),
-    Text(String),
-}
-
-impl Number {
-    fn amount(&self, field: &str) -> Result<Amount, ApiError> {
-        match self {
-            Number::Number(n) => amount(&n.to_string(), field),
-            Number::Text(t) => amount(t, field),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeBody {
@@ -104,12 +83,12 @@ pub async fn update_node(
     Body(body): Body<NodeUpdate>,
 ) -> ApiResult {
     record(&state, move |app| {
-        let view = app.node(&caller.actor, &node_id)?;
+        // The node as recorded, with the fields the body changes; the app decides.
         let snapshot = app.snapshot()?;
         let mut node = snapshot
             .state
             .nodes
-            .get(&view.node.node_id)
+            .get(&node_id)
             .cloned()
             .ok_or_else(|| valuetree_app::AppError::not_found(format!("node {node_id}"), ""))?;
         if let Some(title) = body.title {
@@ -131,7 +110,8 @@ pub async fn update_node(
 pub struct LinkBody {
     parent_id: String,
     child_id: String,
-    weight: Option<Number>,
+    #[serde(default, deserialize_with = "crate::optional_amount")]
+    weight: Option<Amount>,
     valid_from: Option<NaiveDate>,
 }
 
@@ -140,10 +120,7 @@ pub async fn link(
     caller: Caller,
     Body(body): Body<LinkBody>,
 ) -> ApiResult {
-    let weight = match &body.weight {
-        Some(w) => w.amount("weight")?,
-        None => Amount(1.0),
-    };
+    let weight = body.weight.unwrap_or(Amount(1.0));
     let edge = EdgeRecord {
         child_id: body.child_id,
         parent_id: body.parent_id,
@@ -456,7 +433,8 @@ pub struct RatingBody {
     rater_id: Option<String>,
     relationship: Relationship,
     dimension: String,
-    score: Number,
+    #[serde(deserialize_with = "crate::amount")]
+    score: Amount,
     #[serde(default)]
     comment: String,
     #[serde(default)]
@@ -475,7 +453,7 @@ pub async fn rate(
         ratee_id: body.ratee_id,
         relationship: body.relationship,
         dimension: body.dimension,
-        score: body.score.amount("score")?,
+        score: body.score,
         comment: body.comment,
         draft: body.draft,
     };
@@ -534,7 +512,8 @@ pub async fn remove_reviewer(
 #[serde(deny_unknown_fields)]
 pub struct KeyResultBody {
     metric: String,
-    target: Number,
+    #[serde(deserialize_with = "crate::amount")]
+    target: Amount,
 }
 
 #[derive(Deserialize)]
@@ -560,7 +539,7 @@ pub async fn set_goal(
         .map(|k| {
             Ok(KeyResult {
                 metric: k.metric.clone(),
-                target: k.target.amount("target")?,
+                target: k.target,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -579,7 +558,8 @@ pub async fn set_goal(
 #[serde(deny_unknown_fields)]
 pub struct MeasureBody {
     metric: String,
-    actual: Number,
+    #[serde(deserialize_with = "crate::amount")]
+    actual: Amount,
     measured_on: Option<NaiveDate>,
 }
 
@@ -589,7 +569,7 @@ pub async fn measure(
     Path((_cycle_id, goal_id)): Path<(String, String)>,
     Body(body): Body<MeasureBody>,
 ) -> ApiResult {
-    let actual = body.actual.amount("actual")?;
+    let actual = body.actual;
     record(&state, move |app| {
         let m = Measurement {
             actual,
@@ -672,7 +652,8 @@ pub async fn assess_behaviour(
 #[serde(deny_unknown_fields)]
 pub struct OverrideBody {
     person_id: String,
-    score: Number,
+    #[serde(deserialize_with = "crate::amount")]
+    score: Amount,
     reason: String,
     #[serde(default)]
     dimension: String,
@@ -684,7 +665,7 @@ pub async fn override_score(
     Path(cycle_id): Path<String>,
     Body(body): Body<OverrideBody>,
 ) -> ApiResult {
-    let score = body.score.amount("score")?;
+    let score = body.score;
     record(&state, move |app| {
         app.override_score(
             &caller.actor,

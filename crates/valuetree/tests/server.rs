@@ -248,6 +248,14 @@ fn the_api_records_once_keeps_people_to_their_rights_and_logs_no_secret() {
             server.request("POST", "/api/contributions", &with_origin, Some(extra));
         assert_eq!(status, 400, "{text}");
         assert!(text.contains("unknown field `hours`"), "{text}");
+        let bad_effort = r#"{"node_id":"INI3","phase":"build","effort":"a lot"}"#;
+        let (status, _, text) =
+            server.request("POST", "/api/contributions", &with_origin, Some(bad_effort));
+        assert_eq!(status, 400, "{text}");
+        assert!(
+            text.contains("effort") && text.contains("not a number"),
+            "{text}"
+        );
         let (status, _, text) = server.request(
             "POST",
             "/api/contributions",

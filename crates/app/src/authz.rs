@@ -128,6 +128,10 @@ pub fn private_access(
     subject: &str,
     today: NaiveDate,
 ) -> PrivateAccess {
+    // Oneself first: an HR person sees their own peer feedback aggregated, like anyone.
+    if actor.is(subject) {
+        return PrivateAccess::Own;
+    }
     if actor.is_operator() || actor.has_role(Role::Hr) {
         return PrivateAccess::Full;
     }
@@ -135,9 +139,6 @@ pub fn private_access(
     let Some(me) = actor.person_id() else {
         return PrivateAccess::None;
     };
-    if me == subject {
-        return PrivateAccess::Own;
-    }
     if current_manager(state, subject, today).as_deref() == Some(me) {
         return PrivateAccess::Full;
     }

@@ -858,6 +858,11 @@ fn every_endpoint_answers_each_role_and_relation_as_the_matrix_says() {
                 "the private part of P04's record as {who}"
             );
         }
+        // HR reading their own record sees their feedback as anyone does, not every rating.
+        let hr = &credentials[CALLERS.iter().position(|c| *c == "hr").unwrap_or(0)];
+        let hr: Vec<(&str, &str)> = hr.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let (_, _, own) = server.request("GET", "/api/people/P05", &hr, None);
+        assert_eq!(json(&own)["private"]["access"], "own", "{own}");
     });
 }
 

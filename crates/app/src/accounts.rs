@@ -77,6 +77,23 @@ impl TokenScope {
     }
 }
 
+/// What a single-sign-on claim names: a person's e-mail address in the ledger, or their
+/// person id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SsoClaim {
+    Email,
+    PersonId,
+}
+
+impl SsoClaim {
+    fn describe(self) -> &'static str {
+        match self {
+            SsoClaim::Email => "e-mail address",
+            SsoClaim::PersonId => "person id",
+        }
+    }
+}
+
 /// An account as an administrator sees it (never its secrets).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AccountView {
@@ -442,6 +459,11 @@ impl App {
             }
         };
         self.clear_failures(&key);
+        self.open_session(row)
+    }
+
+    /// A new session for `row`'s account: its secret (for the cookie) and who it is.
+    fn open_session(&self, row: AccountRow) -> AppResult<(Secret, Identity)> {
         let secret = random_secret()?;
         let id_hash = digest(&secret);
         let now = self.now_text();
@@ -460,6 +482,102 @@ impl App {
                 via: Via::Session { id_hash },
             },
         ))
+    }
+
+    /// Signs in someone a single-sign-on provider vouched for: `value` is the claim that
+    /// names them (their e-mail address in the ledger for [`SsoClaim::Email`], else their
+    /// person id). Their account, or with `auto_create` a new one named `value` for a person
+    /// of the ledger without one, gets a session. Who is unknown is refused.
+    pub fn sso_login(
+        &self,
+        claim: SsoClaim,
+        value: &str,
+        auto_create: bool,
+    ) -> AppResult<(Secret, Identity)> {
+        let person = {
+            let snapshot = self.snapshot()?;
+            let state = &snapshot.state;
+            match claim {
+                SsoClaim::Email => state
+                    .people
+                    .values()
+                    .find(|p| {
+                        p.email
+                            .as_deref()
+                            .is_some_and(|e| e.trim().eq_ignore_ascii_case(value.trim()))
+                    })
+                    .map(|p| p.person_id.clone()),
+                SsoClaim::PersonId => state.people.contains_key(value).then(|| value.to_string()),
+            }
+        };
+        let Some(person) = person else {
+            return Err(AppError::Unauthenticated(format!(
+                "the identity provider signed in {value}, who is nobody in the ledger; ask HR to record your {} there",
+                claim.describe()
+            )));
+        };
+        let id = person.clone();
+        let accounts = self.read(|store| Ok(store.accounts_of_person(&id)?))?;
+        if let Some(row) = accounts.iter().find(|a| a.disabled_at.is_none()) {
+            return self.open_session(row.clone());
+        }
+        if !accounts.is_empty() {
+            return Err(AppError::Unauthenticated(
+                "your account is disabled; ask an administrator".into(),
+            ));
+        }
+        if !auto_create {
+            return Err(AppError::Unauthenticated(format!(
+                "{person} has no account here; ask an administrator to make one (`valuetree user add <name> --person {person}`)"
+            )));
+        }
+        let employed = {
+            let snapshot = self.snapshot()?;
+            snapshot
+                .state
+                .people
+                .get(&person)
+                .is_some_and(|p| p.left_on.is_none_or(|left| left >= self.today()))
+        };
+        if !employed {
+            return Err(AppError::Unauthenticated(format!(
+                "{person} has left and has no account here; ask an administrator"
+            )));
+        }
+        let row = AccountRow {
+            username: value.trim().to_ascii_lowercase(),
+            person_id: Some(person.clone()),
+            service_roles: String::new(),
+            password_hash: None,
+            created_at: self.now_text(),
+            disabled_at: None,
+            demo: false,
+        };
+        if !valid_username(&row.username) {
+            return Err(AppError::Unauthenticated(format!(
+                "cannot make an account named {value}; ask an administrator to make one for {person}"
+            )));
+        }
+        let inserted = {
+            let row = row.clone();
+            self.write(move |store| Ok(store.insert_account(&row)?))?
+        };
+        if !inserted {
+            return Err(AppError::Unauthenticated(format!(
+                "the username {} belongs to someone else; ask an administrator to make an account for {person}",
+                row.username
+            )));
+        }
+        self.audit(
+            &Actor::Person {
+                person_id: person.clone(),
+                roles: Vec::new(),
+            },
+            "account_added",
+            &row.username,
+            format!("person {person}, made at its first single sign-on"),
+        )?;
+        self.open_session(row)
     }
 
     /// Who holds the session `secret`, if it is live; its last-seen time is written at most

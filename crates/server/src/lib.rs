@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod error;
+pub mod oidc;
 mod routes;
 mod writes;
 
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     /// A request taking longer is answered 408 (its write, if it reached the writer,
     /// completes or not as a whole).
     pub request_timeout: Duration,
+    /// Single sign-on with an OpenID Connect provider, if configured.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 impl ServerConfig {
@@ -42,6 +45,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             body_limit: 32 << 20,
             request_timeout: Duration::from_secs(60),
+            oidc: None,
         }
     }
 
@@ -67,16 +71,23 @@ impl ServerConfig {
 pub struct ServerState {
     pub app: Arc<App>,
     pub config: Arc<ServerConfig>,
+    sso: Option<Arc<oidc::Sso>>,
     ready: Arc<AtomicBool>,
 }
 
 impl ServerState {
-    pub fn new(app: Arc<App>, config: ServerConfig) -> ServerState {
-        ServerState {
+    /// The state of a server with `config`; an error says which setting is wrong.
+    pub fn new(app: Arc<App>, config: ServerConfig) -> Result<ServerState, String> {
+        let sso = match &config.oidc {
+            Some(oidc) => Some(Arc::new(oidc::Sso::new(oidc.clone(), &config.public_url)?)),
+            None => None,
+        };
+        Ok(ServerState {
             app,
             config: Arc::new(config),
+            sso,
             ready: Arc::new(AtomicBool::new(false)),
-        }
+        })
     }
 
     /// Builds the snapshot and warms the writer before the server says it is ready.

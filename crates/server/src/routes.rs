@@ -66,6 +66,8 @@ fn api() -> Api {
         .at(M::GET, "/readyz", "The database answers and the snapshot is loaded.", readyz)
         .at(M::POST, "/api/login", "Sign in with {username, password}; sets the session cookie.", login)
         .at(M::POST, "/api/logout", "End the session.", logout)
+        .at(M::GET, "/auth/oidc/login", "Sign in with the organisation's identity provider (OpenID Connect, when configured): redirects there.", crate::oidc::login)
+        .at(M::GET, "/auth/oidc/callback", "Where the identity provider sends the browser back (code, state); sets the session cookie.", crate::oidc::callback)
         .at(M::GET, "/api/me", "Who is signed in: person_id, username, roles.", me)
         .at(M::POST, "/api/password", "Change your password {current_password, new_password}; ends your other sessions.", change_password)
         .at(M::GET, "/api/tokens", "Your API tokens (never their secrets).", list_tokens)
@@ -256,7 +258,11 @@ impl FromRequestParts<ServerState> for ClientAddress {
     }
 }
 
-fn session_cookie_header(state: &ServerState, value: &str, max_age: Option<i64>) -> HeaderValue {
+pub(crate) fn session_cookie_header(
+    state: &ServerState,
+    value: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
     let mut cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));

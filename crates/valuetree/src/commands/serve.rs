@@ -16,6 +16,7 @@ use std::time::Duration;
 use valuetree_app::accounts::{AccountPolicy, NewAccount, random_password};
 use valuetree_app::{Actor, App};
 use valuetree_core::domain::Role;
+use valuetree_server::oidc::{OidcConfig, PersonClaim};
 use valuetree_server::{ServerConfig, ServerState};
 
 #[derive(Args, Debug)]
@@ -23,7 +24,8 @@ use valuetree_server::{ServerConfig, ServerState};
 Every setting may also come from the environment (VALUETREE_ADDR, VALUETREE_PUBLIC_URL, …, as
 named on each option) or from a TOML file given to --config, whose keys are the options' names
 with underscores (addr, db, public_url, trusted_proxies = [\"10.0.0.1\"], log, body_limit_mb,
-request_timeout_secs, session_idle_minutes, session_days). A flag wins over the environment,
+request_timeout_secs, session_idle_minutes, session_days, oidc_issuer, oidc_client_id,
+oidc_client_secret, oidc_claim, oidc_auto_create). A flag wins over the environment,
 which wins over the file.
 
 The first administrator of a fresh database (then sign in at the printed URL):
@@ -67,6 +69,24 @@ pub struct ServeArgs {
     /// A session ends this long after sign-in (default 7).
     #[arg(long, env = "VALUETREE_SESSION_DAYS")]
     session_days: Option<i64>,
+    /// Single sign-on: the OpenID Connect provider's issuer URL (its discovery document is
+    /// under `/.well-known/openid-configuration`). People then sign in at /auth/oidc/login.
+    /// The client secret comes from VALUETREE_OIDC_CLIENT_SECRET or the file's
+    /// `oidc_client_secret`, never from a flag (a command line is visible to other users).
+    #[arg(long, env = "VALUETREE_OIDC_ISSUER")]
+    oidc_issuer: Option<String>,
+    /// The client id this server is registered with at the provider (its redirect URL is
+    /// `<public URL>/auth/oidc/callback`).
+    #[arg(long, env = "VALUETREE_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    /// The ID-token claim naming the person: `email` (default; matched with the e-mail
+    /// addresses in the ledger), `preferred_username` or `sub` (holding a person id).
+    #[arg(long, env = "VALUETREE_OIDC_CLAIM")]
+    oidc_claim: Option<String>,
+    /// Make an account at the first single sign-on of an employed person of the ledger who
+    /// has none (otherwise an administrator makes it with `valuetree user add`).
+    #[arg(long, env = "VALUETREE_OIDC_AUTO_CREATE")]
+    oidc_auto_create: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,6 +101,11 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     session_idle_minutes: Option<i64>,
     session_days: Option<i64>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_claim: Option<String>,
+    oidc_auto_create: Option<bool>,
 }
 
 /// The demo personas, in the order they are printed; their accounts' usernames.
@@ -149,6 +174,38 @@ fn prepare_demo(app: &App) -> Result<Vec<(String, String, String)>> {
             Ok((persona.to_string(), username, password))
         })
         .collect()
+}
+
+/// The single-sign-on settings from one source (flags and environment, or the file).
+struct OidcSettings {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    claim: Option<String>,
+    auto_create: Option<bool>,
+}
+
+/// Single sign-on, if an issuer is set: the first source wins setting by setting.
+fn oidc_config(first: OidcSettings, then: OidcSettings) -> Result<Option<OidcConfig>> {
+    let Some(issuer) = first.issuer.or(then.issuer) else {
+        return Ok(None);
+    };
+    let client_id = first.client_id.or(then.client_id).context(
+        "single sign-on needs the client id the provider registered this server with (--oidc-client-id)",
+    )?;
+    let claim = first
+        .claim
+        .or(then.claim)
+        .unwrap_or_else(|| "email".into())
+        .parse::<PersonClaim>()
+        .map_err(anyhow::Error::msg)?;
+    Ok(Some(OidcConfig {
+        issuer,
+        client_id,
+        client_secret: first.client_secret.or(then.client_secret),
+        claim,
+        auto_create: first.auto_create.or(then.auto_create).unwrap_or(false),
+    }))
 }
 
 async fn shutdown_signal() {
@@ -235,6 +292,22 @@ pub fn run(db: Option<String>, as_person: Option<&str>, args: ServeArgs) -> Resu
             .or(file.request_timeout_secs)
             .unwrap_or(60),
     );
+    let oidc = oidc_config(
+        OidcSettings {
+            issuer: args.oidc_issuer,
+            client_id: args.oidc_client_id,
+            client_secret: std::env::var("VALUETREE_OIDC_CLIENT_SECRET").ok(),
+            claim: args.oidc_claim,
+            auto_create: args.oidc_auto_create,
+        },
+        OidcSettings {
+            issuer: file.oidc_issuer,
+            client_id: file.oidc_client_id,
+            client_secret: file.oidc_client_secret,
+            claim: file.oidc_claim,
+            auto_create: file.oidc_auto_create,
+        },
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -248,7 +321,8 @@ pub fn run(db: Option<String>, as_person: Option<&str>, args: ServeArgs) -> Resu
         config.trusted_proxies = trusted;
         config.body_limit = body_limit;
         config.request_timeout = timeout;
-        let state = ServerState::new(app, config);
+        config.oidc = oidc;
+        let state = ServerState::new(app, config).map_err(anyhow::Error::msg)?;
         let server = tokio::spawn(valuetree_server::serve(
             listener,
             state.clone(),

@@ -112,11 +112,32 @@ impl Snapshot {
     }
 }
 
-type Job = Box<dyn FnOnce(Result<&mut Store, String>) + Send>;
+/// What is left of a job once its work ran: answering its caller, told whether the work
+/// was committed (`Err`: it was undone with its group, and why).
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A job's work: given the store (or why it cannot be opened), it writes and says how to
+/// answer once the commit is known.
+type Work = Box<dyn FnOnce(Result<&mut Store, String>) -> Finish + Send>;
+
+/// A write for the writer thread.
+struct Job {
+    /// May share a transaction with other writes (group commit). Imports and rebuilds,
+    /// which manage their own large transactions, may not.
+    groupable: bool,
+    work: Work,
+}
+
+/// At most this many writes share one commit.
+const MAX_GROUP: usize = 256;
 
 /// The one writer: a thread owning the store's write connection (opened on the first
-/// write), fed through a channel. A job that panics is reported as an error to its caller
-/// and the connection is dropped (reopened by the next job), so the thread lives on.
+/// write), fed through a channel. The writes queued while one was being written are
+/// written together in one transaction, each in a savepoint of its own, and answered only
+/// once that transaction is committed (group commit: one sync for all of them, so many
+/// concurrent writers each wait for about one commit). A job that panics is reported as an
+/// error to its caller, undoes its group (whose callers are told), and the connection is
+/// dropped (reopened by the next job), so the thread lives on.
 struct Writer {
     /// The queue, or why the writer thread could not be started (reported on each write).
     jobs: Result<Mutex<mpsc::Sender<Job>>, String>,
@@ -136,31 +157,98 @@ impl Drop for Writer {
     }
 }
 
+/// Runs one job's work on `store`; `None` if it panicked (its caller hears of it through
+/// its dropped reply).
+fn run_job(job: Job, store: &mut Store) -> Option<Finish> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.work)(Ok(store)))).ok()
+}
+
+/// The writer thread's loop: takes the next job and every groupable job queued behind it.
+fn write_jobs(receive: mpsc::Receiver<Job>, location: String, clock: Arc<dyn Clock>) {
+    let mut store: Option<Store> = None;
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match receive.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        if store.is_none() {
+            match Store::open(&location, clock.clone()) {
+                Ok(opened) => store = Some(opened),
+                Err(e) => {
+                    (first.work)(Err(e.to_string()))(Ok(()));
+                    continue;
+                }
+            }
+        }
+        let Some(open) = store.as_mut() else { continue };
+        let mut group = vec![first];
+        if group[0].groupable {
+            while group.len() < MAX_GROUP {
+                match receive.try_recv() {
+                    Ok(job) if job.groupable => group.push(job),
+                    Ok(job) => {
+                        next = Some(job);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if group.len() == 1 {
+            let job = group.pop().expect("a group of one");
+            match run_job(job, open) {
+                Some(finish) => finish(Ok(())),
+                None => store = None,
+            }
+            continue;
+        }
+        if let Err(e) = open.begin_group() {
+            let reason = format!("cannot start a transaction: {e}");
+            for job in group {
+                (job.work)(Err(reason.clone()))(Ok(()));
+            }
+            store = None;
+            continue;
+        }
+        let mut finishes = Vec::with_capacity(group.len());
+        let mut panicked = false;
+        for job in group {
+            match run_job(job, open) {
+                Some(finish) => finishes.push(finish),
+                None => {
+                    panicked = true;
+                    break;
+                }
+            }
+        }
+        let committed =
+            if panicked {
+                let _ = open.end_group(false);
+                Err("another write of the same commit failed; nothing of it was recorded, try again"
+                .to_string())
+            } else {
+                open.end_group(true)
+                    .map_err(|e| format!("the commit failed: {e}"))
+            };
+        if committed.is_err() {
+            store = None;
+        }
+        for finish in finishes {
+            finish(committed.clone());
+        }
+    }
+}
+
 impl Writer {
     fn start(location: String, clock: Arc<dyn Clock>) -> Writer {
         let (send, receive) = mpsc::channel::<Job>();
         let started = std::thread::Builder::new()
             .name("valuetree-writer".into())
-            .spawn(move || {
-                let mut store: Option<Store> = None;
-                for job in receive {
-                    if store.is_none() {
-                        match Store::open(&location, clock.clone()) {
-                            Ok(opened) => store = Some(opened),
-                            Err(e) => {
-                                job(Err(e.to_string()));
-                                continue;
-                            }
-                        }
-                    }
-                    let Some(open) = store.as_mut() else { continue };
-                    let outcome =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(open))));
-                    if outcome.is_err() {
-                        store = None;
-                    }
-                }
-            });
+            .spawn(move || write_jobs(receive, location, clock));
         match started {
             Ok(thread) => Writer {
                 jobs: Ok(Mutex::new(send)),
@@ -173,54 +261,62 @@ impl Writer {
         }
     }
 
+    fn queue(&self, job: Job) -> Result<(), String> {
+        self.jobs
+            .as_ref()
+            .map_err(Clone::clone)?
+            .lock()
+            .map_err(|_| "the writer's queue is poisoned".to_string())?
+            .send(job)
+            .map_err(|_| "the writer thread has stopped".to_string())
+    }
+
+    /// Runs `work` on the writer thread and answers once it is committed.
     fn run<T: Send + 'static>(
         &self,
+        groupable: bool,
         work: impl FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
         let (reply, answer) = mpsc::channel();
-        let job: Job = Box::new(move |store| {
-            let result = match store {
-                Ok(store) => work(store),
-                Err(reason) => Err(AppError::Internal(reason)),
-            };
-            let _ = reply.send(result);
-        });
-        self.jobs
-            .as_ref()
-            .map_err(|e| AppError::Internal(e.clone()))?
-            .lock()
-            .map_err(|_| AppError::Internal("the writer's queue is poisoned".into()))?
-            .send(job)
-            .map_err(|_| AppError::Internal("the writer thread has stopped".into()))?;
+        let job = Job {
+            groupable,
+            work: Box::new(move |store| {
+                let result = match store {
+                    Ok(store) => work(store),
+                    Err(reason) => Err(AppError::Internal(reason)),
+                };
+                Box::new(move |committed: Result<(), String>| {
+                    let answer = match (result, committed) {
+                        (Ok(_), Err(reason)) => Err(AppError::Internal(reason)),
+                        (result, _) => result,
+                    };
+                    let _ = reply.send(answer);
+                })
+            }),
+        };
+        self.queue(job).map_err(AppError::Internal)?;
         answer.recv().map_err(|_| {
             AppError::Internal("the write failed inside the writer thread (it panicked)".into())
         })?
     }
-}
 
-impl Writer {
     /// Queues `work` without waiting for it (its failure is logged).
     fn send(&self, work: impl FnOnce(&mut Store) -> AppResult<()> + Send + 'static) {
-        let job: Job = Box::new(move |store| {
-            let result = match store {
-                Ok(store) => work(store),
-                Err(reason) => Err(AppError::Internal(reason)),
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "a queued write failed");
-            }
-        });
-        let queued = match &self.jobs {
-            Ok(jobs) => jobs
-                .lock()
-                .map_err(|_| "the writer's queue is poisoned".to_string())
-                .and_then(|q| {
-                    q.send(job)
-                        .map_err(|_| "the writer thread has stopped".into())
-                }),
-            Err(e) => Err(e.clone()),
+        let job = Job {
+            groupable: true,
+            work: Box::new(move |store| {
+                let result = match store {
+                    Ok(store) => work(store),
+                    Err(reason) => Err(AppError::Internal(reason)),
+                };
+                Box::new(move |committed: Result<(), String>| {
+                    if let Err(e) = result.and(committed.map_err(AppError::Internal)) {
+                        tracing::warn!(error = %e, "a queued write failed");
+                    }
+                })
+            }),
         };
-        if let Err(e) = queued {
+        if let Err(e) = self.queue(job) {
             tracing::warn!(error = %e, "a write could not be queued");
         }
     }
@@ -310,7 +406,7 @@ impl App {
         &self,
         work: impl FnOnce(&mut Store) -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
-        let result = self.writer.run(work);
+        let result = self.writer.run(true, work);
         self.writes
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         result
@@ -369,7 +465,11 @@ impl App {
         &self,
         work: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> AppResult<T> {
-        let result = self.write(move |store| work(store).map_err(AppError::from));
+        let result = self
+            .writer
+            .run(false, move |store| work(store).map_err(AppError::from));
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.forget_snapshot();
         result
     }

@@ -73,6 +73,38 @@ impl Page {
     }
 }
 
+/// Which contributions a list shows (every one when nothing is set). Summaries beside the
+/// list (work by node, contributors) stay whole: the filter narrows the list only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct ContributionFilter {
+    pub phase: Option<valuetree_core::domain::Phase>,
+    /// From this date on (inclusive).
+    pub from: Option<valuetree_core::NaiveDate>,
+    /// Up to this date (inclusive).
+    pub to: Option<valuetree_core::NaiveDate>,
+    pub node_id: Option<String>,
+    pub person_id: Option<String>,
+    /// Only confirmed (`true`) or only unconfirmed (`false`) ones.
+    pub confirmed: Option<bool>,
+    /// Only retracted (`true`) or only standing (`false`) ones.
+    pub retracted: Option<bool>,
+}
+
+impl ContributionFilter {
+    pub fn keeps(&self, c: &valuetree_core::domain::Contribution) -> bool {
+        let r = &c.record;
+        self.phase.is_none_or(|p| p == r.phase)
+            && self.from.is_none_or(|d| r.date >= d)
+            && self.to.is_none_or(|d| r.date <= d)
+            && self.node_id.as_deref().is_none_or(|n| n == r.node_id)
+            && self.person_id.as_deref().is_none_or(|p| p == r.person_id)
+            && self.confirmed.is_none_or(|want| want == c.is_confirmed())
+            && self
+                .retracted
+                .is_none_or(|want| want == c.retracted_on.is_some())
+    }
+}
+
 /// One page of a list, with the length of the whole list.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Paged<T> {

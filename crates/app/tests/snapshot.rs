@@ -90,6 +90,83 @@ fn differences(a: &[(String, f64)], b: &[(String, f64)]) -> Option<String> {
     })
 }
 
+/// Writers racing each other share commits (group commit): every write answered Ok is in
+/// the ledger with the receipt it was given, every refused one (a conflicting id) left
+/// nothing behind, and the others in its commit were not harmed by it.
+#[test]
+fn concurrent_writes_share_commits_and_a_refused_one_harms_none_of_the_others() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = examples_db(&dir);
+    let app = Arc::new(App::new(&db, clock()));
+    let before = app
+        .head(&Actor::Operator)
+        .expect("head")
+        .map_or(0, |h| h.seq);
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for i in 0..25 {
+                    // Every fifth write reuses thread 0's id with other values: a conflict
+                    // (or, for thread 0 itself, a first record or a retry).
+                    let (id, effort) = if i % 5 == 4 {
+                        (format!("shared-{i}"), f64::from(t + 1))
+                    } else {
+                        (format!("t{t}-{i}"), 1.0)
+                    };
+                    let mut new = contribution("P04", "INI3", "2025-01-10", effort);
+                    new.contribution_id = Some(id.clone());
+                    let answer = app.record_contribution(&Actor::Operator, new);
+                    answers.push((id, effort, answer));
+                }
+                answers
+            })
+        })
+        .collect();
+    let answers: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("a writer thread"))
+        .collect();
+    let mut recorded = std::collections::BTreeMap::new();
+    for (id, effort, answer) in &answers {
+        match answer {
+            Ok(receipt) if !receipt.already_recorded => {
+                assert!(
+                    recorded
+                        .insert(id.clone(), (*effort, receipt.seq))
+                        .is_none(),
+                    "{id} recorded twice"
+                );
+            }
+            Ok(_) => {}
+            Err(valuetree_app::AppError::Conflict(_)) => assert!(id.starts_with("shared-")),
+            Err(e) => panic!("{id}: {e}"),
+        }
+    }
+    // 16 × 20 own ids, and each of the five shared ids once.
+    assert_eq!(recorded.len(), 16 * 20 + 5);
+    let head = app.head(&Actor::Operator).expect("head").expect("a head");
+    assert_eq!(head.seq, before + recorded.len() as i64);
+    let seqs: std::collections::BTreeSet<_> = recorded.values().map(|(_, s)| *s).collect();
+    assert_eq!(seqs.len(), recorded.len(), "each write has its own event");
+    let verified = app
+        .verify(&Actor::Operator, None, false, &mut |_| {})
+        .expect("verify");
+    assert!(verified.holds(), "{verified:?}");
+    // What a reader sees is what the writers were told.
+    let view = app.node(&Actor::Operator, "INI3").expect("the node");
+    for (id, (effort, _)) in &recorded {
+        let listed = view
+            .contributions
+            .items
+            .iter()
+            .find(|c| &c.contribution_id == id)
+            .unwrap_or_else(|| panic!("{id} is not in the ledger"));
+        assert_eq!(listed.effort, *effort, "{id}");
+    }
+}
+
 #[test]
 fn a_write_is_visible_to_the_next_read_and_another_process_write_is_picked_up() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -12,10 +12,10 @@ use axum::routing::MethodFilter;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use valuetree_app::Page;
 use valuetree_app::accounts::{TokenScope, Via};
 use valuetree_app::commands::work::NewContribution;
 use valuetree_app::queries::CreditQuery;
+use valuetree_app::{ContributionFilter, Page};
 use valuetree_core::NaiveDate;
 use valuetree_core::domain::{OutcomeRecord, Phase, PolicyKind};
 use valuetree_core::{Amount, credit::Policy};
@@ -73,9 +73,9 @@ fn api() -> Api {
         .at(M::GET, "/api/tokens", "Your API tokens (never their secrets).", list_tokens)
         .at(M::POST, "/api/tokens", "Make an API token {name, scope: read|write, expires_in_days}; the secret is shown once.", create_token)
         .at(M::DELETE, "/api/tokens/{token_id}", "Revoke one of your API tokens.", revoke_token)
-        .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit, offset, limit of the contributions): history, work, memberships, and private data if you may see it.", person)
+        .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit; the contributions listed: phase, from, to, node_id, confirmed, retracted, offset, limit): history, work, memberships, and private data if you may see it.", person)
         .at(M::GET, "/api/people/{person_id}/audit", "Who looked at this person's private record (the person, administrators).", person_audit)
-        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes, credit breakdown and a page of its contributions (offset, limit).", node)
+        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes, credit breakdown and a page of its contributions (phase, from, to, person_id, confirmed, retracted, offset, limit).", node)
         .at(M::POST, "/api/nodes", "Create a node {node_id, kind, title, lead_id, created_on, status, description}.", writes::create_node)
         .at(M::POST, "/api/nodes/{node_id}/update", "Change a node's title, description, status or roles wanted (its lead).", writes::update_node)
         .at(M::POST, "/api/nodes/{node_id}/members", "Add a member {person_id, role, joined_on} (the node's lead).", writes::add_member)
@@ -428,6 +428,39 @@ struct PersonParams {
     /// A page of the contributions (default the first 50, at most 500).
     offset: Option<usize>,
     limit: Option<usize>,
+    /// Which contributions are listed.
+    phase: Option<Phase>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    node_id: Option<String>,
+    confirmed: Option<bool>,
+    retracted: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeParams {
+    offset: Option<usize>,
+    limit: Option<usize>,
+    /// Which contributions are listed.
+    phase: Option<Phase>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    person_id: Option<String>,
+    confirmed: Option<bool>,
+    retracted: Option<bool>,
+}
+
+/// A filter of contributions whose dates make sense.
+fn contribution_filter(filter: ContributionFilter) -> Result<ContributionFilter, ApiError> {
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from > to
+    {
+        return Err(ApiError::bad_request(format!(
+            "from ({from}) is after to ({to})"
+        )));
+    }
+    Ok(filter)
 }
 
 async fn person(
@@ -437,8 +470,24 @@ async fn person(
     Params(params): Params<PersonParams>,
 ) -> ApiResult {
     let page = page(params.offset, params.limit)?;
+    let filter = contribution_filter(ContributionFilter {
+        phase: params.phase,
+        from: params.from,
+        to: params.to,
+        node_id: params.node_id,
+        person_id: None,
+        confirmed: params.confirmed,
+        retracted: params.retracted,
+    })?;
     ok(blocking(&state, move |app| {
-        app.person_record_page(&caller.actor, &person_id, params.as_of, params.credit, page)
+        app.person_record_page(
+            &caller.actor,
+            &person_id,
+            params.as_of,
+            params.credit,
+            &filter,
+            page,
+        )
     })
     .await?)
 }
@@ -460,11 +509,20 @@ async fn node(
     State(state): State<ServerState>,
     caller: Caller,
     Path(node_id): Path<String>,
-    Params(paging): Params<Paging>,
+    Params(params): Params<NodeParams>,
 ) -> ApiResult {
-    let page = page(paging.offset, paging.limit)?;
+    let page = page(params.offset, params.limit)?;
+    let filter = contribution_filter(ContributionFilter {
+        phase: params.phase,
+        from: params.from,
+        to: params.to,
+        node_id: None,
+        person_id: params.person_id,
+        confirmed: params.confirmed,
+        retracted: params.retracted,
+    })?;
     ok(blocking(&state, move |app| {
-        app.node_page(&caller.actor, &node_id, page)
+        app.node_page(&caller.actor, &node_id, &filter, page)
     })
     .await?)
 }

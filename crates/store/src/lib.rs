@@ -199,6 +199,40 @@ impl Store {
     fn begin(&mut self, write: bool) -> Result<Box<dyn sql::Tx + '_>, StoreError> {
         begin(&mut self.connection, write)
     }
+
+    /// Starts a group of writes committed together (group commit: one sync for many
+    /// writes). Each write in the group is a savepoint, undone alone if it fails; nothing
+    /// of the group is durable before [`Store::end_group`] commits it. Only SQLite groups
+    /// writes (`false`: the writes commit one by one, as without a group).
+    pub fn begin_group(&mut self) -> Result<bool, StoreError> {
+        match &mut self.connection {
+            Connection::Sqlite(conn) => {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Ok(true)
+            }
+            Connection::Postgres(_) => Ok(false),
+        }
+    }
+
+    /// Commits the group (`commit`), or undoes it all. When the group does not commit, the
+    /// master data kept for the next write (which includes the group's writes) is dropped.
+    pub fn end_group(&mut self, commit: bool) -> Result<(), StoreError> {
+        let Connection::Sqlite(conn) = &mut self.connection else {
+            return Ok(());
+        };
+        if conn.is_autocommit() {
+            return Ok(());
+        }
+        if !commit {
+            self.cache = None;
+            conn.execute_batch("ROLLBACK")?;
+        } else if let Err(e) = conn.execute_batch("COMMIT") {
+            self.cache = None;
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
 }
 
 fn begin(connection: &mut Connection, write: bool) -> Result<Box<dyn sql::Tx + '_>, StoreError> {

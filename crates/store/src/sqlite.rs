@@ -149,15 +149,47 @@ pub fn begin(conn: &mut Connection, write: bool) -> Result<Box<dyn Tx + '_>, Sto
     } else {
         TransactionBehavior::Deferred
     };
+    // Inside a group of writes (`Store::begin_group`) the group's transaction holds the
+    // writer lock: this write is a savepoint in it, undone alone if it fails.
+    let tx = if conn.is_autocommit() {
+        Scope::Transaction(conn.transaction_with_behavior(behavior)?)
+    } else {
+        Scope::Savepoint(conn.savepoint()?)
+    };
     Ok(Box::new(SqliteTx {
-        tx: conn.transaction_with_behavior(behavior)?,
+        tx,
         deferred_indexes: Vec::new(),
         bulk_loads: Vec::new(),
     }))
 }
 
+/// A transaction of its own, or a savepoint in a group's transaction.
+enum Scope<'c> {
+    Transaction(rusqlite::Transaction<'c>),
+    Savepoint(rusqlite::Savepoint<'c>),
+}
+
+impl std::ops::Deref for Scope<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Scope::Transaction(tx) => tx,
+            Scope::Savepoint(savepoint) => savepoint,
+        }
+    }
+}
+
+impl Scope<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Scope::Transaction(tx) => tx.commit(),
+            Scope::Savepoint(savepoint) => savepoint.commit(),
+        }
+    }
+}
+
 struct SqliteTx<'c> {
-    tx: rusqlite::Transaction<'c>,
+    tx: Scope<'c>,
     /// `CREATE INDEX` statements of the secondary indexes dropped for a bulk load, run again
     /// before the commit. A rollback brings the dropped indexes back by itself.
     deferred_indexes: Vec<String>,

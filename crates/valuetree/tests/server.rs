@@ -280,6 +280,40 @@ fn the_api_records_once_keeps_people_to_their_rights_and_logs_no_secret() {
         let (status, ben) = server.get("/api/people/P03", &[("Cookie", &cookie)]);
         assert_eq!(status, 200, "{ben}");
         assert!(json(&ben)["private"].is_null(), "{ben}");
+        // Lists filter: Ben's contributions in discovery, and a node's from one person
+        // after a date; the summaries beside them stay whole.
+        let ids = |text: &str, list: &str| -> Vec<String> {
+            json(text)[list]["items"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|c| c["contribution_id"].as_str().unwrap_or("").to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (status, text) = server.get(
+            "/api/people/P03?phase=discover&confirmed=true",
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(ids(&text, "contributions"), ["C010"]);
+        assert_eq!(json(&text)["work"], json(&ben)["work"]);
+        let (status, text) = server.get(
+            "/api/nodes/INI1?person_id=P02&from=2024-02-01&to=2024-12-31",
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(ids(&text, "contributions"), ["C002", "C005"]);
+        let (status, text) = server.get(
+            "/api/nodes/INI1?from=2024-12-31&to=2024-01-01",
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(status, 400, "{text}");
+        let (status, text) = server.get("/api/nodes/INI1?phase=dream", &[("Cookie", &cookie)]);
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("phase"), "{text}");
         let (status, text) = server.get("/api/credit", &[("Cookie", &cookie)]);
         assert_eq!(status, 403, "{text}");
         assert_eq!(

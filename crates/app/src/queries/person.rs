@@ -4,7 +4,7 @@
 use super::{NodeRef, PersonRef, PlacementView, UnitRef};
 use crate::authz::{self, PrivateAccess};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App, Page, Paged};
+use crate::{Actor, App, ContributionFilter, Page, Paged};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use valuetree_core::NaiveDate;
@@ -160,17 +160,25 @@ impl App {
         as_of: Option<NaiveDate>,
         with_credit: bool,
     ) -> AppResult<PersonRecordView> {
-        self.person_record_page(actor, person_id, as_of, with_credit, Page::ALL)
+        self.person_record_page(
+            actor,
+            person_id,
+            as_of,
+            with_credit,
+            &ContributionFilter::default(),
+            Page::ALL,
+        )
     }
 
-    /// [`App::person_record`] with one page of the contributions (the rest of the record is
-    /// whole: the summary by node covers them all).
+    /// [`App::person_record`] with one page of the contributions `filter` keeps (the rest
+    /// of the record is whole: the summary by node covers them all).
     pub fn person_record_page(
         &self,
         actor: &Actor,
         person_id: &str,
         as_of: Option<NaiveDate>,
         with_credit: bool,
+        filter: &ContributionFilter,
         page: Page,
     ) -> AppResult<PersonRecordView> {
         authz::read_work(actor)?;
@@ -265,6 +273,7 @@ impl App {
             contributions: page.cut(
                 contributions
                     .iter()
+                    .filter(|c| filter.keeps(c))
                     .map(|c| ContributionView::of(state, c))
                     .collect(),
             ),

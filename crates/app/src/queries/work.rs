@@ -2,7 +2,7 @@
 
 use super::{ContributionView, NodeRef, PersonRef};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App, Page, Paged, authz};
+use crate::{Actor, App, ContributionFilter, Page, Paged, authz};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use valuetree_core::NaiveDate;
@@ -112,12 +112,18 @@ pub struct JoinRequestView {
 impl App {
     /// A node with everything around it.
     pub fn node(&self, actor: &Actor, node_id: &str) -> AppResult<NodeView> {
-        self.node_page(actor, node_id, Page::ALL)
+        self.node_page(actor, node_id, &ContributionFilter::default(), Page::ALL)
     }
 
     /// [`App::node`] with one page of its contributions (the contributors' summary covers
     /// them all).
-    pub fn node_page(&self, actor: &Actor, node_id: &str, page: Page) -> AppResult<NodeView> {
+    pub fn node_page(
+        &self,
+        actor: &Actor,
+        node_id: &str,
+        filter: &ContributionFilter,
+        page: Page,
+    ) -> AppResult<NodeView> {
         authz::read_work(actor)?;
         let snapshot = self.snapshot()?;
         let state = &snapshot.state;
@@ -227,6 +233,7 @@ impl App {
             contributions: page.cut(
                 contributions
                     .iter()
+                    .filter(|c| filter.keeps(c))
                     .map(|c| ContributionView::of(state, c))
                     .collect(),
             ),

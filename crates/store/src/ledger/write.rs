@@ -33,7 +33,15 @@ impl Store {
         let clock = self.clock.clone();
         let mut tx = crate::begin(&mut self.connection, true)?;
         let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), preload)?;
-        let events = decide(&state)?;
+        let events = match decide(&state) {
+            Ok(events) => events,
+            Err(refused) => {
+                // Nothing was applied: the state is still the head's, and the next write
+                // must not pay for loading it again (a refused request would cost a reload).
+                remember(&mut self.cache, head, state);
+                return Err(refused);
+            }
+        };
         if let Preload::Ids {
             contributions,
             outcomes,

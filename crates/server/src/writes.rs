@@ -740,23 +740,58 @@ fn valuetree_store_limit() -> usize {
     valuetree_store::MAX_LISTED_ERRORS
 }
 
-/// The whole ledger as JSON Lines (administrators); recorded as `ledger_exported`.
+/// Lines of the export gathered into one chunk of the answer.
+const EXPORT_CHUNK: usize = 256 << 10;
+
+/// The whole ledger as JSON Lines (administrators), streamed as it is read (a large ledger
+/// is gigabytes: never held in memory); recorded as `ledger_exported` once all of it was
+/// read (a client that goes away before then stops the export, and nothing is recorded).
 pub async fn export(State(state): State<ServerState>, caller: Caller) -> ApiResult {
-    let lines = blocking(&state, move |app| {
-        let mut out = Vec::new();
-        app.export_events(&caller.actor, &mut |event| {
+    let actor = caller.actor.clone();
+    blocking(&state, move |app| app.may_export(&actor)).await?;
+    let (send, mut receive) =
+        tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    let app = state.app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(EXPORT_CHUNK + 4096);
+        let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away");
+        let result = app.export_events(&caller.actor, &mut |event| {
             use std::io::Write;
-            writeln!(out, "{}", event.export_line())
-        })?;
-        Ok(out)
-    })
-    .await?;
+            writeln!(chunk, "{}", event.export_line())?;
+            if chunk.len() >= EXPORT_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(EXPORT_CHUNK + 4096));
+                send.blocking_send(Ok(full.into())).map_err(|_| gone())?;
+            }
+            Ok(())
+        });
+        // A failure ends the stream with an error, which breaks the answer off so that the
+        // client sees it is incomplete.
+        let last = match result {
+            Ok(_) if !chunk.is_empty() => Some(Ok(chunk.into())),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "the ledger export stopped");
+                Some(Err(std::io::Error::other(
+                    "the export stopped; see the server's log",
+                )))
+            }
+        };
+        if let Some(last) = last {
+            let _ = send.blocking_send(last);
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| receive.poll_recv(cx));
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/x-ndjson"),
     );
-    Ok((StatusCode::OK, headers, lines).into_response())
+    Ok((
+        StatusCode::OK,
+        headers,
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// Checks the hash chain and the projections (administrators).

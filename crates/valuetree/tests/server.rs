@@ -137,6 +137,14 @@ fn http_request(
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     let mut lines = head.lines();
     let status: u16 = lines
         .next()
@@ -147,7 +155,21 @@ fn http_request(
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    (status, headers, body.to_string())
+    (status, headers, body)
+}
+
+/// The body of a chunked answer; a missing last chunk (an answer broken off) panics.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a hexadecimal chunk size");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -454,6 +476,59 @@ fn write_token(db: &Db, username: &str, person: &str) -> String {
     ])
     .trim()
     .to_string()
+}
+
+#[test]
+fn an_administrator_streams_the_whole_ledger_and_the_export_is_recorded() {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["user", "add", "backup", "--role", "admin"]);
+    let token = db
+        .ok(&[
+            "user", "token", "backup", "--name", "nightly", "--scope", "read",
+        ])
+        .trim()
+        .to_string();
+    let employee = write_token(&db, "chloe", "P04");
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    let head = |server: &Server| {
+        let (_, text) = server.get(
+            "/api/ledger/head",
+            &[("Authorization", &format!("Bearer {token}"))],
+        );
+        json(&text)["seq"].as_i64().expect("a head")
+    };
+    let before = head(&server);
+    let (status, text) = server.get(
+        "/api/ledger/export",
+        &[("Authorization", &format!("Bearer {employee}"))],
+    );
+    assert_eq!(status, 403, "{text}");
+    let (status, headers, body) = server.request(
+        "GET",
+        "/api/ledger/export",
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-type".into(), "application/x-ndjson".into())));
+    let seqs: Vec<i64> = body
+        .lines()
+        .map(|line| json(line)["seq"].as_i64().expect("each line is an event"))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=before).collect::<Vec<_>>(),
+        "every event, in order"
+    );
+    // The export is in the ledger (a refused one is not).
+    assert_eq!(head(&server), before + 1);
+    let last = db.ok(&["export", "events"]);
+    assert!(
+        last.lines()
+            .last()
+            .is_some_and(|l| l.contains("ledger_exported")),
+        "{last}"
+    );
 }
 
 #[test]

@@ -141,6 +141,12 @@ impl App {
         self.write_store(move |store| store.import_ledger(events, &file, &mut progress))
     }
 
+    /// Whether `actor` may export the ledger (a face streaming the export asks before it
+    /// starts answering).
+    pub fn may_export(&self, actor: &Actor) -> AppResult<()> {
+        authz::administer(actor)
+    }
+
     /// The full backup: every event, in order, to `each` (administrators). It holds
     /// everyone's private data, so the export is recorded in the ledger once it is written.
     pub fn export_events(

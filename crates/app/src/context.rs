@@ -27,6 +27,10 @@ pub struct Snapshot {
     /// snapshot; copying the master data of a large organisation for each would not do).
     pub state: Arc<State>,
     credit: OnceLock<Result<Arc<Engine>, String>>,
+    /// Until credit is asked for: an engine of an earlier head and the events since, which
+    /// it follows then (a stream of writes must not pay for updating, and copying, an engine
+    /// nobody reads).
+    credit_behind: Mutex<Option<CreditBehind>>,
     memberships: OnceLock<Arc<MembershipIndex>>,
     /// Everyone's placement on a date, for the dates asked.
     placements: Mutex<HashMap<NaiveDate, Arc<OrgOnDate>>>,
@@ -52,6 +56,7 @@ impl Snapshot {
             head,
             state,
             credit: OnceLock::new(),
+            credit_behind: Mutex::new(None),
             memberships: OnceLock::new(),
             placements: Mutex::new(HashMap::new()),
         }
@@ -110,7 +115,46 @@ impl Snapshot {
     pub fn built_credit(&self) -> Option<Arc<Engine>> {
         self.credit.get().and_then(|r| r.as_ref().ok().cloned())
     }
+
+    /// Whether this snapshot's credit can be had without a rebuild: an engine is built, or
+    /// an earlier one waits with the events it is to follow.
+    pub fn has_warm_credit(&self) -> bool {
+        self.built_credit().is_some()
+            || self
+                .credit_behind
+                .lock()
+                .is_ok_and(|behind| behind.is_some())
+    }
+
+    /// An engine this snapshot's credit can be had from without a rebuild, with the events
+    /// it must follow first.
+    fn credit_behind(&self) -> Option<CreditBehind> {
+        match self.built_credit() {
+            Some(engine) => Some((engine, Vec::new())),
+            None => self.credit_behind.lock().ok()?.clone(),
+        }
+    }
+
+    /// Keeps `engine` and the events it must follow for when credit is asked for: at once
+    /// when there are none or too many to keep.
+    fn follow_credit(&self, engine: Arc<Engine>, pending: Vec<Event>) {
+        if pending.is_empty() {
+            let _ = self.credit.set(Ok(engine));
+        } else if pending.len() >= CREDIT_PENDING_LIMIT {
+            if let Some(updated) = update_credit(engine, &pending) {
+                let _ = self.credit.set(Ok(Arc::new(updated)));
+            }
+        } else if let Ok(mut behind) = self.credit_behind.lock() {
+            *behind = Some((engine, pending));
+        }
+    }
 }
+
+/// An engine built for an earlier head, and the events appended since.
+type CreditBehind = (Arc<Engine>, Vec<Event>);
+
+/// Events kept for a credit engine to follow before they are applied anyway.
+const CREDIT_PENDING_LIMIT: usize = 50_000;
 
 /// What is left of a job once its work ran: answering its caller, told whether the work
 /// was committed (`Err`: it was undone with its group, and why).
@@ -516,19 +560,17 @@ impl App {
                 else {
                     return load_snapshot(store);
                 };
+                let credit = published.credit_behind();
                 // Nobody else reading the published snapshot: take its parts as they are;
                 // else share what can be shared (the readers keep theirs).
-                let (mut state, engine, memberships, placements) = match Arc::try_unwrap(published)
-                {
+                let (mut state, memberships, placements) = match Arc::try_unwrap(published) {
                     Ok(owned) => (
                         owned.state,
-                        owned.credit.into_inner().and_then(Result::ok),
                         owned.memberships.into_inner(),
                         owned.placements.into_inner().unwrap_or_default(),
                     ),
                     Err(shared) => (
                         shared.state.clone(),
-                        shared.built_credit(),
                         shared.memberships.get().cloned(),
                         shared
                             .placements
@@ -556,10 +598,11 @@ impl App {
                 if facts_only && let Ok(mut cache) = next.placements.lock() {
                     *cache = placements;
                 }
-                if let Some(engine) = engine
-                    && let Some(updated) = update_credit(engine, &window.events)
+                if let Some((engine, mut pending)) = credit
+                    && window.events.iter().all(credit_can_follow)
                 {
-                    let _ = next.credit.set(Ok(Arc::new(updated)));
+                    pending.extend(window.events.iter().cloned());
+                    next.follow_credit(engine, pending);
                 }
                 Ok(Arc::new(next))
             }
@@ -616,6 +659,16 @@ impl App {
         snapshot
             .credit
             .get_or_init(|| {
+                let behind = snapshot
+                    .credit_behind
+                    .lock()
+                    .ok()
+                    .and_then(|mut b| b.take());
+                if let Some((engine, events)) = behind
+                    && let Some(updated) = update_credit(engine, &events)
+                {
+                    return Ok(Arc::new(updated));
+                }
                 let policy = crate::settings::credit_policy_in(&snapshot.state.policies)
                     .map_err(|e| e.to_string())?;
                 self.read(|store| {
@@ -727,16 +780,71 @@ pub(crate) fn earlier_receipt(head: Option<Head>) -> Receipt {
     }
 }
 
+/// Whether the credit engine can follow `event` without a rebuild: it adds a contribution
+/// or an outcome (applied incrementally), or it is something the engine does not read.
+fn credit_can_follow(event: &Event) -> bool {
+    match event {
+        Event::ContributionRecorded(_)
+        | Event::OutcomeRecorded(_)
+        // Events the credit engine does not read.
+        | Event::RoleGranted { .. }
+        | Event::RoleRevoked { .. }
+        | Event::JoinRequested { .. }
+        | Event::JoinAnswered { .. }
+        | Event::LedgerExported { .. }
+        | Event::CycleOpened(_)
+        | Event::CyclePhaseChanged { .. }
+        | Event::GoalSet(_)
+        | Event::KeyResultMeasured(_)
+        | Event::ReviewerAdded(_)
+        | Event::ReviewerRemoved(_)
+        | Event::SelfReviewLinked(_)
+        | Event::BehaviourAssessed(_)
+        | Event::RatingRecorded(_)
+        | Event::CalibrationRecorded(_)
+        | Event::ScoreOverridden(_)
+        | Event::PersonHired(_)
+        | Event::PersonUpdated(_)
+        | Event::PersonLeft { .. }
+        | Event::UnitCreated(_)
+        | Event::UnitRenamed { .. }
+        | Event::UnitMoved { .. }
+        | Event::UnitDissolved { .. }
+        | Event::UnitUpdated(_)
+        | Event::AssignmentChanged(_)
+        | Event::MemberJoined(_)
+        | Event::MemberLeft { .. }
+        | Event::NodeStatusChanged { .. }
+        | Event::NodeHandedOver(_) => true,
+        Event::PolicySet { kind, .. } => *kind != PolicyKind::Credit,
+        // Anything else changes what the engine computed from: rebuild.
+        Event::NodeCreated(_)
+        | Event::NodeUpdated(_)
+        | Event::NodeLinked(_)
+        | Event::NodeUnlinked { .. }
+        | Event::ContributionConfirmed { .. }
+        | Event::ContributionRetracted { .. }
+        | Event::ContributionUnconfirmed { .. }
+        | Event::PeerPointsGiven(_) => false,
+    }
+}
+
 /// The engine after `events`, updated incrementally where the engine can be (new
 /// contributions and outcomes at nodes it knows); `None` when it must be rebuilt.
 fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
+    if !events.iter().all(credit_can_follow) {
+        return None;
+    }
     let mut engine = Arc::unwrap_or_clone(engine);
+    // Contributions are added a run at a time (a node is re-allocated once per run), and
+    // the run is closed before an outcome, which is credited over what came before it.
+    let mut run = Vec::new();
     for event in events {
         match event {
             Event::ContributionRecorded(c) => {
-                let node = engine.nodes().iter().position(|n| n.id == c.node_id)? as u32;
+                let node = engine.find_node(&c.node_id)?;
                 let person = engine.intern_person(&c.person_id);
-                engine.add_contribution(CreditContribution {
+                run.push(CreditContribution {
                     person,
                     node,
                     phase: c.phase,
@@ -750,7 +858,8 @@ fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
                 });
             }
             Event::OutcomeRecorded(o) => {
-                let node = engine.nodes().iter().position(|n| n.id == o.node_id)? as u32;
+                let node = engine.find_node(&o.node_id)?;
+                engine.add_contributions(std::mem::take(&mut run));
                 engine.add_outcome(CreditOutcome {
                     id: o.outcome_id.clone(),
                     node,
@@ -758,48 +867,9 @@ fn update_credit(engine: Arc<Engine>, events: &[Event]) -> Option<Engine> {
                     value: o.value.value(),
                 });
             }
-            // Events the credit engine does not read.
-            Event::RoleGranted { .. }
-            | Event::RoleRevoked { .. }
-            | Event::JoinRequested { .. }
-            | Event::JoinAnswered { .. }
-            | Event::LedgerExported { .. }
-            | Event::CycleOpened(_)
-            | Event::CyclePhaseChanged { .. }
-            | Event::GoalSet(_)
-            | Event::KeyResultMeasured(_)
-            | Event::ReviewerAdded(_)
-            | Event::ReviewerRemoved(_)
-            | Event::SelfReviewLinked(_)
-            | Event::BehaviourAssessed(_)
-            | Event::RatingRecorded(_)
-            | Event::CalibrationRecorded(_)
-            | Event::ScoreOverridden(_)
-            | Event::PersonHired(_)
-            | Event::PersonUpdated(_)
-            | Event::PersonLeft { .. }
-            | Event::UnitCreated(_)
-            | Event::UnitRenamed { .. }
-            | Event::UnitMoved { .. }
-            | Event::UnitDissolved { .. }
-            | Event::UnitUpdated(_)
-            | Event::AssignmentChanged(_)
-            | Event::MemberJoined(_)
-            | Event::MemberLeft { .. }
-            | Event::NodeStatusChanged { .. }
-            | Event::NodeHandedOver(_) => {}
-            Event::PolicySet { kind, .. } if *kind != PolicyKind::Credit => {}
-            // Anything else changes what the engine computed from: rebuild.
-            Event::NodeCreated(_)
-            | Event::NodeUpdated(_)
-            | Event::NodeLinked(_)
-            | Event::NodeUnlinked { .. }
-            | Event::ContributionConfirmed { .. }
-            | Event::ContributionRetracted { .. }
-            | Event::ContributionUnconfirmed { .. }
-            | Event::PeerPointsGiven(_)
-            | Event::PolicySet { .. } => return None,
+            _ => {}
         }
     }
+    engine.add_contributions(run);
     Some(engine)
 }

@@ -186,7 +186,7 @@ fn a_write_is_visible_to_the_next_read_and_another_process_write_is_picked_up() 
         .expect("P04");
     assert_eq!(after.contributions.total, before.contributions.total + 1);
     assert!(
-        app.snapshot().expect("snapshot").built_credit().is_some(),
+        app.snapshot().expect("snapshot").has_warm_credit(),
         "the warm engine was updated, not dropped"
     );
 
@@ -287,7 +287,7 @@ proptest! {
                 ),
             }
             .expect("written");
-            prop_assert!(app.snapshot().expect("snapshot").built_credit().is_some());
+            prop_assert!(app.snapshot().expect("snapshot").has_warm_credit());
             let incremental = credits(&app);
             let rebuilt = credits(&App::new(&db, clock()));
             prop_assert_eq!(differences(&incremental, &rebuilt), None);

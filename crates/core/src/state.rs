@@ -178,6 +178,46 @@ impl State {
             .or_else(|| self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()))
     }
 
+    /// The node's memberships, past and present (its keys come first in the map's order,
+    /// so this reads only them).
+    pub fn members_of_node<'a>(
+        &'a self,
+        node_id: &'a str,
+    ) -> impl Iterator<Item = &'a MemberRecord> + 'a {
+        self.members
+            .range((node_id.to_string(), String::new(), NaiveDate::MIN)..)
+            .take_while(move |((node, _, _), _)| node == node_id)
+            .map(|(_, m)| m)
+    }
+
+    /// The links from the node to its children.
+    pub fn edges_from<'a>(&'a self, node_id: &'a str) -> impl Iterator<Item = &'a EdgeRecord> + 'a {
+        self.edges
+            .range((node_id.to_string(), String::new(), None)..)
+            .take_while(move |((parent, _, _), _)| parent == node_id)
+            .map(|(_, e)| e)
+    }
+
+    /// The node's hand-overs, oldest first.
+    pub fn handovers_of_node<'a>(
+        &'a self,
+        node_id: &'a str,
+    ) -> impl Iterator<Item = &'a HandoverRecord> + 'a {
+        let range = (node_id.to_string(), NaiveDate::MIN)..=(node_id.to_string(), NaiveDate::MAX);
+        self.handovers.range(range).map(|(_, h)| h)
+    }
+
+    /// The requests to join the node.
+    pub fn join_requests_of_node<'a>(
+        &'a self,
+        node_id: &'a str,
+    ) -> impl Iterator<Item = &'a JoinRequest> + 'a {
+        self.join_requests
+            .range((node_id.to_string(), String::new())..)
+            .take_while(move |((node, _), _)| node == node_id)
+            .map(|(_, j)| j)
+    }
+
     /// The nodes `person` leads now: only nodes they were made lead of (at creation or by a
     /// hand-over) are candidates, so this does not walk every node's hand-overs.
     pub fn nodes_led_by(&self, person: &str) -> Vec<&NodeId> {
@@ -997,4 +1037,37 @@ fn check_order(
 
 fn since(date: Option<NaiveDate>) -> String {
     date.map_or(String::new(), |d| format!(" from {d}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().expect("a date")
+    }
+
+    #[test]
+    fn a_nodes_rows_are_its_own_and_not_those_of_a_node_whose_id_it_begins() {
+        let mut state = State::default();
+        for (node, person) in [("N1", "P1"), ("N1", "P2"), ("N10", "P1"), ("N", "P3")] {
+            state.members.insert(
+                (node.into(), person.into(), day("2024-01-01")),
+                MemberRecord {
+                    joined_on: day("2024-01-01"),
+                    left_on: None,
+                    node_id: node.into(),
+                    person_id: person.into(),
+                    role: "dev".into(),
+                },
+            );
+        }
+        let people: Vec<&str> = state
+            .members_of_node("N1")
+            .map(|m| m.person_id.as_str())
+            .collect();
+        assert_eq!(people, ["P1", "P2"]);
+        assert_eq!(state.members_of_node("N2").count(), 0);
+        assert_eq!(state.members_of_node("N").count(), 1);
+    }
 }

@@ -115,13 +115,7 @@ impl App {
             },
             None => None,
         };
-        let person_index = q.person.as_deref().and_then(|id| {
-            engine
-                .people()
-                .iter()
-                .position(|p| p == id)
-                .map(|i| i as u32)
-        });
+        let person_index = q.person.as_deref().and_then(|id| engine.find_person(id));
         let mut rows: Vec<(u32, f64)> = match (&q.node, node_filter) {
             (Some(_), Some(v)) => engine.node_allocation(v),
             (Some(_), None) => Vec::new(),

@@ -342,10 +342,8 @@ impl App {
             let engine = self.credit_engine(snapshot)?;
             Some(
                 engine
-                    .people()
-                    .iter()
-                    .position(|p| p == person_id)
-                    .map_or(0.0, |i| engine.credit(i as u32)),
+                    .find_person(person_id)
+                    .map_or(0.0, |i| engine.credit(i)),
             )
         } else {
             None

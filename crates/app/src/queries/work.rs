@@ -174,10 +174,10 @@ impl App {
         }
         // Value reaches a node from outcomes at it and above it: every node may hold credit.
         let engine = self.credit_engine(&snapshot)?;
-        let credit = match engine.nodes().iter().position(|x| x.id == node_id) {
+        let credit = match engine.find_node(node_id) {
             None => Vec::new(),
             Some(index) => engine
-                .explain_node(index as u32)
+                .explain_node(index)
                 .into_iter()
                 .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, &line))
                 .collect(),
@@ -200,15 +200,11 @@ impl App {
                 .map(|e| edge(&e.parent_id, e))
                 .collect(),
             children: state
-                .edges
-                .values()
-                .filter(|e| e.parent_id == node_id)
+                .edges_from(node_id)
                 .map(|e| edge(&e.child_id, e))
                 .collect(),
             members: state
-                .members
-                .values()
-                .filter(|m| m.node_id == node_id)
+                .members_of_node(node_id)
                 .map(|m| MemberView {
                     person: person(&m.person_id),
                     role: m.role.clone(),
@@ -217,9 +213,7 @@ impl App {
                 })
                 .collect(),
             handovers: state
-                .handovers
-                .values()
-                .filter(|h| h.node_id == node_id)
+                .handovers_of_node(node_id)
                 .map(|h| HandoverView {
                     date: h.date,
                     from_lead: h.from_lead_id.as_deref().map(person),
@@ -249,9 +243,7 @@ impl App {
                 .collect(),
             credit,
             join_requests: state
-                .join_requests
-                .values()
-                .filter(|j| j.node_id == node_id)
+                .join_requests_of_node(node_id)
                 .map(|j| JoinRequestView {
                     person: person(&j.person_id),
                     role: j.role.clone(),

@@ -457,6 +457,19 @@ proptest! {
                 prop_assert!(close(growing.credit(p), full.credit(p)), "person {p}: {} vs {}", growing.credit(p), full.credit(p));
             }
             prop_assert!(close(growing.total_unattributed(), full.total_unattributed()));
+            // Many contributions at once (a server catching up) land where one at a time do.
+            let mut batched = engine(&w, policy.clone());
+            batched.add_contributions(extra.contributions.iter().take(5).copied().collect());
+            for o in extra.outcomes.iter().take(3) {
+                batched.add_outcome(o.clone());
+            }
+            for p in 0..PEOPLE as u32 {
+                prop_assert!(close(batched.credit(p), full.credit(p)), "person {p}: {} vs {}", batched.credit(p), full.credit(p));
+            }
+            for v in 0..full.nodes().len() as u32 {
+                let (a, b) = (batched.node_totals(v), full.node_totals(v));
+                prop_assert!(close(a.0, b.0) && close(a.1, b.1), "node {v}: {a:?} vs {b:?}");
+            }
         }
     }
 }

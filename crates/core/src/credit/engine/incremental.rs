@@ -12,12 +12,14 @@ impl Engine {
 
     /// Adds the person or returns their index (for incremental contributions).
     pub fn intern_person(&mut self, id: &str) -> u32 {
-        if let Some(i) = self.people.iter().position(|p| p == id) {
-            return i as u32;
+        if let Some(&i) = self.person_index.get(id) {
+            return i;
         }
+        let i = self.people.len() as u32;
         self.people.push(id.to_string());
-        self.ensure_person(self.people.len() as u32 - 1);
-        self.people.len() as u32 - 1
+        self.person_index.insert(id.to_string(), i);
+        self.ensure_person(i);
+        i
     }
 
     /// Credits one new outcome without recomputing the others; returns who gained what.
@@ -83,6 +85,42 @@ impl Engine {
         self.node_credited[node].add(c1 - c0);
         self.node_unattributed[node].add(u1 - u0);
         self.apply(difference(&before, &after).into_iter().collect())
+    }
+
+    /// Adds many contributions at once: each node they touch is re-allocated once for all of
+    /// its new ones (one at a time, a node with many contributions is copied and
+    /// re-allocated once per contribution). The same result as adding them in order.
+    pub fn add_contributions(&mut self, contributions: Vec<CreditContribution>) {
+        let mut by_node: Vec<(u32, Vec<CreditContribution>)> = Vec::new();
+        let mut position: HashMap<u32, usize> = HashMap::new();
+        for c in contributions {
+            let at = *position.entry(c.node).or_insert_with(|| {
+                by_node.push((c.node, Vec::new()));
+                by_node.len() - 1
+            });
+            by_node[at].1.push(c);
+        }
+        for (node, added) in by_node {
+            let v = node as usize;
+            let before = self.node_allocation(node);
+            let (c0, u0) = self.node_totals(node);
+            let (first, second) = self.slots_of(v);
+            let mut slots = first.to_vec();
+            slots.extend_from_slice(second);
+            for c in &added {
+                self.ensure_person(c.person);
+                if self.decay_origin[v] == Day::MAX {
+                    self.decay_origin[v] = c.date;
+                }
+                slots.push(self.slot(c));
+            }
+            self.grown.insert(node, slots);
+            let after = self.node_allocation(node);
+            let (c1, u1) = self.recount_node(node);
+            self.node_credited[v].add(c1 - c0);
+            self.node_unattributed[v].add(u1 - u0);
+            self.apply(difference(&before, &after).into_iter().collect());
+        }
     }
 
     /// (credited, unattributed) of a node recomputed from its arrivals.

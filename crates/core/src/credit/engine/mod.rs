@@ -298,6 +298,10 @@ pub struct Engine {
     phase_weight: [f64; 5],
     people: Vec<String>,
     nodes: Vec<CreditNode>,
+    /// Where each person and node is in `people` and `nodes` (an incremental add looks its
+    /// ids up; a scan of every person per new contribution was a server's hot path).
+    person_index: FxHashMap<String, u32>,
+    node_index: FxHashMap<String, u32>,
     /// Edges sorted by parent; `child_start[v]..child_start[v + 1]` are v's children.
     child_start: Vec<usize>,
     child_edges: Vec<CreditEdge>,
@@ -352,6 +356,8 @@ impl Engine {
             phase_weight,
             people: data.people,
             nodes: data.nodes,
+            person_index: data.person_index,
+            node_index: data.node_index,
             child_start,
             child_edges,
             topo_rank,
@@ -482,6 +488,16 @@ impl Engine {
         } else {
             0.0
         }
+    }
+
+    /// The index of person `id`, if they are known to the engine.
+    pub fn find_person(&self, id: &str) -> Option<u32> {
+        self.person_index.get(id).copied()
+    }
+
+    /// The index of node `id`, if it is known to the engine.
+    pub fn find_node(&self, id: &str) -> Option<u32> {
+        self.node_index.get(id).copied()
     }
 
     pub fn people(&self) -> &[String] {

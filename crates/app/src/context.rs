@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use valuetree_core::NaiveDate;
 use valuetree_core::clock::Clock;
 use valuetree_core::credit::{
-    CreditContribution, CreditData, CreditOutcome, Engine, Policy, Status, day,
+    CreditContribution, CreditData, CreditOutcome, Engine, Explanation, Policy, Status, day,
 };
-use valuetree_core::domain::{MemberRecord, PolicyKind};
+use valuetree_core::domain::{EdgeRecord, MemberRecord, PolicyKind};
 use valuetree_core::event::Event;
 use valuetree_core::org::Placement;
-use valuetree_core::state::{MemberKey, State};
+use valuetree_core::state::{EdgeKey, MemberKey, State};
 use valuetree_store::{Head, ImportSummary, Preload, Store, StoreError};
 
 /// The immutable state a query reads: the master data of the ledger at `head` (people, org,
@@ -32,6 +32,14 @@ pub struct Snapshot {
     /// nobody reads).
     credit_behind: Mutex<Option<CreditBehind>>,
     memberships: OnceLock<Arc<MembershipIndex>>,
+    /// The nodes each person leads now, built on first use (a person's record must not walk
+    /// every node); kept across catch-ups that change no master data.
+    leads: OnceLock<Arc<LeadIndex>>,
+    /// The links into each node (the map of links is ordered by parent), built on first use
+    /// and kept across catch-ups that change no master data.
+    parents: OnceLock<Arc<ParentIndex>>,
+    /// The credit breakdowns of the nodes asked for, with the engine they were made from.
+    node_credit: Mutex<HashMap<u32, Arc<Vec<Explanation>>>>,
     /// Everyone's placement on a date, for the dates asked.
     placements: Mutex<HashMap<NaiveDate, Arc<OrgOnDate>>>,
 }
@@ -50,6 +58,15 @@ const PLACEMENT_DATES: usize = 16;
 /// record must not walk every membership of the organisation.
 type MembershipIndex = HashMap<String, Vec<MemberKey>>;
 
+/// The nodes each person leads now, sorted.
+type LeadIndex = HashMap<String, Vec<String>>;
+
+/// The keys of the links into each node.
+type ParentIndex = HashMap<String, Vec<EdgeKey>>;
+
+/// How many nodes' credit breakdowns a snapshot keeps.
+const NODE_CREDIT_KEPT: usize = 4096;
+
 impl Snapshot {
     fn new(head: Option<Head>, state: Arc<State>) -> Snapshot {
         Snapshot {
@@ -58,6 +75,9 @@ impl Snapshot {
             credit: OnceLock::new(),
             credit_behind: Mutex::new(None),
             memberships: OnceLock::new(),
+            leads: OnceLock::new(),
+            parents: OnceLock::new(),
+            node_credit: Mutex::new(HashMap::new()),
             placements: Mutex::new(HashMap::new()),
         }
     }
@@ -90,6 +110,59 @@ impl Snapshot {
             cache.insert(date, placements.clone());
         }
         placements
+    }
+
+    /// The nodes `person_id` leads now, sorted.
+    pub fn nodes_led_by(&self, person_id: &str) -> &[String] {
+        let index = self.leads.get_or_init(|| {
+            let mut index = LeadIndex::new();
+            for node in self.state.nodes.keys() {
+                if let Some(lead) = self.state.current_lead(node) {
+                    index.entry(lead.clone()).or_default().push(node.clone());
+                }
+            }
+            for nodes in index.values_mut() {
+                nodes.sort();
+            }
+            Arc::new(index)
+        });
+        index.get(person_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The links into `node_id`, in key order.
+    pub fn edges_into(&self, node_id: &str) -> Vec<&EdgeRecord> {
+        let index = self.parents.get_or_init(|| {
+            let mut index = ParentIndex::new();
+            for key in self.state.edges.keys() {
+                index.entry(key.1.clone()).or_default().push(key.clone());
+            }
+            Arc::new(index)
+        });
+        index
+            .get(node_id)
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| self.state.edges.get(k))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Node `node`'s credit breakdown by `engine` (this snapshot's), computed once.
+    pub fn node_credit(&self, engine: &Engine, node: u32) -> Arc<Vec<Explanation>> {
+        if let Ok(kept) = self.node_credit.lock()
+            && let Some(lines) = kept.get(&node)
+        {
+            return lines.clone();
+        }
+        let lines = Arc::new(engine.explain_node(node));
+        if let Ok(mut kept) = self.node_credit.lock() {
+            if kept.len() >= NODE_CREDIT_KEPT {
+                kept.clear();
+            }
+            kept.insert(node, lines.clone());
+        }
+        lines
     }
 
     /// The person's memberships of nodes, in key order (node, then date joined).
@@ -563,22 +636,27 @@ impl App {
                 let credit = published.credit_behind();
                 // Nobody else reading the published snapshot: take its parts as they are;
                 // else share what can be shared (the readers keep theirs).
-                let (mut state, memberships, placements) = match Arc::try_unwrap(published) {
-                    Ok(owned) => (
-                        owned.state,
-                        owned.memberships.into_inner(),
-                        owned.placements.into_inner().unwrap_or_default(),
-                    ),
-                    Err(shared) => (
-                        shared.state.clone(),
-                        shared.memberships.get().cloned(),
-                        shared
-                            .placements
-                            .lock()
-                            .map(|cache| cache.clone())
-                            .unwrap_or_default(),
-                    ),
-                };
+                let (mut state, memberships, leads, parents, placements) =
+                    match Arc::try_unwrap(published) {
+                        Ok(owned) => (
+                            owned.state,
+                            owned.memberships.into_inner(),
+                            owned.leads.into_inner(),
+                            owned.parents.into_inner(),
+                            owned.placements.into_inner().unwrap_or_default(),
+                        ),
+                        Err(shared) => (
+                            shared.state.clone(),
+                            shared.memberships.get().cloned(),
+                            shared.leads.get().cloned(),
+                            shared.parents.get().cloned(),
+                            shared
+                                .placements
+                                .lock()
+                                .map(|cache| cache.clone())
+                                .unwrap_or_default(),
+                        ),
+                    };
                 let facts_only = window.events.iter().all(Event::changes_facts_only);
                 // Master data changes: apply them (on a copy if another snapshot shares it).
                 if !facts_only && !store.apply_window(Arc::make_mut(&mut state), &window.events)? {
@@ -594,9 +672,17 @@ impl App {
                 {
                     let _ = next.memberships.set(index);
                 }
-                // Placements depend on master data only.
-                if facts_only && let Ok(mut cache) = next.placements.lock() {
-                    *cache = placements;
+                // Placements and leads depend on master data only.
+                if facts_only {
+                    if let Ok(mut cache) = next.placements.lock() {
+                        *cache = placements;
+                    }
+                    if let Some(leads) = leads {
+                        let _ = next.leads.set(leads);
+                    }
+                    if let Some(parents) = parents {
+                        let _ = next.parents.set(parents);
+                    }
                 }
                 if let Some((engine, mut pending)) = credit
                     && window.events.iter().all(credit_can_follow)

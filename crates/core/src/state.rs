@@ -218,28 +218,6 @@ impl State {
             .map(|(_, j)| j)
     }
 
-    /// The nodes `person` leads now: only nodes they were made lead of (at creation or by a
-    /// hand-over) are candidates, so this does not walk every node's hand-overs.
-    pub fn nodes_led_by(&self, person: &str) -> Vec<&NodeId> {
-        let created = self
-            .nodes
-            .values()
-            .filter(|n| n.lead_id.as_deref() == Some(person))
-            .map(|n| &n.node_id);
-        let handed = self
-            .handovers
-            .values()
-            .filter(|h| h.to_lead_id.as_deref() == Some(person))
-            .map(|h| &h.node_id);
-        let mut led: Vec<&NodeId> = created
-            .chain(handed)
-            .filter(|id| self.current_lead(id).map(String::as_str) == Some(person))
-            .collect();
-        led.sort();
-        led.dedup();
-        led
-    }
-
     /// Whether `person` holds `role` on `date` (everyone employed that day is an employee).
     pub fn holds_role(&self, person: &str, role: Role, date: NaiveDate) -> bool {
         match role {

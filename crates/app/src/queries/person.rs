@@ -229,9 +229,9 @@ impl App {
                 left_on: m.left_on,
             })
             .collect();
-        let leads: Vec<LedNode> = state
+        let leads: Vec<LedNode> = snapshot
             .nodes_led_by(person_id)
-            .into_iter()
+            .iter()
             .filter_map(|id| state.nodes.get(id))
             .map(|n| LedNode {
                 node: NodeRef::of(state, &n.node_id),

@@ -176,10 +176,10 @@ impl App {
         let engine = self.credit_engine(&snapshot)?;
         let credit = match engine.find_node(node_id) {
             None => Vec::new(),
-            Some(index) => engine
-                .explain_node(index)
-                .into_iter()
-                .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, &line))
+            Some(index) => snapshot
+                .node_credit(&engine, index)
+                .iter()
+                .map(|line| credit_line(|id| PersonRef::of(state, id), &engine, line))
                 .collect(),
         };
         Ok(NodeView {
@@ -193,10 +193,9 @@ impl App {
             first_lead: n.lead_id.as_deref().map(person),
             roles_wanted: n.roles_wanted.clone(),
             serves: n.serves_id.as_deref().map(|s| NodeRef::of(state, s)),
-            parents: state
-                .edges
-                .values()
-                .filter(|e| e.child_id == node_id)
+            parents: snapshot
+                .edges_into(node_id)
+                .into_iter()
                 .map(|e| edge(&e.parent_id, e))
                 .collect(),
             children: state

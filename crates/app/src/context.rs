@@ -203,31 +203,76 @@ impl Snapshot {
     /// it must follow first.
     fn credit_behind(&self) -> Option<CreditBehind> {
         match self.built_credit() {
-            Some(engine) => Some((engine, Vec::new())),
+            Some(engine) => Some(CreditBehind {
+                engine,
+                log: Arc::new(Mutex::new(Vec::new())),
+                upto: 0,
+            }),
             None => self.credit_behind.lock().ok()?.clone(),
         }
     }
 
-    /// Keeps `engine` and the events it must follow for when credit is asked for: at once
-    /// when there are none or too many to keep.
-    fn follow_credit(&self, engine: Arc<Engine>, pending: Vec<Event>) {
-        if pending.is_empty() {
-            let _ = self.credit.set(Ok(engine));
-        } else if pending.len() >= CREDIT_PENDING_LIMIT {
-            if let Some(updated) = update_credit(engine, &pending) {
+    /// Keeps `behind` (an engine and the events it must follow) for when credit is asked
+    /// for: applied at once when there are none or too many to keep.
+    fn follow_credit(&self, behind: CreditBehind) {
+        if behind.upto == 0 {
+            let _ = self.credit.set(Ok(behind.engine));
+        } else if behind.upto >= CREDIT_PENDING_LIMIT {
+            if let Some(updated) = behind.apply() {
                 let _ = self.credit.set(Ok(Arc::new(updated)));
             }
-        } else if let Ok(mut behind) = self.credit_behind.lock() {
-            *behind = Some((engine, pending));
+        } else if let Ok(mut kept) = self.credit_behind.lock() {
+            *kept = Some(behind);
         }
     }
 }
 
-/// An engine built for an earlier head, and the events appended since.
-type CreditBehind = (Arc<Engine>, Vec<Event>);
+/// An engine built for an earlier head, and the events appended since: the first `upto`
+/// of a log that the snapshots after that head share and append to (a snapshot must not
+/// copy every pending event: they are many while nobody asks for credit).
+#[derive(Clone)]
+struct CreditBehind {
+    engine: Arc<Engine>,
+    log: Arc<Mutex<Vec<Event>>>,
+    upto: usize,
+}
 
-/// Events kept for a credit engine to follow before they are applied anyway.
-const CREDIT_PENDING_LIMIT: usize = 50_000;
+impl CreditBehind {
+    /// The same engine followed by `events` as well.
+    fn and_then(mut self, events: &[Event]) -> CreditBehind {
+        let Ok(mut log) = self.log.lock() else {
+            return self;
+        };
+        if log.len() == self.upto {
+            log.extend(events.iter().cloned());
+            self.upto = log.len();
+            drop(log);
+            self
+        } else {
+            // Another snapshot appended after this one's events: a log of this one's own.
+            let mut own = log[..self.upto].to_vec();
+            drop(log);
+            own.extend(events.iter().cloned());
+            CreditBehind {
+                engine: self.engine,
+                upto: own.len(),
+                log: Arc::new(Mutex::new(own)),
+            }
+        }
+    }
+
+    /// The engine after the events; `None` when it must be rebuilt.
+    fn apply(self) -> Option<Engine> {
+        // A copy, so that the log is not held (a catch-up appending to it would wait, with
+        // the snapshot lock) while the engine follows the events.
+        let events = self.log.lock().ok()?[..self.upto].to_vec();
+        update_credit(self.engine, &events)
+    }
+}
+
+/// Events kept for a credit engine to follow before they are applied anyway (a bound on
+/// the memory they hold; applying them costs about one copy of the engine).
+const CREDIT_PENDING_LIMIT: usize = 200_000;
 
 /// What is left of a job once its work ran: answering its caller, told whether the work
 /// was committed (`Err`: it was undone with its group, and why).
@@ -684,11 +729,10 @@ impl App {
                         let _ = next.parents.set(parents);
                     }
                 }
-                if let Some((engine, mut pending)) = credit
+                if let Some(behind) = credit
                     && window.events.iter().all(credit_can_follow)
                 {
-                    pending.extend(window.events.iter().cloned());
-                    next.follow_credit(engine, pending);
+                    next.follow_credit(behind.and_then(&window.events));
                 }
                 Ok(Arc::new(next))
             }
@@ -750,8 +794,8 @@ impl App {
                     .lock()
                     .ok()
                     .and_then(|mut b| b.take());
-                if let Some((engine, events)) = behind
-                    && let Some(updated) = update_credit(engine, &events)
+                if let Some(behind) = behind
+                    && let Some(updated) = behind.apply()
                 {
                     return Ok(Arc::new(updated));
                 }

@@ -72,6 +72,9 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
     // FULL: a commit is on disk before it is acknowledged (an import is one commit, so the
     // cost is one fsync per import, not per row).
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // While readers never pause (a busy server), the write-ahead log cannot start over and
+    // grows; when it does start over, the file is cut back to this size.
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20)?;
     conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
     // Sorts (index builds after a bulk load) spill to temporary files, not memory: a file
     // sorter keeps its keys in one buffer instead of an allocation per key, and can hand

@@ -86,9 +86,10 @@ impl Snapshot {
     /// computed once per date and snapshot (and kept across catch-ups that change no
     /// master data).
     pub fn placements(&self, date: NaiveDate) -> Arc<OrgOnDate> {
-        if let Ok(cache) = self.placements.lock()
-            && let Some(found) = cache.get(&date)
-        {
+        // Held while computing: the many requests arriving together on a new snapshot wait
+        // for one computation rather than each making its own.
+        let mut cache = self.placements.lock().ok();
+        if let Some(found) = cache.as_ref().and_then(|c| c.get(&date)) {
             return found.clone();
         }
         let mut placements = valuetree_core::org::org_as_of(&self.state, date);
@@ -103,7 +104,7 @@ impl Snapshot {
             placements,
             head_counts,
         });
-        if let Ok(mut cache) = self.placements.lock() {
+        if let Some(cache) = cache.as_mut() {
             if cache.len() >= PLACEMENT_DATES {
                 cache.clear();
             }
@@ -746,11 +747,13 @@ impl App {
     }
 
     /// Loads what a long-running face needs before its first request: the snapshot with its
-    /// people index and its credit engine, and the writer's state (its first write would load
-    /// it otherwise).
+    /// indexes (memberships, leads) and today's organisation, its credit engine, and the
+    /// writer's state (its first write would load it otherwise).
     pub fn warm_up(&self) -> AppResult<()> {
         let snapshot = self.snapshot()?;
         snapshot.memberships_of("");
+        snapshot.nodes_led_by("");
+        snapshot.placements(self.today());
         self.credit_engine(&snapshot)?;
         self.append_decided(&Actor::Operator, Preload::None, |_| Ok(Vec::new()))?;
         Ok(())

@@ -60,13 +60,22 @@ impl App {
         authz::record_contribution(actor, &person)?;
         let today = self.today();
         let date = new.date.unwrap_or(today);
-        let id = new.contribution_id.clone().unwrap_or_else(|| {
-            format!(
-                "c-{person}-{}-{}",
-                date.format("%Y%m%d"),
-                self.clock().now().timestamp_nanos_opt().unwrap_or(0) % 1_000_000_000
-            )
-        });
+        // Without an id of the caller's, a random one: two writes in the same instant (a
+        // server takes thousands a second) must not collide.
+        let id = match new.contribution_id.clone() {
+            Some(id) => id,
+            None => {
+                let mut nonce = [0u8; 8];
+                getrandom::fill(&mut nonce).map_err(|e| {
+                    AppError::Internal(format!("no randomness from the system: {e}"))
+                })?;
+                format!(
+                    "c-{person}-{}-{}",
+                    date.format("%Y%m%d"),
+                    hex::encode(nonce)
+                )
+            }
+        };
         let effort = Amount::parse(&new.effort.to_string())
             .map_err(|e| AppError::rejected("effort", None, e.to_string()))?;
         let record = ContributionRecord {

@@ -6,6 +6,7 @@ mod auth;
 pub mod error;
 pub mod oidc;
 mod routes;
+pub mod web;
 mod writes;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -97,6 +98,11 @@ impl ServerState {
         Ok(())
     }
 
+    /// Whether single sign-on is configured (the sign-in page offers it).
+    pub fn has_sso(&self) -> bool {
+        self.sso.is_some()
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }
@@ -185,6 +191,7 @@ pub fn router(state: ServerState) -> axum::Router {
     let request_id = HeaderName::from_static("x-request-id");
     let config = state.config.clone();
     routes::routes()
+        .merge(web::routes())
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             config.body_limit,

@@ -212,14 +212,7 @@ pub(crate) struct Callback {
 }
 
 fn pending(headers: &HeaderMap) -> Option<(String, String, String)> {
-    let value = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)?
-        .1;
+    let value = crate::auth::cookie(headers, PENDING_COOKIE)?;
     let mut parts = value.split('.');
     let (state, nonce, verifier) = (parts.next()?, parts.next()?, parts.next()?);
     Some((state.into(), nonce.into(), verifier.into()))

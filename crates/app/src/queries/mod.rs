@@ -5,12 +5,14 @@ mod credit;
 mod org;
 mod person;
 mod review;
+mod tree;
 mod work;
 
 pub use credit::*;
 pub use org::*;
 pub use person::*;
 pub use review::*;
+pub use tree::*;
 pub use work::*;
 
 use serde::Serialize;

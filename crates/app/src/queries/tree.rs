@@ -1,0 +1,112 @@
+//! A person's value tree: the nodes they contributed to, with every node above them up to
+//! the customer needs, so that their work is seen as what it served.
+
+use super::NodeRef;
+use crate::error::{AppError, AppResult};
+use crate::{Actor, App, authz};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use valuetree_core::NaiveDate;
+use valuetree_core::domain::{EdgeRecord, NodeKind, NodeStatus};
+use valuetree_store::By;
+
+/// One node of a person's value tree, with the person's own work on it (none on the nodes
+/// above their work) and the nodes under it that lead to their work.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TreeNode {
+    pub node: NodeRef,
+    pub kind: NodeKind,
+    pub status: NodeStatus,
+    /// The person's standing contributions here, and their effort.
+    pub contributions: usize,
+    pub effort: f64,
+    pub children: Vec<TreeNode>,
+}
+
+/// Links that hold on `today` (not ended by then).
+fn current(edge: &EdgeRecord, today: NaiveDate) -> bool {
+    edge.valid_to.is_none_or(|to| to > today)
+}
+
+/// How deep a tree is drawn: a value tree is a few levels; this only stops a malformed one.
+const MAX_DEPTH: usize = 32;
+
+impl App {
+    /// The value tree of `person_id`'s work: from the customer needs (and any node without a
+    /// parent) down to every node they contributed to. A node under two parents appears
+    /// under each.
+    pub fn value_tree_of(&self, actor: &Actor, person_id: &str) -> AppResult<Vec<TreeNode>> {
+        authz::read_work(actor)?;
+        let snapshot = self.snapshot()?;
+        let state = &snapshot.state;
+        if !state.people.contains_key(person_id) {
+            return Err(AppError::not_found(
+                format!("person {person_id}"),
+                "`valuetree org` lists everyone",
+            ));
+        }
+        let today = self.today();
+        let contributions =
+            self.read(|store| Ok(store.contributions_by(By::Person(person_id))?))?;
+        let mut mine: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+        for c in contributions.iter().filter(|c| c.retracted_on.is_none()) {
+            let entry = mine.entry(c.record.node_id.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += c.record.effort.value();
+        }
+        // The nodes to draw: the person's, and every node above them.
+        let mut kept: BTreeSet<String> = BTreeSet::new();
+        let mut to_visit: Vec<String> = mine.keys().cloned().collect();
+        while let Some(node) = to_visit.pop() {
+            if !kept.insert(node.clone()) {
+                continue;
+            }
+            for edge in snapshot.edges_into(&node) {
+                if current(edge, today) && !kept.contains(&edge.parent_id) {
+                    to_visit.push(edge.parent_id.clone());
+                }
+            }
+        }
+        let has_kept_parent = |node: &str| {
+            snapshot
+                .edges_into(node)
+                .into_iter()
+                .any(|e| current(e, today) && kept.contains(&e.parent_id))
+        };
+        let build = |node: &str| build_tree(state, node, &kept, &mine, today, 0);
+        Ok(kept
+            .iter()
+            .filter(|node| !has_kept_parent(node))
+            .filter_map(|node| build(node))
+            .collect())
+    }
+}
+
+fn build_tree(
+    state: &valuetree_core::state::State,
+    node_id: &str,
+    kept: &BTreeSet<String>,
+    mine: &BTreeMap<String, (usize, f64)>,
+    today: NaiveDate,
+    depth: usize,
+) -> Option<TreeNode> {
+    let node = state.nodes.get(node_id)?;
+    let children = if depth >= MAX_DEPTH {
+        Vec::new()
+    } else {
+        state
+            .edges_from(node_id)
+            .filter(|e| current(e, today) && kept.contains(&e.child_id))
+            .filter_map(|e| build_tree(state, &e.child_id, kept, mine, today, depth + 1))
+            .collect()
+    };
+    let (contributions, effort) = mine.get(node_id).copied().unwrap_or_default();
+    Some(TreeNode {
+        node: NodeRef::of(state, node_id),
+        kind: node.kind,
+        status: node.status,
+        contributions,
+        effort,
+        children,
+    })
+}

@@ -1,0 +1,42 @@
+app-name = valuetree
+promise = Your work is recorded on you, whatever the org chart does.
+nav-home = My value tree
+nav-sign-out = Sign out
+skip-to-content = Skip to the content
+lang-switch = 中文
+sign-in-title = Sign in
+sign-in-username = Username
+sign-in-password = Password
+sign-in-submit = Sign in
+sign-in-with = Sign in with your organisation's account
+sign-in-refused = The username or password is wrong.
+sign-in-empty = Fill in your username and password.
+home-title = My value tree
+home-tree = What my work served
+home-tree-help = From customer needs down to the work you did: every node you contributed to, with what it is part of.
+home-tree-empty = No contributions recorded on you yet. Record one on the page of a node you work on.
+home-mine = { $count ->
+    [one] 1 contribution, effort { $effort }
+   *[other] { $count } contributions, effort { $effort }
+}
+home-history = Where I have worked
+home-history-help = Every unit and manager, oldest first: a reorganisation adds a line here and takes nothing away.
+home-history-empty = No assignment recorded.
+home-manager = manager { $name }
+home-no-manager = no manager
+home-until-now = now
+home-leads = Nodes I lead
+home-memberships = Nodes I am a member of
+home-none = None.
+home-credit = My credit
+home-credit-help = Your share of the value realised by the nodes you contributed to.
+home-service = This is a service account: it is nobody in the ledger and has no value tree.
+kind-need = Customer need
+kind-objective = Objective
+kind-initiative = Initiative
+kind-deliverable = Deliverable
+status-proposed = proposed
+status-active = active
+status-done = done
+status-abandoned = abandoned
+error-title = Something went wrong

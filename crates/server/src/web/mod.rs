@@ -1,0 +1,449 @@
+//! The web pages: server-rendered HTML (maud) over the same app calls as the API. A page
+//! shows what the API would return to that person and nothing more; every string that is
+//! not data comes from the message catalogue ([`i18n`]). Forms post with the session cookie
+//! and are held to the same origin check as the API's cookie-authenticated changes.
+
+pub mod i18n;
+
+use crate::auth::{client_address, cookie, same_origin, session_cookie};
+use crate::error::ApiError;
+use crate::{ServerState, blocking};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use i18n::Lang;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use valuetree_app::Actor;
+use valuetree_app::accounts::Identity;
+use valuetree_app::queries::{PersonRecordView, TreeNode};
+use valuetree_core::domain::{NodeKind, NodeStatus};
+
+/// The cookie holding a language the person chose.
+const LANG_COOKIE: &str = "vt_lang";
+const STYLESHEET: &str = include_str!("app.css");
+
+pub fn routes() -> axum::Router<ServerState> {
+    axum::Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/lang/{tag}", get(choose_language))
+        .route("/static/app.css", get(stylesheet))
+}
+
+fn language(headers: &HeaderMap) -> Lang {
+    Lang::negotiate(
+        cookie(headers, LANG_COOKIE),
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Who is looking at a page, in which language; a page for the signed-in sends everyone
+/// else to the sign-in form.
+pub struct Viewer {
+    pub identity: Identity,
+    pub actor: Actor,
+    pub lang: Lang,
+}
+
+/// The language of a request, for pages anyone may see.
+pub struct Language(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for Language {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Language, Self::Rejection> {
+        Ok(Language(language(&parts.headers)))
+    }
+}
+
+impl FromRequestParts<ServerState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<Viewer, Response> {
+        let lang = language(&parts.headers);
+        let to_sign_in = || redirect("/login");
+        let Some(secret) = session_cookie(&parts.headers) else {
+            return Err(to_sign_in());
+        };
+        let identity = blocking(state, move |app| app.session_identity(&secret))
+            .await
+            .map_err(|e| error_page(lang, e))?
+            .ok_or_else(to_sign_in)?;
+        let lookup = identity.clone();
+        let actor = blocking(state, move |app| app.actor_of(&lookup))
+            .await
+            .map_err(|e| error_page(lang, e))?;
+        Ok(Viewer {
+            identity,
+            actor,
+            lang,
+        })
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let location =
+        HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// The frame of every page: the language, the header with the navigation, the content.
+fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) -> Markup {
+    let other = lang.other();
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (lang.t("app-name")) }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                a class="skip" href="#content" { (lang.t("skip-to-content")) }
+                header class="top" {
+                    a class="brand" href="/" { (lang.t("app-name")) }
+                    nav aria-label=(lang.t("app-name")) {
+                        @if signed_in {
+                            a href="/" { (lang.t("nav-home")) }
+                        }
+                        a href={ "/lang/" (other.tag()) } lang=(other.tag()) { (lang.t("lang-switch")) }
+                        @if signed_in {
+                            form method="post" action="/logout" class="inline" {
+                                button type="submit" { (lang.t("nav-sign-out")) }
+                            }
+                        }
+                    }
+                }
+                main id="content" tabindex="-1" {
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+/// A page saying what went wrong, with the status the API would give.
+fn error_page(lang: Lang, error: ApiError) -> Response {
+    let status = error.status;
+    let markup = page(
+        lang,
+        &lang.t("error-title"),
+        false,
+        html! {
+            h1 { (lang.t("error-title")) }
+            p role="alert" { (error.message) }
+        },
+    );
+    (status, markup).into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// `GET /lang/{tag}`: keeps the language chosen (a year) and goes back home.
+async fn choose_language(Path(tag): Path<String>) -> Response {
+    let lang = Lang::negotiate(Some(&tag), None);
+    let mut response = redirect("/");
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.tag()
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Deserialize, Default)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn login_page(state: &ServerState, lang: Lang, username: &str, problem: Option<String>) -> Markup {
+    page(
+        lang,
+        &lang.t("sign-in-title"),
+        false,
+        html! {
+            h1 { (lang.t("sign-in-title")) }
+            p class="promise" { (lang.t("promise")) }
+            form method="post" action="/login" class="stack" novalidate {
+                @if let Some(problem) = &problem {
+                    p class="error" role="alert" id="sign-in-error" { (problem) }
+                }
+                label for="username" { (lang.t("sign-in-username")) }
+                input id="username" name="username" type="text" autocomplete="username"
+                    value=(username) required autofocus
+                    aria-describedby=[problem.as_ref().map(|_| "sign-in-error")];
+                label for="password" { (lang.t("sign-in-password")) }
+                input id="password" name="password" type="password"
+                    autocomplete="current-password" required;
+                button type="submit" { (lang.t("sign-in-submit")) }
+            }
+            @if state.has_sso() {
+                p { a class="button" href="/auth/oidc/login" { (lang.t("sign-in-with")) } }
+            }
+        },
+    )
+}
+
+/// `GET /login`: the sign-in form.
+async fn login_form(State(state): State<ServerState>, Language(lang): Language) -> Markup {
+    login_page(&state, lang, "", None)
+}
+
+/// `POST /login`: signs in and goes to the person's value tree; a refusal shows the form
+/// again with the username kept and the reason beside it.
+async fn login(
+    State(state): State<ServerState>,
+    Language(lang): Language,
+    headers: HeaderMap,
+    parts: ClientAddress,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    if headers.contains_key(header::ORIGIN) && !same_origin(&headers, &state) {
+        return error_page(
+            lang,
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "sign in from this server's pages",
+            ),
+        );
+    }
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        let markup = login_page(&state, lang, &form.username, Some(lang.t("sign-in-empty")));
+        return (StatusCode::UNPROCESSABLE_ENTITY, markup).into_response();
+    }
+    let (username, password, client) = (form.username.clone(), form.password, parts.0);
+    let signed_in = blocking(&state, move |app| app.login(&username, &password, &client)).await;
+    match signed_in {
+        Ok((secret, _)) => {
+            let absolute = state.app.account_policy().absolute.num_seconds();
+            let mut response = redirect("/");
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                crate::routes::session_cookie_header(&state, &secret.0, Some(absolute)),
+            );
+            response
+        }
+        Err(e) => {
+            let message = if e.status == StatusCode::UNAUTHORIZED {
+                lang.t("sign-in-refused")
+            } else {
+                e.message.clone()
+            };
+            let markup = login_page(&state, lang, &form.username, Some(message));
+            (e.status, markup).into_response()
+        }
+    }
+}
+
+/// The client's address (for sign-in throttling), as the API takes it.
+pub struct ClientAddress(String);
+
+impl FromRequestParts<ServerState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ServerState,
+    ) -> Result<ClientAddress, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts, state)))
+    }
+}
+
+/// `POST /logout`: ends the session.
+async fn logout(State(state): State<ServerState>, headers: HeaderMap, viewer: Viewer) -> Response {
+    if !same_origin(&headers, &state) {
+        return error_page(
+            viewer.lang,
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "sign out from this server's pages",
+            ),
+        );
+    }
+    let identity = viewer.identity.clone();
+    if let Err(e) = blocking(&state, move |app| app.logout(&identity)).await {
+        return error_page(viewer.lang, e);
+    }
+    let mut response = redirect("/login");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        crate::routes::session_cookie_header(&state, "", Some(0)),
+    );
+    response
+}
+
+fn kind_label(lang: Lang, kind: NodeKind) -> String {
+    lang.t(match kind {
+        NodeKind::Need => "kind-need",
+        NodeKind::Objective => "kind-objective",
+        NodeKind::Initiative => "kind-initiative",
+        NodeKind::Deliverable => "kind-deliverable",
+    })
+}
+
+fn status_label(lang: Lang, status: NodeStatus) -> String {
+    lang.t(match status {
+        NodeStatus::Proposed => "status-proposed",
+        NodeStatus::Active => "status-active",
+        NodeStatus::Done => "status-done",
+        NodeStatus::Abandoned => "status-abandoned",
+    })
+}
+
+/// The nodes as nested lists; the outermost is `ul.tree`.
+fn tree(lang: Lang, nodes: &[TreeNode]) -> Markup {
+    html! { ul class="tree" { (tree_items(lang, nodes)) } }
+}
+
+fn tree_items(lang: Lang, nodes: &[TreeNode]) -> Markup {
+    html! {
+        {
+            @for n in nodes {
+                li class={ "node " (n.kind.as_str()) @if n.contributions > 0 { " mine" } } {
+                    span class="kind" { (kind_label(lang, n.kind)) }
+                    " "
+                    span class="title" { (n.node.title) }
+                    " "
+                    span class="id" { (n.node.node_id) }
+                    @if n.status != NodeStatus::Active {
+                        " " span class="status" { (status_label(lang, n.status)) }
+                    }
+                    @if n.contributions > 0 {
+                        div class="share" {
+                            (lang.t_with("home-mine", &[
+                                ("count", n.contributions.into()),
+                                ("effort", lang.number(n.effort, 1).into()),
+                            ]))
+                        }
+                    }
+                    @if !n.children.is_empty() {
+                        ul { (tree_items(lang, &n.children)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn history(lang: Lang, record: &PersonRecordView) -> Markup {
+    html! {
+        @if record.history.is_empty() {
+            p class="empty" { (lang.t("home-history-empty")) }
+        } @else {
+            ol class="timeline" {
+                @for item in &record.history {
+                    li {
+                        span class="when" {
+                            (lang.date(item.valid_from)) " – "
+                            @match item.valid_to {
+                                Some(to) => (lang.date(to)),
+                                None => (lang.t("home-until-now")),
+                            }
+                        }
+                        " "
+                        span class="unit" { (item.unit.name) }
+                        " · "
+                        @match &item.manager {
+                            Some(m) => (lang.t_with("home-manager", &[("name", m.name.clone().into())])),
+                            None => (lang.t("home-no-manager")),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /`: my value tree — what my work served, where I have worked, my credit.
+async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let Some(person_id) = viewer.identity.person_id.clone() else {
+        let markup = page(
+            lang,
+            &lang.t("home-title"),
+            true,
+            html! { h1 { (lang.t("home-title")) } p { (lang.t("home-service")) } },
+        );
+        return markup.into_response();
+    };
+    let actor = viewer.actor.clone();
+    let found = blocking(&state, move |app| {
+        let record = app.person_record(&actor, &person_id, None, true)?;
+        let tree = app.value_tree_of(&actor, &person_id)?;
+        Ok((record, tree))
+    })
+    .await;
+    let (record, nodes) = match found {
+        Ok(found) => found,
+        Err(e) => return error_page(lang, e),
+    };
+    let credit = record.private.as_ref().and_then(|p| p.credit);
+    page(
+        lang,
+        &lang.t("home-title"),
+        true,
+        html! {
+            h1 { (lang.t("home-title")) " · " (record.person.name) }
+            p class="promise" { (lang.t("promise")) }
+            @if let Some(credit) = credit {
+                section aria-labelledby="credit" {
+                    h2 id="credit" { (lang.t("home-credit")) }
+                    p class="figure" { (lang.number(credit, 2)) }
+                    p class="help" { (lang.t("home-credit-help")) }
+                }
+            }
+            section aria-labelledby="tree" {
+                h2 id="tree" { (lang.t("home-tree")) }
+                p class="help" { (lang.t("home-tree-help")) }
+                @if nodes.is_empty() {
+                    p class="empty" { (lang.t("home-tree-empty")) }
+                } @else {
+                    (tree(lang, &nodes))
+                }
+            }
+            section aria-labelledby="history" {
+                h2 id="history" { (lang.t("home-history")) }
+                p class="help" { (lang.t("home-history-help")) }
+                (history(lang, &record))
+            }
+            section aria-labelledby="leads" {
+                h2 id="leads" { (lang.t("home-leads")) }
+                @if record.leads.is_empty() {
+                    p class="empty" { (lang.t("home-none")) }
+                } @else {
+                    ul { @for led in &record.leads { li { (led.node.title) " " span class="id" { (led.node.node_id) } } } }
+                }
+                h2 { (lang.t("home-memberships")) }
+                @if record.memberships.is_empty() {
+                    p class="empty" { (lang.t("home-none")) }
+                } @else {
+                    ul { @for m in &record.memberships { li { (m.node.title) " · " (m.role) } } }
+                }
+            }
+        },
+    )
+    .into_response()
+}

@@ -1,0 +1,175 @@
+//! The web pages over HTTP, read with an HTML parser: sign-in, my value tree, the language.
+
+use super::Server;
+use crate::common::*;
+use scraper::{Html, Selector};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn select<'a>(page: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    let selector = Selector::parse(css).unwrap_or_else(|e| panic!("{css}: {e:?}"));
+    page.select(&selector).collect()
+}
+
+fn text(element: &scraper::ElementRef<'_>) -> String {
+    element.text().collect::<String>()
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The example organisation with Chloe (P04) able to sign in, and its server.
+fn chloe_server() -> (Db, Server) {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["user", "add", "chloe", "--person", "P04"]);
+    db.ok_with_input(&["user", "passwd", "chloe"], "chloe's long password\n");
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    (db, server)
+}
+
+#[test]
+fn a_person_signs_in_with_the_form_and_lands_on_their_value_tree() {
+    let (_db, server) = chloe_server();
+    let origin = server.url.clone();
+    // Not signed in: the home page sends to the sign-in form.
+    let (status, headers, _) = server.request("GET", "/", &[], None);
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/login"))
+    );
+    let (status, _, body) = server.request("GET", "/login", &[], None);
+    assert_eq!(status, 200);
+    let form = Html::parse_document(&body);
+    assert_eq!(select(&form, "html[lang=en]").len(), 1);
+    for field in ["username", "password"] {
+        assert_eq!(
+            select(&form, &format!("label[for={field}]")).len(),
+            1,
+            "{field} has a label"
+        );
+        assert_eq!(
+            select(&form, &format!("form[method=post] input#{field}")).len(),
+            1
+        );
+    }
+    assert!(
+        select(&form, "a[href='/auth/oidc/login']").is_empty(),
+        "no single sign-on here"
+    );
+
+    // A wrong password: the form again, the username kept, the reason beside it.
+    let wrong = "username=chloe&password=guess";
+    let (status, _, body) = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", FORM), ("Origin", &origin)],
+        Some(wrong),
+    );
+    assert_eq!(status, 401);
+    let again = Html::parse_document(&body);
+    assert_eq!(
+        select(&again, "input#username")[0].value().attr("value"),
+        Some("chloe")
+    );
+    let alert = select(&again, "[role=alert]");
+    assert!(text(&alert[0]).contains("wrong"), "{body}");
+
+    // From another site: refused.
+    let right = "username=chloe&password=chloe%27s+long+password";
+    let (status, _, _) = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", FORM), ("Origin", "https://evil.example")],
+        Some(right),
+    );
+    assert_eq!(status, 403);
+
+    let (status, headers, _) = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", FORM), ("Origin", &origin)],
+        Some(right),
+    );
+    assert_eq!((status, header(&headers, "location")), (303, Some("/")));
+    let cookie = header(&headers, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+
+    // My value tree: Chloe's work on INI2 and INI3, under the objectives and the customer
+    // needs they serve; INI3 serves both needs and is drawn under each.
+    let (status, _, body) = server.request("GET", "/", &[("Cookie", &cookie)], None);
+    assert_eq!(status, 200, "{body}");
+    let home = Html::parse_document(&body);
+    assert!(text(&select(&home, "h1")[0]).contains("Chloe Martin"));
+    let roots: Vec<String> = select(&home, "ul.tree > li > .id")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(roots, ["NEED1", "NEED2"]);
+    let mine: Vec<String> = select(&home, "li.mine > .id").iter().map(text).collect();
+    assert_eq!(mine, ["INI3", "INI2", "INI3"]);
+    let under_obj2: Vec<String> = select(&home, "ul.tree > li > ul > li > ul > li > .id")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(under_obj2, ["INI3", "INI2", "INI3"]);
+    let share = select(&home, "li.mine .share")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    assert!(share.contains("2 contributions, effort 11"), "{share}");
+    // Her record across reorganisations: every unit she was in, oldest first.
+    assert!(!select(&home, "ol.timeline li").is_empty(), "{body}");
+
+    // Signing out needs the page's origin, then ends the session.
+    let (status, _, _) = server.request("POST", "/logout", &[("Cookie", &cookie)], None);
+    assert_eq!(status, 403);
+    let (status, headers, _) = server.request(
+        "POST",
+        "/logout",
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        None,
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/login"))
+    );
+    let (status, _, _) = server.request("GET", "/", &[("Cookie", &cookie)], None);
+    assert_eq!(status, 303);
+}
+
+#[test]
+fn the_pages_speak_chinese_to_a_browser_that_prefers_it_or_a_person_who_chose_it() {
+    let (_db, server) = chloe_server();
+    let (_, _, body) = server.request(
+        "GET",
+        "/login",
+        &[("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")],
+        None,
+    );
+    let page = Html::parse_document(&body);
+    assert_eq!(select(&page, "html[lang=zh-CN]").len(), 1);
+    assert_eq!(text(&select(&page, "label[for=username]")[0]), "用户名");
+    assert_eq!(text(&select(&page, "h1")[0]), "登录");
+    // The switch keeps the choice over the browser's.
+    let (status, headers, _) = server.request("GET", "/lang/en", &[], None);
+    assert_eq!(status, 303);
+    let chosen = header(&headers, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a language cookie")
+        .to_string();
+    let (_, _, body) = server.request(
+        "GET",
+        "/login",
+        &[("Accept-Language", "zh-CN"), ("Cookie", &chosen)],
+        None,
+    );
+    let page = Html::parse_document(&body);
+    assert_eq!(text(&select(&page, "h1")[0]), "Sign in");
+}

@@ -110,6 +110,14 @@ pub struct JoinRequestView {
 }
 
 impl App {
+    /// The node a contribution was recorded at.
+    pub fn contribution_node(&self, actor: &Actor, contribution_id: &str) -> AppResult<String> {
+        authz::read_work(actor)?;
+        self.read(|store| Ok(store.contribution(contribution_id)?))?
+            .map(|c| c.record.node_id)
+            .ok_or_else(|| AppError::not_found(format!("contribution {contribution_id}"), ""))
+    }
+
     /// A node with everything around it.
     pub fn node(&self, actor: &Actor, node_id: &str) -> AppResult<NodeView> {
         self.node_page(actor, node_id, &ContributionFilter::default(), Page::ALL)

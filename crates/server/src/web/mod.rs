@@ -4,6 +4,7 @@
 //! and are held to the same origin check as the API's cookie-authenticated changes.
 
 pub mod i18n;
+mod node;
 
 use crate::auth::{client_address, cookie, same_origin, session_cookie};
 use crate::error::ApiError;
@@ -28,6 +29,12 @@ const STYLESHEET: &str = include_str!("app.css");
 pub fn routes() -> axum::Router<ServerState> {
     axum::Router::new()
         .route("/", get(home))
+        .route("/nodes/{node_id}", get(node::node_page))
+        .route("/nodes/{node_id}/contributions", post(node::record))
+        .route(
+            "/contributions/{contribution_id}/confirm",
+            post(node::confirm),
+        )
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/lang/{tag}", get(choose_language))
@@ -89,14 +96,14 @@ impl FromRequestParts<ServerState> for Viewer {
     }
 }
 
-fn redirect(location: &str) -> Response {
+pub(crate) fn redirect(location: &str) -> Response {
     let location =
         HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
 /// The frame of every page: the language, the header with the navigation, the content.
-fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) -> Markup {
+pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) -> Markup {
     let other = lang.other();
     html! {
         (DOCTYPE)
@@ -132,7 +139,7 @@ fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) -> Markup {
 }
 
 /// A page saying what went wrong, with the status the API would give.
-fn error_page(lang: Lang, error: ApiError) -> Response {
+pub(crate) fn error_page(lang: Lang, error: ApiError) -> Response {
     let status = error.status;
     let markup = page(
         lang,
@@ -295,7 +302,7 @@ async fn logout(State(state): State<ServerState>, headers: HeaderMap, viewer: Vi
     response
 }
 
-fn kind_label(lang: Lang, kind: NodeKind) -> String {
+pub(crate) fn kind_label(lang: Lang, kind: NodeKind) -> String {
     lang.t(match kind {
         NodeKind::Need => "kind-need",
         NodeKind::Objective => "kind-objective",
@@ -304,7 +311,7 @@ fn kind_label(lang: Lang, kind: NodeKind) -> String {
     })
 }
 
-fn status_label(lang: Lang, status: NodeStatus) -> String {
+pub(crate) fn status_label(lang: Lang, status: NodeStatus) -> String {
     lang.t(match status {
         NodeStatus::Proposed => "status-proposed",
         NodeStatus::Active => "status-active",
@@ -325,7 +332,7 @@ fn tree_items(lang: Lang, nodes: &[TreeNode]) -> Markup {
                 li class={ "node " (n.kind.as_str()) @if n.contributions > 0 { " mine" } } {
                     span class="kind" { (kind_label(lang, n.kind)) }
                     " "
-                    span class="title" { (n.node.title) }
+                    a class="title" href={ "/nodes/" (n.node.node_id) } { (n.node.title) }
                     " "
                     span class="id" { (n.node.node_id) }
                     @if n.status != NodeStatus::Active {
@@ -434,13 +441,13 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
                 @if record.leads.is_empty() {
                     p class="empty" { (lang.t("home-none")) }
                 } @else {
-                    ul { @for led in &record.leads { li { (led.node.title) " " span class="id" { (led.node.node_id) } } } }
+                    ul { @for led in &record.leads { li { a href={ "/nodes/" (led.node.node_id) } { (led.node.title) } " " span class="id" { (led.node.node_id) } } } }
                 }
                 h2 { (lang.t("home-memberships")) }
                 @if record.memberships.is_empty() {
                     p class="empty" { (lang.t("home-none")) }
                 } @else {
-                    ul { @for m in &record.memberships { li { (m.node.title) " · " (m.role) } } }
+                    ul { @for m in &record.memberships { li { a href={ "/nodes/" (m.node.node_id) } { (m.node.title) } " · " (m.role) } } }
                 }
             }
         },

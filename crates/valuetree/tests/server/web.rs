@@ -173,3 +173,135 @@ fn the_pages_speak_chinese_to_a_browser_that_prefers_it_or_a_person_who_chose_it
     let page = Html::parse_document(&body);
     assert_eq!(text(&select(&page, "h1")[0]), "Sign in");
 }
+
+/// Signs `username` in through the form; returns the `Cookie` header value.
+fn sign_in(server: &Server, username: &str, password: &str) -> String {
+    let origin = server.url.clone();
+    let body = format!(
+        "username={username}&password={}",
+        password.replace(' ', "+")
+    );
+    let (status, headers, text) = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", FORM), ("Origin", &origin)],
+        Some(&body),
+    );
+    assert_eq!(status, 303, "{text}");
+    header(&headers, "set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string()
+}
+
+#[test]
+fn a_person_records_work_on_a_node_page_and_its_lead_confirms_it_there() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "hana", "--person", "P09"]);
+    db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
+    let origin = server.url.clone();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 200, "{body}");
+    let node = Html::parse_document(&body);
+    assert_eq!(text(&select(&node, "h1")[0]), "Accessible storefront");
+    for field in ["phase", "date", "effort", "description"] {
+        assert_eq!(
+            select(&node, &format!("form#record label[for={field}]")).len(),
+            1
+        );
+    }
+    assert!(
+        select(&node, "form[action$='/confirm']").is_empty(),
+        "Chloe leads nothing here"
+    );
+
+    // A bad effort: the form again with what was typed and the reason beside the field.
+    let bad = "phase=build&date=2025-01-10&effort=lots&description=Colour+contrast+audit";
+    let (status, _, body) = server.request(
+        "POST",
+        "/nodes/INI3/contributions",
+        &[
+            ("Cookie", &chloe),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some(bad),
+    );
+    assert_eq!(status, 422, "{body}");
+    let again = Html::parse_document(&body);
+    assert!(text(&select(&again, "#effort-error")[0]).contains("lots"));
+    assert_eq!(
+        select(&again, "input#effort")[0].value().attr("value"),
+        Some("lots")
+    );
+    assert_eq!(
+        text(&select(&again, "textarea#description")[0]),
+        "Colour contrast audit"
+    );
+    assert_eq!(select(&again, "option[value=build][selected]").len(), 1);
+
+    // Without the page's origin: refused, nothing recorded.
+    let good = "phase=build&date=2025-01-10&effort=2.5&description=Colour+contrast+audit";
+    let (status, _, _) = server.request(
+        "POST",
+        "/nodes/INI3/contributions",
+        &[("Cookie", &chloe), ("Content-Type", FORM)],
+        Some(good),
+    );
+    assert_eq!(status, 403);
+    let (status, headers, _) = server.request(
+        "POST",
+        "/nodes/INI3/contributions",
+        &[
+            ("Cookie", &chloe),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some(good),
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/nodes/INI3"))
+    );
+
+    // Hana leads INI3: she sees Chloe's new contribution with a Confirm button, and confirms.
+    let hana = sign_in(&server, "hana", "hana's long password");
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &hana)], None);
+    let node = Html::parse_document(&body);
+    let rows = select(&node, "table.contributions tbody tr");
+    let audit = rows
+        .iter()
+        .find(|row| text(row).contains("Colour contrast audit"))
+        .expect("Chloe's contribution is listed");
+    let confirm = Selector::parse("form[action$='/confirm']").expect("a selector");
+    let action = audit
+        .select(&confirm)
+        .next()
+        .and_then(|f| f.value().attr("action"))
+        .expect("a Confirm button for the lead")
+        .to_string();
+    let (status, headers, _) = server.request(
+        "POST",
+        &action,
+        &[("Cookie", &hana), ("Origin", &origin)],
+        None,
+    );
+    assert_eq!(status, 303);
+    assert!(header(&headers, "location").is_some_and(|l| l.starts_with("/nodes/INI3#c-")));
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &chloe)], None);
+    let node = Html::parse_document(&body);
+    let row = select(&node, "table.contributions tbody tr")
+        .into_iter()
+        .find(|row| text(row).contains("Colour contrast audit"))
+        .expect("still listed");
+    assert!(text(&row).contains("confirmed") && !text(&row).contains("not confirmed"));
+    // Chloe cannot confirm: the app refuses whatever the page would show.
+    let (status, _, _) = server.request(
+        "POST",
+        &action,
+        &[("Cookie", &chloe), ("Origin", &origin)],
+        None,
+    );
+    assert_eq!(status, 403);
+}

@@ -81,3 +81,10 @@ phase-design = design
 phase-build = build
 phase-launch = launch
 phase-operate = operate
+person-tree-empty = No contributions recorded on this person yet.
+person-reviews = Reviews
+person-raters = { $count ->
+    [one] 1 rater
+   *[other] { $count } raters
+}
+person-withheld = { $ratings } ratings withheld: fewer than { $threshold } people gave them, and feedback is shown only from that many.

@@ -29,6 +29,7 @@ const STYLESHEET: &str = include_str!("app.css");
 pub fn routes() -> axum::Router<ServerState> {
     axum::Router::new()
         .route("/", get(home))
+        .route("/people/{person_id}", get(person))
         .route("/nodes/{node_id}", get(node::node_page))
         .route("/nodes/{node_id}/contributions", post(node::record))
         .route(
@@ -384,6 +385,93 @@ fn history(lang: Lang, record: &PersonRecordView) -> Markup {
     }
 }
 
+/// The sections of a person's record: credit, value tree, history, leads and memberships,
+/// and the ratings and feedback the viewer may see (whatever the app returned).
+fn record_sections(lang: Lang, record: &PersonRecordView, nodes: &[TreeNode], own: bool) -> Markup {
+    let credit = record.private.as_ref().and_then(|p| p.credit);
+    html! {
+        @if let Some(credit) = credit {
+            section aria-labelledby="credit" {
+                h2 id="credit" { (lang.t("home-credit")) }
+                p class="figure" { (lang.number(credit, 2)) }
+                p class="help" { (lang.t("home-credit-help")) }
+            }
+        }
+        section aria-labelledby="tree" {
+            h2 id="tree" { (lang.t("home-tree")) }
+            p class="help" { (lang.t("home-tree-help")) }
+            @if nodes.is_empty() {
+                p class="empty" { (lang.t(if own { "home-tree-empty" } else { "person-tree-empty" })) }
+            } @else {
+                (tree(lang, nodes))
+            }
+        }
+        section aria-labelledby="history" {
+            h2 id="history" { (lang.t("home-history")) }
+            p class="help" { (lang.t("home-history-help")) }
+            (history(lang, record))
+        }
+        section aria-labelledby="leads" {
+            h2 id="leads" { (lang.t("home-leads")) }
+            @if record.leads.is_empty() {
+                p class="empty" { (lang.t("home-none")) }
+            } @else {
+                ul { @for led in &record.leads { li { a href={ "/nodes/" (led.node.node_id) } { (led.node.title) } " " span class="id" { (led.node.node_id) } } } }
+            }
+            h2 { (lang.t("home-memberships")) }
+            @if record.memberships.is_empty() {
+                p class="empty" { (lang.t("home-none")) }
+            } @else {
+                ul { @for m in &record.memberships { li { a href={ "/nodes/" (m.node.node_id) } { (m.node.title) } " · " (m.role) } } }
+            }
+        }
+        @if let Some(private) = &record.private {
+            @if !private.cycles.is_empty() {
+                section aria-labelledby="reviews" {
+                    h2 id="reviews" { (lang.t("person-reviews")) }
+                    @for cycle in &private.cycles {
+                        h3 { (cycle.cycle_id) " · " (lang.date(cycle.starts_on)) " – " (lang.date(cycle.ends_on)) }
+                        @if let Some(feedback) = &cycle.feedback {
+                            @for group in &feedback.groups {
+                                p { strong { (group.label) } " · " (lang.t_with("person-raters", &[("count", group.raters.into())])) }
+                                ul { @for (dimension, (mean, n)) in &group.means { li { (dimension) ": " (lang.number(*mean, 2)) " (" (n) ")" } } }
+                            }
+                            @if feedback.withheld_ratings > 0 {
+                                p class="help" { (lang.t_with("person-withheld", &[
+                                    ("ratings", feedback.withheld_ratings.into()),
+                                    ("threshold", feedback.threshold.into()),
+                                ])) }
+                            }
+                        }
+                        @if !cycle.ratings.is_empty() {
+                            ul class="ratings" {
+                                @for r in &cycle.ratings {
+                                    li { (r.rater.name) " (" (r.relationship) ") · " (r.dimension) ": " strong { (lang.number(r.score, 2)) } @if !r.comment.is_empty() { " — " (r.comment) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A person's record and value tree as `viewer` may see them.
+async fn record_of(
+    state: &ServerState,
+    viewer: &Viewer,
+    person_id: String,
+) -> Result<(PersonRecordView, Vec<TreeNode>), ApiError> {
+    let actor = viewer.actor.clone();
+    blocking(state, move |app| {
+        let record = app.person_record(&actor, &person_id, None, true)?;
+        let tree = app.value_tree_of(&actor, &person_id)?;
+        Ok((record, tree))
+    })
+    .await
+}
+
 /// `GET /`: my value tree — what my work served, where I have worked, my credit.
 async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
     let lang = viewer.lang;
@@ -396,18 +484,10 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         );
         return markup.into_response();
     };
-    let actor = viewer.actor.clone();
-    let found = blocking(&state, move |app| {
-        let record = app.person_record(&actor, &person_id, None, true)?;
-        let tree = app.value_tree_of(&actor, &person_id)?;
-        Ok((record, tree))
-    })
-    .await;
-    let (record, nodes) = match found {
+    let (record, nodes) = match record_of(&state, &viewer, person_id).await {
         Ok(found) => found,
         Err(e) => return error_page(lang, e),
     };
-    let credit = record.private.as_ref().and_then(|p| p.credit);
     page(
         lang,
         &lang.t("home-title"),
@@ -415,41 +495,37 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         html! {
             h1 { (lang.t("home-title")) " · " (record.person.name) }
             p class="promise" { (lang.t("promise")) }
-            @if let Some(credit) = credit {
-                section aria-labelledby="credit" {
-                    h2 id="credit" { (lang.t("home-credit")) }
-                    p class="figure" { (lang.number(credit, 2)) }
-                    p class="help" { (lang.t("home-credit-help")) }
-                }
+            (record_sections(lang, &record, &nodes, true))
+        },
+    )
+    .into_response()
+}
+
+/// `GET /people/{person_id}`: another person's record, showing what the viewer may see
+/// (their work to everyone; ratings and credit as the permissions say, the read audited).
+async fn person(
+    State(state): State<ServerState>,
+    viewer: Viewer,
+    Path(person_id): Path<String>,
+) -> Response {
+    let lang = viewer.lang;
+    if viewer.identity.person_id.as_deref() == Some(person_id.as_str()) {
+        return redirect("/");
+    }
+    let (record, nodes) = match record_of(&state, &viewer, person_id).await {
+        Ok(found) => found,
+        Err(e) => return error_page(lang, e),
+    };
+    page(
+        lang,
+        &record.person.name,
+        true,
+        html! {
+            h1 { (record.person.name) " " span class="id" { (record.person.person_id) } }
+            @if let Some(placement) = &record.placement {
+                p { @if let Some(unit) = &placement.unit { (unit.name) } @if let Some(manager) = &placement.manager { " · " (lang.t_with("home-manager", &[("name", manager.name.clone().into())])) } }
             }
-            section aria-labelledby="tree" {
-                h2 id="tree" { (lang.t("home-tree")) }
-                p class="help" { (lang.t("home-tree-help")) }
-                @if nodes.is_empty() {
-                    p class="empty" { (lang.t("home-tree-empty")) }
-                } @else {
-                    (tree(lang, &nodes))
-                }
-            }
-            section aria-labelledby="history" {
-                h2 id="history" { (lang.t("home-history")) }
-                p class="help" { (lang.t("home-history-help")) }
-                (history(lang, &record))
-            }
-            section aria-labelledby="leads" {
-                h2 id="leads" { (lang.t("home-leads")) }
-                @if record.leads.is_empty() {
-                    p class="empty" { (lang.t("home-none")) }
-                } @else {
-                    ul { @for led in &record.leads { li { a href={ "/nodes/" (led.node.node_id) } { (led.node.title) } " " span class="id" { (led.node.node_id) } } } }
-                }
-                h2 { (lang.t("home-memberships")) }
-                @if record.memberships.is_empty() {
-                    p class="empty" { (lang.t("home-none")) }
-                } @else {
-                    ul { @for m in &record.memberships { li { a href={ "/nodes/" (m.node.node_id) } { (m.node.title) } " · " (m.role) } } }
-                }
-            }
+            (record_sections(lang, &record, &nodes, false))
         },
     )
     .into_response()

@@ -122,7 +122,7 @@ fn node_markup(
             @if !view.description.is_empty() { p { (view.description) } }
             dl class="facts" {
                 dt { (lang.t("node-lead")) }
-                dd { @match &view.lead { Some(l) => (l.name), None => (lang.t("node-no-lead")) } }
+                dd { @match &view.lead { Some(l) => a href={ "/people/" (l.person_id) } { (l.name) }, None => (lang.t("node-no-lead")) } }
                 @if let Some(serves) = &view.serves {
                     dt { (lang.t("node-serves")) }
                     dd { a href={ "/nodes/" (serves.node_id) } { (serves.title) } }
@@ -178,7 +178,7 @@ fn node_markup(
                         tbody {
                             @for c in &contributions.items {
                                 tr id={ "c-" (c.contribution_id) } {
-                                    td { (c.person.name) }
+                                    td { a href={ "/people/" (c.person.person_id) } { (c.person.name) } }
                                     td { (phase_label(lang, c.phase)) }
                                     td { (lang.date(c.date)) }
                                     td class="number" { (lang.number(c.effort, 2)) }
@@ -222,7 +222,7 @@ fn node_markup(
             } @else {
                 ul class="credit" {
                     @for line in &view.credit {
-                        li { strong { (line.person.name) } " — " (lang.t_with("node-credit-line", &[
+                        li { strong { a href={ "/people/" (line.person.person_id) } { (line.person.name) } } " — " (lang.t_with("node-credit-line", &[
                             ("amount", lang.number(line.amount, 2).into()),
                             ("outcome", line.outcome_id.clone().into()),
                             ("date", lang.date(line.outcome_date).into()),

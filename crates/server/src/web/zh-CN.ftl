@@ -78,3 +78,7 @@ phase-design = 设计
 phase-build = 构建
 phase-launch = 发布
 phase-operate = 运营
+person-tree-empty = 此人名下还没有贡献记录。
+person-reviews = 评估
+person-raters = { $count } 位评价人
+person-withheld = 有 { $ratings } 条评价未显示：评价人少于 { $threshold } 位，反馈只在达到这一人数时显示。

@@ -305,3 +305,53 @@ fn a_person_records_work_on_a_node_page_and_its_lead_confirms_it_there() {
     );
     assert_eq!(status, 403);
 }
+
+#[test]
+fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
+    let (db, server) = chloe_server();
+    // Dan (P08) manages Chloe since 2024-07; Ben (P03) is a colleague with no say over her.
+    for (user, person) in [("dan", "P08"), ("ben", "P03")] {
+        db.ok(&["user", "add", user, "--person", person]);
+        db.ok_with_input(
+            &["user", "passwd", user],
+            &format!("{user}'s long password\n"),
+        );
+    }
+    let dan = sign_in(&server, "dan", "dan's long password");
+    let (status, _, body) = server.request("GET", "/people/P04", &[("Cookie", &dan)], None);
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    assert!(text(&select(&page, "h1")[0]).contains("Chloe Martin"));
+    // Her whole history, including the unit and manager before Dan.
+    let history = select(&page, "ol.timeline li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert!(history[0].contains("manager"), "{history:?}");
+    let ratings = select(&page, "ul.ratings li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        ratings.iter().any(|r| r.contains("Strong second half")),
+        "her manager sees the ratings: {ratings:?}"
+    );
+    let ben = sign_in(&server, "ben", "ben's long password");
+    let (status, _, body) = server.request("GET", "/people/P04", &[("Cookie", &ben)], None);
+    assert_eq!(status, 200);
+    let page = Html::parse_document(&body);
+    assert!(
+        !select(&page, "ul.tree").is_empty(),
+        "her work is open to everyone"
+    );
+    assert!(
+        select(&page, "ul.ratings, #reviews, #credit").is_empty(),
+        "{body}"
+    );
+    assert!(!body.contains("Strong second half"));
+    // An unknown person is a page saying so, not a crash.
+    let (status, _, body) = server.request("GET", "/people/P99", &[("Cookie", &ben)], None);
+    assert_eq!(status, 404);
+    assert!(body.contains("P99"), "{body}");
+}

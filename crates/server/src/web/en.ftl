@@ -88,3 +88,23 @@ person-raters = { $count ->
    *[other] { $count } raters
 }
 person-withheld = { $ratings } ratings withheld: fewer than { $threshold } people gave them, and feedback is shown only from that many.
+nav-org = Organisation
+org-title = The organisation
+org-as-of = As of
+org-show = Show
+org-people = { $total } people employed on { $date }; { $from }–{ $to } shown.
+org-unit = Unit
+org-part-of = part of { $unit }
+org-since = since { $date }
+org-diff = What changed between two dates
+org-from = From
+org-to = To
+org-compare = Compare
+org-joined = Joined
+org-left = Left
+org-moved = Moved to another unit
+org-manager-changed = Changed manager
+org-units-created = Units created
+org-units-dissolved = Units dissolved
+org-nothing = Nothing.
+org-bad-date = { $value } is not a date: use YYYY-MM-DD.

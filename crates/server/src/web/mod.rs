@@ -5,6 +5,7 @@
 
 pub mod i18n;
 mod node;
+mod org;
 
 use crate::auth::{client_address, cookie, same_origin, session_cookie};
 use crate::error::ApiError;
@@ -30,6 +31,7 @@ pub fn routes() -> axum::Router<ServerState> {
     axum::Router::new()
         .route("/", get(home))
         .route("/people/{person_id}", get(person))
+        .route("/org", get(org::org_page))
         .route("/nodes/{node_id}", get(node::node_page))
         .route("/nodes/{node_id}/contributions", post(node::record))
         .route(
@@ -122,6 +124,7 @@ pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) ->
                     nav aria-label=(lang.t("app-name")) {
                         @if signed_in {
                             a href="/" { (lang.t("nav-home")) }
+                            a href="/org" { (lang.t("nav-org")) }
                         }
                         a href={ "/lang/" (other.tag()) } lang=(other.tag()) { (lang.t("lang-switch")) }
                         @if signed_in {

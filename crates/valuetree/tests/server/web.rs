@@ -355,3 +355,46 @@ fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
     assert_eq!(status, 404);
     assert!(body.contains("P99"), "{body}");
 }
+
+#[test]
+fn the_org_page_shows_the_organisation_on_a_date_and_what_changed_between_two() {
+    let (_db, server) = chloe_server();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, body) =
+        server.request("GET", "/org?as_of=2024-03-01", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    assert_eq!(
+        select(&page, "input#as_of")[0].value().attr("value"),
+        Some("2024-03-01")
+    );
+    let chloe_line = select(&page, "section.unit li")
+        .into_iter()
+        .map(|li| text(&li))
+        .find(|t| t.contains("Chloe Martin"))
+        .expect("Chloe is employed then");
+    assert!(
+        chloe_line.contains("Ivan Petrov"),
+        "managed by P10 then: {chloe_line}"
+    );
+    let (status, _, body) = server.request(
+        "GET",
+        "/org?from=2024-06-01&to=2024-08-01",
+        &[("Cookie", &chloe)],
+        None,
+    );
+    assert_eq!(status, 200);
+    let page = Html::parse_document(&body);
+    let moved = select(&page, "ul.moved li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        moved.iter().any(|m| m.starts_with("Chloe Martin")),
+        "the reorganisation of July 2024 moved Chloe: {moved:?}"
+    );
+    let (status, _, body) =
+        server.request("GET", "/org?as_of=yesterday", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 400);
+    assert!(body.contains("yesterday"), "{body}");
+}

@@ -392,6 +392,21 @@ impl App {
         self.audit(actor, "password_set", username, String::new())
     }
 
+    /// Changes the signed-in account's own password: the current one must be given (and
+    /// counts as a sign-in attempt from `client`); every other session of the account ends.
+    pub fn change_own_password(
+        &self,
+        actor: &Actor,
+        identity: &Identity,
+        current: &str,
+        new: &str,
+        client: &str,
+    ) -> AppResult<()> {
+        let (_, checked) = self.login(&identity.username, current, client)?;
+        self.logout(&checked)?;
+        self.set_password(actor, &identity.username, new, Some(identity))
+    }
+
     /// Disables (or enables again) an account; a disabled account's sessions end and its
     /// tokens stop working (administrators).
     pub fn set_account_disabled(

@@ -348,19 +348,14 @@ async fn change_password(
     ClientAddress(client): ClientAddress,
     Body(body): Body<PasswordChange>,
 ) -> ApiResult {
-    let identity = caller.identity.clone();
     blocking(&state, move |app| {
-        app.login(&identity.username, &body.current_password, &client)
-            .and_then(|(secret, fresh)| {
-                app.logout(&fresh)?;
-                drop(secret);
-                app.set_password(
-                    &caller.actor,
-                    &identity.username,
-                    &body.new_password,
-                    Some(&identity),
-                )
-            })
+        app.change_own_password(
+            &caller.actor,
+            &caller.identity,
+            &body.current_password,
+            &body.new_password,
+            &client,
+        )
     })
     .await?;
     ok(json!({"password_changed": true}))

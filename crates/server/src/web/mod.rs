@@ -6,6 +6,7 @@
 pub mod i18n;
 mod node;
 mod org;
+mod settings;
 
 use crate::auth::{client_address, cookie, same_origin, session_cookie};
 use crate::error::ApiError;
@@ -32,6 +33,13 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/", get(home))
         .route("/people/{person_id}", get(person))
         .route("/org", get(org::org_page))
+        .route("/settings", get(settings::settings_page))
+        .route("/settings/password", post(settings::change_password))
+        .route("/settings/tokens", post(settings::make_token))
+        .route(
+            "/settings/tokens/{token_id}/revoke",
+            post(settings::revoke_token),
+        )
         .route("/nodes/{node_id}", get(node::node_page))
         .route("/nodes/{node_id}/contributions", post(node::record))
         .route(
@@ -125,6 +133,7 @@ pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) ->
                         @if signed_in {
                             a href="/" { (lang.t("nav-home")) }
                             a href="/org" { (lang.t("nav-org")) }
+                            a href="/settings" { (lang.t("nav-settings")) }
                         }
                         a href={ "/lang/" (other.tag()) } lang=(other.tag()) { (lang.t("lang-switch")) }
                         @if signed_in {
@@ -155,6 +164,18 @@ pub(crate) fn error_page(lang: Lang, error: ApiError) -> Response {
         },
     );
     (status, markup).into_response()
+}
+
+/// The answer to a change posted without this server's origin (another site's form).
+pub(crate) fn refused_origin(lang: Lang) -> Response {
+    error_page(
+        lang,
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "a change must be made from this server's pages",
+        ),
+    )
 }
 
 async fn stylesheet() -> Response {
@@ -285,14 +306,7 @@ impl FromRequestParts<ServerState> for ClientAddress {
 /// `POST /logout`: ends the session.
 async fn logout(State(state): State<ServerState>, headers: HeaderMap, viewer: Viewer) -> Response {
     if !same_origin(&headers, &state) {
-        return error_page(
-            viewer.lang,
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf",
-                "sign out from this server's pages",
-            ),
-        );
+        return refused_origin(viewer.lang);
     }
     let identity = viewer.identity.clone();
     if let Err(e) = blocking(&state, move |app| app.logout(&identity)).await {

@@ -2,7 +2,7 @@
 //! lead confirms them here), the value realised, the credit breakdown, and the form to record
 //! one's own contribution.
 
-use super::{Viewer, error_page, kind_label, page, redirect, status_label};
+use super::{Viewer, error_page, kind_label, page, redirect, refused_origin, status_label};
 use crate::auth::same_origin;
 use crate::error::ApiError;
 use crate::{ServerState, blocking};
@@ -270,17 +270,6 @@ pub async fn node_page(
     }
 }
 
-fn forbidden_origin(lang: Lang) -> Response {
-    error_page(
-        lang,
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "a change must be made from this server's pages",
-        ),
-    )
-}
-
 /// `POST /nodes/{node_id}/contributions`: records the viewer's own contribution and shows
 /// the node again; a refusal keeps what was typed and says why beside the field.
 pub async fn record(
@@ -292,7 +281,7 @@ pub async fn record(
 ) -> Response {
     let lang = viewer.lang;
     if !same_origin(&headers, &state) {
-        return forbidden_origin(lang);
+        return refused_origin(lang);
     }
     let parsed = (|| {
         let phase = form.phase.parse::<Phase>().map_err(|e| Problem {
@@ -358,7 +347,7 @@ pub async fn confirm(
     Path(contribution_id): Path<String>,
 ) -> Response {
     if !same_origin(&headers, &state) {
-        return forbidden_origin(viewer.lang);
+        return refused_origin(viewer.lang);
     }
     let actor = viewer.actor.clone();
     let id = contribution_id.clone();

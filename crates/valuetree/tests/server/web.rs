@@ -398,3 +398,79 @@ fn the_org_page_shows_the_organisation_on_a_date_and_what_changed_between_two() 
     assert_eq!(status, 400);
     assert!(body.contains("yesterday"), "{body}");
 }
+
+#[test]
+fn my_settings_make_and_revoke_a_token_and_change_my_password() {
+    let (_db, server) = chloe_server();
+    let origin = server.url.clone();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let post = |path: &str, body: &str| {
+        server.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", &chloe),
+                ("Content-Type", FORM),
+                ("Origin", &origin),
+            ],
+            Some(body),
+        )
+    };
+    let (status, _, body) = post(
+        "/settings/tokens",
+        "name=calendar+sync&scope=read&days=soon",
+    );
+    assert_eq!(status, 422);
+    assert!(text(&select(&Html::parse_document(&body), "#token_days-error")[0]).contains("soon"));
+    let (status, _, body) = post("/settings/tokens", "name=calendar+sync&scope=read&days=30");
+    assert_eq!(status, 201, "{body}");
+    let page = Html::parse_document(&body);
+    let secret = text(&select(&page, "#new-token")[0]);
+    let bearer = format!("Bearer {secret}");
+    let (status, _, me) = server.request("GET", "/api/me", &[("Authorization", &bearer)], None);
+    assert_eq!(status, 200, "{me}");
+    // Shown once: the page afterwards lists the token, never its secret.
+    let (_, _, later) = server.request("GET", "/settings", &[("Cookie", &chloe)], None);
+    assert!(!later.contains(&secret));
+    let revoke = select(&Html::parse_document(&later), "ul.tokens form")[0]
+        .value()
+        .attr("action")
+        .expect("a revoke button")
+        .to_string();
+    let (status, _, _) = post(&revoke, "");
+    assert_eq!(status, 303);
+    let (status, _, _) = server.request("GET", "/api/me", &[("Authorization", &bearer)], None);
+    assert_eq!(status, 401);
+
+    // The password: the current one is checked, a short new one is refused beside its field.
+    let (status, _, body) = post(
+        "/settings/password",
+        "current_password=guess&new_password=a+new+long+password",
+    );
+    assert_eq!(status, 401);
+    assert_eq!(
+        select(&Html::parse_document(&body), "#current_password-error").len(),
+        1
+    );
+    let (status, _, body) = post(
+        "/settings/password",
+        "current_password=chloe%27s+long+password&new_password=short",
+    );
+    assert_eq!(status, 422);
+    assert_eq!(
+        select(&Html::parse_document(&body), "#new_password-error").len(),
+        1
+    );
+    let (status, _, body) = post(
+        "/settings/password",
+        "current_password=chloe%27s+long+password&new_password=a+new+long+password",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(select(&Html::parse_document(&body), "p.done").len(), 1);
+    // This session goes on; the new password signs in.
+    assert_eq!(
+        server.request("GET", "/", &[("Cookie", &chloe)], None).0,
+        200
+    );
+    sign_in(&server, "chloe", "a new long password");
+}

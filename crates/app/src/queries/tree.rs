@@ -110,3 +110,77 @@ fn build_tree(
         children,
     })
 }
+
+/// What waits on a person: contributions at the nodes they lead that they have not
+/// confirmed yet, and requests to join those nodes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tasks {
+    /// The first [`TASKS_LISTED`] contributions to confirm, oldest first.
+    pub to_confirm: Vec<super::ContributionView>,
+    /// How many there are in all.
+    pub to_confirm_total: usize,
+    /// Pending requests to join the nodes they lead.
+    pub join_requests: Vec<JoinTask>,
+}
+
+/// A request to join a node the person leads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JoinTask {
+    pub node: NodeRef,
+    pub request: super::JoinRequestView,
+}
+
+/// How many contributions to confirm a task list shows.
+pub const TASKS_LISTED: usize = 50;
+
+impl App {
+    /// The tasks of `person_id` (themself only: a lead's queue is theirs).
+    pub fn tasks_of(&self, actor: &Actor, person_id: &str) -> AppResult<Tasks> {
+        if !actor.is(person_id) {
+            authz::administer(actor)?;
+        }
+        let snapshot = self.snapshot()?;
+        let state = &snapshot.state;
+        let led: Vec<String> = snapshot.nodes_led_by(person_id).to_vec();
+        let mut waiting = Vec::new();
+        for node in &led {
+            let contributions = self.read(|store| Ok(store.contributions_by(By::Node(node))?))?;
+            waiting.extend(contributions.into_iter().filter(|c| {
+                !c.is_confirmed() && c.retracted_on.is_none() && c.record.person_id != person_id
+            }));
+        }
+        waiting.sort_by(|a, b| {
+            (a.record.date, &a.record.contribution_id)
+                .cmp(&(b.record.date, &b.record.contribution_id))
+        });
+        let to_confirm_total = waiting.len();
+        let to_confirm = waiting
+            .iter()
+            .take(TASKS_LISTED)
+            .map(|c| super::ContributionView::of(state, c))
+            .collect();
+        let mut join_requests = Vec::new();
+        for node in &led {
+            for j in state.join_requests_of_node(node) {
+                if j.status == valuetree_core::domain::JoinStatus::Pending {
+                    join_requests.push(JoinTask {
+                        node: NodeRef::of(state, node),
+                        request: super::JoinRequestView {
+                            person: super::PersonRef::of(state, &j.person_id),
+                            role: j.role.clone(),
+                            message: j.message.clone(),
+                            requested_on: j.requested_on,
+                            status: j.status,
+                            answered_on: j.answered_on,
+                        },
+                    });
+                }
+            }
+        }
+        Ok(Tasks {
+            to_confirm,
+            to_confirm_total,
+            join_requests,
+        })
+    }
+}

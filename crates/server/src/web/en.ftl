@@ -134,3 +134,13 @@ settings-token-expires = expires { $date }
 settings-token-revoked = revoked
 settings-no-tokens = No tokens.
 settings-bad-days = { $value } is not a number of days.
+tasks-title = My tasks
+tasks-none = Nothing waits on you.
+tasks-confirm = { $total ->
+    [one] 1 contribution to confirm at the nodes you lead
+   *[other] { $total } contributions to confirm at the nodes you lead
+}
+tasks-join = Requests to join the nodes you lead
+tasks-join-line = { $person } asks to join { $node } as { $role }
+tasks-accept = Accept
+tasks-decline = Decline

@@ -21,7 +21,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use valuetree_app::Actor;
 use valuetree_app::accounts::Identity;
-use valuetree_app::queries::{PersonRecordView, TreeNode};
+use valuetree_app::queries::{PersonRecordView, Tasks, TreeNode};
 use valuetree_core::domain::{NodeKind, NodeStatus};
 
 /// The cookie holding a language the person chose.
@@ -45,6 +45,10 @@ pub fn routes() -> axum::Router<ServerState> {
         .route(
             "/contributions/{contribution_id}/confirm",
             post(node::confirm),
+        )
+        .route(
+            "/nodes/{node_id}/join-requests/{person_id}",
+            post(answer_join),
         )
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -489,6 +493,82 @@ async fn record_of(
     .await
 }
 
+/// What waits on me: contributions to confirm (with the button), requests to join.
+fn tasks_section(lang: Lang, tasks: &Tasks) -> Markup {
+    html! {
+        section aria-labelledby="tasks" class="tasks" {
+            h2 id="tasks" { (lang.t("tasks-title")) }
+            @if tasks.to_confirm_total == 0 && tasks.join_requests.is_empty() {
+                p class="empty" { (lang.t("tasks-none")) }
+            }
+            @if tasks.to_confirm_total > 0 {
+                h3 { (lang.t_with("tasks-confirm", &[("total", tasks.to_confirm_total.into())])) }
+                ul class="to-confirm" {
+                    @for c in &tasks.to_confirm {
+                        li {
+                            a href={ "/nodes/" (c.node.node_id) "#c-" (c.contribution_id) } { (c.node.title) } " · "
+                            (c.person.name) " · " (lang.date(c.date)) " · " (c.description) " "
+                            form method="post" action={ "/contributions/" (c.contribution_id) "/confirm" } class="inline" {
+                                button type="submit" aria-label={ (lang.t("node-confirm")) ": " (c.person.name) ", " (c.description) } { (lang.t("node-confirm")) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !tasks.join_requests.is_empty() {
+                h3 { (lang.t("tasks-join")) }
+                ul class="join-requests" {
+                    @for task in &tasks.join_requests {
+                        li {
+                            (lang.t_with("tasks-join-line", &[
+                                ("person", task.request.person.name.clone().into()),
+                                ("node", task.node.title.clone().into()),
+                                ("role", task.request.role.clone().into()),
+                            ]))
+                            @if !task.request.message.is_empty() { " — " (task.request.message) }
+                            " "
+                            @for (answer, label) in [("accepted", "tasks-accept"), ("declined", "tasks-decline")] {
+                                form method="post" action={ "/nodes/" (task.node.node_id) "/join-requests/" (task.request.person.person_id) } class="inline" {
+                                    input type="hidden" name="status" value=(answer);
+                                    button type="submit" { (lang.t(label)) }
+                                }
+                                " "
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct JoinAnswer {
+    status: valuetree_core::domain::JoinStatus,
+}
+
+/// `POST /nodes/{node_id}/join-requests/{person_id}`: the lead answers; back home.
+async fn answer_join(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path((node_id, person_id)): Path<(String, String)>,
+    axum::Form(form): axum::Form<JoinAnswer>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let actor = viewer.actor.clone();
+    match blocking(&state, move |app| {
+        app.answer_join(&actor, &node_id, &person_id, form.status)
+    })
+    .await
+    {
+        Ok(_) => redirect("/#tasks"),
+        Err(e) => error_page(viewer.lang, e),
+    }
+}
+
 /// `GET /`: my value tree — what my work served, where I have worked, my credit.
 async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
     let lang = viewer.lang;
@@ -501,6 +581,11 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         );
         return markup.into_response();
     };
+    let (actor, id) = (viewer.actor.clone(), person_id.clone());
+    let tasks = match blocking(&state, move |app| app.tasks_of(&actor, &id)).await {
+        Ok(tasks) => tasks,
+        Err(e) => return error_page(lang, e),
+    };
     let (record, nodes) = match record_of(&state, &viewer, person_id).await {
         Ok(found) => found,
         Err(e) => return error_page(lang, e),
@@ -512,6 +597,7 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         html! {
             h1 { (lang.t("home-title")) " · " (record.person.name) }
             p class="promise" { (lang.t("promise")) }
+            (tasks_section(lang, &tasks))
             (record_sections(lang, &record, &nodes, true))
         },
     )

@@ -474,3 +474,72 @@ fn my_settings_make_and_revoke_a_token_and_change_my_password() {
     );
     sign_in(&server, "chloe", "a new long password");
 }
+
+#[test]
+fn a_lead_finds_what_waits_on_them_at_home_and_answers_it_there() {
+    let (db, server) = chloe_server();
+    for (user, person) in [("hana", "P09"), ("ben", "P03")] {
+        db.ok(&["user", "add", user, "--person", person]);
+        db.ok_with_input(
+            &["user", "passwd", user],
+            &format!("{user}'s long password\n"),
+        );
+    }
+    let origin = server.url.clone();
+    // Ben asks to join INI3, which Hana leads.
+    let ben = sign_in(&server, "ben", "ben's long password");
+    let (status, _, answer) = server.request(
+        "POST",
+        "/api/nodes/INI3/join-requests",
+        &[("Cookie", &ben), ("Origin", &origin)],
+        Some(r#"{"role":"tester","message":"I can run the accessibility audits"}"#),
+    );
+    assert_eq!(status, 201, "{answer}");
+    let hana = sign_in(&server, "hana", "hana's long password");
+    let (_, _, body) = server.request("GET", "/", &[("Cookie", &hana)], None);
+    let home = Html::parse_document(&body);
+    // Ben's unconfirmed contribution C007 at INI1 (handed over to Hana in September 2024).
+    let waiting = select(&home, "ul.to-confirm li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        waiting.iter().any(|w| w.contains("Monitoring dashboards")),
+        "{waiting:?}"
+    );
+    let join = select(&home, "ul.join-requests li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert_eq!(join.len(), 1, "{join:?}");
+    assert!(
+        join[0].contains("Ben Okafor") && join[0].contains("tester"),
+        "{join:?}"
+    );
+    // She accepts: Ben is a member of INI3, and the request is no longer waiting.
+    let (status, headers, _) = server.request(
+        "POST",
+        "/nodes/INI3/join-requests/P03",
+        &[
+            ("Cookie", &hana),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some("status=accepted"),
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/#tasks"))
+    );
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &hana)], None);
+    assert!(body.contains("Ben Okafor · tester"), "{body}");
+    let (_, _, body) = server.request("GET", "/", &[("Cookie", &hana)], None);
+    assert!(select(&Html::parse_document(&body), "ul.join-requests li").is_empty());
+    // Chloe leads nothing: nothing waits on her.
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (_, _, body) = server.request("GET", "/", &[("Cookie", &chloe)], None);
+    assert_eq!(
+        select(&Html::parse_document(&body), "section.tasks p.empty").len(),
+        1
+    );
+}

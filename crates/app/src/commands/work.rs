@@ -29,7 +29,8 @@ pub struct NewFlagpole {
     pub node_id: String,
     pub title: String,
     pub description: String,
-    /// The need (or objective) it serves; its lead links the flagpole into the tree.
+    /// The need (or objective) it serves; its lead links the flagpole into the tree. An
+    /// empty `node_id` gets one made up (`FP` and 8 hexadecimal digits).
     pub serves_id: String,
     pub roles_wanted: Vec<String>,
 }
@@ -353,6 +354,15 @@ impl App {
     pub fn raise_flagpole(&self, actor: &Actor, flagpole: NewFlagpole) -> AppResult<Receipt> {
         let lead = by_of(actor);
         authz::create_node(actor, NodeKind::Initiative, lead.as_deref())?;
+        // Raised from a page, a flagpole gets an id of its own.
+        let node_id = if flagpole.node_id.trim().is_empty() {
+            let mut nonce = [0u8; 4];
+            getrandom::fill(&mut nonce)
+                .map_err(|e| AppError::Internal(format!("no randomness from the system: {e}")))?;
+            format!("FP{}", hex::encode(nonce).to_uppercase())
+        } else {
+            flagpole.node_id
+        };
         self.append(
             actor,
             vec![Event::NodeCreated(NodeRecord {
@@ -361,7 +371,7 @@ impl App {
                 flagpole: true,
                 kind: NodeKind::Initiative,
                 lead_id: lead,
-                node_id: flagpole.node_id,
+                node_id,
                 roles_wanted: flagpole.roles_wanted,
                 serves_id: Some(flagpole.serves_id),
                 status: NodeStatus::Proposed,

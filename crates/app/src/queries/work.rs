@@ -287,3 +287,78 @@ pub(crate) fn credit_line(
         outcome_date: date_of(outcome.date),
     }
 }
+
+/// A flagpole: an initiative raised bottom-up, looking for people.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlagpoleView {
+    pub node: NodeRef,
+    pub status: NodeStatus,
+    pub description: String,
+    pub created_on: NaiveDate,
+    /// Who raised it and leads it now.
+    pub lead: Option<PersonRef>,
+    pub roles_wanted: Vec<String>,
+    /// The need or objective it would serve, and that node's lead: the sponsor who links it
+    /// into the tree.
+    pub serves: Option<NodeRef>,
+    pub sponsor: Option<PersonRef>,
+    /// Whether it hangs in the tree yet.
+    pub linked: bool,
+    pub members: usize,
+}
+
+impl App {
+    /// The flagpoles still open (proposed or active), newest first.
+    pub fn flagpoles(&self, actor: &Actor) -> AppResult<Vec<FlagpoleView>> {
+        authz::read_work(actor)?;
+        let snapshot = self.snapshot()?;
+        let state = &snapshot.state;
+        let today = self.today();
+        let mut open: Vec<FlagpoleView> = state
+            .nodes
+            .values()
+            .filter(|n| n.flagpole && matches!(n.status, NodeStatus::Proposed | NodeStatus::Active))
+            .map(|n| FlagpoleView {
+                node: NodeRef::of(state, &n.node_id),
+                status: n.status,
+                description: n.description.clone(),
+                created_on: n.created_on,
+                lead: state
+                    .current_lead(&n.node_id)
+                    .map(|l| PersonRef::of(state, l)),
+                roles_wanted: n.roles_wanted.clone(),
+                serves: n.serves_id.as_deref().map(|s| NodeRef::of(state, s)),
+                sponsor: n
+                    .serves_id
+                    .as_deref()
+                    .and_then(|s| state.current_lead(s))
+                    .map(|l| PersonRef::of(state, l)),
+                linked: snapshot
+                    .edges_into(&n.node_id)
+                    .iter()
+                    .any(|e| e.valid_to.is_none_or(|to| to > today)),
+                members: state
+                    .members_of_node(&n.node_id)
+                    .filter(|m| m.left_on.is_none_or(|left| left > today))
+                    .count(),
+            })
+            .collect();
+        open.sort_by(|a, b| (b.created_on, &a.node.node_id).cmp(&(a.created_on, &b.node.node_id)));
+        Ok(open)
+    }
+
+    /// The nodes of `kinds` (what a flagpole may serve, say), by title.
+    pub fn nodes_of_kinds(&self, actor: &Actor, kinds: &[NodeKind]) -> AppResult<Vec<NodeRef>> {
+        authz::read_work(actor)?;
+        let snapshot = self.snapshot()?;
+        let state = &snapshot.state;
+        let mut nodes: Vec<NodeRef> = state
+            .nodes
+            .values()
+            .filter(|n| kinds.contains(&n.kind) && n.status != NodeStatus::Abandoned)
+            .map(|n| NodeRef::of(state, &n.node_id))
+            .collect();
+        nodes.sort_by(|a, b| (&a.title, &a.node_id).cmp(&(&b.title, &b.node_id)));
+        Ok(nodes)
+    }
+}

@@ -144,3 +144,26 @@ tasks-join = Requests to join the nodes you lead
 tasks-join-line = { $person } asks to join { $node } as { $role }
 tasks-accept = Accept
 tasks-decline = Decline
+nav-flagpoles = Flagpoles
+flagpoles-title = Flagpoles
+flagpoles-help = Initiatives anyone can raise: they look for people, and the lead of the need they serve links them into the value tree.
+flagpoles-none = No open flagpole. Raise one below.
+flagpoles-raised-by = raised by { $name } on { $date }
+flagpoles-serves = serves { $node }
+flagpoles-sponsor = sponsor { $name }
+flagpoles-linked = in the value tree
+flagpoles-unlinked = not linked yet
+flagpoles-wanted = Roles wanted
+flagpoles-members = { $count ->
+    [one] 1 member
+   *[other] { $count } members
+}
+flagpoles-role = Role
+flagpoles-message = A word to the lead
+flagpoles-ask = Ask to join
+flagpoles-raise = Raise a flagpole
+flagpoles-title-field = Title
+flagpoles-description = What it is for
+flagpoles-serves-field = The need or objective it serves
+flagpoles-roles = Roles wanted (separated by commas)
+flagpoles-raise-submit = Raise it

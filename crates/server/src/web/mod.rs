@@ -3,6 +3,7 @@
 //! not data comes from the message catalogue ([`i18n`]). Forms post with the session cookie
 //! and are held to the same origin check as the API's cookie-authenticated changes.
 
+mod flagpoles;
 pub mod i18n;
 mod node;
 mod org;
@@ -33,6 +34,11 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/", get(home))
         .route("/people/{person_id}", get(person))
         .route("/org", get(org::org_page))
+        .route(
+            "/flagpoles",
+            get(flagpoles::flagpoles_page).post(flagpoles::raise),
+        )
+        .route("/flagpoles/{node_id}/ask", post(flagpoles::ask))
         .route("/settings", get(settings::settings_page))
         .route("/settings/password", post(settings::change_password))
         .route("/settings/tokens", post(settings::make_token))
@@ -136,6 +142,7 @@ pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) ->
                     nav aria-label=(lang.t("app-name")) {
                         @if signed_in {
                             a href="/" { (lang.t("nav-home")) }
+                            a href="/flagpoles" { (lang.t("nav-flagpoles")) }
                             a href="/org" { (lang.t("nav-org")) }
                             a href="/settings" { (lang.t("nav-settings")) }
                         }

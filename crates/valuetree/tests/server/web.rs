@@ -543,3 +543,97 @@ fn a_lead_finds_what_waits_on_them_at_home_and_answers_it_there() {
         1
     );
 }
+
+#[test]
+fn anyone_raises_a_flagpole_and_colleagues_ask_to_join_it() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "ben", "--person", "P03"]);
+    db.ok_with_input(&["user", "passwd", "ben"], "ben's long password\n");
+    let origin = server.url.clone();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, body) = server.request("GET", "/flagpoles", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 200);
+    let page = Html::parse_document(&body);
+    let listed = select(&page, "article.flagpole h2")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        listed.iter().any(|t| t.contains("Accessible storefront")),
+        "{listed:?}"
+    );
+    assert!(!select(&page, "select#fp-serves option[value=NEED1]").is_empty());
+    let (status, headers, body) = server.request(
+        "POST",
+        "/flagpoles",
+        &[("Cookie", &chloe), ("Content-Type", FORM), ("Origin", &origin)],
+        Some("title=Gift+cards&description=Let+shoppers+give+credit&serves_id=NEED2&roles=tester%2C+writer"),
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/flagpoles")),
+        "{body}"
+    );
+    let ben = sign_in(&server, "ben", "ben's long password");
+    let (_, _, body) = server.request("GET", "/flagpoles", &[("Cookie", &ben)], None);
+    let page = Html::parse_document(&body);
+    let gift = select(&page, "article.flagpole")
+        .into_iter()
+        .find(|a| text(a).contains("Gift cards"))
+        .expect("the new flagpole is listed");
+    let about = text(&gift);
+    assert!(
+        about.contains("Chloe Martin") && about.contains("not linked yet"),
+        "{about}"
+    );
+    assert!(
+        about.contains("sponsor Maya Chen"),
+        "NEED2's lead links it: {about}"
+    );
+    let ask = Selector::parse("form[action$='/ask']").expect("a selector");
+    let action = gift
+        .select(&ask)
+        .next()
+        .and_then(|f| f.value().attr("action"))
+        .expect("an ask-to-join form")
+        .to_string();
+    let (status, _, _) = server.request(
+        "POST",
+        &action,
+        &[
+            ("Cookie", &ben),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some("role=writer&message=I+write+the+help+pages"),
+    );
+    assert_eq!(status, 303);
+    // The request waits on Chloe, the flagpole's lead.
+    let (_, _, body) = server.request("GET", "/", &[("Cookie", &chloe)], None);
+    let join = select(&Html::parse_document(&body), "ul.join-requests li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        join.len() == 1 && join[0].contains("Ben Okafor") && join[0].contains("Gift cards"),
+        "{join:?}"
+    );
+    // A flagpole without a title is refused with the reason, what was typed kept.
+    let (status, _, body) = server.request(
+        "POST",
+        "/flagpoles",
+        &[
+            ("Cookie", &chloe),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some("title=&description=Kept+text&serves_id=NEED2&roles="),
+    );
+    assert!((400..500).contains(&status), "{status}");
+    let page = Html::parse_document(&body);
+    assert_eq!(select(&page, "#raise-error").len(), 1, "{body}");
+    assert_eq!(
+        text(&select(&page, "textarea#fp-description")[0]),
+        "Kept text"
+    );
+}

@@ -36,6 +36,7 @@ pub struct AskForm {
 
 fn flagpoles_markup(
     lang: Lang,
+    viewer_id: Option<&str>,
     open: &[FlagpoleView],
     serves: &[NodeRef],
     typed: &RaiseForm,
@@ -64,6 +65,18 @@ fn flagpoles_markup(
                     @if !f.description.is_empty() { p { (f.description) } }
                     @if !f.roles_wanted.is_empty() {
                         p { strong { (lang.t("flagpoles-wanted")) ": " } (f.roles_wanted.join(", ")) }
+                    }
+                    @if let (Some(serves), Some(sponsor)) = (&f.serves, &f.sponsor)
+                        && !f.linked
+                        && Some(sponsor.person_id.as_str()) == viewer_id
+                    {
+                        form method="post" action={ "/flagpoles/" (f.node.node_id) "/link" } class="row link" {
+                            input type="hidden" name="parent_id" value=(serves.node_id);
+                            span { (lang.t_with("flagpoles-link", &[("node", serves.title.clone().into())])) }
+                            label for={ "weight-" (f.node.node_id) } { (lang.t_with("flagpoles-weight", &[("node", serves.title.clone().into())])) }
+                            input id={ "weight-" (f.node.node_id) } name="weight" type="text" inputmode="decimal" value="0.2" required;
+                            button type="submit" { (lang.t("flagpoles-link-submit")) }
+                        }
                     }
                     form method="post" action={ "/flagpoles/" (f.node.node_id) "/ask" } class="row" {
                         label for={ "role-" (f.node.node_id) } { (lang.t("flagpoles-role")) }
@@ -119,7 +132,14 @@ async fn render(
     match found {
         Ok((open, serves)) => (
             status,
-            flagpoles_markup(viewer.lang, &open, &serves, typed, problem),
+            flagpoles_markup(
+                viewer.lang,
+                viewer.identity.person_id.as_deref(),
+                &open,
+                &serves,
+                typed,
+                problem,
+            ),
         )
             .into_response(),
         Err(e) => error_page(viewer.lang, e),
@@ -189,6 +209,53 @@ pub async fn ask(
     })
     .await;
     match asked {
+        Ok(_) => redirect("/flagpoles"),
+        Err(e) => error_page(viewer.lang, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct LinkForm {
+    #[serde(default)]
+    parent_id: String,
+    #[serde(default)]
+    weight: String,
+}
+
+/// `POST /flagpoles/{node_id}/link`: the sponsor (the lead of the node it serves) links the
+/// flagpole under that node with a weight, from today.
+pub async fn link(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(node_id): Path<String>,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let weight = match valuetree_core::Amount::parse(form.weight.trim()) {
+        Ok(weight) => weight,
+        Err(e) => {
+            return error_page(
+                viewer.lang,
+                crate::error::ApiError::bad_request(format!("weight: {e}")),
+            );
+        }
+    };
+    let actor = viewer.actor.clone();
+    let linked = blocking(&state, move |app| {
+        let edge = valuetree_core::domain::EdgeRecord {
+            child_id: node_id,
+            parent_id: form.parent_id,
+            valid_from: Some(app.today()),
+            valid_to: None,
+            weight,
+        };
+        app.link(&actor, edge)
+    })
+    .await;
+    match linked {
         Ok(_) => redirect("/flagpoles"),
         Err(e) => error_page(viewer.lang, e),
     }

@@ -39,6 +39,8 @@ pub fn routes() -> axum::Router<ServerState> {
             get(flagpoles::flagpoles_page).post(flagpoles::raise),
         )
         .route("/flagpoles/{node_id}/ask", post(flagpoles::ask))
+        .route("/flagpoles/{node_id}/link", post(flagpoles::link))
+        .route("/nodes/{node_id}/hand-over", post(node::hand_over))
         .route("/settings", get(settings::settings_page))
         .route("/settings/password", post(settings::change_password))
         .route("/settings/tokens", post(settings::make_token))

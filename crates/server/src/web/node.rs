@@ -152,6 +152,17 @@ fn node_markup(
                     }
                 }
             }
+            @if is_lead {
+                h2 { (lang.t("node-hand-over")) }
+                p class="help" { (lang.t("node-hand-over-help")) }
+                form method="post" action={ "/nodes/" (view.node.node_id) "/hand-over" } class="stack" id="hand-over" {
+                    label for="to_lead_id" { (lang.t("node-to-lead")) }
+                    input id="to_lead_id" name="to_lead_id" type="text" required;
+                    label for="note" { (lang.t("node-note")) }
+                    input id="note" name="note" type="text";
+                    button type="submit" { (lang.t("node-hand-over-submit")) }
+                }
+            }
             @if viewer_id.is_some() {
                 h2 { (lang.t("node-record")) }
                 (contribution_form(lang, &view.node.node_id, today, typed, problem))
@@ -358,6 +369,37 @@ pub async fn confirm(
     .await;
     match confirmed {
         Ok(node_id) => redirect(&format!("/nodes/{node_id}#c-{contribution_id}")),
+        Err(e) => error_page(viewer.lang, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct HandOverForm {
+    #[serde(default)]
+    to_lead_id: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /nodes/{node_id}/hand-over`: the lead hands the node to another lead, today.
+pub async fn hand_over(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(node_id): Path<String>,
+    axum::Form(form): axum::Form<HandOverForm>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let actor = viewer.actor.clone();
+    let id = node_id.clone();
+    let handed = blocking(&state, move |app| {
+        app.hand_over(&actor, &id, form.to_lead_id.trim(), None, form.note.trim())
+    })
+    .await;
+    match handed {
+        Ok(_) => redirect(&format!("/nodes/{node_id}")),
         Err(e) => error_page(viewer.lang, e),
     }
 }

@@ -296,7 +296,24 @@ fn a_person_records_work_on_a_node_page_and_its_lead_confirms_it_there() {
         .find(|row| text(row).contains("Colour contrast audit"))
         .expect("still listed");
     assert!(text(&row).contains("confirmed") && !text(&row).contains("not confirmed"));
-    // Chloe cannot confirm: the app refuses whatever the page would show.
+    // Hana hands INI3 over to Chloe: Chloe leads it now, Hana's confirm buttons are gone.
+    let (status, _, _) = server.request(
+        "POST",
+        "/nodes/INI3/hand-over",
+        &[
+            ("Cookie", &hana),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some("to_lead_id=P04&note=Chloe+carries+the+design+system+on"),
+    );
+    assert_eq!(status, 303);
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &hana)], None);
+    let node = Html::parse_document(&body);
+    assert!(text(&select(&node, "dl.facts dd")[0]).contains("Chloe Martin"));
+    assert!(body.contains("Chloe carries the design system on"));
+    assert!(select(&node, "form#hand-over").is_empty());
+    // Chloe cannot confirm her own: the app refuses whatever the page would show.
     let (status, _, _) = server.request(
         "POST",
         &action,
@@ -618,6 +635,47 @@ fn anyone_raises_a_flagpole_and_colleagues_ask_to_join_it() {
         join.len() == 1 && join[0].contains("Ben Okafor") && join[0].contains("Gift cards"),
         "{join:?}"
     );
+    // Maya leads NEED2, the need it serves: she links it into the tree.
+    db.ok(&["user", "add", "maya", "--person", "P01"]);
+    db.ok_with_input(&["user", "passwd", "maya"], "maya's long password\n");
+    let maya = sign_in(&server, "maya", "maya's long password");
+    let (_, _, body) = server.request("GET", "/flagpoles", &[("Cookie", &maya)], None);
+    let page = Html::parse_document(&body);
+    let link = select(&page, "form.link")
+        .into_iter()
+        .find_map(|f| f.value().attr("action").map(str::to_string))
+        .expect("the sponsor may link it");
+    assert!(
+        select(
+            &Html::parse_document(
+                &server
+                    .request("GET", "/flagpoles", &[("Cookie", &ben)], None)
+                    .2
+            ),
+            "form.link"
+        )
+        .is_empty(),
+        "only the sponsor sees the link form"
+    );
+    let (status, _, _) = server.request(
+        "POST",
+        &link,
+        &[
+            ("Cookie", &maya),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some("parent_id=NEED2&weight=0.2"),
+    );
+    assert_eq!(status, 303);
+    let (_, _, body) = server.request("GET", "/flagpoles", &[("Cookie", &maya)], None);
+    let about = select(&Html::parse_document(&body), "article.flagpole")
+        .into_iter()
+        .map(|a| text(&a))
+        .find(|t| t.contains("Gift cards"))
+        .expect("still open");
+    assert!(about.contains("in the value tree"), "{about}");
+
     // A flagpole without a title is refused with the reason, what was typed kept.
     let (status, _, body) = server.request(
         "POST",

@@ -695,3 +695,63 @@ fn anyone_raises_a_flagpole_and_colleagues_ask_to_join_it() {
         "Kept text"
     );
 }
+
+/// The English interface strings without arguments (from the catalogue the server ships).
+fn english_strings() -> Vec<String> {
+    let catalogue = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/web/en.ftl"),
+    )
+    .expect("the English catalogue");
+    catalogue
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = ").map(|(_, text)| text.trim().to_string()))
+        .filter(|text| !text.contains('{') && text.chars().count() >= 5 && text != "valuetree")
+        .collect()
+}
+
+#[test]
+fn the_chinese_pages_have_no_english_interface_string_left() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "hana", "--person", "P09"]);
+    db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
+    let english = english_strings();
+    assert!(english.len() > 50, "{}", english.len());
+    for (user, password) in [
+        ("chloe", "chloe's long password"),
+        ("hana", "hana's long password"),
+    ] {
+        let session = sign_in(&server, user, password);
+        let cookie = format!("{session}; vt_lang=zh-CN");
+        for path in [
+            "/",
+            "/nodes/INI3",
+            "/people/P03",
+            "/org?from=2024-06-01&to=2024-08-01",
+            "/flagpoles",
+            "/settings",
+        ] {
+            let (status, _, body) = server.request("GET", path, &[("Cookie", &cookie)], None);
+            assert_eq!(status, 200, "{path}: {body}");
+            let page = Html::parse_document(&body);
+            assert_eq!(select(&page, "html[lang=zh-CN]").len(), 1, "{path}");
+            // The interface's words, not the data (names and titles are shown as recorded,
+            // and a title may hold an English word): a text node that is an English message,
+            // or holds an English phrase of three words or more.
+            for shown in page
+                .root_element()
+                .text()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            {
+                for text in &english {
+                    let phrase = text.split_whitespace().count() >= 3;
+                    assert!(
+                        shown != text && !(phrase && shown.contains(text.as_str())),
+                        "{path} as {user} shows the English {text:?} in Chinese: {shown:?}"
+                    );
+                }
+            }
+        }
+    }
+}

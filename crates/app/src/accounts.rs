@@ -94,6 +94,14 @@ impl SsoClaim {
     }
 }
 
+/// A read of someone's private record: who, when (RFC 3339), and what.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordRead {
+    pub reader: PersonRef,
+    pub at: String,
+    pub what: String,
+}
+
 /// An account as an administrator sees it (never its secrets).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AccountView {
@@ -786,6 +794,30 @@ impl App {
         }
         let subject = subject.to_string();
         self.read(|store| Ok(store.audit_of(&subject, 500)?))
+    }
+
+    /// Who read `person_id`'s private record, newest first: the person themself (or an
+    /// administrator). A reader who is a person is named; a service account by its name.
+    pub fn record_readers(&self, actor: &Actor, person_id: &str) -> AppResult<Vec<RecordRead>> {
+        let rows = self.audit_log(actor, person_id)?;
+        let snapshot = self.snapshot()?;
+        let state = &snapshot.state;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.action == "private_record_read")
+            .map(|r| RecordRead {
+                reader: if state.people.contains_key(&r.actor) {
+                    PersonRef::of(state, &r.actor)
+                } else {
+                    PersonRef {
+                        person_id: String::new(),
+                        name: r.actor.clone(),
+                    }
+                },
+                at: r.at,
+                what: r.detail,
+            })
+            .collect())
     }
 
     fn locked_out(&self, key: &(String, String), policy: &AccountPolicy) -> Option<Duration> {

@@ -175,3 +175,6 @@ node-hand-over-help = The new lead carries it on; every contribution stays with 
 node-to-lead = New lead (person id)
 node-note = Note
 node-hand-over-submit = Hand over
+looked-title = Who looked at my record
+looked-help = Every time someone else opened your ratings, feedback or credit.
+looked-none = Nobody else has looked at your private record.

@@ -595,6 +595,11 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         Ok(tasks) => tasks,
         Err(e) => return error_page(lang, e),
     };
+    let (actor, id) = (viewer.actor.clone(), person_id.clone());
+    let readers = match blocking(&state, move |app| app.record_readers(&actor, &id)).await {
+        Ok(readers) => readers,
+        Err(e) => return error_page(lang, e),
+    };
     let (record, nodes) = match record_of(&state, &viewer, person_id).await {
         Ok(found) => found,
         Err(e) => return error_page(lang, e),
@@ -608,6 +613,19 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
             p class="promise" { (lang.t("promise")) }
             (tasks_section(lang, &tasks))
             (record_sections(lang, &record, &nodes, true))
+            section aria-labelledby="looked" {
+                h2 id="looked" { (lang.t("looked-title")) }
+                p class="help" { (lang.t("looked-help")) }
+                @if readers.is_empty() {
+                    p class="empty" { (lang.t("looked-none")) }
+                } @else {
+                    ul class="readers" {
+                        @for read in readers.iter().take(50) {
+                            li { (read.at.get(..10).unwrap_or(&read.at)) " · " strong { (read.reader.name) } " · " (read.what) }
+                        }
+                    }
+                }
+            }
         },
     )
     .into_response()

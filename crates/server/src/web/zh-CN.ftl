@@ -163,3 +163,6 @@ node-hand-over-help = 新负责人接手；每条贡献仍归其贡献者。
 node-to-lead = 新负责人（人员编号）
 node-note = 备注
 node-hand-over-submit = 交接
+looked-title = 谁查看了我的记录
+looked-help = 每次有他人查看你的评价、反馈或贡献值，都会记录在这里。
+looked-none = 还没有他人查看过你的私密记录。

@@ -326,20 +326,20 @@ fn a_person_records_work_on_a_node_page_and_its_lead_confirms_it_there() {
 #[test]
 fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
     let (db, server) = chloe_server();
-    // Dan (P08) manages Chloe since 2024-07; Ben (P03) is a colleague with no say over her.
-    for (user, person) in [("dan", "P08"), ("ben", "P03")] {
+    // Grace (P08) manages Chloe since 2024-07; Ben (P03) is a colleague with no say over her.
+    for (user, person) in [("grace", "P08"), ("ben", "P03")] {
         db.ok(&["user", "add", user, "--person", person]);
         db.ok_with_input(
             &["user", "passwd", user],
             &format!("{user}'s long password\n"),
         );
     }
-    let dan = sign_in(&server, "dan", "dan's long password");
-    let (status, _, body) = server.request("GET", "/people/P04", &[("Cookie", &dan)], None);
+    let grace = sign_in(&server, "grace", "grace's long password");
+    let (status, _, body) = server.request("GET", "/people/P04", &[("Cookie", &grace)], None);
     assert_eq!(status, 200, "{body}");
     let page = Html::parse_document(&body);
     assert!(text(&select(&page, "h1")[0]).contains("Chloe Martin"));
-    // Her whole history, including the unit and manager before Dan.
+    // Her whole history, including the unit and manager before Grace.
     let history = select(&page, "ol.timeline li")
         .iter()
         .map(text)
@@ -367,6 +367,23 @@ fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
         "{body}"
     );
     assert!(!body.contains("Strong second half"));
+    // Chloe sees that Grace looked (the entry is written behind the read), not Ben.
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let readers = (0..50)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let (_, _, body) = server.request("GET", "/", &[("Cookie", &chloe)], None);
+            select(&Html::parse_document(&body), "ul.readers li")
+                .iter()
+                .map(text)
+                .collect::<Vec<_>>()
+        })
+        .find(|readers| !readers.is_empty())
+        .expect("Grace's read is listed");
+    assert!(
+        readers.iter().all(|r| r.contains("Grace Kim")),
+        "{readers:?}"
+    );
     // An unknown person is a page saying so, not a crash.
     let (status, _, body) = server.request("GET", "/people/P99", &[("Cookie", &ben)], None);
     assert_eq!(status, 404);

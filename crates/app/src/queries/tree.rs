@@ -184,3 +184,62 @@ impl App {
         })
     }
 }
+
+/// A person's credit as it grew: the running total after each outcome date.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CreditPoint {
+    pub date: NaiveDate,
+    pub total: f64,
+}
+
+impl App {
+    /// How `person_id`'s credit grew, outcome date by outcome date (the person, their
+    /// manager, HR: whoever may see their credit; `None` for anyone else).
+    pub fn credit_over_time(
+        &self,
+        actor: &Actor,
+        person_id: &str,
+    ) -> AppResult<Option<Vec<CreditPoint>>> {
+        authz::read_work(actor)?;
+        let snapshot = self.snapshot()?;
+        let access = authz::private_access(&snapshot.state, actor, person_id, self.today());
+        if !matches!(
+            access,
+            authz::PrivateAccess::Own | authz::PrivateAccess::Full
+        ) {
+            return Ok(None);
+        }
+        let engine = self.credit_engine(&snapshot)?;
+        let Some(person) = engine.find_person(person_id) else {
+            return Ok(Some(Vec::new()));
+        };
+        let contributions =
+            self.read(|store| Ok(store.contributions_by(By::Person(person_id))?))?;
+        let nodes: BTreeSet<u32> = contributions
+            .iter()
+            .filter_map(|c| engine.find_node(&c.record.node_id))
+            .collect();
+        let mut by_date: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+        for node in nodes {
+            for line in snapshot.node_credit(&engine, node).iter() {
+                if line.person == person {
+                    let outcome = &engine.outcomes()[line.outcome as usize];
+                    *by_date
+                        .entry(valuetree_core::credit::date_of(outcome.date))
+                        .or_default() += line.amount;
+                }
+            }
+        }
+        self.note_private_read(actor, person_id, "credit over time".into())?;
+        let mut total = 0.0;
+        Ok(Some(
+            by_date
+                .into_iter()
+                .map(|(date, amount)| {
+                    total += amount;
+                    CreditPoint { date, total }
+                })
+                .collect(),
+        ))
+    }
+}

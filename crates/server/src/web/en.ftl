@@ -178,3 +178,5 @@ node-hand-over-submit = Hand over
 looked-title = Who looked at my record
 looked-help = Every time someone else opened your ratings, feedback or credit.
 looked-none = Nobody else has looked at your private record.
+chart-credit = My credit over time
+chart-credit-label = Credit grew from { $first } on { $from } to { $last } on { $to }.

@@ -22,7 +22,7 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use valuetree_app::Actor;
 use valuetree_app::accounts::Identity;
-use valuetree_app::queries::{PersonRecordView, Tasks, TreeNode};
+use valuetree_app::queries::{CreditPoint, PersonRecordView, Tasks, TreeNode};
 use valuetree_core::domain::{NodeKind, NodeStatus};
 
 /// The cookie holding a language the person chose.
@@ -502,6 +502,53 @@ async fn record_of(
     .await
 }
 
+/// The running total of credit as a step chart (SVG drawn here; no script), with a summary
+/// for screen readers.
+fn credit_chart(lang: Lang, points: &[CreditPoint]) -> Markup {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return html! {};
+    };
+    let (width, height, pad) = (640.0_f64, 180.0_f64, 28.0_f64);
+    let start = first.date;
+    let days = ((last.date - start).num_days().max(1)) as f64;
+    let top = points
+        .iter()
+        .map(|p| p.total)
+        .fold(0.0_f64, f64::max)
+        .max(1e-9);
+    let x = |date: valuetree_core::NaiveDate| {
+        pad + (date - start).num_days() as f64 / days * (width - 2.0 * pad)
+    };
+    let y = |total: f64| height - pad - total / top * (height - 2.0 * pad);
+    let mut path = format!("M{:.1},{:.1}", x(start), y(0.0));
+    for p in points {
+        path.push_str(&format!(" H{:.1} V{:.1}", x(p.date), y(p.total)));
+    }
+    let summary = lang.t_with(
+        "chart-credit-label",
+        &[
+            ("first", lang.number(first.total, 2).into()),
+            ("from", lang.date(first.date).into()),
+            ("last", lang.number(last.total, 2).into()),
+            ("to", lang.date(last.date).into()),
+        ],
+    );
+    html! {
+        figure class="chart" {
+            figcaption { (lang.t("chart-credit")) }
+            svg viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(summary) {
+                title { (summary) }
+                line x1=(pad) y1=(height - pad) x2=(width - pad) y2=(height - pad) class="axis" {}
+                line x1=(pad) y1=(pad) x2=(pad) y2=(height - pad) class="axis" {}
+                path d=(path) class="series" {}
+                text x=(pad) y=(height - 8.0) class="tick" { (lang.date(first.date)) }
+                text x=(width - pad) y=(height - 8.0) class="tick end" { (lang.date(last.date)) }
+                text x=(pad + 4.0) y=(pad - 8.0) class="tick" { (lang.number(top, 2)) }
+            }
+        }
+    }
+}
+
 /// What waits on me: contributions to confirm (with the button), requests to join.
 fn tasks_section(lang: Lang, tasks: &Tasks) -> Markup {
     html! {
@@ -596,8 +643,15 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         Err(e) => return error_page(lang, e),
     };
     let (actor, id) = (viewer.actor.clone(), person_id.clone());
-    let readers = match blocking(&state, move |app| app.record_readers(&actor, &id)).await {
-        Ok(readers) => readers,
+    let (readers, growth) = match blocking(&state, move |app| {
+        Ok((
+            app.record_readers(&actor, &id)?,
+            app.credit_over_time(&actor, &id)?,
+        ))
+    })
+    .await
+    {
+        Ok(found) => found,
         Err(e) => return error_page(lang, e),
     };
     let (record, nodes) = match record_of(&state, &viewer, person_id).await {
@@ -612,6 +666,7 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
             h1 { (lang.t("home-title")) " · " (record.person.name) }
             p class="promise" { (lang.t("promise")) }
             (tasks_section(lang, &tasks))
+            @if let Some(growth) = &growth { (credit_chart(lang, growth)) }
             (record_sections(lang, &record, &nodes, true))
             section aria-labelledby="looked" {
                 h2 id="looked" { (lang.t("looked-title")) }

@@ -166,3 +166,5 @@ node-hand-over-submit = 交接
 looked-title = 谁查看了我的记录
 looked-help = 每次有他人查看你的评价、反馈或贡献值，都会记录在这里。
 looked-none = 还没有他人查看过你的私密记录。
+chart-credit = 我的贡献值变化
+chart-credit-label = 贡献值从 { $from } 的 { $first } 增长到 { $to } 的 { $last }。

@@ -124,6 +124,16 @@ fn a_person_signs_in_with_the_form_and_lands_on_their_value_tree() {
         .collect::<Vec<_>>()
         .join(" | ");
     assert!(share.contains("2 contributions, effort 11"), "{share}");
+    // Her credit, and how it grew: the chart ends at the figure.
+    let credit = text(&select(&home, "#credit + p.figure")[0]);
+    let chart = select(&home, "figure.chart svg[role=img]");
+    assert_eq!(chart.len(), 1, "{body}");
+    let summary = chart[0].value().attr("aria-label").unwrap_or_default();
+    assert!(
+        summary.contains(&format!("to {credit} on")),
+        "{summary} vs {credit}"
+    );
+    assert_eq!(select(&home, "figure.chart path.series").len(), 1);
     // Her record across reorganisations: every unit she was in, oldest first.
     assert!(!select(&home, "ol.timeline li").is_empty(), "{body}");
 

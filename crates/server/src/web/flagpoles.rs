@@ -36,6 +36,7 @@ pub struct AskForm {
 
 fn flagpoles_markup(
     lang: Lang,
+    nav: super::Nav,
     viewer_id: Option<&str>,
     open: &[FlagpoleView],
     serves: &[NodeRef],
@@ -45,7 +46,7 @@ fn flagpoles_markup(
     page(
         lang,
         &lang.t("flagpoles-title"),
-        true,
+        nav,
         html! {
             h1 { (lang.t("flagpoles-title")) }
             p class="help" { (lang.t("flagpoles-help")) }
@@ -134,6 +135,7 @@ async fn render(
             status,
             flagpoles_markup(
                 viewer.lang,
+                viewer.nav(),
                 viewer.identity.person_id.as_deref(),
                 &open,
                 &serves,

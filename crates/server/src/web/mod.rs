@@ -3,6 +3,7 @@
 //! not data comes from the message catalogue ([`i18n`]). Forms post with the session cookie
 //! and are held to the same origin check as the API's cookie-authenticated changes.
 
+mod admin;
 mod flagpoles;
 pub mod i18n;
 mod node;
@@ -34,6 +35,8 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/", get(home))
         .route("/people/{person_id}", get(person))
         .route("/org", get(org::org_page))
+        .route("/admin", get(admin::admin_page))
+        .route("/admin/import", post(admin::import))
         .route(
             "/flagpoles",
             get(flagpoles::flagpoles_page).post(flagpoles::raise),
@@ -125,8 +128,26 @@ pub(crate) fn redirect(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
+/// Which navigation a page's header shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Nav {
+    /// Nobody signed in (the sign-in form, errors).
+    Out,
+    /// Someone signed in; administrators also see the administration link.
+    In { admin: bool },
+}
+
+impl Viewer {
+    pub(crate) fn nav(&self) -> Nav {
+        Nav::In {
+            admin: self.actor.has_role(valuetree_core::domain::Role::Admin),
+        }
+    }
+}
+
 /// The frame of every page: the language, the header with the navigation, the content.
-pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) -> Markup {
+pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup {
+    let signed_in = nav != Nav::Out;
     let other = lang.other();
     html! {
         (DOCTYPE)
@@ -147,6 +168,9 @@ pub(crate) fn page(lang: Lang, title: &str, signed_in: bool, content: Markup) ->
                             a href="/flagpoles" { (lang.t("nav-flagpoles")) }
                             a href="/org" { (lang.t("nav-org")) }
                             a href="/settings" { (lang.t("nav-settings")) }
+                            @if nav == (Nav::In { admin: true }) {
+                                a href="/admin" { (lang.t("nav-admin")) }
+                            }
                         }
                         a href={ "/lang/" (other.tag()) } lang=(other.tag()) { (lang.t("lang-switch")) }
                         @if signed_in {
@@ -170,7 +194,7 @@ pub(crate) fn error_page(lang: Lang, error: ApiError) -> Response {
     let markup = page(
         lang,
         &lang.t("error-title"),
-        false,
+        Nav::Out,
         html! {
             h1 { (lang.t("error-title")) }
             p role="alert" { (error.message) }
@@ -227,7 +251,7 @@ fn login_page(state: &ServerState, lang: Lang, username: &str, problem: Option<S
     page(
         lang,
         &lang.t("sign-in-title"),
-        false,
+        Nav::Out,
         html! {
             h1 { (lang.t("sign-in-title")) }
             p class="promise" { (lang.t("promise")) }
@@ -632,7 +656,7 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
         let markup = page(
             lang,
             &lang.t("home-title"),
-            true,
+            viewer.nav(),
             html! { h1 { (lang.t("home-title")) } p { (lang.t("home-service")) } },
         );
         return markup.into_response();
@@ -661,7 +685,7 @@ async fn home(State(state): State<ServerState>, viewer: Viewer) -> Response {
     page(
         lang,
         &lang.t("home-title"),
-        true,
+        viewer.nav(),
         html! {
             h1 { (lang.t("home-title")) " · " (record.person.name) }
             p class="promise" { (lang.t("promise")) }
@@ -704,7 +728,7 @@ async fn person(
     page(
         lang,
         &record.person.name,
-        true,
+        viewer.nav(),
         html! {
             h1 { (record.person.name) " " span class="id" { (record.person.person_id) } }
             @if let Some(placement) = &record.placement {

@@ -115,7 +115,7 @@ fn node_markup(
     page(
         lang,
         &view.node.title,
-        true,
+        viewer.nav(),
         html! {
             p class="kind" { (kind_label(lang, view.kind)) " · " (status_label(lang, view.status)) " · " span class="id" { (view.node.node_id) } }
             h1 { (view.node.title) }

@@ -99,7 +99,7 @@ pub async fn org_page(
     let markup = page(
         lang,
         &lang.t("org-title"),
-        true,
+        viewer.nav(),
         html! {
             h1 { (lang.t("org-title")) }
             form method="get" action="/org" class="row" {

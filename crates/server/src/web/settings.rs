@@ -27,7 +27,7 @@ fn scope_label(lang: Lang, scope: TokenScope) -> String {
     })
 }
 
-fn settings_markup(lang: Lang, tokens: &[TokenView], notice: &Notice) -> Markup {
+fn settings_markup(lang: Lang, nav: super::Nav, tokens: &[TokenView], notice: &Notice) -> Markup {
     let problem_for = |field: &str| {
         notice
             .problem
@@ -38,7 +38,7 @@ fn settings_markup(lang: Lang, tokens: &[TokenView], notice: &Notice) -> Markup 
     page(
         lang,
         &lang.t("settings-title"),
-        true,
+        nav,
         html! {
             h1 { (lang.t("settings-title")) }
             @if let Some(done) = &notice.done { p class="done" role="status" { (done) } }
@@ -126,7 +126,11 @@ async fn render(
 ) -> Response {
     let (actor, username) = (viewer.actor.clone(), viewer.identity.username.clone());
     match blocking(state, move |app| app.tokens(&actor, &username)).await {
-        Ok(tokens) => (status, settings_markup(viewer.lang, &tokens, &notice)).into_response(),
+        Ok(tokens) => (
+            status,
+            settings_markup(viewer.lang, viewer.nav(), &tokens, &notice),
+        )
+            .into_response(),
         Err(e) => error_page(viewer.lang, e),
     }
 }

@@ -782,3 +782,74 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
         }
     }
 }
+
+/// A multipart form body with a `kind` field and a `file` field.
+fn upload(kind: &str, csv: &str) -> (String, String) {
+    let boundary = "----valuetree-test-boundary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{kind}.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n\
+         --{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+fn an_administrator_uploads_a_csv_and_a_bad_row_imports_nothing() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "root", "--person", "P01", "--role", "admin"]);
+    db.ok_with_input(&["user", "passwd", "root"], "root's long password\n");
+    let origin = server.url.clone();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, body) = server.request("GET", "/admin", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 403, "{body}");
+    let (_, _, home) = server.request("GET", "/", &[("Cookie", &chloe)], None);
+    assert!(select(&Html::parse_document(&home), "a[href='/admin']").is_empty());
+
+    let root = sign_in(&server, "root", "root's long password");
+    let (status, _, body) = server.request("GET", "/admin", &[("Cookie", &root)], None);
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    assert_eq!(select(&page, "a[href='/admin']").len(), 1);
+    let accounts = select(&page, "ul.accounts li")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(accounts.iter().any(|a| a.contains("chloe")), "{accounts:?}");
+    let head_before = db.ok(&["head"]);
+
+    // Two new people, the second with a bad date: nothing is imported, the row is named.
+    let bad = "person_id,name,email,joined_on,left_on\nP20,Lin Wei,lin@shop.example,2025-01-02,\nP21,Omar Haddad,omar@shop.example,2025-13-40,\n";
+    let post = |csv: &str| {
+        let (content_type, form) = upload("people", csv);
+        server.request(
+            "POST",
+            "/admin/import",
+            &[
+                ("Cookie", &root),
+                ("Content-Type", &content_type),
+                ("Origin", &origin),
+            ],
+            Some(&form),
+        )
+    };
+    let (status, _, body) = post(bad);
+    assert_eq!(status, 422, "{body}");
+    let page = Html::parse_document(&body);
+    let rows = select(&page, "table.bad-rows tbody tr")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains('3') && rows[0].contains("joined_on"),
+        "{rows:?}"
+    );
+    assert_eq!(db.ok(&["head"]), head_before, "nothing was imported");
+
+    let good = "person_id,name,email,joined_on,left_on\nP20,Lin Wei,lin@shop.example,2025-01-02,\n";
+    let (status, _, body) = post(good);
+    assert_eq!(status, 200, "{body}");
+    assert!(text(&select(&Html::parse_document(&body), "p.done")[0]).contains("1 new events"));
+    assert!(db.ok(&["show", "person", "P20"]).contains("Lin Wei"));
+}

@@ -1,0 +1,249 @@
+//! Administration: CSV imports by upload (whole or nothing, every bad row listed), the
+//! ledger's head, the accounts. Administrators only (the app decides).
+
+use super::i18n::Lang;
+use super::{Viewer, error_page, page, refused_origin};
+use crate::auth::same_origin;
+use crate::error::ApiError;
+use crate::{ServerState, blocking};
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use valuetree_app::accounts::AccountView;
+use valuetree_exchange::Kind;
+use valuetree_store::{Head, ImportSummary};
+
+/// A row an import refused: the file's line, the field, why.
+struct BadRow {
+    line: String,
+    field: String,
+    reason: String,
+}
+
+enum Outcome {
+    None,
+    Imported(ImportSummary),
+    Refused(Vec<BadRow>),
+    Problem(String),
+}
+
+fn admin_markup(
+    lang: Lang,
+    accounts: &[AccountView],
+    head: Option<&Head>,
+    outcome: &Outcome,
+) -> Markup {
+    page(
+        lang,
+        &lang.t("admin-title"),
+        super::Nav::In { admin: true },
+        html! {
+            h1 { (lang.t("admin-title")) }
+            section aria-labelledby="import" {
+                h2 id="import" { (lang.t("admin-import")) }
+                p class="help" { (lang.t("admin-import-help")) }
+                @match outcome {
+                    Outcome::None => {},
+                    Outcome::Imported(summary) => p class="done" role="status" { (lang.t_with("admin-imported", &[
+                        ("rows", summary.rows.into()),
+                        ("events", summary.events.into()),
+                        ("unchanged", summary.unchanged.into()),
+                    ])) },
+                    Outcome::Problem(message) => p class="error" role="alert" { (message) },
+                    Outcome::Refused(rows) => {
+                        p class="error" role="alert" { (lang.t("admin-rejected")) }
+                        div class="scroll" {
+                            table class="bad-rows" {
+                                thead { tr {
+                                    th scope="col" { (lang.t("admin-line")) }
+                                    th scope="col" { (lang.t("admin-field")) }
+                                    th scope="col" { (lang.t("admin-reason")) }
+                                } }
+                                tbody { @for row in rows { tr { td { (row.line) } td { (row.field) } td { (row.reason) } } } }
+                            }
+                        }
+                    },
+                }
+                form method="post" action="/admin/import" enctype="multipart/form-data" class="stack" {
+                    label for="kind" { (lang.t("admin-kind")) }
+                    select id="kind" name="kind" {
+                        @for kind in Kind::ALL { option value=(kind.to_string()) { (kind.file_name()) } }
+                    }
+                    label for="file" { (lang.t("admin-file")) }
+                    input id="file" name="file" type="file" accept=".csv,text/csv" required;
+                    button type="submit" { (lang.t("admin-import-submit")) }
+                }
+            }
+            section aria-labelledby="ledger" {
+                h2 id="ledger" { (lang.t("admin-head")) }
+                @if let Some(head) = head {
+                    p { (lang.t_with("admin-head-line", &[("seq", head.seq.into()), ("hash", head.hash.clone().into())])) }
+                }
+            }
+            section aria-labelledby="accounts" {
+                h2 id="accounts" { (lang.t("admin-accounts")) }
+                ul class="accounts" {
+                    @for a in accounts {
+                        li {
+                            strong { (a.username) } " · "
+                            @match &a.person { Some(p) => a href={ "/people/" (p.person_id) } { (p.name) }, None => (lang.t("admin-no-person")) }
+                            @if !a.roles.is_empty() { " · " (a.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) }
+                            @if a.disabled { " · " (lang.t("admin-disabled")) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn render(
+    state: &ServerState,
+    viewer: &Viewer,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Response {
+    let actor = viewer.actor.clone();
+    match blocking(state, move |app| {
+        Ok((app.accounts(&actor)?, app.head(&actor)?))
+    })
+    .await
+    {
+        Ok((accounts, head)) => (
+            status,
+            admin_markup(viewer.lang, &accounts, head.as_ref(), &outcome),
+        )
+            .into_response(),
+        Err(e) => error_page(viewer.lang, e),
+    }
+}
+
+/// `GET /admin`.
+pub async fn admin_page(State(state): State<ServerState>, viewer: Viewer) -> Response {
+    render(&state, &viewer, StatusCode::OK, Outcome::None).await
+}
+
+/// The rows an API error names (`details.fields`), for the table.
+fn bad_rows(error: &ApiError) -> Vec<BadRow> {
+    error.details["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|f| BadRow {
+                    line: f["line"]
+                        .as_u64()
+                        .map(|l| l.to_string())
+                        .unwrap_or_default(),
+                    field: f["field"].as_str().unwrap_or_default().to_string(),
+                    reason: f["reason"].as_str().unwrap_or_default().to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The upload's `kind` and `file` fields; a broken upload says what broke.
+async fn read_form(form: &mut Multipart) -> Result<(Option<String>, Option<Vec<u8>>), String> {
+    let (mut kind, mut file) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(|e| e.body_text())?;
+        match name.as_str() {
+            "kind" => kind = Some(String::from_utf8_lossy(&bytes).trim().to_string()),
+            "file" => file = Some(bytes.to_vec()),
+            _ => {}
+        }
+    }
+    Ok((kind, file))
+}
+
+/// `POST /admin/import`: one CSV file of one kind, whole or not at all.
+pub async fn import(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    mut form: Multipart,
+) -> Response {
+    let lang = viewer.lang;
+    if !same_origin(&headers, &state) {
+        return refused_origin(lang);
+    }
+    // Only administrators get as far as reading the file.
+    let actor = viewer.actor.clone();
+    if let Err(e) = blocking(&state, move |app| app.accounts(&actor).map(|_| ())).await {
+        return error_page(lang, e);
+    }
+    let (kind, file) = match read_form(&mut form).await {
+        Ok(fields) => fields,
+        Err(message) => {
+            return render(
+                &state,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Outcome::Problem(message),
+            )
+            .await;
+        }
+    };
+    let kind = match kind.unwrap_or_default().parse::<Kind>() {
+        Ok(kind) => kind,
+        Err(e) => {
+            return render(
+                &state,
+                &viewer,
+                StatusCode::BAD_REQUEST,
+                Outcome::Problem(e),
+            )
+            .await;
+        }
+    };
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return render(
+            &state,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Outcome::Problem(lang.t("admin-no-file")),
+        )
+        .await;
+    };
+    let batch = match valuetree_exchange::parse_csv(kind, file.as_slice()) {
+        Ok(batch) => batch,
+        Err(errors) => {
+            let rows = errors
+                .iter()
+                .take(valuetree_store::MAX_LISTED_ERRORS)
+                .map(|e| BadRow {
+                    line: e.line.to_string(),
+                    field: e.column.clone().unwrap_or_default(),
+                    reason: e.reason.clone(),
+                })
+                .collect();
+            return render(
+                &state,
+                &viewer,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Outcome::Refused(rows),
+            )
+            .await;
+        }
+    };
+    let actor = viewer.actor.clone();
+    let name = kind.file_name();
+    let imported = blocking(&state, move |app| {
+        app.import_files(
+            &actor,
+            vec![(name, valuetree_store::ImportSource::Whole(batch))],
+            |_| {},
+        )
+    })
+    .await;
+    match imported {
+        Ok(summary) => render(&state, &viewer, StatusCode::OK, Outcome::Imported(summary)).await,
+        Err(e) if !bad_rows(&e).is_empty() => {
+            render(&state, &viewer, e.status, Outcome::Refused(bad_rows(&e))).await
+        }
+        Err(e) => render(&state, &viewer, e.status, Outcome::Problem(e.message)).await,
+    }
+}

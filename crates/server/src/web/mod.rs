@@ -4,6 +4,7 @@
 //! and are held to the same origin check as the API's cookie-authenticated changes.
 
 mod admin;
+mod cycles;
 mod flagpoles;
 pub mod i18n;
 mod node;
@@ -36,6 +37,11 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/people/{person_id}", get(person))
         .route("/org", get(org::org_page))
         .route("/admin", get(admin::admin_page))
+        .route("/cycles", get(cycles::cycles_page))
+        .route("/cycles/{cycle_id}/calibration", get(cycles::board_page))
+        .route("/cycles/{cycle_id}/calibrate", post(cycles::calibrate))
+        .route("/cycles/{cycle_id}/phase", post(cycles::move_phase))
+        .route("/cycles/{cycle_id}/overrides", post(cycles::override_score))
         .route("/admin/import", post(admin::import))
         .route(
             "/flagpoles",
@@ -167,6 +173,7 @@ pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup
                             a href="/" { (lang.t("nav-home")) }
                             a href="/flagpoles" { (lang.t("nav-flagpoles")) }
                             a href="/org" { (lang.t("nav-org")) }
+                            a href="/cycles" { (lang.t("nav-cycles")) }
                             a href="/settings" { (lang.t("nav-settings")) }
                             @if nav == (Nav::In { admin: true }) {
                                 a href="/admin" { (lang.t("nav-admin")) }

@@ -744,9 +744,12 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
     db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
     let english = english_strings();
     assert!(english.len() > 50, "{}", english.len());
+    db.ok(&["user", "add", "kofi", "--person", "P11", "--role", "hr"]);
+    db.ok_with_input(&["user", "passwd", "kofi"], "kofi's long password\n");
     for (user, password) in [
         ("chloe", "chloe's long password"),
         ("hana", "hana's long password"),
+        ("kofi", "kofi's long password"),
     ] {
         let session = sign_in(&server, user, password);
         let cookie = format!("{session}; vt_lang=zh-CN");
@@ -757,7 +760,12 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
             "/org?from=2024-06-01&to=2024-08-01",
             "/flagpoles",
             "/settings",
+            "/cycles",
+            "/cycles/2024/calibration",
         ] {
+            if path.starts_with("/cycles/") && user != "kofi" {
+                continue;
+            }
             let (status, _, body) = server.request("GET", path, &[("Cookie", &cookie)], None);
             assert_eq!(status, 200, "{path}: {body}");
             let page = Html::parse_document(&body);
@@ -852,4 +860,97 @@ fn an_administrator_uploads_a_csv_and_a_bad_row_imports_nothing() {
     assert_eq!(status, 200, "{body}");
     assert!(text(&select(&Html::parse_document(&body), "p.done")[0]).contains("1 new events"));
     assert!(db.ok(&["show", "person", "P20"]).contains("Lin Wei"));
+}
+
+#[test]
+fn hr_calibrates_a_cycle_on_the_board_and_overrides_a_score_with_a_reason() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "kofi", "--person", "P11", "--role", "hr"]);
+    db.ok_with_input(&["user", "passwd", "kofi"], "kofi's long password\n");
+    let origin = server.url.clone();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, _) = server.request(
+        "GET",
+        "/cycles/2024/calibration",
+        &[("Cookie", &chloe)],
+        None,
+    );
+    assert_eq!(status, 403, "the board is HR's and the committee's");
+    let kofi = sign_in(&server, "kofi", "kofi's long password");
+    let (_, _, body) = server.request("GET", "/cycles", &[("Cookie", &kofi)], None);
+    assert_eq!(
+        select(
+            &Html::parse_document(&body),
+            "a[href='/cycles/2024/calibration']"
+        )
+        .len(),
+        1
+    );
+    let post = |path: &str, body: &str| {
+        server.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", &kofi),
+                ("Content-Type", FORM),
+                ("Origin", &origin),
+            ],
+            Some(body),
+        )
+    };
+    // Before any calibration the board says so and offers it.
+    let (status, _, body) = server.request(
+        "GET",
+        "/cycles/2024/calibration",
+        &[("Cookie", &kofi)],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("No calibrated scores yet"), "{body}");
+    let (status, _, body) = post("/cycles/2024/calibrate", "");
+    assert_eq!(status, 201, "{body}");
+    let board = Html::parse_document(&body);
+    let calibrated = select(&board, "table.calibrated tbody tr")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        calibrated.iter().any(|r| r.contains("Chloe Martin")),
+        "{calibrated:?}"
+    );
+    assert!(!select(&board, "svg.bars[role=img] rect.bar").is_empty());
+    // Overrides belong to the calibration phase: HR moves the cycle there first.
+    let (status, _, _) = post("/cycles/2024/phase", "phase=calibration");
+    assert_eq!(status, 303);
+    let (status, headers, body) = post(
+        "/cycles/2024/overrides",
+        "person_id=P04&dimension=&score=4.5&reason=Carried+the+checkout+launch+alone",
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/cycles/2024/calibration")),
+        "{body}"
+    );
+    let (_, _, body) = server.request(
+        "GET",
+        "/cycles/2024/calibration",
+        &[("Cookie", &kofi)],
+        None,
+    );
+    let row = select(&Html::parse_document(&body), "table.proposed tbody tr")
+        .into_iter()
+        .map(|r| text(&r))
+        .find(|r| r.contains("Chloe Martin"))
+        .expect("Chloe is on the board");
+    assert!(row.contains("4.5"), "{row}");
+    // The override is in the ledger with its reason and the score it replaced.
+    let events = db.ok(&["export", "events"]);
+    let line = events
+        .lines()
+        .find(|l| l.contains("score_overridden"))
+        .expect("the override's event");
+    assert!(
+        line.contains("Carried the checkout launch alone") && line.contains("previous"),
+        "{line}"
+    );
 }

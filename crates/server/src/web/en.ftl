@@ -242,3 +242,7 @@ cycle-phase-review = review
 cycle-phase-calibration = calibration
 cycle-phase-finalised = finalised
 board-not-calibrated = No calibrated scores yet: calibrate the submitted ratings to see the distribution, the people and the 9-box.
+node-join = Ask to join
+node-join-submit = Ask the lead
+node-leave = Leave this node
+node-leave-help = Your contributions here stay yours.

@@ -32,6 +32,9 @@ pub struct AskForm {
     role: String,
     #[serde(default)]
     message: String,
+    /// `node` when asked from the node's page (which is shown again), else the flagpoles.
+    #[serde(default)]
+    back: String,
 }
 
 fn flagpoles_markup(
@@ -200,6 +203,11 @@ pub async fn ask(
         return refused_origin(viewer.lang);
     }
     let actor = viewer.actor.clone();
+    let back = if form.back == "node" {
+        format!("/nodes/{node_id}")
+    } else {
+        "/flagpoles".to_string()
+    };
     let asked = blocking(&state, move |app| {
         app.ask_to_join(
             &actor,
@@ -211,7 +219,7 @@ pub async fn ask(
     })
     .await;
     match asked {
-        Ok(_) => redirect("/flagpoles"),
+        Ok(_) => redirect(&back),
         Err(e) => error_page(viewer.lang, e),
     }
 }

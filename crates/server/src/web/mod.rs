@@ -50,6 +50,7 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/flagpoles/{node_id}/ask", post(flagpoles::ask))
         .route("/flagpoles/{node_id}/link", post(flagpoles::link))
         .route("/nodes/{node_id}/hand-over", post(node::hand_over))
+        .route("/nodes/{node_id}/leave", post(node::leave))
         .route("/settings", get(settings::settings_page))
         .route("/settings/password", post(settings::change_password))
         .route("/settings/tokens", post(settings::make_token))

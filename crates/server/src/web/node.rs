@@ -152,6 +152,31 @@ fn node_markup(
                     }
                 }
             }
+            @if let Some(me) = viewer_id {
+                @let member = view.members.iter().any(|m| m.person.person_id == me && m.left_on.is_none());
+                @if member {
+                    form method="post" action={ "/nodes/" (view.node.node_id) "/leave" } class="row" id="leave" {
+                        button type="submit" { (lang.t("node-leave")) }
+                        span class="help" { (lang.t("node-leave-help")) }
+                    }
+                } @else if !is_lead {
+                    h2 { (lang.t("node-join")) }
+                    form method="post" action={ "/flagpoles/" (view.node.node_id) "/ask" } class="row" id="join" {
+                        input type="hidden" name="back" value="node";
+                        label for="join-role" { (lang.t("flagpoles-role")) }
+                        @if view.roles_wanted.is_empty() {
+                            input id="join-role" name="role" type="text" required;
+                        } @else {
+                            select id="join-role" name="role" {
+                                @for role in &view.roles_wanted { option value=(role) { (role) } }
+                            }
+                        }
+                        label for="join-message" { (lang.t("flagpoles-message")) }
+                        input id="join-message" name="message" type="text";
+                        button type="submit" { (lang.t("node-join-submit")) }
+                    }
+                }
+            }
             @if is_lead {
                 h2 { (lang.t("node-hand-over")) }
                 p class="help" { (lang.t("node-hand-over-help")) }
@@ -399,6 +424,24 @@ pub async fn hand_over(
     })
     .await;
     match handed {
+        Ok(_) => redirect(&format!("/nodes/{node_id}")),
+        Err(e) => error_page(viewer.lang, e),
+    }
+}
+
+/// `POST /nodes/{node_id}/leave`: the viewer ends their membership today.
+pub async fn leave(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    Path(node_id): Path<String>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let actor = viewer.actor.clone();
+    let id = node_id.clone();
+    match blocking(&state, move |app| app.leave(&actor, &id, None, None)).await {
         Ok(_) => redirect(&format!("/nodes/{node_id}")),
         Err(e) => error_page(viewer.lang, e),
     }

@@ -230,3 +230,7 @@ cycle-phase-review = 评估
 cycle-phase-calibration = 校准
 cycle-phase-finalised = 已定稿
 board-not-calibrated = 还没有校准分数：请先校准已提交的评分，再查看分布、人员和九宫格。
+node-join = 申请加入
+node-join-submit = 向负责人申请
+node-leave = 退出此节点
+node-leave-help = 你在这里的贡献仍归你所有。

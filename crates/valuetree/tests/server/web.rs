@@ -954,3 +954,56 @@ fn hr_calibrates_a_cycle_on_the_board_and_overrides_a_score_with_a_reason() {
         "{line}"
     );
 }
+
+#[test]
+fn a_person_asks_to_join_a_node_from_its_page_and_a_member_leaves_it_there() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "ben", "--person", "P03"]);
+    db.ok_with_input(&["user", "passwd", "ben"], "ben's long password\n");
+    let origin = server.url.clone();
+    let ben = sign_in(&server, "ben", "ben's long password");
+    let form = |cookie: &str, path: &str, body: &str| {
+        server.request(
+            "POST",
+            path,
+            &[
+                ("Cookie", cookie),
+                ("Content-Type", FORM),
+                ("Origin", &origin),
+            ],
+            Some(body),
+        )
+    };
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &ben)], None);
+    let page = Html::parse_document(&body);
+    assert_eq!(
+        select(&page, "form#join").len(),
+        1,
+        "Ben is no member of INI3"
+    );
+    let action = select(&page, "form#join")[0]
+        .value()
+        .attr("action")
+        .expect("an action")
+        .to_string();
+    let (status, headers, _) = form(&ben, &action, "role=tester&message=&back=node");
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/nodes/INI3"))
+    );
+    // The lead (Hana) accepts from her tasks; Ben is a member and may leave from the page.
+    db.ok(&["user", "add", "hana", "--person", "P09"]);
+    db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
+    let hana = sign_in(&server, "hana", "hana's long password");
+    let (status, _, _) = form(&hana, "/nodes/INI3/join-requests/P03", "status=accepted");
+    assert_eq!(status, 303);
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &ben)], None);
+    let page = Html::parse_document(&body);
+    assert!(select(&page, "form#join").is_empty());
+    assert_eq!(select(&page, "form#leave").len(), 1);
+    let (status, _, _) = form(&ben, "/nodes/INI3/leave", "");
+    assert_eq!(status, 303);
+    let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &ben)], None);
+    let page = Html::parse_document(&body);
+    assert!(select(&page, "form#leave").is_empty(), "Ben left");
+}

@@ -91,7 +91,7 @@ fn distribution_table(
             h3 { (title) }
             div class="scroll" {
                 table class="distribution" {
-                    thead { tr { th scope="col" { "" } th scope="col" { (lang.t("board-raters")) } @for b in &bands { th scope="col" { (b) } } } }
+                    thead { tr { th scope="col" { (title) } th scope="col" { (lang.t("board-people")) } @for b in &bands { th scope="col" { (b) } } } }
                     tbody {
                         @for d in rows {
                             tr {

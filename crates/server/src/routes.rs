@@ -670,7 +670,13 @@ async fn reviewers(
     Path((cycle_id, person_id)): Path<(String, String)>,
     Params(paging): Params<Paging>,
 ) -> ApiResult {
-    let limit = page(paging.offset, paging.limit.or(Some(8)))?.limit;
+    let limit = page(
+        paging.offset,
+        paging
+            .limit
+            .or(Some(valuetree_app::queries::REVIEWERS_SUGGESTED)),
+    )?
+    .limit;
     ok(blocking(&state, move |app| {
         app.reviewers(&caller.actor, &cycle_id, &person_id, limit)
     })

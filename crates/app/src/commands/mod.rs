@@ -35,3 +35,12 @@ pub(crate) fn acting_person(
 pub(crate) fn by_of(actor: &Actor) -> Option<PersonId> {
     actor.person_id().map(str::to_string)
 }
+
+/// An id for a record made from a page, which names none: random, so that two writes in the
+/// same instant never collide.
+pub(crate) fn fresh_id(prefix: &str) -> AppResult<String> {
+    let mut nonce = [0u8; 6];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| AppError::Internal(format!("no randomness from the system: {e}")))?;
+    Ok(format!("{prefix}{}", hex::encode(nonce)))
+}

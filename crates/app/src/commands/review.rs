@@ -126,7 +126,11 @@ impl App {
     }
 
     /// Sets a goal: the person or a manager of theirs in the cycle, HR.
-    pub fn set_goal(&self, actor: &Actor, goal: GoalRecord) -> AppResult<Receipt> {
+    /// An empty `goal_id` gets a fresh one.
+    pub fn set_goal(&self, actor: &Actor, mut goal: GoalRecord) -> AppResult<Receipt> {
+        if goal.goal_id.trim().is_empty() {
+            goal.goal_id = super::fresh_id("g-")?;
+        }
         let actor_c = actor.clone();
         self.append_decided(actor, Preload::None, move |state| {
             let period = period(state, &goal.cycle_id)?;
@@ -163,7 +167,15 @@ impl App {
     }
 
     /// Links a self-review entry to a contribution: the person themself.
-    pub fn link_self_review(&self, actor: &Actor, entry: SelfReviewEntry) -> AppResult<Receipt> {
+    /// An empty `entry_id` gets a fresh one.
+    pub fn link_self_review(
+        &self,
+        actor: &Actor,
+        mut entry: SelfReviewEntry,
+    ) -> AppResult<Receipt> {
+        if entry.entry_id.trim().is_empty() {
+            entry.entry_id = super::fresh_id("sr-")?;
+        }
         if !actor.is_operator() && !actor.is(&entry.person_id) {
             return Err(AppError::forbidden(
                 authz::rule::OWN_WORK_ONLY,

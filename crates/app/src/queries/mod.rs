@@ -5,6 +5,7 @@ mod credit;
 mod org;
 mod person;
 mod review;
+mod reviewing;
 mod tree;
 mod work;
 
@@ -12,6 +13,7 @@ pub use credit::*;
 pub use org::*;
 pub use person::*;
 pub use review::*;
+pub use reviewing::*;
 pub use tree::*;
 pub use work::*;
 

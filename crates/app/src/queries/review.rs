@@ -17,6 +17,9 @@ use valuetree_core::review::*;
 use valuetree_core::state::State;
 use valuetree_store::Preload;
 
+/// How many reviewers a person's list suggests unless asked for more.
+pub const REVIEWERS_SUGGESTED: usize = 8;
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CycleSummary {
     pub cycle_id: String,
@@ -120,6 +123,23 @@ pub const VALUES_NOTE: &str =
 fn names_of<'a>(state: &State, ids: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
     ids.into_iter()
         .filter_map(|id| Some((id.to_string(), state.people.get(id)?.name.clone())))
+        .collect()
+}
+
+/// A person's goals in a cycle, each with its measurements.
+pub(crate) fn goals_of(book: &ReviewBook, cycle_id: &str, person: &str) -> Vec<GoalView> {
+    book.goals
+        .values()
+        .filter(|g| g.person_id == person && g.cycle_id == cycle_id)
+        .map(|g| GoalView {
+            goal: g.clone(),
+            measurements: book
+                .measurements
+                .values()
+                .filter(|m| m.goal_id == g.goal_id)
+                .cloned()
+                .collect(),
+        })
         .collect()
 }
 
@@ -311,7 +331,16 @@ impl App {
                 .reviewers
                 .iter()
                 .chain(&suggestions.left_out)
-                .map(|s| s.reviewer_id.as_str()),
+                .flat_map(|s| {
+                    std::iter::once(s.reviewer_id.as_str()).chain(s.reasons.iter().filter_map(
+                        |r| match r {
+                            valuetree_core::review::suggest::Reason::Chosen { by, .. } => {
+                                Some(by.as_str())
+                            }
+                            _ => None,
+                        },
+                    ))
+                }),
         );
         Ok(ReviewersView {
             cycle_id: cycle_id.to_string(),
@@ -416,20 +445,7 @@ impl App {
                 .into_iter()
                 .map(|(m, days)| (PersonRef::of(&state, &m), days))
                 .collect(),
-            goals: book
-                .goals
-                .values()
-                .filter(|g| g.person_id == person && g.cycle_id == cycle_id)
-                .map(|g| GoalView {
-                    goal: g.clone(),
-                    measurements: book
-                        .measurements
-                        .values()
-                        .filter(|m| m.goal_id == g.goal_id)
-                        .cloned()
-                        .collect(),
-                })
-                .collect(),
+            goals: goals_of(book, cycle_id, person),
             self_review: book
                 .self_reviews
                 .values()

@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use valuetree_core::NaiveDate;
 use valuetree_core::domain::{EdgeRecord, NodeKind, NodeStatus};
+use valuetree_core::review::{CyclePhase, RatingStatus};
 use valuetree_store::By;
 
 /// One node of a person's value tree, with the person's own work on it (none on the nodes
@@ -121,6 +122,19 @@ pub struct Tasks {
     pub to_confirm_total: usize,
     /// Pending requests to join the nodes they lead.
     pub join_requests: Vec<JoinTask>,
+    /// The reviews asked of them in the cycle taking ratings, if one is.
+    pub reviews: Option<ReviewTasks>,
+}
+
+/// The reviews a person is asked to write in the cycle taking ratings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReviewTasks {
+    pub cycle_id: String,
+    pub name: String,
+    /// Reviews not yet submitted on every dimension.
+    pub to_write: usize,
+    /// Reviews asked of them in all.
+    pub asked: usize,
 }
 
 /// A request to join a node the person leads.
@@ -177,10 +191,30 @@ impl App {
                 }
             }
         }
+        let reviews = match super::current_cycle(state) {
+            Some(cycle) if cycle.phase < CyclePhase::Calibration => {
+                let found = self.reviews_to_write(actor, &cycle.record.cycle_id, person_id)?;
+                let dimensions = found.cycle.dimensions.len();
+                let done = |r: &super::ReviewToWrite| {
+                    r.ratings.len() == dimensions
+                        && r.ratings
+                            .iter()
+                            .all(|x| x.status == RatingStatus::Submitted)
+                };
+                Some(ReviewTasks {
+                    cycle_id: found.cycle.cycle_id.clone(),
+                    name: found.cycle.name.clone(),
+                    to_write: found.reviews.iter().filter(|r| !done(r)).count(),
+                    asked: found.reviews.len(),
+                })
+            }
+            _ => None,
+        };
         Ok(Tasks {
             to_confirm,
             to_confirm_total,
             join_requests,
+            reviews,
         })
     }
 }

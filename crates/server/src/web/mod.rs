@@ -9,6 +9,7 @@ mod flagpoles;
 pub mod i18n;
 mod node;
 mod org;
+mod reviews;
 mod settings;
 
 use crate::auth::{client_address, cookie, same_origin, session_cookie};
@@ -42,6 +43,17 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/cycles/{cycle_id}/calibrate", post(cycles::calibrate))
         .route("/cycles/{cycle_id}/phase", post(cycles::move_phase))
         .route("/cycles/{cycle_id}/overrides", post(cycles::override_score))
+        .route("/reviews", get(reviews::reviews_home))
+        .route("/reviews/{cycle_id}", get(reviews::to_write_page))
+        .route("/reviews/{cycle_id}/ratings", post(reviews::rate))
+        .route(
+            "/reviews/{cycle_id}/people/{person_id}",
+            get(reviews::own_page),
+        )
+        .route(
+            "/reviews/{cycle_id}/people/{person_id}/{form}",
+            post(reviews::own_post),
+        )
         .route("/admin/import", post(admin::import))
         .route(
             "/flagpoles",
@@ -174,6 +186,7 @@ pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup
                             a href="/" { (lang.t("nav-home")) }
                             a href="/flagpoles" { (lang.t("nav-flagpoles")) }
                             a href="/org" { (lang.t("nav-org")) }
+                            a href="/reviews" { (lang.t("nav-reviews")) }
                             a href="/cycles" { (lang.t("nav-cycles")) }
                             a href="/settings" { (lang.t("nav-settings")) }
                             @if nav == (Nav::In { admin: true }) {
@@ -586,8 +599,14 @@ fn tasks_section(lang: Lang, tasks: &Tasks) -> Markup {
     html! {
         section aria-labelledby="tasks" class="tasks" {
             h2 id="tasks" { (lang.t("tasks-title")) }
-            @if tasks.to_confirm_total == 0 && tasks.join_requests.is_empty() {
+            @let reviews_waiting = tasks.reviews.as_ref().is_some_and(|r| r.to_write > 0);
+            @if tasks.to_confirm_total == 0 && tasks.join_requests.is_empty() && !reviews_waiting {
                 p class="empty" { (lang.t("tasks-none")) }
+            }
+            @if let Some(r) = &tasks.reviews {
+                @if r.to_write > 0 {
+                    h3 { a href={ "/reviews/" (r.cycle_id) } { (lang.t_with("tasks-reviews", &[("count", r.to_write.into()), ("cycle", r.name.clone().into())])) } }
+                }
             }
             @if tasks.to_confirm_total > 0 {
                 h3 { (lang.t_with("tasks-confirm", &[("total", tasks.to_confirm_total.into())])) }

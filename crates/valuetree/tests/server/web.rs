@@ -185,6 +185,26 @@ fn the_pages_speak_chinese_to_a_browser_that_prefers_it_or_a_person_who_chose_it
 }
 
 /// Signs `username` in through the form; returns the `Cookie` header value.
+/// Posts a form from the server's own pages, signed in with `cookie`.
+fn post_form(
+    server: &Server,
+    cookie: &str,
+    path: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let origin = server.url.clone();
+    server.request(
+        "POST",
+        path,
+        &[
+            ("Cookie", cookie),
+            ("Content-Type", FORM),
+            ("Origin", &origin),
+        ],
+        Some(body),
+    )
+}
+
 fn sign_in(server: &Server, username: &str, password: &str) -> String {
     let origin = server.url.clone();
     let body = format!(
@@ -579,13 +599,12 @@ fn a_lead_finds_what_waits_on_them_at_home_and_answers_it_there() {
     assert!(body.contains("Ben Okafor · tester"), "{body}");
     let (_, _, body) = server.request("GET", "/", &[("Cookie", &hana)], None);
     assert!(select(&Html::parse_document(&body), "ul.join-requests li").is_empty());
-    // Chloe leads nothing: nothing waits on her.
+    // Chloe leads nothing: only the reviews asked of her wait on her.
     let chloe = sign_in(&server, "chloe", "chloe's long password");
     let (_, _, body) = server.request("GET", "/", &[("Cookie", &chloe)], None);
-    assert_eq!(
-        select(&Html::parse_document(&body), "section.tasks p.empty").len(),
-        1
-    );
+    let home = Html::parse_document(&body);
+    let waiting: Vec<String> = select(&home, "section.tasks h3").iter().map(text).collect();
+    assert_eq!(waiting, ["7 reviews to write in Annual review 2024"]);
 }
 
 #[test]
@@ -762,8 +781,12 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
             "/settings",
             "/cycles",
             "/cycles/2024/calibration",
+            "/reviews/2024",
+            "/reviews/2024/people/P04",
         ] {
-            if path.starts_with("/cycles/") && user != "kofi" {
+            if path.starts_with("/cycles/") && user != "kofi"
+                || path.ends_with("/P04") && user != "chloe"
+            {
                 continue;
             }
             let (status, _, body) = server.request("GET", path, &[("Cookie", &cookie)], None);
@@ -960,20 +983,8 @@ fn a_person_asks_to_join_a_node_from_its_page_and_a_member_leaves_it_there() {
     let (db, server) = chloe_server();
     db.ok(&["user", "add", "ben", "--person", "P03"]);
     db.ok_with_input(&["user", "passwd", "ben"], "ben's long password\n");
-    let origin = server.url.clone();
     let ben = sign_in(&server, "ben", "ben's long password");
-    let form = |cookie: &str, path: &str, body: &str| {
-        server.request(
-            "POST",
-            path,
-            &[
-                ("Cookie", cookie),
-                ("Content-Type", FORM),
-                ("Origin", &origin),
-            ],
-            Some(body),
-        )
-    };
+    let form = |cookie: &str, path: &str, body: &str| post_form(&server, cookie, path, body);
     let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &ben)], None);
     let page = Html::parse_document(&body);
     assert_eq!(
@@ -1006,4 +1017,251 @@ fn a_person_asks_to_join_a_node_from_its_page_and_a_member_leaves_it_there() {
     let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &ben)], None);
     let page = Html::parse_document(&body);
     assert!(select(&page, "form#leave").is_empty(), "Ben left");
+}
+
+#[test]
+fn a_person_writes_the_reviews_the_ledger_asks_of_them_and_fills_in_their_own() {
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "hana", "--person", "P09"]);
+    db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
+    db.ok(&["user", "add", "grace", "--person", "P08"]);
+    db.ok_with_input(&["user", "passwd", "grace"], "grace's long password\n");
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let get = |cookie: &str, path: &str| {
+        let (status, _, body) = server.request("GET", path, &[("Cookie", cookie)], None);
+        (status, Html::parse_document(&body))
+    };
+    let post = |cookie: &str, path: &str, body: &str| post_form(&server, cookie, path, body);
+
+    // Her home lists the reviews asked of her; the reviews page opens on that cycle.
+    let reviews_task = |cookie: &str| {
+        let (_, home) = get(cookie, "/");
+        select(&home, ".tasks a[href='/reviews/2024']")
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        reviews_task(&chloe),
+        ["7 reviews to write in Annual review 2024"]
+    );
+    // The reviews page opens on the cycle taking ratings.
+    let (status, headers, _) = server.request("GET", "/reviews", &[("Cookie", &chloe)], None);
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/reviews/2024"))
+    );
+
+    // Exactly the people whose suggested reviewers (the CLI's `review reviewers`) name Chloe,
+    // each with the ledger's reason in her words.
+    let (status, page) = get(&chloe, "/reviews/2024");
+    assert_eq!(status, 200);
+    let mut ratees: Vec<String> = select(&page, "article.review")
+        .iter()
+        .filter_map(|a| {
+            a.value()
+                .attr("id")
+                .map(|id| id.trim_start_matches("ratee-").to_string())
+        })
+        .collect();
+    ratees.sort();
+    assert_eq!(ratees, ["P03", "P05", "P06", "P08", "P09", "P10", "P12"]);
+    let hana = select(&page, "article#ratee-P09")[0];
+    let reasons: Vec<String> = select(&page, "article#ratee-P09 ul.reasons li")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("you were both members of Accessible storefront")),
+        "{reasons:?}"
+    );
+    assert!(
+        text(&hana).contains("as the lead of their work") || text(&hana).contains("as a peer"),
+        "{}",
+        text(&hana)
+    );
+    // One select per dimension of the cycle, with the scale's labels.
+    let options: Vec<String> = select(
+        &page,
+        "article#ratee-P09 select[name='score.results'] option",
+    )
+    .iter()
+    .map(text)
+    .collect();
+    assert_eq!(options.len(), 6, "{options:?}");
+
+    // A draft first; a submission missing a dimension is refused with the typing kept.
+    let (status, headers, _) = post(
+        &chloe,
+        "/reviews/2024/ratings",
+        "ratee_id=P09&score.results=4&comment.results=Led+the+audit+well&action=draft",
+    );
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/reviews/2024#ratee-P09"))
+    );
+    let (_, page) = get(&chloe, "/reviews/2024");
+    assert_eq!(
+        text(&select(&page, "article#ratee-P09 fieldset legend .status")[0]),
+        "draft"
+    );
+    assert_eq!(
+        text(&select(&page, "textarea#comment-P09-results")[0]),
+        "Led the audit well"
+    );
+    let (status, _, body) = post(
+        &chloe,
+        "/reviews/2024/ratings",
+        "ratee_id=P09&score.results=4&comment.results=Kept+comment&action=submit",
+    );
+    assert_eq!(status, 422, "{body}");
+    let page = Html::parse_document(&body);
+    assert!(text(&select(&page, "article#ratee-P09 [role=alert]")[0]).contains("values"));
+    assert_eq!(
+        text(&select(&page, "textarea#comment-P09-results")[0]),
+        "Kept comment"
+    );
+    let (status, _, _) = post(
+        &chloe,
+        "/reviews/2024/ratings",
+        "ratee_id=P09&score.results=4&comment.results=Kept&score.values=5&action=submit",
+    );
+    assert_eq!(status, 303);
+    let (_, page) = get(&chloe, "/reviews/2024");
+    assert_eq!(
+        select(&page, "article#ratee-P09 fieldset legend .status")
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>(),
+        ["submitted", "submitted"]
+    );
+    assert_eq!(
+        reviews_task(&chloe),
+        ["6 reviews to write in Annual review 2024"]
+    );
+    // Someone who does not name her cannot be rated from here.
+    let (status, _, _) = post(
+        &chloe,
+        "/reviews/2024/ratings",
+        "ratee_id=P07&score.results=1&score.values=1&action=submit",
+    );
+    assert_eq!(status, 403);
+
+    // Her own review: a goal with key results (a bad line is named, the text kept).
+    let (status, page) = get(&chloe, "/reviews/2024/people/P04");
+    assert_eq!(status, 200);
+    assert_eq!(select(&page, "#self-rating").len(), 1);
+    let (status, _, body) = post(
+        &chloe,
+        "/reviews/2024/people/P04/goals",
+        "title=Ship+accessibility&node_id=INI3&key_results=audits+passed+%3D+3%0Ano+target",
+    );
+    assert_eq!(status, 422);
+    let page = Html::parse_document(&body);
+    assert!(text(&select(&page, "#goal-error")[0]).contains("metric = target"));
+    assert_eq!(
+        select(&page, "input#goal-title")[0].value().attr("value"),
+        Some("Ship accessibility")
+    );
+    let (status, _, _) = post(
+        &chloe,
+        "/reviews/2024/people/P04/goals",
+        "title=Ship+accessibility&node_id=INI3&key_results=audits+passed+%3D+3",
+    );
+    assert_eq!(status, 303);
+    let (_, page) = get(&chloe, "/reviews/2024/people/P04");
+    assert!(
+        text(&select(&page, "article.goal h3")[0])
+            .trim_start()
+            .starts_with("Ship accessibility")
+    );
+    let goal_id = select(&page, "article.goal input[name=goal_id]")[0]
+        .value()
+        .attr("value")
+        .expect("a value")
+        .to_string();
+    let (status, _, _) = post(
+        &chloe,
+        "/reviews/2024/people/P04/measurements",
+        &format!("goal_id={goal_id}&metric=audits+passed&actual=2"),
+    );
+    assert_eq!(status, 303);
+    let (_, page) = get(&chloe, "/reviews/2024/people/P04");
+    assert!(text(&select(&page, "article.goal tbody tr")[0]).contains('2'));
+
+    // The self review links one of her contributions in the first circle.
+    let contribution = select(&page, "datalist#sr-contributions option")[0]
+        .value()
+        .attr("value")
+        .expect("a value")
+        .to_string();
+    let (status, _, body) = post(
+        &chloe,
+        "/reviews/2024/people/P04/self-review",
+        &format!(
+            "circle=own_results&contribution_id={contribution}&text=Made+checkout+usable+by+keyboard"
+        ),
+    );
+    assert_eq!(status, 303, "{body}");
+    let (_, page) = get(&chloe, "/reviews/2024/people/P04");
+    assert!(
+        text(&select(&page, "section[aria-labelledby=self-review]")[0])
+            .contains("Made checkout usable by keyboard")
+    );
+
+    // She adds a reviewer with a reason; the reason shows in her list.
+    let (status, _, _) = post(
+        &chloe,
+        "/reviews/2024/people/P04/reviewers",
+        "change=add&reviewer_id=P07&reason=We+paired+on+the+audit",
+    );
+    assert_eq!(status, 303);
+    let (_, page) = get(&chloe, "/reviews/2024/people/P04");
+    let listed: Vec<String> = select(&page, "ul.reviewers > li")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains("added by Chloe Martin: We paired on the audit")),
+        "{listed:?}"
+    );
+    // … and P07 now has Chloe's review to write.
+    db.ok(&["user", "add", "p07", "--person", "P07"]);
+    db.ok_with_input(&["user", "passwd", "p07"], "p07's long password\n");
+    let p07 = sign_in(&server, "p07", "p07's long password");
+    let (_, page) = get(&p07, "/reviews/2024");
+    assert_eq!(select(&page, "article#ratee-P04").len(), 1);
+
+    // Her manager in the cycle sees her review and may assess a value; a colleague may not.
+    let grace = sign_in(&server, "grace", "grace's long password");
+    let (status, page) = get(&grace, "/reviews/2024/people/P04");
+    assert_eq!(status, 200);
+    assert!(
+        select(&page, "#self-rating").is_empty(),
+        "only she rates herself"
+    );
+    let (status, _, body) = post(
+        &grace,
+        "/reviews/2024/people/P04/behaviours",
+        "behaviour=ownership%7Chands+over+cleanly&met=true",
+    );
+    assert_eq!(status, 422, "shown needs evidence: {body}");
+    let (status, _, _) = post(
+        &grace,
+        "/reviews/2024/people/P04/behaviours",
+        "behaviour=ownership%7Chands+over+cleanly&met=true&evidence=Handed+INI2+over+with+notes",
+    );
+    assert_eq!(status, 303);
+    let (_, page) = get(&chloe, "/reviews/2024/people/P04");
+    assert!(
+        text(&select(&page, "section[aria-labelledby=values]")[0])
+            .contains("Handed INI2 over with notes")
+    );
+    let hana = sign_in(&server, "hana", "hana's long password");
+    let (status, _) = get(&hana, "/reviews/2024/people/P04");
+    assert_eq!(status, 403);
 }

@@ -314,17 +314,20 @@ impl App {
         person: &str,
         limit: usize,
     ) -> AppResult<ReviewersView> {
-        let state = self.cycle_state(cycle_id, true)?;
-        known_person(&state, person)?;
-        let cycle = &cycle_of(&state, cycle_id)?.record;
+        let snapshot = self.snapshot()?;
+        let state = &*snapshot.state;
+        known_person(state, person)?;
+        let cycle = &cycle_of(state, cycle_id)?.record;
         authz::person_or_manager(
-            &state,
+            state,
             actor,
             person,
             (cycle.starts_on, cycle.ends_on),
             authz::rule::REVIEWERS_BY_PERSON_OR_MANAGER,
         )?;
-        let suggestions = state.suggest_reviewers(cycle, person, limit);
+        let mut work = HashMap::new();
+        super::reviewing::PeriodWork::new(self, cycle).around(&snapshot, person, &mut work)?;
+        let suggestions = state.suggest_reviewers_among(work.values(), cycle, person, limit);
         let names = names_of(
             &state,
             suggestions

@@ -5,13 +5,13 @@
 use super::review::{GoalView, REVIEWERS_SUGGESTED, goals_of};
 use super::{ContributionView, PersonRef};
 use crate::error::{AppError, AppResult};
-use crate::{Actor, App, authz};
+use crate::{Actor, App, Snapshot, authz};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use valuetree_core::domain::{Contribution, Relationship};
 use valuetree_core::review::suggest::Reason;
 use valuetree_core::review::*;
-use valuetree_store::{By, Preload};
+use valuetree_store::By;
 
 /// How many of the people closest to a reviewer are checked for naming them; a person
 /// further off than this rarely ranks them among their reviewers, and the list says so.
@@ -72,6 +72,77 @@ fn in_period(c: &Contribution, cycle: &CycleRecord) -> bool {
     c.retracted_on.is_none() && cycle.covers(c.record.date)
 }
 
+/// Loads the work of a cycle's period that reviewer suggestions weigh, each node's once.
+pub(crate) struct PeriodWork<'a> {
+    app: &'a App,
+    cycle: &'a CycleRecord,
+    by_node: HashMap<String, Vec<Contribution>>,
+}
+
+impl<'a> PeriodWork<'a> {
+    pub(crate) fn new(app: &'a App, cycle: &'a CycleRecord) -> Self {
+        PeriodWork {
+            app,
+            cycle,
+            by_node: HashMap::new(),
+        }
+    }
+
+    /// A person's contributions in the period (not retracted).
+    pub(crate) fn of_person(&self, person: &str) -> AppResult<Vec<Contribution>> {
+        Ok(self
+            .app
+            .read(|store| Ok(store.contributions_by(By::Person(person))?))?
+            .into_iter()
+            .filter(|c| in_period(c, self.cycle))
+            .collect())
+    }
+
+    /// Everyone's contributions to a node in the period.
+    pub(crate) fn of_node(&mut self, node: &str) -> AppResult<Vec<Contribution>> {
+        if let Some(found) = self.by_node.get(node) {
+            return Ok(found.clone());
+        }
+        let found: Vec<Contribution> = self
+            .app
+            .read(|store| Ok(store.contributions_by(By::Node(node))?))?
+            .into_iter()
+            .filter(|c| in_period(c, self.cycle))
+            .collect();
+        self.by_node.insert(node.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// Adds to `into` what a person's suggested reviewers are found from: their work in the
+    /// period, and everyone's on the same nodes and on the nodes that work feeds.
+    pub(crate) fn around(
+        &mut self,
+        snapshot: &Snapshot,
+        person: &str,
+        into: &mut HashMap<String, Contribution>,
+    ) -> AppResult<()> {
+        let theirs = self.of_person(person)?;
+        let mut nodes: BTreeSet<String> = theirs.iter().map(|c| c.record.node_id.clone()).collect();
+        for node in nodes.clone() {
+            nodes.extend(
+                snapshot
+                    .edges_into(&node)
+                    .iter()
+                    .map(|e| e.parent_id.clone()),
+            );
+        }
+        for c in theirs {
+            into.insert(c.record.contribution_id.clone(), c);
+        }
+        for node in &nodes {
+            for c in self.of_node(node)? {
+                into.insert(c.record.contribution_id.clone(), c);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl App {
     /// The cycle reviews are about now (see [`current_cycle`]), if any.
     pub fn current_cycle(&self, actor: &Actor) -> AppResult<Option<String>> {
@@ -109,24 +180,8 @@ impl App {
 
         // Whoever could name the person: co-contributors on their nodes and on the nodes
         // their work feeds or that feed it, co-members, reports, managers, hand-picks.
-        let mut by_node: HashMap<String, Vec<Contribution>> = HashMap::new();
-        let mut node_contributions = |node: &str| -> AppResult<Vec<Contribution>> {
-            if let Some(found) = by_node.get(node) {
-                return Ok(found.clone());
-            }
-            let found: Vec<Contribution> = self
-                .read(|store| Ok(store.contributions_by(By::Node(node))?))?
-                .into_iter()
-                .filter(|c| in_period(c, record))
-                .collect();
-            by_node.insert(node.to_string(), found.clone());
-            Ok(found)
-        };
-        let mine: Vec<Contribution> = self
-            .read(|store| Ok(store.contributions_by(By::Person(person_id))?))?
-            .into_iter()
-            .filter(|c| in_period(c, record))
-            .collect();
+        let mut loader = PeriodWork::new(self, record);
+        let mine = loader.of_person(person_id)?;
         // How strongly each candidate is tied to the person, to weigh the closest first: the
         // ranking below is exact, this only decides whom it is run for.
         let mut ties: HashMap<String, f64> = HashMap::new();
@@ -159,7 +214,7 @@ impl App {
             .collect();
         for node in &near {
             let mine_here = my_effort.get(node).copied();
-            for c in node_contributions(node)? {
+            for c in loader.of_node(node)? {
                 let theirs = c.record.effort.value();
                 tie(
                     &c.record.person_id,
@@ -167,7 +222,7 @@ impl App {
                 );
             }
             for child in structure.links().children(node) {
-                for c in node_contributions(child)? {
+                for c in loader.of_node(child)? {
                     tie(&c.record.person_id, c.record.effort.value().min(1.0));
                 }
             }
@@ -213,69 +268,34 @@ impl App {
             .collect();
 
         // Each candidate's own ranking needs their work and their co-workers' work.
-        let mut ids: BTreeSet<String> = mine
-            .iter()
-            .map(|c| c.record.contribution_id.clone())
+        let mut work: HashMap<String, Contribution> = mine
+            .into_iter()
+            .map(|c| (c.record.contribution_id.clone(), c))
             .collect();
         for candidate in &candidates {
-            let theirs: Vec<Contribution> = self
-                .read(|store| Ok(store.contributions_by(By::Person(candidate))?))?
-                .into_iter()
-                .filter(|c| in_period(c, record))
-                .collect();
-            let mut nodes: BTreeSet<String> =
-                theirs.iter().map(|c| c.record.node_id.clone()).collect();
-            for node in nodes.clone() {
-                nodes.extend(
-                    snapshot
-                        .edges_into(&node)
-                        .iter()
-                        .map(|e| e.parent_id.clone()),
-                );
-            }
-            ids.extend(theirs.into_iter().map(|c| c.record.contribution_id));
-            for node in &nodes {
-                ids.extend(
-                    node_contributions(node)?
-                        .into_iter()
-                        .map(|c| c.record.contribution_id),
-                );
-            }
+            loader.around(&snapshot, candidate, &mut work)?;
         }
-        let state = self.read(|store| {
-            Ok(store.load_state(&Preload::Ids {
-                contributions: ids.into_iter().collect(),
-                outcomes: Vec::new(),
-                cycles: vec![cycle_id.to_string()],
-            })?)
-        })?;
         let mut reviews = Vec::new();
         for candidate in &candidates {
-            let suggestions = state.suggest_reviewers(record, candidate, REVIEWERS_SUGGESTED);
+            let suggestions = structure.suggest_reviewers_among(
+                work.values(),
+                record,
+                candidate,
+                REVIEWERS_SUGGESTED,
+            );
             if let Some(me) = suggestions
                 .reviewers
                 .into_iter()
                 .find(|s| s.reviewer_id == person_id)
             {
-                let mut ratings: Vec<RatingRecord> = record
-                    .dimensions
-                    .iter()
-                    .filter_map(|d| {
-                        state
-                            .reviews
-                            .ratings
-                            .get(&(
-                                cycle_id.to_string(),
-                                person_id.to_string(),
-                                candidate.clone(),
-                                d.name.clone(),
-                            ))
-                            .cloned()
-                    })
+                let mut ratings: Vec<RatingRecord> = self
+                    .read(|store| Ok(store.ratings_of(candidate)?))?
+                    .into_iter()
+                    .filter(|r| r.cycle_id == cycle_id && r.rater_id == person_id)
                     .collect();
                 ratings.sort_by(|a, b| a.dimension.cmp(&b.dimension));
                 reviews.push(ReviewToWrite {
-                    ratee: PersonRef::of(&state, candidate),
+                    ratee: PersonRef::of(structure, candidate),
                     relationship: me.relationship,
                     reasons: me.reasons,
                     ratings,
@@ -292,7 +312,7 @@ impl App {
             (done(a), &a.ratee.name).cmp(&(done(b), &b.ratee.name))
         });
         Ok(ReviewsToWrite {
-            reviewer: PersonRef::of(&state, person_id),
+            reviewer: PersonRef::of(structure, person_id),
             cycle: record.clone(),
             phase: cycle.phase,
             reviews,
@@ -307,13 +327,8 @@ impl App {
         cycle_id: &str,
         person_id: &str,
     ) -> AppResult<OwnReview> {
-        let state = self.read(|store| {
-            Ok(store.load_state(&Preload::Ids {
-                contributions: Vec::new(),
-                outcomes: Vec::new(),
-                cycles: vec![cycle_id.to_string()],
-            })?)
-        })?;
+        let snapshot = self.snapshot()?;
+        let state = &*snapshot.state;
         let cycle = state.reviews.cycles.get(cycle_id).ok_or_else(|| {
             AppError::not_found(
                 format!("cycle {cycle_id}"),
@@ -328,7 +343,7 @@ impl App {
         }
         let record = &cycle.record;
         authz::person_or_manager(
-            &state,
+            state,
             actor,
             person_id,
             (record.starts_on, record.ends_on),
@@ -339,29 +354,20 @@ impl App {
             .read(|store| Ok(store.contributions_by(By::Person(person_id))?))?
             .iter()
             .filter(|c| in_period(c, record))
-            .map(|c| ContributionView::of(&state, c))
+            .map(|c| ContributionView::of(state, c))
             .collect();
         contributions
             .sort_by(|a, b| (b.date, &b.contribution_id).cmp(&(a.date, &a.contribution_id)));
-        let mut self_ratings: Vec<RatingRecord> = record
-            .dimensions
-            .iter()
-            .filter_map(|d| {
-                book.ratings
-                    .get(&(
-                        cycle_id.to_string(),
-                        person_id.to_string(),
-                        person_id.to_string(),
-                        d.name.clone(),
-                    ))
-                    .cloned()
-            })
+        let mut self_ratings: Vec<RatingRecord> = self
+            .read(|store| Ok(store.ratings_of(person_id)?))?
+            .into_iter()
+            .filter(|r| r.cycle_id == cycle_id && r.rater_id == person_id)
             .collect();
         self_ratings.sort_by(|a, b| a.dimension.cmp(&b.dimension));
         Ok(OwnReview {
             cycle: record.clone(),
             phase: cycle.phase,
-            person: PersonRef::of(&state, person_id),
+            person: PersonRef::of(state, person_id),
             goals: goals_of(book, cycle_id, person_id),
             self_review: book
                 .self_reviews

@@ -14,7 +14,7 @@
 //! of source first, so that a short list still has the cycle's minimum spread of sources.
 
 use super::{CycleRecord, ReviewerChoice};
-use crate::domain::{PersonId, Relationship};
+use crate::domain::{Contribution, PersonId, Relationship};
 use crate::state::State;
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap};
@@ -261,6 +261,19 @@ impl State {
         person: &str,
         limit: usize,
     ) -> Suggestions {
+        self.suggest_reviewers_among(self.contributions.values(), cycle, person, limit)
+    }
+
+    /// [`State::suggest_reviewers`] over the contributions given rather than those the state
+    /// holds: whoever asks for many people's lists loads the work concerned once and keeps
+    /// the master data shared.
+    pub fn suggest_reviewers_among<'c>(
+        &self,
+        contributions: impl Iterator<Item = &'c Contribution> + Clone,
+        cycle: &CycleRecord,
+        person: &str,
+        limit: usize,
+    ) -> Suggestions {
         let (start, end) = (cycle.starts_on, cycle.ends_on);
         let mut candidates: HashMap<(PersonId, Relationship), Suggestion> = HashMap::new();
         let mut add = |who: &PersonId, relationship: Relationship, weight: f64, reason: Reason| {
@@ -282,7 +295,7 @@ impl State {
 
         // The person's work in the period, per node: effort and the months it spans.
         let mut own: BTreeMap<&str, (f64, NaiveDate, NaiveDate)> = BTreeMap::new();
-        for c in self.contributions.values() {
+        for c in contributions.clone() {
             let r = &c.record;
             if r.person_id == person && c.retracted_on.is_none() && cycle.covers(r.date) {
                 let e = own
@@ -308,7 +321,7 @@ impl State {
             }
         }
         let mut others: HashMap<(&str, &str), f64> = HashMap::new();
-        for c in self.contributions.values() {
+        for c in contributions.clone() {
             let r = &c.record;
             let relevant =
                 own.contains_key(r.node_id.as_str()) || parents.contains_key(r.node_id.as_str());

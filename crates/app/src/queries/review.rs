@@ -329,7 +329,7 @@ impl App {
         super::reviewing::PeriodWork::new(self, cycle).around(&snapshot, person, &mut work)?;
         let suggestions = state.suggest_reviewers_among(work.values(), cycle, person, limit);
         let names = names_of(
-            &state,
+            state,
             suggestions
                 .reviewers
                 .iter()
@@ -347,7 +347,7 @@ impl App {
         );
         Ok(ReviewersView {
             cycle_id: cycle_id.to_string(),
-            person: PersonRef::of(&state, person),
+            person: PersonRef::of(state, person),
             starts_on: cycle.starts_on,
             ends_on: cycle.ends_on,
             suggestions,

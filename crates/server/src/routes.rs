@@ -88,6 +88,7 @@ fn api() -> Api {
         .at(M::POST, "/api/links/end", "End a link {parent_id, child_id, valid_from, valid_to}.", writes::unlink)
         .at(M::GET, "/api/units/{unit_id}", "A unit and its members (as_of).", unit)
         .at(M::GET, "/api/org", "Everyone employed on a date, by unit (as_of, offset, limit).", org)
+        .at(M::GET, "/api/tree", "The value tree on a date from the customer needs down, each node with its value realised and contributors, narrowed to a search or a unit's work (q, unit_id, as_of).", tree)
         .at(M::GET, "/api/org/diff", "What changed between two dates (from, to).", org_diff)
         .at(M::GET, "/api/credit", "Credit from the value tree (from, to, person_id, node_id, explain, by_node, offset, limit).", credit)
         .at(M::POST, "/api/contributions", "Record a contribution {contribution_id, person_id, node_id, phase, date, effort, description, evidence}; a retry answers 200 with the first receipt.", record_contribution)
@@ -105,6 +106,8 @@ fn api() -> Api {
         .at(M::GET, "/api/cycles/{cycle_id}/final", "The final scores and 9-box (HR, the committee).", final_scores)
         .at(M::GET, "/api/cycles/{cycle_id}/feedback/{person_id}", "What the person sees of their feedback.", feedback)
         .at(M::GET, "/api/cycles/{cycle_id}/record/{person_id}", "The person's whole record in the cycle (managers, HR, committee).", cycle_record)
+        .at(M::GET, "/api/cycles/{cycle_id}/to-write/{person_id}", "The reviews asked of a person: everyone whose suggested reviewers name them, with why, and their ratings so far (the person).", reviews_to_write)
+        .at(M::GET, "/api/cycles/{cycle_id}/own/{person_id}", "A person's own review: self ratings, goals, self review, values (the person, their managers in the cycle, HR).", own_review)
         .at(M::GET, "/api/cycles/{cycle_id}/reviewers/{person_id}", "Suggested reviewers with their reasons (limit).", reviewers)
         .at(M::POST, "/api/cycles/{cycle_id}/reviewers/{person_id}/add", "Add a reviewer {reviewer_id, reason}.", writes::add_reviewer)
         .at(M::POST, "/api/cycles/{cycle_id}/reviewers/{person_id}/remove", "Remove a reviewer {reviewer_id, reason}.", writes::remove_reviewer)
@@ -536,6 +539,49 @@ async fn unit(
 ) -> ApiResult {
     ok(blocking(&state, move |app| {
         app.unit(&caller.actor, &unit_id, params.as_of)
+    })
+    .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeParams {
+    q: Option<String>,
+    unit_id: Option<String>,
+    as_of: Option<NaiveDate>,
+}
+
+async fn tree(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<TreeParams>,
+) -> ApiResult {
+    let query = valuetree_app::queries::ExploreQuery {
+        search: params.q,
+        unit_id: params.unit_id,
+        as_of: params.as_of,
+    };
+    ok(blocking(&state, move |app| app.explore_tree(&caller.actor, &query)).await?)
+}
+
+async fn reviews_to_write(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((cycle_id, person_id)): Path<(String, String)>,
+) -> ApiResult {
+    ok(blocking(&state, move |app| {
+        app.reviews_to_write(&caller.actor, &cycle_id, &person_id)
+    })
+    .await?)
+}
+
+async fn own_review(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path((cycle_id, person_id)): Path<(String, String)>,
+) -> ApiResult {
+    ok(blocking(&state, move |app| {
+        app.own_review(&caller.actor, &cycle_id, &person_id)
     })
     .await?)
 }

@@ -2,6 +2,7 @@
 //! before it returns anything private.
 
 mod credit;
+mod explore;
 mod org;
 mod person;
 mod review;
@@ -10,6 +11,7 @@ mod tree;
 mod work;
 
 pub use credit::*;
+pub use explore::*;
 pub use org::*;
 pub use person::*;
 pub use review::*;

@@ -346,3 +346,26 @@ tasks-reviews = { $count ->
     [one] 1 review to write in { $cycle }
    *[other] { $count } reviews to write in { $cycle }
 }
+nav-tree = Value tree
+explore-title = The value tree
+explore-help = From the customer needs down: every objective, initiative and deliverable, with the value realised at it and the people who worked on it. Open a node to see what it is made of.
+explore-search = Search
+explore-unit = Work of the unit
+explore-unit-help = A unit's id (suggestions as you type): the nodes its people, or the units under it, lead or worked on, on the date.
+explore-as-of = As of
+explore-show = Show
+explore-count = { $matched ->
+    [one] 1 node
+   *[other] { $matched } nodes
+} on { $date }
+explore-of-unit = worked on by { $unit }
+explore-truncated = Only the first { $count } nodes are drawn: search, or choose a unit, to see the rest.
+explore-none-matched = No node matches. Try fewer words, another unit or another date.
+explore-empty = The value tree is empty on this date. An administrator imports it (nodes and links), or anyone raises a flagpole.
+explore-weight = weight { $weight }
+explore-lead = lead { $name }
+explore-value = value realised { $value }
+explore-contributors = { $count ->
+    [one] 1 contributor
+   *[other] { $count } contributors
+}

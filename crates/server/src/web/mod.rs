@@ -5,6 +5,7 @@
 
 mod admin;
 mod cycles;
+mod explore;
 mod flagpoles;
 pub mod i18n;
 mod node;
@@ -37,6 +38,7 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/", get(home))
         .route("/people/{person_id}", get(person))
         .route("/org", get(org::org_page))
+        .route("/tree", get(explore::explorer_page))
         .route("/admin", get(admin::admin_page))
         .route("/cycles", get(cycles::cycles_page))
         .route("/cycles/{cycle_id}/calibration", get(cycles::board_page))
@@ -184,6 +186,7 @@ pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup
                     nav aria-label=(lang.t("app-name")) {
                         @if signed_in {
                             a href="/" { (lang.t("nav-home")) }
+                            a href="/tree" { (lang.t("nav-tree")) }
                             a href="/flagpoles" { (lang.t("nav-flagpoles")) }
                             a href="/org" { (lang.t("nav-org")) }
                             a href="/reviews" { (lang.t("nav-reviews")) }

@@ -783,6 +783,7 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
             "/cycles/2024/calibration",
             "/reviews/2024",
             "/reviews/2024/people/P04",
+            "/tree?q=checkout",
         ] {
             if path.starts_with("/cycles/") && user != "kofi"
                 || path.ends_with("/P04") && user != "chloe"
@@ -1141,6 +1142,23 @@ fn a_person_writes_the_reviews_the_ledger_asks_of_them_and_fills_in_their_own() 
         reviews_task(&chloe),
         ["6 reviews to write in Annual review 2024"]
     );
+    // The API gives the same list to her, and nobody else's.
+    let (status, _, body) = server.request(
+        "GET",
+        "/api/cycles/2024/to-write/P04",
+        &[("Cookie", &chloe)],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(listed["reviews"].as_array().map(Vec::len), Some(7));
+    let (status, _, _) = server.request(
+        "GET",
+        "/api/cycles/2024/to-write/P03",
+        &[("Cookie", &chloe)],
+        None,
+    );
+    assert_eq!(status, 403);
     // Someone who does not name her cannot be rated from here.
     let (status, _, _) = post(
         &chloe,
@@ -1264,4 +1282,89 @@ fn a_person_writes_the_reviews_the_ledger_asks_of_them_and_fills_in_their_own() 
     let hana = sign_in(&server, "hana", "hana's long password");
     let (status, _) = get(&hana, "/reviews/2024/people/P04");
     assert_eq!(status, 403);
+}
+
+#[test]
+fn the_value_tree_explorer_draws_the_tree_on_a_date_narrowed_by_a_search_or_a_unit() {
+    let (_db, server) = chloe_server();
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let explore = |query: &str| {
+        let (status, _, body) =
+            server.request("GET", &format!("/tree{query}"), &[("Cookie", &chloe)], None);
+        (status, Html::parse_document(&body))
+    };
+    let ids =
+        |page: &Html, css: &str| -> Vec<String> { select(page, css).iter().map(text).collect() };
+
+    // Today: from the needs down; INI3 serves both objectives and is drawn under each; the
+    // value realised at INI1 and its contributors.
+    let (status, page) = explore("");
+    assert_eq!(status, 200);
+    assert_eq!(
+        ids(&page, "ul.explorer > li > details > summary > .id"),
+        ["NEED2", "NEED1"]
+    );
+    assert_eq!(
+        ids(&page, ".id").iter().filter(|id| *id == "INI3").count(),
+        2
+    );
+    let ini1 = summary_of(&page, "INI1");
+    assert!(
+        ini1[0].contains("value realised 1,000") && ini1[0].contains("3 contributors"),
+        "{ini1:?}"
+    );
+    // The needs are open, showing their objectives; everything below folds.
+    assert_eq!(select(&page, "ul.explorer > li > details[open]").len(), 2);
+    assert!(
+        select(
+            &page,
+            "ul.explorer > li > details > ul > li > details[open]"
+        )
+        .is_empty()
+    );
+
+    // Before the outcome and before DEL2 existed.
+    let (_, page) = explore("?as_of=2024-04-01");
+    let ini1 = summary_of(&page, "INI1");
+    assert!(
+        ini1[0].contains("value realised 0") && ini1[0].contains("1 contributor"),
+        "{ini1:?}"
+    );
+    assert!(!ids(&page, ".id").contains(&"DEL2".to_string()));
+
+    // A search keeps the matches and what they serve, opened, the matches marked.
+    let (_, page) = explore("?q=checkout");
+    assert_eq!(ids(&page, "a.matched + .id"), ["OBJ2", "INI2", "DEL2"]);
+    assert!(!ids(&page, ".id").contains(&"NEED1".to_string()));
+    assert_eq!(select(&page, "details:not([open])").len(), 0);
+
+    // Mobile Lab's work on its last day: what Ivan, Ben and Chloe led or had worked on by then.
+    let (_, page) = explore("?unit=U4&as_of=2024-06-30");
+    let mut matched = ids(&page, "a.matched + .id");
+    matched.sort();
+    matched.dedup();
+    assert_eq!(matched, ["INI2", "INI3"]);
+    assert!(text(&select(&page, "main")[0]).contains("worked on by Mobile Lab"));
+
+    // The API answers the same.
+    let (status, _, body) =
+        server.request("GET", "/api/tree?q=checkout", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 200, "{body}");
+    let tree: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(tree["roots"][0]["node"]["node_id"], "NEED2");
+    assert_eq!(tree["matched"], 3);
+
+    // Nothing matches: says so; a bad date and an unknown unit are named beside the form.
+    let (_, page) = explore("?q=no+such+thing");
+    assert!(text(&select(&page, "p.empty")[0]).contains("No node matches"));
+    let (status, page) = explore("?as_of=2024-13-01");
+    assert_eq!(status, 400);
+    assert!(text(&select(&page, "#explore-error")[0]).contains("2024-13-01"));
+    assert_eq!(
+        select(&page, "input#as_of")[0].value().attr("value"),
+        Some("2024-13-01")
+    );
+    let (status, page) = explore("?unit=U99");
+    assert_eq!(status, 404);
+    assert!(text(&select(&page, "#explore-error")[0]).contains("U99"));
 }

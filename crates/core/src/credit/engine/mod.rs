@@ -559,6 +559,21 @@ impl Engine {
         out
     }
 
+    /// The people with a standing (not retracted) contribution at a node dated on or before
+    /// `until`, each once, sorted.
+    pub fn contributors_of(&self, node: u32, until: Day) -> Vec<u32> {
+        let (a, b) = self.slots_of(node as usize);
+        let mut people: Vec<u32> = a
+            .iter()
+            .chain(b)
+            .filter(|s| s.status() != Status::Retracted && s.date <= until)
+            .map(Slot::person)
+            .collect();
+        people.sort_unstable();
+        people.dedup();
+        people
+    }
+
     /// The nodes a person contributed to.
     pub fn nodes_of(&self, person: u32) -> Vec<u32> {
         (0..self.nodes.len() as u32)

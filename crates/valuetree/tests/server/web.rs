@@ -1295,6 +1295,13 @@ fn the_value_tree_explorer_draws_the_tree_on_a_date_narrowed_by_a_search_or_a_un
     };
     let ids =
         |page: &Html, css: &str| -> Vec<String> { select(page, css).iter().map(text).collect() };
+    let summary_of = |page: &Html, id: &str| -> Vec<String> {
+        select(page, "details > summary")
+            .iter()
+            .map(text)
+            .filter(|t| t.contains(id))
+            .collect()
+    };
 
     // Today: from the needs down; INI3 serves both objectives and is drawn under each; the
     // value realised at INI1 and its contributors.

@@ -166,6 +166,109 @@ pub fn diff(state: &State, from: NaiveDate, to: NaiveDate) -> OrgDiff {
     out
 }
 
+/// A unit given a new parent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnitMove {
+    pub unit_id: UnitId,
+    pub from_parent: Option<UnitId>,
+    pub to_parent: Option<UnitId>,
+}
+
+/// A person who changed unit, with the manager before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PersonMove {
+    pub person_id: PersonId,
+    pub from_unit: UnitId,
+    pub to_unit: UnitId,
+    pub from_manager: Option<PersonId>,
+    pub to_manager: Option<PersonId>,
+}
+
+/// A reorganisation: a date on which a unit is created, moved or dissolved, or on which two
+/// or more people change unit; with everything that changed on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Reorganisation {
+    pub date: NaiveDate,
+    pub units_created: Vec<UnitId>,
+    pub units_moved: Vec<UnitMove>,
+    /// Units whose last day was the day before.
+    pub units_dissolved: Vec<UnitId>,
+    pub people_moved: Vec<PersonMove>,
+}
+
+/// The reorganisations dated in `[from, to]`, oldest first. A dissolution is dated the day
+/// after the unit's last day (when its people are elsewhere); a person's first assignment is
+/// a hire, not a change of unit.
+pub fn reorganisations(state: &State, from: NaiveDate, to: NaiveDate) -> Vec<Reorganisation> {
+    let mut by_date: std::collections::BTreeMap<NaiveDate, Reorganisation> =
+        std::collections::BTreeMap::new();
+    fn on(
+        by_date: &mut std::collections::BTreeMap<NaiveDate, Reorganisation>,
+        date: NaiveDate,
+    ) -> &mut Reorganisation {
+        by_date.entry(date).or_insert_with(|| Reorganisation {
+            date,
+            ..Reorganisation::default()
+        })
+    }
+    let within = |date: &NaiveDate| from <= *date && *date <= to;
+    for unit in state.units.values() {
+        if within(&unit.valid_from) {
+            on(&mut by_date, unit.valid_from)
+                .units_created
+                .push(unit.unit_id.clone());
+        }
+        if let Some(end) = unit.valid_to.and_then(|t| t.succ_opt()).filter(within) {
+            on(&mut by_date, end)
+                .units_dissolved
+                .push(unit.unit_id.clone());
+        }
+    }
+    let mut previous: Option<&UnitVersion> = None;
+    for version in state.unit_versions.values() {
+        if let Some(before) = previous.filter(|p| p.unit_id == version.unit_id)
+            && before.parent_unit_id != version.parent_unit_id
+            && within(&version.valid_from)
+        {
+            on(&mut by_date, version.valid_from)
+                .units_moved
+                .push(UnitMove {
+                    unit_id: version.unit_id.clone(),
+                    from_parent: before.parent_unit_id.clone(),
+                    to_parent: version.parent_unit_id.clone(),
+                });
+        }
+        previous = Some(version);
+    }
+    // People changing unit, by date; a date counts with two or more, or with a unit change.
+    let mut moves: std::collections::BTreeMap<NaiveDate, Vec<PersonMove>> =
+        std::collections::BTreeMap::new();
+    let mut before: Option<&Assignment> = None;
+    for assignment in state.assignments.values() {
+        let a = &assignment.record;
+        if let Some(b) = before.filter(|b| b.record.person_id == a.person_id)
+            && b.record.unit_id != a.unit_id
+            && from <= a.valid_from
+            && a.valid_from <= to
+        {
+            moves.entry(a.valid_from).or_default().push(PersonMove {
+                person_id: a.person_id.clone(),
+                from_unit: b.record.unit_id.clone(),
+                to_unit: a.unit_id.clone(),
+                from_manager: b.record.manager_id.clone(),
+                to_manager: a.manager_id.clone(),
+            });
+        }
+        before = Some(assignment);
+    }
+    for (date, people) in moves {
+        if people.len() >= 2 || by_date.contains_key(&date) {
+            on(&mut by_date, date).people_moved = people;
+        }
+    }
+    by_date.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +411,95 @@ mod tests {
         let refused = state.apply(&late).err().map(|r| r.field);
         assert_eq!(refused, Some("unit_id"));
         assert_eq!(unit_members(&state, "B", day("2024-08-01")).len(), 1);
+    }
+
+    #[test]
+    fn a_reorganisation_is_a_unit_created_moved_or_dissolved_or_two_people_moving() {
+        let mut state = org();
+        let mut reorgs = reorganisations(&state, day("2020-01-01"), day("2030-01-01"));
+        assert_eq!(
+            reorgs.iter().map(|r| r.date).collect::<Vec<_>>(),
+            [day("2020-01-01"), day("2024-07-01")]
+        );
+        let july = reorgs.pop().unwrap_or_default();
+        assert_eq!(july.units_created, ["B"]);
+        assert_eq!(
+            july.units_dissolved,
+            ["A"],
+            "dated the day after its last day"
+        );
+        assert_eq!(
+            july.people_moved,
+            [PersonMove {
+                person_id: "P1".into(),
+                from_unit: "A".into(),
+                to_unit: "B".into(),
+                from_manager: Some("M1".into()),
+                to_manager: Some("M2".into()),
+            }],
+            "one person moving counts on a date a unit changes"
+        );
+        // One person alone changing unit is a transfer, two on a date a reorganisation; a
+        // unit moved under another is one too.
+        for event in [
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "M1".into(),
+                unit_id: "A".into(),
+                manager_id: None,
+                valid_from: day("2020-01-01"),
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "M2".into(),
+                unit_id: "A".into(),
+                manager_id: None,
+                valid_from: day("2020-01-01"),
+            }),
+            Event::UnitCreated(UnitRecord {
+                unit_id: "C".into(),
+                name: "Gamma".into(),
+                parent_unit_id: None,
+                valid_from: day("2020-01-01"),
+                valid_to: None,
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "M1".into(),
+                unit_id: "C".into(),
+                manager_id: None,
+                valid_from: day("2022-03-01"),
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "M1".into(),
+                unit_id: "A".into(),
+                manager_id: None,
+                valid_from: day("2023-05-01"),
+            }),
+            Event::AssignmentChanged(AssignmentRecord {
+                person_id: "M2".into(),
+                unit_id: "C".into(),
+                manager_id: None,
+                valid_from: day("2023-05-01"),
+            }),
+            Event::UnitMoved {
+                unit_id: "C".into(),
+                parent_unit_id: Some("B".into()),
+                effective_on: day("2024-08-01"),
+            },
+        ] {
+            assert_eq!(state.apply(&event), Ok(()), "{event:?}");
+        }
+        let reorgs = reorganisations(&state, day("2021-01-01"), day("2030-01-01"));
+        assert_eq!(
+            reorgs.iter().map(|r| r.date).collect::<Vec<_>>(),
+            [day("2023-05-01"), day("2024-07-01"), day("2024-08-01")]
+        );
+        assert_eq!(reorgs[0].people_moved.len(), 2);
+        assert_eq!(
+            reorgs[2].units_moved,
+            [UnitMove {
+                unit_id: "C".into(),
+                from_parent: None,
+                to_parent: Some("B".into()),
+            }]
+        );
     }
 }

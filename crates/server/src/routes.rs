@@ -89,6 +89,7 @@ fn api() -> Api {
         .at(M::GET, "/api/units/{unit_id}", "A unit and its members (as_of).", unit)
         .at(M::GET, "/api/org", "Everyone employed on a date, by unit (as_of, offset, limit).", org)
         .at(M::GET, "/api/tree", "The value tree on a date from the customer needs down, each node with its value realised and contributors, narrowed to a search or a unit's work (q, unit_id, as_of).", tree)
+        .at(M::GET, "/api/org/reorganisations", "The reorganisations (a unit created, moved or dissolved, or two or more people changing unit on a date) with who was affected, newest first (from, to, offset, limit).", reorganisations)
         .at(M::GET, "/api/org/diff", "What changed between two dates (from, to).", org_diff)
         .at(M::GET, "/api/credit", "Credit from the value tree (from, to, person_id, node_id, explain, by_node, offset, limit).", credit)
         .at(M::POST, "/api/contributions", "Record a contribution {contribution_id, person_id, node_id, phase, date, effort, description, evidence}; a retry answers 200 with the first receipt.", record_contribution)
@@ -539,6 +540,27 @@ async fn unit(
 ) -> ApiResult {
     ok(blocking(&state, move |app| {
         app.unit(&caller.actor, &unit_id, params.as_of)
+    })
+    .await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReorgParams {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn reorganisations(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<ReorgParams>,
+) -> ApiResult {
+    let page = page(params.offset, params.limit)?;
+    ok(blocking(&state, move |app| {
+        app.reorganisations(&caller.actor, params.from, params.to, page)
     })
     .await?)
 }

@@ -225,3 +225,99 @@ impl App {
         })
     }
 }
+
+/// A person moved in a reorganisation, named.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MovedPerson {
+    pub person: PersonRef,
+    /// As named the day before.
+    pub from_unit: UnitRef,
+    pub to_unit: UnitRef,
+    pub from_manager: Option<PersonRef>,
+    pub to_manager: Option<PersonRef>,
+}
+
+/// A unit given a new parent, named.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MovedUnit {
+    pub unit: UnitRef,
+    pub from_parent: Option<UnitRef>,
+    pub to_parent: Option<UnitRef>,
+}
+
+/// A reorganisation (see [`org::reorganisations`]), named as of its date.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReorganisationView {
+    pub date: NaiveDate,
+    pub units_created: Vec<UnitRef>,
+    pub units_moved: Vec<MovedUnit>,
+    /// As named on their last day.
+    pub units_dissolved: Vec<UnitRef>,
+    pub people_moved: Vec<MovedPerson>,
+}
+
+impl App {
+    /// The reorganisations dated in `[from, to]` (all if none), newest first, a page of them.
+    pub fn reorganisations(
+        &self,
+        actor: &Actor,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        page: Page,
+    ) -> AppResult<Paged<ReorganisationView>> {
+        authz::read_work(actor)?;
+        let (from, to) = (from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX));
+        if from > to {
+            return Err(AppError::rejected(
+                "from",
+                Some(&from.to_string()),
+                format!("{from} is after {to}: give the earlier date first"),
+            ));
+        }
+        let snapshot = self.snapshot()?;
+        let state = &*snapshot.state;
+        let mut all = org::reorganisations(state, from, to);
+        all.reverse();
+        let total = all.len();
+        let person = |id: &str| PersonRef::of(state, id);
+        let items = all
+            .into_iter()
+            .skip(page.offset)
+            .take(page.limit)
+            .map(|r| {
+                let before = r.date.pred_opt().unwrap_or(r.date);
+                let unit = |id: &str, date: NaiveDate| UnitRef::of(state, id, date);
+                ReorganisationView {
+                    date: r.date,
+                    units_created: r.units_created.iter().map(|u| unit(u, r.date)).collect(),
+                    units_moved: r
+                        .units_moved
+                        .iter()
+                        .map(|m| MovedUnit {
+                            unit: unit(&m.unit_id, r.date),
+                            from_parent: m.from_parent.as_deref().map(|p| unit(p, before)),
+                            to_parent: m.to_parent.as_deref().map(|p| unit(p, r.date)),
+                        })
+                        .collect(),
+                    units_dissolved: r.units_dissolved.iter().map(|u| unit(u, before)).collect(),
+                    people_moved: r
+                        .people_moved
+                        .iter()
+                        .map(|m| MovedPerson {
+                            person: person(&m.person_id),
+                            from_unit: unit(&m.from_unit, before),
+                            to_unit: unit(&m.to_unit, r.date),
+                            from_manager: m.from_manager.as_deref().map(person),
+                            to_manager: m.to_manager.as_deref().map(person),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(Paged {
+            total,
+            offset: page.offset,
+            items,
+        })
+    }
+}

@@ -369,3 +369,15 @@ explore-contributors = { $count ->
     [one] 1 contributor
    *[other] { $count } contributors
 }
+org-reorgs = Reorganisations
+org-reorgs-help = Every date a unit was created, moved or dissolved, or two or more people changed unit; newest first (within the dates compared, if any). Nobody's record moves with them: it stays whole on the person.
+org-no-reorgs = No reorganisation in this period.
+org-reorg-created = Units created: { $units }
+org-reorg-moved = { $unit } moved from { $from } to { $to }
+org-reorg-dissolved = Units dissolved: { $units }
+org-reorg-people = { $count ->
+    [one] 1 person changed unit
+   *[other] { $count } people changed unit
+}
+org-later-reorgs = Later reorganisations
+org-earlier-reorgs = Earlier reorganisations

@@ -9,8 +9,8 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use valuetree_app::Page;
-use valuetree_app::queries::{PersonRef, PlacementView, UnitRef};
+use valuetree_app::queries::{PersonRef, PlacementView, ReorganisationView, UnitRef};
+use valuetree_app::{Page, Paged};
 use valuetree_core::NaiveDate;
 
 const PER_PAGE: usize = 100;
@@ -21,7 +21,12 @@ pub struct OrgQuery {
     offset: Option<usize>,
     from: Option<String>,
     to: Option<String>,
+    /// Where the list of reorganisations starts (newest first).
+    reorgs: Option<usize>,
 }
+
+/// How many reorganisations the org page lists at a time.
+const REORGS_PER_PAGE: usize = 10;
 
 /// A date typed into a form: empty is none; anything else must be a date.
 fn date_field(lang: Lang, text: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
@@ -73,6 +78,7 @@ pub async fn org_page(
     };
     let actor = viewer.actor.clone();
     let offset = query.offset.unwrap_or(0);
+    let reorg_offset = query.reorgs.unwrap_or(0);
     let found = blocking(&state, move |app| {
         let org = app.org(
             &actor,
@@ -86,10 +92,19 @@ pub async fn org_page(
             (Some(from), Some(to)) => Some(app.org_diff(&actor, from, to)?),
             _ => None,
         };
-        Ok((org, diff))
+        let reorgs = app.reorganisations(
+            &actor,
+            from,
+            to,
+            Page {
+                offset: reorg_offset,
+                limit: REORGS_PER_PAGE,
+            },
+        )?;
+        Ok((org, diff, reorgs))
     })
     .await;
-    let (org, diff) = match found {
+    let (org, diff, reorgs) = match found {
         Ok(found) => found,
         Err(e) => return error_page(lang, e),
     };
@@ -171,7 +186,83 @@ pub async fn org_page(
                     }
                 }
             }
+            (reorganisations_markup(lang, &reorgs, &as_of_text, from, to))
         },
     );
     markup.into_response()
+}
+
+fn reorganisations_markup(
+    lang: Lang,
+    reorgs: &Paged<ReorganisationView>,
+    as_of: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Markup {
+    let link = |offset: usize| {
+        let mut url = format!("/org?as_of={as_of}&reorgs={offset}");
+        if let (Some(from), Some(to)) = (from, to) {
+            url.push_str(&format!("&from={from}&to={to}"));
+        }
+        url + "#reorganisations"
+    };
+    let shown_to = reorgs.offset + reorgs.items.len();
+    let units = |list: &[UnitRef]| {
+        list.iter()
+            .map(|u| u.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    html! {
+        h2 id="reorganisations" { (lang.t("org-reorgs")) }
+        p class="help" { (lang.t("org-reorgs-help")) }
+        @if reorgs.items.is_empty() { p class="empty" { (lang.t("org-no-reorgs")) } }
+        @for r in &reorgs.items {
+            section class="reorg" aria-labelledby={ "reorg-" (r.date) } {
+                h3 id={ "reorg-" (r.date) } { (lang.date(r.date)) }
+                ul {
+                    @if !r.units_created.is_empty() { li { (lang.t_with("org-reorg-created", &[("units", units(&r.units_created).into())])) } }
+                    @for m in &r.units_moved {
+                        li { (lang.t_with("org-reorg-moved", &[
+                            ("unit", m.unit.name.clone().into()),
+                            ("from", m.from_parent.as_ref().map_or("—".to_string(), |u| u.name.clone()).into()),
+                            ("to", m.to_parent.as_ref().map_or("—".to_string(), |u| u.name.clone()).into()),
+                        ])) }
+                    }
+                    @if !r.units_dissolved.is_empty() { li { (lang.t_with("org-reorg-dissolved", &[("units", units(&r.units_dissolved).into())])) } }
+                }
+                @if !r.people_moved.is_empty() {
+                    details {
+                        summary { (lang.t_with("org-reorg-people", &[("count", r.people_moved.len().into())])) }
+                        table {
+                            thead { tr {
+                                th scope="col" { (lang.t("col-person")) }
+                                th scope="col" { (lang.t("org-from")) }
+                                th scope="col" { (lang.t("org-to")) }
+                                th scope="col" { (lang.t("org-manager-changed")) }
+                            } }
+                            tbody {
+                                @for m in &r.people_moved {
+                                    tr {
+                                        td { (person_link(&m.person)) }
+                                        td { (m.from_unit.name) }
+                                        td { (m.to_unit.name) }
+                                        td {
+                                            @if m.from_manager != m.to_manager {
+                                                @match &m.from_manager { Some(p) => (p.name), None => "—" } " → " @match &m.to_manager { Some(p) => (p.name), None => "—" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav class="pages" {
+            @if reorgs.offset > 0 { a href=(link(reorgs.offset.saturating_sub(REORGS_PER_PAGE))) { (lang.t("org-later-reorgs")) } }
+            @if shown_to < reorgs.total { " " a href=(link(shown_to)) { (lang.t("org-earlier-reorgs")) } }
+        }
+    }
 }

@@ -457,6 +457,41 @@ fn the_org_page_shows_the_organisation_on_a_date_and_what_changed_between_two() 
         moved.iter().any(|m| m.starts_with("Chloe Martin")),
         "the reorganisation of July 2024 moved Chloe: {moved:?}"
     );
+    // Within those dates, one reorganisation: Mobile Lab dissolved, four people moved.
+    let dates: Vec<String> = select(&page, "section.reorg h3").iter().map(text).collect();
+    assert_eq!(dates, ["1 Jul 2024"]);
+    let reorg = text(&select(&page, "section.reorg")[0]);
+    assert!(reorg.contains("Units dissolved: Mobile Lab"), "{reorg}");
+    assert!(reorg.contains("4 people changed unit"), "{reorg}");
+    let rows: Vec<String> = select(&page, "section.reorg tbody tr")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(
+        rows.iter().any(|r| r.contains("Chloe Martin")
+            && r.contains("Mobile Lab")
+            && r.contains("Payments team")
+            && r.contains("Ivan Petrov → Grace Kim")),
+        "{rows:?}"
+    );
+    // Without dates: every reorganisation, newest first.
+    let (_, _, body) = server.request("GET", "/org", &[("Cookie", &chloe)], None);
+    let page = Html::parse_document(&body);
+    let dates: Vec<String> = select(&page, "section.reorg h3").iter().map(text).collect();
+    assert_eq!(
+        dates,
+        ["1 Jul 2024", "15 Apr 2024", "1 Sep 2023", "1 Jan 2023"]
+    );
+    let (status, _, body) = server.request(
+        "GET",
+        "/api/org/reorganisations?from=2024-01-01",
+        &[("Cookie", &chloe)],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let api: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(api["total"], 2);
+    assert_eq!(api["items"][0]["units_dissolved"][0]["name"], "Mobile Lab");
     let (status, _, body) =
         server.request("GET", "/org?as_of=yesterday", &[("Cookie", &chloe)], None);
     assert_eq!(status, 400);
@@ -777,6 +812,7 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
             "/nodes/INI3",
             "/people/P03",
             "/org?from=2024-06-01&to=2024-08-01",
+            "/org",
             "/flagpoles",
             "/settings",
             "/cycles",

@@ -48,6 +48,8 @@ pub struct Identity {
     pub username: String,
     pub person_id: Option<String>,
     pub via: Via,
+    /// The interface language the person chose, if any.
+    pub language: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -321,6 +323,7 @@ impl App {
             created_at: self.now_text(),
             disabled_at: None,
             demo: new.demo,
+            language: None,
         };
         let inserted = {
             let row = row.clone();
@@ -415,6 +418,14 @@ impl App {
         self.set_password(actor, &identity.username, new, Some(identity))
     }
 
+    /// Keeps the interface language the signed-in person chose (a tag the interface speaks,
+    /// checked by the caller), or forgets it (`None`: the browser's preference decides).
+    pub fn set_own_language(&self, identity: &Identity, language: Option<&str>) -> AppResult<()> {
+        let (name, language) = (identity.username.clone(), language.map(str::to_string));
+        self.write(move |store| Ok(store.set_account_language(&name, language.as_deref())?))?;
+        Ok(())
+    }
+
     /// Disables (or enables again) an account; a disabled account's sessions end and its
     /// tokens stop working (administrators).
     pub fn set_account_disabled(
@@ -503,6 +514,7 @@ impl App {
                 username: row.username,
                 person_id: row.person_id,
                 via: Via::Session { id_hash },
+                language: row.language,
             },
         ))
     }
@@ -575,6 +587,7 @@ impl App {
             created_at: self.now_text(),
             disabled_at: None,
             demo: false,
+            language: None,
         };
         if !valid_username(&row.username) {
             return Err(AppError::Unauthenticated(format!(
@@ -638,6 +651,7 @@ impl App {
             username: account.username,
             person_id: account.person_id,
             via: Via::Session { id_hash },
+            language: account.language,
         }))
     }
 
@@ -765,6 +779,7 @@ impl App {
                 token_id: token.token_id,
                 scope,
             },
+            language: account.language,
         }))
     }
 

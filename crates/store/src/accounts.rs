@@ -20,6 +20,8 @@ pub struct AccountRow {
     pub disabled_at: Option<String>,
     /// Made by `serve --demo` (demo accounts exist only in demo databases).
     pub demo: bool,
+    /// The interface language the person chose (a BCP 47 tag), if any.
+    pub language: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +72,7 @@ fn opt_text(row: &Row, i: usize) -> Option<String> {
 }
 
 const ACCOUNT_COLUMNS: &str =
-    "username, person_id, service_roles, password_hash, created_at, disabled_at, demo";
+    "username, person_id, service_roles, password_hash, created_at, disabled_at, demo, language";
 
 fn account(row: &Row) -> Result<AccountRow, StoreError> {
     Ok(AccountRow {
@@ -81,6 +83,7 @@ fn account(row: &Row) -> Result<AccountRow, StoreError> {
         created_at: text(row, 4, "accounts")?,
         disabled_at: opt_text(row, 5),
         demo: matches!(row.get(6), Some(Value::Int(1))),
+        language: opt_text(row, 7),
     })
 }
 
@@ -122,7 +125,7 @@ impl Store {
         }
         self.write_one(
             &format!(
-                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                "INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
             ),
             &[
                 Value::text(&a.username),
@@ -132,6 +135,7 @@ impl Store {
                 Value::text(&a.created_at),
                 Value::opt_text(a.disabled_at.as_ref()),
                 Value::Int(i64::from(a.demo)),
+                Value::opt_text(a.language.as_ref()),
             ],
         )?;
         Ok(true)
@@ -179,6 +183,19 @@ impl Store {
         Ok(self.write_one(
             "UPDATE accounts SET password_hash = $1 WHERE username = $2",
             &[Value::opt_text(hash), Value::text(username)],
+        )? > 0)
+    }
+
+    /// Sets (or clears) the language an account's person chose; `false` if there is no such
+    /// account.
+    pub fn set_account_language(
+        &mut self,
+        username: &str,
+        language: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.write_one(
+            "UPDATE accounts SET language = $1 WHERE username = $2",
+            &[Value::opt_text(language), Value::text(username)],
         )? > 0)
     }
 

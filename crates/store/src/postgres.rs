@@ -41,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_accounts",
         include_str!("../migrations/postgres/0008_accounts.sql"),
     ),
+    (
+        "0009_account_language",
+        include_str!("../migrations/postgres/0009_account_language.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

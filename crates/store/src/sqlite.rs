@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_accounts",
         include_str!("../migrations/sqlite/0008_accounts.sql"),
     ),
+    (
+        "0009_account_language",
+        include_str!("../migrations/sqlite/0009_account_language.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

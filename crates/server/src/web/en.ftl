@@ -111,7 +111,7 @@ org-bad-date = { $value } is not a date: use YYYY-MM-DD.
 nav-settings = My settings
 settings-title = My settings
 settings-language = Language
-settings-language-help = The interface speaks the language you choose here, whatever your browser prefers.
+settings-language-help = The interface speaks the language you keep here, in any browser you sign in from; the 中文/English link at the top switches this browser only.
 settings-password = Password
 settings-current = Current password
 settings-new = New password
@@ -381,3 +381,5 @@ org-reorg-people = { $count ->
 }
 org-later-reorgs = Later reorganisations
 org-earlier-reorgs = Earlier reorganisations
+settings-language-browser = As my browser prefers
+settings-language-save = Keep this language

@@ -67,6 +67,7 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/nodes/{node_id}/leave", post(node::leave))
         .route("/settings", get(settings::settings_page))
         .route("/settings/password", post(settings::change_password))
+        .route("/settings/language", post(settings::choose_language))
         .route("/settings/tokens", post(settings::make_token))
         .route(
             "/settings/tokens/{token_id}/revoke",
@@ -135,6 +136,14 @@ impl FromRequestParts<ServerState> for Viewer {
         let actor = blocking(state, move |app| app.actor_of(&lookup))
             .await
             .map_err(|e| error_page(lang, e))?;
+        // This browser's explicit choice, else the person's, else the browser's preference.
+        let lang = Lang::negotiate(
+            cookie(&parts.headers, LANG_COOKIE).or(identity.language.as_deref()),
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        );
         Ok(Viewer {
             identity,
             actor,
@@ -253,11 +262,16 @@ async fn stylesheet() -> Response {
 /// `GET /lang/{tag}`: keeps the language chosen (a year) and goes back home.
 async fn choose_language(Path(tag): Path<String>) -> Response {
     let lang = Lang::negotiate(Some(&tag), None);
-    let mut response = redirect("/");
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        lang.tag()
-    )) {
+    with_language_cookie(redirect("/"), Some(lang.tag()))
+}
+
+/// Keeps a language in this browser's cookie for a year (`None` forgets it).
+pub(crate) fn with_language_cookie(mut response: Response, tag: Option<&str>) -> Response {
+    let cookie = match tag {
+        Some(tag) => format!("{LANG_COOKIE}={tag}; Path=/; Max-Age=31536000; SameSite=Lax"),
+        None => format!("{LANG_COOKIE}=; Path=/; Max-Age=0; SameSite=Lax"),
+    };
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response

@@ -27,7 +27,13 @@ fn scope_label(lang: Lang, scope: TokenScope) -> String {
     })
 }
 
-fn settings_markup(lang: Lang, nav: super::Nav, tokens: &[TokenView], notice: &Notice) -> Markup {
+fn settings_markup(
+    lang: Lang,
+    nav: super::Nav,
+    chosen: Option<&str>,
+    tokens: &[TokenView],
+    notice: &Notice,
+) -> Markup {
     let problem_for = |field: &str| {
         notice
             .problem
@@ -45,7 +51,18 @@ fn settings_markup(lang: Lang, nav: super::Nav, tokens: &[TokenView], notice: &N
             section aria-labelledby="language" {
                 h2 id="language" { (lang.t("settings-language")) }
                 p class="help" { (lang.t("settings-language-help")) }
-                p { a href="/lang/en" lang="en" { "English" } " · " a href="/lang/zh-CN" lang="zh-CN" { "中文" } }
+                form method="post" action="/settings/language" class="stack" {
+                    fieldset {
+                        legend { (lang.t("settings-language")) }
+                        @for (tag, label, attr) in [("", lang.t("settings-language-browser"), None), ("en", "English".to_string(), Some("en")), ("zh-CN", "中文".to_string(), Some("zh-CN"))] {
+                            label class="check" lang=[attr] {
+                                input type="radio" name="language" value=(tag) checked[chosen.unwrap_or("") == tag];
+                                " " (label)
+                            }
+                        }
+                    }
+                    button type="submit" { (lang.t("settings-language-save")) }
+                }
             }
             section aria-labelledby="password" {
                 h2 id="password" { (lang.t("settings-password")) }
@@ -128,7 +145,13 @@ async fn render(
     match blocking(state, move |app| app.tokens(&actor, &username)).await {
         Ok(tokens) => (
             status,
-            settings_markup(viewer.lang, viewer.nav(), &tokens, &notice),
+            settings_markup(
+                viewer.lang,
+                viewer.nav(),
+                viewer.identity.language.as_deref(),
+                &tokens,
+                &notice,
+            ),
         )
             .into_response(),
         Err(e) => error_page(viewer.lang, e),
@@ -138,6 +161,41 @@ async fn render(
 /// `GET /settings`.
 pub async fn settings_page(State(state): State<ServerState>, viewer: Viewer) -> Response {
     render(&state, &viewer, StatusCode::OK, Notice::default()).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct LanguageForm {
+    #[serde(default)]
+    language: String,
+}
+
+/// `POST /settings/language`: keeps the language on the account (it follows the person to
+/// any browser) and in this browser's cookie; empty: the browser's preference decides.
+pub async fn choose_language(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    axum::Form(form): axum::Form<LanguageForm>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let chosen = match form.language.trim() {
+        "" => None,
+        tag => Some(Lang::negotiate(Some(tag), None).tag().to_string()),
+    };
+    let identity = viewer.identity.clone();
+    let kept = chosen.clone();
+    match blocking(&state, move |app| {
+        app.set_own_language(&identity, kept.as_deref())
+    })
+    .await
+    {
+        Ok(()) => {
+            super::with_language_cookie(super::redirect("/settings#language"), chosen.as_deref())
+        }
+        Err(e) => error_page(viewer.lang, e),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -182,9 +182,41 @@ fn the_pages_speak_chinese_to_a_browser_that_prefers_it_or_a_person_who_chose_it
     );
     let page = Html::parse_document(&body);
     assert_eq!(text(&select(&page, "h1")[0]), "Sign in");
+
+    // A language kept in my settings follows me to another browser (a new session, no
+    // cookie, a browser preferring English); this browser's switch still wins here.
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, headers, _) = post_form(&server, &chloe, "/settings/language", "language=zh-CN");
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/settings#language"))
+    );
+    assert!(header(&headers, "set-cookie").is_some_and(|c| c.starts_with("vt_lang=zh-CN")));
+    let elsewhere = sign_in(&server, "chloe", "chloe's long password");
+    let english = [("Accept-Language", "en-GB,en;q=0.9")];
+    let home = |cookie: &str| {
+        let (_, _, body) =
+            server.request("GET", "/settings", &[english[0], ("Cookie", cookie)], None);
+        Html::parse_document(&body)
+    };
+    let page = home(&elsewhere);
+    assert_eq!(select(&page, "html[lang=zh-CN]").len(), 1);
+    assert_eq!(
+        select(&page, "input[name=language][checked]")[0]
+            .value()
+            .attr("value"),
+        Some("zh-CN")
+    );
+    assert_eq!(
+        select(&home(&format!("{elsewhere}; vt_lang=en")), "html[lang=en]").len(),
+        1
+    );
+    // Forgotten: the browser decides again.
+    let (_, headers, _) = post_form(&server, &elsewhere, "/settings/language", "language=");
+    assert!(header(&headers, "set-cookie").is_some_and(|c| c.contains("Max-Age=0")));
+    assert_eq!(select(&home(&elsewhere), "html[lang=en]").len(), 1);
 }
 
-/// Signs `username` in through the form; returns the `Cookie` header value.
 /// Posts a form from the server's own pages, signed in with `cookie`.
 fn post_form(
     server: &Server,
@@ -205,6 +237,7 @@ fn post_form(
     )
 }
 
+/// Signs `username` in through the form; returns the `Cookie` header value.
 fn sign_in(server: &Server, username: &str, password: &str) -> String {
     let origin = server.url.clone();
     let body = format!(

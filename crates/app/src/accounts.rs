@@ -128,6 +128,13 @@ pub struct NewAccount {
     pub demo: bool,
 }
 
+/// A live session of an account, as an administrator sees it (never its secret).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionView {
+    pub created_at: String,
+    pub last_seen: String,
+}
+
 /// An API token as its owner sees it afterwards (the secret is shown once, at creation).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TokenView {
@@ -720,6 +727,40 @@ impl App {
             .iter()
             .map(token_view)
             .collect())
+    }
+
+    /// The live sessions of `username` (administrators), newest first; expired ones are not
+    /// listed (they end at their next use).
+    pub fn sessions(&self, actor: &Actor, username: &str) -> AppResult<Vec<SessionView>> {
+        authz::administer(actor)?;
+        self.account_row(username)?;
+        let policy = self.account_policy();
+        let now = self.clock().now();
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|d| d.to_utc());
+        let name = username.to_string();
+        Ok(self
+            .read(|store| Ok(store.sessions_of(&name)?))?
+            .into_iter()
+            .filter(|s| match (parse(&s.created_at), parse(&s.last_seen)) {
+                (Ok(created), Ok(seen)) => {
+                    now - created <= policy.absolute && now - seen <= policy.idle
+                }
+                _ => false,
+            })
+            .map(|s| SessionView {
+                created_at: s.created_at,
+                last_seen: s.last_seen,
+            })
+            .collect())
+    }
+
+    /// Ends every session of `username` (administrators); they sign in again.
+    pub fn end_sessions(&self, actor: &Actor, username: &str) -> AppResult<()> {
+        authz::administer(actor)?;
+        self.account_row(username)?;
+        let name = username.to_string();
+        self.write(move |store| Ok(store.delete_sessions_of(&name, None)?))?;
+        self.audit(actor, "sessions_ended", username, String::new())
     }
 
     /// Revokes a token of `username` (their own person, or an administrator).

@@ -241,6 +241,24 @@ impl Store {
             .transpose()
     }
 
+    /// The sessions of `username`, newest first.
+    pub fn sessions_of(&mut self, username: &str) -> Result<Vec<SessionRow>, StoreError> {
+        self.read_rows(
+            "SELECT id_hash, username, created_at, last_seen FROM sessions WHERE username = $1 ORDER BY created_at DESC",
+            &[Value::text(username)],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(SessionRow {
+                id_hash: text(row, 0, "sessions")?,
+                username: text(row, 1, "sessions")?,
+                created_at: text(row, 2, "sessions")?,
+                last_seen: text(row, 3, "sessions")?,
+            })
+        })
+        .collect()
+    }
+
     pub fn touch_session(&mut self, id_hash: &str, last_seen: &str) -> Result<(), StoreError> {
         self.write_one(
             "UPDATE sessions SET last_seen = $1 WHERE id_hash = $2",

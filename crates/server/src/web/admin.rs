@@ -10,7 +10,10 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use valuetree_app::accounts::AccountView;
+use serde::Deserialize;
+use valuetree_app::accounts::{AccountView, NewAccount, random_password};
+use valuetree_app::commands::ledger::VerifyView;
+use valuetree_core::domain::Role;
 use valuetree_exchange::Kind;
 use valuetree_store::{Head, ImportSummary};
 
@@ -26,6 +29,17 @@ enum Outcome {
     Imported(ImportSummary),
     Refused(Vec<BadRow>),
     Problem(String),
+    /// An account made, with the password made for it (shown once).
+    AccountMade {
+        username: String,
+        password: String,
+    },
+    /// The add-account form refused: what was typed and why.
+    AccountRefused {
+        typed: AccountForm,
+        message: String,
+    },
+    Verified(VerifyView),
 }
 
 fn admin_markup(
@@ -44,7 +58,7 @@ fn admin_markup(
                 h2 id="import" { (lang.t("admin-import")) }
                 p class="help" { (lang.t("admin-import-help")) }
                 @match outcome {
-                    Outcome::None => {},
+                    Outcome::None | Outcome::AccountMade { .. } | Outcome::AccountRefused { .. } | Outcome::Verified(_) => {},
                     Outcome::Imported(summary) => p class="done" role="status" { (lang.t_with("admin-imported", &[
                         ("rows", summary.rows.into()),
                         ("events", summary.events.into()),
@@ -80,18 +94,59 @@ fn admin_markup(
                 @if let Some(head) = head {
                     p { (lang.t_with("admin-head-line", &[("seq", head.seq.into()), ("hash", head.hash.clone().into())])) }
                 }
+                @if let Outcome::Verified(report) = outcome {
+                    @if report.holds() {
+                        p class="done" role="status" id="verified" { (lang.t_with("admin-verified", &[("events", report.events.into())])) }
+                    } @else {
+                        div role="alert" id="verified" class="error" {
+                            @if let Some(f) = &report.failure { p { (lang.t_with("admin-chain-broken", &[("seq", f.seq.into()), ("reason", f.reason.clone().into())])) } }
+                            @for m in report.projection_mismatches.iter().flatten() { p { (m) } }
+                            p { (lang.t("admin-verify-failed-help")) }
+                        }
+                    }
+                }
+                form method="post" action="/admin/verify" {
+                    button type="submit" { (lang.t("admin-verify")) }
+                }
+                p class="help" { (lang.t("admin-verify-help")) }
             }
             section aria-labelledby="accounts" {
                 h2 id="accounts" { (lang.t("admin-accounts")) }
+                @match outcome {
+                    Outcome::AccountMade { username, password } => {
+                        p class="done" role="status" { (lang.t_with("admin-account-made", &[("username", username.clone().into())])) }
+                        p { code class="secret" id="new-password" { (password) } }
+                    },
+                    _ => {},
+                }
+                @let (typed, refused) = match outcome {
+                    Outcome::AccountRefused { typed, message } => (typed.clone(), Some(message.as_str())),
+                    _ => (AccountForm::default(), None),
+                };
                 ul class="accounts" {
                     @for a in accounts {
                         li {
-                            strong { (a.username) } " · "
+                            strong { a href={ "/admin/accounts/" (a.username) } { (a.username) } } " · "
                             @match &a.person { Some(p) => a href={ "/people/" (p.person_id) } { (p.name) }, None => (lang.t("admin-no-person")) }
                             @if !a.roles.is_empty() { " · " (a.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")) }
                             @if a.disabled { " · " (lang.t("admin-disabled")) }
                         }
                     }
+                }
+                h3 { (lang.t("admin-add-account")) }
+                form method="post" action="/admin/accounts" class="stack" {
+                    @if let Some(message) = refused { p class="error" role="alert" id="account-error" { (message) } }
+                    label for="new-username" { (lang.t("admin-username")) }
+                    input id="new-username" name="username" type="text" value=(typed.username) required;
+                    label for="new-person" { (lang.t("admin-person-id")) }
+                    input id="new-person" name="person_id" type="text" value=(typed.person_id) aria-describedby="new-person-help";
+                    p class="help" id="new-person-help" { (lang.t("admin-person-id-help")) }
+                    label for="new-role" { (lang.t("admin-role")) }
+                    select id="new-role" name="role" {
+                        option value="" { (lang.t("admin-role-none")) }
+                        @for role in [Role::Hr, Role::Admin] { option value=(role.as_str()) selected[typed.role == role.as_str()] { (role.as_str()) } }
+                    }
+                    button type="submit" { (lang.t("admin-add-submit")) }
                 }
             }
         },
@@ -245,5 +300,96 @@ pub async fn import(
             render(&state, &viewer, e.status, Outcome::Refused(bad_rows(&e))).await
         }
         Err(e) => render(&state, &viewer, e.status, Outcome::Problem(e.message)).await,
+    }
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct AccountForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    person_id: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/accounts`: makes an account (a person's, or a service account's without a
+/// person) with a password made here and shown once.
+pub async fn add_account(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+    axum::Form(form): axum::Form<AccountForm>,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let actor = viewer.actor.clone();
+    let typed = form.clone();
+    let made = blocking(&state, move |app| {
+        let roles = match form.role.trim() {
+            "" => Vec::new(),
+            role => vec![role.parse::<Role>().map_err(|e| {
+                valuetree_app::AppError::rejected("role", Some(role), e.to_string())
+            })?],
+        };
+        let person_id = Some(form.person_id.trim().to_string()).filter(|p| !p.is_empty());
+        let account = app.add_account(
+            &actor,
+            NewAccount {
+                username: form.username.trim().to_string(),
+                person_id,
+                roles,
+                demo: false,
+            },
+        )?;
+        let password = random_password()?;
+        app.set_password(&actor, &account.username, &password, None)?;
+        Ok((account.username, password))
+    })
+    .await;
+    match made {
+        Ok((username, password)) => {
+            render(
+                &state,
+                &viewer,
+                StatusCode::OK,
+                Outcome::AccountMade { username, password },
+            )
+            .await
+        }
+        Err(e) if e.status == StatusCode::FORBIDDEN || e.status == StatusCode::UNAUTHORIZED => {
+            error_page(viewer.lang, e)
+        }
+        Err(e) => {
+            let message = e.message.clone();
+            render(
+                &state,
+                &viewer,
+                e.status,
+                Outcome::AccountRefused { typed, message },
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /admin/verify`: checks the hash chain and that the tables equal a replay.
+pub async fn verify(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    viewer: Viewer,
+) -> Response {
+    if !same_origin(&headers, &state) {
+        return refused_origin(viewer.lang);
+    }
+    let actor = viewer.actor.clone();
+    match blocking(&state, move |app| {
+        app.verify(&actor, None, false, &mut |_| {})
+    })
+    .await
+    {
+        Ok(report) => render(&state, &viewer, StatusCode::OK, Outcome::Verified(report)).await,
+        Err(e) => error_page(viewer.lang, e),
     }
 }

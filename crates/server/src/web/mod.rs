@@ -3,6 +3,7 @@
 //! not data comes from the message catalogue ([`i18n`]). Forms post with the session cookie
 //! and are held to the same origin check as the API's cookie-authenticated changes.
 
+mod accounts;
 mod admin;
 mod cycles;
 mod explore;
@@ -57,6 +58,14 @@ pub fn routes() -> axum::Router<ServerState> {
             post(reviews::own_post),
         )
         .route("/admin/import", post(admin::import))
+        .route("/admin/accounts", post(admin::add_account))
+        .route("/admin/verify", post(admin::verify))
+        .route("/admin/accounts/{username}", get(accounts::account_page))
+        .route("/admin/accounts/{username}/{what}", post(accounts::change))
+        .route(
+            "/admin/accounts/{username}/tokens/{token_id}/revoke",
+            post(accounts::revoke_token),
+        )
         .route(
             "/flagpoles",
             get(flagpoles::flagpoles_page).post(flagpoles::raise),

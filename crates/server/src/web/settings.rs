@@ -85,35 +85,7 @@ fn settings_markup(
                     p role="status" { (lang.t("settings-token-made")) }
                     p { code class="secret" id="new-token" { (secret) } }
                 }
-                @if tokens.is_empty() {
-                    p class="empty" { (lang.t("settings-no-tokens")) }
-                } @else {
-                    ul class="tokens" {
-                        @for t in tokens {
-                            li {
-                                (lang.t_with("settings-token-line", &[
-                                    ("name", t.name.clone().into()),
-                                    ("scope", scope_label(lang, t.scope).into()),
-                                    ("created", t.created_at.get(..10).unwrap_or(&t.created_at).to_string().into()),
-                                ]))
-                                " · "
-                                @match &t.last_used {
-                                    Some(used) => (lang.t_with("settings-token-used", &[("used", used.get(..10).unwrap_or(used).to_string().into())])),
-                                    None => (lang.t("settings-token-unused")),
-                                }
-                                @if let Some(expires) = &t.expires_at { " · " (lang.t_with("settings-token-expires", &[("date", expires.get(..10).unwrap_or(expires).to_string().into())])) }
-                                @if t.revoked_at.is_some() {
-                                    " · " (lang.t("settings-token-revoked"))
-                                } @else {
-                                    " "
-                                    form method="post" action={ "/settings/tokens/" (t.token_id) "/revoke" } class="inline" {
-                                        button type="submit" aria-label={ (lang.t("settings-token-revoke")) ": " (t.name) } { (lang.t("settings-token-revoke")) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                (token_list(lang, tokens, "/settings/tokens"))
                 form method="post" action="/settings/tokens" class="stack" {
                     label for="token_name" { (lang.t("settings-token-name")) }
                     input id="token_name" name="name" type="text" required
@@ -133,6 +105,41 @@ fn settings_markup(
             }
         },
     )
+}
+
+/// The tokens, each with a revoke button posting to `{revoke_base}/{token_id}/revoke`.
+pub(crate) fn token_list(lang: Lang, tokens: &[TokenView], revoke_base: &str) -> Markup {
+    html! {
+        @if tokens.is_empty() {
+            p class="empty" { (lang.t("settings-no-tokens")) }
+        } @else {
+            ul class="tokens" {
+                @for t in tokens {
+                    li {
+                        (lang.t_with("settings-token-line", &[
+                            ("name", t.name.clone().into()),
+                            ("scope", scope_label(lang, t.scope).into()),
+                            ("created", t.created_at.get(..10).unwrap_or(&t.created_at).to_string().into()),
+                        ]))
+                        " · "
+                        @match &t.last_used {
+                            Some(used) => (lang.t_with("settings-token-used", &[("used", used.get(..10).unwrap_or(used).to_string().into())])),
+                            None => (lang.t("settings-token-unused")),
+                        }
+                        @if let Some(expires) = &t.expires_at { " · " (lang.t_with("settings-token-expires", &[("date", expires.get(..10).unwrap_or(expires).to_string().into())])) }
+                        @if t.revoked_at.is_some() {
+                            " · " (lang.t("settings-token-revoked"))
+                        } @else {
+                            " "
+                            form method="post" action={ (revoke_base) "/" (t.token_id) "/revoke" } class="inline" {
+                                button type="submit" aria-label={ (lang.t("settings-token-revoke")) ": " (t.name) } { (lang.t("settings-token-revoke")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 async fn render(

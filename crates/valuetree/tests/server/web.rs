@@ -831,7 +831,9 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
     db.ok_with_input(&["user", "passwd", "hana"], "hana's long password\n");
     let english = english_strings();
     assert!(english.len() > 50, "{}", english.len());
-    db.ok(&["user", "add", "kofi", "--person", "P11", "--role", "hr"]);
+    db.ok(&[
+        "user", "add", "kofi", "--person", "P11", "--role", "hr", "--role", "admin",
+    ]);
     db.ok_with_input(&["user", "passwd", "kofi"], "kofi's long password\n");
     for (user, password) in [
         ("chloe", "chloe's long password"),
@@ -853,8 +855,10 @@ fn the_chinese_pages_have_no_english_interface_string_left() {
             "/reviews/2024",
             "/reviews/2024/people/P04",
             "/tree?q=checkout",
+            "/admin",
+            "/admin/accounts/chloe",
         ] {
-            if path.starts_with("/cycles/") && user != "kofi"
+            if (path.starts_with("/cycles/") || path.starts_with("/admin")) && user != "kofi"
                 || path.ends_with("/P04") && user != "chloe"
             {
                 continue;
@@ -1443,4 +1447,109 @@ fn the_value_tree_explorer_draws_the_tree_on_a_date_narrowed_by_a_search_or_a_un
     let (status, page) = explore("?unit=U99");
     assert_eq!(status, 404);
     assert!(text(&select(&page, "#explore-error")[0]).contains("U99"));
+}
+
+#[test]
+fn an_administrator_makes_an_account_manages_its_roles_sessions_and_access_and_verifies_the_ledger()
+{
+    let (db, server) = chloe_server();
+    db.ok(&["user", "add", "root", "--person", "P01", "--role", "admin"]);
+    db.ok_with_input(&["user", "passwd", "root"], "root's long password\n");
+    let root = sign_in(&server, "root", "root's long password");
+    let get = |cookie: &str, path: &str| {
+        let (status, _, body) = server.request("GET", path, &[("Cookie", cookie)], None);
+        (status, Html::parse_document(&body))
+    };
+
+    // A bad username: refused beside the form, what was typed kept.
+    let (status, _, body) = post_form(
+        &server,
+        &root,
+        "/admin/accounts",
+        "username=ben+okafor&person_id=P03&role=hr",
+    );
+    assert_eq!(status, 422, "{body}");
+    let page = Html::parse_document(&body);
+    assert!(text(&select(&page, "#account-error")[0]).contains("letters"));
+    assert_eq!(
+        select(&page, "input#new-person")[0].value().attr("value"),
+        Some("P03")
+    );
+
+    // Ben's account, as HR, with a password shown once that signs him in.
+    let (status, _, body) = post_form(
+        &server,
+        &root,
+        "/admin/accounts",
+        "username=ben&person_id=P03&role=hr",
+    );
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    let password = text(&select(&page, "#new-password")[0]);
+    assert_eq!(password.len(), 20);
+    let ben = sign_in(&server, "ben", &password);
+    let (status, page) = get(&root, "/admin/accounts/ben");
+    assert_eq!(status, 200);
+    let roles: Vec<String> = select(&page, "section[aria-labelledby=roles] li")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(roles[0].starts_with("hr: held"), "{roles:?}");
+    assert_eq!(
+        select(&page, "section[aria-labelledby=sessions] li").len(),
+        1,
+        "his session"
+    );
+
+    // Nobody else administers accounts.
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _) = get(&chloe, "/admin/accounts/ben");
+    assert_eq!(status, 403);
+    let (status, _, _) = post_form(&server, &chloe, "/admin/accounts/ben/sessions", "");
+    assert_eq!(status, 403);
+
+    // HR revoked in the ledger; his sessions ended; then disabled, so he cannot sign in.
+    let (status, _, body) = post_form(
+        &server,
+        &root,
+        "/admin/accounts/ben/roles",
+        "role=hr&grant=false",
+    );
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    let roles: Vec<String> = select(&page, "section[aria-labelledby=roles] li")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(roles[0].starts_with("hr: not held"), "{roles:?}");
+    let (status, _, _) = post_form(&server, &root, "/admin/accounts/ben/sessions", "");
+    assert_eq!(status, 200);
+    let (status, headers, _) = server.request("GET", "/", &[("Cookie", &ben)], None);
+    assert_eq!(
+        (status, header(&headers, "location")),
+        (303, Some("/login"))
+    );
+    let (status, _, _) = post_form(
+        &server,
+        &root,
+        "/admin/accounts/ben/disabled",
+        "disabled=true",
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", FORM), ("Origin", &server.url)],
+        Some(&format!("username=ben&password={password}")),
+    );
+    assert_eq!(status, 401);
+
+    // The ledger verifies from the page.
+    let (status, _, body) = post_form(&server, &root, "/admin/verify", "");
+    assert_eq!(status, 200, "{body}");
+    let page = Html::parse_document(&body);
+    assert!(
+        text(&select(&page, "#verified")[0]).contains("The ledger holds"),
+        "{body}"
+    );
 }

@@ -12,6 +12,7 @@
 mod csv_sink;
 pub mod fairness;
 mod model;
+pub mod names;
 mod rng;
 
 pub use csv_sink::{CsvSink, FILES};

@@ -34,6 +34,9 @@ pub struct SimConfig {
     pub team_size: usize,
     /// Share of initiatives raised bottom-up as flagpoles.
     pub flagpole_rate: f64,
+    /// Describe each contribution in words (what it did to which node): what a demo shows
+    /// people; off for the large simulations, where it would only make the files bigger.
+    pub describe_work: bool,
 }
 
 impl Default for SimConfig {
@@ -51,6 +54,7 @@ impl Default for SimConfig {
             attrition: 0.12,
             team_size: 8,
             flagpole_rate: 0.10,
+            describe_work: false,
         }
     }
 }

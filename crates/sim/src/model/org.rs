@@ -10,7 +10,7 @@ impl Sim<'_> {
         let person = Person {
             record: PersonRecord {
                 person_id: id.clone(),
-                name: format!("Person {}", index + 1),
+                name: crate::names::person_name(self.config.seed, index),
                 email: Some(format!("{}@example.org", id.to_lowercase())),
                 joined_on: self.month_start(m),
                 left_on: None,
@@ -120,7 +120,12 @@ impl Sim<'_> {
         let unit_id = format!("U{}T{}", self.era, index);
         let parent = self.bus[bu].unit_id.clone();
         let from = self.month_start(m);
-        let unit = self.add_unit(unit_id.clone(), format!("Team {index}"), Some(parent), from);
+        let unit = self.add_unit(
+            unit_id.clone(),
+            crate::names::team_name(index),
+            Some(parent),
+            from,
+        );
         self.dept_teams[dept].push(index);
         self.teams.push(Team {
             unit_id,
@@ -205,7 +210,7 @@ impl Sim<'_> {
             let unit_id = format!("U{}B{}", self.era, b);
             let unit = self.add_unit(
                 unit_id.clone(),
-                format!("Business unit {b} (era {})", self.era),
+                crate::names::business_unit_name(b, self.era),
                 Some("U0".into()),
                 date,
             );
@@ -310,7 +315,7 @@ impl Sim<'_> {
             let unit_id = format!("U0B{b}");
             let unit = self.add_unit(
                 unit_id.clone(),
-                format!("Business unit {b} (era 0)"),
+                crate::names::business_unit_name(b, 0),
                 Some("U0".into()),
                 start,
             );
@@ -338,7 +343,7 @@ impl Sim<'_> {
             let lead = self.bus[n % self.bus.len()].head;
             let node = self.add_node(
                 NodeKind::Need,
-                format!("Customer need {n}"),
+                crate::names::need_title(n),
                 lead,
                 start,
                 false,
@@ -356,7 +361,7 @@ impl Sim<'_> {
             let index = self.objectives.len();
             let node = self.add_node(
                 NodeKind::Objective,
-                format!("Objective {index}"),
+                crate::names::objective_title(self.config.seed, index),
                 lead,
                 date,
                 false,

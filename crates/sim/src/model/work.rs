@@ -52,11 +52,7 @@ impl Sim<'_> {
             let Some(&lead) = members.first() else {
                 continue;
             };
-            let title = if flagpole {
-                format!("Flagpole {index}")
-            } else {
-                format!("Initiative {index}")
-            };
+            let title = crate::names::initiative_title(self.config.seed, index);
             let node = self.add_node(NodeKind::Initiative, title, lead, date, flagpole);
             let objective = self.objectives[self.rng.below(self.objectives.len())];
             self.link(objective, node, 0.04, Some(date));
@@ -195,7 +191,16 @@ impl Sim<'_> {
                         phase,
                         date,
                         effort: Amount(effort),
-                        description: String::new(),
+                        description: if self.config.describe_work {
+                            crate::names::contribution_description(
+                                self.config.seed,
+                                self.contribution_seq,
+                                phase as usize,
+                                &self.nodes[node].title,
+                            )
+                        } else {
+                            String::new()
+                        },
                         evidence: None,
                         confirmed,
                     };
@@ -301,13 +306,9 @@ impl Sim<'_> {
         let parent = self.initiatives[init].node;
         for _ in 0..count {
             let index = self.nodes.len();
-            let node = self.add_node(
-                NodeKind::Deliverable,
-                format!("Deliverable {index}"),
-                lead,
-                date,
-                false,
-            );
+            let title =
+                crate::names::deliverable_title(self.config.seed, index, &self.nodes[parent].title);
+            let node = self.add_node(NodeKind::Deliverable, title, lead, date, false);
             self.link(parent, node, 0.12, Some(date));
             if self.rng.chance(0.1) {
                 let others: Vec<usize> = (0..self.initiatives.len())

@@ -1,6 +1,7 @@
 //! `valuetree demo`: a fixed-seed organisation loaded into an empty database, and its personas.
 
 use anyhow::{Context, Result, bail};
+use chrono::Datelike;
 use std::process::ExitCode;
 use valuetree_app::{Actor, App};
 use valuetree_core::import::RecordBatch;
@@ -8,12 +9,20 @@ use valuetree_exchange::{Kind, parse_csv};
 use valuetree_sim::SimConfig;
 use valuetree_store::ImportSource;
 
-/// The demo organisation: about 2,000 people over three years, always the same.
-pub fn demo_config() -> SimConfig {
+/// The demo organisation: about 2,000 people over the three years up to the month `today`
+/// falls in, so that "now" in the demo is now; always the same people and work, its dates
+/// shifted to end where it is loaded.
+pub fn demo_config(today: valuetree_core::NaiveDate) -> SimConfig {
+    const YEARS: u32 = 3;
+    let this_month = today.with_day(1).unwrap_or(today);
     SimConfig {
         people: 2_000,
-        years: 3,
+        years: YEARS,
         seed: 2026,
+        start: this_month
+            .checked_sub_months(chrono::Months::new(YEARS * 12))
+            .unwrap_or(this_month),
+        describe_work: true,
         ..SimConfig::default()
     }
 }
@@ -61,7 +70,7 @@ pub fn run(app: &App, actor: &Actor) -> Result<ExitCode> {
 }
 
 fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<Loaded> {
-    let summary = super::sim::write(&demo_config(), dir)?;
+    let summary = super::sim::write(&demo_config(app.today()), dir)?;
     let mut batches: Vec<(String, ImportSource)> = Vec::new();
     for kind in Kind::ALL {
         let path = dir.join(kind.file_name());

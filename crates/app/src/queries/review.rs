@@ -95,7 +95,9 @@ pub struct SessionReport {
     pub phase: CyclePhase,
     pub proposed: Vec<Proposed>,
     pub session: SessionView,
-    /// The names of the people the session mentions (managers, people moved), by id.
+    /// The committee's overrides in the cycle, each with its reason and the score it replaced.
+    pub overrides: Vec<OverrideRecord>,
+    /// The names of the people the session mentions (managers, people moved, overrides), by id.
     pub names: BTreeMap<String, String>,
 }
 
@@ -480,17 +482,30 @@ impl App {
         let cycle = cycle_of(&state, cycle_id)?;
         let proposed = proposed_scores(&state, cycle_id)?;
         let view = session(&cycle.record, &proposed);
+        let overrides: Vec<OverrideRecord> = state
+            .reviews
+            .overrides
+            .values()
+            .filter(|o| o.cycle_id == cycle_id)
+            .cloned()
+            .collect();
         let names = names_of(
             &state,
             proposed
                 .iter()
-                .flat_map(|p| std::iter::once(p.person_id.as_str()).chain(p.manager_id.as_deref())),
+                .flat_map(|p| std::iter::once(p.person_id.as_str()).chain(p.manager_id.as_deref()))
+                .chain(
+                    overrides
+                        .iter()
+                        .flat_map(|o| [o.person_id.as_str(), o.by.as_str()]),
+                ),
         );
         Ok(SessionReport {
             cycle_id: cycle_id.to_string(),
             phase: cycle.phase,
             proposed,
             session: view,
+            overrides,
             names,
         })
     }

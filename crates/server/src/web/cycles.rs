@@ -252,6 +252,33 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
             }
             h2 { (lang.t("board-override")) }
             p class="help" { (lang.t("board-override-help")) }
+            @if let Ok((session, _)) = &board.scores {
+                @if !session.overrides.is_empty() {
+                    div class="scroll" {
+                        table class="overrides" {
+                            caption { (lang.t("board-overrides")) }
+                            thead { tr {
+                                th scope="col" { (lang.t("board-person")) }
+                                th scope="col" { (lang.t("board-previous")) }
+                                th scope="col" { (lang.t("board-score")) }
+                                th scope="col" { (lang.t("board-reason")) }
+                                th scope="col" { (lang.t("board-by")) }
+                            } }
+                            tbody {
+                                @for o in &session.overrides {
+                                    tr {
+                                        th scope="row" { a href={ "/people/" (o.person_id) } { (name(&o.person_id)) } @if !o.dimension.is_empty() { " · " (o.dimension) } }
+                                        td class="number" { (lang.number(o.previous.value(), 2)) }
+                                        td class="number" { (lang.number(o.score.value(), 2)) }
+                                        td { (o.reason) }
+                                        td { (name(&o.by)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             form method="post" action={ "/cycles/" (board.cycle_id) "/overrides" } class="stack" id="override" {
                 label for="ov-person" { (lang.t("board-person")) }
                 input id="ov-person" name="person_id" type="text" required;

@@ -419,3 +419,10 @@ admin-person-id-help = The person of the ledger it signs in as; empty for a serv
 admin-role = Role to grant
 admin-role-none = none
 admin-add-submit = Make the account
+explore-parts = { $count ->
+    [one] 1 part of { $node }
+   *[other] { $count } parts of { $node }
+}
+board-overrides = Overrides so far
+board-previous = Before
+board-by = By

@@ -40,13 +40,14 @@ fn node_markup(lang: Lang, n: &ExplorerNode, depth: usize, narrowed: bool) -> Ma
             " · " (lang.t_with("explore-contributors", &[("count", n.contributors.into())]))
         }
     };
+    // The node's line (with its link) stays outside the summary: a link inside a summary is
+    // a control inside a control, which keyboards and screen readers cannot tell apart.
     html! {
         li {
-            @if n.children.is_empty() {
-                div class="node" { (line) }
-            } @else {
+            div class="node" { (line) }
+            @if !n.children.is_empty() {
                 details open[narrowed || depth < OPEN_LEVELS] {
-                    summary class="node" { (line) }
+                    summary { (lang.t_with("explore-parts", &[("count", n.children.len().into()), ("node", n.node.title.clone().into())])) }
                     ul { @for c in &n.children { (node_markup(lang, c, depth + 1, narrowed)) } }
                 }
             }

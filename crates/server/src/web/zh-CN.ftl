@@ -395,3 +395,7 @@ admin-person-id-help = 该账户登录为账本中的哪个人；服务账户留
 admin-role = 授予角色
 admin-role-none = 无
 admin-add-submit = 创建账户
+explore-parts = { $node }的{ $count }个组成部分
+board-overrides = 已有的调整
+board-previous = 调整前
+board-by = 调整人

@@ -1040,6 +1040,20 @@ fn hr_calibrates_a_cycle_on_the_board_and_overrides_a_score_with_a_reason() {
         .find(|r| r.contains("Chloe Martin"))
         .expect("Chloe is on the board");
     assert!(row.contains("4.5"), "{row}");
+    // The board lists it with its reason, the score it replaced and who made it.
+    let overrides: Vec<String> = select(&Html::parse_document(&body), "table.overrides tbody tr")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(overrides.len(), 1, "{overrides:?}");
+    for shown in [
+        "Chloe Martin",
+        "4.5",
+        "Carried the checkout launch alone",
+        "Julia Santos",
+    ] {
+        assert!(overrides[0].contains(shown), "{shown} in {overrides:?}");
+    }
     // The override is in the ledger with its reason and the score it replaced.
     let events = db.ok(&["export", "events"]);
     let line = events
@@ -1369,7 +1383,7 @@ fn the_value_tree_explorer_draws_the_tree_on_a_date_narrowed_by_a_search_or_a_un
     let ids =
         |page: &Html, css: &str| -> Vec<String> { select(page, css).iter().map(text).collect() };
     let summary_of = |page: &Html, id: &str| -> Vec<String> {
-        select(page, "details > summary")
+        select(page, "div.node")
             .iter()
             .map(text)
             .filter(|t| t.contains(id))
@@ -1381,7 +1395,7 @@ fn the_value_tree_explorer_draws_the_tree_on_a_date_narrowed_by_a_search_or_a_un
     let (status, page) = explore("");
     assert_eq!(status, 200);
     assert_eq!(
-        ids(&page, "ul.explorer > li > details > summary > .id"),
+        ids(&page, "ul.explorer > li > div.node > .id"),
         ["NEED2", "NEED1"]
     );
     assert_eq!(

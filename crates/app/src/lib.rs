@@ -88,9 +88,27 @@ pub struct ContributionFilter {
     pub confirmed: Option<bool>,
     /// Only retracted (`true`) or only standing (`false`) ones.
     pub retracted: Option<bool>,
+    /// Newest first (a lead confirming a node's work looks at what came in last); else in
+    /// date order.
+    pub newest_first: bool,
 }
 
 impl ContributionFilter {
+    /// The contributions kept, in the order asked for.
+    pub fn apply<'c>(
+        &self,
+        all: impl DoubleEndedIterator<Item = &'c valuetree_core::domain::Contribution>,
+    ) -> Vec<&'c valuetree_core::domain::Contribution> {
+        let kept = all.filter(|c| self.keeps(c));
+        if self.newest_first {
+            let mut kept: Vec<_> = kept.collect();
+            kept.reverse();
+            kept
+        } else {
+            kept.collect()
+        }
+    }
+
     pub fn keeps(&self, c: &valuetree_core::domain::Contribution) -> bool {
         let r = &c.record;
         self.phase.is_none_or(|p| p == r.phase)

@@ -75,7 +75,7 @@ fn api() -> Api {
         .at(M::DELETE, "/api/tokens/{token_id}", "Revoke one of your API tokens.", revoke_token)
         .at(M::GET, "/api/people/{person_id}", "A person's record (as_of, credit; the contributions listed: phase, from, to, node_id, confirmed, retracted, offset, limit): history, work, memberships, and private data if you may see it.", person)
         .at(M::GET, "/api/people/{person_id}/audit", "Who looked at this person's private record (the person, administrators).", person_audit)
-        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes, credit breakdown and a page of its contributions (phase, from, to, person_id, confirmed, retracted, offset, limit).", node)
+        .at(M::GET, "/api/nodes/{node_id}", "A node of the value tree with its members, hand-overs, contributors, outcomes, credit breakdown and a page of its contributions (phase, from, to, person_id, confirmed, retracted, newest_first, offset, limit).", node)
         .at(M::POST, "/api/nodes", "Create a node {node_id, kind, title, lead_id, created_on, status, description}.", writes::create_node)
         .at(M::POST, "/api/nodes/{node_id}/update", "Change a node's title, description, status or roles wanted (its lead).", writes::update_node)
         .at(M::POST, "/api/nodes/{node_id}/members", "Add a member {person_id, role, joined_on} (the node's lead).", writes::add_member)
@@ -434,6 +434,7 @@ struct PersonParams {
     node_id: Option<String>,
     confirmed: Option<bool>,
     retracted: Option<bool>,
+    newest_first: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -448,6 +449,7 @@ struct NodeParams {
     person_id: Option<String>,
     confirmed: Option<bool>,
     retracted: Option<bool>,
+    newest_first: Option<bool>,
 }
 
 /// A filter of contributions whose dates make sense.
@@ -477,6 +479,7 @@ async fn person(
         person_id: None,
         confirmed: params.confirmed,
         retracted: params.retracted,
+        newest_first: params.newest_first.unwrap_or(false),
     })?;
     ok(blocking(&state, move |app| {
         app.person_record_page(
@@ -519,6 +522,7 @@ async fn node(
         person_id: params.person_id,
         confirmed: params.confirmed,
         retracted: params.retracted,
+        newest_first: params.newest_first.unwrap_or(false),
     })?;
     ok(blocking(&state, move |app| {
         app.node_page(&caller.actor, &node_id, &filter, page)

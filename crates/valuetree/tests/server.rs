@@ -1,5 +1,7 @@
 //! The server end to end: the real `valuetree serve` on 127.0.0.1:0, spoken to over HTTP.
 
+#[path = "server/browser.rs"]
+mod browser;
 mod common;
 #[path = "server/oidc.rs"]
 mod oidc;

@@ -271,9 +271,9 @@ impl App {
                 .collect(),
             work: work.into_values().collect(),
             contributions: page.cut(
-                contributions
-                    .iter()
-                    .filter(|c| filter.keeps(c))
+                filter
+                    .apply(contributions.iter())
+                    .into_iter()
                     .map(|c| ContributionView::of(state, c))
                     .collect(),
             ),

@@ -99,6 +99,8 @@ pub struct SessionReport {
     pub overrides: Vec<OverrideRecord>,
     /// The names of the people the session mentions (managers, people moved, overrides), by id.
     pub names: BTreeMap<String, String>,
+    /// The names of the units the session groups by, as of the cycle's end, by id.
+    pub unit_names: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -500,6 +502,14 @@ impl App {
                         .flat_map(|o| [o.person_id.as_str(), o.by.as_str()]),
                 ),
         );
+        let unit_names = proposed
+            .iter()
+            .filter_map(|p| p.unit_id.as_deref())
+            .map(|u| {
+                let unit = super::UnitRef::of(&state, u, cycle.record.ends_on);
+                (unit.unit_id, unit.name)
+            })
+            .collect();
         Ok(SessionReport {
             cycle_id: cycle_id.to_string(),
             phase: cycle.phase,
@@ -507,6 +517,7 @@ impl App {
             session: view,
             overrides,
             names,
+            unit_names,
         })
     }
 

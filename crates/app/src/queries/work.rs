@@ -232,9 +232,9 @@ impl App {
                 .collect(),
             contributors: contributors.into_values().collect(),
             contributions: page.cut(
-                contributions
-                    .iter()
-                    .filter(|c| filter.keeps(c))
+                filter
+                    .apply(contributions.iter())
+                    .into_iter()
                     .map(|c| ContributionView::of(state, c))
                     .collect(),
             ),

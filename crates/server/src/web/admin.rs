@@ -67,7 +67,7 @@ fn admin_markup(
                     Outcome::Problem(message) => p class="error" role="alert" { (message) },
                     Outcome::Refused(rows) => {
                         p class="error" role="alert" { (lang.t("admin-rejected")) }
-                        div class="scroll" {
+                        div class="scroll" tabindex="0" role="region" aria-label=(lang.t("admin-rejected")) {
                             table class="bad-rows" {
                                 thead { tr {
                                     th scope="col" { (lang.t("admin-line")) }

@@ -89,7 +89,7 @@ fn distribution_table(
     html! {
         @if !rows.is_empty() {
             h3 { (title) }
-            div class="scroll" {
+            div class="scroll" tabindex="0" role="region" aria-label=(title) {
                 table class="distribution" {
                     thead { tr { th scope="col" { (title) } th scope="col" { (lang.t("board-people")) } @for b in &bands { th scope="col" { (b) } } } }
                     tbody {
@@ -174,7 +174,7 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
             @if let Some(report) = calibration {
                 p class="done" role="status" { (lang.t_with("board-calibrated", &[("ratings", report.ratings.into()), ("people", report.people.len().into())])) }
                 h2 { (lang.t("board-people")) }
-                div class="scroll" {
+                div class="scroll" tabindex="0" role="region" aria-label=(lang.t("board-people")) {
                     table class="calibrated" {
                         thead { tr {
                             th scope="col" { (lang.t("board-person")) }
@@ -214,7 +214,7 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
             @let view = &session.session;
             h2 { (lang.t("board-distribution")) }
             (distribution_chart(lang, &view.overall))
-            (distribution_table(lang, &lang.t("board-by-unit"), &view.by_unit, names))
+            (distribution_table(lang, &lang.t("board-by-unit"), &view.by_unit, &session.unit_names))
             (distribution_table(lang, &lang.t("board-by-manager"), &view.by_manager, names))
             h2 { (lang.t("board-anomalies")) }
             @let flagged: Vec<_> = view.anomalies.iter().filter(|a| a.flagged).collect();
@@ -232,7 +232,7 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
                 }
             }
             h2 { (lang.t("board-people")) }
-            div class="scroll" {
+            div class="scroll" tabindex="0" role="region" aria-label=(lang.t("board-people")) {
                 table class="proposed" {
                     thead { tr {
                         th scope="col" { (lang.t("board-person")) }
@@ -254,7 +254,7 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
             p class="help" { (lang.t("board-override-help")) }
             @if let Ok((session, _)) = &board.scores {
                 @if !session.overrides.is_empty() {
-                    div class="scroll" {
+                    div class="scroll" tabindex="0" role="region" aria-label=(lang.t("board-overrides")) {
                         table class="overrides" {
                             caption { (lang.t("board-overrides")) }
                             thead { tr {

@@ -426,3 +426,4 @@ explore-parts = { $count ->
 board-overrides = Overrides so far
 board-previous = Before
 board-by = By
+tasks-confirm-more = …and { $count } more: each node's page lists all of its contributions, newest first, with a Confirm button on each.

@@ -33,6 +33,9 @@ use valuetree_core::domain::{NodeKind, NodeStatus};
 /// The cookie holding a language the person chose.
 const LANG_COOKIE: &str = "vt_lang";
 const STYLESHEET: &str = include_str!("app.css");
+/// How many contributions waiting for confirmation the home page lists (the oldest); the
+/// node pages list them all.
+const CONFIRM_ON_HOME: usize = 5;
 
 pub fn routes() -> axum::Router<ServerState> {
     axum::Router::new()
@@ -637,7 +640,7 @@ fn tasks_section(lang: Lang, tasks: &Tasks) -> Markup {
             @if tasks.to_confirm_total > 0 {
                 h3 { (lang.t_with("tasks-confirm", &[("total", tasks.to_confirm_total.into())])) }
                 ul class="to-confirm" {
-                    @for c in &tasks.to_confirm {
+                    @for c in tasks.to_confirm.iter().take(CONFIRM_ON_HOME) {
                         li {
                             a href={ "/nodes/" (c.node.node_id) "#c-" (c.contribution_id) } { (c.node.title) } " · "
                             (c.person.name) " · " (lang.date(c.date)) " · " (c.description) " "
@@ -647,6 +650,9 @@ fn tasks_section(lang: Lang, tasks: &Tasks) -> Markup {
                         }
                     }
                 }
+            }
+            @if tasks.to_confirm_total > CONFIRM_ON_HOME {
+                p class="help" { (lang.t_with("tasks-confirm-more", &[("count", (tasks.to_confirm_total - CONFIRM_ON_HOME).into())])) }
             }
             @if !tasks.join_requests.is_empty() {
                 h3 { (lang.t("tasks-join")) }

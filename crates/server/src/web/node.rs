@@ -29,6 +29,8 @@ fn phase_label(lang: Lang, phase: Phase) -> String {
 #[derive(Deserialize, Default)]
 pub struct NodeQuery {
     offset: Option<usize>,
+    /// Set after a contribution was recorded here: the page says so.
+    recorded: Option<String>,
 }
 
 /// What was typed into the contribution form, kept when it is refused.
@@ -42,6 +44,9 @@ pub struct ContributionForm {
     effort: String,
     #[serde(default)]
     description: String,
+    /// Not typed: the page was shown right after a contribution was recorded.
+    #[serde(skip)]
+    recorded: bool,
 }
 
 /// A refusal of the form: the field it is about (if any) and what to do.
@@ -72,6 +77,9 @@ fn contribution_form(
     };
     html! {
         form method="post" action={ "/nodes/" (node_id) "/contributions" } class="stack" id="record" {
+            @if typed.recorded {
+                p class="done" role="status" { (lang.t("node-recorded")) }
+            }
             @if let Some(message) = general {
                 p class="error" role="alert" { (message) }
             }
@@ -201,7 +209,7 @@ fn node_markup(
                     ("to", shown_to.into()),
                     ("total", contributions.total.into()),
                 ])) }
-                div class="scroll" {
+                div class="scroll" tabindex="0" role="region" aria-label=(lang.t("node-contributions")) {
                     table class="contributions" {
                         thead { tr {
                             th scope="col" { (lang.t("col-person")) }
@@ -285,7 +293,12 @@ async fn load(
             offset,
             limit: PER_PAGE,
         };
-        let view = app.node_page(&actor, &node_id, &ContributionFilter::default(), page)?;
+        // Newest first: what a lead confirms is what came in last.
+        let filter = ContributionFilter {
+            newest_first: true,
+            ..ContributionFilter::default()
+        };
+        let view = app.node_page(&actor, &node_id, &filter, page)?;
         Ok((view, app.today()))
     })
     .await
@@ -300,7 +313,11 @@ pub async fn node_page(
 ) -> Response {
     match load(&state, &viewer, node_id, query.offset.unwrap_or(0)).await {
         Ok((view, today)) => {
-            node_markup(&viewer, &view, today, &ContributionForm::default(), None).into_response()
+            let typed = ContributionForm {
+                recorded: query.recorded.is_some(),
+                ..ContributionForm::default()
+            };
+            node_markup(&viewer, &view, today, &typed, None).into_response()
         }
         Err(e) => error_page(viewer.lang, e),
     }
@@ -362,7 +379,7 @@ pub async fn record(
         }
     };
     match outcome {
-        Ok(_) => redirect(&format!("/nodes/{node_id}")),
+        Ok(_) => redirect(&format!("/nodes/{node_id}?recorded=1#record")),
         Err(problem) => match load(&state, &viewer, node_id, 0).await {
             Ok((view, today)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -399,3 +399,4 @@ explore-parts = { $node }的{ $count }个组成部分
 board-overrides = 已有的调整
 board-previous = 调整前
 board-by = 调整人
+tasks-confirm-more = ……另有{ $count }条：每个节点的页面按时间倒序列出其全部贡献，每条都有“确认”按钮。

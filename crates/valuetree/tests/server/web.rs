@@ -325,14 +325,25 @@ fn a_person_records_work_on_a_node_page_and_its_lead_confirms_it_there() {
     );
     assert_eq!(
         (status, header(&headers, "location")),
-        (303, Some("/nodes/INI3"))
+        (303, Some("/nodes/INI3?recorded=1#record"))
+    );
+    let (_, _, body) = server.request("GET", "/nodes/INI3?recorded=1", &[("Cookie", &chloe)], None);
+    let shown = Html::parse_document(&body);
+    assert_eq!(
+        text(&select(&shown, "#record [role=status]")[0]),
+        "Recorded."
     );
 
-    // Hana leads INI3: she sees Chloe's new contribution with a Confirm button, and confirms.
+    // Hana leads INI3: she sees Chloe's new contribution first, with a Confirm button, and
+    // confirms.
     let hana = sign_in(&server, "hana", "hana's long password");
     let (_, _, body) = server.request("GET", "/nodes/INI3", &[("Cookie", &hana)], None);
     let node = Html::parse_document(&body);
     let rows = select(&node, "table.contributions tbody tr");
+    assert!(
+        text(&rows[0]).contains("Colour contrast audit"),
+        "newest first"
+    );
     let audit = rows
         .iter()
         .find(|row| text(row).contains("Colour contrast audit"))
@@ -811,7 +822,7 @@ fn anyone_raises_a_flagpole_and_colleagues_ask_to_join_it() {
 }
 
 /// The English interface strings without arguments (from the catalogue the server ships).
-fn english_strings() -> Vec<String> {
+pub(super) fn english_strings() -> Vec<String> {
     let catalogue = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/web/en.ftl"),
     )
@@ -1016,6 +1027,14 @@ fn hr_calibrates_a_cycle_on_the_board_and_overrides_a_score_with_a_reason() {
         "{calibrated:?}"
     );
     assert!(!select(&board, "svg.bars[role=img] rect.bar").is_empty());
+    let units: Vec<String> = select(&board, "table.distribution tbody th")
+        .iter()
+        .map(text)
+        .collect();
+    assert!(
+        units.iter().any(|u| u == "Payments team"),
+        "units by name: {units:?}"
+    );
     // Overrides belong to the calibration phase: HR moves the cycle there first.
     let (status, _, _) = post("/cycles/2024/phase", "phase=calibration");
     assert_eq!(status, 303);

@@ -42,6 +42,10 @@ pub struct Snapshot {
     node_credit: Mutex<HashMap<u32, Arc<Vec<Explanation>>>>,
     /// Everyone's placement on a date, for the dates asked.
     placements: Mutex<HashMap<NaiveDate, Arc<OrgOnDate>>>,
+    /// The reviews asked of a person in a cycle, by (cycle, person): every home page shows
+    /// them, and they take dozens of reviewer rankings to find.
+    pub(crate) reviews_to_write:
+        Mutex<HashMap<(String, String), Arc<crate::queries::ReviewsToWrite>>>,
 }
 
 /// The organisation on one date: everyone's placement, sorted by unit then person, and each
@@ -79,6 +83,7 @@ impl Snapshot {
             parents: OnceLock::new(),
             node_credit: Mutex::new(HashMap::new()),
             placements: Mutex::new(HashMap::new()),
+            reviews_to_write: Mutex::new(HashMap::new()),
         }
     }
 

@@ -17,6 +17,9 @@ use valuetree_store::By;
 /// further off than this rarely ranks them among their reviewers, and the list says so.
 pub const REVIEW_CANDIDATES: usize = 60;
 
+/// How many people's lists of reviews to write a snapshot keeps.
+const REVIEW_LISTS_KEPT: usize = 4096;
+
 /// A review the person is asked to write.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReviewToWrite {
@@ -163,6 +166,28 @@ impl App {
             authz::administer(actor)?;
         }
         let snapshot = self.snapshot()?;
+        let key = (cycle_id.to_string(), person_id.to_string());
+        if let Ok(kept) = snapshot.reviews_to_write.lock()
+            && let Some(found) = kept.get(&key)
+        {
+            return Ok((**found).clone());
+        }
+        let found = self.find_reviews_to_write(&snapshot, cycle_id, person_id)?;
+        if let Ok(mut kept) = snapshot.reviews_to_write.lock() {
+            if kept.len() >= REVIEW_LISTS_KEPT {
+                kept.clear();
+            }
+            kept.insert(key, std::sync::Arc::new(found.clone()));
+        }
+        Ok(found)
+    }
+
+    fn find_reviews_to_write(
+        &self,
+        snapshot: &Snapshot,
+        cycle_id: &str,
+        person_id: &str,
+    ) -> AppResult<ReviewsToWrite> {
         let structure = &snapshot.state;
         let cycle = structure
             .reviews
@@ -273,7 +298,7 @@ impl App {
             .map(|c| (c.record.contribution_id.clone(), c))
             .collect();
         for candidate in &candidates {
-            loader.around(&snapshot, candidate, &mut work)?;
+            loader.around(snapshot, candidate, &mut work)?;
         }
         let mut reviews = Vec::new();
         for candidate in &candidates {

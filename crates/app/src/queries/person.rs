@@ -32,6 +32,8 @@ pub struct PersonRecordView {
     pub memberships: Vec<MembershipView>,
     /// Nodes the person leads now.
     pub leads: Vec<LedNode>,
+    /// The hand-overs the person gave or received, oldest first.
+    pub handovers: Vec<PersonHandover>,
     /// Ratings, feedback and credit, as this viewer may see them (`None`: none at all).
     pub private: Option<PrivateRecord>,
 }
@@ -96,6 +98,16 @@ pub struct MembershipView {
     pub role: String,
     pub joined_on: NaiveDate,
     pub left_on: Option<NaiveDate>,
+}
+
+/// A node handed over by or to the person.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PersonHandover {
+    pub date: NaiveDate,
+    pub node: NodeRef,
+    pub from: Option<PersonRef>,
+    pub to: Option<PersonRef>,
+    pub note: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -239,6 +251,22 @@ impl App {
                 status: n.status,
             })
             .collect();
+        let mut handovers: Vec<PersonHandover> = state
+            .handovers
+            .values()
+            .filter(|h| {
+                h.from_lead_id.as_deref() == Some(person_id)
+                    || h.to_lead_id.as_deref() == Some(person_id)
+            })
+            .map(|h| PersonHandover {
+                date: h.date,
+                node: NodeRef::of(state, &h.node_id),
+                from: h.from_lead_id.as_deref().map(|p| PersonRef::of(state, p)),
+                to: h.to_lead_id.as_deref().map(|p| PersonRef::of(state, p)),
+                note: h.note.clone(),
+            })
+            .collect();
+        handovers.sort_by(|a, b| (a.date, &a.node.node_id).cmp(&(b.date, &b.node.node_id)));
         let private = self.private_record(actor, person_id, with_credit, &snapshot)?;
         if let Some(private) = &private {
             self.note_private_read(
@@ -279,6 +307,7 @@ impl App {
             ),
             memberships,
             leads,
+            handovers,
             private,
         })
     }

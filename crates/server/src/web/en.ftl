@@ -20,7 +20,7 @@ home-mine = { $count ->
    *[other] { $count } contributions, effort { $effort }
 }
 home-history = Where I have worked
-home-history-help = Every unit and manager, oldest first: a reorganisation adds a line here and takes nothing away.
+home-history-help = Every unit and manager, every node joined and left, every hand-over, oldest first: a reorganisation adds a line here and takes nothing away.
 home-history-empty = No assignment recorded.
 home-manager = manager { $name }
 home-no-manager = no manager
@@ -427,3 +427,7 @@ board-overrides = Overrides so far
 board-previous = Before
 board-by = By
 tasks-confirm-more = …and { $count } more: each node's page lists all of its contributions, newest first, with a Confirm button on each.
+home-joined = joined
+home-left = left
+home-took-over = took over from { $name }:
+home-handed-over = handed over to { $name }:

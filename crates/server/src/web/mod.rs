@@ -460,29 +460,76 @@ fn tree_items(lang: Lang, nodes: &[TreeNode]) -> Markup {
     }
 }
 
+/// The person's record across reorganisations as one timeline, oldest first: every unit and
+/// manager (with the span), the nodes joined and left, and the hand-overs given or received.
 fn history(lang: Lang, record: &PersonRecordView) -> Markup {
+    let me = record.person.person_id.as_str();
+    let mut entries: Vec<(valuetree_core::NaiveDate, u8, Markup)> = Vec::new();
+    for item in &record.history {
+        entries.push((
+            item.valid_from,
+            0,
+            html! {
+                span class="when" {
+                    (lang.date(item.valid_from)) " – "
+                    @match item.valid_to {
+                        Some(to) => (lang.date(to)),
+                        None => (lang.t("home-until-now")),
+                    }
+                }
+                " "
+                span class="unit" { (item.unit.name) }
+                " · "
+                @match &item.manager {
+                    Some(m) => (lang.t_with("home-manager", &[("name", m.name.clone().into())])),
+                    None => (lang.t("home-no-manager")),
+                }
+            },
+        ));
+    }
+    let node_link = |node: &valuetree_app::queries::NodeRef| {
+        html! { a href={ "/nodes/" (node.node_id) } { (node.title) } }
+    };
+    for m in &record.memberships {
+        entries.push((
+            m.joined_on,
+            1,
+            html! { span class="when" { (lang.date(m.joined_on)) } " " (lang.t("home-joined")) " " (node_link(&m.node)) " · " (m.role) },
+        ));
+        if let Some(left) = m.left_on {
+            entries.push((
+                left,
+                2,
+                html! { span class="when" { (lang.date(left)) } " " (lang.t("home-left")) " " (node_link(&m.node)) },
+            ));
+        }
+    }
+    for h in &record.handovers {
+        let received = h.to.as_ref().is_some_and(|p| p.person_id == me);
+        let other = if received { &h.from } else { &h.to };
+        let other = other
+            .as_ref()
+            .map_or_else(|| "—".to_string(), |p| p.name.clone());
+        entries.push((
+            h.date,
+            3,
+            html! {
+                span class="when" { (lang.date(h.date)) } " "
+                @if received { (lang.t_with("home-took-over", &[("name", other.into())])) }
+                @else { (lang.t_with("home-handed-over", &[("name", other.into())])) }
+                " " (node_link(&h.node))
+                @if !h.note.is_empty() { " — " (h.note) }
+            },
+        ));
+    }
+    entries.sort_by_key(|(date, order, _)| (*date, *order));
     html! {
-        @if record.history.is_empty() {
+        @if entries.is_empty() {
             p class="empty" { (lang.t("home-history-empty")) }
         } @else {
             ol class="timeline" {
-                @for item in &record.history {
-                    li {
-                        span class="when" {
-                            (lang.date(item.valid_from)) " – "
-                            @match item.valid_to {
-                                Some(to) => (lang.date(to)),
-                                None => (lang.t("home-until-now")),
-                            }
-                        }
-                        " "
-                        span class="unit" { (item.unit.name) }
-                        " · "
-                        @match &item.manager {
-                            Some(m) => (lang.t_with("home-manager", &[("name", m.name.clone().into())])),
-                            None => (lang.t("home-no-manager")),
-                        }
-                    }
+                @for (_, order, entry) in &entries {
+                    li class=(["unit", "joined", "left", "handover"][*order as usize]) { (entry) }
                 }
             }
         }

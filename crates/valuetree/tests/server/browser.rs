@@ -632,7 +632,9 @@ async fn journeys(browser: &mut Browser<'_>, all: &[Persona], server: &Server) {
     browser
         .visit(&format!("/people/{}", report.0), "report-record")
         .await;
-    let history = browser.texts("section[aria-labelledby=history] li").await;
+    let history = browser
+        .texts("section[aria-labelledby=history] li.unit")
+        .await;
     assert!(
         history.iter().any(|h| !h.contains(&manager.name))
             && history.iter().any(|h| h.contains(&manager.name)),

@@ -413,13 +413,36 @@ fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
     assert_eq!(status, 200, "{body}");
     let page = Html::parse_document(&body);
     assert!(text(&select(&page, "h1")[0]).contains("Chloe Martin"));
-    // Her whole history, including the unit and manager before Grace.
-    let history = select(&page, "ol.timeline li")
+    // Her whole history, including the unit and manager before Grace, and the nodes she
+    // joined, on one timeline.
+    let history = select(&page, "ol.timeline li.unit")
         .iter()
         .map(text)
         .collect::<Vec<_>>();
     assert_eq!(history.len(), 2, "{history:?}");
     assert!(history[0].contains("manager"), "{history:?}");
+    let joined = select(&page, "ol.timeline li.joined")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        joined
+            .iter()
+            .any(|j| j.contains("joined Accessible storefront")),
+        "{joined:?}"
+    );
+    // Ivan's shows the hand-over of Checkout redesign to Dan when Mobile Lab was wound down.
+    let (_, _, body) = server.request("GET", "/people/P10", &[("Cookie", &grace)], None);
+    let handovers = select(&Html::parse_document(&body), "ol.timeline li.handover")
+        .iter()
+        .map(text)
+        .collect::<Vec<_>>();
+    assert!(
+        handovers
+            .iter()
+            .any(|h| h.contains("handed over to Dan Kowalski") && h.contains("Checkout redesign")),
+        "{handovers:?}"
+    );
     let ratings = select(&page, "ul.ratings li")
         .iter()
         .map(text)

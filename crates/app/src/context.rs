@@ -46,7 +46,13 @@ pub struct Snapshot {
     /// them, and they take dozens of reviewer rankings to find.
     pub(crate) reviews_to_write:
         Mutex<HashMap<(String, String), Arc<crate::queries::ReviewsToWrite>>>,
+    /// The master data with one cycle's ratings and scores, by cycle (see `cycle_state`).
+    pub(crate) cycle_states: Mutex<HashMap<String, Arc<State>>>,
 }
+
+/// How many cycles' states a snapshot keeps: each is a copy of the master data, so one (the
+/// cycle being calibrated).
+pub(crate) const CYCLE_STATES_KEPT: usize = 1;
 
 /// The organisation on one date: everyone's placement, sorted by unit then person, and each
 /// unit's head count.
@@ -84,6 +90,7 @@ impl Snapshot {
             node_credit: Mutex::new(HashMap::new()),
             placements: Mutex::new(HashMap::new()),
             reviews_to_write: Mutex::new(HashMap::new()),
+            cycle_states: Mutex::new(HashMap::new()),
         }
     }
 

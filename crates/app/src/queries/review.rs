@@ -234,18 +234,34 @@ pub fn proposed_scores(state: &State, cycle_id: &str) -> AppResult<Vec<Proposed>
 
 impl App {
     /// The master data with a cycle's ratings and scores (and every contribution, if `all`).
-    fn cycle_state(&self, cycle_id: &str, all: bool) -> AppResult<State> {
-        let preload = if all {
-            Preload::All
-        } else {
-            Preload::Ids {
-                contributions: Vec::new(),
-                outcomes: Vec::new(),
-                cycles: vec![cycle_id.to_string()],
-            }
+    /// Without the contributions it is kept with the snapshot: a calibration board reads it
+    /// three times a view, and only a write (a new snapshot) changes it.
+    fn cycle_state(&self, cycle_id: &str, all: bool) -> AppResult<std::sync::Arc<State>> {
+        if all {
+            let state = self.read(|store| Ok(store.load_state(&Preload::All)?))?;
+            cycle_of(&state, cycle_id)?;
+            return Ok(std::sync::Arc::new(state));
+        }
+        let snapshot = self.snapshot()?;
+        if let Ok(kept) = snapshot.cycle_states.lock()
+            && let Some(state) = kept.get(cycle_id)
+        {
+            return Ok(state.clone());
+        }
+        let preload = Preload::Ids {
+            contributions: Vec::new(),
+            outcomes: Vec::new(),
+            cycles: vec![cycle_id.to_string()],
         };
         let state = self.read(|store| Ok(store.load_state(&preload)?))?;
         cycle_of(&state, cycle_id)?;
+        let state = std::sync::Arc::new(state);
+        if let Ok(mut kept) = snapshot.cycle_states.lock() {
+            if kept.len() >= crate::context::CYCLE_STATES_KEPT {
+                kept.clear();
+            }
+            kept.insert(cycle_id.to_string(), state.clone());
+        }
         Ok(state)
     }
 

@@ -17,7 +17,7 @@ use valuetree_app::queries::{FinalReport, SessionReport};
 use valuetree_core::review::CyclePhase;
 use valuetree_core::review::session::Distribution;
 
-fn phase_label(lang: Lang, phase: CyclePhase) -> String {
+pub(crate) fn phase_label(lang: Lang, phase: CyclePhase) -> String {
     lang.t(&format!("cycle-phase-{}", phase.as_str()))
 }
 

@@ -431,3 +431,7 @@ home-joined = joined
 home-left = left
 home-took-over = took over from { $name }:
 home-handed-over = handed over to { $name }:
+person-credit = Credit
+person-credit-help = Their share of the value realised by the nodes they contributed to.
+person-tree = What their work served
+person-tree-help = From customer needs down to the work they did: every node they contributed to, with what it is part of.

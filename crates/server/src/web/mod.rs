@@ -543,14 +543,14 @@ fn record_sections(lang: Lang, record: &PersonRecordView, nodes: &[TreeNode], ow
     html! {
         @if let Some(credit) = credit {
             section aria-labelledby="credit" {
-                h2 id="credit" { (lang.t("home-credit")) }
+                h2 id="credit" { (lang.t(if own { "home-credit" } else { "person-credit" })) }
                 p class="figure" { (lang.number(credit, 2)) }
-                p class="help" { (lang.t("home-credit-help")) }
+                p class="help" { (lang.t(if own { "home-credit-help" } else { "person-credit-help" })) }
             }
         }
         section aria-labelledby="tree" {
-            h2 id="tree" { (lang.t("home-tree")) }
-            p class="help" { (lang.t("home-tree-help")) }
+            h2 id="tree" { (lang.t(if own { "home-tree" } else { "person-tree" })) }
+            p class="help" { (lang.t(if own { "home-tree-help" } else { "person-tree-help" })) }
             @if nodes.is_empty() {
                 p class="empty" { (lang.t(if own { "home-tree-empty" } else { "person-tree-empty" })) }
             } @else {

@@ -4,6 +4,7 @@
 //! entries, values behaviours with evidence, and who reviews them (added or removed with a
 //! reason). The app decides who may see and change what.
 
+use super::cycles::phase_label;
 use super::i18n::Lang;
 use super::{Viewer, error_page, page, redirect, refused_origin};
 use crate::auth::same_origin;
@@ -25,10 +26,6 @@ use valuetree_core::review::{
     BehaviourAssessment, Circle, CyclePhase, CycleRecord, GoalRecord, KeyResult, Measurement,
     RatingRecord, RatingStatus, ReviewerChange, SelfReviewEntry,
 };
-
-fn phase_label(lang: Lang, phase: CyclePhase) -> String {
-    lang.t(&format!("cycle-phase-{}", phase.as_str()))
-}
 
 /// As whom a reviewer reviews: in the reviewer's words (`to_write`: "as their manager") or
 /// in the ratee's ("your manager").
@@ -401,8 +398,13 @@ pub async fn rate(
         let relationship = if own {
             Relationship::SelfReview
         } else {
-            let me = actor.person_id().unwrap_or_default().to_string();
-            app.reviews_to_write(&actor, &cycle_c, &me)?
+            let me = actor.person_id().ok_or_else(|| {
+                valuetree_app::AppError::forbidden(
+                    valuetree_app::authz::rule::OWN_WORK_ONLY,
+                    "a service account is nobody's reviewer",
+                )
+            })?;
+            app.reviews_to_write(&actor, &cycle_c, me)?
                 .reviews
                 .into_iter()
                 .find(|r| r.ratee.person_id == ratee_c)

@@ -404,3 +404,7 @@ home-joined = 加入
 home-left = 离开
 home-took-over = 从{ $name }接手：
 home-handed-over = 移交给{ $name }：
+person-credit = 贡献值
+person-credit-help = 其所参与节点实现的价值中归于其本人的份额。
+person-tree = 其工作服务于什么
+person-tree-help = 从客户需求往下，到其完成的工作：其参与的每个节点，以及它所属的部分。

@@ -413,6 +413,7 @@ fn a_person_page_shows_another_record_as_far_as_the_viewer_may_see_it() {
     assert_eq!(status, 200, "{body}");
     let page = Html::parse_document(&body);
     assert!(text(&select(&page, "h1")[0]).contains("Chloe Martin"));
+    assert_eq!(text(&select(&page, "h2#tree")[0]), "What their work served");
     // Her whole history, including the unit and manager before Grace, and the nodes she
     // joined, on one timeline.
     let history = select(&page, "ol.timeline li.unit")

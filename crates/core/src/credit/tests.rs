@@ -351,7 +351,80 @@ fn subtree(w: &World, root: u32) -> Vec<u32> {
     seen
 }
 
+/// A team rule for tests: person p counts at node v on the days where a hash of (p, v, the
+/// ten-day block) is not a multiple of three.
+struct PatchyTeams(u64);
+
+impl TeamRule for PatchyTeams {
+    fn spans(&self, node: u32, from: Day, to: Day, people: &[u32], spans: &mut [Vec<(Day, Day)>]) {
+        for (person, out) in people.iter().zip(spans.iter_mut()) {
+            for d in from..=to {
+                let h = (u64::from(*person) * 31 + u64::from(node) * 17 + (d / 10) as u64)
+                    .wrapping_mul(self.0 | 1)
+                    >> 7;
+                if h % 3 != 0 {
+                    match out.last_mut() {
+                        Some(last) if last.1 + 1 == d => last.1 = d,
+                        _ => out.push((d, d)),
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct EveryoneCounts;
+
+impl TeamRule for EveryoneCounts {
+    fn spans(&self, _: u32, from: Day, to: Day, _: &[u32], spans: &mut [Vec<(Day, Day)>]) {
+        spans.iter_mut().for_each(|s| s.push((from, to)));
+    }
+}
+
 proptest! {
+    #[test]
+    fn the_team_view_with_everyone_on_the_team_is_valuetree(w in world()) {
+        for policy in [Policy::default(), Policy { half_life_days: 20.0, ..Policy::default() }, peered()] {
+            let e = engine(&w, policy);
+            let team = e.team_view(&EveryoneCounts);
+            for p in 0..PEOPLE as u32 {
+                prop_assert!(close(team.credit[p as usize], e.credit(p)), "person {p}: {} vs {}", team.credit[p as usize], e.credit(p));
+            }
+            prop_assert!(close(team.unattributed, e.total_unattributed()));
+            prop_assert!(team.differences.iter().all(|d| d.off_team_from.is_none()));
+        }
+    }
+
+    #[test]
+    fn kept_credit_sums_to_the_change_in_unattributed_value(w in world(), seed in any::<u64>()) {
+        for policy in [Policy::default(), Policy { half_life_days: 20.0, ..Policy::default() }, peered(), Policy { max_share_per_node: 0.6, ..Policy::default() }] {
+            let e = engine(&w, policy);
+            let team = e.team_view(&PatchyTeams(seed));
+            let kept: f64 = (0..PEOPLE as u32).map(|p| e.credit(p) - team.credit[p as usize]).sum();
+            let total: f64 = w.outcomes.iter().map(|o| o.value).sum();
+            prop_assert!((kept - (team.unattributed - e.total_unattributed())).abs() <= 1e-9 * total.max(1.0),
+                "kept {kept} vs unattributed {} -> {}", e.total_unattributed(), team.unattributed);
+            // The differences itemise each person's kept credit.
+            for p in 0..PEOPLE as u32 {
+                let itemised: f64 = team.differences.iter().filter(|d| d.person == p).map(|d| d.credit - d.team_credit).sum();
+                let kept = e.credit(p) - team.credit[p as usize];
+                prop_assert!((itemised - kept).abs() <= 1e-9 * total.max(1.0), "person {p}: {itemised} vs {kept}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_team_sweep_matches_the_literal_reading(w in world(), seed in any::<u64>()) {
+        for policy in [Policy::default(), Policy { half_life_days: 20.0, ..Policy::default() }] {
+            let e = engine(&w, policy);
+            let (fast, literal) = (e.team_view(&PatchyTeams(seed)), e.team_view_by(&PatchyTeams(seed), true));
+            for p in 0..PEOPLE as u32 {
+                prop_assert!(close(fast.credit[p as usize], literal.credit[p as usize]), "person {p}: {} vs {}", fast.credit[p as usize], literal.credit[p as usize]);
+            }
+            prop_assert!(close(fast.unattributed, literal.unattributed));
+        }
+    }
+
     #[test]
     fn value_is_conserved(w in world()) {
         for policy in [Policy::default(), Policy { half_life_days: 20.0, max_share_per_node: 0.6, ..Policy::default() }, peered(), Policy { max_share_per_node: 0.6, ..peered() }] {

@@ -77,6 +77,19 @@ impl Engine {
         scratch: &mut AllocScratch,
         credit: &mut dyn FnMut(u32, f64),
     ) -> (f64, f64) {
+        self.allocate_counting(node, arrivals, scratch, |_| true, credit)
+    }
+
+    /// [`Engine::allocate_with`] counting only the slots `counts` keeps (the others weigh
+    /// zero, as if never recorded): the team view's reference path.
+    pub(super) fn allocate_counting(
+        &self,
+        node: usize,
+        arrivals: &[Arrival],
+        scratch: &mut AllocScratch,
+        counts: impl Fn(&Slot) -> bool,
+        credit: &mut dyn FnMut(u32, f64),
+    ) -> (f64, f64) {
         if arrivals.is_empty() {
             return (0.0, 0.0);
         }
@@ -86,7 +99,7 @@ impl Engine {
             bucket,
         } = scratch;
         let (first, second) = self.slots_of(node);
-        let slots = || first.iter().chain(second);
+        let slots = || first.iter().chain(second).filter(|s| counts(s));
         let sorted: std::borrow::Cow<[Arrival]> = if arrivals.is_sorted_by_key(|a| a.date) {
             std::borrow::Cow::Borrowed(arrivals)
         } else {

@@ -329,7 +329,9 @@ mod explain;
 mod incremental;
 mod peer;
 mod spread;
+mod team;
 use peer::PeerPools;
+pub use team::{TeamDifference, TeamRule, TeamView};
 
 impl Engine {
     /// Builds the engine and credits every outcome of `data`.

@@ -362,7 +362,7 @@ impl TeamRule for PatchyTeams {
                 let h = (u64::from(*person) * 31 + u64::from(node) * 17 + (d / 10) as u64)
                     .wrapping_mul(self.0 | 1)
                     >> 7;
-                if h % 3 != 0 {
+                if !h.is_multiple_of(3) {
                     match out.last_mut() {
                         Some(last) if last.1 + 1 == d => last.1 = d,
                         _ => out.push((d, d)),

@@ -576,6 +576,11 @@ impl Engine {
         people
     }
 
+    /// The first day value reached `node` (an outcome there or passed down to it), if any.
+    pub fn first_value_day(&self, node: u32) -> Option<Day> {
+        self.arrivals.of(node as usize).iter().map(|a| a.date).min()
+    }
+
     /// The nodes a person contributed to.
     pub fn nodes_of(&self, person: u32) -> Vec<u32> {
         (0..self.nodes.len() as u32)

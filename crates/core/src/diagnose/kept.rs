@@ -229,8 +229,8 @@ pub fn kept_by_cause(
     kept: &KeptCredit,
     reorganisation_days: &[NaiveDate],
 ) -> Vec<(KeptCause, Option<NaiveDate>, KeptTotals)> {
-    let mut groups: BTreeMap<(KeptCause, Option<NaiveDate>), (KeptTotals, Vec<&str>)> =
-        BTreeMap::new();
+    type Group<'k> = (KeptTotals, Vec<&'k str>);
+    let mut groups: BTreeMap<(KeptCause, Option<NaiveDate>), Group<'_>> = BTreeMap::new();
     for p in &kept.people {
         for n in &p.nodes {
             let key = match (n.reason, n.cause_date) {

@@ -110,7 +110,7 @@ pub(super) fn org() -> State {
 
 pub(super) fn work() -> CreditData {
     let mut d = CreditData::default();
-    let mut add = |d: &mut CreditData, who: &str, node: &str, on: &str| {
+    let add = |d: &mut CreditData, who: &str, node: &str, on: &str| {
         let (person, node) = (d.person(who), d.node(node, ""));
         d.contributions.push(CreditContribution {
             person,

@@ -37,6 +37,8 @@ pub mod rule {
     pub const ADMIN_ADMINISTERS: &str = "admin-administers";
     pub const ORGANISATION_WIDE_VIEWS: &str = "organisation-wide-views-are-hr";
     pub const SIGNED_IN: &str = "signed-in-employee";
+    pub const DIAGNOSTICS_ARE_HR: &str = "diagnostics-are-hr";
+    pub const REORGANISATIONS_BY_HR_OR_ADMIN: &str = "reorganisations-by-hr-or-admin";
 }
 
 type Decision = Result<(), AppError>;
@@ -238,6 +240,26 @@ pub fn read_organisation(state: &State, actor: &Actor, cycle_id: Option<&str>) -
             "organisation-wide performance data is for HR (and a cycle's calibration committee)"
                 .into()
         },
+    )
+}
+
+/// The organisation's diagnostics (credit kept, churn, collaboration, tree health, a
+/// reorganisation's what-if): they show people's credit, so HR and the operator only.
+pub fn diagnose(actor: &Actor) -> Decision {
+    allow_if(
+        operator_or(actor, Role::Hr),
+        rule::DIAGNOSTICS_ARE_HR,
+        || "the organisation's diagnostics show people's credit: they are for HR".into(),
+    )
+}
+
+/// Recording a reorganisation plan (assignments and unit changes): HR, who plans it, an
+/// administrator, who records org changes, or the operator.
+pub fn reorganise(actor: &Actor) -> Decision {
+    allow_if(
+        operator_or(actor, Role::Hr) || actor.has_role(Role::Admin),
+        rule::REORGANISATIONS_BY_HR_OR_ADMIN,
+        || "a reorganisation is recorded by HR or an administrator".into(),
     )
 }
 

@@ -888,7 +888,7 @@ impl Directory {
 
 /// The credit engine over `data`. The engine works on two threads; one that panics is an
 /// internal error here, never half of the credit silently missing.
-fn build_engine(data: CreditData, policy: Policy) -> AppResult<Engine> {
+pub(crate) fn build_engine(data: CreditData, policy: Policy) -> AppResult<Engine> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Engine::new(data, policy)))
         .map_err(|_| AppError::Internal("the credit engine failed (a worker panicked)".into()))?
         .map_err(|e| AppError::Internal(e.to_string()))

@@ -10,7 +10,9 @@
 
 mod csv_files;
 mod ledger_file;
+pub mod plan;
 pub mod ratings;
+mod small_csv;
 
 pub use csv_files::{CsvStream, Kind, parse_csv, stream_csv};
 pub use ledger_file::parse_ledger;

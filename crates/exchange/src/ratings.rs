@@ -1,6 +1,7 @@
 //! The ratings file: `cycle_id,rater_id,ratee_id,relationship,dimension,score,comment`, with
 //! optional `ratee_unit,rater_unit` (the units the two belonged to in that cycle).
 
+use crate::small_csv::{SmallCsv, row_error};
 use std::collections::HashMap;
 use std::io::Read;
 use valuetree_core::domain::Relationship;
@@ -27,75 +28,13 @@ const OPTIONAL: [&str; 3] = ["ratee_unit", "rater_unit", "status"];
 
 /// Reads a ratings file; every bad row is reported (line, column, reason).
 pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(reader);
-    let error = |line: u64, column: Option<&str>, reason: String| RowError {
-        line,
-        column: column.map(str::to_string),
-        reason,
-    };
-    let headers = csv
-        .headers()
-        .map_err(|e| vec![error(1, None, format!("cannot read the header: {e}"))])?
-        .clone();
-    let mut columns: HashMap<String, usize> = HashMap::new();
+    let mut csv = SmallCsv::open(reader, REQUIRED, &OPTIONAL, "a ratings file")?;
     let mut errors = Vec::new();
-    for (i, name) in headers.iter().enumerate() {
-        let name = name.trim().trim_start_matches('\u{feff}');
-        if !REQUIRED.contains(&name) && !OPTIONAL.contains(&name) {
-            errors.push(error(
-                1,
-                Some(name),
-                format!(
-                    "unknown column; the columns are: {}, [{}]",
-                    REQUIRED.join(","),
-                    OPTIONAL.join(",")
-                ),
-            ));
-        }
-        columns.insert(name.to_string(), i);
-    }
-    for &name in REQUIRED {
-        if !columns.contains_key(name) {
-            errors.push(error(
-                1,
-                Some(name),
-                format!(
-                    "missing column; a ratings file needs: {}",
-                    REQUIRED.join(",")
-                ),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match csv.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                errors.push(error(
-                    e.position().map_or(0, |p| p.line()),
-                    None,
-                    format!("not a valid CSV row: {e}"),
-                ));
-                break;
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        let get = |name: &str| {
-            columns
-                .get(name)
-                .and_then(|&i| record.get(i))
-                .map(str::trim)
-                .unwrap_or("")
-        };
-        let mut bad = |column: &str, reason: String| errors.push(error(line, Some(column), reason));
+    while let Some(line) = csv.next_row(&mut errors) {
+        let get = |name: &str| csv.get(name);
+        let mut bad =
+            |column: &str, reason: String| errors.push(row_error(line, Some(column), reason));
         for name in ["cycle_id", "rater_id", "ratee_id", "dimension"] {
             if get(name).is_empty() {
                 bad(name, "is empty; a value is required".into());

@@ -125,6 +125,15 @@ enum Command {
     /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
     /// database, and print the demo personas with their stories.
     Demo,
+    /// HR's diagnostics of the organisation: credit kept through reorganisations, churn hot
+    /// spots, collaboration across units, the value tree's health, rating anomalies.
+    Diagnose {
+        #[command(subcommand)]
+        command: commands::diagnose::DiagnoseCommand,
+    },
+    /// What a reorganisation plan (CSV) would do to managers and to the work in flight;
+    /// `--apply` records it.
+    Whatif(commands::diagnose::WhatIfArgs),
     /// Compare each way of scoring people with the simulated truth (Spearman, deciles, and the
     /// people moved off their work before it bore fruit).
     Fairness(commands::fairness::FairnessArgs),
@@ -212,6 +221,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(args) => commands::calibrate::run(&app, &actor, args),
         Command::Cycle { command } => commands::cycle::run(&app, &actor, command),
         Command::Demo => commands::demo::run(&app, &actor),
+        Command::Diagnose { command } => commands::diagnose::run(&app, &actor, command),
+        Command::Whatif(args) => commands::diagnose::whatif(&app, &actor, args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! before it returns anything private.
 
 mod credit;
+mod diagnose;
 mod explore;
 mod org;
 mod person;
@@ -11,6 +12,7 @@ mod tree;
 mod work;
 
 pub use credit::*;
+pub use diagnose::*;
 pub use explore::*;
 pub use org::*;
 pub use person::*;

@@ -236,7 +236,11 @@ impl App {
     /// The master data with a cycle's ratings and scores (and every contribution, if `all`).
     /// Without the contributions it is kept with the snapshot: a calibration board reads it
     /// three times a view, and only a write (a new snapshot) changes it.
-    fn cycle_state(&self, cycle_id: &str, all: bool) -> AppResult<std::sync::Arc<State>> {
+    pub(crate) fn cycle_state(
+        &self,
+        cycle_id: &str,
+        all: bool,
+    ) -> AppResult<std::sync::Arc<State>> {
         if all {
             let state = self.read(|store| Ok(store.load_state(&Preload::All)?))?;
             cycle_of(&state, cycle_id)?;

@@ -187,7 +187,7 @@ pub fn collaboration(
         from,
         to,
         as_of,
-        effort: counted.iter().map(|c| c.3).sum(),
+        effort: counted.iter().fold(0.0, |sum, c| sum + c.3),
         matrix: entries,
         initiatives,
         bridges,

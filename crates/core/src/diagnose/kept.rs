@@ -18,6 +18,9 @@ pub enum OffTeamReason {
     Moved,
     /// The node had a new lead by the outcome's date, in another unit.
     HandedOver,
+    /// The node's lead had left (or had no unit) by the outcome's date: an org-chart tool
+    /// has no team to credit.
+    LeadLeft,
     /// Not in the lead's unit even when they contributed: cross-unit work, which an org-chart
     /// tool never credits.
     OtherUnit,
@@ -29,6 +32,7 @@ impl OffTeamReason {
             OffTeamReason::Left => "left",
             OffTeamReason::Moved => "moved",
             OffTeamReason::HandedOver => "handed_over",
+            OffTeamReason::LeadLeft => "lead_left",
             OffTeamReason::OtherUnit => "other_unit",
         }
     }
@@ -161,7 +165,18 @@ fn why_off_team(
         return (OffTeamReason::OtherUnit, None);
     }
     let within = |d: &Day| contributed < *d && *d <= off;
-    if timeline.lead_on(node_id, contributed) != timeline.lead_on(node_id, off) {
+    let lead = timeline.lead_on(node_id, off);
+    if let Some(lead) = lead
+        && timeline.unit_on(lead, off).is_none()
+    {
+        let line = timeline.line(lead);
+        let gone = line.left.map(|l| l + 1).filter(within);
+        return (OffTeamReason::LeadLeft, gone);
+    }
+    if lead.is_none() {
+        return (OffTeamReason::LeadLeft, None);
+    }
+    if timeline.lead_on(node_id, contributed) != lead {
         let handed = timeline
             .handover_days(node_id)
             .iter()
@@ -171,7 +186,7 @@ fn why_off_team(
         return (OffTeamReason::HandedOver, handed);
     }
     let mut changes: Vec<Day> = line.stints.iter().map(|s| s.from).collect();
-    if let Some(lead) = timeline.lead_on(node_id, off) {
+    if let Some(lead) = lead {
         changes.extend(timeline.line(lead).stints.iter().map(|s| s.from));
     }
     (
@@ -217,6 +232,7 @@ pub enum KeptCause {
     /// A move on a date that is no reorganisation (one person alone).
     IndividualMove,
     HandOver,
+    /// The person left, or the node's lead did.
     Departure,
     CrossUnitWork,
     /// What the team view gives more to the people who stayed (negative kept).
@@ -237,7 +253,9 @@ pub fn kept_by_cause(
                 (_, Some(date)) if reorganisation_days.binary_search(&date).is_ok() => {
                     (KeptCause::Reorganisation, Some(date))
                 }
-                (Some(OffTeamReason::Left), date) => (KeptCause::Departure, date),
+                (Some(OffTeamReason::Left | OffTeamReason::LeadLeft), date) => {
+                    (KeptCause::Departure, date)
+                }
                 (Some(OffTeamReason::HandedOver), date) => (KeptCause::HandOver, date),
                 (Some(OffTeamReason::Moved), date) => (KeptCause::IndividualMove, date),
                 (Some(OffTeamReason::OtherUnit), _) => (KeptCause::CrossUnitWork, None),

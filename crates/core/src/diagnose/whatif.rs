@@ -297,6 +297,33 @@ pub fn plan(
                         bad("target_id", describe_unit(&row.target_id));
                         continue;
                     };
+                    // Units under it must move first (a unit under a dissolved one is lost).
+                    let mut below: Vec<&str> = state
+                        .units
+                        .values()
+                        .filter(|u| u.exists_on(date) && u.unit_id != row.subject_id)
+                        .filter(|u| {
+                            let parent = match unit_parents.get(&u.unit_id) {
+                                Some(p) => p.clone(),
+                                None => crate::org::unit_version(state, &u.unit_id, date)
+                                    .and_then(|v| v.parent_unit_id),
+                            };
+                            parent.as_deref() == Some(row.subject_id.as_str())
+                        })
+                        .map(|u| u.unit_id.as_str())
+                        .collect();
+                    if !below.is_empty() {
+                        below.sort_unstable();
+                        bad(
+                            "subject_id",
+                            format!(
+                                "unit {} has units under it on {date} ({}): move them first with move_unit rows dated on or before it",
+                                row.subject_id,
+                                below.join(", ")
+                            ),
+                        );
+                        continue;
+                    }
                     let people: Vec<u32> = org
                         .members
                         .get(&gone)
@@ -716,7 +743,7 @@ pub fn whatif(facts: &Facts<'_>, rows: &[PlanRow], plan: &Plan) -> WhatIf {
         rows: rows.len(),
         manager_changes,
         live_initiatives: affected,
-        work_at_stake_effort: stake.iter().map(|s| s.effort).sum(),
+        work_at_stake_effort: stake.iter().fold(0.0, |sum, s| sum + s.effort),
         work_at_stake: stake,
         people_moved,
         events: plan.events.len(),

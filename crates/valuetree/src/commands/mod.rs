@@ -2,6 +2,7 @@ pub mod calibrate;
 pub mod credit;
 pub mod cycle;
 pub mod demo;
+pub mod diagnose;
 pub mod fairness;
 pub mod import;
 pub mod ledger;

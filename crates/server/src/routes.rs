@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use valuetree_app::accounts::{TokenScope, Via};
 use valuetree_app::commands::work::NewContribution;
-use valuetree_app::queries::CreditQuery;
+use valuetree_app::queries::{CollaborationQuery, CreditQuery, KeptQuery, TreeHealthQuery};
 use valuetree_app::{ContributionFilter, Page};
 use valuetree_core::NaiveDate;
 use valuetree_core::domain::{OutcomeRecord, Phase, PolicyKind};
@@ -92,6 +92,13 @@ fn api() -> Api {
         .at(M::GET, "/api/org/reorganisations", "The reorganisations (a unit created, moved or dissolved, or two or more people changing unit on a date) with who was affected, newest first (from, to, offset, limit).", reorganisations)
         .at(M::GET, "/api/org/diff", "What changed between two dates (from, to).", org_diff)
         .at(M::GET, "/api/credit", "Credit from the value tree (from, to, person_id, node_id, explain, by_node, offset, limit).", credit)
+        .at(M::GET, "/api/diagnose/kept-credit", "Credit kept: everyone's credit beside the team view's, why they were off the team, totals by unit and by cause (from, to) (HR).", kept_credit)
+        .at(M::GET, "/api/diagnose/churn", "Churn hot spots looking back from a date (as_of) (HR).", churn)
+        .at(M::GET, "/api/diagnose/collaboration", "Effort shared across units, bridges and silos (as_of, from, to) (HR).", collaboration)
+        .at(M::GET, "/api/diagnose/tree", "The value tree's health (as_of, from, to) (HR).", tree_health)
+        .at(M::GET, "/api/diagnose/ratings/{cycle_id}", "A cycle's manager anomalies and rater leniency (HR, the committee).", rating_anomalies)
+        .at(M::POST, "/api/whatif", "What a reorganisation plan would do (the body: a CSV file action,subject_id,target_id,date[,manager_id]); nothing is written (HR).", writes::whatif)
+        .at(M::POST, "/api/whatif/apply", "Record a reorganisation plan (the body: its CSV), all rows or none (HR).", writes::whatif_apply)
         .at(M::POST, "/api/contributions", "Record a contribution {contribution_id, person_id, node_id, phase, date, effort, description, evidence}; a retry answers 200 with the first receipt.", record_contribution)
         .at(M::POST, "/api/contributions/{contribution_id}/confirm", "Confirm a contribution (the node's lead).", confirm_contribution)
         .at(M::POST, "/api/contributions/{contribution_id}/unconfirm", "Take a confirmation back {reason}.", unconfirm_contribution)
@@ -681,6 +688,93 @@ async fn credit(
         page: Some(page(params.offset, params.limit)?),
     };
     ok(blocking(&state, move |app| app.credit_report(&caller.actor, &query)).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodParams {
+    as_of: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl PeriodParams {
+    fn no_as_of(&self) -> Result<(), ApiError> {
+        match self.as_of {
+            Some(_) => Err(ApiError::bad_request(
+                "as_of: this diagnostic takes from and to only",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn only_as_of(&self) -> Result<(), ApiError> {
+        match (self.from, self.to) {
+            (None, None) => Ok(()),
+            _ => Err(ApiError::bad_request(
+                "from, to: this diagnostic takes as_of only",
+            )),
+        }
+    }
+}
+
+async fn kept_credit(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<PeriodParams>,
+) -> ApiResult {
+    params.no_as_of()?;
+    let query = KeptQuery {
+        from: params.from,
+        to: params.to,
+    };
+    ok(blocking(&state, move |app| app.kept_credit(&caller.actor, &query)).await?)
+}
+
+async fn churn(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<PeriodParams>,
+) -> ApiResult {
+    params.only_as_of()?;
+    ok(blocking(&state, move |app| app.churn(&caller.actor, params.as_of)).await?)
+}
+
+async fn collaboration(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<PeriodParams>,
+) -> ApiResult {
+    let query = CollaborationQuery {
+        as_of: params.as_of,
+        from: params.from,
+        to: params.to,
+    };
+    ok(blocking(&state, move |app| app.collaboration(&caller.actor, &query)).await?)
+}
+
+async fn tree_health(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Params(params): Params<PeriodParams>,
+) -> ApiResult {
+    let query = TreeHealthQuery {
+        as_of: params.as_of,
+        from: params.from,
+        to: params.to,
+    };
+    ok(blocking(&state, move |app| app.tree_health(&caller.actor, &query)).await?)
+}
+
+async fn rating_anomalies(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(cycle_id): Path<String>,
+) -> ApiResult {
+    ok(blocking(&state, move |app| {
+        app.rating_anomalies(&caller.actor, &cycle_id)
+    })
+    .await?)
 }
 
 async fn cycles(State(state): State<ServerState>, caller: Caller) -> ApiResult {

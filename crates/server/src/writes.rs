@@ -736,6 +736,45 @@ pub async fn import(
         .into_response())
 }
 
+/// Reads a reorganisation plan from a request body; a bad row is a 422 naming every one.
+fn plan_rows(body: &[u8]) -> Result<Vec<valuetree_core::diagnose::PlanRow>, ApiError> {
+    valuetree_exchange::plan::parse_plan(body).map_err(|errors| {
+        let fields: Vec<serde_json::Value> = errors
+            .iter()
+            .take(valuetree_store_limit())
+            .map(|e| json!({"file": "plan.csv", "line": e.line, "field": e.column, "reason": e.reason}))
+            .collect();
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "rejected",
+            message: format!("{} bad row(s) in the plan", errors.len()),
+            details: json!({ "fields": fields }),
+        }
+    })
+}
+
+pub async fn whatif(State(state): State<ServerState>, caller: Caller, body: Bytes) -> ApiResult {
+    let rows = plan_rows(&body)?;
+    let report = blocking(&state, move |app| {
+        app.whatif(&caller.actor, &rows, "plan.csv", false)
+    })
+    .await?;
+    Ok((StatusCode::OK, Json(report)).into_response())
+}
+
+pub async fn whatif_apply(
+    State(state): State<ServerState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult {
+    let rows = plan_rows(&body)?;
+    let report = blocking(&state, move |app| {
+        app.whatif(&caller.actor, &rows, "plan.csv", true)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
 fn valuetree_store_limit() -> usize {
     valuetree_store::MAX_LISTED_ERRORS
 }

@@ -48,6 +48,9 @@ pub struct Snapshot {
         Mutex<HashMap<(String, String), Arc<crate::queries::ReviewsToWrite>>>,
     /// The master data with one cycle's ratings and scores, by cycle (see `cycle_state`).
     pub(crate) cycle_states: Mutex<HashMap<String, Arc<State>>>,
+    /// What the diagnostics read over every outcome (the org timeline, the contributions,
+    /// the warm engine), built on first use: HR's pages ask several in a row.
+    pub(crate) diagnostics: OnceLock<Arc<crate::queries::DiagnosticsBase>>,
 }
 
 /// How many cycles' states a snapshot keeps: each is a copy of the master data, so one (the
@@ -91,6 +94,7 @@ impl Snapshot {
             placements: Mutex::new(HashMap::new()),
             reviews_to_write: Mutex::new(HashMap::new()),
             cycle_states: Mutex::new(HashMap::new()),
+            diagnostics: OnceLock::new(),
         }
     }
 

@@ -200,6 +200,28 @@ pub struct Reorganisation {
 /// after the unit's last day (when its people are elsewhere); a person's first assignment is
 /// a hire, not a change of unit.
 pub fn reorganisations(state: &State, from: NaiveDate, to: NaiveDate) -> Vec<Reorganisation> {
+    walk_reorganisations(state, from, to, true)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// The same reorganisations with the number of people who changed unit on each, but without
+/// the list of them (`people_moved` is empty): cheaper, for whoever needs only the dates.
+pub fn reorganisation_outline(
+    state: &State,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<(Reorganisation, usize)> {
+    walk_reorganisations(state, from, to, false)
+}
+
+fn walk_reorganisations(
+    state: &State,
+    from: NaiveDate,
+    to: NaiveDate,
+    with_people: bool,
+) -> Vec<(Reorganisation, usize)> {
     let mut by_date: std::collections::BTreeMap<NaiveDate, Reorganisation> =
         std::collections::BTreeMap::new();
     fn on(
@@ -241,7 +263,7 @@ pub fn reorganisations(state: &State, from: NaiveDate, to: NaiveDate) -> Vec<Reo
         previous = Some(version);
     }
     // People changing unit, by date; a date counts with two or more, or with a unit change.
-    let mut moves: std::collections::BTreeMap<NaiveDate, Vec<PersonMove>> =
+    let mut moves: std::collections::BTreeMap<NaiveDate, (usize, Vec<PersonMove>)> =
         std::collections::BTreeMap::new();
     let mut before: Option<&Assignment> = None;
     for assignment in state.assignments.values() {
@@ -251,22 +273,35 @@ pub fn reorganisations(state: &State, from: NaiveDate, to: NaiveDate) -> Vec<Reo
             && from <= a.valid_from
             && a.valid_from <= to
         {
-            moves.entry(a.valid_from).or_default().push(PersonMove {
-                person_id: a.person_id.clone(),
-                from_unit: b.record.unit_id.clone(),
-                to_unit: a.unit_id.clone(),
-                from_manager: b.record.manager_id.clone(),
-                to_manager: a.manager_id.clone(),
-            });
+            let (count, people) = moves.entry(a.valid_from).or_default();
+            *count += 1;
+            if with_people {
+                people.push(PersonMove {
+                    person_id: a.person_id.clone(),
+                    from_unit: b.record.unit_id.clone(),
+                    to_unit: a.unit_id.clone(),
+                    from_manager: b.record.manager_id.clone(),
+                    to_manager: a.manager_id.clone(),
+                });
+            }
         }
         before = Some(assignment);
     }
-    for (date, people) in moves {
-        if people.len() >= 2 || by_date.contains_key(&date) {
+    let mut counts: std::collections::BTreeMap<NaiveDate, usize> =
+        std::collections::BTreeMap::new();
+    for (date, (count, people)) in moves {
+        if count >= 2 || by_date.contains_key(&date) {
             on(&mut by_date, date).people_moved = people;
+            counts.insert(date, count);
         }
     }
-    by_date.into_values().collect()
+    by_date
+        .into_values()
+        .map(|r| {
+            let count = counts.get(&r.date).copied().unwrap_or(0);
+            (r, count)
+        })
+        .collect()
 }
 
 #[cfg(test)]

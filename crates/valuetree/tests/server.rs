@@ -1254,3 +1254,55 @@ fn a_password_change_ends_the_other_sessions_and_a_disabled_account_is_shut_out(
     let audit = db.ok(&["user", "list", "--format", "json"]);
     assert!(audit.contains("\"disabled\": true"), "{audit}");
 }
+
+#[test]
+fn the_diagnostics_over_http_are_the_command_lines_and_follow_new_work() {
+    let db = Db::sqlite().with_examples();
+    db.ok(&["role", "grant", "P05", "hr"]);
+    let token = write_token(&db, "dan", "P05");
+    let auth = format!("Bearer {token}");
+    let headers = [("Authorization", auth.as_str())];
+    let cli = json(&db.ok(&["diagnose", "kept-credit", "--format", "json"]));
+    let server = Server::start(&db.url, &[], db.dir().join("server.log"));
+    let kept_of = |report: &serde_json::Value, id: &str| {
+        report["people"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["person_id"] == id))
+            .map(|p| p["kept"].as_f64().unwrap_or(f64::NAN))
+    };
+    let (status, text) = server.get("/api/diagnose/kept-credit", &headers);
+    assert_eq!(status, 200, "{text}");
+    let http = json(&text);
+    // The server answers from its warm engine; the command line from a fresh one.
+    for p in cli.as_array().into_iter().flatten() {
+        let id = p["person_id"].as_str().unwrap_or_default();
+        let (a, b) = (p["kept"].as_f64().unwrap_or(f64::NAN), kept_of(&http, id));
+        assert!(
+            b.is_some_and(|b| (a - b).abs() < 1e-6),
+            "{id}: {a} vs {b:?}"
+        );
+    }
+    // New work after an outcome: recorded, then seen by the next diagnostic.
+    let body = r#"{"contribution_id":"K-late","person_id":"P05","node_id":"INI3","phase":"operate","date":"2024-11-01","effort":40}"#;
+    let (status, _, text) = server.request("POST", "/api/contributions", &headers, Some(body));
+    assert_eq!(status, 201, "{text}");
+    let (status, text) = server.get("/api/diagnose/kept-credit", &headers);
+    assert_eq!(status, 200, "{text}");
+    let after = json(&text);
+    assert!(
+        kept_of(&after, "P05") != kept_of(&http, "P05"),
+        "Dan's work on Hana's flagpole changes what he keeps: {}",
+        after["people"]
+    );
+    let (status, text) = server.get("/api/diagnose/churn?as_of=2025-01-15", &headers);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["as_of"], "2025-01-15");
+    let plan = "action,subject_id,target_id,date\nchange_manager,P06,P07,2025-02-01\n";
+    let (status, _, text) = server.request("POST", "/api/whatif", &headers, Some(plan));
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(json(&text)["manager_changes"][0]["to_manager_id"], "P07");
+    let bad = "action,subject_id,target_id,date\nchange_manager,P06,NOBODY,2025-02-01\n";
+    let (status, _, text) = server.request("POST", "/api/whatif", &headers, Some(bad));
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("NOBODY"), "{text}");
+}

@@ -19,13 +19,16 @@ use valuetree_core::state::State;
 /// How many people, units and initiatives a top list holds.
 pub const TOP: usize = 20;
 
-/// What the diagnostics read, loaded once per question.
-struct Base {
+/// What the diagnostics read: the master data and its timeline, the contributions and
+/// outcomes (numbered as the engine numbers them) and the credit engine.
+pub struct DiagnosticsBase {
     state: Arc<State>,
     timeline: OrgTimeline,
     data: CreditData,
-    engine: Engine,
+    engine: Arc<Engine>,
 }
+
+type Base = DiagnosticsBase;
 
 impl Base {
     fn facts(&self) -> Facts<'_> {
@@ -209,33 +212,82 @@ pub struct WhatIfReport {
 }
 
 impl App {
-    /// The master data, the contributions and outcomes of `[from, to]` and their engine.
-    fn diagnostics_base(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<Base> {
-        let snapshot = self.snapshot()?;
-        let policy = crate::settings::credit_policy_in(&snapshot.state.policies)?;
-        let data = self.read(|store| Ok(store.credit_data(from, to)?))?;
-        let state = snapshot.state.clone();
-        let (timeline, engine) = std::thread::scope(|scope| {
-            let timeline = scope.spawn(|| OrgTimeline::new(&state));
-            let engine = build_engine(data.clone(), policy);
-            (timeline.join(), engine)
+    /// The master data, the outcomes of `[from, to]` and their engine, and the contributions
+    /// when `with_work` (credit kept needs only the engine). A long-running face keeps the
+    /// whole-period base with its snapshot (built from its warm engine); a one-shot command
+    /// builds the snapshot's org part (the timeline) and the engine on two threads.
+    fn diagnostics_base(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        with_work: bool,
+    ) -> AppResult<Arc<Base>> {
+        if from.is_none() && to.is_none() && self.has_snapshot() {
+            let snapshot = self.snapshot()?;
+            if let Some(base) = snapshot.diagnostics.get() {
+                return Ok(base.clone());
+            }
+            let engine = self.credit_engine(&snapshot)?;
+            let data = self.read(|store| Ok(store.credit_data(None, None)?))?;
+            let base = Arc::new(Base {
+                timeline: OrgTimeline::new(&snapshot.state),
+                state: snapshot.state.clone(),
+                data: numbered_as(data, &engine)?,
+                engine,
+            });
+            return Ok(snapshot.diagnostics.get_or_init(|| base).clone());
+        }
+        let (org, credit) = std::thread::scope(|scope| {
+            let credit = scope.spawn(|| -> AppResult<(CreditData, Engine)> {
+                let policy = self.credit_policy()?;
+                let mut data = self.read(|store| Ok(store.credit_data(from, to)?))?;
+                let contributions = std::mem::take(&mut data.contributions);
+                let mut facts = data.clone();
+                if with_work {
+                    facts.contributions = contributions.clone();
+                }
+                data.contributions = contributions;
+                Ok((facts, build_engine(data, policy)?))
+            });
+            // A long-running face has its snapshot; a one-shot command reads only the org.
+            let state = if self.has_snapshot() {
+                self.snapshot().map(|snapshot| snapshot.state.clone())
+            } else {
+                self.read(|store| Ok(Arc::new(store.load_org_state()?)))
+            };
+            let org = state.map(|state| (OrgTimeline::new(&state), state));
+            (org, credit.join())
         });
-        let timeline =
-            timeline.map_err(|_| AppError::Internal("building the org timeline failed".into()))?;
-        Ok(Base {
+        let (timeline, state) = org?;
+        let (data, engine) = credit
+            .map_err(|_| AppError::Internal("building the credit engine failed".into()))??;
+        Ok(Arc::new(Base {
             state,
             timeline,
             data,
-            engine: engine?,
-        })
+            engine: Arc::new(engine),
+        }))
     }
 
     /// Credit kept: everyone's credit beside the team view's (HR).
     pub fn kept_credit(&self, actor: &Actor, q: &KeptQuery) -> AppResult<KeptCreditReport> {
         authz::diagnose(actor)?;
         check_period(q.from, q.to)?;
-        let base = self.diagnostics_base(q.from, q.to)?;
-        let kept = diagnose::kept_credit(&base.engine, &base.timeline);
+        let base = self.diagnostics_base(q.from, q.to, false)?;
+        // The reorganisation dates walk every assignment: alongside the team view.
+        let (kept, reorganisations) = std::thread::scope(|scope| {
+            let reorganisations = scope.spawn(|| {
+                valuetree_core::org::reorganisation_outline(
+                    &base.state,
+                    NaiveDate::MIN,
+                    NaiveDate::MAX,
+                )
+            });
+            let kept = diagnose::kept_credit(&base.engine, &base.timeline);
+            (kept, reorganisations.join())
+        });
+        let reorganisations = reorganisations
+            .map_err(|_| AppError::Internal("finding the reorganisations failed".into()))?;
         let as_of = q.to.unwrap_or_else(|| self.today());
         let mut names = Names::default();
         let unit_of = |id: &str| {
@@ -253,18 +305,19 @@ impl App {
                 totals,
             })
             .collect();
-        let reorganisations =
-            valuetree_core::org::reorganisations(&base.state, NaiveDate::MIN, NaiveDate::MAX);
-        let days: Vec<NaiveDate> = reorganisations.iter().map(|r| r.date).collect();
+        let days: Vec<NaiveDate> = reorganisations.iter().map(|(r, _)| r.date).collect();
         let causes = diagnose::kept_by_cause(&kept, &days)
             .into_iter()
             .map(|(cause, date, totals)| {
-                let r = date.and_then(|d| reorganisations.iter().find(|r| r.date == d));
+                let r = date.and_then(|d| {
+                    let i = days.binary_search(&d).ok()?;
+                    Some(&reorganisations[i])
+                });
                 KeptByCause {
                     cause,
                     date,
                     units_changed: r
-                        .map(|r| {
+                        .map(|(r, _)| {
                             r.units_created
                                 .iter()
                                 .chain(&r.units_dissolved)
@@ -273,7 +326,7 @@ impl App {
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    people_moved: r.map_or(0, |r| r.people_moved.len()),
+                    people_moved: r.map_or(0, |(_, moved)| *moved),
                     totals,
                 }
             })
@@ -315,7 +368,7 @@ impl App {
     pub fn churn(&self, actor: &Actor, as_of: Option<NaiveDate>) -> AppResult<ChurnReport> {
         authz::diagnose(actor)?;
         let as_of = as_of.unwrap_or_else(|| self.today());
-        let base = self.diagnostics_base(None, None)?;
+        let base = self.diagnostics_base(None, None, true)?;
         let churn = diagnose::churn(&base.facts(), as_of, TOP);
         let mut names = Names::default();
         for r in &churn.moved_off_live_work_repeatedly {
@@ -349,7 +402,7 @@ impl App {
         let to = q.to.unwrap_or_else(|| self.today());
         let from = q.from.unwrap_or_else(|| year_before(to));
         check_period(Some(from), Some(to))?;
-        let base = self.diagnostics_base(None, None)?;
+        let base = self.diagnostics_base(None, None, true)?;
         let collaboration = diagnose::collaboration(&base.facts(), from, to, q.as_of, TOP);
         let mut names = Names::default();
         let on = q.as_of.unwrap_or(to);
@@ -376,7 +429,7 @@ impl App {
         let to = q.to.unwrap_or(as_of);
         let from = q.from.unwrap_or_else(|| year_before(to));
         check_period(Some(from), Some(to))?;
-        let base = self.diagnostics_base(Some(from), Some(to))?;
+        let base = self.diagnostics_base(Some(from), Some(to), true)?;
         let health = diagnose::tree_health(&base.facts(), as_of, from, to);
         let titles = health
             .orphan_work
@@ -478,7 +531,7 @@ impl App {
         if apply {
             authz::reorganise(actor)?;
         }
-        let base = self.diagnostics_base(None, None)?;
+        let base = self.diagnostics_base(None, None, true)?;
         let plan = diagnose::plan(&base.state, &base.timeline, rows)
             .map_err(|errors| plan_errors(errors, source))?;
         let whatif = diagnose::whatif(&base.facts(), rows, &plan);
@@ -514,6 +567,47 @@ impl App {
             names,
         })
     }
+}
+
+/// `data` renumbered as `engine` numbers people and nodes (a warm engine that followed new
+/// contributions numbers the newcomers in the order they came).
+fn numbered_as(mut data: CreditData, engine: &Engine) -> AppResult<CreditData> {
+    let unknown = |what: &str, id: &str| {
+        AppError::Internal(format!(
+            "the credit engine does not know {what} {id}; retry once the snapshot is current"
+        ))
+    };
+    let people: Vec<u32> = data
+        .people
+        .iter()
+        .map(|id| engine.find_person(id).ok_or_else(|| unknown("person", id)))
+        .collect::<AppResult<_>>()?;
+    let nodes: Vec<u32> = data
+        .nodes
+        .iter()
+        .map(|n| {
+            engine
+                .find_node(&n.id)
+                .ok_or_else(|| unknown("node", &n.id))
+        })
+        .collect::<AppResult<_>>()?;
+    let mut renumbered = CreditData::default();
+    for id in engine.people() {
+        renumbered.person(id);
+    }
+    for n in engine.nodes() {
+        renumbered.node(&n.id, &n.title);
+    }
+    renumbered.contributions = std::mem::take(&mut data.contributions);
+    for c in &mut renumbered.contributions {
+        c.person = people[c.person as usize];
+        c.node = nodes[c.node as usize];
+    }
+    renumbered.outcomes = std::mem::take(&mut data.outcomes);
+    for o in &mut renumbered.outcomes {
+        o.node = nodes[o.node as usize];
+    }
+    Ok(renumbered)
 }
 
 fn plan_errors(errors: Vec<diagnose::PlanError>, source: &str) -> AppError {

@@ -185,14 +185,15 @@ fn why_off_team(
             .max();
         return (OffTeamReason::HandedOver, handed);
     }
-    let mut changes: Vec<Day> = line.stints.iter().map(|s| s.from).collect();
-    if let Some(lead) = lead {
-        changes.extend(timeline.line(lead).stints.iter().map(|s| s.from));
-    }
-    (
-        OffTeamReason::Moved,
-        changes.into_iter().filter(within).max(),
-    )
+    let lead_stints = lead.map_or(&[][..], |l| timeline.line(l).stints.as_slice());
+    let cause = line
+        .stints
+        .iter()
+        .chain(lead_stints)
+        .map(|s| s.from)
+        .filter(within)
+        .max();
+    (OffTeamReason::Moved, cause)
 }
 
 /// Totals of a group of people or of kept lines.

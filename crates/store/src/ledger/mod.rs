@@ -561,6 +561,40 @@ impl Store {
         load_state(tx.as_mut(), preload)
     }
 
+    /// The org part of the master data — people, units, assignments, the value tree,
+    /// hand-overs, policies — with the memberships of flagpoles only: what the diagnostics
+    /// read, without the rest of the snapshot (every membership, the review cycles, roles),
+    /// which a one-shot diagnostic would otherwise load for nothing.
+    pub fn load_org_state(&mut self) -> Result<State, StoreError> {
+        let mut tx = self.begin(false)?;
+        let mut state = State::default();
+        for table in [
+            &rows::PEOPLE,
+            &rows::UNITS,
+            &rows::UNIT_VERSIONS,
+            &rows::ASSIGNMENTS,
+            &rows::NODES,
+            &rows::EDGES,
+            &rows::HANDOVERS,
+            &rows::POLICIES,
+        ] {
+            tx.for_each_row(&table.select_sql(), &[], &mut |row| {
+                rows::load_row(&mut state, table, &row)
+            })?;
+        }
+        let members = &rows::MEMBERS;
+        let sql = format!(
+            "SELECT {} FROM members WHERE node_id IN (SELECT node_id FROM nodes WHERE flagpole <> 0) ORDER BY {}",
+            members.columns.join(", "),
+            members.columns[..members.key_columns].join(", ")
+        );
+        tx.for_each_row(&sql, &[], &mut |row| {
+            rows::load_row(&mut state, members, &row)
+        })?;
+        state.reindex();
+        Ok(state)
+    }
+
     /// Runs a read-only query (used by the `show` commands for per-person look-ups).
     pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let mut tx = self.begin(false)?;

@@ -94,7 +94,7 @@ fn api() -> Api {
         .at(M::GET, "/api/credit", "Credit from the value tree (from, to, person_id, node_id, explain, by_node, offset, limit).", credit)
         .at(M::GET, "/api/diagnose/kept-credit", "Credit kept: everyone's credit beside the team view's, why they were off the team, totals by unit and by cause (from, to) (HR).", kept_credit)
         .at(M::GET, "/api/diagnose/churn", "Churn hot spots looking back from a date (as_of) (HR).", churn)
-        .at(M::GET, "/api/diagnose/collaboration", "Effort shared across units, bridges and silos (as_of, from, to) (HR).", collaboration)
+        .at(M::GET, "/api/diagnose/collaboration", "Effort shared across units, bridges and silos (as_of, from, to, depth) (HR).", collaboration)
         .at(M::GET, "/api/diagnose/tree", "The value tree's health (as_of, from, to) (HR).", tree_health)
         .at(M::GET, "/api/diagnose/ratings/{cycle_id}", "A cycle's manager anomalies and rater leniency (HR, the committee).", rating_anomalies)
         .at(M::POST, "/api/whatif", "What a reorganisation plan would do (the body: a CSV file action,subject_id,target_id,date[,manager_id]); nothing is written (HR).", writes::whatif)
@@ -696,25 +696,27 @@ struct PeriodParams {
     as_of: Option<NaiveDate>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    /// Collaboration only: roll units up to this depth of the unit tree.
+    depth: Option<usize>,
 }
 
 impl PeriodParams {
-    fn no_as_of(&self) -> Result<(), ApiError> {
-        match self.as_of {
-            Some(_) => Err(ApiError::bad_request(
-                "as_of: this diagnostic takes from and to only",
-            )),
-            None => Ok(()),
+    /// Refuses a parameter the diagnostic does not take (a typo must not be ignored).
+    fn allow(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        for (name, given) in [
+            ("as_of", self.as_of.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+            ("depth", self.depth.is_some()),
+        ] {
+            if given && !allowed.contains(&name) {
+                return Err(ApiError::bad_request(format!(
+                    "{name}: this diagnostic takes only {}",
+                    allowed.join(", ")
+                )));
+            }
         }
-    }
-
-    fn only_as_of(&self) -> Result<(), ApiError> {
-        match (self.from, self.to) {
-            (None, None) => Ok(()),
-            _ => Err(ApiError::bad_request(
-                "from, to: this diagnostic takes as_of only",
-            )),
-        }
+        Ok(())
     }
 }
 
@@ -723,7 +725,7 @@ async fn kept_credit(
     caller: Caller,
     Params(params): Params<PeriodParams>,
 ) -> ApiResult {
-    params.no_as_of()?;
+    params.allow(&["from", "to"])?;
     let query = KeptQuery {
         from: params.from,
         to: params.to,
@@ -736,7 +738,7 @@ async fn churn(
     caller: Caller,
     Params(params): Params<PeriodParams>,
 ) -> ApiResult {
-    params.only_as_of()?;
+    params.allow(&["as_of"])?;
     ok(blocking(&state, move |app| app.churn(&caller.actor, params.as_of)).await?)
 }
 
@@ -749,6 +751,7 @@ async fn collaboration(
         as_of: params.as_of,
         from: params.from,
         to: params.to,
+        depth: params.depth,
     };
     ok(blocking(&state, move |app| app.collaboration(&caller.actor, &query)).await?)
 }
@@ -758,6 +761,7 @@ async fn tree_health(
     caller: Caller,
     Params(params): Params<PeriodParams>,
 ) -> ApiResult {
+    params.allow(&["as_of", "from", "to"])?;
     let query = TreeHealthQuery {
         as_of: params.as_of,
         from: params.from,

@@ -30,6 +30,17 @@ pub struct DiagnosticsBase {
 
 type Base = DiagnosticsBase;
 
+/// What a diagnostic reads besides the org.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    /// The credit engine (credit kept).
+    Credit,
+    /// The contributions (collaboration).
+    Work,
+    /// Both.
+    WorkAndCredit,
+}
+
 impl Base {
     fn facts(&self) -> Facts<'_> {
         Facts::new(&self.state, &self.timeline, &self.data, &self.engine)
@@ -142,6 +153,8 @@ pub struct CollaborationQuery {
     pub as_of: Option<NaiveDate>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// Roll units up to this depth of the unit tree (0: the top).
+    pub depth: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -212,15 +225,16 @@ pub struct WhatIfReport {
 }
 
 impl App {
-    /// The master data, the outcomes of `[from, to]` and their engine, and the contributions
-    /// when `with_work` (credit kept needs only the engine). A long-running face keeps the
-    /// whole-period base with its snapshot (built from its warm engine); a one-shot command
-    /// builds the snapshot's org part (the timeline) and the engine on two threads.
+    /// The master data, the outcomes of `[from, to]` and their engine, and the contributions,
+    /// as `reads` needs them (credit kept needs no contributions, collaboration no engine). A
+    /// long-running face keeps the whole-period base with its snapshot (built from its warm
+    /// engine); a one-shot command builds the snapshot's org part (the timeline) and the
+    /// engine on two threads.
     fn diagnostics_base(
         &self,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-        with_work: bool,
+        reads: Reads,
     ) -> AppResult<Arc<Base>> {
         if from.is_none() && to.is_none() && self.has_snapshot() {
             let snapshot = self.snapshot()?;
@@ -243,10 +257,18 @@ impl App {
                 let mut data = self.read(|store| Ok(store.credit_data(from, to)?))?;
                 let contributions = std::mem::take(&mut data.contributions);
                 let mut facts = data.clone();
-                if with_work {
-                    facts.contributions = contributions.clone();
+                match reads {
+                    Reads::Credit => data.contributions = contributions,
+                    Reads::WorkAndCredit => {
+                        facts.contributions = contributions.clone();
+                        data.contributions = contributions;
+                    }
+                    Reads::Work => {
+                        // An engine over nothing: the figures read no credit.
+                        facts.contributions = contributions;
+                        data.outcomes.clear();
+                    }
                 }
-                data.contributions = contributions;
                 Ok((facts, build_engine(data, policy)?))
             });
             // A long-running face has its snapshot; a one-shot command reads only the org.
@@ -269,11 +291,16 @@ impl App {
         }))
     }
 
+    /// Whether the actor may see the diagnostics (for a face's form before any figure).
+    pub fn may_diagnose(&self, actor: &Actor) -> AppResult<()> {
+        authz::diagnose(actor)
+    }
+
     /// Credit kept: everyone's credit beside the team view's (HR).
     pub fn kept_credit(&self, actor: &Actor, q: &KeptQuery) -> AppResult<KeptCreditReport> {
         authz::diagnose(actor)?;
         check_period(q.from, q.to)?;
-        let base = self.diagnostics_base(q.from, q.to, false)?;
+        let base = self.diagnostics_base(q.from, q.to, Reads::Credit)?;
         // The reorganisation dates walk every assignment: alongside the team view.
         let (kept, reorganisations) = std::thread::scope(|scope| {
             let reorganisations = scope.spawn(|| {
@@ -368,7 +395,7 @@ impl App {
     pub fn churn(&self, actor: &Actor, as_of: Option<NaiveDate>) -> AppResult<ChurnReport> {
         authz::diagnose(actor)?;
         let as_of = as_of.unwrap_or_else(|| self.today());
-        let base = self.diagnostics_base(None, None, true)?;
+        let base = self.diagnostics_base(None, None, Reads::WorkAndCredit)?;
         let churn = diagnose::churn(&base.facts(), as_of, TOP);
         let mut names = Names::default();
         for r in &churn.moved_off_live_work_repeatedly {
@@ -402,8 +429,8 @@ impl App {
         let to = q.to.unwrap_or_else(|| self.today());
         let from = q.from.unwrap_or_else(|| year_before(to));
         check_period(Some(from), Some(to))?;
-        let base = self.diagnostics_base(None, None, true)?;
-        let collaboration = diagnose::collaboration(&base.facts(), from, to, q.as_of, TOP);
+        let base = self.diagnostics_base(None, None, Reads::Work)?;
+        let collaboration = diagnose::collaboration(&base.facts(), from, to, q.as_of, q.depth, TOP);
         let mut names = Names::default();
         let on = q.as_of.unwrap_or(to);
         for e in &collaboration.matrix {
@@ -429,7 +456,7 @@ impl App {
         let to = q.to.unwrap_or(as_of);
         let from = q.from.unwrap_or_else(|| year_before(to));
         check_period(Some(from), Some(to))?;
-        let base = self.diagnostics_base(Some(from), Some(to), true)?;
+        let base = self.diagnostics_base(Some(from), Some(to), Reads::WorkAndCredit)?;
         let health = diagnose::tree_health(&base.facts(), as_of, from, to);
         let titles = health
             .orphan_work
@@ -531,7 +558,7 @@ impl App {
         if apply {
             authz::reorganise(actor)?;
         }
-        let base = self.diagnostics_base(None, None, true)?;
+        let base = self.diagnostics_base(None, None, Reads::WorkAndCredit)?;
         let plan = diagnose::plan(&base.state, &base.timeline, rows)
             .map_err(|errors| plan_errors(errors, source))?;
         let whatif = diagnose::whatif(&base.facts(), rows, &plan);

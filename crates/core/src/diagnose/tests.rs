@@ -297,7 +297,7 @@ fn churn_finds_the_person_moved_off_live_work_twice_and_the_lonely_flagpole() {
 fn collaboration_sees_the_shared_initiative_and_the_labs_silo() {
     let state = org();
     let c = with_facts(&state, |f| {
-        collaboration(f, date("2024-01-01"), date("2024-12-31"), None, 10)
+        collaboration(f, date("2024-01-01"), date("2024-12-31"), None, None, 10)
     });
     let cell = |a: &str, b: &str| {
         c.matrix
@@ -322,6 +322,7 @@ fn collaboration_sees_the_shared_initiative_and_the_labs_silo() {
             date("2024-01-01"),
             date("2024-12-31"),
             Some(date("2024-07-15")),
+            None,
             10,
         )
     });

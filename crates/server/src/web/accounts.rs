@@ -29,6 +29,7 @@ fn when(text: &str) -> String {
 
 fn account_markup(
     lang: Lang,
+    nav: super::Nav,
     account: &AccountView,
     sessions: &[SessionView],
     tokens: &[TokenView],
@@ -38,7 +39,7 @@ fn account_markup(
     page(
         lang,
         &account.username,
-        super::Nav::In { admin: true },
+        nav,
         html! {
             p { a href="/admin#accounts" { (lang.t("admin-back")) } }
             h1 { (account.username) }
@@ -123,7 +124,14 @@ pub(crate) async fn render(
     match found {
         Ok((account, sessions, tokens)) => (
             status,
-            account_markup(viewer.lang, &account, &sessions, &tokens, &done),
+            account_markup(
+                viewer.lang,
+                viewer.nav(),
+                &account,
+                &sessions,
+                &tokens,
+                &done,
+            ),
         )
             .into_response(),
         Err(e) => error_page(viewer.lang, e),

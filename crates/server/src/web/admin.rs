@@ -44,6 +44,7 @@ enum Outcome {
 
 fn admin_markup(
     lang: Lang,
+    nav: super::Nav,
     accounts: &[AccountView],
     head: Option<&Head>,
     outcome: &Outcome,
@@ -51,7 +52,7 @@ fn admin_markup(
     page(
         lang,
         &lang.t("admin-title"),
-        super::Nav::In { admin: true },
+        nav,
         html! {
             h1 { (lang.t("admin-title")) }
             section aria-labelledby="import" {
@@ -167,7 +168,13 @@ async fn render(
     {
         Ok((accounts, head)) => (
             status,
-            admin_markup(viewer.lang, &accounts, head.as_ref(), &outcome),
+            admin_markup(
+                viewer.lang,
+                viewer.nav(),
+                &accounts,
+                head.as_ref(),
+                &outcome,
+            ),
         )
             .into_response(),
         Err(e) => error_page(viewer.lang, e),

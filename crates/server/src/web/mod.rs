@@ -6,6 +6,7 @@
 mod accounts;
 mod admin;
 mod cycles;
+mod diagnostics;
 mod explore;
 mod flagpoles;
 pub mod i18n;
@@ -44,6 +45,18 @@ pub fn routes() -> axum::Router<ServerState> {
         .route("/org", get(org::org_page))
         .route("/tree", get(explore::explorer_page))
         .route("/admin", get(admin::admin_page))
+        .route("/diagnostics", get(diagnostics::kept_page))
+        .route("/diagnostics/churn", get(diagnostics::churn_page))
+        .route(
+            "/diagnostics/collaboration",
+            get(diagnostics::collaboration_page),
+        )
+        .route("/diagnostics/tree", get(diagnostics::tree_page))
+        .route("/diagnostics/ratings", get(diagnostics::ratings_page))
+        .route(
+            "/diagnostics/whatif",
+            get(diagnostics::whatif_page).post(diagnostics::whatif),
+        )
         .route("/cycles", get(cycles::cycles_page))
         .route("/cycles/{cycle_id}/calibration", get(cycles::board_page))
         .route("/cycles/{cycle_id}/calibrate", post(cycles::calibrate))
@@ -175,14 +188,16 @@ pub(crate) fn redirect(location: &str) -> Response {
 pub(crate) enum Nav {
     /// Nobody signed in (the sign-in form, errors).
     Out,
-    /// Someone signed in; administrators also see the administration link.
-    In { admin: bool },
+    /// Someone signed in; administrators also see the administration link, HR the
+    /// diagnostics.
+    In { admin: bool, hr: bool },
 }
 
 impl Viewer {
     pub(crate) fn nav(&self) -> Nav {
         Nav::In {
             admin: self.actor.has_role(valuetree_core::domain::Role::Admin),
+            hr: self.actor.is_operator() || self.actor.has_role(valuetree_core::domain::Role::Hr),
         }
     }
 }
@@ -213,7 +228,10 @@ pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup
                             a href="/reviews" { (lang.t("nav-reviews")) }
                             a href="/cycles" { (lang.t("nav-cycles")) }
                             a href="/settings" { (lang.t("nav-settings")) }
-                            @if nav == (Nav::In { admin: true }) {
+                            @if let Nav::In { hr: true, .. } = nav {
+                                a href="/diagnostics" { (lang.t("nav-diagnostics")) }
+                            }
+                            @if let Nav::In { admin: true, .. } = nav {
                                 a href="/admin" { (lang.t("nav-admin")) }
                             }
                         }

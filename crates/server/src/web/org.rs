@@ -29,7 +29,7 @@ pub struct OrgQuery {
 const REORGS_PER_PAGE: usize = 10;
 
 /// A date typed into a form: empty is none; anything else must be a date.
-fn date_field(lang: Lang, text: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
+pub(super) fn date_field(lang: Lang, text: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(value) => value.parse().map(Some).map_err(|_| {

@@ -52,6 +52,11 @@ pub enum DiagnoseCommand {
         /// Contributions dated on or before this day (default: today).
         #[arg(long, value_parser = parse_date)]
         to: Option<NaiveDate>,
+        /// Roll units up to their ancestor this deep in the unit tree (0: the top units), as
+        /// the tree stood on --as-of or --to: a large organisation's teams, seen as
+        /// departments.
+        #[arg(long)]
+        depth: Option<usize>,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -142,11 +147,17 @@ pub fn run(app: &App, actor: &Actor, command: DiagnoseCommand) -> Result<ExitCod
             as_of,
             from,
             to,
+            depth,
             format,
         } => collaboration(
             app,
             actor,
-            &CollaborationQuery { as_of, from, to },
+            &CollaborationQuery {
+                as_of,
+                from,
+                to,
+                depth,
+            },
             format.format,
         ),
         DiagnoseCommand::Tree {
@@ -387,7 +398,12 @@ fn collaboration(
             .map_or(String::new(), |d| format!(", units as of {d}")),
         money(c.effort)
     );
-    say!("\nEffort on nodes shared between units (unit → beside unit):");
+    say!(
+        "\nEffort on nodes shared between units (unit → beside unit; {} pairs{}):",
+        c.matrix_entries,
+        c.depth
+            .map_or(String::new(), |d| format!(", units rolled up to depth {d}"))
+    );
     for e in c
         .matrix
         .iter()

@@ -688,6 +688,18 @@ async fn journeys(browser: &mut Browser<'_>, all: &[Persona], server: &Server) {
         copy_for_readme(browser, "calibration-board.png").await;
     }
 
+    // HR reads the diagnostics: every page accessible at this width, the kept credit charted.
+    for (path, name) in [
+        ("/diagnostics", "diagnostics-kept"),
+        ("/diagnostics/churn", "diagnostics-churn"),
+        ("/diagnostics/collaboration", "diagnostics-collaboration"),
+        ("/diagnostics/tree", "diagnostics-tree"),
+        ("/diagnostics/ratings", "diagnostics-ratings"),
+        ("/diagnostics/whatif", "diagnostics-whatif"),
+    ] {
+        browser.visit(path, name).await;
+    }
+
     // The administrator uploads a CSV with a bad row: its error shows, nothing is imported.
     browser.sign_in(admin).await;
     browser.visit("/admin", "admin").await;

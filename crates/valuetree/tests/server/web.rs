@@ -1610,3 +1610,104 @@ fn an_administrator_makes_an_account_manages_its_roles_sessions_and_access_and_v
         "{body}"
     );
 }
+
+#[test]
+fn hr_reads_the_diagnostics_and_previews_then_records_a_reorganisation_plan() {
+    let (db, server) = chloe_server();
+    db.ok(&["role", "grant", "P05", "hr"]);
+    db.ok(&["user", "add", "dan", "--person", "P05"]);
+    db.ok_with_input(&["user", "passwd", "dan"], "dan's long password\n");
+    let chloe = sign_in(&server, "chloe", "chloe's long password");
+    let (status, _, _) = server.request("GET", "/diagnostics", &[("Cookie", &chloe)], None);
+    assert_eq!(status, 403, "the diagnostics are HR's");
+    let (_, _, home) = server.request("GET", "/", &[("Cookie", &chloe)], None);
+    assert!(select(&Html::parse_document(&home), "a[href='/diagnostics']").is_empty());
+    let dan = sign_in(&server, "dan", "dan's long password");
+    let get = |path: &str| {
+        let (status, _, body) = server.request("GET", path, &[("Cookie", &dan)], None);
+        assert_eq!(status, 200, "{path}: {body}");
+        Html::parse_document(&body)
+    };
+    let kept = get("/diagnostics");
+    assert_eq!(select(&kept, "header a[href='/diagnostics']").len(), 1);
+    assert_eq!(select(&kept, "nav.tabs a[aria-current=page]").len(), 1);
+    // Ana left before Smart search paid off: first among those who keep the most.
+    let first = select(&kept, "table.data tbody tr")
+        .into_iter()
+        .find(|row| text(row).contains("Ana Souza"))
+        .map(|row| text(&row))
+        .unwrap_or_default();
+    assert!(
+        first.contains("left") && first.contains("844.19"),
+        "{first}"
+    );
+    let chart = select(&kept, "svg.bars");
+    assert!(
+        chart
+            .first()
+            .and_then(|c| c.value().attr("aria-label"))
+            .is_some_and(|l| l.contains("Hand-overs")),
+        "the chart says what it shows"
+    );
+    let churn = get("/diagnostics/churn?as_of=2025-01-15");
+    assert!(text(&select(&churn, "main")[0]).contains("Mobile Lab"));
+    let collaboration = get("/diagnostics/collaboration?from=2024-01-01&to=2024-12-31");
+    assert_eq!(select(&collaboration, "table.grid").len(), 1);
+    assert!(text(&select(&collaboration, "table.grid")[0]).contains("Checkout squad"));
+    let tree = get("/diagnostics/tree?from=2024-01-01&to=2024-12-31");
+    assert!(text(&select(&tree, "main")[0]).contains("Shoppers find what they want fast"));
+    let ratings = get("/diagnostics/ratings?cycle=2024");
+    assert!(text(&select(&ratings, "main")[0]).contains("calibrate the cycle first"));
+    // A plan previewed changes nothing; recorded, it changes the managers it said.
+    let form = get("/diagnostics/whatif");
+    assert_eq!(select(&form, "label[for=plan]").len(), 1);
+    let plan =
+        "plan=action%2Csubject_id%2Ctarget_id%2Cdate%0Achange_manager%2CP06%2CP07%2C2025-02-01%0A";
+    let head = db.head();
+    let (status, _, body) = post_form(
+        &server,
+        &dan,
+        "/diagnostics/whatif",
+        &format!("{plan}&preview=1"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Frank Müller"),
+        "the new manager is named: {body}"
+    );
+    assert_eq!(db.head(), head);
+    let (status, _, _) = post_form(
+        &server,
+        &dan,
+        "/diagnostics/whatif",
+        &format!("{plan}&apply=1"),
+    );
+    assert_eq!(status, 201);
+    assert_ne!(db.head(), head);
+    let org = db.ok(&["org", "--as-of", "2025-02-01", "--format", "json"]);
+    assert!(org.contains("\"P07\""), "{org}");
+    // A plan that cannot hold names its bad rows.
+    let bad = "plan=action%2Csubject_id%2Ctarget_id%2Cdate%0Amove_person%2CNOBODY%2CU2%2C2025-02-01%0A&preview=1";
+    let (status, _, body) = post_form(&server, &dan, "/diagnostics/whatif", bad);
+    assert_eq!(status, 422);
+    let page = Html::parse_document(&body);
+    assert!(
+        text(&select(&page, "[role=alert]")[0])
+            .contains("Line 2, subject_id: there is no person NOBODY")
+    );
+    // Without this server's origin, nothing is recorded.
+    let (status, _, _) = server.request(
+        "POST",
+        "/diagnostics/whatif",
+        &[("Cookie", &dan), ("Content-Type", FORM)],
+        Some(&format!("{plan}&apply=1")),
+    );
+    assert_eq!(status, 403);
+    let (_, _, chinese) = server.request(
+        "GET",
+        "/diagnostics/churn",
+        &[("Cookie", &dan), ("Accept-Language", "zh-CN")],
+        None,
+    );
+    assert!(chinese.contains("人员变动"), "{chinese}");
+}

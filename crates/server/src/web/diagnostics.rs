@@ -186,7 +186,8 @@ pub async fn kept_page(
             tbody { @for c in &report.causes { tr {
                 td { (cause_label(lang, &c.cause, c.date))
                     @if !c.units_changed.is_empty() {
-                        " · " (c.units_changed.iter().map(|u| named(&report.names.units, u)).collect::<Vec<_>>().join(", "))
+                        " · " (c.units_changed.iter().take(5).map(|u| named(&report.names.units, u)).collect::<Vec<_>>().join(", "))
+                        @if c.units_changed.len() > 5 { " " (lang.t_with("diag-more-units", &[("count", (c.units_changed.len() - 5).into())])) }
                     }
                 }
                 td class="num" { (c.totals.people) }

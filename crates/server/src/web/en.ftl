@@ -520,3 +520,4 @@ diag-whatif-repeat = Moved before, off live work, in the last 24 months
 diag-whatif-times = { $times } times
 diag-line = Line { $line }
 diag-whatif-bad = The plan cannot hold; nothing was recorded:
+diag-more-units = and { $count } more

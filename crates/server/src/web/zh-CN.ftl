@@ -493,3 +493,4 @@ diag-whatif-repeat = 近 24 个月已被调离在做工作的人
 diag-whatif-times = { $times } 次
 diag-line = 第 { $line } 行
 diag-whatif-bad = 方案无法成立；未记录任何内容：
+diag-more-units = 等另外 { $count } 个

@@ -166,6 +166,16 @@ impl<'t> Browser<'t> {
             .connect(&driver.url)
             .await
             .expect("a Chromium session");
+        // axe-core over the calibration board (thousands of rows at the demo's scale) can take
+        // longer than Chromium's 30-second default on a slow machine.
+        client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(std::time::Duration::from_secs(180)),
+                None,
+                None,
+            ))
+            .await
+            .expect("the script timeout");
         let shots = manifest_dir().join("../../target/screenshots").join(width);
         std::fs::create_dir_all(&shots).expect("the screenshots folder");
         let browser = Browser {

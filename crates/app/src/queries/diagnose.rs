@@ -475,7 +475,7 @@ impl App {
         let state = self.cycle_state(cycle_id, false)?;
         authz::read_organisation(&state, actor, Some(cycle_id))?;
         // Manager anomalies compare with the calibrated scores: none before calibration.
-        let session = match self.session(actor, cycle_id) {
+        let session = match self.session_of(&state, actor, cycle_id) {
             Ok(session) => Some(session),
             Err(AppError::Invalid(_)) => None,
             Err(e) => return Err(e),

@@ -246,17 +246,24 @@ impl App {
             cycle_of(&state, cycle_id)?;
             return Ok(std::sync::Arc::new(state));
         }
+        let preload = Preload::Ids {
+            contributions: Vec::new(),
+            outcomes: Vec::new(),
+            cycles: vec![cycle_id.to_string()],
+        };
+        // A one-shot command (no snapshot yet) loads the cycle's state alone: building the
+        // snapshot first would load the master data twice.
+        if !self.has_snapshot() {
+            let state = self.read(|store| Ok(store.load_state(&preload)?))?;
+            cycle_of(&state, cycle_id)?;
+            return Ok(std::sync::Arc::new(state));
+        }
         let snapshot = self.snapshot()?;
         if let Ok(kept) = snapshot.cycle_states.lock()
             && let Some(state) = kept.get(cycle_id)
         {
             return Ok(state.clone());
         }
-        let preload = Preload::Ids {
-            contributions: Vec::new(),
-            outcomes: Vec::new(),
-            cycles: vec![cycle_id.to_string()],
-        };
         let state = self.read(|store| Ok(store.load_state(&preload)?))?;
         cycle_of(&state, cycle_id)?;
         let state = std::sync::Arc::new(state);
@@ -500,9 +507,19 @@ impl App {
     /// The calibration session: proposed scores against the guidance (HR, committee).
     pub fn session(&self, actor: &Actor, cycle_id: &str) -> AppResult<SessionReport> {
         let state = self.cycle_state(cycle_id, false)?;
-        authz::read_organisation(&state, actor, Some(cycle_id))?;
-        let cycle = cycle_of(&state, cycle_id)?;
-        let proposed = proposed_scores(&state, cycle_id)?;
+        self.session_of(&state, actor, cycle_id)
+    }
+
+    /// [`App::session`] on a cycle's state already loaded.
+    pub(crate) fn session_of(
+        &self,
+        state: &State,
+        actor: &Actor,
+        cycle_id: &str,
+    ) -> AppResult<SessionReport> {
+        authz::read_organisation(state, actor, Some(cycle_id))?;
+        let cycle = cycle_of(state, cycle_id)?;
+        let proposed = proposed_scores(state, cycle_id)?;
         let view = session(&cycle.record, &proposed);
         let overrides: Vec<OverrideRecord> = state
             .reviews
@@ -512,7 +529,7 @@ impl App {
             .cloned()
             .collect();
         let names = names_of(
-            &state,
+            state,
             proposed
                 .iter()
                 .flat_map(|p| std::iter::once(p.person_id.as_str()).chain(p.manager_id.as_deref()))
@@ -526,7 +543,7 @@ impl App {
             .iter()
             .filter_map(|p| p.unit_id.as_deref())
             .map(|u| {
-                let unit = super::UnitRef::of(&state, u, cycle.record.ends_on);
+                let unit = super::UnitRef::of(state, u, cycle.record.ends_on);
                 (unit.unit_id, unit.name)
             })
             .collect();

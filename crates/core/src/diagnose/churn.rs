@@ -204,20 +204,32 @@ pub fn churn(facts: &Facts<'_>, as_of: NaiveDate, top: usize) -> Churn {
     });
     changes.truncate(top);
 
+    // The reorganisation dates (without the lists of people, which the timeline gives).
+    let outline = crate::org::reorganisation_outline(facts.state, from, as_of);
+    let dates: Vec<NaiveDate> = outline.iter().map(|(r, _)| r.date).collect();
     let mut units: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
-    for r in crate::org::reorganisations(facts.state, from, as_of) {
+    for (r, _) in &outline {
         let touched = r
             .units_created
             .iter()
             .chain(&r.units_dissolved)
-            .chain(r.units_moved.iter().map(|m| &m.unit_id))
-            .chain(
-                r.people_moved
-                    .iter()
-                    .flat_map(|m| [&m.from_unit, &m.to_unit]),
-            );
+            .chain(r.units_moved.iter().map(|m| &m.unit_id));
         for unit in touched {
             units.entry(unit.clone()).or_default().insert(r.date);
+        }
+    }
+    let unit_ids = &facts.timeline.unit_ids;
+    for line in &facts.timeline.people {
+        for pair in line.stints.windows(2) {
+            let moved_on = date_of(pair[1].from);
+            if pair[0].unit != pair[1].unit && dates.binary_search(&moved_on).is_ok() {
+                for unit in [pair[0].unit, pair[1].unit] {
+                    units
+                        .entry(unit_ids[unit as usize].clone())
+                        .or_default()
+                        .insert(moved_on);
+                }
+            }
         }
     }
     let mut units: Vec<UnitChurn> = units

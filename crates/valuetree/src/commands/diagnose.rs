@@ -113,6 +113,9 @@ pub struct WhatIfArgs {
     format: FormatArg,
 }
 
+/// How many people a table lists where the JSON gives them all.
+const LISTED: usize = 50;
+
 fn money(x: f64) -> String {
     // An empty sum is -0.0; nobody should read "-0.00".
     let x = if x == 0.0 { 0.0 } else { x };
@@ -309,7 +312,7 @@ fn churn(
         "\nMoved off live work before its outcome twice or more: {}",
         c.moved_off_live_work_repeatedly.len()
     );
-    for r in &c.moved_off_live_work_repeatedly {
+    for r in c.moved_off_live_work_repeatedly.iter().take(LISTED) {
         let moves: Vec<String> = r
             .moves
             .iter()
@@ -324,6 +327,12 @@ fn churn(
             })
             .collect();
         say!("  {}: {}", person(names, &r.person_id), moves.join("; "));
+    }
+    if c.moved_off_live_work_repeatedly.len() > LISTED {
+        say!(
+            "  … and {} more (--format json lists them all)",
+            c.moved_off_live_work_repeatedly.len() - LISTED
+        );
     }
     let d = c.manager_changes_distribution;
     say!(

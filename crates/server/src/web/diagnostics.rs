@@ -288,6 +288,47 @@ pub async fn churn_page(
     )
 }
 
+/// The matrix of the units sharing most as an SVG heat map: row unit's effort on nodes the
+/// column unit also worked on, darker for more. Each cell says its figure on hover; the table
+/// below gives every figure as text.
+fn matrix_chart(
+    lang: Lang,
+    names: &Names,
+    units: &[&str],
+    cell: &dyn Fn(&str, &str) -> f64,
+    largest: f64,
+) -> Markup {
+    let (size, label) = (28.0_f64, 170.0_f64);
+    let n = units.len() as f64;
+    let (width, height) = (label + n * size + 8.0, label + n * size + 8.0);
+    let name = |u: &str| {
+        let full = named(&names.units, u);
+        if full.chars().count() > 24 {
+            format!("{}…", full.chars().take(23).collect::<String>())
+        } else {
+            full
+        }
+    };
+    let pairs = units.len() * units.len().saturating_sub(1);
+    html! {
+        svg class="matrix" viewBox={ "0 0 " (width) " " (height) } role="img"
+            aria-label=(lang.t_with("diag-matrix-label", &[("units", units.len().into()), ("pairs", pairs.into())])) {
+            @for (i, a) in units.iter().enumerate() {
+                text x=(label - 6.0) y=(label + i as f64 * size + size * 0.65) class="tick end" { (name(a)) }
+                text transform={ "translate(" (label + i as f64 * size + size * 0.65) "," (label - 6.0) ") rotate(-60)" } class="tick" { (name(a)) }
+                @for (j, b) in units.iter().enumerate() {
+                    @let v = if a == b { 0.0 } else { cell(a, b) };
+                    rect x=(label + j as f64 * size) y=(label + i as f64 * size) width=(size - 2.0) height=(size - 2.0)
+                        style={ "fill: rgba(37, 99, 235, " (format!("{:.2}", if a == b { 0.0 } else { 0.06 + 0.9 * v / largest })) ")" }
+                        class={ @if a == b { "self" } @else { "cell" } } {
+                        title { (named(&names.units, a)) " → " (named(&names.units, b)) ": " (lang.number(v, 0)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `GET /diagnostics/collaboration`: the matrix of the units sharing most, as a grid.
 pub async fn collaboration_page(
     State(state): State<ServerState>,
@@ -343,6 +384,7 @@ pub async fn collaboration_page(
         (period_form(lang, "/diagnostics/collaboration", &q, &["as_of", "from", "to"]))
         p { (lang.t_with("diag-collaboration-summary", &[("effort", lang.number(c.effort, 0).into()), ("pairs", c.matrix_entries.into()), ("silos", c.silo_count.into())])) }
         h2 { (lang.t("diag-collaboration-grid")) }
+        (matrix_chart(lang, names, &grid.iter().map(|(u, _)| *u).collect::<Vec<_>>(), &cell, largest))
         @if grid.is_empty() { p class="empty" { (lang.t("org-nothing")) } } @else {
             div class="scroll" tabindex="0" role="region" aria-label=(lang.t("diag-collaboration-grid")) {
                 table class="data grid" {

@@ -521,3 +521,4 @@ diag-whatif-times = { $times } times
 diag-line = Line { $line }
 diag-whatif-bad = The plan cannot hold; nothing was recorded:
 diag-more-units = and { $count } more
+diag-matrix-label = Effort shared between { $units } units ({ $pairs } pairs), darker for more; the table below gives every figure.

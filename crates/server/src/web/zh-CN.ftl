@@ -494,3 +494,4 @@ diag-whatif-times = { $times } 次
 diag-line = 第 { $line } 行
 diag-whatif-bad = 方案无法成立；未记录任何内容：
 diag-more-units = 等另外 { $count } 个
+diag-matrix-label = { $units } 个部门之间共同投入的工作（{ $pairs } 对），颜色越深越多；下表给出全部数字。

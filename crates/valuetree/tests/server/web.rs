@@ -1653,6 +1653,13 @@ fn hr_reads_the_diagnostics_and_previews_then_records_a_reorganisation_plan() {
     assert!(text(&select(&churn, "main")[0]).contains("Mobile Lab"));
     let collaboration = get("/diagnostics/collaboration?from=2024-01-01&to=2024-12-31");
     assert_eq!(select(&collaboration, "table.grid").len(), 1);
+    let matrix = select(&collaboration, "svg.matrix[role=img]");
+    assert_eq!(matrix.len(), 1, "the matrix is drawn");
+    assert!(
+        select(&collaboration, "svg.matrix rect.cell title")
+            .iter()
+            .any(|t| text(t).contains("Mobile Lab → Checkout squad: 24"))
+    );
     assert!(text(&select(&collaboration, "table.grid")[0]).contains("Checkout squad"));
     let tree = get("/diagnostics/tree?from=2024-01-01&to=2024-12-31");
     assert!(text(&select(&tree, "main")[0]).contains("Shoppers find what they want fast"));

@@ -440,6 +440,9 @@ impl App {
         for s in &collaboration.silos {
             names.unit(&base, &s.unit_id, on);
         }
+        for u in &collaboration.grid_units {
+            names.unit(&base, u, on);
+        }
         for b in &collaboration.bridges {
             names.person(&base, &b.person_id);
         }
@@ -485,8 +488,13 @@ impl App {
         let raters_fit = if rows.is_empty() {
             Vec::new()
         } else {
-            crate::commands::calibration::calibration_of(&rows, None, Default::default(), cycle_id)?
-                .raters
+            crate::commands::calibration::calibration_of(
+                &rows,
+                None,
+                crate::commands::calibration::CalibrationModel::Full,
+                cycle_id,
+            )?
+            .raters
         };
         let mut anomalies: Vec<ManagerAnomalyRow> = session
             .map(|s| s.session.anomalies)

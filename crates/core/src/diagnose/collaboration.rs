@@ -60,6 +60,11 @@ pub struct Collaboration {
     pub matrix_entries: usize,
     /// The unit × unit matrix, as its largest non-zero entries (at most [`MATRIX_ENTRIES`]).
     pub matrix: Vec<SharedEffort>,
+    /// The [`GRID_UNITS`] units with the most effort on shared nodes, and the matrix among
+    /// them in full: `grid[i][j]` is unit i's effort on nodes unit j also worked on (0 on the
+    /// diagonal).
+    pub grid_units: Vec<String>,
+    pub grid: Vec<Vec<f64>>,
     /// Initiatives by their cross-unit share, highest first.
     pub initiatives: Vec<InitiativeReach>,
     /// People who work beside the most other units (at most `top`).
@@ -73,6 +78,8 @@ pub struct Collaboration {
 
 /// The most matrix entries a report lists (a large organisation has millions).
 pub const MATRIX_ENTRIES: usize = 1000;
+/// How many units the full grid of the matrix holds.
+pub const GRID_UNITS: usize = 12;
 /// The most silos a report lists.
 pub const SILOS_LISTED: usize = 200;
 
@@ -200,6 +207,23 @@ pub fn collaboration(
     };
     // Entries below the smallest of a full selection can never be listed.
     let mut cutoff = 0.0f64;
+    // The grid's units: the most effort on nodes shared with another unit.
+    let mut shared: Vec<(u32, f64)> = (0..units as u32)
+        .map(|a| {
+            let effort = by_unit
+                .of(a)
+                .iter()
+                .filter(|(v, _)| by_node.of(*v).len() >= 2)
+                .map(|(_, e)| e)
+                .sum::<f64>();
+            (a, effort)
+        })
+        .filter(|(_, effort)| *effort > 0.0)
+        .collect();
+    shared.sort_by(|a, b| b.1.total_cmp(&a.1).then(name(a.0).cmp(name(b.0))));
+    shared.truncate(GRID_UNITS);
+    let grid_index: Vec<u32> = shared.iter().map(|(u, _)| *u).collect();
+    let mut grid = vec![vec![0.0f64; grid_index.len()]; grid_index.len()];
     let mut acc = vec![0.0f64; units];
     let mut touched: Vec<u32> = Vec::new();
     let mut shares = vec![false; units];
@@ -221,6 +245,13 @@ pub fn collaboration(
             }
         }
         shares[a as usize] = !touched.is_empty();
+        if let Some(i) = grid_index.iter().position(|u| *u == a) {
+            for (j, b) in grid_index.iter().enumerate() {
+                if *b != a {
+                    grid[i][j] = acc[*b as usize];
+                }
+            }
+        }
         if alone >= cutoff && alone > 0.0 {
             largest.push(((a, a), alone));
         }
@@ -323,6 +354,8 @@ pub fn collaboration(
         depth,
         matrix_entries,
         matrix: entries,
+        grid_units: grid_index.iter().map(|u| unit_id(*u)).collect(),
+        grid,
         initiatives,
         bridges,
         silo_count,

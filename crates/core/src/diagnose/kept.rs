@@ -240,6 +240,19 @@ pub enum KeptCause {
     StayedOnTheTeam,
 }
 
+impl KeptCause {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeptCause::Reorganisation => "reorganisation",
+            KeptCause::IndividualMove => "individual_move",
+            KeptCause::HandOver => "hand_over",
+            KeptCause::Departure => "departure",
+            KeptCause::CrossUnitWork => "cross_unit_work",
+            KeptCause::StayedOnTheTeam => "stayed_on_the_team",
+        }
+    }
+}
+
 /// Kept credit by cause: each node line's kept amount under the reorganisation on its cause
 /// date, or under the other causes. The groups sum to the total kept.
 pub fn kept_by_cause(

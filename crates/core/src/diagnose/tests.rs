@@ -309,6 +309,9 @@ fn collaboration_sees_the_shared_initiative_and_the_labs_silo() {
     assert_eq!(cell("B", "A"), Some(1.0));
     assert_eq!(cell("A", "A"), Some(2.0), "N3 and N4: A alone");
     assert_eq!(cell("L", "L"), Some(1.0));
+    // The grid: A and B share N1 (A 3 beside B, B 1 beside A); L shares nothing.
+    assert_eq!(c.grid_units, vec!["A".to_string(), "B".to_string()]);
+    assert_eq!(c.grid, vec![vec![0.0, 3.0], vec![1.0, 0.0]]);
     let silos: Vec<&str> = c.silos.iter().map(|s| s.unit_id.as_str()).collect();
     assert_eq!(silos, vec!["L"]);
     let n1 = c.initiatives.iter().find(|i| i.node_id == "N1");

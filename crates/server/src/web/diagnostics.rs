@@ -21,8 +21,6 @@ use valuetree_core::diagnose::KeptCause;
 
 /// How many people, units and nodes a page lists.
 const LISTED: usize = 50;
-/// How many units the collaboration grid shows.
-const GRID: usize = 12;
 
 #[derive(Deserialize, Default)]
 pub struct DiagnosticsQuery {
@@ -294,8 +292,8 @@ pub async fn churn_page(
 fn matrix_chart(
     lang: Lang,
     names: &Names,
-    units: &[&str],
-    cell: &dyn Fn(&str, &str) -> f64,
+    units: &[String],
+    grid: &[Vec<f64>],
     largest: f64,
 ) -> Markup {
     let (size, label) = (28.0_f64, 170.0_f64);
@@ -317,10 +315,12 @@ fn matrix_chart(
                 text x=(label - 6.0) y=(label + i as f64 * size + size * 0.65) class="tick end" { (name(a)) }
                 text transform={ "translate(" (label + i as f64 * size + size * 0.65) "," (label - 6.0) ") rotate(-60)" } class="tick" { (name(a)) }
                 @for (j, b) in units.iter().enumerate() {
-                    @let v = if a == b { 0.0 } else { cell(a, b) };
+                    @let v = grid[i][j];
+                    // An attribute, not a style: the pages' content security policy allows no
+                    // inline styles.
                     rect x=(label + j as f64 * size) y=(label + i as f64 * size) width=(size - 2.0) height=(size - 2.0)
-                        style={ "fill: rgba(37, 99, 235, " (format!("{:.2}", if a == b { 0.0 } else { 0.06 + 0.9 * v / largest })) ")" }
-                        class={ @if a == b { "self" } @else { "cell" } } {
+                        fill-opacity=(format!("{:.2}", if i == j { 0.0 } else { 0.06 + 0.9 * v / largest }))
+                        class={ @if i == j { "self" } @else { "cell" } } {
                         title { (named(&names.units, a)) " → " (named(&names.units, b)) ": " (lang.number(v, 0)) }
                     }
                 }
@@ -358,42 +358,36 @@ pub async fn collaboration_page(
         Err(e) => return error_page(lang, e),
     };
     let (c, names) = (&report.collaboration, &report.names);
-    // The grid: the units with the most effort shared with others among the listed entries.
-    let mut shared: BTreeMap<&str, f64> = BTreeMap::new();
-    for e in c.matrix.iter().filter(|e| e.unit_id != e.with_unit_id) {
-        *shared.entry(e.unit_id.as_str()).or_default() += e.effort;
-    }
-    let mut grid: Vec<(&str, f64)> = shared.into_iter().collect();
-    grid.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
-    grid.truncate(GRID);
-    let cell = |a: &str, b: &str| {
-        c.matrix
-            .iter()
-            .find(|e| e.unit_id == a && e.with_unit_id == b)
-            .map_or(0.0, |e| e.effort)
-    };
+    // The grid (the units sharing the most, with every figure among them), shaded in five
+    // steps by class: the content security policy allows no inline styles.
+    let grid = &c.grid;
     let largest = grid
         .iter()
-        .flat_map(|(a, _)| grid.iter().map(move |(b, _)| (*a, *b)))
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| cell(a, b))
+        .flatten()
+        .copied()
         .fold(0.0_f64, f64::max)
         .max(1e-9);
+    let level = |v: f64| {
+        if v <= 0.0 {
+            0
+        } else {
+            1 + (4.0 * v / largest).floor().min(3.0) as u32
+        }
+    };
     let content = html! {
         p class="help" { (lang.t("diag-collaboration-help")) }
         (period_form(lang, "/diagnostics/collaboration", &q, &["as_of", "from", "to"]))
         p { (lang.t_with("diag-collaboration-summary", &[("effort", lang.number(c.effort, 0).into()), ("pairs", c.matrix_entries.into()), ("silos", c.silo_count.into())])) }
         h2 { (lang.t("diag-collaboration-grid")) }
-        (matrix_chart(lang, names, &grid.iter().map(|(u, _)| *u).collect::<Vec<_>>(), &cell, largest))
+        @if !grid.is_empty() { (matrix_chart(lang, names, &c.grid_units, grid, largest)) }
         @if grid.is_empty() { p class="empty" { (lang.t("org-nothing")) } } @else {
             div class="scroll" tabindex="0" role="region" aria-label=(lang.t("diag-collaboration-grid")) {
                 table class="data grid" {
-                    thead { tr { th scope="col" { (lang.t("diag-col-unit")) } @for (b, _) in &grid { th scope="col" { (named(&names.units, b)) } } } }
-                    tbody { @for (a, _) in &grid { tr {
+                    thead { tr { th scope="col" { (lang.t("diag-col-unit")) } @for b in &c.grid_units { th scope="col" { (named(&names.units, b)) } } } }
+                    tbody { @for (i, a) in c.grid_units.iter().enumerate() { tr {
                         th scope="row" { (named(&names.units, a)) }
-                        @for (b, _) in &grid {
-                            @let v = if a == b { 0.0 } else { cell(a, b) };
-                            td class="num" style={ "background: rgba(37, 99, 235, " (format!("{:.2}", 0.08 + 0.6 * v / largest)) ")" } { @if v > 0.0 { (lang.number(v, 0)) } }
+                        @for v in &grid[i] {
+                            td class={ "num level-" (level(*v)) } { @if *v > 0.0 { (lang.number(*v, 0)) } }
                         }
                     } } }
                 }

@@ -278,10 +278,7 @@ fn kept_credit(
                             c.people_moved
                         )
                     }
-                    None => serde_json::to_value(&c.cause)?
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace('_', " "),
+                    None => c.cause.as_str().replace('_', " "),
                 };
                 say!(
                     "{:<52} {:>7} {:>12}",

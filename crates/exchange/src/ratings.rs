@@ -98,11 +98,50 @@ fn intern(index: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str)
     i
 }
 
+/// What calibration reads of a rating, borrowed: from a file's [`RatingRow`], or straight from
+/// a cycle's records (a cycle holds millions; copying each id into a row first cost as much as
+/// the fit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RatingRef<'a> {
+    pub cycle_id: &'a str,
+    pub rater_id: &'a str,
+    pub ratee_id: &'a str,
+    pub relationship: Relationship,
+    pub dimension: &'a str,
+    pub score: f64,
+    pub ratee_unit: Option<&'a str>,
+    pub rater_unit: Option<&'a str>,
+}
+
+impl RatingRow {
+    pub fn as_ref(&self) -> RatingRef<'_> {
+        RatingRef {
+            cycle_id: &self.cycle_id,
+            rater_id: &self.rater_id,
+            ratee_id: &self.ratee_id,
+            relationship: self.relationship,
+            dimension: &self.dimension,
+            score: self.score,
+            ratee_unit: self.ratee_unit.as_deref(),
+            rater_unit: self.rater_unit.as_deref(),
+        }
+    }
+}
+
 /// Builds the calibration input from `rows`: the ratings of `dimension` (all dimensions
 /// pooled when `None`), self-ratings set aside. With `plain`, units, relationships and cycles
 /// are ignored: the model is `score ~ 1 + (1|ratee) + (1|rater)`, for comparison with other
 /// tools.
 pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>, plain: bool) -> Interned {
+    intern_rating_refs(rows.iter().map(RatingRow::as_ref), dimension, plain)
+}
+
+/// [`intern_ratings`] over borrowed ratings, in the order given.
+pub fn intern_rating_refs<'a>(
+    rows: impl IntoIterator<Item = RatingRef<'a>>,
+    dimension: Option<&str>,
+    plain: bool,
+) -> Interned {
     let mut out = Interned::default();
     let (mut ratee_ix, mut rater_ix, mut unit_ix, mut rel_ix, mut cycle_ix) = (
         HashMap::new(),
@@ -116,7 +155,10 @@ pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>, plain: bool) 
             continue;
         }
         if row.relationship == Relationship::SelfReview {
-            let entry = out.self_ratings.entry(row.ratee_id.clone()).or_default();
+            let entry = out
+                .self_ratings
+                .entry(row.ratee_id.to_string())
+                .or_default();
             entry.0 += row.score;
             entry.1 += 1;
             continue;
@@ -126,15 +168,15 @@ pub fn intern_ratings(rows: &[RatingRow], dimension: Option<&str>, plain: bool) 
             ("", "", "", "")
         } else {
             (
-                row.ratee_unit.as_deref().unwrap_or(""),
-                row.rater_unit.as_deref().unwrap_or(""),
+                row.ratee_unit.unwrap_or(""),
+                row.rater_unit.unwrap_or(""),
                 row.relationship.as_str(),
-                row.cycle_id.as_str(),
+                row.cycle_id,
             )
         };
         let rating = valuetree_core::calibration::Rating {
-            ratee: intern(&mut ratee_ix, &mut out.ratees, &row.ratee_id),
-            rater: intern(&mut rater_ix, &mut out.raters, &row.rater_id),
+            ratee: intern(&mut ratee_ix, &mut out.ratees, row.ratee_id),
+            rater: intern(&mut rater_ix, &mut out.raters, row.rater_id),
             ratee_unit: intern(&mut unit_ix, &mut out.units, ratee_unit),
             rater_unit: intern(&mut unit_ix, &mut out.units, rater_unit),
             relationship: intern(&mut rel_ix, &mut out.relationships, relationship),

@@ -35,6 +35,18 @@ pub enum StoreError {
         "there is no database at {url}; give the right one with --db (or VALUETREE_DB), or create it by importing (`valuetree import dir examples`)"
     )]
     Missing { url: String },
+    #[error(
+        "{url} is not a valuetree database: {found}; nothing was written to it. Give valuetree's database with --db (or VALUETREE_DB), or a new file name to create one"
+    )]
+    NotOurs { url: String, found: String },
+    #[error(
+        "cannot bring the database {url} up to this version of valuetree (migration {migration}): {reason}"
+    )]
+    Migration {
+        url: String,
+        migration: String,
+        reason: String,
+    },
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("PostgreSQL: {}", postgres_detail(.0))]
@@ -67,7 +79,7 @@ impl fmt::Display for FileRowError {
 }
 
 /// A PostgreSQL error with the server's own message (its `Display` says only "db error").
-fn postgres_detail(error: &::postgres::Error) -> String {
+pub(crate) fn postgres_detail(error: &::postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => error.to_string(),

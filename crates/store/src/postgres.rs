@@ -59,7 +59,7 @@ pub fn open(url: &str) -> Result<Client, StoreError> {
         url: redact(url),
         reason: e.to_string(),
     })?;
-    migrate(&mut client)?;
+    migrate(&mut client, url)?;
     Ok(client)
 }
 
@@ -82,20 +82,69 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn migrate(client: &mut Client) -> Result<(), StoreError> {
+/// The table that marks a PostgreSQL database (its current schema) as valuetree's, the
+/// counterpart of SQLite's `application_id`.
+const MARKER: &str = "valuetree_database";
+
+fn migrate(client: &mut Client, url: &str) -> Result<(), StoreError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])?;
+    claim(&mut tx, url)?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())",
     )?;
     for (name, sql) in MIGRATIONS {
         let done = tx.query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[name])?;
         if done.is_none() {
-            tx.batch_execute(sql)?;
+            tx.batch_execute(sql).map_err(|e| StoreError::Migration {
+                url: redact(url),
+                migration: name.to_string(),
+                reason: crate::sqlite::first_line(&crate::postgres_detail(&e)),
+            })?;
             tx.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[name])?;
         }
     }
     tx.commit()?;
+    Ok(())
+}
+
+/// Marks an empty schema, or one written before the marker existed (its migrations table
+/// lists valuetree's first migration), as valuetree's; refuses any other without writing.
+fn claim(tx: &mut ::postgres::Transaction<'_>, url: &str) -> Result<(), StoreError> {
+    let table_exists = |tx: &mut ::postgres::Transaction<'_>, name: &str| {
+        tx.query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+            &[&name],
+        )
+        .map(|row| row.get::<_, i64>(0) == 1)
+    };
+    if table_exists(tx, MARKER)? {
+        return Ok(());
+    }
+    let tables: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        )?
+        .get(0);
+    if tables > 0 {
+        let ours = table_exists(tx, "schema_migrations")?
+            && tx
+                .query_opt(
+                    "SELECT 1 FROM schema_migrations WHERE name = $1",
+                    &[&MIGRATIONS[0].0],
+                )?
+                .is_some();
+        if !ours {
+            return Err(StoreError::NotOurs {
+                url: redact(url),
+                found: format!("its schema holds {tables} tables of something else"),
+            });
+        }
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE {MARKER} (marked TIMESTAMPTZ NOT NULL DEFAULT now()); INSERT INTO {MARKER} DEFAULT VALUES"
+    ))?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 use crate::StoreError;
 use crate::sql::{Cell, Row, Table, Tx, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::time::Duration;
 
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -69,6 +69,8 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
     )?;
+    // Before anything is written: `journal_mode` below rewrites the header of any file.
+    claim(&conn, path)?;
     // WAL lets readers go on while a writer writes.
     // Takes effect only on a new, empty file (before the first table exists).
     conn.pragma_update(None, "page_size", 8192)?;
@@ -91,11 +93,70 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "threads", 2)?;
     // Reads through a memory map instead of a read() system call per page.
     conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
-    migrate(&conn)?;
+    migrate(&conn, path)?;
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> Result<(), StoreError> {
+/// An error's first line: a failed migration's message must not print its SQL.
+pub(crate) fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// SQLite's header field for the application a file belongs to: "vtre" in ASCII. It marks
+/// valuetree's databases, so that `--db` naming someone else's file is refused unchanged.
+pub const APPLICATION_ID: i64 = 0x7674_7265;
+
+/// Marks a new (empty) file, or one written before the mark existed (its migrations table
+/// lists valuetree's first migration), as valuetree's; refuses any other.
+fn claim(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let id: i64 = match conn.pragma_query_value(None, "application_id", |r| r.get(0)) {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
+            return Err(StoreError::NotOurs {
+                url: path.to_string(),
+                found: "it is not a SQLite database".into(),
+            });
+        }
+        found => found?,
+    };
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    let objects: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let found = if id != 0 {
+        Some(format!("its SQLite application_id is {id:#x}"))
+    } else if objects == 0 {
+        None
+    } else {
+        let ours: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |r| r.get(0),
+        )?;
+        let ours = ours == 1
+            && conn.query_row(
+                "SELECT count(*) FROM schema_migrations WHERE name = ?1",
+                [MIGRATIONS[0].0],
+                |r| r.get::<_, i64>(0),
+            )? == 1;
+        (!ours).then(|| format!("it holds {objects} tables and indexes of something else"))
+    };
+    if let Some(found) = found {
+        return Err(StoreError::NotOurs {
+            url: path.to_string(),
+            found,
+        });
+    }
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection, path: &str) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)",
     )?;
@@ -114,7 +175,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                 |r| r.get(0),
             )?;
             if again == 0 {
-                conn.execute_batch(sql)?;
+                if let Err(e) = conn.execute_batch(sql) {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(StoreError::Migration {
+                        url: path.to_string(),
+                        migration: name.to_string(),
+                        reason: first_line(&e.to_string()),
+                    });
+                }
                 conn.execute(
                     "INSERT INTO schema_migrations (name, applied) VALUES (?1, datetime('now'))",
                     [name],

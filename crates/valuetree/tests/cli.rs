@@ -1599,3 +1599,102 @@ mod erased {
         }
     }
 }
+
+/// What `--db` holds, byte for byte on SQLite, as a list of tables with their rows on
+/// PostgreSQL: to show that a refused database was not written to.
+fn database_contents(db: &Db) -> String {
+    if db.url.starts_with("postgres") {
+        let mut client = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+        let tables: Vec<String> = client
+            .query(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+                &[],
+            )
+            .expect("tables")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let mut out = String::new();
+        for table in tables {
+            let rows: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .expect("count")
+                .get(0);
+            out.push_str(&format!("{table}: {rows}\n"));
+        }
+        out
+    } else {
+        let bytes = std::fs::read(&db.url).expect("read the database file");
+        format!(
+            "{} bytes, {:?}",
+            bytes.len(),
+            &bytes[..bytes.len().min(4096)]
+        )
+    }
+}
+
+#[test]
+fn someone_elses_database_is_refused_and_left_unchanged() {
+    each_backend(|db| {
+        db.tamper(
+            "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)",
+        );
+        let before = database_contents(&db);
+        let examples = examples();
+        for args in [
+            vec!["head"],
+            vec!["verify"],
+            vec!["import", "dir", &examples],
+        ] {
+            let error = db.fails(&args);
+            assert!(
+                error.contains("is not a valuetree database")
+                    && error.contains("nothing was written to it"),
+                "{args:?}: {error}"
+            );
+            assert!(error.lines().count() <= 3, "one message, not SQL: {error}");
+        }
+        assert_eq!(
+            database_contents(&db),
+            before,
+            "the refused database changed"
+        );
+    });
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_unchanged() {
+    let db = Db::sqlite();
+    std::fs::write(&db.url, "name,total\nAda,9.5\n").expect("write");
+    let error = db.fails(&["head"]);
+    assert!(error.contains("not a SQLite database"), "{error}");
+    assert_eq!(
+        std::fs::read_to_string(&db.url).expect("read"),
+        "name,total\nAda,9.5\n"
+    );
+}
+
+#[test]
+fn a_database_written_before_the_mark_is_marked_and_opens() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        // As an earlier version left it: no mark.
+        if db.url.starts_with("postgres") {
+            db.tamper("DROP TABLE valuetree_database");
+        } else {
+            db.tamper("PRAGMA application_id = 0");
+        }
+        assert_eq!(db.head(), head);
+        db.ok(&["verify"]);
+        if !db.url.starts_with("postgres") {
+            let conn = rusqlite::Connection::open(&db.url).expect("open");
+            let id: i64 = conn
+                .pragma_query_value(None, "application_id", |r| r.get(0))
+                .expect("application_id");
+            assert_eq!(id, 0x7674_7265, "marked again as valuetree's");
+        } else {
+            assert!(database_contents(&db).contains("valuetree_database: 1"));
+        }
+    });
+}

@@ -2,7 +2,7 @@
 //! ratings, fitted under the writer lock and recorded in the ledger.
 
 use crate::error::{AppError, AppResult};
-use crate::queries::placement_at_end;
+use crate::queries::units_until;
 use crate::{Actor, App, Receipt, authz};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use valuetree_core::calibration::calibrate;
 use valuetree_core::event::Event;
 use valuetree_core::review::{CalibratedScore, CalibrationResult};
 use valuetree_core::state::State;
-use valuetree_exchange::ratings::{RatingRow, intern_ratings};
+use valuetree_exchange::ratings::{RatingRef, intern_rating_refs};
 use valuetree_store::Preload;
 
 /// Which model to fit (docs/calibration.md).
@@ -84,14 +84,14 @@ pub struct RaterLeniency {
     pub outlier: bool,
 }
 
-/// Fits `rows` (a ratings file, or a cycle's ratings); `source` names them in errors.
-pub fn calibration_of(
-    rows: &[RatingRow],
+/// Fits `rows` (a ratings file's, or a cycle's ratings); `source` names them in errors.
+pub fn calibration_of<'a>(
+    rows: impl IntoIterator<Item = RatingRef<'a>>,
     dimension: Option<&str>,
     model: CalibrationModel,
     source: &str,
 ) -> AppResult<CalibrationReport> {
-    let interned = intern_ratings(rows, dimension, model == CalibrationModel::Plain);
+    let interned = intern_rating_refs(rows, dimension, model == CalibrationModel::Plain);
     if interned.input.ratings.is_empty() {
         return Err(AppError::invalid(format!(
             "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",
@@ -156,34 +156,32 @@ pub fn calibration_of(
 
 /// The cycle's submitted ratings, each with the units rater and ratee were in at the end of
 /// the cycle (or on their last day, if they left during it), in a fixed order so that the
-/// fit is reproducible to the bit.
-pub fn cycle_ratings(state: &State, cycle_id: &str) -> AppResult<Vec<RatingRow>> {
+/// fit is reproducible to the bit. Borrowed from the state: a cycle holds millions.
+pub fn cycle_ratings<'a>(state: &'a State, cycle_id: &'a str) -> AppResult<Vec<RatingRef<'a>>> {
     let cycle = state.reviews.cycles.get(cycle_id).ok_or_else(|| {
         AppError::not_found(
             format!("cycle {cycle_id}"),
             "`valuetree cycle list` shows the cycles",
         )
     })?;
-    let unit_of =
-        |person: &str| placement_at_end(state, &cycle.record, person).and_then(|p| p.unit_id);
-    let mut rows: Vec<RatingRow> = state
+    let units = units_until(state, cycle.record.ends_on);
+    let unit_of = |person: &str| units.get(person).copied();
+    let mut rows: Vec<RatingRef<'a>> = state
         .reviews
         .submitted(cycle_id)
-        .map(|r| RatingRow {
-            line: 0,
-            cycle_id: r.cycle_id.clone(),
-            rater_id: r.rater_id.clone(),
-            ratee_id: r.ratee_id.clone(),
+        .map(|r| RatingRef {
+            cycle_id: &r.cycle_id,
+            rater_id: &r.rater_id,
+            ratee_id: &r.ratee_id,
             relationship: r.relationship,
-            dimension: r.dimension.clone(),
+            dimension: &r.dimension,
             score: r.score.value(),
-            comment: r.comment.clone(),
             ratee_unit: unit_of(&r.ratee_id),
             rater_unit: unit_of(&r.rater_id),
         })
         .collect();
-    rows.sort_by(|a, b| {
-        (&a.rater_id, &a.ratee_id, &a.dimension).cmp(&(&b.rater_id, &b.ratee_id, &b.dimension))
+    rows.sort_unstable_by(|a, b| {
+        (a.rater_id, a.ratee_id, a.dimension).cmp(&(b.rater_id, b.ratee_id, b.dimension))
     });
     Ok(rows)
 }
@@ -209,7 +207,7 @@ impl App {
         self.append_deciding(actor, preload, move |state| {
             let rows = cycle_ratings(state, &cycle_id)?;
             let report = calibration_of(
-                &rows,
+                rows,
                 dimension.as_deref(),
                 model,
                 &format!("cycle {cycle_id}"),

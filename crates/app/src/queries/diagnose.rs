@@ -477,25 +477,33 @@ impl App {
     pub fn rating_anomalies(&self, actor: &Actor, cycle_id: &str) -> AppResult<RatingAnomalies> {
         let state = self.cycle_state(cycle_id, false)?;
         authz::read_organisation(&state, actor, Some(cycle_id))?;
-        // Manager anomalies compare with the calibrated scores: none before calibration.
-        let session = match self.session_of(&state, actor, cycle_id) {
-            Ok(session) => Some(session),
-            Err(AppError::Invalid(_)) => None,
-            Err(e) => return Err(e),
-        };
+        // The session's figures and the raters' fit read the same state: side by side.
+        let (session, fit) = std::thread::scope(|scope| {
+            let fit = scope.spawn(|| -> AppResult<_> {
+                let rows = crate::commands::calibration::cycle_ratings(&state, cycle_id)?;
+                if rows.is_empty() {
+                    return Ok((0, Vec::new()));
+                }
+                let report = crate::commands::calibration::calibration_of(
+                    rows.iter().copied(),
+                    None,
+                    crate::commands::calibration::CalibrationModel::Full,
+                    cycle_id,
+                )?;
+                Ok((rows.len(), report.raters))
+            });
+            // Manager anomalies compare with the calibrated scores: none before calibration.
+            let session = match self.session_of(&state, actor, cycle_id) {
+                Ok(session) => Ok(Some(session)),
+                Err(AppError::Invalid(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+            (session, fit.join())
+        });
+        let session = session?;
+        let (ratings, raters_fit) =
+            fit.map_err(|_| AppError::Internal("fitting the raters failed".into()))??;
         let calibrated = session.is_some();
-        let rows = crate::commands::calibration::cycle_ratings(&state, cycle_id)?;
-        let raters_fit = if rows.is_empty() {
-            Vec::new()
-        } else {
-            crate::commands::calibration::calibration_of(
-                &rows,
-                None,
-                crate::commands::calibration::CalibrationModel::Full,
-                cycle_id,
-            )?
-            .raters
-        };
         let mut anomalies: Vec<ManagerAnomalyRow> = session
             .map(|s| s.session.anomalies)
             .unwrap_or_default()
@@ -541,7 +549,7 @@ impl App {
         Ok(RatingAnomalies {
             cycle_id: cycle_id.to_string(),
             calibrated,
-            ratings: rows.len(),
+            ratings,
             raters: leniency.len(),
             managers: anomalies.len(),
             managers_flagged: anomalies.iter().filter(|a| a.anomaly.flagged).count(),

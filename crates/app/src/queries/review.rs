@@ -186,6 +186,29 @@ pub fn placement_until(state: &State, person: &str, date: NaiveDate) -> Option<o
     org::placement(state, person, last)
 }
 
+/// The unit each person was in on `date`, or on their last day if they left before it
+/// ([`placement_until`]'s unit), for everyone at once in one pass over the assignments: for a
+/// cycle's ratings, where looking each person up in turn cost seconds.
+pub fn units_until(state: &State, date: NaiveDate) -> HashMap<&str, &str> {
+    let mut units = HashMap::with_capacity(state.people.len());
+    let mut person: Option<(&str, Option<NaiveDate>)> = None;
+    for ((person_id, valid_from), assignment) in &state.assignments {
+        if person.is_none_or(|(p, _)| p != person_id.as_str()) {
+            let last = state.people.get(person_id).and_then(|record| {
+                let last = record.left_on.map_or(date, |left| left.min(date));
+                record.employed_on(last).then_some(last)
+            });
+            person = Some((person_id.as_str(), last));
+        }
+        if let Some((_, Some(last))) = person
+            && *valid_from <= last
+        {
+            units.insert(person_id.as_str(), assignment.record.unit_id.as_str());
+        }
+    }
+    units
+}
+
 /// The scores the calibration session starts from: each calibrated person's final
 /// calibrated score, with their unit and manager at the end of the cycle.
 pub fn proposed_scores(state: &State, cycle_id: &str) -> AppResult<Vec<Proposed>> {
@@ -254,7 +277,7 @@ impl App {
         // A one-shot command (no snapshot yet) loads the cycle's state alone: building the
         // snapshot first would load the master data twice.
         if !self.has_snapshot() {
-            let state = self.read(|store| Ok(store.load_state(&preload)?))?;
+            let state = self.load_cycle_state(cycle_id, &preload)?;
             cycle_of(&state, cycle_id)?;
             return Ok(std::sync::Arc::new(state));
         }
@@ -273,6 +296,27 @@ impl App {
             }
             kept.insert(cycle_id.to_string(), state.clone());
         }
+        Ok(state)
+    }
+
+    /// The master data and one cycle's ratings and scores, each read on its own connection
+    /// at the same time (at an organisation's scale each takes seconds); read again in one
+    /// transaction if a write came between the two.
+    fn load_cycle_state(&self, cycle_id: &str, preload: &Preload) -> AppResult<State> {
+        let cycles = [cycle_id.to_string()];
+        let (master, facts) = std::thread::scope(|scope| {
+            let facts = scope.spawn(|| self.read(|store| Ok(store.load_cycle_facts(&cycles)?)));
+            let master = self.read(|store| Ok(store.load_state_and_head(&Preload::None)?));
+            (master, facts.join())
+        });
+        let (head, mut state) = master?;
+        let (facts_head, facts) = facts
+            .map_err(|_| AppError::Internal("loading the cycle's ratings failed".into()))??;
+        if head != facts_head {
+            return self.read(|store| Ok(store.load_state(preload)?));
+        }
+        state.reviews.ratings = facts.reviews.ratings;
+        state.reviews.scores = facts.reviews.scores;
         Ok(state)
     }
 

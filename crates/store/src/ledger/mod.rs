@@ -371,6 +371,18 @@ fn load_cycle_facts(
 ) -> Result<(), StoreError> {
     let cycles: BTreeSet<&String> = cycles.iter().collect();
     for cycle in cycles {
+        // A cycle holds up to millions of ratings: growing the map as they arrive rehashed
+        // it a dozen times.
+        let counted = tx.query(
+            "SELECT count(*) FROM ratings WHERE cycle_id = $1",
+            &[Value::text(cycle.as_str())],
+        )?;
+        if let Some(Value::Int(n)) = counted.first().map(|row| &row[0]) {
+            state
+                .reviews
+                .ratings
+                .reserve(usize::try_from(*n).unwrap_or(0));
+        }
         for table in [&rows::review::RATINGS, &rows::review::SCORES] {
             let sql = format!(
                 "SELECT {} FROM {} WHERE cycle_id = $1",
@@ -559,6 +571,30 @@ impl Store {
     pub fn load_state(&mut self, preload: &Preload) -> Result<State, StoreError> {
         let mut tx = self.begin(false)?;
         load_state(tx.as_mut(), preload)
+    }
+
+    /// [`Store::load_state`], with the head of the ledger it was read at (one transaction).
+    pub fn load_state_and_head(
+        &mut self,
+        preload: &Preload,
+    ) -> Result<(Option<Head>, State), StoreError> {
+        let mut tx = self.begin(false)?;
+        let head = head_of(tx.as_mut())?;
+        Ok((head, load_state(tx.as_mut(), preload)?))
+    }
+
+    /// The ratings and calibrated scores of `cycles` alone, in an otherwise empty state, with
+    /// the head they were read at: for a caller that loads them on a second connection while
+    /// the first loads the master data, and moves them over when both heads agree.
+    pub fn load_cycle_facts(
+        &mut self,
+        cycles: &[String],
+    ) -> Result<(Option<Head>, State), StoreError> {
+        let mut tx = self.begin(false)?;
+        let head = head_of(tx.as_mut())?;
+        let mut state = State::default();
+        load_cycle_facts(tx.as_mut(), &mut state, cycles)?;
+        Ok((head, state))
     }
 
     /// The org part of the master data — people, units, assignments, the value tree,

@@ -60,7 +60,12 @@ pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
     let dimension = args.dimension.as_deref();
     let report = match (&args.ratings, &args.cycle) {
         (Some(path), _) => match read_file(path)? {
-            Some(rows) => calibration_of(&rows, dimension, model, &path.display().to_string())?,
+            Some(rows) => calibration_of(
+                rows.iter().map(RatingRow::as_ref),
+                dimension,
+                model,
+                &path.display().to_string(),
+            )?,
             None => return Ok(ExitCode::FAILURE),
         },
         (None, Some(cycle)) => {

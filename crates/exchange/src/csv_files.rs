@@ -27,6 +27,10 @@ pub enum Kind {
     Ratings,
 }
 
+/// Files the simulator writes beside its import files: the ground truth that
+/// `valuetree fairness` reads, never imported.
+pub const SIMULATOR_TRUTH: [&str; 2] = ["truth.csv", "truth_contributions.csv"];
+
 impl Kind {
     pub const ALL: [Kind; 12] = [
         Kind::People,
@@ -63,6 +67,28 @@ impl Kind {
     /// The file name this kind has in a directory (`people.csv`, …).
     pub fn file_name(self) -> String {
         format!("{}.csv", self.name())
+    }
+
+    /// What a file named `name` in an import directory is: `Ok(Some(kind))` for an import
+    /// file, `Ok(None)` for a file an import leaves alone (not CSV, or the simulator's ground
+    /// truth), and for any other CSV file an error naming the nearest import file — a
+    /// misspelt or capitalised name must not be skipped in silence.
+    pub fn of_file_name(name: &str) -> Result<Option<Kind>, String> {
+        if !name.to_ascii_lowercase().ends_with(".csv") || SIMULATOR_TRUTH.contains(&name) {
+            return Ok(None);
+        }
+        if let Some(kind) = Kind::ALL.into_iter().find(|k| k.file_name() == name) {
+            return Ok(Some(kind));
+        }
+        let lower = name.to_lowercase();
+        let nearest = Kind::ALL
+            .into_iter()
+            .map(|k| k.file_name())
+            .min_by_key(|file| strsim::levenshtein(&lower, file))
+            .unwrap_or_default();
+        Err(format!(
+            "{name} is not an import file name (did you mean {nearest}?)"
+        ))
     }
 
     pub const fn required_columns(self) -> &'static [&'static str] {
@@ -471,10 +497,13 @@ fn parse_rows(
     chunk_rows: usize,
     emit: &mut dyn FnMut(RecordBatch, Vec<RowError>) -> bool,
 ) {
+    // Flexible, so that each row is measured against the header here (a reader without the
+    // header measures against the first row, and a file of one row is never measured).
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
-        .flexible(false)
+        .flexible(true)
         .from_reader(body);
+    let width = columns.0.len();
     let capacity = |rows: usize| rows.min(chunk_rows);
     let lines = bytecount(body, b'\n');
     let mut errors = Vec::new();
@@ -494,15 +523,26 @@ fn parse_rows(
                     reason: format!("not a valid CSV row: {e}"),
                 });
                 error_count += 1;
-                if error_count > 10_000
-                    || !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. })
-                {
+                // A row that is not UTF-8 is skipped like any bad row; anything else stops.
+                if error_count > 10_000 || !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
                     break;
                 }
                 continue;
             }
         }
         let line = record.position().map_or(line, |p| line_offset + p.line());
+        if record.len() != width {
+            errors.push(RowError {
+                line,
+                column: None,
+                reason: wrong_width(record.len(), width),
+            });
+            error_count += 1;
+            if error_count > 10_000 {
+                break;
+            }
+            continue;
+        }
         let mut cells = Cells {
             columns,
             record: &record,
@@ -521,6 +561,19 @@ fn parse_rows(
         }
     }
     emit(batch, errors);
+}
+
+/// Why a row with `cells` cells does not fit a header of `width` columns.
+fn wrong_width(cells: usize, width: usize) -> String {
+    if cells > width {
+        format!(
+            "the row has {cells} cells but the header has {width} columns: a comma inside a text cell must be quoted (\"first part, second part\")"
+        )
+    } else {
+        format!(
+            "the row has {cells} cells but the header has {width} columns: every row needs a cell for each column, empty ones included (`a,,c`)"
+        )
+    }
 }
 
 /// The rows of a CSV file in chunks, parsed on a thread of their own while the caller works
@@ -875,6 +928,62 @@ mod tests {
                 (4, Some("phase")),
             ]
         );
+    }
+
+    #[test]
+    fn a_row_with_more_or_fewer_cells_than_the_header_is_refused() {
+        let header = "node_id,kind,title,lead_id,created_on,status,flagpole,description\n";
+        // An unquoted comma in the description: one cell too many, even as the only row.
+        let one_row = format!(
+            "{header}INI9,initiative,X,P09,2024-05-01,active,false,first part, second part\n"
+        );
+        let errors = parse_csv(Kind::Nodes, one_row.as_bytes())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 2);
+        assert!(
+            errors[0].reason.contains("9 cells but the header has 8"),
+            "{errors:?}"
+        );
+        assert!(errors[0].reason.contains("must be quoted"), "{errors:?}");
+        // Too few, for each kind that once let them through, after a good row.
+        for (kind, header, good, short) in [
+            (
+                Kind::Nodes,
+                header,
+                "INI8,initiative,X,P09,2024-05-01,active,false,d",
+                "INI9,initiative,X,P09,2024-05-01,active",
+            ),
+            (
+                Kind::Edges,
+                "parent_id,child_id,weight,valid_from\n",
+                "N1,N2,0.5,2024-01-01",
+                "N1,N3,0.5",
+            ),
+            (
+                Kind::Cycles,
+                "cycle_id,name,starts_on,ends_on\n",
+                "C1,One,2024-01-01,2024-06-30",
+                "C2,Two",
+            ),
+        ] {
+            let text = format!("{header}{good}\n{short}\n");
+            let errors = parse_csv(kind, text.as_bytes()).err().unwrap_or_default();
+            let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, vec![3], "{kind}: {errors:?}");
+            assert!(
+                errors[0]
+                    .reason
+                    .contains("every row needs a cell for each column"),
+                "{errors:?}"
+            );
+        }
+        // A quoted comma is one cell.
+        let quoted = format!(
+            "{header}INI9,initiative,X,P09,2024-05-01,active,false,\"first part, second part\"\n"
+        );
+        assert!(parse_csv(Kind::Nodes, quoted.as_bytes()).is_ok());
     }
 
     #[test]

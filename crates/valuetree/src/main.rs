@@ -63,6 +63,14 @@ enum Command {
         /// Compare the stored projections with a replay, changing nothing.
         #[arg(long)]
         check: bool,
+        /// Rebuild even though the ledger's hash chain fails (the tables are then recomputed
+        /// from an altered ledger; restoring a backup or an export is usually the repair).
+        #[arg(long)]
+        despite_broken_chain: bool,
+        /// Discard rows of the tables that no event explains (refused by default: after events
+        /// were deleted from the ledger's end, those rows are the only trace of them).
+        #[arg(long)]
+        discard_unexplained: bool,
     },
     /// Contributions: record, confirm, take a confirmation back, retract.
     Contribution {
@@ -215,7 +223,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => commands::ledger::export(&app, &actor, out),
         Command::Verify(args) => commands::ledger::verify(&app, &actor, args),
         Command::Head => commands::ledger::head(&app, &actor),
-        Command::Rebuild { check } => commands::ledger::rebuild(&app, &actor, check),
+        Command::Rebuild {
+            check,
+            despite_broken_chain,
+            discard_unexplained,
+        } => commands::ledger::rebuild(
+            &app,
+            &actor,
+            check,
+            valuetree_app::commands::ledger::RebuildAllow {
+                broken_chain: despite_broken_chain,
+                unexplained_rows: discard_unexplained,
+            },
+        ),
         Command::Credit(args) => commands::credit::run(&app, &actor, args),
         Command::Payout(args) => commands::credit::payout_run(&app, &actor, args),
         Command::Calibrate(args) => commands::calibrate::run(&app, &actor, args),

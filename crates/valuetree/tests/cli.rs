@@ -1698,3 +1698,97 @@ fn a_database_written_before_the_mark_is_marked_and_opens() {
         }
     });
 }
+
+#[test]
+fn import_dir_refuses_csv_files_it_does_not_know_and_names_the_nearest() {
+    each_backend(|db| {
+        let dir = db.dir().join("upload");
+        std::fs::create_dir(&dir).expect("mkdir");
+        for entry in std::fs::read_dir(examples()).expect("examples") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+        std::fs::copy(dir.join("units.csv"), dir.join("Units.CSV")).expect("copy");
+        std::fs::copy(dir.join("contributions.csv"), dir.join("contribution.csv")).expect("copy");
+        std::fs::write(dir.join("README.txt"), "not CSV: left alone").expect("write");
+        let error = db.fails(&["import", "dir", &dir.display().to_string()]);
+        assert!(
+            error.contains("Units.CSV is not an import file name (did you mean units.csv?)")
+                && error.contains(
+                    "contribution.csv is not an import file name (did you mean contributions.csv?)"
+                )
+                && error.contains("nothing was imported"),
+            "{error}"
+        );
+        // Nothing was imported: the first import of the examples makes the whole ledger.
+        std::fs::remove_file(dir.join("Units.CSV")).expect("rm");
+        std::fs::remove_file(dir.join("contribution.csv")).expect("rm");
+        let out = db.ok(&["import", "dir", &dir.display().to_string()]);
+        assert!(out.contains("118 new events"), "{out}");
+    });
+}
+
+#[test]
+fn a_row_with_an_unquoted_comma_is_refused_not_truncated() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let file = db.write(
+            "nodes.csv",
+            "node_id,kind,title,lead_id,created_on,status,flagpole,description\n\
+             INI9,initiative,X,P09,2024-05-01,active,false,first part, second part\n",
+        );
+        let error = db.fails(&["import", "nodes", &file]);
+        assert!(
+            error.contains("line 2: the row has 9 cells but the header has 8 columns"),
+            "{error}"
+        );
+        assert_eq!(db.head(), head, "nothing imported");
+    });
+}
+
+#[test]
+fn rebuild_refuses_to_erase_the_trace_of_deleted_events_or_to_trust_a_broken_chain() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let pinned = db.head();
+        // The last event (a rating) deleted: the chain still holds, the projections remember.
+        db.tamper("DELETE FROM events WHERE seq = 118");
+        db.ok(&["verify", "--chain-only"]);
+        let verify = db.fails(&["verify"]);
+        assert!(
+            verify.contains("is not in the ledger")
+                && verify.contains("events were deleted from the end of the ledger")
+                && verify.contains("--expect-head"),
+            "verify must not just say rebuild: {verify}"
+        );
+        let refused = db.fails(&["rebuild"]);
+        assert!(
+            refused.contains("1 row that no event in the ledger explains")
+                && refused.contains("Nothing was changed")
+                && refused.contains("--discard-unexplained"),
+            "{refused}"
+        );
+        // The evidence is still there, and the pinned head names what is missing.
+        assert!(db.fails(&["verify"]).contains("is not in the ledger"));
+        assert!(
+            db.fails(&["verify", "--expect-head", &pinned])
+                .contains("deleted from its end")
+        );
+        db.ok(&["rebuild", "--discard-unexplained"]);
+        db.ok(&["verify"]);
+
+        // An edited event: the chain fails, and rebuild will not recompute from it unasked.
+        db.tamper(
+            "UPDATE events SET payload = replace(payload, '\"name\":\"', '\"name\":\"X') WHERE seq = 3",
+        );
+        let refused = db.fails(&["rebuild"]);
+        assert!(
+            refused.contains("the ledger's chain fails at event 3")
+                && refused.contains("Nothing was changed")
+                && refused.contains("--despite-broken-chain"),
+            "{refused}"
+        );
+        db.ok(&["rebuild", "--despite-broken-chain"]);
+    });
+}

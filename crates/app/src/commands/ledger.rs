@@ -48,6 +48,15 @@ pub struct ExportReceipt {
     pub audited_as: Option<i64>,
 }
 
+/// What `App::rebuild` may do that it refuses by default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RebuildAllow {
+    /// Rebuild from a ledger whose hash chain fails.
+    pub broken_chain: bool,
+    /// Discard projection rows that no event explains.
+    pub unexplained_rows: bool,
+}
+
 impl App {
     /// The ledger's head (`None` while empty). Anyone signed in may poll it: it says only
     /// how many events there are and the hash of the last.
@@ -107,9 +116,55 @@ impl App {
         })
     }
 
-    /// Recomputes the projection tables from the ledger; returns the rows written.
-    pub fn rebuild(&self, actor: &Actor) -> AppResult<u64> {
+    /// Recomputes the projection tables from the ledger; returns the rows written. Refused,
+    /// unless `allow` says otherwise, when the chain fails (the tables would be recomputed from
+    /// an altered ledger) or when the tables hold rows no event explains (after events were
+    /// deleted from the ledger's end, those rows are the only trace of them).
+    pub fn rebuild(&self, actor: &Actor, allow: RebuildAllow) -> AppResult<u64> {
         authz::administer(actor)?;
+        let (failure, unexplained) = self.read(|store| {
+            let failure = store.verify_chain(None, &mut |_| {})?.failure;
+            let unexplained: Vec<String> = if failure.is_some() || allow.unexplained_rows {
+                Vec::new()
+            } else {
+                store
+                    .check_projections(usize::MAX)?
+                    .iter()
+                    .filter(|m| m.stored.is_some() && m.replayed.is_none())
+                    .map(ToString::to_string)
+                    .collect()
+            };
+            Ok((failure, unexplained))
+        })?;
+        if let Some((seq, reason)) = failure
+            && !allow.broken_chain
+        {
+            let found = if reason.starts_with(&format!("event {seq}")) {
+                reason
+            } else {
+                format!("event {seq}: {reason}")
+            };
+            return Err(AppError::Invalid(format!(
+                "the ledger's chain fails at {found}; rebuilding would recompute the tables from an altered ledger and erase what they still show of the original. Nothing was changed. Restore the database from a backup or import an export (`valuetree import events FILE` into a new database); to rebuild from this ledger anyway, run `valuetree rebuild --despite-broken-chain`"
+            )));
+        }
+        if !unexplained.is_empty() {
+            let listed = unexplained.len().min(20);
+            return Err(AppError::Invalid(format!(
+                "the tables hold {} that no event in the ledger explains:\n  {}{}\nEither they were written into the tables directly, or events were deleted from the end of the ledger and these rows are the only trace of them; rebuilding would discard them. Nothing was changed. Check the head you pinned (`valuetree verify --expect-head SEQ:HASH`) and keep a copy of the database file; to discard the rows, run `valuetree rebuild --discard-unexplained`",
+                if unexplained.len() == 1 {
+                    "1 row".to_string()
+                } else {
+                    format!("{} rows", unexplained.len())
+                },
+                unexplained[..listed].join("\n  "),
+                if unexplained.len() > listed {
+                    format!("\n  … and {} more", unexplained.len() - listed)
+                } else {
+                    String::new()
+                }
+            )));
+        }
         self.write_store(|store| store.rebuild())
     }
 

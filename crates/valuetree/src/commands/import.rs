@@ -51,13 +51,7 @@ pub fn run(app: &App, actor: &Actor, args: ImportArgs) -> Result<ExitCode> {
     match args.kind.as_str() {
         "events" => import_events(app, actor, &args.path),
         "dir" => {
-            let mut files = Vec::new();
-            for kind in Kind::ALL {
-                let path = args.path.join(kind.file_name());
-                if path.exists() {
-                    files.push((kind, path));
-                }
-            }
+            let files = import_files(&args.path)?;
             if files.is_empty() {
                 bail!(
                     "{} holds none of the import files ({}); see `valuetree import --help`",
@@ -74,6 +68,42 @@ pub fn run(app: &App, actor: &Actor, args: ImportArgs) -> Result<ExitCode> {
             import_csv(app, actor, &[(kind, args.path)])
         }
     }
+}
+
+/// The import files in `dir`, in the order they are imported; any other CSV file there is
+/// an error (a misspelt name would otherwise leave its rows out in silence).
+fn import_files(dir: &Path) -> Result<Vec<(Kind, PathBuf)>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the directory {}", dir.display()))?;
+    let mut kinds = Vec::new();
+    let mut unknown = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.with_context(|| format!("cannot read the directory {}", dir.display()))?;
+        if !entry.path().is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match Kind::of_file_name(&name) {
+            Ok(Some(kind)) => kinds.push(kind),
+            Ok(None) => {}
+            Err(problem) => unknown.push(problem),
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort();
+        bail!(
+            "{} holds CSV files that are not import files, so nothing was imported:\n  {}\nRename each to its kind's file name (lower case: {}) or move it out of the directory",
+            dir.display(),
+            unknown.join("\n  "),
+            Kind::ALL.map(|k| k.file_name()).join(", ")
+        );
+    }
+    Ok(Kind::ALL
+        .into_iter()
+        .filter(|k| kinds.contains(k))
+        .map(|k| (k, dir.join(k.file_name())))
+        .collect())
 }
 
 fn open(path: &Path) -> Result<BufReader<File>> {

@@ -122,10 +122,24 @@ fn print_mismatches(mismatches: &[String]) {
     for m in mismatches {
         eprintln!("  {m}");
     }
-    eprintln!("run `valuetree rebuild` to recompute them from the ledger");
+    eprintln!(
+        "What this can mean, and what each repair costs (keep a copy of the database file first):
+  - the tables were edited directly: `valuetree rebuild` recomputes them from the ledger and
+    the edits are lost, as they should be;
+  - events were deleted from the end of the ledger (rows \"not in the ledger\" are then the only
+    trace of them, and the chain alone cannot show it): check the head you pinned with
+    `valuetree verify --expect-head SEQ:HASH`, and restore the database from a backup or an
+    export; `rebuild` would discard those rows, so it refuses unless given
+    --discard-unexplained."
+    );
 }
 
-pub fn rebuild(app: &App, actor: &Actor, check: bool) -> Result<ExitCode> {
+pub fn rebuild(
+    app: &App,
+    actor: &Actor,
+    check: bool,
+    allow: valuetree_app::commands::ledger::RebuildAllow,
+) -> Result<ExitCode> {
     if check {
         let mismatches = app.check_projections(actor, 50)?;
         if mismatches.is_empty() {
@@ -136,7 +150,7 @@ pub fn rebuild(app: &App, actor: &Actor, check: bool) -> Result<ExitCode> {
         print_mismatches(&mismatches);
         return Ok(ExitCode::FAILURE);
     }
-    let rows = app.rebuild(actor)?;
+    let rows = app.rebuild(actor, allow)?;
     say!("rebuilt the projections from the ledger: {rows} rows");
     Ok(ExitCode::SUCCESS)
 }

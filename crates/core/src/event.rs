@@ -825,6 +825,42 @@ mod tests {
         ]
     }
 
+    /// The personal members declared for erasure (`crate::personal`) are members of their
+    /// kind's payload, and so is each member naming whom they are about: a renamed field
+    /// would otherwise leave its text in the chain.
+    #[test]
+    fn every_declared_personal_member_is_in_its_kinds_payload() {
+        use crate::personal::{Subject, personal_members};
+        let events = one_of_each();
+        let mut declared_kinds = 0;
+        for event in &events {
+            let members = personal_members(event.kind());
+            if members.is_empty() {
+                continue;
+            }
+            declared_kinds += 1;
+            let payload: serde_json::Value =
+                serde_json::from_str(&event.canonical_payload()).unwrap_or_default();
+            for personal in members {
+                assert!(
+                    payload.get(personal.member).is_some_and(serde_json::Value::is_string),
+                    "{}: no text member {}",
+                    event.kind(),
+                    personal.member
+                );
+                let subjects: Vec<&str> = match personal.subject {
+                    Subject::Member(m) | Subject::ContributorOf(m) => vec![m],
+                    Subject::FirstOf(ms) => ms.to_vec(),
+                };
+                for m in subjects {
+                    assert!(payload.get(m).is_some(), "{}: no member {m}", event.kind());
+                }
+            }
+        }
+        // Every kind the declarations name exists.
+        assert_eq!(declared_kinds, 14);
+    }
+
     #[test]
     fn every_kind_serializes_canonically() {
         for event in one_of_each() {

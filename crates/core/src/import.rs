@@ -202,7 +202,11 @@ pub fn plan(
         // later row with the same id is "unchanged" or "recorded before with different content".
         RecordBatch::Contributions(rows) => planner.facts(rows, Planner::contribution),
         RecordBatch::Outcomes(rows) => planner.facts(rows, Planner::outcome),
-        RecordBatch::Handovers(rows) => planner.facts(rows, Planner::handover),
+        // In date order: each hand-over is checked against the lead the one before it left.
+        RecordBatch::Handovers(mut rows) => {
+            rows.sort_by_key(|r| r.record.date);
+            planner.facts(rows, Planner::handover)
+        }
         RecordBatch::PeerPoints(rows) => planner.rows(
             &rows,
             |r| (r.node_id.clone(), r.giver_id.clone(), r.date),

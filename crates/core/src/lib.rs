@@ -25,6 +25,7 @@ pub mod event;
 pub mod import;
 pub mod org;
 pub mod packed;
+pub mod personal;
 pub mod review;
 pub mod state;
 

@@ -178,6 +178,16 @@ impl State {
             .or_else(|| self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()))
     }
 
+    /// The node's lead just before `date`: the receiving lead of its latest hand-over before
+    /// that day (none if that hand-over named none), else the lead recorded on the node.
+    pub fn lead_before(&self, node_id: &str, date: NaiveDate) -> Option<&PersonId> {
+        let range = (node_id.to_string(), NaiveDate::MIN)..(node_id.to_string(), date);
+        match self.handovers.range(range).next_back() {
+            Some((_, h)) => h.to_lead_id.as_ref(),
+            None => self.nodes.get(node_id).and_then(|n| n.lead_id.as_ref()),
+        }
+    }
+
     /// The node's memberships, past and present (its keys come first in the map's order,
     /// so this reads only them).
     pub fn members_of_node<'a>(
@@ -676,12 +686,46 @@ impl State {
                         format!("node {} already has a hand-over on {}", h.node_id, h.date),
                     );
                 }
-                self.node(&h.node_id, "node_id")?;
+                let node = self.node(&h.node_id, "node_id")?;
+                if h.date < node.created_on {
+                    return reject(
+                        "date",
+                        format!(
+                            "{} is before node {} was created ({})",
+                            h.date, h.node_id, node.created_on
+                        ),
+                    );
+                }
                 if let Some(from) = &h.from_lead_id {
                     self.person(from, "from_lead_id")?;
+                    let lead = self.lead_before(&h.node_id, h.date);
+                    if lead != Some(from) {
+                        return reject(
+                            "from_lead_id",
+                            match lead {
+                                Some(lead) => format!(
+                                    "{from} does not lead {} on {}: {lead} does (hand it over from {lead})",
+                                    h.node_id, h.date
+                                ),
+                                None => format!(
+                                    "{} has no lead on {} to hand over from (leave from_lead_id empty)",
+                                    h.node_id, h.date
+                                ),
+                            },
+                        );
+                    }
                 }
                 if let Some(to) = &h.to_lead_id {
                     self.employed(to, h.date, "to_lead_id")?;
+                    if h.from_lead_id.as_ref() == Some(to) {
+                        return reject(
+                            "to_lead_id",
+                            format!(
+                                "{to} already leads {}: a hand-over needs a new lead",
+                                h.node_id
+                            ),
+                        );
+                    }
                 }
                 for (unit, field) in [
                     (&h.from_unit_id, "from_unit_id"),

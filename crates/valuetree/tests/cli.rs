@@ -1792,3 +1792,95 @@ fn rebuild_refuses_to_erase_the_trace_of_deleted_events_or_to_trust_a_broken_cha
         db.ok(&["rebuild", "--despite-broken-chain"]);
     });
 }
+
+#[test]
+fn a_hand_over_must_come_from_the_lead_of_the_day_to_someone_new_after_the_node_exists() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let file = db.write(
+            "handovers.csv",
+            "node_id,date,from_lead_id,to_lead_id,note,from_unit_id,to_unit_id\n\
+             INI3,2024-10-01,P01,P12,Maya is not the lead,,\n\
+             INI3,2024-02-01,P09,P12,before INI3 exists,,\n\
+             INI3,2024-11-01,P09,P09,to the same lead,,\n\
+             INI1,2024-10-01,P02,P03,Ana handed INI1 to Hana in September,,\n",
+        );
+        let error = db.fails(&["import", "handovers", &file]);
+        for expected in [
+            "line 2, column from_lead_id: P01 does not lead INI3 on 2024-10-01: P09 does",
+            "line 3, column date: 2024-02-01 is before node INI3 was created (2024-03-01)",
+            "line 4, column to_lead_id: P09 already leads INI3",
+            "line 5, column from_lead_id: P02 does not lead INI1 on 2024-10-01: P09 does",
+        ] {
+            assert!(
+                error.contains(expected),
+                "missing {expected:?} in:\n{error}"
+            );
+        }
+        assert_eq!(db.head(), head, "nothing imported");
+        // The lead of the day hands over; a second hand-over follows from the new lead,
+        // whatever order the file lists them in.
+        let file = db.write(
+            "handovers.csv",
+            "node_id,date,from_lead_id,to_lead_id,note,from_unit_id,to_unit_id\n\
+             INI3,2024-11-01,P12,P03,then to Ben,,\n\
+             INI3,2024-10-01,P09,P12,Hana to Kofi,,\n",
+        );
+        let out = db.ok(&["import", "handovers", &file]);
+        assert!(out.contains("2 new events"), "{out}");
+    });
+}
+
+#[test]
+fn reversed_periods_and_meaningless_payout_flags_are_refused_with_the_reason() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let error = db.fails(&["credit", "--from", "2025-01-01", "--to", "2024-01-01"]);
+        assert!(
+            error.contains("from 2025-01-01 is after to 2024-01-01"),
+            "{error}"
+        );
+        fn payout<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+            let mut args = vec!["payout", "--from", "2024-01-01", "--to", "2024-12-31"];
+            args.extend_from_slice(extra);
+            args
+        }
+        let error = db.fails(&payout(&["--budget", "-5", "--policy", "immediate"]));
+        assert!(
+            !error.contains("unexpected argument") && error.contains("budget"),
+            "{error}"
+        );
+        let paid = db.write("paid.csv", "person_id,paid\nP03,100\n");
+        let error = db.fails(&payout(&[
+            "--budget",
+            "1000",
+            "--policy",
+            "immediate",
+            "--paid",
+            &paid,
+        ]));
+        assert!(
+            error.contains("--paid is read by the balanced policy only"),
+            "{error}"
+        );
+        db.ok(&payout(&[
+            "--budget", "1000", "--policy", "balanced", "--paid", &paid,
+        ]));
+        let error = db.fails(&[
+            "payout",
+            "--budget",
+            "1000",
+            "--from",
+            "2024-12-31",
+            "--to",
+            "2024-01-01",
+            "--policy",
+            "immediate",
+        ]);
+        assert!(
+            error.contains("from 2024-12-31 is after to 2024-01-01"),
+            "{error}"
+        );
+    });
+}

@@ -79,6 +79,7 @@ impl App {
     /// Credit from the value tree. Everyone's credit is for HR; one person's for whoever may
     /// see their private data; one node's breakdown is the work, open to all.
     pub fn credit_report(&self, actor: &Actor, q: &CreditQuery) -> AppResult<CreditReport> {
+        super::check_period(q.from, q.to)?;
         let directory = self.directory(actor)?;
         let state = directory.state();
         let period = match (q.from, q.to) {
@@ -232,6 +233,7 @@ impl App {
         paid: &HashMap<String, f64>,
         policy: Option<&Policy>,
     ) -> AppResult<PayoutReport> {
+        super::check_period(Some(from), Some(to))?;
         let directory = self.directory(actor)?;
         authz::read_organisation(directory.state(), actor, None)?;
         if !(budget.is_finite() && budget >= 0.0) {

@@ -299,7 +299,7 @@ impl App {
     /// Credit kept: everyone's credit beside the team view's (HR).
     pub fn kept_credit(&self, actor: &Actor, q: &KeptQuery) -> AppResult<KeptCreditReport> {
         authz::diagnose(actor)?;
-        check_period(q.from, q.to)?;
+        super::check_period(q.from, q.to)?;
         let base = self.diagnostics_base(q.from, q.to, Reads::Credit)?;
         // The reorganisation dates walk every assignment: alongside the team view.
         let (kept, reorganisations) = std::thread::scope(|scope| {
@@ -428,7 +428,7 @@ impl App {
         authz::diagnose(actor)?;
         let to = q.to.unwrap_or_else(|| self.today());
         let from = q.from.unwrap_or_else(|| year_before(to));
-        check_period(Some(from), Some(to))?;
+        super::check_period(Some(from), Some(to))?;
         let base = self.diagnostics_base(None, None, Reads::Work)?;
         let collaboration = diagnose::collaboration(&base.facts(), from, to, q.as_of, q.depth, TOP);
         let mut names = Names::default();
@@ -458,7 +458,7 @@ impl App {
         let as_of = q.as_of.unwrap_or_else(|| self.today());
         let to = q.to.unwrap_or(as_of);
         let from = q.from.unwrap_or_else(|| year_before(to));
-        check_period(Some(from), Some(to))?;
+        super::check_period(Some(from), Some(to))?;
         let base = self.diagnostics_base(Some(from), Some(to), Reads::WorkAndCredit)?;
         let health = diagnose::tree_health(&base.facts(), as_of, from, to);
         let titles = health
@@ -672,15 +672,4 @@ fn year_before(to: NaiveDate) -> NaiveDate {
     to.checked_sub_months(chrono::Months::new(12))
         .and_then(|d| d.succ_opt())
         .unwrap_or(NaiveDate::MIN)
-}
-
-fn check_period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<()> {
-    match (from, to) {
-        (Some(from), Some(to)) if from > to => Err(AppError::rejected(
-            "from",
-            Some(&from.to_string()),
-            format!("{from} is after {to}: give the earlier date first"),
-        )),
-        _ => Ok(()),
-    }
 }

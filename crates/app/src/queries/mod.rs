@@ -21,6 +21,7 @@ pub use reviewing::*;
 pub use tree::*;
 pub use work::*;
 
+use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use valuetree_core::NaiveDate;
 use valuetree_core::org as timeline;
@@ -82,5 +83,15 @@ impl NodeRef {
                 .map(|n| n.title.clone())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// Refuses a reversed period (`from` after `to`) instead of answering it with nothing.
+pub(crate) fn check_period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> AppResult<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(AppError::Invalid(format!(
+            "the period is reversed: from {from} is after to {to}; give the earlier date first"
+        ))),
+        _ => Ok(()),
     }
 }

@@ -119,21 +119,21 @@ pub(super) fn org() -> State {
         }),
         Event::NodeHandedOver(HandoverRecord {
             node_id: "N3".into(),
-            date: date("2024-09-01"),
-            from_lead_id: Some("LB".into()),
-            to_lead_id: Some("LA".into()),
-            from_unit_id: Some("B".into()),
-            to_unit_id: Some("A".into()),
-            note: "back".into(),
-        }),
-        Event::NodeHandedOver(HandoverRecord {
-            node_id: "N3".into(),
             date: date("2024-05-01"),
             from_lead_id: Some("LA".into()),
             to_lead_id: Some("LB".into()),
             from_unit_id: Some("A".into()),
             to_unit_id: Some("B".into()),
             note: "to the B team".into(),
+        }),
+        Event::NodeHandedOver(HandoverRecord {
+            node_id: "N3".into(),
+            date: date("2024-09-01"),
+            from_lead_id: Some("LB".into()),
+            to_lead_id: Some("LA".into()),
+            from_unit_id: Some("B".into()),
+            to_unit_id: Some("A".into()),
+            note: "back".into(),
         }),
     ]);
     for event in &events {

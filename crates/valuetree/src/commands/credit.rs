@@ -161,16 +161,20 @@ balanced:  each person moves toward their share of everything paid so far plus t
            by their lifetime credit (outcomes up to --to), net of what they were already paid
            (--paid): early work that bears fruit late is paid late, not never.")]
 pub struct PayoutArgs {
-    /// The reward budget to share.
-    #[arg(long)]
+    /// The reward budget to share (zero or more).
+    #[arg(long, allow_negative_numbers = true)]
     budget: f64,
+    /// The first day of the period whose outcomes are paid for (YYYY-MM-DD).
     #[arg(long, value_parser = parse_date)]
     from: NaiveDate,
+    /// The last day of the period (inclusive; not before --from).
     #[arg(long, value_parser = parse_date)]
     to: NaiveDate,
+    /// How the budget is shared: `immediate` by this period's credit, `balanced` toward each
+    /// person's share of everything paid so far (see below).
     #[arg(long, value_enum)]
     policy: PayoutKind,
-    /// CSV of earlier payouts (`person_id,paid`), for the balanced policy.
+    /// CSV of earlier payouts (`person_id,paid`), for the balanced policy only.
     #[arg(long)]
     paid: Option<PathBuf>,
     /// Compute with the attribution policy in this TOML file instead of the one in force.
@@ -208,9 +212,12 @@ fn read_paid(path: &PathBuf) -> Result<HashMap<String, f64>> {
 
 pub fn payout_run(app: &App, actor: &Actor, args: PayoutArgs) -> Result<ExitCode> {
     let policy = load_policy(args.credit_policy.as_ref())?;
-    let paid = match &args.paid {
-        Some(path) => read_paid(path)?,
-        None => HashMap::new(),
+    let paid = match (&args.paid, args.policy) {
+        (Some(path), PayoutKind::Balanced) => read_paid(path)?,
+        (Some(_), PayoutKind::Immediate) => bail!(
+            "--paid is read by the balanced policy only: the immediate policy shares the budget by this period's credit alone; drop --paid or use --policy balanced"
+        ),
+        (None, _) => HashMap::new(),
     };
     let kind = match args.policy {
         PayoutKind::Balanced => PayoutPolicy::Balanced,

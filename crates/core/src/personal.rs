@@ -1,0 +1,466 @@
+//! Personal data kept out of the hash chain (the groundwork of erasure; not yet used by the
+//! store).
+//!
+//! A ledger that hashes a person's name, e-mail and the free text written about them can
+//! never forget them: erasing a value would break every hash after it. So each event kind
+//! declares which members of its payload are personal ([`personal_members`]), and the
+//! chained form of the payload holds, instead of each personal value, a *commitment* to it:
+//!
+//! ```text
+//! "hmac-sha256:" + hex(HMAC-SHA-256(key, event_id ␟ member ␟ value))
+//! ```
+//!
+//! under a random 256-bit key held per person — the person the value is *about* (its
+//! [`Subject`]): a person's name and e-mail, the description of their contribution, the
+//! comment of a rating of them, the reason of an override of their score. The values and the
+//! keys live outside the chain; `verify` recomputes a commitment where the value is still
+//! there. Erasing a person deletes their key and every value committed under it: the
+//! commitments stay, so the chain still verifies, and without the key a commitment says
+//! nothing about the value it stood for (not even whether two were equal: the event id and
+//! the member are inside the MAC).
+//!
+//! Empty values are not committed (an empty description says nothing about anybody), and an
+//! absent optional member stays absent.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::fmt::Write;
+
+/// What a commitment starts with: the algorithm, so that a later one can sit beside it.
+pub const COMMITMENT_PREFIX: &str = "hmac-sha256:";
+
+/// Separates the parts of a committed message (it cannot occur in an id or a member name).
+const SEPARATOR: char = '\u{1f}';
+
+/// A person's key: 32 random bytes, made when their first personal value is recorded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonKey(pub [u8; 32]);
+
+impl std::fmt::Debug for PersonKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A key never appears in a log or a panic message.
+        f.write_str("PersonKey(…)")
+    }
+}
+
+/// Whose key commits a personal member: the person the value is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// The person another member of the payload names (`person_id`, `ratee_id`, …).
+    Member(&'static str),
+    /// The first of these members that is present (a hand-over's note is about the lead it
+    /// is from, or the one it goes to when it is from nobody).
+    FirstOf(&'static [&'static str]),
+    /// The person who recorded the contribution the named member identifies (a retraction's
+    /// reason is about the contributor; the payload names only the contribution).
+    ContributorOf(&'static str),
+}
+
+/// A personal member of an event kind's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PersonalMember {
+    pub member: &'static str,
+    pub subject: Subject,
+}
+
+const fn about(member: &'static str, subject: Subject) -> PersonalMember {
+    PersonalMember { member, subject }
+}
+
+const PERSON: Subject = Subject::Member("person_id");
+
+/// The personal members of each kind's payload (all at its top level). A kind not listed
+/// holds none: ids, dates, numbers, statuses, and the organisation's own words (unit names,
+/// node titles and descriptions, outcome descriptions, cycle names, policy texts).
+pub fn personal_members(kind: &str) -> &'static [PersonalMember] {
+    const PERSON_RECORD: &[PersonalMember] = &[about("email", PERSON), about("name", PERSON)];
+    const CONTRIBUTION: &[PersonalMember] =
+        &[about("description", PERSON), about("evidence", PERSON)];
+    const CONTRIBUTOR_REASON: &[PersonalMember] =
+        &[about("reason", Subject::ContributorOf("contribution_id"))];
+    const HANDOVER: &[PersonalMember] = &[about(
+        "note",
+        Subject::FirstOf(&["from_lead_id", "to_lead_id"]),
+    )];
+    const JOIN: &[PersonalMember] = &[about("message", PERSON)];
+    const GOAL: &[PersonalMember] = &[about("title", PERSON)];
+    const REVIEWER: &[PersonalMember] = &[about("reason", Subject::Member("ratee_id"))];
+    const SELF_REVIEW: &[PersonalMember] = &[about("text", PERSON)];
+    const BEHAVIOUR: &[PersonalMember] = &[about("evidence", PERSON)];
+    const RATING: &[PersonalMember] = &[about("comment", Subject::Member("ratee_id"))];
+    const OVERRIDE: &[PersonalMember] = &[about("reason", PERSON)];
+    match kind {
+        "person_hired" | "person_updated" => PERSON_RECORD,
+        "contribution_recorded" => CONTRIBUTION,
+        "contribution_retracted" | "contribution_unconfirmed" => CONTRIBUTOR_REASON,
+        "node_handed_over" => HANDOVER,
+        "join_requested" => JOIN,
+        "goal_set" => GOAL,
+        "reviewer_added" | "reviewer_removed" => REVIEWER,
+        "self_review_linked" => SELF_REVIEW,
+        "behaviour_assessed" => BEHAVIOUR,
+        "rating_recorded" => RATING,
+        "score_overridden" => OVERRIDE,
+        _ => &[],
+    }
+}
+
+/// The commitment to `value` of `member` in event `event_id`, under `key`.
+pub fn commit(key: &PersonKey, event_id: &str, member: &str, value: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&key.0).expect("HMAC takes a key of any length");
+    let mut message = String::with_capacity(event_id.len() + member.len() + value.len() + 2);
+    message.push_str(event_id);
+    message.push(SEPARATOR);
+    message.push_str(member);
+    message.push(SEPARATOR);
+    message.push_str(value);
+    mac.update(message.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(COMMITMENT_PREFIX.len() + 64);
+    out.push_str(COMMITMENT_PREFIX);
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// Whether `text` is a commitment (the chained form of a personal value).
+pub fn is_commitment(text: &str) -> bool {
+    text.strip_prefix(COMMITMENT_PREFIX)
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A personal value taken out of a payload: what the store keeps beside the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalValue {
+    pub member: &'static str,
+    /// The person whose key committed it (and whose erasure deletes it).
+    pub subject: String,
+    pub value: String,
+}
+
+/// Why a payload cannot be sealed or opened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PersonalError {
+    #[error("member `{member}` of a `{kind}` payload is personal but not text")]
+    NotText { kind: String, member: &'static str },
+    #[error("cannot tell whom member `{member}` of a `{kind}` payload is about")]
+    NoSubject { kind: String, member: &'static str },
+    #[error("member `{member}` of event {event_id} does not match its commitment")]
+    Mismatch {
+        event_id: String,
+        member: &'static str,
+    },
+    #[error("member `{member}` of event {event_id} is not a commitment")]
+    NotCommitted {
+        event_id: String,
+        member: &'static str,
+    },
+}
+
+/// Replaces each personal member of `payload` (an event of `kind`) by its commitment, and
+/// returns the values taken out. `contributor_of` names the person who recorded a
+/// contribution; `key_of` gives a person's key (making one for a person who has none yet).
+pub fn seal(
+    kind: &str,
+    event_id: &str,
+    payload: &mut Map<String, Value>,
+    contributor_of: &mut dyn FnMut(&str) -> Option<String>,
+    key_of: &mut dyn FnMut(&str) -> PersonKey,
+) -> Result<Vec<PersonalValue>, PersonalError> {
+    let mut taken = Vec::new();
+    for personal in personal_members(kind) {
+        let value = match payload.get(personal.member) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(text)) if text.is_empty() => continue,
+            Some(Value::String(text)) => text.clone(),
+            Some(_) => {
+                return Err(PersonalError::NotText {
+                    kind: kind.to_string(),
+                    member: personal.member,
+                });
+            }
+        };
+        let subject = subject_of(personal.subject, payload, contributor_of).ok_or_else(|| {
+            PersonalError::NoSubject {
+                kind: kind.to_string(),
+                member: personal.member,
+            }
+        })?;
+        let commitment = commit(&key_of(&subject), event_id, personal.member, &value);
+        payload.insert(personal.member.to_string(), Value::String(commitment));
+        taken.push(PersonalValue {
+            member: personal.member,
+            subject,
+            value,
+        });
+    }
+    Ok(taken)
+}
+
+fn subject_of(
+    subject: Subject,
+    payload: &Map<String, Value>,
+    contributor_of: &mut dyn FnMut(&str) -> Option<String>,
+) -> Option<String> {
+    let text = |member: &str| payload.get(member).and_then(Value::as_str);
+    match subject {
+        Subject::Member(member) => text(member).map(str::to_string),
+        Subject::FirstOf(members) => members.iter().find_map(|m| text(m)).map(str::to_string),
+        Subject::ContributorOf(member) => contributor_of(text(member)?),
+    }
+}
+
+/// What an erased value reads as wherever the payload is shown or replayed.
+pub const ERASED: &str = "[erased]";
+
+/// Puts the personal values back into a sealed `payload`, each checked against its
+/// commitment under its subject's key; a member whose value (or key) is gone reads
+/// [`ERASED`]. `value_of` gives a member's value and its subject's key, if both are kept.
+pub fn open(
+    kind: &str,
+    event_id: &str,
+    payload: &mut Map<String, Value>,
+    value_of: &mut dyn FnMut(&'static str) -> Option<(String, PersonKey)>,
+) -> Result<(), PersonalError> {
+    for personal in personal_members(kind) {
+        let commitment = match payload.get(personal.member) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(text)) if text.is_empty() => continue,
+            Some(Value::String(text)) if is_commitment(text) => text.clone(),
+            Some(_) => {
+                return Err(PersonalError::NotCommitted {
+                    event_id: event_id.to_string(),
+                    member: personal.member,
+                });
+            }
+        };
+        let opened = match value_of(personal.member) {
+            Some((value, key)) => {
+                if commit(&key, event_id, personal.member, &value) != commitment {
+                    return Err(PersonalError::Mismatch {
+                        event_id: event_id.to_string(),
+                        member: personal.member,
+                    });
+                }
+                value
+            }
+            None => ERASED.to_string(),
+        };
+        payload.insert(personal.member.to_string(), Value::String(opened));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn key(byte: u8) -> PersonKey {
+        PersonKey([byte; 32])
+    }
+
+    fn object(json: &str) -> Map<String, Value> {
+        match serde_json::from_str(json) {
+            Ok(Value::Object(map)) => map,
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_commitment_depends_on_the_key_the_event_the_member_and_the_value() {
+        let base = commit(&key(1), "E1", "name", "Ana Souza");
+        assert!(is_commitment(&base), "{base}");
+        for other in [
+            commit(&key(2), "E1", "name", "Ana Souza"),
+            commit(&key(1), "E2", "name", "Ana Souza"),
+            commit(&key(1), "E1", "email", "Ana Souza"),
+            commit(&key(1), "E1", "name", "Ana Sousa"),
+        ] {
+            assert_ne!(other, base);
+        }
+        assert_eq!(commit(&key(1), "E1", "name", "Ana Souza"), base);
+        assert!(!is_commitment("Ana Souza"));
+        assert!(!is_commitment("hmac-sha256:xyz"));
+    }
+
+    #[test]
+    fn a_hire_keeps_ids_and_dates_and_commits_name_and_email_under_the_persons_key() {
+        let mut payload = object(
+            r#"{"email":"ana@shop.example","joined_on":"2023-03-01","name":"Ana Souza","person_id":"P02"}"#,
+        );
+        let original = payload.clone();
+        let mut keys: HashMap<String, PersonKey> = HashMap::new();
+        let taken = seal(
+            "person_hired",
+            "E7",
+            &mut payload,
+            &mut |_| None,
+            &mut |p| keys.entry(p.to_string()).or_insert_with(|| key(9)).clone(),
+        )
+        .expect("sealed");
+        assert_eq!(
+            taken
+                .iter()
+                .map(|v| (v.member, v.subject.as_str(), v.value.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("email", "P02", "ana@shop.example"),
+                ("name", "P02", "Ana Souza")
+            ]
+        );
+        assert_eq!(payload["person_id"], "P02");
+        assert_eq!(payload["joined_on"], "2023-03-01");
+        let chained = serde_json::to_string(&payload).expect("json");
+        assert!(
+            !chained.contains("Ana") && !chained.contains("shop.example"),
+            "{chained}"
+        );
+        // Opened with the values and the key: the original payload.
+        let mut opened = payload.clone();
+        let values: HashMap<&str, String> =
+            taken.iter().map(|v| (v.member, v.value.clone())).collect();
+        open("person_hired", "E7", &mut opened, &mut |m| {
+            Some((values.get(m)?.clone(), key(9)))
+        })
+        .expect("opened");
+        assert_eq!(opened, original);
+        // Erased: the commitments stay in the chain, the payload reads [erased].
+        let mut erased = payload.clone();
+        open("person_hired", "E7", &mut erased, &mut |_| None).expect("opened");
+        assert_eq!(erased["name"], ERASED);
+        assert_eq!(erased["email"], ERASED);
+        // A changed value no longer matches its commitment.
+        let mut tampered = payload;
+        let error = open("person_hired", "E7", &mut tampered, &mut |m| {
+            Some((format!("{}!", values.get(m)?), key(9)))
+        });
+        assert!(
+            matches!(error, Err(PersonalError::Mismatch { .. })),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn each_personal_text_is_committed_under_the_person_it_is_about() {
+        let cases = [
+            (
+                "rating_recorded",
+                r#"{"comment":"great","rater_id":"P1","ratee_id":"P2"}"#,
+                "P2",
+            ),
+            (
+                "node_handed_over",
+                r#"{"from_lead_id":"P3","note":"left","to_lead_id":"P4"}"#,
+                "P3",
+            ),
+            (
+                "node_handed_over",
+                r#"{"note":"first lead","to_lead_id":"P4"}"#,
+                "P4",
+            ),
+            (
+                "contribution_retracted",
+                r#"{"contribution_id":"C1","reason":"dup"}"#,
+                "P5",
+            ),
+            (
+                "score_overridden",
+                r#"{"by":"P6","person_id":"P7","reason":"x"}"#,
+                "P7",
+            ),
+            (
+                "reviewer_added",
+                r#"{"by":"P6","ratee_id":"P8","reason":"y","reviewer_id":"P9"}"#,
+                "P8",
+            ),
+        ];
+        for (kind, json, whom) in cases {
+            let mut payload = object(json);
+            let taken = seal(
+                kind,
+                "E1",
+                &mut payload,
+                &mut |c| (c == "C1").then(|| "P5".to_string()),
+                &mut |_| key(1),
+            )
+            .expect("sealed");
+            assert_eq!(taken.len(), 1, "{kind}");
+            assert_eq!(taken[0].subject, whom, "{kind}");
+        }
+        // Whom a text is about must be known: a retraction of an unknown contribution is not
+        // sealed under nobody's key.
+        let mut payload = object(r#"{"contribution_id":"C9","reason":"dup"}"#);
+        let error = seal(
+            "contribution_retracted",
+            "E1",
+            &mut payload,
+            &mut |_| None,
+            &mut |_| key(1),
+        );
+        assert!(
+            matches!(error, Err(PersonalError::NoSubject { .. })),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn empty_and_absent_values_and_other_kinds_are_left_as_they_are() {
+        let mut payload = object(r#"{"contribution_id":"C1","description":"","person_id":"P1"}"#);
+        let before = payload.clone();
+        let taken = seal(
+            "contribution_recorded",
+            "E1",
+            &mut payload,
+            &mut |_| None,
+            &mut |_| key(1),
+        )
+        .expect("sealed");
+        assert!(taken.is_empty());
+        assert_eq!(payload, before);
+        let mut outcome = object(r#"{"description":"Launched","node_id":"INI1","value":"100"}"#);
+        let before = outcome.clone();
+        seal(
+            "outcome_recorded",
+            "E1",
+            &mut outcome,
+            &mut |_| None,
+            &mut |_| key(1),
+        )
+        .expect("sealed");
+        assert_eq!(outcome, before);
+    }
+
+    proptest! {
+        /// Any text survives sealing and opening, and the sealed payload holds none of it.
+        #[test]
+        fn seal_then_open_gives_back_the_payload(
+            name in "\\PC{1,40}",
+            email in proptest::option::of("[a-z]{1,10}@[a-z]{1,10}\\.example"),
+            key_byte in any::<u8>(),
+            event in "[A-Za-z0-9-]{1,20}",
+        ) {
+            let mut payload = Map::new();
+            payload.insert("person_id".into(), Value::String("P1".into()));
+            payload.insert("name".into(), Value::String(name.clone()));
+            if let Some(email) = &email {
+                payload.insert("email".into(), Value::String(email.clone()));
+            }
+            let original = payload.clone();
+            let taken = seal("person_updated", &event, &mut payload, &mut |_| None, &mut |_| key(key_byte))
+                .expect("sealed");
+            prop_assert_eq!(taken.len(), 1 + usize::from(email.is_some()));
+            for v in &taken {
+                prop_assert!(is_commitment(payload[v.member].as_str().unwrap_or_default()));
+            }
+            let values: HashMap<&str, String> = taken.iter().map(|v| (v.member, v.value.clone())).collect();
+            open("person_updated", &event, &mut payload, &mut |m| Some((values.get(m)?.clone(), key(key_byte))))
+                .expect("opened");
+            prop_assert_eq!(payload, original);
+        }
+    }
+}

@@ -843,7 +843,9 @@ mod tests {
                 serde_json::from_str(&event.canonical_payload()).unwrap_or_default();
             for personal in members {
                 assert!(
-                    payload.get(personal.member).is_some_and(serde_json::Value::is_string),
+                    payload
+                        .get(personal.member)
+                        .is_some_and(serde_json::Value::is_string),
                     "{}: no text member {}",
                     event.kind(),
                     personal.member

@@ -371,7 +371,7 @@ impl State {
                 self.put_edge(edge);
             }
             Event::MemberJoined(m) => {
-                self.node(&m.node_id, "node_id")?;
+                self.node_on(&m.node_id, m.joined_on, "joined_on")?;
                 self.employed(&m.person_id, m.joined_on, "joined_on")?;
                 check_order(m.joined_on, m.left_on, "left_on")?;
                 self.put_member(m.clone());
@@ -403,7 +403,7 @@ impl State {
                         format!("contribution {} was already recorded", c.contribution_id),
                     );
                 }
-                self.node(&c.node_id, "node_id")?;
+                self.node_on(&c.node_id, c.date, "date")?;
                 self.employed(&c.person_id, c.date, "date")?;
                 if c.effort.value() < 0.0 {
                     return reject("effort", format!("effort {} is negative", c.effort));
@@ -648,7 +648,7 @@ impl State {
                         format!("outcome {} was already recorded", o.outcome_id),
                     );
                 }
-                self.node(&o.node_id, "node_id")?;
+                self.node_on(&o.node_id, o.date, "date")?;
                 if o.value.value() < 0.0 {
                     return reject(
                         "value",
@@ -759,6 +759,26 @@ impl State {
             Some(u) => Ok(u),
             None => reject(field, format!("unknown unit {id}")),
         }
+    }
+
+    /// The node, which must exist by `date` (work, membership and value come after it).
+    fn node_on(
+        &self,
+        id: &str,
+        date: NaiveDate,
+        field: &'static str,
+    ) -> Result<&NodeRecord, Rejection> {
+        let node = self.node(id, "node_id")?;
+        if date < node.created_on {
+            return reject(
+                field,
+                format!(
+                    "{date} is before node {id} was created ({})",
+                    node.created_on
+                ),
+            );
+        }
+        Ok(node)
     }
 
     pub fn node(&self, id: &str, field: &'static str) -> Result<&NodeRecord, Rejection> {

@@ -8,25 +8,34 @@ use std::cell::RefCell;
 use std::io::Write;
 
 thread_local! {
-    static REPORT: RefCell<String> = const { RefCell::new(String::new()) };
+    static REPORT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn push_line(line: std::fmt::Arguments<'_>) {
     REPORT.with(|report| {
         let mut report = report.borrow_mut();
-        let _ = std::fmt::Write::write_fmt(&mut *report, line);
-        report.push('\n');
+        // Writing into memory cannot fail.
+        let _ = report.write_fmt(line);
+        report.push(b'\n');
     });
+}
+
+/// Adds `value` as pretty-printed JSON and a line break, serialised straight into the report
+/// (a report of hundreds of megabytes is not built as a string first and then copied).
+pub fn push_json<T: serde::Serialize>(value: &T) -> serde_json::Result<()> {
+    REPORT.with(|report| {
+        let mut report = report.borrow_mut();
+        serde_json::to_writer_pretty(&mut *report, value)?;
+        report.push(b'\n');
+        Ok(())
+    })
 }
 
 /// Writes what the command said; a closed pipe is fine, other errors are reported.
 pub fn flush() -> std::io::Result<()> {
     let text = REPORT.with(|report| std::mem::take(&mut *report.borrow_mut()));
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(&text).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

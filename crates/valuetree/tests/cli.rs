@@ -1884,3 +1884,43 @@ fn reversed_periods_and_meaningless_payout_flags_are_refused_with_the_reason() {
         );
     });
 }
+
+#[test]
+fn work_membership_and_value_before_their_node_exists_are_refused() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        // INI3 was created on 2024-03-01.
+        let contributions = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C900,P09,INI3,discover,2024-02-15,2,before the flagpole was raised,false\n",
+        );
+        let error = db.fails(&["import", "contributions", &contributions]);
+        assert!(
+            error.contains(
+                "line 2, column date: 2024-02-15 is before node INI3 was created (2024-03-01)"
+            ),
+            "{error}"
+        );
+        let members = db.write(
+            "members.csv",
+            "node_id,person_id,role,joined_on,left_on\nINI3,P12,engineer,2024-02-01,\n",
+        );
+        let error = db.fails(&["import", "members", &members]);
+        assert!(
+            error.contains("2024-02-01 is before node INI3 was created"),
+            "{error}"
+        );
+        let outcomes = db.write(
+            "outcomes.csv",
+            "outcome_id,node_id,date,value,description\nO9,INI3,2024-01-31,10,too early\n",
+        );
+        let error = db.fails(&["import", "outcomes", &outcomes]);
+        assert!(
+            error.contains("2024-01-31 is before node INI3 was created"),
+            "{error}"
+        );
+        assert_eq!(db.head(), head, "nothing imported");
+    });
+}

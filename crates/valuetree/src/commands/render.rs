@@ -31,7 +31,7 @@ pub enum ViewFormat {
 
 /// Prints `value` as pretty JSON.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<ExitCode> {
-    say!("{}", serde_json::to_string_pretty(value)?);
+    crate::output::push_json(value)?;
     Ok(ExitCode::SUCCESS)
 }
 

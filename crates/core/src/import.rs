@@ -182,11 +182,14 @@ pub fn plan(
     match batch {
         RecordBatch::People(rows) => planner.rows(&rows, |r| r.person_id.clone(), Planner::person),
         RecordBatch::Units(rows) => planner.rows(&rows, |r| r.unit_id.clone(), Planner::unit),
-        RecordBatch::Assignments(rows) => planner.rows(
-            &rows,
-            |r| (r.person_id.clone(), r.valid_from),
-            Planner::assignment,
-        ),
+        RecordBatch::Assignments(rows) => {
+            planner.rows(
+                &rows,
+                |r| (r.person_id.clone(), r.valid_from),
+                Planner::assignment,
+            );
+            planner.manager_loops(&rows);
+        }
         RecordBatch::Nodes(rows) => planner.rows(&rows, |r| r.node_id.clone(), Planner::node),
         RecordBatch::Edges(rows) => planner.rows(
             &rows,
@@ -360,6 +363,59 @@ impl Planner<'_> {
             });
         }
         Ok(events)
+    }
+
+    /// After a file's assignments are applied: any of their rows that puts its person in a
+    /// loop of managers on its date. Checked over the whole file, not row by row: one
+    /// reorganisation may swap two people's reporting line in two rows of the same date, and
+    /// halfway through, the first row looks like a loop.
+    fn manager_loops(&mut self, rows: &[Row<AssignmentRecord>]) {
+        let state: &State = self.state;
+        let mut by_date: std::collections::BTreeMap<NaiveDate, Vec<&Row<AssignmentRecord>>> =
+            std::collections::BTreeMap::new();
+        for row in rows.iter().filter(|r| r.record.manager_id.is_some()) {
+            by_date.entry(row.record.valid_from).or_default().push(row);
+        }
+        for (date, rows) in by_date {
+            // People whose line of managers on `date` ends at the top, without a loop.
+            let mut clear: std::collections::HashSet<&str> = std::collections::HashSet::new();
+            for row in rows {
+                let person = row.record.person_id.as_str();
+                let mut path = vec![person];
+                let mut at = person;
+                let looped = loop {
+                    match state.manager_on(at, date) {
+                        None => break false,
+                        Some(next) if clear.contains(next) => break false,
+                        Some(next) if next == person => {
+                            path.push(next);
+                            break true;
+                        }
+                        // A loop above this person, not through them: its own rows say so.
+                        Some(next) if path.contains(&next) => {
+                            path.clear();
+                            break false;
+                        }
+                        Some(next) => {
+                            path.push(next);
+                            at = next;
+                        }
+                    }
+                };
+                if looped {
+                    self.errors.push(RowError {
+                        line: row.line,
+                        column: Some("manager_id".into()),
+                        reason: format!(
+                            "on {date} the managers would form a loop: {}",
+                            path.join(" → ")
+                        ),
+                    });
+                } else {
+                    clear.extend(path);
+                }
+            }
+        }
     }
 
     fn assignment(&self, row: &AssignmentRecord) -> Plan {

@@ -761,6 +761,13 @@ impl State {
         }
     }
 
+    /// The person's manager on `date`, from their latest assignment starting on or before it.
+    pub fn manager_on(&self, person: &str, date: NaiveDate) -> Option<&str> {
+        let range = (person.to_string(), NaiveDate::MIN)..=(person.to_string(), date);
+        let (_, assignment) = self.assignments.range(range).next_back()?;
+        assignment.record.manager_id.as_deref()
+    }
+
     /// The node, which must exist by `date` (work, membership and value come after it).
     fn node_on(
         &self,

@@ -1924,3 +1924,34 @@ fn work_membership_and_value_before_their_node_exists_are_refused() {
         assert_eq!(db.head(), head, "nothing imported");
     });
 }
+
+#[test]
+fn a_loop_of_managers_is_refused_but_a_swap_within_one_date_is_not() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        // P11 reports to P01 (since 2023-01-02): P01 reporting to P11 would be a loop.
+        let assignments = db.write(
+            "assignments.csv",
+            "person_id,unit_id,manager_id,valid_from\nP01,U1,P11,2024-09-01\n",
+        );
+        let error = db.fails(&["import", "assignments", &assignments]);
+        assert!(
+            error.contains(
+                "line 2, column manager_id: on 2024-09-01 the managers would form a loop: P01 → P11 → P01"
+            ),
+            "{error}"
+        );
+        assert_eq!(db.head(), head, "nothing imported");
+        // P09 reports to P11; one reorganisation makes P11 report to P09 and P09 to P01. Row
+        // by row the first looks like a loop; the file as a whole is not one.
+        let swap = db.write(
+            "assignments.csv",
+            "person_id,unit_id,manager_id,valid_from\n\
+             P11,U2,P09,2024-09-02\n\
+             P09,U2,P01,2024-09-02\n",
+        );
+        let out = db.ok(&["import", "assignments", &swap]);
+        assert!(out.contains("2 new events"), "{out}");
+    });
+}

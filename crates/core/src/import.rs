@@ -146,11 +146,34 @@ pub struct RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = printable(&self.reason);
         match &self.column {
-            Some(column) => write!(f, "line {}, column {column}: {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
+            Some(column) => write!(
+                f,
+                "line {}, column {}: {reason}",
+                self.line,
+                printable(column)
+            ),
+            None => write!(f, "line {}: {reason}", self.line),
         }
     }
+}
+
+/// `text` with its control characters written as escapes (`\u{1b}`): a message quotes what a
+/// file holds, and a file's escape sequences must not drive the terminal that shows it.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// An event planned from a row, with its effective (business) date.
@@ -619,6 +642,22 @@ fn changed_fact(field: &'static str, what: &str, id: &str) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_shows_a_files_control_characters_as_escapes() {
+        let error = RowError {
+            line: 3,
+            column: Some("name\u{7}".into()),
+            reason: "unknown person \u{1b}[2J\u{1b}]0;owned\u{7}P1\r".into(),
+        };
+        let shown = error.to_string();
+        assert_eq!(
+            shown,
+            "line 3, column name\\u{7}: unknown person \\u{1b}[2J\\u{1b}]0;owned\\u{7}P1\\u{d}"
+        );
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(printable("Zoë Müller, 张伟"), "Zoë Müller, 张伟");
+    }
     use crate::Amount;
 
     fn day(text: &str) -> NaiveDate {

@@ -257,7 +257,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if output::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // A message may quote a file or a database; its own line breaks are kept, any
+            // other control character is shown escaped rather than sent to the terminal.
+            let message = format!("{error:#}");
+            let shown: Vec<_> = message
+                .split('\n')
+                .map(valuetree_core::import::printable)
+                .collect();
+            eprintln!("error: {}", shown.join("\n"));
             ExitCode::FAILURE
         }
     }

@@ -1955,3 +1955,23 @@ fn a_loop_of_managers_is_refused_but_a_swap_within_one_date_is_not() {
         assert!(out.contains("2 new events"), "{out}");
     });
 }
+
+#[test]
+fn escape_sequences_in_a_file_are_shown_escaped_not_sent_to_the_terminal() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let file = db.write(
+            "assignments.csv",
+            "person_id,unit_id,manager_id,valid_from\nP\u{1b}[2J\u{1b}]0;owned\u{7},U1,,2024-09-01\n",
+        );
+        let error = db.fails(&["import", "assignments", &file]);
+        assert!(
+            error.contains("P\\u{1b}[2J\\u{1b}]0;owned\\u{7}"),
+            "{error:?}"
+        );
+        assert!(
+            !error.contains('\u{1b}') && !error.contains('\u{7}'),
+            "{error:?}"
+        );
+    });
+}

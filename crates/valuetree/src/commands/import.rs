@@ -226,7 +226,8 @@ fn report_rejection(errors: &[String]) -> ExitCode {
         if errors.len() == 1 { "" } else { "s" }
     );
     for e in errors.iter().take(MAX_LISTED_ERRORS) {
-        eprintln!("  {e}");
+        // A bad row's message quotes the file: its escape sequences are shown, not obeyed.
+        eprintln!("  {}", valuetree_core::import::printable(e));
     }
     if errors.len() > MAX_LISTED_ERRORS {
         eprintln!("  … and {} more", errors.len() - MAX_LISTED_ERRORS);

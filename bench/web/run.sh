@@ -65,6 +65,9 @@ cold() { # persona path: each view is the first after a write
 }
 
 for persona in employee lead hr; do sign_in "$persona"; done
+# The demo's cycles are named after the half-year it is loaded in: take its latest.
+CYCLE=$(curl -s -b "$WORK/hr.jar" "$URL/api/cycles" | grep -o '"cycle_id":"[^"]*"' | tail -1 | cut -d'"' -f4)
+[ -n "$CYCLE" ] || { echo "no review cycle in the demo" >&2; exit 1; }
 echo "$URL  $(date -u +%FT%TZ)  $(nproc) cores"
 warm employee /
 warm lead /
@@ -72,8 +75,8 @@ warm employee /nodes/INI220
 warm employee /tree
 warm employee /org
 warm employee /flagpoles
-warm employee /reviews/2026H2
-warm hr /cycles/2026H2/calibration
+warm employee "/reviews/$CYCLE"
+warm hr "/cycles/$CYCLE/calibration"
 for page in /diagnostics /diagnostics/churn /diagnostics/collaboration /diagnostics/tree \
     /diagnostics/ratings /diagnostics/whatif; do
     warm hr "$page"

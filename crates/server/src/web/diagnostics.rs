@@ -671,8 +671,7 @@ pub async fn whatif(
             )
                 .into_response()
         }
-        Err(e) => {
-            let error = e;
+        Err(error) => {
             if error.status == StatusCode::UNPROCESSABLE_ENTITY {
                 let fields = error.details["fields"]
                     .as_array()
@@ -681,6 +680,8 @@ pub async fn whatif(
                 let content = html! {
                     div role="alert" {
                         p { (lang.t("diag-whatif-bad")) }
+                        // A refusal that names no row still says why.
+                        @if fields.is_empty() { p { (error.message) } }
                         ul { @for f in &fields { li {
                             (lang.t_with("diag-line", &[("line", f["line"].as_u64().unwrap_or(0).into())])) ", " (f["field"].as_str().unwrap_or("")) ": " (f["reason"].as_str().unwrap_or(""))
                         } } }

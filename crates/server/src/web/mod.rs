@@ -254,12 +254,18 @@ pub(crate) fn page(lang: Lang, title: &str, nav: Nav, content: Markup) -> Markup
 /// A page saying what went wrong, with the status the API would give.
 pub(crate) fn error_page(lang: Lang, error: ApiError) -> Response {
     let status = error.status;
+    // The heading says what kind of answer this is; the message says why.
+    let title = lang.t(match status {
+        StatusCode::FORBIDDEN => "error-title-forbidden",
+        StatusCode::NOT_FOUND => "error-title-not-found",
+        _ => "error-title",
+    });
     let markup = page(
         lang,
-        &lang.t("error-title"),
+        &title,
         Nav::Out,
         html! {
-            h1 { (lang.t("error-title")) }
+            h1 { (title) }
             p role="alert" { (error.message) }
         },
     );

@@ -39,6 +39,7 @@ pub mod rule {
     pub const SIGNED_IN: &str = "signed-in-employee";
     pub const DIAGNOSTICS_ARE_HR: &str = "diagnostics-are-hr";
     pub const REORGANISATIONS_BY_HR_OR_ADMIN: &str = "reorganisations-by-hr-or-admin";
+    pub const ERASURE_BY_HR_ADMIN: &str = "erasure-by-hr-and-admin";
 }
 
 type Decision = Result<(), AppError>;
@@ -260,6 +261,17 @@ pub fn reorganise(actor: &Actor) -> Decision {
         operator_or(actor, Role::Hr) || actor.has_role(Role::Admin),
         rule::REORGANISATIONS_BY_HR_OR_ADMIN,
         || "a reorganisation is recorded by HR or an administrator".into(),
+    )
+}
+
+/// Erasing a person's personal data, or applying the retention policy: irreversible, so
+/// the operator, or a person who holds both the HR role (who answers the request) and the
+/// admin role (who runs the database).
+pub fn erase(actor: &Actor) -> Decision {
+    allow_if(
+        actor.is_operator() || (actor.has_role(Role::Hr) && actor.has_role(Role::Admin)),
+        rule::ERASURE_BY_HR_ADMIN,
+        || "erasing personal data needs both the HR and the admin role (or the operator)".into(),
     )
 }
 

@@ -661,7 +661,7 @@ impl App {
         self.read(|store| work(store).map_err(AppError::from))
     }
 
-    fn forget_snapshot(&self) {
+    pub(crate) fn forget_snapshot(&self) {
         if let Ok(mut current) = self.snapshot.lock() {
             *current = None;
         }
@@ -719,6 +719,9 @@ impl App {
                                 .unwrap_or_default(),
                         ),
                     };
+                if window.events.iter().any(Event::reloads_state) {
+                    return load_snapshot(store);
+                }
                 let facts_only = window.events.iter().all(Event::changes_facts_only);
                 // Master data changes: apply them (on a copy if another snapshot shares it).
                 if !facts_only && !store.apply_window(Arc::make_mut(&mut state), &window.events)? {
@@ -941,6 +944,9 @@ fn credit_can_follow(event: &Event) -> bool {
         | Event::JoinRequested { .. }
         | Event::JoinAnswered { .. }
         | Event::LedgerExported { .. }
+        | Event::PersonErased { .. }
+        | Event::RetentionApplied { .. }
+        | Event::LedgerUpgraded { .. }
         | Event::CycleOpened(_)
         | Event::CyclePhaseChanged { .. }
         | Event::GoalSet(_)

@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// The `prev_hash` of the first event.
@@ -29,9 +30,25 @@ pub struct StoredEvent {
     /// The payload, kept as its canonical JSON text so that hashing needs no re-encoding.
     #[serde(with = "raw_payload")]
     pub payload: String,
+    /// The personal values the payload's commitments stand for, by member, with the key of
+    /// the person each is about: carried beside the chained envelope (an export holds them,
+    /// the hash does not cover them; see [`crate::personal`]). Empty for an event without
+    /// personal values, or whose values were erased.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub personal: BTreeMap<String, PersonalEntry>,
     pub prev_hash: String,
     pub recorded: String,
     pub seq: i64,
+}
+
+/// One personal value of an event, as an export carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonalEntry {
+    /// The key of `subject`, 64 hex digits.
+    pub key: String,
+    pub subject: String,
+    pub value: String,
 }
 
 impl StoredEvent {
@@ -40,9 +57,33 @@ impl StoredEvent {
         self.write_envelope(None)
     }
 
-    /// The canonical JSON of the whole envelope: one line of a ledger export.
+    /// The canonical JSON of the whole envelope, with the personal values beside it: one
+    /// line of a ledger export.
     pub fn export_line(&self) -> String {
-        self.write_envelope(Some(&self.hash))
+        let mut line = self.write_envelope(Some(&self.hash));
+        if !self.personal.is_empty() {
+            let mut personal = String::with_capacity(256);
+            personal.push_str(",\"personal\":{");
+            for (i, (member, entry)) in self.personal.iter().enumerate() {
+                if i > 0 {
+                    personal.push(',');
+                }
+                push_json_string(&mut personal, member);
+                personal.push_str(":{\"key\":");
+                push_json_string(&mut personal, &entry.key);
+                personal.push_str(",\"subject\":");
+                push_json_string(&mut personal, &entry.subject);
+                personal.push_str(",\"value\":");
+                push_json_string(&mut personal, &entry.value);
+                personal.push('}');
+            }
+            personal.push('}');
+            // Canonical order: `personal` sorts between `payload` and `prev_hash`.
+            if let Some(at) = line.rfind(",\"prev_hash\":") {
+                line.insert_str(at, &personal);
+            }
+        }
+        line
     }
 
     pub fn compute_hash(&self) -> String {
@@ -288,6 +329,14 @@ impl Sealing {
         (seq, hash)
     }
 
+    /// The id the next event will have: `given`, or the generated one of its position.
+    pub fn next_event_id(&self, given: Option<&str>) -> String {
+        match given {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => generated_event_id(self.head.as_ref().map_or(1, |(seq, _)| seq + 1)),
+        }
+    }
+
     /// The last event sealed (or the one the chain continues after).
     pub fn head(&self) -> Option<(i64, &str)> {
         self.head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()))
@@ -443,6 +492,7 @@ mod tests {
             hash: String::new(),
             kind: "person_left".into(),
             payload: payload.into(),
+            personal: BTreeMap::new(),
             prev_hash: String::new(),
             recorded: "2024-01-03T00:00:00.000000Z".into(),
             seq: 0,

@@ -162,6 +162,33 @@ pub enum Event {
         set_on: NaiveDate,
         text: String,
     },
+    /// A person's personal data was erased (their key and every value committed under it
+    /// deleted; see [`crate::personal`]): by whom (absent for the operator), when and why.
+    /// The reason is the organisation's words (a request's reference), not personal data.
+    PersonErased {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        erased_on: NaiveDate,
+        person_id: PersonId,
+        reason: String,
+    },
+    /// A run of the retention policy: the settings it applied (TOML text) and how many
+    /// personal values it erased.
+    RetentionApplied {
+        applied_on: NaiveDate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<PersonId>,
+        erased: u64,
+        settings: String,
+    },
+    /// The first event of a ledger re-encoded with its personal data out of the chain: the
+    /// head of the ledger it was upgraded from, so that a head pinned before the upgrade can
+    /// still be checked against the old export.
+    LedgerUpgraded {
+        old_hash: String,
+        old_seq: i64,
+        upgraded_on: NaiveDate,
+    },
 }
 
 /// Why a stored kind and payload are not an event.
@@ -217,6 +244,9 @@ impl Event {
             Event::JoinAnswered { .. } => "join_answered",
             Event::LedgerExported { .. } => "ledger_exported",
             Event::PolicySet { .. } => "policy_set",
+            Event::PersonErased { .. } => "person_erased",
+            Event::RetentionApplied { .. } => "retention_applied",
+            Event::LedgerUpgraded { .. } => "ledger_upgraded",
         }
     }
 
@@ -264,8 +294,23 @@ impl Event {
             | Event::JoinRequested { .. }
             | Event::JoinAnswered { .. }
             | Event::LedgerExported { .. }
-            | Event::PolicySet { .. } => false,
+            | Event::PolicySet { .. }
+            | Event::PersonErased { .. }
+            | Event::RetentionApplied { .. }
+            | Event::LedgerUpgraded { .. } => false,
         }
+    }
+
+    /// True for an event after which a state held in memory must be loaded again rather
+    /// than brought up to date: an erasure changes texts throughout the stored tables (its
+    /// replay finds the values already gone), which no in-memory step mirrors.
+    pub fn reloads_state(&self) -> bool {
+        matches!(
+            self,
+            Event::PersonErased { .. }
+                | Event::RetentionApplied { .. }
+                | Event::LedgerUpgraded { .. }
+        )
     }
 
     /// The business date the event carries itself, if it carries one. Events without one
@@ -295,6 +340,9 @@ impl Event {
             Event::JoinAnswered { on, .. } => *on,
             Event::LedgerExported { exported_on, .. } => *exported_on,
             Event::PolicySet { set_on, .. } => *set_on,
+            Event::PersonErased { erased_on, .. } => *erased_on,
+            Event::RetentionApplied { applied_on, .. } => *applied_on,
+            Event::LedgerUpgraded { upgraded_on, .. } => *upgraded_on,
             Event::OutcomeRecorded(o) => o.date,
             Event::NodeHandedOver(h) => h.date,
             Event::CycleOpened(c) => c.starts_on,
@@ -694,6 +742,23 @@ mod tests {
                 kind: PolicyKind::Credit,
                 set_on: day(4),
                 text: "peer_factor = 0.5\n".into(),
+            },
+            Event::PersonErased {
+                by: Some("P2".into()),
+                erased_on: day(9),
+                person_id: "P3".into(),
+                reason: "request 2024-17".into(),
+            },
+            Event::RetentionApplied {
+                applied_on: day(9),
+                by: None,
+                erased: 12,
+                settings: "[retention]\nrating_comments = 3\n".into(),
+            },
+            Event::LedgerUpgraded {
+                old_hash: "ab".repeat(32),
+                old_seq: 41,
+                upgraded_on: day(9),
             },
             Event::OutcomeRecorded(OutcomeRecord {
                 outcome_id: "O1".into(),

@@ -1,5 +1,5 @@
-//! Personal data kept out of the hash chain (the groundwork of erasure; not yet used by the
-//! store).
+//! Personal data kept out of the hash chain: what makes erasure possible on a ledger that
+//! must still verify (see `docs/privacy.md`).
 //!
 //! A ledger that hashes a person's name, e-mail and the free text written about them can
 //! never forget them: erasing a value would break every hash after it. So each event kind
@@ -62,10 +62,18 @@ pub enum Subject {
 pub struct PersonalMember {
     pub member: &'static str,
     pub subject: Subject,
+    /// `"member":"`, what a canonical payload holding a text value of it contains.
+    needle: &'static str,
 }
 
-const fn about(member: &'static str, subject: Subject) -> PersonalMember {
-    PersonalMember { member, subject }
+macro_rules! about {
+    ($member:literal, $subject:expr $(,)?) => {
+        PersonalMember {
+            member: $member,
+            subject: $subject,
+            needle: concat!("\"", $member, "\":\""),
+        }
+    };
 }
 
 const PERSON: Subject = Subject::Member("person_id");
@@ -74,22 +82,22 @@ const PERSON: Subject = Subject::Member("person_id");
 /// holds none: ids, dates, numbers, statuses, and the organisation's own words (unit names,
 /// node titles and descriptions, outcome descriptions, cycle names, policy texts).
 pub fn personal_members(kind: &str) -> &'static [PersonalMember] {
-    const PERSON_RECORD: &[PersonalMember] = &[about("email", PERSON), about("name", PERSON)];
+    const PERSON_RECORD: &[PersonalMember] = &[about!("email", PERSON), about!("name", PERSON)];
     const CONTRIBUTION: &[PersonalMember] =
-        &[about("description", PERSON), about("evidence", PERSON)];
+        &[about!("description", PERSON), about!("evidence", PERSON)];
     const CONTRIBUTOR_REASON: &[PersonalMember] =
-        &[about("reason", Subject::ContributorOf("contribution_id"))];
-    const HANDOVER: &[PersonalMember] = &[about(
+        &[about!("reason", Subject::ContributorOf("contribution_id"))];
+    const HANDOVER: &[PersonalMember] = &[about!(
         "note",
         Subject::FirstOf(&["from_lead_id", "to_lead_id"]),
     )];
-    const JOIN: &[PersonalMember] = &[about("message", PERSON)];
-    const GOAL: &[PersonalMember] = &[about("title", PERSON)];
-    const REVIEWER: &[PersonalMember] = &[about("reason", Subject::Member("ratee_id"))];
-    const SELF_REVIEW: &[PersonalMember] = &[about("text", PERSON)];
-    const BEHAVIOUR: &[PersonalMember] = &[about("evidence", PERSON)];
-    const RATING: &[PersonalMember] = &[about("comment", Subject::Member("ratee_id"))];
-    const OVERRIDE: &[PersonalMember] = &[about("reason", PERSON)];
+    const JOIN: &[PersonalMember] = &[about!("message", PERSON)];
+    const GOAL: &[PersonalMember] = &[about!("title", PERSON)];
+    const REVIEWER: &[PersonalMember] = &[about!("reason", Subject::Member("ratee_id"))];
+    const SELF_REVIEW: &[PersonalMember] = &[about!("text", PERSON)];
+    const BEHAVIOUR: &[PersonalMember] = &[about!("evidence", PERSON)];
+    const RATING: &[PersonalMember] = &[about!("comment", Subject::Member("ratee_id"))];
+    const OVERRIDE: &[PersonalMember] = &[about!("reason", PERSON)];
     match kind {
         "person_hired" | "person_updated" => PERSON_RECORD,
         "contribution_recorded" => CONTRIBUTION,
@@ -139,6 +147,9 @@ pub struct PersonalValue {
     /// The person whose key committed it (and whose erasure deletes it).
     pub subject: String,
     pub value: String,
+    /// The review cycle the payload belongs to, if it names one: what retention of review
+    /// texts counts from.
+    pub cycle_id: Option<String>,
 }
 
 /// Why a payload cannot be sealed or opened.
@@ -158,19 +169,33 @@ pub enum PersonalError {
         event_id: String,
         member: &'static str,
     },
+    #[error(
+        "{person} was erased: nothing personal about them can be recorded any more (their `{member}`)"
+    )]
+    Erased {
+        person: String,
+        member: &'static str,
+    },
+    #[error("the payload of event {event_id} is not a JSON object")]
+    NotAnObject { event_id: String },
 }
 
 /// Replaces each personal member of `payload` (an event of `kind`) by its commitment, and
 /// returns the values taken out. `contributor_of` names the person who recorded a
-/// contribution; `key_of` gives a person's key (making one for a person who has none yet).
+/// contribution; `key_of` gives a person's key (making one for a person who has none yet),
+/// or `None` for a person who was erased.
 pub fn seal(
     kind: &str,
     event_id: &str,
     payload: &mut Map<String, Value>,
     contributor_of: &mut dyn FnMut(&str) -> Option<String>,
-    key_of: &mut dyn FnMut(&str) -> PersonKey,
+    key_of: &mut dyn FnMut(&str) -> Option<PersonKey>,
 ) -> Result<Vec<PersonalValue>, PersonalError> {
     let mut taken = Vec::new();
+    let cycle_id = payload
+        .get("cycle_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     for personal in personal_members(kind) {
         let value = match payload.get(personal.member) {
             None | Some(Value::Null) => continue,
@@ -189,12 +214,17 @@ pub fn seal(
                 member: personal.member,
             }
         })?;
-        let commitment = commit(&key_of(&subject), event_id, personal.member, &value);
+        let key = key_of(&subject).ok_or_else(|| PersonalError::Erased {
+            person: subject.clone(),
+            member: personal.member,
+        })?;
+        let commitment = commit(&key, event_id, personal.member, &value);
         payload.insert(personal.member.to_string(), Value::String(commitment));
         taken.push(PersonalValue {
             member: personal.member,
             subject,
             value,
+            cycle_id: cycle_id.clone(),
         });
     }
     Ok(taken)
@@ -254,6 +284,138 @@ pub fn open(
     Ok(())
 }
 
+/// Whether a canonical payload of `kind` may hold a personal value: the quick test that
+/// lets the events without one (most of a bulk import) pass sealing by.
+pub fn may_hold_personal(kind: &str, canonical: &str) -> bool {
+    personal_members(kind).iter().any(|personal| {
+        memchr::memmem::find_iter(canonical.as_bytes(), personal.needle.as_bytes())
+            .any(|at| canonical.as_bytes().get(at + personal.needle.len()) != Some(&b'"'))
+    })
+}
+
+/// A payload with its personal values replaced by their commitments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedPayload {
+    /// The canonical JSON that the chain hashes.
+    pub canonical: String,
+    pub values: Vec<PersonalValue>,
+}
+
+/// [`seal`] on a canonical payload text: `None` when it holds nothing personal (it is then
+/// chained as it is).
+pub fn seal_canonical(
+    kind: &str,
+    event_id: &str,
+    canonical: &str,
+    contributor_of: &mut dyn FnMut(&str) -> Option<String>,
+    key_of: &mut dyn FnMut(&str) -> Option<PersonKey>,
+) -> Result<Option<SealedPayload>, PersonalError> {
+    if !may_hold_personal(kind, canonical) {
+        return Ok(None);
+    }
+    let mut payload = object_of(canonical, event_id)?;
+    let values = seal(kind, event_id, &mut payload, contributor_of, key_of)?;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(SealedPayload {
+        canonical: crate::chain::canonical_json(&Value::Object(payload)),
+        values,
+    }))
+}
+
+fn object_of(canonical: &str, event_id: &str) -> Result<Map<String, Value>, PersonalError> {
+    match serde_json::from_str(canonical) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(PersonalError::NotAnObject {
+            event_id: event_id.to_string(),
+        }),
+    }
+}
+
+/// Whether a payload of `kind` holds a personal value in plain text (a payload chained
+/// before personal data left the chain), rather than only commitments.
+pub fn holds_plain_personal(kind: &str, canonical: &str) -> bool {
+    if !may_hold_personal(kind, canonical) {
+        return false;
+    }
+    let Ok(payload) = serde_json::from_str::<Map<String, Value>>(canonical) else {
+        return false;
+    };
+    personal_members(kind).iter().any(|personal| {
+        matches!(payload.get(personal.member), Some(Value::String(text)) if !text.is_empty() && !is_commitment(text))
+    })
+}
+
+/// Whether a chained payload of `kind` holds commitments to open.
+pub fn holds_commitments(kind: &str, canonical: &str) -> bool {
+    !personal_members(kind).is_empty()
+        && memchr::memmem::find(canonical.as_bytes(), b"\"hmac-sha256:").is_some()
+}
+
+/// The payload as it reads: each commitment replaced by its value where `value_of` has it,
+/// else by [`ERASED`]. Nothing is checked here (`verify` checks commitments); a payload
+/// without commitments comes back as it is.
+pub fn open_canonical(
+    kind: &str,
+    event_id: &str,
+    canonical: &str,
+    value_of: &mut dyn FnMut(&str) -> Option<String>,
+) -> Result<String, PersonalError> {
+    if !holds_commitments(kind, canonical) {
+        return Ok(canonical.to_string());
+    }
+    let mut payload = object_of(canonical, event_id)?;
+    for personal in personal_members(kind) {
+        if let Some(Value::String(text)) = payload.get(personal.member)
+            && is_commitment(text)
+        {
+            let opened = value_of(personal.member).unwrap_or_else(|| ERASED.to_string());
+            payload.insert(personal.member.to_string(), Value::String(opened));
+        }
+    }
+    Ok(crate::chain::canonical_json(&Value::Object(payload)))
+}
+
+/// The commitment a chained payload holds for `member`, if it holds one.
+pub fn commitment_in(canonical: &str, member: &str) -> Option<String> {
+    match serde_json::from_str::<Map<String, Value>>(canonical) {
+        Ok(payload) => match payload.get(member) {
+            Some(Value::String(text)) if is_commitment(text) => Some(text.clone()),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
+/// How many commitments a chained payload holds (what `verify` counts: those without a
+/// value are the erased ones).
+pub fn count_commitments(canonical: &str) -> usize {
+    memchr::memmem::find_iter(canonical.as_bytes(), b"\"hmac-sha256:").count()
+}
+
+/// A person's key as the store keeps it (lowercase hex).
+impl PersonKey {
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            let _ = write!(out, "{byte:02x}");
+        }
+        out
+    }
+
+    pub fn from_hex(text: &str) -> Option<PersonKey> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(PersonKey(key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,7 +462,7 @@ mod tests {
             "E7",
             &mut payload,
             &mut |_| None,
-            &mut |p| keys.entry(p.to_string()).or_insert_with(|| key(9)).clone(),
+            &mut |p| Some(keys.entry(p.to_string()).or_insert_with(|| key(9)).clone()),
         )
         .expect("sealed");
         assert_eq!(
@@ -386,7 +548,7 @@ mod tests {
                 "E1",
                 &mut payload,
                 &mut |c| (c == "C1").then(|| "P5".to_string()),
-                &mut |_| key(1),
+                &mut |_| Some(key(1)),
             )
             .expect("sealed");
             assert_eq!(taken.len(), 1, "{kind}");
@@ -400,7 +562,7 @@ mod tests {
             "E1",
             &mut payload,
             &mut |_| None,
-            &mut |_| key(1),
+            &mut |_| Some(key(1)),
         );
         assert!(
             matches!(error, Err(PersonalError::NoSubject { .. })),
@@ -417,7 +579,7 @@ mod tests {
             "E1",
             &mut payload,
             &mut |_| None,
-            &mut |_| key(1),
+            &mut |_| Some(key(1)),
         )
         .expect("sealed");
         assert!(taken.is_empty());
@@ -429,7 +591,7 @@ mod tests {
             "E1",
             &mut outcome,
             &mut |_| None,
-            &mut |_| key(1),
+            &mut |_| Some(key(1)),
         )
         .expect("sealed");
         assert_eq!(outcome, before);
@@ -451,7 +613,7 @@ mod tests {
                 payload.insert("email".into(), Value::String(email.clone()));
             }
             let original = payload.clone();
-            let taken = seal("person_updated", &event, &mut payload, &mut |_| None, &mut |_| key(key_byte))
+            let taken = seal("person_updated", &event, &mut payload, &mut |_| None, &mut |_| Some(key(key_byte)))
                 .expect("sealed");
             prop_assert_eq!(taken.len(), 1 + usize::from(email.is_some()));
             for v in &taken {

@@ -85,6 +85,8 @@ pub struct State {
     /// Hash maps, not sorted maps: an import looks a person and a node up for every
     /// contribution. Whoever shows them in order sorts them (see `org::org_as_of`).
     pub people: FxHashMap<PersonId, PersonRecord>,
+    /// People whose personal data was erased, and when (`person_erased`).
+    pub erased: FxHashMap<PersonId, NaiveDate>,
     pub units: BTreeMap<UnitId, UnitRecord>,
     pub unit_versions: BTreeMap<UnitVersionKey, UnitVersion>,
     pub assignments: BTreeMap<AssignmentKey, Assignment>,
@@ -619,6 +621,52 @@ impl State {
             Event::LedgerExported { by, .. } => {
                 if let Some(by) = by {
                     self.person(by, "by")?;
+                }
+            }
+            Event::PersonErased {
+                by,
+                erased_on,
+                person_id,
+                reason,
+            } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+                if reason.trim().is_empty() {
+                    return reject(
+                        "reason",
+                        "an erasure needs a reason (the request it answers, for example)",
+                    );
+                }
+                if let Some(on) = self.erased.get(person_id) {
+                    return reject(
+                        "person_id",
+                        format!("{person_id} was already erased on {on}"),
+                    );
+                }
+                let Some(person) = self.people.get_mut(person_id) else {
+                    return reject("person_id", format!("{person_id} is not a known person"));
+                };
+                // What a replay reads once the values are gone (the store erases the rest of
+                // the person's texts in its tables).
+                person.name = crate::personal::ERASED.to_string();
+                if person.email.as_ref().is_some_and(|e| !e.is_empty()) {
+                    person.email = Some(crate::personal::ERASED.to_string());
+                }
+                self.erased.insert(person_id.clone(), *erased_on);
+                self.changes.people.insert(person_id.clone());
+            }
+            Event::RetentionApplied { by, .. } => {
+                if let Some(by) = by {
+                    self.person(by, "by")?;
+                }
+            }
+            Event::LedgerUpgraded { .. } => {
+                if !self.people.is_empty() || !self.units.is_empty() || !self.nodes.is_empty() {
+                    return reject(
+                        "old_seq",
+                        "a ledger_upgraded event is the first event of an upgraded ledger",
+                    );
                 }
             }
             Event::PolicySet {

@@ -15,6 +15,7 @@ pub mod rows;
 pub mod sql;
 mod sqlite;
 
+pub use ledger::personal::{Erasure, PersonalCheck, Upgrade};
 pub use ledger::{Head, ImportSource, ImportSummary, Mismatch, Preload, VerifyReport};
 pub use lookup::{By, CaughtUp};
 
@@ -63,6 +64,10 @@ pub enum StoreError {
     Corrupt { table: &'static str, reason: String },
     #[error("event {seq} of the stored ledger cannot be replayed: {reason}")]
     Replay { seq: i64, reason: String },
+    #[error(
+        "the ledger in {url} is in the form written before valuetree kept personal data out of its hash chain; run `valuetree upgrade` first (it re-encodes the ledger and records its old head; see docs/privacy.md). No other command runs on it"
+    )]
+    OldForm { url: String },
 }
 
 /// A bad row of one input file.
@@ -141,6 +146,18 @@ impl Store {
     /// Opens (creating and migrating if needed) the database at `location`: a
     /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a path to a SQLite file.
     pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let mut store = Store::open_any_form(location, clock)?;
+        if store.ledger_form()? == ledger::OLD_FORM {
+            return Err(StoreError::OldForm {
+                url: store.location.clone(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// Opens the database even when its ledger is in the form written before personal data
+    /// left the chain: for `valuetree upgrade` (and tests of it) alone.
+    pub fn open_any_form(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         let mut sqlite_path = None;
         let connection =
             if location.starts_with("postgres://") || location.starts_with("postgresql://") {

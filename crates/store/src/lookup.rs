@@ -171,12 +171,12 @@ impl Store {
     ) -> Result<Vec<(StoredEvent, Event)>, StoreError> {
         let mut out = Vec::new();
         self.for_each_event_after(seq, limit, &mut |stored| {
-            let event = Event::from_parts(&stored.kind, &stored.payload).map_err(|reason| {
-                StoreError::Replay {
+            let opened = crate::ledger::personal::opened_payload(&stored)?;
+            let event =
+                Event::from_parts(&stored.kind, &opened).map_err(|reason| StoreError::Replay {
                     seq: stored.seq,
                     reason: reason.to_string(),
-                }
-            })?;
+                })?;
             out.push((stored, event));
             Ok(())
         })?;

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_account_language",
         include_str!("../migrations/postgres/0009_account_language.sql"),
     ),
+    (
+        "0010_personal_data",
+        include_str!("../migrations/postgres/0010_personal_data.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

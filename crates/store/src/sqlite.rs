@@ -47,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_account_language",
         include_str!("../migrations/sqlite/0009_account_language.sql"),
     ),
+    (
+        "0010_personal_data",
+        include_str!("../migrations/sqlite/0010_personal_data.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

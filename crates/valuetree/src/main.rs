@@ -58,6 +58,12 @@ enum Command {
     Verify(commands::ledger::VerifyArgs),
     /// Print the head of the ledger as SEQ:HASH, to keep outside the database.
     Head,
+    /// Erase a person's personal data (the right to erasure): their name, e-mail and the
+    /// free texts about them; the chain still verifies, everyone's numbers stay.
+    Erase(commands::privacy::EraseArgs),
+    /// Re-encode a ledger written before personal data left the hash chain (the first
+    /// event of the new chain records the old head); no other command runs on such a ledger.
+    Upgrade,
     /// Replay the ledger into fresh projection tables.
     Rebuild {
         /// Compare the stored projections with a replay, changing nothing.
@@ -223,6 +229,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => commands::ledger::export(&app, &actor, out),
         Command::Verify(args) => commands::ledger::verify(&app, &actor, args),
         Command::Head => commands::ledger::head(&app, &actor),
+        Command::Erase(args) => commands::privacy::erase(&app, &actor, args),
+        Command::Upgrade => commands::privacy::upgrade(&app, &actor),
         Command::Rebuild {
             check,
             despite_broken_chain,

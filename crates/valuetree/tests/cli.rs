@@ -267,7 +267,8 @@ fn verify_names_the_first_bad_event_for_every_kind_of_tampering() {
                 "DELETE FROM events; DELETE FROM people; DELETE FROM units; DELETE FROM unit_versions; \
                  DELETE FROM assignments; DELETE FROM nodes; DELETE FROM edges; DELETE FROM members; \
                  DELETE FROM contributions; DELETE FROM outcomes; DELETE FROM handovers; \
-                 DELETE FROM cycles; DELETE FROM ratings",
+                 DELETE FROM cycles; DELETE FROM ratings; DELETE FROM personal_values; \
+                 DELETE FROM person_keys",
             );
             db.ok(&["import", "events", &pristine]);
             db.ok(&["verify"]);
@@ -275,11 +276,33 @@ fn verify_names_the_first_bad_event_for_every_kind_of_tampering() {
 
         let err = verify_after(
             &db,
-            "UPDATE events SET payload = replace(payload, 'Ana Souza', 'Someone Else') WHERE seq = 2",
+            "UPDATE events SET payload = replace(payload, '2023-03-01', '2023-03-02') WHERE seq = 2",
         );
         assert!(
             err.contains("FAILED at event 2") && err.contains("does not match its hash"),
             "edit: {err}"
+        );
+        restore(&db);
+
+        // A commitment edited in the chained payload.
+        let err = verify_after(
+            &db,
+            "UPDATE events SET payload = replace(payload, '\"name\":\"hmac-sha256:', '\"name\":\"hmac-sha256:0') WHERE seq = 2",
+        );
+        assert!(
+            err.contains("FAILED at event 2") && err.contains("does not match its hash"),
+            "edited commitment: {err}"
+        );
+        restore(&db);
+
+        // A personal value edited beside the chain: it no longer matches its commitment.
+        let err = verify_after(
+            &db,
+            "UPDATE personal_values SET value = 'Someone Else' WHERE seq = 2 AND member = 'name'",
+        );
+        assert!(
+            err.contains("FAILED at event 2") && err.contains("does not match the commitment"),
+            "edited personal value: {err}"
         );
         restore(&db);
 
@@ -411,17 +434,31 @@ fn an_export_that_does_not_chain_onto_the_head_is_refused() {
                 && (err.contains("expected sequence number 2") || err.contains("prev_hash")),
             "{err}"
         );
-        // A tampered line in the export is refused too.
-        let tampered = text.replacen("Maya Chen", "Maya Chan", 1);
-        let path = db.write("tampered.jsonl", &tampered);
+        // A tampered line in the export is refused too: a hashed field, or a personal value
+        // carried beside the chain (it no longer matches its commitment).
         let fresh = Db::sqlite();
+        let tampered = text.replacen(
+            "\"joined_on\":\"2023-01-02\"",
+            "\"joined_on\":\"2023-01-03\"",
+            1,
+        );
+        assert_ne!(tampered, text);
+        let path = db.write("tampered.jsonl", &tampered);
         let err = fresh.fails(&["import", "events", &path]);
         assert!(err.contains("line 1, column hash"), "{err}");
+        let tampered = text.replacen("Maya Chen", "Maya Chan", 1);
+        let path = db.write("tampered-name.jsonl", &tampered);
+        let err = fresh.fails(&["import", "events", &path]);
+        assert!(
+            err.contains("line 1, column personal.name")
+                && err.contains("does not match its commitment"),
+            "{err}"
+        );
         assert_eq!(fresh.head(), format!("0:{}", "0".repeat(64)));
         // The same id with a different (valid) hash is a conflict, not a skip.
         let mut first: valuetree_core::chain::StoredEvent =
             serde_json::from_str(text.lines().next().unwrap_or_default()).expect("event");
-        first.payload = first.payload.replace("Maya Chen", "Maya Chan");
+        first.payload = first.payload.replace("2023-01-02", "2023-01-03");
         first.hash = first.compute_hash();
         let conflicting = db.write("conflict.jsonl", &format!("{}\n", first.export_line()));
         let err = db.fails(&["import", "events", &conflicting]);

@@ -21,6 +21,14 @@ pub struct VerifyView {
     pub projection_mismatches: Option<Vec<String>>,
     /// Seconds the chain check took.
     pub chain_seconds: f64,
+    /// Whether the personal values were checked (not with `chain_only`).
+    pub personal_checked: bool,
+    /// Personal values kept beside the chain, each checked against its commitment.
+    pub personal_values: u64,
+    /// Commitments whose value was erased (by `erase` or retention).
+    pub erased_values: u64,
+    /// The first erasure event, when there was one.
+    pub erased_since: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -79,9 +87,20 @@ impl App {
             let started = std::time::Instant::now();
             let report = store.verify_chain(expect_head, progress)?;
             let chain_seconds = started.elapsed().as_secs_f64();
-            let failure = report
+            let mut failure = report
                 .failure
                 .map(|(seq, reason)| ChainFailure { seq, reason });
+            let personal_checked = !chain_only && failure.is_none();
+            let (personal, erased_since) = if personal_checked {
+                store.verify_personal()?
+            } else {
+                Default::default()
+            };
+            if failure.is_none()
+                && let Some((seq, reason)) = personal.failure
+            {
+                failure = Some(ChainFailure { seq, reason });
+            }
             let projection_mismatches = if chain_only || failure.is_some() {
                 None
             } else {
@@ -100,6 +119,10 @@ impl App {
                 pinned_head_checked: expect_head.is_some(),
                 projection_mismatches,
                 chain_seconds,
+                personal_checked,
+                personal_values: personal.values,
+                erased_values: report.commitments.saturating_sub(personal.values),
+                erased_since,
             })
         })
     }

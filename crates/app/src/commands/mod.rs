@@ -4,6 +4,7 @@
 
 pub mod calibration;
 pub mod ledger;
+pub mod privacy;
 pub mod review;
 pub mod roles;
 pub mod work;

@@ -75,12 +75,14 @@ pub struct ImportSummary {
     pub appended: Vec<Event>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     pub events: u64,
     pub head: Option<Head>,
     /// The first event that does not hold, and why.
     pub failure: Option<(i64, String)>,
+    /// Commitments to personal values in the chained payloads (kept values and erased ones).
+    pub commitments: u64,
 }
 
 /// A difference between a stored projection row and the replay of the ledger.
@@ -113,8 +115,14 @@ impl fmt::Display for Mismatch {
 /// The stored columns of an event, in the order [`EventReader`] reads them. The table keeps
 /// no `prev_hash` (it is the previous row's hash) and no generated id (NULL: `ev-` + seq).
 const EVENT_COLUMNS: &str = "seq, event_id, kind, payload, effective, recorded, actor, hash";
+/// The form of a ledger written before personal data left the chain (migration 0010).
+pub const OLD_FORM: i64 = 1;
+/// The form with personal values out of the chained payloads.
+pub const CURRENT_FORM: i64 = 2;
 /// Events are sealed and written in chunks, so an import of millions never holds them all.
 const WRITE_CHUNK: usize = 20_000;
+/// Events read at a time with their personal values (an export holds one window in memory).
+const EVENT_WINDOW: i64 = 50_000;
 
 fn head_of(tx: &mut dyn Tx) -> Result<Option<Head>, StoreError> {
     let rows = tx.query(
@@ -188,6 +196,7 @@ impl EventReader {
             event_id,
             kind,
             payload,
+            personal: std::collections::BTreeMap::new(),
             effective,
             recorded,
             actor,
@@ -443,6 +452,8 @@ const REPLAY_BATCH: usize = 4_096;
 fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let capacity = contribution_capacity_hint(tx)?;
+    // The chained payloads hold commitments; the values they stand for are read first.
+    let values = personal::values_by_seq(tx)?;
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(i64, Event)>>(4);
     // Applied batches come back to be filled again.
     let (give_back, applied) = std::sync::mpsc::channel::<Vec<(i64, Event)>>();
@@ -494,6 +505,24 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
                     seq,
                     reason: e.to_string(),
                 })?;
+                if valuetree_core::personal::holds_commitments(kind, &unpacked) {
+                    let kept = values.get(&seq);
+                    unpacked = valuetree_core::personal::open_canonical(
+                        kind,
+                        "",
+                        &unpacked,
+                        &mut |member| {
+                            kept?
+                                .iter()
+                                .find(|(m, _)| m == member)
+                                .map(|(_, v)| v.clone())
+                        },
+                    )
+                    .map_err(|e| StoreError::Replay {
+                        seq,
+                        reason: e.to_string(),
+                    })?;
+                }
                 let event = Event::from_parts(kind, &unpacked).map_err(|e| StoreError::Replay {
                     seq,
                     reason: e.to_string(),
@@ -555,6 +584,7 @@ pub(crate) struct NewEvent {
     pub event_id: Option<String>,
 }
 
+pub mod personal;
 mod verify;
 pub(crate) use verify::PARALLEL_CHAIN_FROM;
 mod write;
@@ -637,18 +667,16 @@ impl Store {
         tx.query(sql, params)
     }
 
-    /// Hands every stored event to `each`, in sequence order.
+    /// Hands every stored event to `each`, in sequence order, with its personal values.
     pub fn for_each_event(
         &mut self,
         each: &mut dyn FnMut(StoredEvent) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin(false)?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq");
-        let mut reader = EventReader::new();
-        tx.for_each_row(&sql, &[], &mut |row| each(reader.read(row)?))
+        self.for_each_event_after(0, usize::MAX, each)
     }
 
-    /// Hands the stored events after `seq` to `each`, in sequence order, at most `limit`.
+    /// Hands the stored events after `seq` to `each`, in sequence order, at most `limit`,
+    /// each with its personal values (read window by window beside the events).
     pub fn for_each_event_after(
         &mut self,
         seq: i64,
@@ -668,12 +696,27 @@ impl Store {
                 }
             };
         }
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        tx.for_each_row(&sql, &[Value::Int(seq), Value::Int(limit)], &mut |row| {
-            each(reader.read(row)?)
-        })
+        let Some(head) = head_of(tx.as_mut())? else {
+            return Ok(());
+        };
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3"
+        );
+        let mut remaining = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut after = seq;
+        while after < head.seq && remaining > 0 {
+            let upto = after.saturating_add(EVENT_WINDOW).min(head.seq);
+            let mut personal = personal::entries_between(tx.as_mut(), after, upto)?;
+            let params = [Value::Int(after), Value::Int(upto), Value::Int(remaining)];
+            tx.for_each_row(&sql, &params, &mut |row| {
+                let mut event = reader.read(row)?;
+                event.personal = personal.remove(&event.seq).unwrap_or_default();
+                remaining -= 1;
+                each(event)
+            })?;
+            after = upto;
+        }
+        Ok(())
     }
 
     /// The stored hash of event `seq`, if there is one.

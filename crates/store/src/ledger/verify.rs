@@ -1,7 +1,9 @@
 //! Checking the ledger: the chain, the pinned head, the projections; and rebuilding them.
 
+use super::personal::PersonalCheck;
 use super::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use valuetree_core::personal::{count_commitments, personal_members};
 
 impl Store {
     /// Walks the chain: every hash recomputed, every link checked, and the pinned head (if
@@ -62,8 +64,25 @@ impl Store {
         }
         let mut second = second??;
         second.events += first.events;
+        second.commitments += first.commitments;
         second.pinned_seen |= first.pinned_seen;
         Ok(second.finish())
+    }
+
+    /// Checks every kept personal value against the commitment its event holds, and finds
+    /// the first erasure (`person_erased` or `retention_applied`).
+    pub fn verify_personal(&mut self) -> Result<(PersonalCheck, Option<i64>), StoreError> {
+        let mut tx = self.begin(false)?;
+        let check = super::personal::check_values(tx.as_mut())?;
+        let rows = tx.query(
+            "SELECT min(seq) FROM events WHERE kind IN ('person_erased', 'retention_applied')",
+            &[],
+        )?;
+        let first_erasure = match rows.first().map(|row| &row[0]) {
+            Some(Value::Int(seq)) => Some(*seq),
+            _ => None,
+        };
+        Ok((check, first_erasure))
     }
 
     /// Replays the ledger and compares the result with the stored projections, changing
@@ -391,6 +410,8 @@ struct ChainChecker<'h> {
     events: u64,
     failure: Option<(i64, String)>,
     buffer: String,
+    /// Commitments to personal values found in the chained payloads.
+    commitments: u64,
 }
 
 impl<'h> ChainChecker<'h> {
@@ -403,6 +424,7 @@ impl<'h> ChainChecker<'h> {
             events: 0,
             failure: None,
             buffer: String::with_capacity(1024),
+            commitments: 0,
         }
     }
 
@@ -455,6 +477,9 @@ impl<'h> ChainChecker<'h> {
                 ));
             }
         }
+        if !personal_members(event.kind).is_empty() {
+            self.commitments += count_commitments(event.payload) as u64;
+        }
         self.previous_seq = seq;
         self.previous_hash.clear();
         self.previous_hash.push_str(hash);
@@ -482,6 +507,7 @@ impl<'h> ChainChecker<'h> {
             events: self.events,
             head,
             failure: self.failure,
+            commitments: self.commitments,
         }
     }
 }

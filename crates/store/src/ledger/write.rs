@@ -1,8 +1,10 @@
 //! Writing to the ledger: appends, CSV imports, ledger imports.
 
+use super::personal::{Keys, SealError, seal_payload};
 use super::*;
 use crate::sql::Table;
 use valuetree_core::domain::Contribution;
+use valuetree_core::personal::{self, PersonKey};
 
 impl Store {
     /// Appends events given directly (by the API or tests), each checked like an import row.
@@ -28,6 +30,18 @@ impl Store {
         actor: &str,
         preload: &Preload,
         decide: impl FnOnce(&State) -> Result<Vec<(Event, Option<String>)>, E>,
+    ) -> Result<ImportSummary, E> {
+        self.append_then(actor, preload, decide, |_, _| Ok(()))
+    }
+
+    /// [`Store::append_with`], then `finish` in the same transaction (given the events
+    /// appended) before it commits.
+    pub(crate) fn append_then<E: From<StoreError>>(
+        &mut self,
+        actor: &str,
+        preload: &Preload,
+        decide: impl FnOnce(&State) -> Result<Vec<(Event, Option<String>)>, E>,
+        finish: impl FnOnce(&mut dyn Tx, &[Event]) -> Result<(), StoreError>,
     ) -> Result<ImportSummary, E> {
         let today = self.clock.today();
         let clock = self.clock.clone();
@@ -98,14 +112,42 @@ impl Store {
         let mut sealer = Sealer::new(head.clone(), actor, format_recorded(clock.now()));
         let mut writes = Writes::default();
         let mut appended = Vec::with_capacity(planned.len());
-        for new in planned {
-            writes
-                .events
-                .push(sealer.seal(&new.event, new.effective, new.event_id));
+        let mut keys = Keys::looked_up_on_demand();
+        for (i, new) in planned.into_iter().enumerate() {
+            let sealed = sealer.seal(
+                &new.event,
+                new.effective,
+                new.event_id,
+                &state,
+                &mut keys,
+                &mut |person| super::personal::find_key(tx.as_mut(), person),
+            );
+            match sealed {
+                Ok((row, personal)) => {
+                    writes.events.push(row);
+                    writes.personal.extend(personal);
+                }
+                Err(SealError::Store(e)) => return Err(e.into()),
+                Err(SealError::Refused { member, reason }) => {
+                    errors.push(FileRowError {
+                        file: "request".into(),
+                        error: RowError {
+                            line: i as u64 + 1,
+                            column: member.map(str::to_string),
+                            reason,
+                        },
+                    });
+                }
+            }
             appended.push(new.event);
         }
+        if !errors.is_empty() {
+            return Err(StoreError::Rejected(errors).into());
+        }
+        writes.keys.append(&mut keys.made);
         writes.add_changes(&mut state);
         writes.write(tx.as_mut())?;
+        finish(tx.as_mut(), &appended)?;
         summary.head = sealer.head().or(head);
         summary.appended = appended;
         tx.commit()?;
@@ -180,6 +222,8 @@ impl Store {
         }
         state.set_aside_recorded_contributions();
         let mut sealer = Sealer::new(head, actor, recorded);
+        // The planning thread seals without the transaction: every stored key up front.
+        let mut keys = Keys::all(tx.as_mut())?;
         let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
             let mut errors = Vec::new();
@@ -190,6 +234,7 @@ impl Store {
                     // Lines that gave at least one event (a row's events come one after the
                     // other, so a repeat is the line just pushed).
                     let mut changed_lines: Vec<u64> = Vec::new();
+                    let mut seal_errors: Vec<RowError> = Vec::new();
                     let rows = batch.len() as u64;
                     import::plan(
                         &mut state,
@@ -201,7 +246,32 @@ impl Store {
                                 changed_lines.push(planned.line);
                             }
                             summary.events += 1;
-                            let sealed = sealer.seal(&planned.event, planned.effective, None);
+                            let sealed = match sealer.seal(
+                                &planned.event,
+                                planned.effective,
+                                None,
+                                state,
+                                &mut keys,
+                                &mut |_| Ok(None),
+                            ) {
+                                Ok(sealed) => sealed,
+                                Err(SealError::Refused { member, reason }) => {
+                                    seal_errors.push(RowError {
+                                        line: planned.line,
+                                        column: member.map(str::to_string),
+                                        reason,
+                                    });
+                                    return;
+                                }
+                                Err(SealError::Store(e)) => {
+                                    seal_errors.push(RowError {
+                                        line: planned.line,
+                                        column: None,
+                                        reason: e.to_string(),
+                                    });
+                                    return;
+                                }
+                            };
                             // A recorded contribution's projection row is written from the
                             // event: the state kept only a fingerprint of it (bounded memory
                             // for imports of millions).
@@ -214,9 +284,10 @@ impl Store {
                                 }),
                                 _ => None,
                             };
-                            out.push(state, sealed, recorded);
+                            out.push(state, sealed, &mut keys, recorded);
                         },
                     );
+                    file_errors.append(&mut seal_errors);
                     summary.rows += rows;
                     changed_lines.sort_unstable();
                     changed_lines.dedup();
@@ -267,15 +338,41 @@ impl Store {
             },
         };
         for (line, stored) in events {
-            match Event::from_parts(&stored.kind, &stored.payload) {
+            let opened = match super::personal::opened_payload(&stored) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    errors.push(fail(line, "payload", e.to_string()));
+                    continue;
+                }
+            };
+            match Event::from_parts(&stored.kind, &opened) {
                 Ok(event) => parsed.push((line, stored, event)),
                 Err(reason) => errors.push(fail(line, "payload", reason.to_string())),
             }
         }
         let preload = preload_for_events(parsed.iter().map(|(_, _, e)| e));
         let (mut head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
+        // An export written before personal data left the chain holds it in its payloads:
+        // it can only become a ledger of that old form (in an empty database), which
+        // `valuetree upgrade` then re-encodes.
+        let old_form = parsed
+            .iter()
+            .find(|(_, stored, _)| personal::holds_plain_personal(&stored.kind, &stored.payload))
+            .map(|(line, stored, _)| (*line, stored.seq));
+        if let Some((line, seq)) = old_form
+            && head.is_some()
+        {
+            return Err(StoreError::Rejected(vec![fail(
+                line,
+                "payload",
+                format!(
+                    "event {seq} holds personal values inside its hashed payload: this export was written before valuetree kept personal data out of the chain. Import it into a new, empty database, then run `valuetree upgrade` there"
+                ),
+            )]));
+        }
         let mut summary = ImportSummary::default();
         let mut accepted = Vec::new();
+        let mut imported_keys = super::personal::ImportedKeys::default();
         for (line, stored, event) in parsed {
             summary.rows += 1;
             if chain::check_hash(&stored).is_err() {
@@ -333,6 +430,12 @@ impl Store {
                 errors.push(fail(line, column, reason));
                 break;
             }
+            if let Err((member, reason)) =
+                super::personal::check_entries(&stored, &mut imported_keys, tx.as_mut())
+            {
+                errors.push(fail(line, &format!("personal.{member}"), reason));
+                continue;
+            }
             if let Err(rejection) = state.apply(&event) {
                 errors.push(fail(line, rejection.field, rejection.reason));
                 continue;
@@ -350,7 +453,21 @@ impl Store {
         for chunk in accepted.chunks(WRITE_CHUNK) {
             let rows: Vec<Row> = chunk.iter().map(event_row).collect();
             tx.write_rows(&EVENTS, &rows, false)?;
+            let personal: Vec<Row> = chunk.iter().flat_map(super::personal::entry_rows).collect();
+            if !personal.is_empty() {
+                tx.write_rows(&rows::PERSONAL_VALUES, &personal, false)?;
+            }
             progress(chunk.len() as u64);
+        }
+        let new_keys = imported_keys.new_rows();
+        if !new_keys.is_empty() {
+            tx.write_rows(&rows::PERSON_KEYS, &new_keys, false)?;
+        }
+        if old_form.is_some() {
+            tx.execute(
+                &format!("UPDATE ledger_form SET form = {}", super::OLD_FORM),
+                &[],
+            )?;
         }
         let mut writes = Writes::default();
         writes.add_changes(&mut state);
@@ -491,10 +608,33 @@ impl Sealer {
         }
     }
 
-    /// The events table's row of the next event (as [`event_row`] writes a sealed one).
-    fn seal(&mut self, event: &Event, effective: NaiveDate, event_id: Option<String>) -> Row {
-        let (payload, packed) = event.canonical_and_packed_payload();
+    /// The events table's row of the next event (as [`event_row`] writes a sealed one), and
+    /// the rows of its personal values (taken out of the chained payload, each committed
+    /// under the key of the person it is about; `state` says who was erased and who
+    /// recorded a contribution).
+    fn seal(
+        &mut self,
+        event: &Event,
+        effective: NaiveDate,
+        event_id: Option<String>,
+        state: &State,
+        keys: &mut Keys,
+        lookup: &mut dyn FnMut(&str) -> Result<Option<PersonKey>, StoreError>,
+    ) -> Result<(Row, Vec<Row>), SealError> {
+        let (mut payload, mut packed) = event.canonical_and_packed_payload();
         let kind = event.kind();
+        let mut personal_rows = Vec::new();
+        if personal::may_hold_personal(kind, &payload) {
+            let next_seq = self.chain.head().map_or(1, |(seq, _)| seq + 1);
+            let id = self.chain.next_event_id(event_id.as_deref());
+            if let Some((sealed, rows)) =
+                seal_payload(kind, &id, next_seq, &payload, state, keys, lookup)?
+            {
+                packed = packed::pack(&sealed);
+                payload = sealed;
+                personal_rows = rows;
+            }
+        }
         let (seq, hash) = self.chain.seal(chain::NewEnvelope {
             actor: &self.actor,
             effective,
@@ -503,16 +643,19 @@ impl Sealer {
             payload: &payload,
             recorded: &self.recorded,
         });
-        vec![
-            Value::Int(seq),
-            stored_event_id(event_id.as_deref().unwrap_or_default(), seq),
-            Value::Text(kind.to_string()),
-            Value::Text(packed.unwrap_or(payload)),
-            Value::Text(valuetree_core::date_text(effective)),
-            Value::Text(self.recorded.clone()),
-            Value::Text(self.actor.clone()),
-            Value::Text(hash),
-        ]
+        Ok((
+            vec![
+                Value::Int(seq),
+                stored_event_id(event_id.as_deref().unwrap_or_default(), seq),
+                Value::Text(kind.to_string()),
+                Value::Text(packed.unwrap_or(payload)),
+                Value::Text(valuetree_core::date_text(effective)),
+                Value::Text(self.recorded.clone()),
+                Value::Text(self.actor.clone()),
+                Value::Text(hash),
+            ],
+            personal_rows,
+        ))
     }
 
     fn head(&self) -> Option<Head> {
@@ -529,6 +672,9 @@ impl Sealer {
 #[derive(Default)]
 struct Writes {
     events: Vec<Row>,
+    /// Rows of `personal_values` and of `person_keys` (keys made by this write).
+    personal: Vec<Row>,
+    keys: Vec<Row>,
     /// Per projection table, rows whose key the database cannot hold yet (a contribution the
     /// import records): a plain INSERT, cheaper than an upsert, and it fails loudly should
     /// the key exist after all.
@@ -551,6 +697,8 @@ impl Writes {
     /// Empties it, keeping the capacity.
     fn clear(&mut self) {
         self.events.clear();
+        self.personal.clear();
+        self.keys.clear();
         self.new_rows.iter_mut().for_each(Vec::clear);
         self.changed_rows.iter_mut().for_each(Vec::clear);
         self.positions.iter_mut().for_each(|p| p.clear());
@@ -605,6 +753,12 @@ impl Writes {
         if !self.events.is_empty() {
             tx.write_rows(&EVENTS, &self.events, false)?;
         }
+        if !self.keys.is_empty() {
+            tx.write_rows(&rows::PERSON_KEYS, &self.keys, false)?;
+        }
+        if !self.personal.is_empty() {
+            tx.write_rows(&rows::PERSONAL_VALUES, &self.personal, false)?;
+        }
         for (i, table) in PROJECTIONS.iter().enumerate() {
             if let Some(rows) = self.new_rows.get(i).filter(|rows| !rows.is_empty()) {
                 tx.write_rows(table, rows, false)?;
@@ -633,8 +787,16 @@ struct Outbox<'s> {
 const STREAM_CHUNK: usize = 4_096;
 
 impl Outbox<'_> {
-    fn push(&mut self, state: &mut State, event: Row, recorded: Option<Contribution>) {
+    fn push(
+        &mut self,
+        state: &mut State,
+        (event, personal): (Row, Vec<Row>),
+        keys: &mut Keys,
+        recorded: Option<Contribution>,
+    ) {
         self.writes.events.push(event);
+        self.writes.personal.extend(personal);
+        self.writes.keys.append(&mut keys.made);
         if let Some(contribution) = recorded {
             self.writes.add_new_row(
                 &rows::CONTRIBUTIONS,

@@ -12,6 +12,8 @@ use valuetree_core::{Amount, NaiveDate};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TableId {
     Events,
+    PersonalValues,
+    PersonKeys,
     People,
     Units,
     UnitVersions,
@@ -52,10 +54,31 @@ pub const EVENTS: Table = Table {
     ],
     key_columns: 1,
 };
+/// The personal values taken out of the chained payloads (migration 0010).
+pub const PERSONAL_VALUES: Table = Table {
+    id: TableId::PersonalValues,
+    name: "personal_values",
+    columns: &["seq", "member", "subject", "value", "cycle_id"],
+    key_columns: 2,
+};
+/// Each person's key for the commitments to their personal values.
+pub const PERSON_KEYS: Table = Table {
+    id: TableId::PersonKeys,
+    name: "person_keys",
+    columns: &["person_id", "key"],
+    key_columns: 1,
+};
 pub const PEOPLE: Table = Table {
     id: TableId::People,
     name: "people",
-    columns: &["person_id", "name", "email", "joined_on", "left_on"],
+    columns: &[
+        "person_id",
+        "name",
+        "email",
+        "joined_on",
+        "left_on",
+        "erased_on",
+    ],
     key_columns: 1,
 };
 pub const UNITS: Table = Table {
@@ -256,13 +279,14 @@ fn flag(b: bool) -> Value {
     Value::Int(b.into())
 }
 
-pub fn person_row(p: &PersonRecord) -> Row {
+pub fn person_row(state: &State, p: &PersonRecord) -> Row {
     vec![
         Value::text(&p.person_id),
         Value::text(&p.name),
         Value::opt_text(p.email.as_ref()),
         date(p.joined_on),
         opt_date(p.left_on),
+        opt_date(state.erased.get(&p.person_id).copied()),
     ]
 }
 
@@ -443,7 +467,11 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
         keys.iter().filter_map(|k| get(k).map(&row)).collect()
     }
     match table.id {
-        TableId::People => pick(&changes.people, |k| state.people.get(k), person_row),
+        TableId::People => pick(
+            &changes.people,
+            |k| state.people.get(k),
+            |p| person_row(state, p),
+        ),
         TableId::Units => pick(&changes.units, |k| state.units.get(k), unit_row),
         TableId::UnitVersions => pick(
             &changes.unit_versions,
@@ -481,7 +509,7 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
             |k| state.join_requests.get(k),
             join_request_row,
         ),
-        TableId::Events => Vec::new(),
+        TableId::Events | TableId::PersonalValues | TableId::PersonKeys => Vec::new(),
         TableId::Cycles
         | TableId::Goals
         | TableId::Measurements
@@ -497,7 +525,11 @@ pub fn changed_rows(state: &State, changes: &Changes, table: &Table) -> Vec<Row>
 /// Every row of `table` held in `state`, sorted by key as `SELECT … ORDER BY key` returns them.
 pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
     let mut rows: Vec<Row> = match table.id {
-        TableId::People => state.people.values().map(person_row).collect(),
+        TableId::People => state
+            .people
+            .values()
+            .map(|p| person_row(state, p))
+            .collect(),
         TableId::Units => state.units.values().map(unit_row).collect(),
         TableId::UnitVersions => state.unit_versions.values().map(unit_version_row).collect(),
         TableId::Assignments => state.assignments.values().map(assignment_row).collect(),
@@ -511,7 +543,7 @@ pub fn all_rows(state: &State, table: &Table) -> Vec<Row> {
         TableId::Roles => state.roles.values().map(role_row).collect(),
         TableId::Policies => state.policies.values().map(policy_row).collect(),
         TableId::JoinRequests => state.join_requests.values().map(join_request_row).collect(),
-        TableId::Events => Vec::new(),
+        TableId::Events | TableId::PersonalValues | TableId::PersonKeys => Vec::new(),
         TableId::Cycles
         | TableId::Goals
         | TableId::Measurements
@@ -684,6 +716,9 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 joined_on: r.date(3)?,
                 left_on: r.opt_date(4)?,
             };
+            if let Some(erased_on) = r.opt_date(5)? {
+                state.erased.insert(p.person_id.clone(), erased_on);
+            }
             state.people.insert(p.person_id.clone(), p);
         }
         TableId::Units => {
@@ -858,7 +893,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .join_requests
                 .insert((j.node_id.clone(), j.person_id.clone()), j);
         }
-        TableId::Events => {}
+        TableId::Events | TableId::PersonalValues | TableId::PersonKeys => {}
         TableId::Cycles
         | TableId::Goals
         | TableId::Measurements

@@ -59,6 +59,10 @@ What each check proves:
   --expect-head the event SEQ still exists with hash HASH (as printed earlier by
                 `valuetree head` and kept outside the database): finds a deleted tail and a
                 rewritten chain up to SEQ.
+  personal      every personal value kept beside the chain (names, e-mails, descriptions,
+                comments, reasons, notes) matches the commitment its event holds under the
+                key of the person it is about: finds an edited value. Values that were
+                erased are counted, and the first erasure named.
   projections   the projection tables equal a replay of the ledger: finds edits made directly
                 in the people, units, nodes, contributions, … tables.")]
 pub struct VerifyArgs {
@@ -106,6 +110,18 @@ pub fn verify(app: &App, actor: &Actor, args: VerifyArgs) -> Result<ExitCode> {
     );
     if report.pinned_head_checked {
         say!("pinned head ok");
+    }
+    match report.erased_since {
+        _ if !report.personal_checked => {}
+        Some(seq) => say!(
+            "personal values ok: {} kept, each matches its commitment; {} erased (erasures since event {seq})",
+            report.personal_values,
+            report.erased_values
+        ),
+        None => say!(
+            "personal values ok: {} kept, each matches its commitment; none erased",
+            report.personal_values
+        ),
     }
     if let Some(mismatches) = &report.projection_mismatches {
         if !mismatches.is_empty() {

@@ -8,6 +8,7 @@ pub mod import;
 pub mod ledger;
 pub mod org;
 pub mod policy;
+pub mod privacy;
 pub mod render;
 pub mod review;
 pub mod serve;

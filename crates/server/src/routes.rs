@@ -127,6 +127,7 @@ fn api() -> Api {
         .at(M::POST, "/api/cycles/{cycle_id}/apply-quota", "Record the forced-distribution moves (a cycle that opted in).", writes::apply_quota)
         .at(M::GET, "/api/policies/{kind}", "The credit or final-score policy in force.", policy)
         .at(M::PUT, "/api/policies/{kind}", "Record a policy (the body is its TOML) (HR, admin).", writes::set_policy)
+        .at(M::POST, "/api/people/{person_id}/erase", "Erase a person's personal data {reason} (HR and admin together): name, e-mail and the free texts about them; the chain still verifies.", writes::erase_person)
         .at(M::POST, "/api/roles/grant", "Grant a role {person_id, role} (admin).", writes::grant_role)
         .at(M::POST, "/api/roles/revoke", "Revoke a role {person_id, role} (admin).", writes::revoke_role)
         .at(M::POST, "/api/imports/{kind}", "Import a CSV file of one kind (the body), atomically (admin).", writes::import)

@@ -332,6 +332,30 @@ pub async fn revoke_role(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseBody {
+    reason: String,
+}
+
+/// Erases a person's personal data (docs/privacy.md): the same rule as `valuetree erase`
+/// (HR and admin together, or the operator's token), one transaction, irreversible.
+pub async fn erase_person(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(person_id): Path<String>,
+    Body(body): Body<EraseBody>,
+) -> ApiResult {
+    let receipt = crate::blocking(&state, move |app| {
+        app.erase_person(&caller.actor, &person_id, &body.reason)
+    })
+    .await?;
+    Ok(axum::response::IntoResponse::into_response((
+        axum::http::StatusCode::CREATED,
+        axum::Json(receipt),
+    )))
+}
+
 /// A policy as TOML text (the body is the file's content).
 pub async fn set_policy(
     State(state): State<ServerState>,

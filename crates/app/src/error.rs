@@ -160,6 +160,8 @@ impl From<StoreError> for AppError {
                 format!("the database {url}"),
                 "`valuetree import` or `valuetree demo` creates it; --db names another",
             ),
+            StoreError::Changed(reason) => AppError::Conflict(reason),
+            old @ StoreError::OldForm { .. } => AppError::Invalid(old.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

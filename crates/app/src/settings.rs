@@ -177,12 +177,18 @@ impl App {
                 let policy = final_policy(setting.map(|p| (RECORDED_FINAL, p.text.as_str())))?;
                 (setting.map(|s| s.text.clone()), to_json(&policy)?)
             }
+            PolicyKind::Retention => {
+                let policy =
+                    retention_policy(setting.map(|p| (RECORDED_RETENTION, p.text.as_str())))?;
+                (setting.map(|s| s.text.clone()), to_json(&policy)?)
+            }
         };
         let text = match text {
             Some(text) => text,
             None => match kind {
                 PolicyKind::Credit => toml::to_string(&Policy::default()),
                 PolicyKind::Final => toml::to_string(&FinalPolicy::default()),
+                PolicyKind::Retention => Ok(RETENTION_TEMPLATE.to_string()),
             }
             .map_err(|e| AppError::Internal(format!("cannot write the default policy: {e}")))?,
         };
@@ -216,6 +222,9 @@ impl App {
             PolicyKind::Final => {
                 final_policy(Some((source, text)))?;
             }
+            PolicyKind::Retention => {
+                retention_policy(Some((source, text)))?;
+            }
         }
         self.append(
             actor,
@@ -230,6 +239,89 @@ impl App {
 }
 
 const RECORDED_CREDIT: &str = "the credit policy recorded in the ledger";
+const RECORDED_RETENTION: &str = "the retention policy recorded in the ledger";
+
+/// How long free texts about people are kept, in whole years after their anchor (see
+/// docs/privacy.md); a text not given is kept. Nothing is erased until a policy is recorded
+/// and `retention apply` runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionPolicy {
+    /// Ratings' comments, after their cycle ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_comments: Option<u32>,
+    /// Self-review texts, behaviour evidence, goal titles, reviewer and override reasons,
+    /// after their cycle ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_texts: Option<u32>,
+    /// Contributions' descriptions and evidence, and retraction reasons, after the person
+    /// left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contribution_texts: Option<u32>,
+    /// Hand-over notes, after the hand-over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_notes: Option<u32>,
+    /// Join requests' messages, after the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_messages: Option<u32>,
+}
+
+/// What `policy show retention` prints while none is recorded.
+const RETENTION_TEMPLATE: &str = "\
+# No retention policy is recorded: every text is kept. Years after which each kind of free
+# text about a person is erased by `valuetree retention apply` (a kind not given is kept):
+# rating_comments = 3      # after the cycle ends
+# review_texts = 3         # self-review texts, behaviour evidence, goal titles,
+#                          # reviewer and override reasons: after the cycle ends
+# contribution_texts = 2   # descriptions, evidence, retraction reasons: after the person left
+# handover_notes = 5       # after the hand-over
+# join_messages = 1        # after the request
+";
+
+/// Reads a retention policy (`None`: none recorded, everything is kept).
+pub fn retention_policy(text: Option<(&str, &str)>) -> AppResult<RetentionPolicy> {
+    let Some((source, text)) = text else {
+        return Ok(RetentionPolicy::default());
+    };
+    let policy: RetentionPolicy = toml::from_str(text).map_err(|e| toml_error(source, e))?;
+    for (name, years) in policy.years() {
+        if years > 100 {
+            return Err(toml_error(
+                source,
+                format!("{name} = {years}: give whole years from 0 to 100"),
+            ));
+        }
+    }
+    Ok(policy)
+}
+
+impl RetentionPolicy {
+    /// The kinds of text given, with their years.
+    pub fn years(&self) -> Vec<(&'static str, u32)> {
+        [
+            ("rating_comments", self.rating_comments),
+            ("review_texts", self.review_texts),
+            ("contribution_texts", self.contribution_texts),
+            ("handover_notes", self.handover_notes),
+            ("join_messages", self.join_messages),
+        ]
+        .into_iter()
+        .filter_map(|(name, years)| Some((name, years?)))
+        .collect()
+    }
+}
+
+impl App {
+    /// The retention policy in force (none recorded: everything is kept), with its text.
+    pub fn retention_policy(&self) -> AppResult<(RetentionPolicy, Option<String>)> {
+        let recorded = self.recorded_policies()?;
+        let setting = recorded.get(&PolicyKind::Retention);
+        Ok((
+            retention_policy(setting.map(|p| (RECORDED_RETENTION, p.text.as_str())))?,
+            setting.map(|p| p.text.clone()),
+        ))
+    }
+}
 const RECORDED_FINAL: &str = "the final-score policy recorded in the ledger";
 
 /// The credit policy in force among `recorded`.

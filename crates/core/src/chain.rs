@@ -2,7 +2,9 @@
 //!
 //! Each stored event is an envelope: `seq`, `event_id`, `kind`, `payload`, `effective`,
 //! `recorded`, `actor`, `prev_hash`, `hash`. Its hash is the SHA-256 (lowercase hex) of the
-//! canonical JSON of the envelope *without* the `hash` member. Canonical JSON here is RFC 8785
+//! canonical JSON of the envelope *without* the `hash` member (and without `personal`, the
+//! personal values an export carries beside the envelope: the payload holds commitments to
+//! them, see [`crate::personal`]). Canonical JSON here is RFC 8785
 //! (JCS) restricted to what the ledger uses: objects with members sorted by key, no whitespace,
 //! strings escaped as JSON requires (control characters as `\uXXXX` lowercase or the short
 //! escapes), integers only (decimals are strings, see [`crate::Amount`]). Any JCS

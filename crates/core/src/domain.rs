@@ -87,9 +87,10 @@ vocabulary!(
 );
 
 vocabulary!(
-    /// An organisation-wide policy kept in the ledger: how credit is attributed (docs/credit.md)
-    /// and how the final score blends its parts.
-    PolicyKind { Credit = "credit", Final = "final" }
+    /// An organisation-wide policy kept in the ledger: how credit is attributed (docs/credit.md),
+    /// how the final score blends its parts, and how long free texts about people are kept
+    /// (docs/privacy.md).
+    PolicyKind { Credit = "credit", Final = "final", Retention = "retention" }
 );
 vocabulary!(
     /// Where a request to join a node stands.

@@ -15,7 +15,9 @@ pub mod rows;
 pub mod sql;
 mod sqlite;
 
-pub use ledger::personal::{Erasure, PersonalCheck, Upgrade};
+pub use ledger::personal::{
+    Erasure, PersonalCheck, RetentionCount, RetentionGroup, RetentionRule, Upgrade,
+};
 pub use ledger::{Head, ImportSource, ImportSummary, Mismatch, Preload, VerifyReport};
 pub use lookup::{By, CaughtUp};
 
@@ -68,6 +70,8 @@ pub enum StoreError {
         "the ledger in {url} is in the form written before valuetree kept personal data out of its hash chain; run `valuetree upgrade` first (it re-encodes the ledger and records its old head; see docs/privacy.md). No other command runs on it"
     )]
     OldForm { url: String },
+    #[error("{0}")]
+    Changed(String),
 }
 
 /// A bad row of one input file.

@@ -61,6 +61,11 @@ enum Command {
     /// Erase a person's personal data (the right to erasure): their name, e-mail and the
     /// free texts about them; the chain still verifies, everyone's numbers stay.
     Erase(commands::privacy::EraseArgs),
+    /// The retention policy: erase free texts about people once they are old enough.
+    Retention {
+        #[command(subcommand)]
+        command: commands::privacy::RetentionCommand,
+    },
     /// Re-encode a ledger written before personal data left the hash chain (the first
     /// event of the new chain records the old head); no other command runs on such a ledger.
     Upgrade,
@@ -231,6 +236,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Head => commands::ledger::head(&app, &actor),
         Command::Erase(args) => commands::privacy::erase(&app, &actor, args),
         Command::Upgrade => commands::privacy::upgrade(&app, &actor),
+        Command::Retention { command } => commands::privacy::retention(&app, &actor, command),
         Command::Rebuild {
             check,
             despite_broken_chain,

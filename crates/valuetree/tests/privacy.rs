@@ -265,3 +265,44 @@ fn an_old_form_ledger_is_refused_until_upgraded_and_then_verifies() {
         assert!(err.contains("already in the current form"), "{err}");
     });
 }
+
+#[test]
+fn retention_erases_old_texts_by_policy_and_the_ledger_still_verifies() {
+    each_backend(|fresh| {
+        let db = fresh.with_examples();
+        let out = db.ok(&["retention", "apply", "--dry-run"]);
+        assert!(out.contains("no retention policy is recorded"), "{out}");
+        let policy = db.write(
+            "retention.toml",
+            "rating_comments = 0\ncontribution_texts = 0\nhandover_notes = 1\n",
+        );
+        db.ok(&["policy", "set", "retention", &policy]);
+        let head = db.head();
+        let dry = db.ok(&["retention", "apply", "--dry-run"]);
+        assert!(
+            dry.contains("would go") && dry.contains("nothing was changed"),
+            "{dry}"
+        );
+        assert_eq!(db.head(), head, "a dry run records nothing");
+        // A person who is not HR and admin may not.
+        let err = db.fails(&["retention", "apply", "--as", "P01"]);
+        assert!(err.contains("not allowed"), "{err}");
+        let out = db.ok(&["retention", "apply"]);
+        assert!(out.contains("recorded as event"), "{out}");
+        let verified = db.ok(&["verify"]);
+        assert!(verified.contains("projections ok"), "{verified}");
+        let export = db.ok(&["export", "events"]);
+        // The 2024 cycle ended before today: its comments went, about everyone.
+        assert!(!export.contains("Great model serving work"));
+        assert!(!export.contains("Smart search was hers"));
+        // P02 left in 2024: her descriptions went; her name stays (only `erase` takes it).
+        assert!(!export.contains("Search log analysis"));
+        assert!(export.contains("Ana Souza"));
+        // The hand-overs came after 2024-01-15 (a year before today): their notes stay.
+        assert!(export.contains("Ana left; Hana leads the launch"));
+        assert!(export.contains("\"kind\":\"retention_applied\""));
+        // A second run finds nothing due.
+        let again = db.ok(&["retention", "apply"]);
+        assert!(again.contains("nothing was due"), "{again}");
+    });
+}

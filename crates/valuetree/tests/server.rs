@@ -840,6 +840,15 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 13])] = &[
         ],
     ),
     (
+        // Irreversible: HR and admin together (no caller here holds both), or the operator.
+        "POST",
+        "/api/people/P04/erase",
+        Some(r#"{"reason":"request 9"}"#),
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 401, 403,
+        ],
+    ),
+    (
         "GET",
         "/api/diagnose/kept-credit",
         None,

@@ -95,3 +95,92 @@ impl App {
         })
     }
 }
+
+/// What a retention run erased, or would erase (a dry run).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RetentionReport {
+    pub dry_run: bool,
+    /// The settings applied (the recorded policy's text).
+    pub settings: Option<String>,
+    pub rules: Vec<RetentionLine>,
+    pub values: u64,
+    /// The `retention_applied` event (not for a dry run, nor when nothing was due).
+    pub seq: Option<i64>,
+    pub rows_erased: u64,
+    pub files: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RetentionLine {
+    pub texts: &'static str,
+    pub years: u32,
+    /// Texts whose anchor (cycle end, leaving, the hand-over or request) is on or before
+    /// this date go.
+    pub older_than: valuetree_core::NaiveDate,
+    pub values: u64,
+}
+
+impl App {
+    /// Applies the retention policy in force (or, `dry_run`, lists what it would erase).
+    /// The same rule as an erasure decides who may.
+    pub fn apply_retention(&self, actor: &Actor, dry_run: bool) -> AppResult<RetentionReport> {
+        authz::erase(actor)?;
+        let (policy, settings) = self.retention_policy()?;
+        let today = self.today();
+        let mut rules = Vec::new();
+        let mut lines = Vec::new();
+        for (texts, years) in policy.years() {
+            let group = valuetree_store::RetentionGroup::from_name(texts).ok_or_else(|| {
+                AppError::Internal(format!("no retention group is named {texts}"))
+            })?;
+            let older_than = years_before(today, years);
+            rules.push(valuetree_store::RetentionRule {
+                group,
+                cutoff: older_than,
+            });
+            lines.push(RetentionLine {
+                texts,
+                years,
+                older_than,
+                values: 0,
+            });
+        }
+        let counts = self.read(|store| Ok(store.retention_counts(&rules)?))?;
+        for (line, count) in lines.iter_mut().zip(&counts) {
+            line.values = count.values;
+        }
+        let values: u64 = counts.iter().map(|c| c.values).sum();
+        let mut report = RetentionReport {
+            dry_run,
+            settings: settings.clone(),
+            rules: lines,
+            values,
+            seq: None,
+            rows_erased: 0,
+            files: None,
+        };
+        if dry_run || values == 0 {
+            return Ok(report);
+        }
+        let event = Event::RetentionApplied {
+            applied_on: today,
+            by: actor.person_id().map(str::to_string),
+            erased: values,
+            settings: settings.unwrap_or_default(),
+        };
+        let name = actor.ledger_name();
+        let erasure =
+            self.write_store(move |store| store.apply_retention(&name, &rules, values, event))?;
+        report.seq = erasure.seq;
+        report.rows_erased = erasure.rows;
+        report.files = Some(erasure.files);
+        Ok(report)
+    }
+}
+
+/// The same day `years` years earlier (29 February going to the 28th).
+fn years_before(day: valuetree_core::NaiveDate, years: u32) -> valuetree_core::NaiveDate {
+    use chrono::Months;
+    day.checked_sub_months(Months::new(years.saturating_mul(12)))
+        .unwrap_or(valuetree_core::NaiveDate::MIN)
+}

@@ -834,3 +834,220 @@ impl Store {
         Ok(upgrade)
     }
 }
+
+/// A kind of free text the retention policy erases by age (docs/privacy.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetentionGroup {
+    /// Ratings' comments, after their cycle ends.
+    RatingComments,
+    /// Self-review texts, behaviour evidence, goal titles, reviewer and override reasons,
+    /// after their cycle ends.
+    ReviewTexts,
+    /// Contributions' descriptions, evidence and retraction reasons, after the person left.
+    ContributionTexts,
+    /// Hand-over notes, after the hand-over.
+    HandoverNotes,
+    /// Join requests' messages, after the request.
+    JoinMessages,
+}
+
+/// The texts of one group older than `cutoff` (their anchor on or before it) are erased.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionRule {
+    pub group: RetentionGroup,
+    pub cutoff: NaiveDate,
+}
+
+/// How many values one rule erases (or would).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionCount {
+    pub rule: RetentionRule,
+    pub values: u64,
+}
+
+const CYCLES_ENDED: &str = "cycle_id IN (SELECT cycle_id FROM cycles WHERE ends_on <= $1)";
+
+impl RetentionGroup {
+    pub fn from_name(name: &str) -> Option<RetentionGroup> {
+        Some(match name {
+            "rating_comments" => RetentionGroup::RatingComments,
+            "review_texts" => RetentionGroup::ReviewTexts,
+            "contribution_texts" => RetentionGroup::ContributionTexts,
+            "handover_notes" => RetentionGroup::HandoverNotes,
+            "join_messages" => RetentionGroup::JoinMessages,
+            _ => return None,
+        })
+    }
+
+    /// The event kinds and members whose values the group holds.
+    fn values(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            RetentionGroup::RatingComments => (&["rating_recorded"], &["comment"]),
+            RetentionGroup::ReviewTexts => (
+                &[
+                    "goal_set",
+                    "reviewer_added",
+                    "reviewer_removed",
+                    "self_review_linked",
+                    "behaviour_assessed",
+                    "score_overridden",
+                ],
+                &["title", "reason", "text", "evidence"],
+            ),
+            RetentionGroup::ContributionTexts => (
+                &[
+                    "contribution_recorded",
+                    "contribution_retracted",
+                    "contribution_unconfirmed",
+                ],
+                &["description", "evidence", "reason"],
+            ),
+            RetentionGroup::HandoverNotes => (&["node_handed_over"], &["note"]),
+            RetentionGroup::JoinMessages => (&["join_requested"], &["message"]),
+        }
+    }
+
+    /// Which of the group's values are older than the cutoff (`$1`).
+    fn anchor(self) -> &'static str {
+        match self {
+            RetentionGroup::RatingComments | RetentionGroup::ReviewTexts => CYCLES_ENDED,
+            RetentionGroup::ContributionTexts => {
+                "subject IN (SELECT person_id FROM people WHERE left_on IS NOT NULL AND left_on <= $1)"
+            }
+            RetentionGroup::HandoverNotes | RetentionGroup::JoinMessages => {
+                "seq IN (SELECT seq FROM events WHERE effective <= $1)"
+            }
+        }
+    }
+
+    /// The projection columns that hold the group's texts, and the rows whose texts come
+    /// from the values the anchor selects.
+    fn projections(self) -> &'static [(&'static str, &'static [&'static str], &'static str)] {
+        match self {
+            RetentionGroup::RatingComments => &[("ratings", &["comment"], CYCLES_ENDED)],
+            RetentionGroup::ReviewTexts => &[
+                ("goals", &["title"], CYCLES_ENDED),
+                ("reviewers", &["reason"], CYCLES_ENDED),
+                ("self_reviews", &["text"], CYCLES_ENDED),
+                ("behaviour_assessments", &["evidence"], CYCLES_ENDED),
+                ("score_overrides", &["reason"], CYCLES_ENDED),
+            ],
+            RetentionGroup::ContributionTexts => &[(
+                "contributions",
+                &["description", "evidence", "retraction_reason"],
+                "person_id IN (SELECT person_id FROM people WHERE left_on IS NOT NULL AND left_on <= $1)",
+            )],
+            RetentionGroup::HandoverNotes => &[("handovers", &["note"], "date <= $1")],
+            RetentionGroup::JoinMessages => {
+                &[("join_requests", &["message"], "requested_on <= $1")]
+            }
+        }
+    }
+
+    fn values_sql(self, verb: &str) -> String {
+        let (kinds, members) = self.values();
+        let quoted = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "{verb} personal_values WHERE member IN ({}) AND seq IN (SELECT seq FROM events WHERE kind IN ({})) AND {}",
+            quoted(members),
+            quoted(kinds),
+            self.anchor()
+        )
+    }
+}
+
+fn cutoff_param(rule: &RetentionRule) -> [Value; 1] {
+    [Value::Text(valuetree_core::date_text(rule.cutoff))]
+}
+
+/// How many values each rule selects.
+fn count_retained(
+    tx: &mut dyn Tx,
+    rules: &[RetentionRule],
+) -> Result<Vec<RetentionCount>, StoreError> {
+    let mut counts = Vec::new();
+    for rule in rules {
+        let rows = tx.query(
+            &rule.group.values_sql("SELECT count(*) FROM"),
+            &cutoff_param(rule),
+        )?;
+        let values = match rows.first().map(|row| &row[0]) {
+            Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        counts.push(RetentionCount {
+            rule: *rule,
+            values,
+        });
+    }
+    Ok(counts)
+}
+
+impl Store {
+    /// What the retention rules would erase now: values per rule.
+    pub fn retention_counts(
+        &mut self,
+        rules: &[RetentionRule],
+    ) -> Result<Vec<RetentionCount>, StoreError> {
+        let mut tx = self.begin(false)?;
+        count_retained(tx.as_mut(), rules)
+    }
+
+    /// Applies the retention rules: records `event` (a `retention_applied` naming the count
+    /// `expected`), and in the same transaction deletes the values the rules select (their
+    /// commitments stay) and sets the texts they stood for in the tables to `[erased]`;
+    /// then cleans the files as an erasure does. Refused if the count changed since it was
+    /// read (run it again).
+    pub fn apply_retention(
+        &mut self,
+        actor: &str,
+        rules: &[RetentionRule],
+        expected: u64,
+        event: Event,
+    ) -> Result<Erasure, StoreError> {
+        if let crate::Connection::Sqlite(conn) = &mut self.connection {
+            conn.pragma_update(None, "secure_delete", true)?;
+        }
+        let mut erasure = Erasure::default();
+        let result = self.append_then(
+            actor,
+            &Preload::None,
+            |_| Ok::<_, StoreError>(vec![(event, None)]),
+            |tx, _| {
+                for rule in rules {
+                    erasure.values += tx.execute(&rule.group.values_sql("DELETE FROM"), &cutoff_param(rule))?;
+                    for (table, columns, rows) in rule.group.projections() {
+                        erasure.rows += tx.execute(&erased_sql(table, columns, rows), &cutoff_param(rule))?;
+                    }
+                }
+                if erasure.values != expected {
+                    return Err(StoreError::Changed(format!(
+                        "the retention run counted {expected} values to erase, but {} matched when it erased them (the ledger changed meanwhile); nothing was erased, run it again",
+                        erasure.values
+                    )));
+                }
+                Ok(())
+            },
+        );
+        self.cache = None;
+        let summary = match result {
+            Ok(summary) => summary,
+            Err(e) => {
+                if let crate::Connection::Sqlite(conn) = &mut self.connection {
+                    let _ = conn.pragma_update(None, "secure_delete", false);
+                }
+                return Err(e);
+            }
+        };
+        erasure.seq = summary.head.as_ref().map(|h| h.seq);
+        erasure.head = summary.head;
+        erasure.files = self.clean_files(true)?;
+        Ok(erasure)
+    }
+}

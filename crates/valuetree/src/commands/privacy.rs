@@ -76,3 +76,61 @@ pub fn upgrade(app: &App, actor: &Actor) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Erase the free texts the retention policy says are too old (set it with
+    /// `valuetree policy set retention FILE`; see docs/privacy.md). Records one
+    /// `retention_applied` event.
+    Apply {
+        /// List what would be erased, erasing nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to print the result.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ViewFormat,
+    },
+}
+
+pub fn retention(app: &App, actor: &Actor, command: RetentionCommand) -> Result<ExitCode> {
+    let RetentionCommand::Apply { dry_run, format } = command;
+    let report = app.apply_retention(actor, dry_run)?;
+    if format == ViewFormat::Json {
+        render::json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if report.rules.is_empty() {
+        say!(
+            "no retention policy is recorded (or it keeps everything): nothing to erase. See `valuetree policy show retention`"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &report.rules {
+        say!(
+            "{:<20} {:>3} years: {:>7} values {} (anchor on or before {})",
+            line.texts,
+            line.years,
+            line.values,
+            if report.dry_run { "would go" } else { "erased" },
+            line.older_than
+        );
+    }
+    match report.seq {
+        Some(seq) => {
+            say!(
+                "erased {} values ({} table rows now read [erased]); recorded as event {seq}",
+                report.values,
+                report.rows_erased
+            );
+            if let Some(files) = &report.files {
+                say!("{files}");
+            }
+        }
+        None if report.dry_run => say!(
+            "dry run: {} values would be erased; nothing was changed",
+            report.values
+        ),
+        None => say!("nothing was due: nothing was changed"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

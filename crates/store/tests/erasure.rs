@@ -174,12 +174,12 @@ proptest! {
                 store
                     .erase_person(
                         "test",
-                        |_| Ok::<_, valuetree_store::StoreError>(Event::PersonErased {
+                        Event::PersonErased {
                             by: None,
                             erased_on: day("2025-01-15"),
                             person_id: format!("P{i}"),
                             reason: "request".into(),
-                        }),
+                        },
                     )
                     .expect("erase");
             }

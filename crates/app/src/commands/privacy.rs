@@ -46,9 +46,7 @@ impl App {
             reason: reason.trim().to_string(),
         };
         let name = actor.ledger_name();
-        let erasure = self.write_store(move |store| {
-            store.erase_person(&name, |_| Ok::<_, valuetree_store::StoreError>(event))
-        })?;
+        let erasure = self.write_store(move |store| store.erase_person(&name, event))?;
         Ok(ErasureReceipt {
             person_id: person_id.to_string(),
             seq: erasure.seq,

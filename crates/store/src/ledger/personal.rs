@@ -530,32 +530,37 @@ impl Store {
     /// them in the tables to `[erased]`, and deletes their sign-in accounts. Then the
     /// database files are cleaned of the deleted bytes (SQLite: written over with zeros and
     /// the write-ahead log emptied; PostgreSQL: `VACUUM FULL` of the tables touched).
-    pub fn erase_person<E: From<StoreError>>(
+    pub fn erase_person(&mut self, actor: &str, event: Event) -> Result<Erasure, StoreError> {
+        self.erase_with(actor, event, |tx, events, erasure| {
+            for event in events {
+                if let Event::PersonErased { person_id, .. } = event {
+                    erase_in(tx, person_id, erasure)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records `event` and, in the same transaction, runs `erase` (which deletes values
+    /// and erases texts, counting them); then cleans the files. SQLite zeroes what is
+    /// deleted or overwritten meanwhile (`secure_delete`).
+    fn erase_with(
         &mut self,
         actor: &str,
-        decide: impl FnOnce(&State) -> Result<Event, E>,
-    ) -> Result<Erasure, E> {
-        let sqlite = matches!(self.connection, crate::Connection::Sqlite(_));
+        event: Event,
+        erase: impl FnOnce(&mut dyn Tx, &[Event], &mut Erasure) -> Result<(), StoreError>,
+    ) -> Result<Erasure, StoreError> {
         if let crate::Connection::Sqlite(conn) = &mut self.connection {
-            // Deleted and overwritten content is zeroed in the pages, not left in free space.
-            conn.pragma_update(None, "secure_delete", true)
-                .map_err(StoreError::from)?;
+            conn.pragma_update(None, "secure_delete", true)?;
         }
         let mut erasure = Erasure::default();
         let result = self.append_then(
             actor,
             &Preload::None,
-            |state| Ok(vec![(decide(state)?, None)]),
-            |tx, events| {
-                for event in events {
-                    if let Event::PersonErased { person_id, .. } = event {
-                        erase_in(tx, person_id, &mut erasure)?;
-                    }
-                }
-                Ok(())
-            },
+            |_| Ok::<_, StoreError>(vec![(event, None)]),
+            |tx, events| erase(tx, events, &mut erasure),
         );
-        // The cached master data holds texts about the person the tables no longer do.
+        // The cached master data holds texts the tables no longer do.
         self.cache = None;
         let summary = match result {
             Ok(summary) => summary,
@@ -568,12 +573,12 @@ impl Store {
         };
         erasure.seq = summary.head.as_ref().map(|h| h.seq);
         erasure.head = summary.head;
-        erasure.files = self.clean_files(sqlite)?;
+        erasure.files = self.clean_files()?;
         Ok(erasure)
     }
 
     /// Removes deleted bytes from the database files after an erasure.
-    fn clean_files(&mut self, sqlite: bool) -> Result<String, StoreError> {
+    fn clean_files(&mut self) -> Result<String, StoreError> {
         match &mut self.connection {
             crate::Connection::Sqlite(conn) => {
                 conn.pragma_update(None, "secure_delete", false)?;
@@ -588,7 +593,6 @@ impl Store {
                 })
             }
             crate::Connection::Postgres(client) => {
-                let _ = sqlite;
                 let mut tables: Vec<&str> = vec![
                     "personal_values",
                     "person_keys",
@@ -1011,15 +1015,7 @@ impl Store {
         expected: u64,
         event: Event,
     ) -> Result<Erasure, StoreError> {
-        if let crate::Connection::Sqlite(conn) = &mut self.connection {
-            conn.pragma_update(None, "secure_delete", true)?;
-        }
-        let mut erasure = Erasure::default();
-        let result = self.append_then(
-            actor,
-            &Preload::None,
-            |_| Ok::<_, StoreError>(vec![(event, None)]),
-            |tx, _| {
+        self.erase_with(actor, event, |tx, _, erasure| {
                 for rule in rules {
                     erasure.values += tx.execute(&rule.group.values_sql("DELETE FROM"), &cutoff_param(rule))?;
                     for (table, columns, rows) in rule.group.projections() {
@@ -1033,21 +1029,6 @@ impl Store {
                     )));
                 }
                 Ok(())
-            },
-        );
-        self.cache = None;
-        let summary = match result {
-            Ok(summary) => summary,
-            Err(e) => {
-                if let crate::Connection::Sqlite(conn) = &mut self.connection {
-                    let _ = conn.pragma_update(None, "secure_delete", false);
-                }
-                return Err(e);
-            }
-        };
-        erasure.seq = summary.head.as_ref().map(|h| h.seq);
-        erasure.head = summary.head;
-        erasure.files = self.clean_files(true)?;
-        Ok(erasure)
+        })
     }
 }

@@ -15,7 +15,7 @@ pub struct ErasureReceipt {
     pub head: Option<String>,
     /// Personal values deleted; their commitments stay in the chain.
     pub values_deleted: u64,
-    /// Rows of the tables whose texts now read `[erased]`.
+    /// Rows of the tables besides the person's own record whose texts now read `[erased]`.
     pub rows_erased: u64,
     /// Sign-in accounts deleted (with their sessions and API tokens).
     pub accounts_deleted: u64,
@@ -164,7 +164,10 @@ impl App {
             applied_on: today,
             by: actor.person_id().map(str::to_string),
             erased: values,
-            settings: settings.unwrap_or_default(),
+            // Rules come from a recorded policy only.
+            settings: settings.ok_or_else(|| {
+                AppError::Internal("retention rules without a recorded policy".into())
+            })?,
         };
         let name = actor.ledger_name();
         let erasure =

@@ -41,7 +41,7 @@ pub fn erase(app: &App, actor: &Actor, args: EraseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     say!(
-        "erased {}: {} personal values deleted, {} table rows now read [erased], {} sign-in accounts deleted",
+        "erased {}: {} personal values deleted; their record and {} more table rows now read [erased]; {} sign-in accounts deleted",
         receipt.person_id,
         receipt.values_deleted,
         receipt.rows_erased,

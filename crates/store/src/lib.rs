@@ -162,6 +162,7 @@ impl Store {
     /// Opens the database even when its ledger is in the form written before personal data
     /// left the chain: for `valuetree upgrade` (and tests of it) alone.
     pub fn open_any_form(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        refuse_sqlite_query(location)?;
         let mut sqlite_path = None;
         let connection =
             if location.starts_with("postgres://") || location.starts_with("postgresql://") {
@@ -188,6 +189,7 @@ impl Store {
     /// `--db` is an error instead of a new, empty database. (A SQLite file of an older
     /// version is still migrated.)
     pub fn open_existing(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        refuse_sqlite_query(location)?;
         let is_postgres =
             location.starts_with("postgres://") || location.starts_with("postgresql://");
         if !is_postgres {
@@ -265,6 +267,26 @@ impl Store {
             return Err(e.into());
         }
         Ok(())
+    }
+}
+
+/// A `sqlite:` URL names a file; query parameters (`?mode=ro`) are refused rather than
+/// taken as part of the file's name (which would create `x.db?mode=ro`).
+fn refuse_sqlite_query(location: &str) -> Result<(), StoreError> {
+    let Some(rest) = location
+        .strip_prefix("sqlite://")
+        .or_else(|| location.strip_prefix("sqlite:"))
+    else {
+        return Ok(());
+    };
+    match rest.split_once('?') {
+        Some((path, query)) => Err(StoreError::Open {
+            url: location.to_string(),
+            reason: format!(
+                "a sqlite: URL names a file and takes no parameters (`?{query}`); give `sqlite:{path}` or the path alone (commands that only read open the file read-only themselves)"
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -2012,3 +2012,29 @@ fn escape_sequences_in_a_file_are_shown_escaped_not_sent_to_the_terminal() {
         );
     });
 }
+
+/// A `sqlite:` URL with query parameters is refused, by a read and by a write, and no file
+/// named after the whole URL appears.
+#[test]
+fn a_sqlite_url_with_parameters_is_refused_not_taken_as_a_file_name() {
+    let db = Db::sqlite();
+    let dir = db.dir().to_path_buf();
+    let url = format!("sqlite:{}/x.db?mode=ro", dir.display());
+    for args in [
+        vec!["--db", url.as_str(), "head"],
+        vec!["--db", url.as_str(), "import", "dir", &examples()],
+    ] {
+        let out = db.run(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("takes no parameters (`?mode=ro`)"),
+            "{args:?}: {err}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with("x.db")), "{names:?}");
+}

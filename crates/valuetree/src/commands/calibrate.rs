@@ -35,6 +35,7 @@ pub struct CalibrateArgs {
     /// Calibrate one dimension (e.g. results); default: all ratings pooled into one score.
     #[arg(long)]
     dimension: Option<String>,
+    /// How to print it.
     #[arg(long, value_enum, default_value = "csv")]
     format: Format,
     /// Also write each rater's leniency (rater_id,n_ratings,leniency,std_error,outlier).

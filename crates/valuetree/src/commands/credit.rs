@@ -37,6 +37,7 @@ pub struct CreditArgs {
     /// Only the credit distributed at this node (and its unattributed value).
     #[arg(long)]
     node: Option<String>,
+    /// How to print it.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Itemise each person's credit: node, phase, effort, outcome.
@@ -180,6 +181,7 @@ pub struct PayoutArgs {
     /// Compute with the attribution policy in this TOML file instead of the one in force.
     #[arg(long)]
     credit_policy: Option<PathBuf>,
+    /// How to print it.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }

@@ -23,6 +23,7 @@ A settings file (TOML) may set any of: name, scale (list of level labels), dimen
 enforce_guidance, behaviours ([[behaviours]] value, behaviour), committee (person ids),
 min_sources, phase (the phase to open in). Settings never change once a cycle is open.")]
     Open {
+        /// The new cycle's id (e.g. 2025H1).
         id: String,
         /// First day of the period under review.
         #[arg(long, value_parser = parse_date)]
@@ -30,6 +31,7 @@ min_sources, phase (the phase to open in). Settings never change once a cycle is
         /// Last day of the period under review.
         #[arg(long, value_parser = parse_date)]
         to: NaiveDate,
+        /// Its name (default: the id).
         #[arg(long)]
         name: Option<String>,
         /// Settings (TOML) overriding the defaults.
@@ -38,7 +40,9 @@ min_sources, phase (the phase to open in). Settings never change once a cycle is
     },
     /// Move a cycle to a later phase: goals → self_review → review → calibration → finalised.
     Phase {
+        /// The cycle.
         id: String,
+        /// The phase to move it to: goals, self_review, review, calibration or finalised.
         phase: CyclePhase,
         /// The day the phase starts (default: today).
         #[arg(long, value_parser = parse_date)]
@@ -46,12 +50,15 @@ min_sources, phase (the phase to open in). Settings never change once a cycle is
     },
     /// Every cycle, with its period and phase.
     List {
+        /// How to print the list.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// A cycle's settings, deadlines and progress.
     Show {
+        /// The cycle.
         id: String,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },

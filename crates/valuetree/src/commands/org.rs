@@ -31,8 +31,10 @@ enum OrgCommand {
     /// What changed between two dates: who joined, left, moved or changed manager, and which
     /// units were created or dissolved.
     Diff {
+        /// The first day (YYYY-MM-DD).
         #[arg(value_parser = parse_date)]
         from: NaiveDate,
+        /// The last day (YYYY-MM-DD; not before the first).
         #[arg(value_parser = parse_date)]
         to: NaiveDate,
     },

@@ -14,14 +14,21 @@ use valuetree_core::domain::PolicyKind;
 pub enum PolicyCommand {
     /// The policy in force (credit or final), as TOML, and who set it when.
     Show {
+        /// Which policy: credit, final or retention.
         kind: PolicyKind,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
     /// Record a policy from a TOML file (HR or an administrator); it is in force from now
     /// on for `credit`, `payout`, `review final` and the server. The settings are those of
     /// `valuetree credit --help` (credit) and `valuetree review final --help` (final).
-    Set { kind: PolicyKind, file: PathBuf },
+    Set {
+        /// Which policy: credit, final or retention.
+        kind: PolicyKind,
+        /// The policy as a TOML file (`policy show KIND` prints the one in force).
+        file: PathBuf,
+    },
 }
 
 pub fn run(app: &App, actor: &Actor, command: PolicyCommand) -> Result<ExitCode> {

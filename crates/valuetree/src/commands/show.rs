@@ -13,6 +13,7 @@ pub enum ShowWhat {
     /// A person: unit and manager as of a date, full history, nodes contributed to; their
     /// ratings and credit if you may see them.
     Person {
+        /// The person's id.
         id: String,
         /// The date to place the person on (default: today).
         #[arg(long, value_parser = parse_date)]
@@ -20,21 +21,27 @@ pub enum ShowWhat {
         /// Add the person's credit (private: themself, their managers, HR).
         #[arg(long)]
         credit: bool,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
     /// A node of the value tree: parents, children, members, hand-overs, contributors,
     /// outcomes, and who got what of its value.
     Node {
+        /// The node's id.
         id: String,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
     /// A unit: its name and parent, and its members as of a date.
     Unit {
+        /// The unit's id.
         id: String,
+        /// The day to show the unit on (default: today).
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },

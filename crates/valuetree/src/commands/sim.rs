@@ -19,8 +19,10 @@ pub struct SimArgs {
     /// Head count, kept roughly constant (leavers are replaced).
     #[arg(long, default_value_t = 2_000)]
     pub people: usize,
+    /// Years of history to simulate.
     #[arg(long, default_value_t = 3)]
     pub years: u32,
+    /// The random seed: the same seed writes the same organisation.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// The directory to write the files into (created if missing).

@@ -21,6 +21,7 @@ The first administrator of a fresh database:
   valuetree user add alice --person P01 --role admin
   valuetree user passwd alice          # asks for the password (or reads one line from stdin)")]
     Add {
+        /// The name to sign in with.
         username: String,
         /// The person of the ledger the account signs in as.
         #[arg(long)]
@@ -32,22 +33,34 @@ The first administrator of a fresh database:
     /// Set an account's password: asked on the terminal, or read as one line from standard
     /// input (never a flag, which would stay in the shell's history). Ends the account's
     /// sessions.
-    Passwd { username: String },
+    Passwd {
+        /// Whose password to set.
+        username: String,
+    },
     /// Every account, with its person and roles.
     List {
+        /// How to print the list.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
     /// Disable an account: its sessions end and its tokens stop working.
-    Disable { username: String },
+    Disable {
+        /// The account to disable (its sessions end).
+        username: String,
+    },
     /// Enable a disabled account again.
-    Enable { username: String },
+    Enable {
+        /// The account to enable again.
+        username: String,
+    },
     /// Make an API token for an account (shown once): `--scope read` or `write`.
     Token {
+        /// The account the token acts as.
         username: String,
         /// What the token is for (shown in `user tokens`).
         #[arg(long)]
         name: String,
+        /// What the token may do: read or write.
         #[arg(long, value_parser = ["read", "write"], default_value = "read")]
         scope: String,
         /// The token stops working after this many days.
@@ -55,9 +68,17 @@ The first administrator of a fresh database:
         days: Option<u32>,
     },
     /// An account's API tokens (never their secrets).
-    Tokens { username: String },
+    Tokens {
+        /// Whose tokens to list.
+        username: String,
+    },
     /// Revoke an API token.
-    Revoke { username: String, token_id: String },
+    Revoke {
+        /// Whose token to revoke.
+        username: String,
+        /// The token's id (as `user tokens` lists it).
+        token_id: String,
+    },
 }
 
 fn read_password(username: &str) -> Result<String> {

@@ -23,6 +23,7 @@ pub enum ContributionCommand {
         /// Effort units (e.g. days).
         #[arg(long)]
         effort: f64,
+        /// What was done, in a line (personal: erased with the person).
         #[arg(long, default_value = "")]
         description: String,
         /// A link to the work (a pull request, a document).
@@ -39,16 +40,23 @@ pub enum ContributionCommand {
         id: Option<String>,
     },
     /// Confirm a contribution (the node's lead; never your own).
-    Confirm { id: String },
+    Confirm {
+        /// The contribution to confirm (you lead its node).
+        id: String,
+    },
     /// Take a confirmation back (the node's lead), with a reason.
     Unconfirm {
+        /// The contribution whose confirmation to take back.
         id: String,
+        /// Why (recorded; the contributor sees it).
         #[arg(long)]
         reason: String,
     },
     /// Retract a contribution (its contributor or the node's lead), with a reason.
     Retract {
+        /// The contribution to retract.
         id: String,
+        /// Why (recorded; the contributor sees it).
         #[arg(long)]
         reason: String,
     },
@@ -58,30 +66,42 @@ pub enum ContributionCommand {
 pub enum NodeCommand {
     /// Record value realised at a node (its lead).
     Outcome {
+        /// The node where the value was realised.
         node: String,
+        /// The outcome's id.
         #[arg(long)]
         id: String,
+        /// The value realised, in the organisation's currency units (zero or more).
         #[arg(long)]
         value: Amount,
+        /// The day it was realised (default: today).
         #[arg(long, value_parser = parse_date)]
         date: Option<NaiveDate>,
+        /// What was realised.
         #[arg(long, default_value = "")]
         description: String,
+        /// A link to the evidence (a dashboard, a report).
         #[arg(long)]
         evidence: Option<String>,
     },
     /// Link a child under a parent with a weight (the parent's lead).
     Link {
+        /// The node served (parent).
         parent: String,
+        /// The node that serves it (child).
         child: String,
+        /// The share of the child's value that flows to this parent (0 to 1).
         #[arg(long)]
         weight: Amount,
+        /// The first day of the link (default: since always).
         #[arg(long, value_parser = parse_date)]
         from: Option<NaiveDate>,
     },
     /// End a link (the parent's lead).
     Unlink {
+        /// The parent node of the link.
         parent: String,
+        /// The child node of the link.
         child: String,
         /// The start of the link to end, if it has one.
         #[arg(long, value_parser = parse_date)]
@@ -92,28 +112,39 @@ pub enum NodeCommand {
     },
     /// Add a member in a role (the node's lead).
     Join {
+        /// The node to join.
         node: String,
+        /// Who joins.
         person: String,
+        /// Their role on the node (e.g. engineer).
         #[arg(long)]
         role: String,
+        /// The first day (default: today).
         #[arg(long, value_parser = parse_date)]
         on: Option<NaiveDate>,
     },
     /// Leave a node (yourself, or the lead for a member).
     Leave {
+        /// The node to leave.
         node: String,
+        /// Who leaves (default: you).
         #[arg(long)]
         person: Option<String>,
+        /// The last day (default: today).
         #[arg(long, value_parser = parse_date)]
         on: Option<NaiveDate>,
     },
     /// Hand a node over to a new lead (its lead): everyone keeps what they earned.
     HandOver {
+        /// The node handed over.
         node: String,
+        /// The new lead.
         #[arg(long)]
         to: String,
+        /// A note for the record (personal: about the lead handing over).
         #[arg(long, default_value = "")]
         note: String,
+        /// The day of the hand-over (default: today).
         #[arg(long, value_parser = parse_date)]
         on: Option<NaiveDate>,
     },
@@ -123,7 +154,9 @@ pub enum NodeCommand {
 pub enum FlagpoleCommand {
     /// Raise a flagpole: a proposed initiative you lead, serving a need, with roles wanted.
     Raise {
+        /// The new flagpole's id.
         id: String,
+        /// Its title.
         #[arg(long)]
         title: String,
         /// The need (or objective) it serves; its lead links it into the tree.
@@ -132,14 +165,18 @@ pub enum FlagpoleCommand {
         /// A role you are looking for (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// What it is for and why.
         #[arg(long, default_value = "")]
         description: String,
     },
     /// Ask to join a node in a role.
     Ask {
+        /// The flagpole (or node) to join.
         node: String,
+        /// The role you offer to take.
         #[arg(long)]
         role: String,
+        /// A message to its lead.
         #[arg(long, default_value = "")]
         message: String,
         /// For the operator: who asks.
@@ -147,19 +184,44 @@ pub enum FlagpoleCommand {
         person: Option<String>,
     },
     /// Accept a request to join (the node's lead): the person becomes a member.
-    Accept { node: String, person: String },
+    Accept {
+        /// The flagpole (or node).
+        node: String,
+        /// Whose request to accept.
+        person: String,
+    },
     /// Decline a request to join (the node's lead).
-    Decline { node: String, person: String },
+    Decline {
+        /// The flagpole (or node).
+        node: String,
+        /// Whose request to decline.
+        person: String,
+    },
     /// Withdraw your request to join.
-    Withdraw { node: String, person: String },
+    Withdraw {
+        /// The flagpole (or node).
+        node: String,
+        /// Whose request to withdraw (your own).
+        person: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum RoleCommand {
     /// Grant a role (hr or admin) to a person (an admin or the operator).
-    Grant { person: String, role: Role },
+    Grant {
+        /// Who receives the role.
+        person: String,
+        /// The role: hr or admin.
+        role: Role,
+    },
     /// Revoke a role.
-    Revoke { person: String, role: Role },
+    Revoke {
+        /// Who loses the role.
+        person: String,
+        /// The role: hr or admin.
+        role: Role,
+    },
 }
 
 pub fn done(receipt: Receipt, what: String) -> Result<ExitCode> {

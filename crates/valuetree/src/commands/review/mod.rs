@@ -32,10 +32,12 @@ enum ReviewCommand {
     /// of their nodes, every manager they had in the period, internal customers, reports),
     /// ranked, each with its reason; plus those added or removed by hand.
     Reviewers {
+        /// Whose reviewers to suggest.
         person: String,
         /// How many reviewers to list.
         #[arg(long, default_value_t = 8)]
         limit: usize,
+        /// How to print them.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
@@ -46,6 +48,7 @@ enum ReviewCommand {
     /// Record a rating (submitted, or a draft with --draft); a later one with the same rater,
     /// ratee and dimension revises it.
     Rate {
+        /// Who is rated.
         ratee: String,
         /// The rater (default: you; the operator must say).
         #[arg(long)]
@@ -53,22 +56,30 @@ enum ReviewCommand {
         /// manager, report (upward), peer, lead, customer or self.
         #[arg(long)]
         relationship: Relationship,
+        /// What is rated: results (default) or values.
         #[arg(long, default_value = "results")]
         dimension: String,
+        /// The score, on the cycle's scale (1 to its number of levels; 1 to 5 by default).
         #[arg(long)]
         score: Amount,
+        /// A comment for the person rated (personal: erased with them).
         #[arg(long, default_value = "")]
         comment: String,
+        /// Keep it as a draft (not yet counted).
         #[arg(long)]
         draft: bool,
     },
     /// Set (or revise) a goal: a link from the person to a value-tree node, with key results.
     Goal {
+        /// The goal's id (the same id again revises it).
         goal_id: String,
+        /// Whose goal it is.
         #[arg(long)]
         person: String,
+        /// The value-tree node it serves.
         #[arg(long)]
         node: String,
+        /// What the goal is.
         #[arg(long)]
         title: String,
         /// A key result as metric=target (repeatable), e.g. --key-result conversion=0.05.
@@ -77,9 +88,13 @@ enum ReviewCommand {
     },
     /// Record a key result's actual value on a date.
     Measure {
+        /// The goal.
         goal_id: String,
+        /// Which key result.
         metric: String,
+        /// Its actual value on that day.
         actual: Amount,
+        /// The day measured (default: today).
         #[arg(long, value_parser = parse_date)]
         on: Option<NaiveDate>,
     },
@@ -87,9 +102,12 @@ enum ReviewCommand {
     /// others_success (someone else's result you helped), built_on (others' work your
     /// result built on — it shows on their record too).
     Link {
+        /// Whose self review.
         person: String,
+        /// own_results, others_success or built_on.
         #[arg(long)]
         circle: Circle,
+        /// The contribution in the ledger it refers to.
         #[arg(long)]
         contribution: String,
         /// What the linked work achieved, in a sentence.
@@ -101,13 +119,18 @@ enum ReviewCommand {
     },
     /// Assess one behaviour of one value: met (needs evidence) or not.
     Behaviour {
+        /// Who is assessed.
         person: String,
+        /// The value the behaviour belongs to.
         #[arg(long)]
         value: String,
+        /// The behaviour.
         #[arg(long)]
         behaviour: String,
+        /// Met: needs --evidence.
         #[arg(long, conflicts_with = "not_met")]
         met: bool,
+        /// Not met.
         #[arg(long)]
         not_met: bool,
         /// A ledger entry id or a written case (required with --met).
@@ -120,14 +143,18 @@ enum ReviewCommand {
     /// What the person sees of their feedback: the manager's and their own ratings, others
     /// only aggregated from at least the cycle's anonymity threshold (never below 3).
     Feedback {
+        /// Whose feedback.
         person: String,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
     /// The person's whole record in the cycle, as each of their managers (past or new) and HR
     /// see it: goals, self review, work others built on, values, every rating, the score.
     Record {
+        /// Whose record.
         person: String,
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: ViewFormat,
     },
@@ -153,9 +180,12 @@ enum ReviewCommand {
     /// A committee override of a person's calibrated score (needs a reason; the previous value
     /// is kept in the ledger).
     Override {
+        /// Whose score.
         person: String,
+        /// The new score.
         #[arg(long)]
         score: Amount,
+        /// Why (recorded, with the previous value).
         #[arg(long)]
         reason: String,
         /// The committee member (default: you; the operator must say).
@@ -168,6 +198,7 @@ enum ReviewCommand {
     /// The final score: an explained blend of the calibrated rating, credit from the value
     /// tree in the cycle's period and the values score; and the results × values 9-box.
     Final {
+        /// How to print it.
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Compute with these blend weights and 9-box cut points instead of the policy in
@@ -180,11 +211,14 @@ enum ReviewCommand {
 
 #[derive(Args, Debug)]
 struct ReviewerArgs {
+    /// The person reviewed.
     person: String,
+    /// The reviewer added or removed.
     reviewer: String,
     /// Who makes the change (default: you; the operator must say).
     #[arg(long)]
     by: Option<String>,
+    /// Why (recorded; personal: about the person reviewed).
     #[arg(long)]
     reason: String,
 }

@@ -506,7 +506,36 @@ impl Planner<'_> {
                     valid_to: row.valid_to.unwrap_or(self.today),
                 }]
             }
-            _ => vec![Event::NodeLinked(row.clone())],
+            Some(_) => vec![Event::NodeLinked(row.clone())],
+            None => {
+                // A new version of a link in force: the old one ends the day before (what an
+                // export with a dated row for the same parent and child means).
+                let mut events = Vec::new();
+                if let Some(from) = row.valid_from {
+                    for old in self
+                        .state
+                        .edges
+                        .range((row.parent_id.clone(), row.child_id.clone(), None)..)
+                        .take_while(|((parent, child, _), _)| {
+                            *parent == row.parent_id && *child == row.child_id
+                        })
+                        .map(|(_, edge)| edge)
+                        .filter(|old| {
+                            old.valid_from.is_none_or(|start| start < from)
+                                && old.valid_to.is_none_or(|end| end >= from)
+                        })
+                    {
+                        events.push(Event::NodeUnlinked {
+                            parent_id: old.parent_id.clone(),
+                            child_id: old.child_id.clone(),
+                            valid_from: old.valid_from,
+                            valid_to: from.pred_opt().unwrap_or(from),
+                        });
+                    }
+                }
+                events.push(Event::NodeLinked(row.clone()));
+                events
+            }
         })
     }
 

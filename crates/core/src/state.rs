@@ -1002,6 +1002,29 @@ impl State {
             );
         }
         let key = (e.parent_id.clone(), e.child_id.clone(), e.valid_from);
+        // Another version of the same link may not be in force on the same day: its weight
+        // would be counted twice. (A revision has the same start; a new version starts after
+        // the old one ends, which the import does by ending it the day before.)
+        if let Some(other) = self
+            .edges
+            .range((e.parent_id.clone(), e.child_id.clone(), None)..)
+            .take_while(|((parent, child, _), _)| *parent == e.parent_id && *child == e.child_id)
+            .map(|(_, edge)| edge)
+            .find(|other| other.valid_from != e.valid_from && overlaps(other, e))
+        {
+            return reject(
+                "valid_from",
+                format!(
+                    "the link {} → {}{}{} is in force on days this one would be too (their weights would add up); end it first (`valuetree node unlink`, or a row with its start and a valid_to), or give this row its start to revise it",
+                    e.parent_id,
+                    e.child_id,
+                    since(other.valid_from),
+                    other
+                        .valid_to
+                        .map_or(String::new(), |to| format!(" to {to}"))
+                ),
+            );
+        }
         let mut siblings: Vec<&EdgeRecord> = self
             .edges
             .range((e.parent_id.clone(), String::new(), None)..)
@@ -1130,6 +1153,15 @@ fn check_order(
         Some(end) if end < start => reject(field, format!("{end} is before the start {start}")),
         _ => Ok(()),
     }
+}
+
+/// Whether two versions of a link are in force on a common day.
+fn overlaps(a: &EdgeRecord, b: &EdgeRecord) -> bool {
+    let starts_before_end = |x: &EdgeRecord, y: &EdgeRecord| match (x.valid_from, y.valid_to) {
+        (Some(from), Some(to)) => from <= to,
+        _ => true,
+    };
+    starts_before_end(a, b) && starts_before_end(b, a)
 }
 
 fn since(date: Option<NaiveDate>) -> String {

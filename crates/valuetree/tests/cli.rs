@@ -2038,3 +2038,36 @@ fn a_sqlite_url_with_parameters_is_refused_not_taken_as_a_file_name() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with("x.db")), "{names:?}");
 }
+
+/// A second version of a link (same parent and child, a later start) ends the one in force
+/// the day before, instead of adding its weight to it; one that would overlap a link in
+/// force on other days is refused.
+#[test]
+fn a_new_version_of_a_link_replaces_the_old_one_instead_of_adding_to_it() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let newer = db.write(
+            "edges.csv",
+            "parent_id,child_id,weight,valid_from,valid_to\nOBJ1,INI1,0.05,2024-10-01,\n",
+        );
+        db.ok(&["import", "edges", &newer]);
+        let node = db.ok(&["show", "node", "OBJ1", "--format", "json"]);
+        assert!(
+            node.contains("2024-09-30") && node.contains("0.05"),
+            "the old version ends the day before: {node}"
+        );
+        // The weights in force never add up: the tree still checks and verifies.
+        let verified = db.ok(&["verify"]);
+        assert!(verified.contains("projections ok"), "{verified}");
+        // A link since always next to a dated one overlaps it: refused, naming the row.
+        let overlapping = db.write(
+            "overlap.csv",
+            "parent_id,child_id,weight,valid_from,valid_to\nOBJ1,INI3,0.1,2023-01-01,2024-06-30\n",
+        );
+        let err = db.fails(&["import", "edges", &overlapping]);
+        assert!(
+            err.contains("line 2") && err.contains("in force on days this one would be too"),
+            "{err}"
+        );
+    });
+}

@@ -576,6 +576,17 @@ impl Planner<'_> {
         if as_recorded != old.record {
             return changed_fact("contribution_id", "contribution", &row.contribution_id);
         }
+        if !row.confirmed && old.record.confirmed {
+            // The file takes back a confirmation it gave: that is a lead's decision with a
+            // reason, which a row cannot carry.
+            return Err(Rejection {
+                field: "confirmed",
+                reason: format!(
+                    "contribution {} was recorded as confirmed; a file does not take a confirmation back. Its node's lead does, with a reason: `valuetree contribution unconfirm {} --reason TEXT`",
+                    row.contribution_id, row.contribution_id
+                ),
+            });
+        }
         if row.confirmed && !old.is_confirmed() {
             return Ok(vec![Event::ContributionConfirmed {
                 contribution_id: row.contribution_id.clone(),

@@ -2071,3 +2071,26 @@ fn a_new_version_of_a_link_replaces_the_old_one_instead_of_adding_to_it() {
         );
     });
 }
+
+/// A file that takes back a confirmation it gave is refused with the command that does it,
+/// not counted as unchanged.
+#[test]
+fn a_file_that_unconfirms_a_contribution_is_refused_with_the_command_that_does() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let file = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C001,P02,INI1,discover,2024-01-15,5,Search log analysis,false\n",
+        );
+        let err = db.fails(&["import", "contributions", &file]);
+        assert!(
+            err.contains("line 2")
+                && err.contains("confirmed")
+                && err.contains("valuetree contribution unconfirm C001 --reason"),
+            "{err}"
+        );
+        assert_eq!(db.head(), head, "nothing imported");
+    });
+}

@@ -556,6 +556,7 @@ impl Planner<'_> {
     }
 
     fn contribution(&self, row: ContributionRecord) -> Plan {
+        not_after(row.date, self.today, "date")?;
         let Some(old) = self.state.contributions.get(&row.contribution_id) else {
             return match self.state.set_aside.get(&row.contribution_id) {
                 None => Ok(vec![Event::ContributionRecorded(row)]),
@@ -598,6 +599,7 @@ impl Planner<'_> {
     }
 
     fn outcome(&self, row: OutcomeRecord) -> Plan {
+        not_after(row.date, self.today, "date")?;
         match self.state.outcomes.get(&row.outcome_id) {
             None => Ok(vec![Event::OutcomeRecorded(row)]),
             Some(old) if *old == row => Ok(vec![]),
@@ -677,6 +679,30 @@ fn changed_fact(field: &'static str, what: &str, id: &str) -> Plan {
             "{what} {id} was recorded before with different content; the ledger never edits a fact: retract it and record a new one under a new id"
         ),
     })
+}
+
+/// Work done and value realised are recorded once they happened: a date after the recording
+/// day (UTC) is refused (planned work is recorded when it is done).
+pub fn not_after(date: NaiveDate, today: NaiveDate, field: &'static str) -> Result<(), Rejection> {
+    if date > today {
+        return Err(Rejection {
+            field,
+            reason: format!(
+                "{date} is after today ({today}, UTC): work and value are recorded once they happened"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// [`not_after`] for the events that record what happened (contributions and outcomes), as
+/// every write checks them.
+pub fn not_in_future(event: &Event, today: NaiveDate) -> Result<(), Rejection> {
+    match event {
+        Event::ContributionRecorded(c) => not_after(c.date, today, "date"),
+        Event::OutcomeRecorded(o) => not_after(o.date, today, "date"),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

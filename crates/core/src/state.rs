@@ -908,7 +908,8 @@ impl State {
             if *manager == a.person_id {
                 return reject("manager_id", "a person cannot be their own manager");
             }
-            self.person(manager, "manager_id")?;
+            // Reporting to someone who has left (or not joined yet) is a broken line.
+            self.employed(manager, a.valid_from, "manager_id")?;
         }
         Ok(())
     }
@@ -974,7 +975,7 @@ impl State {
             return reject("title", "a node needs a title");
         }
         if let Some(lead) = &n.lead_id {
-            self.person(lead, "lead_id")?;
+            self.employed(lead, n.created_on, "lead_id")?;
         }
         if let Some(serves) = &n.serves_id {
             if *serves == n.node_id {

@@ -16,9 +16,18 @@ struct Db {
 
 impl Db {
     fn open(&self) -> Store {
-        let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(chrono::DateTime::UNIX_EPOCH));
+        let clock: Arc<dyn Clock> = test_clock();
         Store::open(&self.url, clock).expect("open store")
     }
+}
+
+/// The tests' "today": after every date they record (work is not recorded before it happened).
+fn test_clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock::new(
+        chrono::DateTime::parse_from_rfc3339("2025-01-15T09:00:00Z")
+            .map(|t| t.to_utc())
+            .unwrap_or_default(),
+    ))
 }
 
 impl Drop for Db {
@@ -522,7 +531,7 @@ fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
     };
     // A ledger with events that predates migration 0010 counts as the old form (personal
     // data inside the chain; `valuetree upgrade` re-encodes it): opened here as it is.
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(chrono::DateTime::UNIX_EPOCH));
+    let clock: Arc<dyn Clock> = test_clock();
     assert!(matches!(
         Store::open(&migrated.url, clock.clone()),
         Err(valuetree_store::StoreError::OldForm { .. })
@@ -1039,7 +1048,7 @@ fn a_chain_walked_in_halves_reports_what_a_single_walk_does() {
 /// its own): its chain is walked whole, whatever its length.
 #[test]
 fn an_in_memory_chain_is_walked_whole() {
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock::new(chrono::DateTime::UNIX_EPOCH));
+    let clock: Arc<dyn Clock> = test_clock();
     let mut store = Store::open(":memory:", clock)
         .expect("open in memory")
         .walk_chain_in_halves_from(10);

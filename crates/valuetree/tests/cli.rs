@@ -2094,3 +2094,58 @@ fn a_file_that_unconfirms_a_contribution_is_refused_with_the_command_that_does()
         assert_eq!(db.head(), head, "nothing imported");
     });
 }
+
+/// Dates against lives: a node led by someone who has left, an assignment to a manager who
+/// has left, and work or value dated after today are refused, each naming its line and column.
+#[test]
+fn a_lead_or_manager_who_left_and_work_dated_in_the_future_are_refused() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let node = db.write(
+            "nodes.csv",
+            "node_id,kind,title,lead_id,created_on,status,flagpole,description\n\
+             INI9,initiative,X,P02,2024-10-01,active,false,d\n",
+        );
+        let err = db.fails(&["import", "nodes", &node]);
+        assert!(
+            err.contains("line 2, column lead_id") && err.contains("outside the employment of P02"),
+            "{err}"
+        );
+        let assignment = db.write(
+            "assignments.csv",
+            "person_id,unit_id,manager_id,valid_from\nP03,U2,P02,2024-10-01\n",
+        );
+        let err = db.fails(&["import", "assignments", &assignment]);
+        assert!(
+            err.contains("line 2, column manager_id")
+                && err.contains("outside the employment of P02"),
+            "{err}"
+        );
+        let work = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C900,P03,INI3,build,9999-12-31,1,x,false\n",
+        );
+        let err = db.fails(&["import", "contributions", &work]);
+        assert!(
+            err.contains("line 2, column date") && err.contains("is after today (2025-01-15"),
+            "{err}"
+        );
+        let err = db.fails(&[
+            "contribution",
+            "record",
+            "INI3",
+            "--phase",
+            "build",
+            "--effort",
+            "1",
+            "--date",
+            "2025-02-01",
+            "--person",
+            "P03",
+        ]);
+        assert!(err.contains("after today"), "{err}");
+        assert_eq!(db.head(), head, "nothing recorded");
+    });
+}

@@ -89,7 +89,7 @@ impl Store {
                     continue;
                 }
             }
-            match state.apply(&event) {
+            match import::not_in_future(&event, today).and_then(|()| state.apply(&event)) {
                 Ok(()) => planned.push(NewEvent {
                     effective: event.natural_effective_date().unwrap_or(today),
                     event,

@@ -313,7 +313,20 @@ fn parse_bool(text: &str) -> Result<bool, String> {
 }
 
 /// Reads a CSV file of `kind`. Every bad row is reported; the result is all or nothing.
-pub fn parse_csv(kind: Kind, mut reader: impl Read) -> Result<RecordBatch, Vec<RowError>> {
+pub fn parse_csv(kind: Kind, reader: impl Read) -> Result<RecordBatch, Vec<RowError>> {
+    match parse_csv_rows(kind, reader)? {
+        (batch, errors) if errors.is_empty() => Ok(batch),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// [`parse_csv`], keeping the rows that parse beside the errors of those that do not, so
+/// that an import can check the good rows against the ledger's rules and list every bad
+/// row in one run. `Err` only when the file as a whole cannot be read (its header).
+pub fn parse_csv_rows(
+    kind: Kind,
+    mut reader: impl Read,
+) -> Result<(RecordBatch, Vec<RowError>), Vec<RowError>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes).map_err(|e| {
         vec![RowError {
@@ -346,11 +359,7 @@ pub fn parse_csv(kind: Kind, mut reader: impl Read) -> Result<RecordBatch, Vec<R
         }
         _ => parse_body(kind, &columns, body, header_lines),
     };
-    if errors.is_empty() {
-        Ok(group_peer_points(batch))
-    } else {
-        Err(errors)
-    }
+    Ok((group_peer_points(batch), errors))
 }
 
 /// A peer-points file has one row per recipient; the rows of one giver, node and date make

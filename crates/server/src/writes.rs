@@ -726,24 +726,33 @@ pub async fn import(
     let kind: valuetree_exchange::Kind =
         kind.parse().map_err(|e: String| ApiError::bad_request(e))?;
     let label = format!("{}.csv", kind);
-    let batch = valuetree_exchange::parse_csv(kind, body.as_ref()).map_err(|errors| {
-        let fields: Vec<serde_json::Value> = errors
+    // Rows that parse are checked too: the answer lists every bad row at once.
+    let (batch, parse_errors) =
+        valuetree_exchange::parse_csv_rows(kind, body.as_ref()).map_err(|errors| {
+            let fields: Vec<serde_json::Value> = errors
             .iter()
             .take(valuetree_store_limit())
             .map(|e| json!({"file": label, "line": e.line, "field": e.column, "reason": e.reason}))
             .collect();
-        ApiError {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "rejected",
-            message: format!("{} bad row(s); nothing was imported", errors.len()),
-            details: json!({ "fields": fields }),
-        }
-    })?;
+            ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "rejected",
+                message: format!("{} bad row(s); nothing was imported", errors.len()),
+                details: json!({ "fields": fields }),
+            }
+        })?;
     let name = format!("{}.csv", kind);
     let summary = blocking(&state, move |app| {
         app.import_files(
             &caller.actor,
-            vec![(name, valuetree_store::ImportSource::Whole(batch))],
+            vec![(
+                name,
+                if parse_errors.is_empty() {
+                    valuetree_store::ImportSource::Whole(batch)
+                } else {
+                    valuetree_store::ImportSource::Partly(batch, parse_errors)
+                },
+            )],
             |_| {},
         )
     })

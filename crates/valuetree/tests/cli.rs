@@ -2149,3 +2149,30 @@ fn a_lead_or_manager_who_left_and_work_dated_in_the_future_are_refused() {
         assert_eq!(db.head(), head, "nothing recorded");
     });
 }
+
+/// A file with rows the parser refuses and rows the ledger's rules refuse lists both kinds
+/// in one run, in line order (nothing is imported).
+#[test]
+fn parse_errors_and_rule_errors_are_listed_together() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let file = db.write(
+            "contributions.csv",
+            "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+             C900,P03,INI3,build,2024-13-01,1,x,false\n\
+             C901,P99,INI3,build,2024-03-01,1,x,false\n\
+             C902,P03,INI3,build,2024-03-01,abc,x,false\n",
+        );
+        let err = db.fails(&["import", "contributions", &file]);
+        let at = |needle: &str| err.find(needle).unwrap_or(usize::MAX);
+        assert!(
+            at("line 2, column date") < at("line 3, column person_id")
+                && at("line 3, column person_id") < at("line 4, column effort")
+                && at("line 4, column effort") < usize::MAX
+                && err.contains("3 bad rows"),
+            "{err}"
+        );
+        assert_eq!(db.head(), head, "nothing imported");
+    });
+}

@@ -270,8 +270,10 @@ pub async fn import(
         )
         .await;
     };
-    let batch = match valuetree_exchange::parse_csv(kind, file.as_slice()) {
-        Ok(batch) => batch,
+    // The rows that parse are checked too, so that every bad row is listed at once.
+    let source = match valuetree_exchange::parse_csv_rows(kind, file.as_slice()) {
+        Ok((batch, errors)) if errors.is_empty() => valuetree_store::ImportSource::Whole(batch),
+        Ok((batch, errors)) => valuetree_store::ImportSource::Partly(batch, errors),
         Err(errors) => {
             let rows = errors
                 .iter()
@@ -294,11 +296,7 @@ pub async fn import(
     let actor = viewer.actor.clone();
     let name = kind.file_name();
     let imported = blocking(&state, move |app| {
-        app.import_files(
-            &actor,
-            vec![(name, valuetree_store::ImportSource::Whole(batch))],
-            |_| {},
-        )
+        app.import_files(&actor, vec![(name, source)], |_| {})
     })
     .await;
     match imported {

@@ -483,6 +483,9 @@ impl Store {
 /// errors the parser found in each) while the file is still being parsed.
 pub enum ImportSource {
     Whole(RecordBatch),
+    /// The rows of a file that parsed, with the errors of those that did not: the good rows
+    /// are still checked, so that one run lists every bad row (nothing is imported).
+    Partly(RecordBatch, Vec<RowError>),
     ContributionChunks {
         /// About how many rows will come (sizes the bulk load).
         estimated_rows: u64,
@@ -508,6 +511,7 @@ impl Source {
     fn new(source: ImportSource, stream: bool) -> Source {
         match source {
             ImportSource::Whole(batch) => Source::Whole(batch, Vec::new()),
+            ImportSource::Partly(batch, errors) => Source::Whole(batch, errors),
             ImportSource::ContributionChunks {
                 estimated_rows,
                 chunks,

@@ -88,7 +88,7 @@ fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<Loaded> {
     let total = batches
         .iter()
         .map(|(_, b)| match b {
-            ImportSource::Whole(batch) => batch.len() as u64,
+            ImportSource::Whole(batch) | ImportSource::Partly(batch, _) => batch.len() as u64,
             ImportSource::ContributionChunks { estimated_rows, .. } => *estimated_rows,
         })
         .sum();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use valuetree_app::{Actor, App, AppError, AppResult, FieldError};
 use valuetree_core::import::RowError;
-use valuetree_exchange::{Kind, parse_csv, parse_ledger, stream_csv};
+use valuetree_exchange::{Kind, parse_csv_rows, parse_ledger, stream_csv};
 use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS};
 
 #[derive(Args, Debug)]
@@ -134,9 +134,14 @@ fn import_csv(app: &App, actor: &Actor, files: &[(Kind, PathBuf)]) -> Result<Exi
                 }
             })
         } else {
-            parse_csv(*kind, bytes.as_slice()).map(|batch| {
+            // The rows that parse are checked too: one run lists every bad row.
+            parse_csv_rows(*kind, bytes.as_slice()).map(|(batch, errors)| {
                 total += batch.len() as u64;
-                ImportSource::Whole(batch)
+                if errors.is_empty() {
+                    ImportSource::Whole(batch)
+                } else {
+                    ImportSource::Partly(batch, errors)
+                }
             })
         };
         match parsed {

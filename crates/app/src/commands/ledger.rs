@@ -56,6 +56,30 @@ pub struct ExportReceipt {
     pub audited_as: Option<i64>,
 }
 
+/// A pass's progress callback, sharing the caller's (the passes run on two threads).
+fn telling<F: FnMut(RebuildPass, u64) + Send + 'static>(
+    progress: &std::sync::Arc<std::sync::Mutex<F>>,
+    pass: RebuildPass,
+) -> impl FnMut(u64) + Send + 'static {
+    let progress = progress.clone();
+    move |events: u64| {
+        if let Ok(mut progress) = progress.lock() {
+            (*progress)(pass, events);
+        }
+    }
+}
+
+/// The passes over the ledger a rebuild makes, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RebuildPass {
+    /// Checking the hash chain.
+    Chain,
+    /// Comparing the tables with a replay (rows no event explains are kept unless allowed).
+    Compare,
+    /// Replaying the ledger into fresh tables.
+    Rebuild,
+}
+
 /// What `App::rebuild` may do that it refuses by default.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RebuildAllow {
@@ -143,15 +167,29 @@ impl App {
     /// unless `allow` says otherwise, when the chain fails (the tables would be recomputed from
     /// an altered ledger) or when the tables hold rows no event explains (after events were
     /// deleted from the ledger's end, those rows are the only trace of them).
-    pub fn rebuild(&self, actor: &Actor, allow: RebuildAllow) -> AppResult<u64> {
+    ///
+    /// `progress` hears, for each pass over the ledger (the chain check, the comparison with
+    /// the tables, the rebuild), its name and then the events it read as it goes.
+    pub fn rebuild(
+        &self,
+        actor: &Actor,
+        allow: RebuildAllow,
+        progress: impl FnMut(RebuildPass, u64) + Send + 'static,
+    ) -> AppResult<u64> {
         authz::administer(actor)?;
+        let progress = std::sync::Arc::new(std::sync::Mutex::new(progress));
         let (failure, unexplained) = self.read(|store| {
-            let failure = store.verify_chain(None, &mut |_| {})?.failure;
+            let failure = store
+                .verify_chain(None, &mut telling(&progress, RebuildPass::Chain))?
+                .failure;
             let unexplained: Vec<String> = if failure.is_some() || allow.unexplained_rows {
                 Vec::new()
             } else {
                 store
-                    .check_projections(usize::MAX)?
+                    .check_projections_with(
+                        usize::MAX,
+                        &mut telling(&progress, RebuildPass::Compare),
+                    )?
                     .iter()
                     .filter(|m| m.stored.is_some() && m.replayed.is_none())
                     .map(ToString::to_string)
@@ -188,7 +226,8 @@ impl App {
                 }
             )));
         }
-        self.write_store(|store| store.rebuild())
+        let mut rebuilt = telling(&progress, RebuildPass::Rebuild);
+        self.write_store(move |store| store.rebuild_with(&mut rebuilt))
     }
 
     /// Imports CSV files (administrators): the rows' people and flags come from the files,

@@ -449,7 +449,7 @@ const REPLAY_BATCH: usize = 4_096;
 /// two halves of a replay's work) overlap. The first failure in sequence order is the one
 /// reported: the reader stops at its first bad event, after handing over every event before
 /// it.
-fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
+fn replay(tx: &mut dyn Tx, progress: &mut dyn FnMut(u64)) -> Result<State, StoreError> {
     use std::sync::atomic::{AtomicBool, Ordering};
     let capacity = contribution_capacity_hint(tx)?;
     // The chained payloads hold commitments; the values they stand for are read first.
@@ -529,6 +529,7 @@ fn replay(tx: &mut dyn Tx) -> Result<State, StoreError> {
                 })?;
                 batch.push((seq, event));
                 if batch.len() == REPLAY_BATCH {
+                    progress(REPLAY_BATCH as u64);
                     if failed.load(Ordering::Relaxed) {
                         return Err(stop());
                     }

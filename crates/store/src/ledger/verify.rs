@@ -88,9 +88,18 @@ impl Store {
     /// Replays the ledger and compares the result with the stored projections, changing
     /// nothing. Returns the differences (at most `limit`).
     pub fn check_projections(&mut self, limit: usize) -> Result<Vec<Mismatch>, StoreError> {
+        self.check_projections_with(limit, &mut |_| {})
+    }
+
+    /// [`Store::check_projections`], telling `progress` how many events the replay read.
+    pub fn check_projections_with(
+        &mut self,
+        limit: usize,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Mismatch>, StoreError> {
         let postgres = self.sqlite_path.is_none();
         let mut tx = self.begin(false)?;
-        let mut state = replay(tx.as_mut())?;
+        let mut state = replay(tx.as_mut(), progress)?;
         let mut mismatches = Vec::new();
         for table in PROJECTIONS {
             // The contributions (millions of rows) are given up to be compared: their rows
@@ -167,9 +176,14 @@ impl Store {
 
     /// Replays the ledger into fresh projections (in one transaction).
     pub fn rebuild(&mut self) -> Result<u64, StoreError> {
+        self.rebuild_with(&mut |_| {})
+    }
+
+    /// [`Store::rebuild`], telling `progress` how many events the replay read.
+    pub fn rebuild_with(&mut self, progress: &mut dyn FnMut(u64)) -> Result<u64, StoreError> {
         self.cache = None;
         let mut tx = self.begin(true)?;
-        let state = replay(tx.as_mut())?;
+        let state = replay(tx.as_mut(), progress)?;
         let mut written = 0;
         for table in PROJECTIONS {
             tx.execute(&format!("DELETE FROM {}", table.name), &[])?;

@@ -166,7 +166,25 @@ pub fn rebuild(
         print_mismatches(&mismatches);
         return Ok(ExitCode::FAILURE);
     }
-    let rows = app.rebuild(actor, allow)?;
+    let total = app.head(actor)?.map_or(0, |h| h.seq as u64);
+    let bar = progress::bar(total, "checking");
+    let ticks = bar.clone();
+    let mut current = None;
+    let rows = app.rebuild(actor, allow, move |pass, events| {
+        use valuetree_app::commands::ledger::RebuildPass;
+        if current != Some(pass) {
+            current = Some(pass);
+            ticks.set_position(0);
+            ticks.set_message(match pass {
+                RebuildPass::Chain => "checking",
+                RebuildPass::Compare => "comparing",
+                RebuildPass::Rebuild => "rebuilding",
+            });
+        }
+        ticks.inc(events);
+    });
+    bar.finish_and_clear();
+    let rows = rows?;
     say!("rebuilt the projections from the ledger: {rows} rows");
     Ok(ExitCode::SUCCESS)
 }

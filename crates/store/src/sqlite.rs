@@ -89,10 +89,8 @@ pub fn open(path: &str) -> Result<Connection, StoreError> {
     // Sorts (index builds after a bulk load) spill to temporary files, not memory: a file
     // sorter keeps its keys in one buffer instead of an allocation per key, and can hand
     // sorted runs to helper threads (`threads`; the import's other core is idle while its
-    // indexes are built). Measured: 1,000,000 contributions' two index builds took 2.9-3.5 s
-    // with temp_store=MEMORY, 2.0-2.4 s with FILE, 1.2-1.7 s with FILE and one helper; two
-    // helpers (the reading thread and two sorting ones on two cores) took the whole import
-    // 0.3 s less on average (7 of 8 interleaved pairs).
+    // indexes are built). The measurements behind both choices are in docs/decisions.md
+    // ("Import speed").
     conn.pragma_update(None, "temp_store", "FILE")?;
     conn.pragma_update(None, "threads", 2)?;
     // Reads through a memory map instead of a read() system call per page.
@@ -316,8 +314,8 @@ struct BulkLoad {
 /// The page cache (negative: KiB); SQLite only takes the memory as it needs it. Reads go
 /// through the memory map, so the cache mostly holds a write's dirty pages: at 64 MiB a
 /// large import writes them to the WAL while rows still stream (the writer has slack then)
-/// rather than all at the commit (measured: 1M contributions 7.49 -> 7.03 s over six
-/// pairs, resident memory 510 -> 315 MB, against 256 MiB).
+/// rather than all at the commit, with less resident memory than a larger cache (measured
+/// against 256 MiB: docs/decisions.md, "SQLite settings").
 const PAGE_CACHE_KIB: i64 = -65_536;
 
 /// The page cache while deferred indexes are built, which also sizes the sorter's runs.
@@ -343,10 +341,9 @@ const BULK_LOAD_MIN_ROWS: u64 = 50_000;
 /// indexes for nothing.
 const BULK_LOAD_TRIGGER_ROWS: u64 = 10_000;
 
-/// Building an index from scratch costs about a third of inserting as many keys one by one
-/// in random order (measured: 1,000,000 contributions, two text indexes: 6.6 s of row-by-row
-/// index updates against 1.9 s to build both), so rebuilding pays while the table already
-/// holds at most about twice the incoming rows.
+/// Building an index from scratch costs a fraction of inserting as many keys one by one in
+/// random order (docs/decisions.md, "Bulk loads build secondary indexes once"), so rebuilding
+/// pays while the table already holds at most about twice the incoming rows.
 const BULK_LOAD_MAX_EXISTING_PER_INCOMING: u64 = 2;
 
 /// Runs a prepared multi-row INSERT for `group`, binding only the parameters whose value

@@ -2176,3 +2176,37 @@ fn parse_errors_and_rule_errors_are_listed_together() {
         assert_eq!(db.head(), head, "nothing imported");
     });
 }
+
+/// `show person --as-of` is the record as it stood that day: no assignment, contribution,
+/// membership or hand-over that began later, and nothing shown as ended that ended later.
+#[test]
+fn a_person_shown_as_of_a_date_is_the_record_of_that_day() {
+    let db = Db::sqlite().with_examples();
+    let today = db.ok(&["show", "person", "P06"]);
+    assert!(
+        today.contains("DEL2") && today.contains("manager Grace Kim (P08)"),
+        "{today}"
+    );
+    let then = db.ok(&["show", "person", "P06", "--as-of", "2024-06-30"]);
+    assert!(
+        !then.contains("DEL2") && !then.contains("2024-07-01"),
+        "later work and assignments are not part of the record on 2024-06-30: {then}"
+    );
+    assert!(then.contains("manager Frank Müller (P07)"), "{then}");
+    // Ana left on 2024-08-31: on 2024-06-30 she was still employed, and still led INI1.
+    let ana = db.ok(&[
+        "show",
+        "person",
+        "P02",
+        "--as-of",
+        "2024-06-30",
+        "--format",
+        "json",
+    ]);
+    let record: serde_json::Value = serde_json::from_str(&ana).expect("json");
+    assert_eq!(record["left_on"], serde_json::Value::Null, "{ana}");
+    assert!(
+        record["handovers"].as_array().is_some_and(Vec::is_empty),
+        "the hand-over of 2024-09-01 had not happened: {ana}"
+    );
+}

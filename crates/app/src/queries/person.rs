@@ -205,8 +205,12 @@ impl App {
             ));
         };
         let p = &history.person;
-        let contributions =
+        // The record as it stood on `as_of`: nothing that began after it, and what ended
+        // after it still open.
+        let open_on = |end: Option<NaiveDate>| end.filter(|end| *end <= as_of);
+        let mut contributions =
             self.read(|store| Ok(store.contributions_by(By::Person(person_id))?))?;
+        contributions.retain(|c| c.record.date <= as_of);
         let mut work: BTreeMap<(NaiveDate, String, Phase), NodeWork> = BTreeMap::new();
         let mut by_key: BTreeMap<(String, Phase), NaiveDate> = BTreeMap::new();
         for c in &contributions {
@@ -234,17 +238,19 @@ impl App {
         let memberships = snapshot
             .memberships_of(person_id)
             .into_iter()
+            .filter(|m| m.joined_on <= as_of)
             .map(|m| MembershipView {
                 node: NodeRef::of(state, &m.node_id),
                 role: m.role.clone(),
                 joined_on: m.joined_on,
-                left_on: m.left_on,
+                left_on: open_on(m.left_on),
             })
             .collect();
         let leads: Vec<LedNode> = snapshot
             .nodes_led_by(person_id)
             .iter()
             .filter_map(|id| state.nodes.get(id))
+            .filter(|n| n.created_on <= as_of)
             .map(|n| LedNode {
                 node: NodeRef::of(state, &n.node_id),
                 kind: n.kind,
@@ -255,8 +261,9 @@ impl App {
             .handovers
             .values()
             .filter(|h| {
-                h.from_lead_id.as_deref() == Some(person_id)
-                    || h.to_lead_id.as_deref() == Some(person_id)
+                h.date <= as_of
+                    && (h.from_lead_id.as_deref() == Some(person_id)
+                        || h.to_lead_id.as_deref() == Some(person_id))
             })
             .map(|h| PersonHandover {
                 date: h.date,
@@ -279,7 +286,7 @@ impl App {
             person: PersonRef::of(state, person_id),
             email: p.email.clone(),
             joined_on: p.joined_on,
-            left_on: p.left_on,
+            left_on: open_on(p.left_on),
             as_of,
             placement: org::placement(state, person_id, as_of).map(|pl| PlacementView {
                 person: PersonRef::of(state, person_id),
@@ -290,9 +297,10 @@ impl App {
             history: history
                 .assignments
                 .iter()
+                .filter(|a| a.valid_from <= as_of)
                 .map(|a| HistoryItem {
                     valid_from: a.valid_from,
-                    valid_to: a.valid_to,
+                    valid_to: open_on(a.valid_to),
                     unit: UnitRef::of(state, &a.unit_id, a.valid_from),
                     manager: a.manager_id.as_deref().map(|m| PersonRef::of(state, m)),
                 })

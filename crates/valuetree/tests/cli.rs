@@ -638,10 +638,13 @@ fn credit_tells_the_stories_of_the_product_brief() {
         // search's outcome came on 2024-10-31, and her share of it is hers.
         let ana = db.ok(&["credit", "--person", "P02", "--explain"]);
         assert!(all["P02"] > 800.0, "{all:?}");
-        assert!(ana.contains("from INI1 \"Smart search\": phase design, 8 of 8 effort units, outcome O1 on 2024-10-31"), "{ana}");
+        assert!(ana.contains("from INI1 \"Smart search\", outcome O1 on 2024-10-31: 500.00 stays at the node, 100.00 of it for the design phase, 100.0% of that for 8 of 8 effort units"), "{ana}");
         // "My shoulder was stepped on": Checkout redesign was handed from the Mobile Lab to the
         // Checkout squad; discovery and design keep their share of the later value.
         let ini2 = credits(&db, &["--node", "INI2"]);
+        // A node's report counts the outcomes whose value reaches it, not the whole ledger's.
+        let header = db.ok(&["credit", "--node", "INI2"]);
+        assert!(header.contains("(1 outcome reaching INI2)"), "{header}");
         for early in ["P03", "P04", "P10"] {
             assert!(
                 ini2.get(early).is_some_and(|c| *c > 50.0),

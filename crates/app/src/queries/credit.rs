@@ -28,6 +28,7 @@ pub struct CreditQuery {
 pub struct CreditReport {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
+    /// The outcomes counted: all of them, or, for one node, those whose value reaches it.
     pub outcomes: usize,
     pub value_realised: f64,
     pub credited: f64,
@@ -211,7 +212,10 @@ impl App {
         Ok(CreditReport {
             from: q.from,
             to: q.to,
-            outcomes: engine.outcomes().len(),
+            outcomes: match node_filter {
+                Some(v) => engine.outcomes_reaching(v),
+                None => engine.outcomes().len(),
+            },
             value_realised: value,
             credited,
             unattributed,

@@ -97,6 +97,10 @@ pub struct CreditLine {
     pub phase_points: f64,
     pub outcome_id: String,
     pub outcome_date: NaiveDate,
+    /// The part of the outcome's value that stays at the node.
+    pub node_value: f64,
+    /// The phase's pool of it; `amount` is the person's share of the pool.
+    pub phase_pool: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -285,6 +289,8 @@ pub(crate) fn credit_line(
         phase_points: line.phase_points,
         outcome_id: outcome.id.clone(),
         outcome_date: date_of(outcome.date),
+        node_value: line.node_value,
+        phase_pool: line.phase_pool,
     }
 }
 

@@ -66,17 +66,27 @@ pub(crate) fn explain_line(line: &CreditLine) -> String {
     } else {
         String::new()
     };
+    // The arithmetic, in the order it happens: what of the outcome stays at the node, the
+    // phase's pool of that, the person's share of the pool.
+    let share = if line.phase_pool > 0.0 {
+        100.0 * line.amount / line.phase_pool
+    } else {
+        0.0
+    };
     format!(
-        "{}: {:.2} from {} \"{}\": phase {}, {} of {} effort units{peer}, outcome {} on {}",
+        "{}: {:.2} from {} \"{}\", outcome {} on {}: {:.2} stays at the node, {:.2} of it for the {} phase, {:.1}% of that for {} of {} effort units{peer}",
         render::person(&line.person),
         line.amount,
         line.node.node_id,
         line.node.title,
+        line.outcome_id,
+        line.outcome_date,
+        line.node_value,
+        line.phase_pool,
         line.phase,
+        share,
         line.effort,
         line.phase_effort,
-        line.outcome_id,
-        line.outcome_date
     )
 }
 
@@ -115,11 +125,15 @@ pub fn run(app: &App, actor: &Actor, args: CreditArgs) -> Result<ExitCode> {
         }
         Format::Table => {
             say!(
-                "value realised {:.2}: credited {:.2}, unattributed {:.2} ({} outcomes{})",
+                "value realised {:.2}: credited {:.2}, unattributed {:.2} ({} outcome{}{}{})",
                 report.value_realised,
                 report.credited,
                 report.unattributed,
                 report.outcomes,
+                if report.outcomes == 1 { "" } else { "s" },
+                args.node
+                    .as_deref()
+                    .map_or(String::new(), |node| format!(" reaching {node}")),
                 match (report.from, report.to) {
                     (None, None) => String::new(),
                     (f, t) => format!(
@@ -129,6 +143,11 @@ pub fn run(app: &App, actor: &Actor, args: CreditArgs) -> Result<ExitCode> {
                     ),
                 }
             );
+            if report.unattributed > 0.0 {
+                say!(
+                    "(unattributed: value that stayed at a node with no work counted there by the outcome's date, or above a share cap; nobody is credited with it)"
+                );
+            }
             say!("{:>12}  {:>6}  person", "credit", "share");
             for row in &report.people.items {
                 say!(

@@ -17,6 +17,25 @@ impl Engine {
         self.explain_at(&|_| true, Some(node))
     }
 
+    /// How many outcomes leave some of their value at `node` (what a node's report counts).
+    pub fn outcomes_reaching(&self, node: u32) -> usize {
+        let mut scratch = self.scratch();
+        self.outcomes
+            .iter()
+            .filter(|outcome| {
+                let mut reached = false;
+                self.propagate(
+                    outcome.node,
+                    outcome.date,
+                    outcome.value,
+                    &mut scratch,
+                    &mut |v, a| reached |= v == node && a > 0.0,
+                );
+                reached
+            })
+            .count()
+    }
+
     fn explain_at(&self, wanted: &dyn Fn(u32) -> bool, only: Option<u32>) -> Vec<Explanation> {
         let mut scratch = self.scratch();
         let mut lines: HashMap<(u32, u32, u8, u32), Explanation> = HashMap::new();
@@ -67,6 +86,8 @@ impl Engine {
                     points: 0.0,
                     phase_points: 0.0,
                     outcome: index as u32,
+                    node_value: amount,
+                    phase_pool: amount * self.phase_weight[p] / norm,
                 };
                 let mut by_effort = [0.0f64; 5];
                 for p in 0..5 {

@@ -264,6 +264,13 @@ pub struct Explanation {
     pub points: f64,
     pub phase_points: f64,
     pub outcome: u32,
+    /// The part of the outcome's value that stays at this node (after what flowed on to
+    /// the nodes it serves).
+    pub node_value: f64,
+    /// This phase's pool of it: `node_value` × the phase's weight among the phases with work.
+    /// `amount` is the person's share of the pool (by weighted effort, and peer points when
+    /// the policy counts them).
+    pub phase_pool: f64,
 }
 
 const PHASES: [Phase; 5] = [

@@ -72,6 +72,16 @@ pub struct FinalScore {
     pub explanation: String,
 }
 
+/// A weight as printed: two decimals when they are exact, else three, so that renormalised
+/// weights read as adding up (0.625 + 0.375, not 0.62 + 0.37).
+pub fn weight_text(weight: f64) -> String {
+    if ((weight * 100.0).round() - weight * 100.0).abs() < 1e-9 {
+        format!("{weight:.2}")
+    } else {
+        format!("{weight:.3}")
+    }
+}
+
 /// One part of a final score: `weight × value`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct FinalTerm {
@@ -188,7 +198,7 @@ pub fn final_scores(
                     Some(v) if *w > 0.0 => {
                         let share = w / weight;
                         total += share * v;
-                        terms.push(format!("{share:.2} × {name} {v:.2}{note}"));
+                        terms.push(format!("{} × {name} {v:.2}{note}", weight_text(share)));
                         data.push(FinalTerm {
                             part: name,
                             weight: share,
@@ -320,5 +330,12 @@ mod tests {
     #[test]
     fn percentiles_share_ties() {
         assert_eq!(percentiles(&[1.0, 1.0, 3.0]), vec![0.25, 0.25, 1.0]);
+    }
+
+    #[test]
+    fn renormalised_weights_are_printed_so_that_they_add_up() {
+        assert_eq!(super::weight_text(0.5), "0.50");
+        assert_eq!(super::weight_text(0.625), "0.625");
+        assert_eq!(super::weight_text(0.375), "0.375");
     }
 }

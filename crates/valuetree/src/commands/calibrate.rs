@@ -159,5 +159,10 @@ fn print_report(args: &CalibrateArgs, report: &CalibrationReport) -> Result<Exit
             String::new()
         },
     );
+    if matches!(args.format, Format::Csv | Format::Table) {
+        eprintln!(
+            "the `group` column: people linked through shared raters form a connected group; calibrated scores compare within a group, not across groups"
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -370,7 +370,7 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
         ])
         .collect();
     say!(
-        "{:<32} {:>7} {:>8} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10}",
+        "{:<32} {:>7} {:>8} {:>9} {:>8} {:>10} {:>10} {:>12} {:>11}",
         "method",
         "people",
         "Pearson",
@@ -378,12 +378,12 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
         "top 10%",
         "bottom 10%",
         "moved-off",
-        "Spearman",
-        "shortfall"
+        "their Spear.",
+        "their short"
     );
     for r in &reports {
         say!(
-            "{:<32} {:>7} {:>8.3} {:>9.3} {:>7.0}% {:>9.0}% {:>10} {:>10.3} {:>+9.1}pp",
+            "{:<32} {:>7} {:>8.3} {:>9.3} {:>7.0}% {:>9.0}% {:>10} {:>12.3} {:>+9.1}pp",
             r.method,
             r.people,
             r.pearson,
@@ -396,9 +396,17 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
         );
     }
     say!(
-        "\nmoved-off: worked on an initiative and was moved off it, or left, before its first outcome."
+        "\nPearson, Spearman: agreement of each method's scores with the true performance, over everyone."
     );
-    say!("shortfall: mean (percentile under the method − true percentile) within that group.");
+    say!(
+        "top 10%, bottom 10%: of the truly best (worst) tenth, the share the method also puts there."
+    );
+    say!(
+        "moved-off: how many worked on an initiative and were moved off it, or left, before its first outcome;"
+    );
+    say!(
+        "their Spear.: Spearman within that group; their short(fall): mean (percentile under the method − true percentile) within it."
+    );
     let svg_path = args.svg.clone().unwrap_or_else(|| dir.join("fairness.svg"));
     std::fs::write(&svg_path, svg_chart(&reports))
         .with_context(|| format!("cannot write {}", svg_path.display()))?;

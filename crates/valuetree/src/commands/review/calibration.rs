@@ -143,13 +143,29 @@ pub(super) fn final_view(
                 policy.credit_weight,
                 policy.values_weight
             );
-            for row in &report.people {
+            // Columns as wide as their widest entry (a tier column of blanks takes none).
+            let names: Vec<String> = report
+                .people
+                .iter()
+                .map(|row| render::person(&row.person))
+                .collect();
+            let tiers: Vec<String> = report
+                .people
+                .iter()
+                .map(|row| tier(row.score.nine_box))
+                .collect();
+            let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+            let tier_width = tiers.iter().map(|t| t.chars().count()).max().unwrap_or(0);
+            for ((row, name), tier) in report.people.iter().zip(&names).zip(&tiers) {
                 let s = &row.score;
+                let tier = if tier_width == 0 {
+                    String::new()
+                } else {
+                    format!("  {tier:<tier_width$}")
+                };
                 say!(
-                    "{:<32} {:>5.2}  {:<30} {}",
-                    render::person(&row.person),
+                    "{name:<name_width$}  {:>5.2}{tier}  {}",
                     s.score,
-                    tier(s.nine_box),
                     s.explanation
                 );
             }

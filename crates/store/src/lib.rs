@@ -136,6 +136,8 @@ pub struct Store {
     cache: Option<ledger::WriteCache>,
     /// From this many events on, a SQLite chain is walked as two halves at once.
     parallel_chain_from: i64,
+    /// Opened read-only because the file or its folder cannot be written here.
+    read_only: bool,
 }
 
 impl fmt::Debug for Store {
@@ -150,13 +152,17 @@ impl Store {
     /// Opens (creating and migrating if needed) the database at `location`: a
     /// `postgres://` / `postgresql://` URL, a `sqlite:` URL, or a path to a SQLite file.
     pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        let mut store = Store::open_any_form(location, clock)?;
-        if store.ledger_form()? == ledger::OLD_FORM {
+        Store::open_any_form(location, clock)?.refusing_old_form()
+    }
+
+    /// The store, unless its ledger is in the old form only `valuetree upgrade` opens.
+    fn refusing_old_form(mut self) -> Result<Store, StoreError> {
+        if self.ledger_form()? == ledger::OLD_FORM {
             return Err(StoreError::OldForm {
-                url: store.location.clone(),
+                url: self.location.clone(),
             });
         }
-        Ok(store)
+        Ok(self)
     }
 
     /// Opens the database even when its ledger is in the form written before personal data
@@ -164,17 +170,26 @@ impl Store {
     pub fn open_any_form(location: &str, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         refuse_sqlite_query(location)?;
         let mut sqlite_path = None;
-        let connection =
-            if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-                Connection::Postgres(postgres::open(location)?)
-            } else {
-                let path = location
-                    .strip_prefix("sqlite://")
-                    .or_else(|| location.strip_prefix("sqlite:"))
-                    .unwrap_or(location);
-                sqlite_path = Some(path.to_string());
-                Connection::Sqlite(sqlite::open(path)?)
-            };
+        let connection = if location.starts_with("postgres://")
+            || location.starts_with("postgresql://")
+        {
+            Connection::Postgres(postgres::open(location)?)
+        } else {
+            let path = location
+                .strip_prefix("sqlite://")
+                .or_else(|| location.strip_prefix("sqlite:"))
+                .unwrap_or(location);
+            sqlite_path = Some(path.to_string());
+            Connection::Sqlite(sqlite::open(path).map_err(|e| match e {
+                    StoreError::Sqlite(e) if sqlite::is_read_only_failure(&e) => StoreError::Open {
+                        url: path.to_string(),
+                        reason: format!(
+                            "{e}: the file, or the folder it is in, cannot be written here; commands that only read (show, credit, verify, export, …) work on it, a write needs a copy that can be written"
+                        ),
+                    },
+                    e => e,
+                })?)
+        };
         Ok(Store {
             connection,
             clock,
@@ -182,6 +197,7 @@ impl Store {
             sqlite_path,
             cache: None,
             parallel_chain_from: ledger::PARALLEL_CHAIN_FROM,
+            read_only: false,
         })
     }
 
@@ -203,6 +219,19 @@ impl Store {
                     url: path.to_string(),
                 });
             }
+            if !in_memory {
+                let (connection, read_only) = sqlite::open_for_reading(path)?;
+                let store = Store {
+                    connection: Connection::Sqlite(connection),
+                    clock,
+                    location: location.to_string(),
+                    sqlite_path: Some(path.to_string()),
+                    cache: None,
+                    parallel_chain_from: ledger::PARALLEL_CHAIN_FROM,
+                    read_only,
+                };
+                return store.refusing_old_form();
+            }
         }
         Store::open(location, clock)
     }
@@ -213,6 +242,12 @@ impl Store {
     pub fn walk_chain_in_halves_from(mut self, events: i64) -> Store {
         self.parallel_chain_from = events;
         self
+    }
+
+    /// Whether the store was opened read-only, its file or folder not writable here: a read
+    /// that would also record something (an export's audit event) cannot.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Where the store is, with any password hidden.

@@ -202,11 +202,126 @@ pub fn has_shared_file(path: &str) -> bool {
     std::path::Path::new(path).is_file()
 }
 
-/// A read-only second connection to the same file (for parallel readers).
+/// A read-only connection to the file: a second connection for parallel readers, or the
+/// only one of a command that reads a database it cannot write.
+///
+/// A database in write-ahead-log mode is read through its `-shm` index, which SQLite must
+/// be able to create beside the file. Where it cannot (a read-only folder: a backup, a
+/// mounted snapshot) and no log is left over, the file is opened as immutable: nothing can
+/// be writing to a file nobody can create the index for.
 pub fn open_reader(path: &str) -> Result<Connection, StoreError> {
     let conn = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => conn,
+        Err(e) if is_read_only_failure(&e) && !has_leftover_log(path) => {
+            drop(conn);
+            let conn = connect(&immutable_uri(path), OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            conn
+        }
+        Err(e) => return Err(e.into()),
+    };
     conn.pragma_update(None, "mmap_size", 1i64 << 34)?;
     Ok(conn)
+}
+
+/// Opens an existing file for a command that only reads: as [`open`] does where the file
+/// and its folder can be written (so that a file of an older version is migrated), and
+/// read-only where they cannot (`true` beside the connection then).
+pub fn open_for_reading(path: &str) -> Result<(Connection, bool), StoreError> {
+    match open(path) {
+        Ok(conn) => Ok((conn, false)),
+        Err(StoreError::Sqlite(e)) if is_read_only_failure(&e) => {
+            let conn = open_reader(path).map_err(|e| match e {
+                StoreError::Sqlite(e) if is_read_only_failure(&e) => StoreError::Open {
+                    url: path.to_string(),
+                    reason: format!(
+                        "{e}: its folder cannot be written and a write-ahead log ({path}-wal) beside it holds commits not yet in the file; open it once where it can be written (a copy of the folder) to fold the log in"
+                    ),
+                },
+                e => e,
+            })?;
+            check_read_only(&conn, path)?;
+            Ok((conn, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether SQLite failed because it may not write the file, its folder or its `-shm` index.
+pub(crate) fn is_read_only_failure(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+    )
+}
+
+/// A write-ahead log left beside the file holds commits the file does not: reading the file
+/// as immutable would miss them.
+fn has_leftover_log(path: &str) -> bool {
+    std::fs::metadata(format!("{path}-wal")).is_ok_and(|m| m.len() > 0)
+}
+
+/// `path` as a `file:` URI that opens it immutable (characters that end a URI's path are
+/// escaped).
+fn immutable_uri(path: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// What [`claim`] and [`migrate`] check, without writing: a read-only file must already be
+/// valuetree's and at this version's schema.
+fn check_read_only(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let has_migrations: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    let applied: Vec<String> = if has_migrations == 1 {
+        let mut statement = conn.prepare("SELECT name FROM schema_migrations")?;
+        statement
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let ours = id == APPLICATION_ID || applied.iter().any(|name| name == MIGRATIONS[0].0);
+    if !ours {
+        return Err(StoreError::NotOurs {
+            url: path.to_string(),
+            found: if id != 0 {
+                format!("its SQLite application_id is {id:#x}")
+            } else {
+                "it holds no valuetree tables".into()
+            },
+        });
+    }
+    if let Some((missing, _)) = MIGRATIONS
+        .iter()
+        .find(|(name, _)| !applied.iter().any(|done| done == name))
+    {
+        return Err(StoreError::Migration {
+            url: path.to_string(),
+            migration: missing.to_string(),
+            reason: "the file was written by an older version and cannot be written here (it, or its folder, is read-only); copy it somewhere writable and open the copy once to bring it up to date".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A borrowed SQLite value as a [`Cell`].

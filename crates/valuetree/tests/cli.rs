@@ -2042,6 +2042,103 @@ fn a_sqlite_url_with_parameters_is_refused_not_taken_as_a_file_name() {
     assert!(names.iter().all(|n| !n.starts_with("x.db")), "{names:?}");
 }
 
+/// A database in a folder nobody may write (a backup, a mounted snapshot) is read as it is:
+/// every read works and gives what it gave where the database was written, nothing is
+/// written beside it, and a write says why it cannot run.
+#[test]
+fn reads_work_on_a_database_in_a_read_only_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = Db::sqlite().with_examples();
+    let credit = db.ok(&["credit"]);
+    let person = db.ok(&["show", "person", "P02"]);
+    let export = db.ok(&["export", "events"]);
+    // After the export, which records that it ran.
+    let head = db.head();
+
+    let shelf = tempfile::tempdir().expect("temp dir");
+    let binary = shelf.path().join("valuetree");
+    std::fs::copy(env!("CARGO_BIN_EXE_valuetree"), &binary).expect("copy the binary");
+    let backup = shelf.path().join("backup");
+    std::fs::create_dir(&backup).expect("backup folder");
+    let file = backup.join("t.db");
+    std::fs::copy(&db.url, &file).expect("copy the database");
+    let bytes = std::fs::read(&file).expect("read the copy");
+    let set_mode = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    set_mode(shelf.path(), 0o755);
+    set_mode(&binary, 0o755);
+    set_mode(&file, 0o444);
+    set_mode(&backup, 0o555);
+
+    // Root writes whatever the modes say: run as nobody there, so that the modes hold.
+    let euid = Command::new("id").arg("-u").output().expect("id -u");
+    let as_root = String::from_utf8_lossy(&euid.stdout).trim() == "0";
+    let run = |args: &[&str]| {
+        let mut command = if as_root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
+        command
+            .arg("--db")
+            .arg(&file)
+            .args(args)
+            .env("VALUETREE_CLOCK", FIXED_CLOCK)
+            .env_remove("VALUETREE_AS")
+            .env_remove("VALUETREE_DB")
+            .output()
+            .expect("run valuetree")
+    };
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed in a read-only folder: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(ok(&["head"]).trim(), head);
+    assert!(ok(&["verify"]).contains("chain ok: 119 events"));
+    assert_eq!(ok(&["credit"]), credit);
+    assert_eq!(ok(&["show", "person", "P02"]), person);
+    let exported_again = run(&["export", "events"]);
+    assert!(exported_again.status.success());
+    // The same events, and the first export's own audit event after them.
+    let again = String::from_utf8_lossy(&exported_again.stdout);
+    assert!(again.starts_with(&export) && again.lines().count() == 119);
+    let note = String::from_utf8_lossy(&exported_again.stderr);
+    assert!(note.contains("not recorded in the ledger"), "{note}");
+
+    let write = run(&[
+        "cycle",
+        "open",
+        "2025",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-06-30",
+    ]);
+    assert!(
+        !write.status.success(),
+        "a write succeeded on a read-only file"
+    );
+    let err = String::from_utf8_lossy(&write.stderr);
+    assert!(err.contains("cannot be written here"), "{err}");
+
+    assert_eq!(std::fs::read(&file).expect("read the copy"), bytes);
+    let beside: Vec<String> = std::fs::read_dir(&backup)
+        .expect("backup folder")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(beside, ["t.db"], "nothing is written beside the file");
+    set_mode(&backup, 0o755);
+}
+
 /// A second version of a link (same parent and child, a later start) ends the one in force
 /// the day before, instead of adding its weight to it; one that would overlap a link in
 /// force on other days is refused.

@@ -52,8 +52,10 @@ impl VerifyView {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExportReceipt {
     pub events: u64,
-    /// The audit event recording the export (its sequence number).
+    /// The audit event recording the export (its sequence number); none when nothing was
+    /// exported or the database could not be written (`unrecorded` says why).
     pub audited_as: Option<i64>,
+    pub unrecorded: Option<String>,
 }
 
 /// A pass's progress callback, sharing the caller's (the passes run on two threads).
@@ -275,7 +277,9 @@ impl App {
         let mut written = 0u64;
         let mut last_seq = 0u64;
         let mut failed: Option<std::io::Error> = None;
+        let mut read_only = false;
         self.read(|store| {
+            read_only = store.is_read_only();
             store.for_each_event(&mut |event| {
                 if failed.is_none()
                     && let Err(e) = each(&event)
@@ -295,6 +299,17 @@ impl App {
             return Ok(ExportReceipt {
                 events: 0,
                 audited_as: None,
+                unrecorded: None,
+            });
+        }
+        if read_only {
+            return Ok(ExportReceipt {
+                events: written,
+                audited_as: None,
+                unrecorded: Some(format!(
+                    "the export is not recorded in the ledger: {} cannot be written here (a read-only file or folder), so this copy keeps no trace of it",
+                    self.location()
+                )),
             });
         }
         let audit = Event::LedgerExported {
@@ -306,6 +321,7 @@ impl App {
         Ok(ExportReceipt {
             events: written,
             audited_as: receipt.seq,
+            unrecorded: None,
         })
     }
 }

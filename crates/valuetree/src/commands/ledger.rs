@@ -34,9 +34,11 @@ pub fn export(app: &App, actor: &Actor, out: Option<PathBuf>) -> Result<ExitCode
     bar.finish_and_clear();
     writer.flush().context("cannot write the export")?;
     let receipt = receipt?;
-    let audit = receipt
-        .audited_as
-        .map_or(String::new(), |seq| format!("; recorded as event {seq}"));
+    let audit = match (receipt.audited_as, &receipt.unrecorded) {
+        (Some(seq), _) => format!("; recorded as event {seq}"),
+        (None, Some(why)) => format!("; {why}"),
+        (None, None) => String::new(),
+    };
     match out {
         Some(path) => eprintln!(
             "exported {} events to {}{audit}",

@@ -23,6 +23,7 @@ pub mod diagnose;
 pub mod domain;
 pub mod event;
 pub mod import;
+pub mod limits;
 pub mod org;
 pub mod packed;
 pub mod personal;

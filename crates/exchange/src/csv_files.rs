@@ -221,22 +221,39 @@ impl Cells<'_> {
         None
     }
 
+    /// A cell's text, or none if it is empty; a text over its column's limit is an error.
     fn opt_text(&mut self, column: &str) -> Option<String> {
-        self.raw(column)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
+        let text = self.raw(column).filter(|t| !t.is_empty())?;
+        if let Some(reason) = valuetree_core::limits::too_long(column, text) {
+            return self.fail(column, reason);
+        }
+        Some(text.to_string())
+    }
+
+    /// A cell's text as it is, empty included (none when the column is missing); a text
+    /// over its column's limit is an error.
+    fn any_text(&mut self, column: &str) -> Option<String> {
+        let text = self.raw(column)?;
+        if let Some(reason) = valuetree_core::limits::too_long(column, text) {
+            return self.fail(column, reason);
+        }
+        Some(text.to_string())
+    }
+
+    /// A free-text cell (a description, a note, a comment): empty when missing (one over its
+    /// limit is empty too, beside the error that drops its row).
+    fn free_text(&mut self, column: &str) -> String {
+        self.any_text(column).unwrap_or_default()
     }
 
     /// A required cell; an empty one is an error. Returns an empty string on error so the
     /// rest of the row is still checked.
     fn text(&mut self, column: &str) -> String {
-        match self.opt_text(column) {
-            Some(t) => t,
-            None => {
-                self.fail::<()>(column, "is empty; a value is required".into());
-                String::new()
-            }
+        if self.raw(column).is_none_or(str::is_empty) {
+            self.fail::<()>(column, "is empty; a value is required".into());
+            return String::new();
         }
+        self.opt_text(column).unwrap_or_default()
     }
 
     fn parse_with<T, E: std::fmt::Display>(
@@ -723,7 +740,7 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
                 (c.text("title"), c.opt_text("lead_id"), c.date("created_on"));
             let status = c.parse_with("status", NodeStatus::from_str);
             let flagpole = c.opt_bool("flagpole");
-            let description = c.raw("description").map(str::to_string);
+            let description = c.any_text("description");
             let record = (|| {
                 Some(NodeRow {
                     node_id,
@@ -779,7 +796,7 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
             if effort.is_some_and(|e| e.value() < 0.0) {
                 c.fail::<()>("effort", "is negative; effort is zero or more".into());
             }
-            let description = c.raw("description").unwrap_or_default().to_string();
+            let description = c.free_text("description");
             let evidence = c.opt_text("evidence");
             let confirmed = c.required("confirmed", parse_bool);
             let record = (|| {
@@ -804,7 +821,7 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
                 c.date("date"),
                 c.amount("value"),
             );
-            let description = c.raw("description").unwrap_or_default().to_string();
+            let description = c.free_text("description");
             let evidence = c.opt_text("evidence");
             let record = (|| {
                 Some(OutcomeRecord {
@@ -822,7 +839,7 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
             let (node_id, date) = (c.text("node_id"), c.date("date"));
             let (from_lead_id, to_lead_id) = (c.opt_text("from_lead_id"), c.opt_text("to_lead_id"));
             let (from_unit_id, to_unit_id) = (c.opt_text("from_unit_id"), c.opt_text("to_unit_id"));
-            let note = c.raw("note").unwrap_or_default().to_string();
+            let note = c.free_text("note");
             let record = (|| {
                 Some(HandoverRecord {
                     node_id,
@@ -886,7 +903,7 @@ fn read_row(c: &mut Cells<'_>, line: u64, batch: &mut RecordBatch) {
                 (c.text("cycle_id"), c.text("rater_id"), c.text("ratee_id"));
             let relationship = c.required("relationship", Relationship::from_str);
             let (dimension, score) = (c.text("dimension"), c.amount("score"));
-            let comment = c.raw("comment").unwrap_or_default().to_string();
+            let comment = c.free_text("comment");
             let status = c.parse_with("status", RatingStatus::from_str);
             let record = (|| {
                 Some(RatingRecord {

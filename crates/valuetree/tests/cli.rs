@@ -2016,6 +2016,81 @@ fn escape_sequences_in_a_file_are_shown_escaped_not_sent_to_the_terminal() {
     });
 }
 
+/// A text over its column's limit (docs/limits.md) is refused, by an import naming the line
+/// and column and by a command naming the field; nothing is recorded. Up to the limit it is
+/// taken, counted in characters (a Chinese description has the room an English one has).
+#[test]
+fn a_text_over_its_columns_limit_is_refused_by_an_import_and_by_a_command() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let huge = "x".repeat(10 * 1024 * 1024);
+        let file = db.write(
+            "contributions.csv",
+            &format!(
+                "contribution_id,person_id,node_id,phase,date,effort,description,confirmed\n\
+                 C90,P03,INI1,build,2024-06-03,1,{huge},false\n\
+                 {long_id},P03,INI1,build,2024-06-03,1,fine,false\n",
+                long_id = "C".repeat(65)
+            ),
+        );
+        let error = db.fails(&["import", "contributions", &file]);
+        assert!(
+            error.contains("line 2, column description: is 10485760 characters long; description holds at most 10000"),
+            "{}",
+            &error[..error.len().min(2000)]
+        );
+        assert!(
+            error.contains("line 3, column contribution_id: is 65 characters long"),
+            "{}",
+            &error[..error.len().min(2000)]
+        );
+        assert!(error.len() < 4000, "the text itself is not echoed back");
+        assert_eq!(db.head(), head, "nothing was imported");
+
+        let long = "x".repeat(10_001);
+        let refused = db.fails(&[
+            "contribution",
+            "record",
+            "INI1",
+            "--person",
+            "P03",
+            "--phase",
+            "build",
+            "--effort",
+            "1",
+            "--date",
+            "2024-06-03",
+            "--description",
+            &long,
+        ]);
+        assert!(
+            refused
+                .contains("description: is 10001 characters long; description holds at most 10000"),
+            "{}",
+            &refused[..refused.len().min(2000)]
+        );
+        assert_eq!(db.head(), head, "nothing was recorded");
+
+        let chinese = "修".repeat(10_000);
+        db.ok(&[
+            "contribution",
+            "record",
+            "INI1",
+            "--person",
+            "P03",
+            "--phase",
+            "build",
+            "--effort",
+            "1",
+            "--date",
+            "2024-06-03",
+            "--description",
+            &chinese,
+        ]);
+    });
+}
+
 /// A `sqlite:` URL with query parameters is refused, by a read and by a write, and no file
 /// named after the whole URL appears.
 #[test]

@@ -89,7 +89,10 @@ impl Store {
                     continue;
                 }
             }
-            match import::not_in_future(&event, today).and_then(|()| state.apply(&event)) {
+            match import::not_in_future(&event, today)
+                .and_then(|()| valuetree_core::limits::check_event(&event))
+                .and_then(|()| state.apply(&event))
+            {
                 Ok(()) => planned.push(NewEvent {
                     effective: event.natural_effective_date().unwrap_or(today),
                     event,

@@ -861,7 +861,9 @@ mod tests {
                     person_id: "P1".into(),
                     raw_mean: Amount(4.0),
                     std_error: Amount(0.5),
+                    uncalibrated: true,
                 }],
+                warnings: vec!["nobody was rated by two or more raters".into()],
             }),
             Event::ScoreOverridden(OverrideRecord {
                 by: "P9".into(),

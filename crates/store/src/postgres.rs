@@ -49,6 +49,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_personal_data",
         include_str!("../migrations/postgres/0010_personal_data.sql"),
     ),
+    (
+        "0011_uncalibrated_scores",
+        include_str!("../migrations/postgres/0011_uncalibrated_scores.sql"),
+    ),
 ];
 
 /// Every writer takes this transaction-scoped advisory lock first, so appends are serialised

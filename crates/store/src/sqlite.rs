@@ -51,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_personal_data",
         include_str!("../migrations/sqlite/0010_personal_data.sql"),
     ),
+    (
+        "0011_uncalibrated_scores",
+        include_str!("../migrations/sqlite/0011_uncalibrated_scores.sql"),
+    ),
 ];
 
 /// Opens `path` with `flags`; a connection is used by one thread at a time, so no mutex

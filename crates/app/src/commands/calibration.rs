@@ -53,6 +53,12 @@ pub struct CalibrationReport {
     pub raters: Vec<RaterLeniency>,
     /// The seconds the fit took (not the reading).
     pub seconds: f64,
+    /// What the ratings could not support: too few ratings, a variance at zero
+    /// (docs/calibration.md, "Too little data").
+    pub warnings: Vec<String>,
+    /// The ratings were too few to calibrate: every `calibrated` is the raw mean, with a
+    /// standard error as wide as the scale allows, and no rater is corrected.
+    pub uncalibrated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -85,13 +91,16 @@ pub struct RaterLeniency {
 }
 
 /// Fits `rows` (a ratings file's, or a cycle's ratings); `source` names them in errors.
+/// `scale` is the rating scale's lowest and highest score, when known (a cycle's).
 pub fn calibration_of<'a>(
     rows: impl IntoIterator<Item = RatingRef<'a>>,
     dimension: Option<&str>,
     model: CalibrationModel,
     source: &str,
+    scale: Option<(f64, f64)>,
 ) -> AppResult<CalibrationReport> {
-    let interned = intern_rating_refs(rows, dimension, model == CalibrationModel::Plain);
+    let mut interned = intern_rating_refs(rows, dimension, model == CalibrationModel::Plain);
+    interned.input.scale = scale;
     if interned.input.ratings.is_empty() {
         return Err(AppError::invalid(format!(
             "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",
@@ -151,7 +160,15 @@ pub fn calibration_of<'a>(
         people,
         raters,
         seconds,
+        warnings: fit.warnings.iter().map(ToString::to_string).collect(),
+        uncalibrated: fit.uncalibrated,
     })
+}
+
+/// A cycle's rating scale: its lowest and highest score.
+pub fn cycle_scale(state: &State, cycle_id: &str) -> Option<(f64, f64)> {
+    let cycle = state.reviews.cycles.get(cycle_id)?;
+    Some((1.0, cycle.record.scale_max()))
 }
 
 /// The cycle's submitted ratings, each with the units rater and ratee were in at the end of
@@ -206,11 +223,13 @@ impl App {
         };
         self.append_deciding(actor, preload, move |state| {
             let rows = cycle_ratings(state, &cycle_id)?;
+            let scale = cycle_scale(state, &cycle_id);
             let report = calibration_of(
                 rows,
                 dimension.as_deref(),
                 model,
                 &format!("cycle {cycle_id}"),
+                scale,
             )?;
             let result = CalibrationResult {
                 cycle_id: cycle_id.clone(),
@@ -226,8 +245,10 @@ impl App {
                         person_id: p.person_id.clone(),
                         raw_mean: Amount(p.raw_mean),
                         std_error: Amount(p.std_error),
+                        uncalibrated: report.uncalibrated,
                     })
                     .collect(),
+                warnings: report.warnings.clone(),
             };
             Ok((vec![Event::CalibrationRecorded(result)], report))
         })

@@ -489,6 +489,7 @@ impl App {
                     None,
                     crate::commands::calibration::CalibrationModel::Full,
                     cycle_id,
+                    crate::commands::calibration::cycle_scale(&state, cycle_id),
                 )?;
                 Ok((rows.len(), report.raters))
             });

@@ -109,6 +109,9 @@ pub struct FinalReport {
     pub policy: FinalPolicy,
     pub note: &'static str,
     pub people: Vec<FinalRow>,
+    /// The scores used that could not be calibrated (too few ratings): each names the
+    /// dimension, and says that raw means stand in for them.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -647,9 +650,11 @@ impl App {
             })
             .collect();
         let scores = final_scores(&inputs, cycle.scale_max(), &policy);
+        let warnings = uncalibrated_warnings(&state, cycle_id, &people);
         Ok(FinalReport {
             cycle_id: cycle_id.to_string(),
             note: VALUES_NOTE,
+            warnings,
             people: scores
                 .into_iter()
                 .zip(&inputs)
@@ -664,4 +669,32 @@ impl App {
             policy,
         })
     }
+}
+
+/// For each dimension the final score reads (the overall rating and `values`), a warning when
+/// some of `people`'s scores in it were too few ratings to calibrate.
+fn uncalibrated_warnings(state: &State, cycle_id: &str, people: &[&String]) -> Vec<String> {
+    [("", "the overall rating"), ("values", "the values rating")]
+        .into_iter()
+        .filter_map(|(dimension, what)| {
+            let raw = people
+                .iter()
+                .filter(|p| {
+                    let key = (cycle_id.to_string(), dimension.to_string(), (**p).clone());
+                    state.reviews.scores.get(&key).is_some_and(|s| s.uncalibrated)
+                })
+                .count();
+            (raw > 0).then(|| {
+                let dimension_flag = if dimension.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --dimension {dimension}")
+                };
+                format!(
+                    "{what} of {raw} {} had too few ratings to calibrate: their raw means stand in for calibrated scores (`valuetree calibrate --cycle {cycle_id}{dimension_flag}` says why)",
+                    if raw == 1 { "person" } else { "people" }
+                )
+            })
+        })
+        .collect()
 }

@@ -40,6 +40,9 @@ pub struct CalibrationInput {
     pub units: usize,
     pub relationships: usize,
     pub cycles: usize,
+    /// The rating scale's lowest and highest score, when known: on too little data the
+    /// standard errors are as wide as the scale allows (else as the scores given).
+    pub scale: Option<(f64, f64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -85,6 +88,62 @@ pub struct Calibration {
     /// Scores are comparable within a group; across groups only through the fixed effects.
     pub groups: Vec<usize>,
     pub iterations: usize,
+    /// What the data could not support, if anything (see [`FitWarning`]).
+    pub warnings: Vec<FitWarning>,
+    /// Whether the data were too few to calibrate at all: each person's score is then their
+    /// raw mean, with a standard error as wide as the scale allows, and no rater is corrected.
+    pub uncalibrated: bool,
+}
+
+/// A variance component of the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Ratee,
+    Rater,
+    Noise,
+}
+
+/// Something the ratings could not support. Every one but [`FitWarning::AtZero`] of the
+/// rater variance leaves the fit unusable: see [`FitWarning::makes_fit_unusable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FitWarning {
+    /// Nobody was rated by two or more raters.
+    NoRateeRatedTwice,
+    /// No rater rated two or more people.
+    NoRaterRatedTwice,
+    /// A variance component came out at zero (at the estimator's floor).
+    AtZero(Component),
+}
+
+impl FitWarning {
+    /// Whether the fit cannot be used: the people, the raters and the noise cannot be told
+    /// apart. No measurable rater leniency alone is a finding, not a failure: the scores are
+    /// then the ratee effects, uncorrected.
+    pub fn makes_fit_unusable(self) -> bool {
+        self != FitWarning::AtZero(Component::Rater)
+    }
+}
+
+impl std::fmt::Display for FitWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FitWarning::NoRateeRatedTwice => {
+                "nobody was rated by two or more raters, so a rater's leniency cannot be told apart from the person rated"
+            }
+            FitWarning::NoRaterRatedTwice => {
+                "no rater rated two or more people, so a person's level cannot be told apart from their rater's leniency"
+            }
+            FitWarning::AtZero(Component::Ratee) => {
+                "the variance between people came out at zero: these ratings show no difference between people beyond rater leniency and noise"
+            }
+            FitWarning::AtZero(Component::Rater) => {
+                "the variance between raters came out at zero: no rater leniency was measurable, so no score was corrected for it"
+            }
+            FitWarning::AtZero(Component::Noise) => {
+                "the noise variance came out at zero: the model fits every rating exactly, which only too few ratings allow, and its standard errors would be zero"
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -149,20 +208,52 @@ pub fn calibrate(input: &CalibrationInput) -> Result<Calibration, CalibrationErr
     let layout = Layout::new(input);
     // First pass: variance components on the raw scores give the first shrinkage; the second
     // pass re-estimates them on the scores net of the fixed effects.
-    let mut components = moments(input, &vec![0.0; input.ratings.len()]);
+    let mut estimated = moments(input, &vec![0.0; input.ratings.len()]);
     let mut theta = vec![0.0; layout.len];
     let mut iterations = 0;
     for _ in 0..2 {
-        let ridge = ridges(&layout, &components);
+        let ridge = ridges(&layout, &estimated.components);
         iterations += solve(input, &layout, &ridge, &mut theta);
         let fixed: Vec<f64> = input
             .ratings
             .iter()
             .map(|r| layout.columns(r)[..5].iter().map(|c| theta[*c]).sum())
             .collect();
-        components = moments(input, &fixed);
+        estimated = moments(input, &fixed);
     }
-    Ok(summarise(input, &layout, theta, components, iterations))
+    let warnings = warnings_of(&estimated);
+    let mut fit = summarise(input, &layout, theta, estimated.components, iterations);
+    if warnings.iter().any(|w| w.makes_fit_unusable()) {
+        leave_uncalibrated(input, &mut fit);
+    }
+    fit.warnings = warnings;
+    Ok(fit)
+}
+
+/// Replaces an unusable fit's estimates by what the ratings alone say: each person's raw
+/// mean, no rater leniency, and standard errors as wide as a score on the scale can spread
+/// (half the scale's range, over √n): honest about knowing nothing beyond the ratings.
+fn leave_uncalibrated(input: &CalibrationInput, fit: &mut Calibration) {
+    let (low, high) = input.scale.unwrap_or_else(|| {
+        input
+            .ratings
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| {
+                (lo.min(r.score), hi.max(r.score))
+            })
+    });
+    // Scores that are all alike give no range: one step of the scale, at least.
+    let spread = ((high - low) / 2.0).max(0.5);
+    for ratee in &mut fit.ratees {
+        ratee.calibrated = ratee.raw_mean;
+        ratee.std_error = spread / f64::from(ratee.n_ratings.max(1)).sqrt();
+    }
+    for rater in &mut fit.raters {
+        rater.leniency = 0.0;
+        rater.std_error = spread / f64::from(rater.n_ratings.max(1)).sqrt();
+        rater.outlier = false;
+    }
+    fit.uncalibrated = true;
 }
 
 /// The prior variance of a unit effect (as the ratee's unit or the rater's unit), as a share
@@ -197,9 +288,19 @@ fn ridges(layout: &Layout, c: &VarianceComponents) -> Vec<f64> {
     ridge
 }
 
+/// Variance components, and what they could not be estimated from.
+struct Moments {
+    components: VarianceComponents,
+    /// Degrees of freedom within ratees (ratings beyond each ratee's first) and raters.
+    ratee_df: f64,
+    rater_df: f64,
+    /// Which components came out at or below the floor they are clamped to.
+    at_zero: Vec<Component>,
+}
+
 /// Method-of-moments variance components of `score − offset` (Gao & Owen's U-statistics in
 /// their within-group form).
-fn moments(input: &CalibrationInput, offset: &[f64]) -> VarianceComponents {
+fn moments(input: &CalibrationInput, offset: &[f64]) -> Moments {
     let within = |key: &dyn Fn(&Rating) -> u32, groups: usize| {
         let (mut sum, mut sum_sq, mut count) =
             (vec![0.0; groups], vec![0.0; groups], vec![0u32; groups]);
@@ -217,17 +318,48 @@ fn moments(input: &CalibrationInput, offset: &[f64]) -> VarianceComponents {
                 df += f64::from(count[g] - 1);
             }
         }
-        if df > 0.0 { ss / df } else { 0.0 }
+        (if df > 0.0 { ss / df } else { 0.0 }, df)
     };
-    let within_ratee = within(&|r| r.ratee, input.ratees);
-    let within_rater = within(&|r| r.rater, input.raters);
-    let total = within(&|_| 0, 1);
+    let (within_ratee, ratee_df) = within(&|r| r.ratee, input.ratees);
+    let (within_rater, rater_df) = within(&|r| r.rater, input.raters);
+    let (total, _) = within(&|_| 0, 1);
     let floor = 0.01 * total.max(1e-9);
-    VarianceComponents {
-        ratee: (total - within_ratee).max(floor),
-        rater: (total - within_rater).max(floor),
-        noise: (within_ratee + within_rater - total).max(floor),
+    let raw = [
+        (Component::Ratee, total - within_ratee),
+        (Component::Rater, total - within_rater),
+        (Component::Noise, within_ratee + within_rater - total),
+    ];
+    Moments {
+        components: VarianceComponents {
+            ratee: raw[0].1.max(floor),
+            rater: raw[1].1.max(floor),
+            noise: raw[2].1.max(floor),
+        },
+        ratee_df,
+        rater_df,
+        at_zero: raw
+            .iter()
+            .filter(|(_, value)| *value <= floor)
+            .map(|(component, _)| *component)
+            .collect(),
     }
+}
+
+/// What the last moments say the data could not support.
+fn warnings_of(moments: &Moments) -> Vec<FitWarning> {
+    let mut warnings = Vec::new();
+    if moments.ratee_df == 0.0 {
+        warnings.push(FitWarning::NoRateeRatedTwice);
+    }
+    if moments.rater_df == 0.0 {
+        warnings.push(FitWarning::NoRaterRatedTwice);
+    }
+    // Without a person rated twice or a rater who rated twice, the components are not
+    // estimable at all: that they came out at zero says nothing more.
+    if warnings.is_empty() {
+        warnings.extend(moments.at_zero.iter().map(|c| FitWarning::AtZero(*c)));
+    }
+    warnings
 }
 
 /// Conjugate gradients on (XᵀX + diag(ridge)) θ = Xᵀy with a Jacobi preconditioner, from the
@@ -382,6 +514,8 @@ fn summarise(
         raters,
         groups: group.sizes,
         iterations,
+        warnings: Vec::new(),
+        uncalibrated: false,
     }
 }
 

@@ -98,6 +98,7 @@ fn world(seed: u64) -> World {
             units: departments,
             relationships: 3,
             cycles: 2,
+            scale: None,
         },
         true_ratee,
         true_rater,
@@ -164,6 +165,7 @@ fn disconnected_groups_are_reported() {
         units: 1,
         relationships: 1,
         cycles: 1,
+        scale: None,
     };
     let fit = calibrate(&input).expect("fit");
     assert_eq!(fit.groups, vec![4, 3, 2]);
@@ -188,4 +190,79 @@ fn a_wildly_lenient_rater_is_flagged() {
     assert!(fit.raters[7].outlier && fit.raters[8].outlier);
     let flagged = fit.raters.iter().filter(|r| r.outlier).count();
     assert!(flagged <= 20, "{flagged} raters flagged");
+}
+
+fn one_unit_rating(ratee: u32, rater: u32, score: f64) -> Rating {
+    Rating {
+        ratee,
+        rater,
+        ratee_unit: 0,
+        rater_unit: 0,
+        relationship: 0,
+        cycle: 0,
+        score,
+    }
+}
+
+/// One rating of 4 on a 1–5 scale says nothing a model can separate: the score stays the
+/// raw 4, its standard error is as wide as the scale allows (2), and the fit says why.
+#[test]
+fn a_single_rating_is_left_uncalibrated_with_a_wide_error_and_says_why() {
+    let input = CalibrationInput {
+        ratings: vec![one_unit_rating(0, 0, 4.0)],
+        ratees: 1,
+        raters: 1,
+        units: 1,
+        relationships: 1,
+        cycles: 1,
+        scale: Some((1.0, 5.0)),
+    };
+    let fit = calibrate(&input).expect("fit");
+    assert!(fit.uncalibrated);
+    assert!(fit.warnings.contains(&FitWarning::NoRateeRatedTwice));
+    assert!(fit.warnings.contains(&FitWarning::NoRaterRatedTwice));
+    assert_eq!(fit.ratees[0].calibrated, 4.0);
+    assert_eq!(fit.ratees[0].std_error, 2.0);
+    assert_eq!(fit.raters[0].leniency, 0.0);
+}
+
+/// Ratings that agree exactly leave no noise to estimate: the fit says so and gives the raw
+/// means with honest errors instead of errors of zero.
+#[test]
+fn ratings_without_noise_are_left_uncalibrated() {
+    // Three people in a ring of three raters, whose spreads within people and within raters
+    // add up to the total spread exactly: nothing is left for noise.
+    let input = CalibrationInput {
+        ratings: vec![
+            one_unit_rating(0, 0, 1.0),
+            one_unit_rating(0, 1, 1.0),
+            one_unit_rating(1, 1, 1.0),
+            one_unit_rating(1, 2, 2.0),
+            one_unit_rating(2, 2, 3.0),
+            one_unit_rating(2, 0, 2.0),
+        ],
+        ratees: 3,
+        raters: 3,
+        units: 1,
+        relationships: 1,
+        cycles: 1,
+        scale: None,
+    };
+    let fit = calibrate(&input).expect("fit");
+    assert!(fit.warnings.contains(&FitWarning::AtZero(Component::Noise)));
+    assert!(fit.uncalibrated);
+    assert!(
+        fit.ratees.iter().all(|r| r.std_error >= 0.5),
+        "{:?}",
+        fit.ratees
+    );
+    assert_eq!(fit.ratees[2].calibrated, 2.5, "the raw mean");
+}
+
+/// Enough ratings with people, raters and noise all present: no warning, a real fit.
+#[test]
+fn a_well_measured_organisation_has_no_warning() {
+    let fit = calibrate(&world(3).input).expect("fit");
+    assert_eq!(fit.warnings, Vec::<FitWarning>::new());
+    assert!(!fit.uncalibrated);
 }

@@ -328,6 +328,10 @@ pub struct CalibratedScore {
     pub person_id: PersonId,
     pub raw_mean: Amount,
     pub std_error: Amount,
+    /// The ratings were too few to calibrate: `calibrated` is the raw mean and `std_error`
+    /// as wide as the scale allows (the result's `warnings` say why).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncalibrated: bool,
 }
 
 /// The result of a calibration run over a cycle's submitted ratings. `dimension` is empty for
@@ -340,6 +344,9 @@ pub struct CalibrationResult {
     pub model: String,
     pub ratings: u64,
     pub scores: Vec<CalibratedScore>,
+    /// What the ratings could not support (too few ratings, a variance at zero).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// (cycle, dimension, person).

@@ -341,7 +341,9 @@ fn overrides_need_the_calibration_phase_a_committee_member_and_a_reason() {
                 person_id: "P1".into(),
                 raw_mean: Amount(3.0),
                 std_error: Amount(0.4),
+                uncalibrated: false,
             }],
+            warnings: Vec::new(),
         }),
     );
     o.previous = Amount(3.1);

@@ -120,6 +120,7 @@ fn nine_box(lang: Lang, report: &FinalReport) -> Markup {
     }
     html! {
         h2 { (lang.t("board-nine-box")) }
+        @for warning in &report.warnings { p class="warning" { (warning) } }
         @if !any {
             p class="empty" { (lang.t("board-no-nine-box")) }
         } @else {
@@ -173,6 +174,7 @@ fn board_markup(viewer: &Viewer, board: &Board, calibration: Option<&Calibration
             }
             @if let Some(report) = calibration {
                 p class="done" role="status" { (lang.t_with("board-calibrated", &[("ratings", report.ratings.into()), ("people", report.people.len().into())])) }
+                @for warning in &report.warnings { p class="warning" { (warning) } }
                 h2 { (lang.t("board-people")) }
                 div class="scroll" tabindex="0" role="region" aria-label=(lang.t("board-people")) {
                     table class="calibrated" {

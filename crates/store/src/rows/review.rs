@@ -104,6 +104,7 @@ pub const SCORES: Table = Table {
         "calibrated",
         "std_error",
         "n_ratings",
+        "uncalibrated",
     ],
     key_columns: 3,
 };
@@ -215,6 +216,7 @@ pub fn score_row(key: &ScoreKey, s: &CalibratedScore) -> Row {
         Value::Real(s.calibrated.value()),
         Value::Real(s.std_error.value()),
         Value::Int(s.n_ratings.into()),
+        Value::Int(s.uncalibrated.into()),
     ]
 }
 
@@ -399,6 +401,7 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 calibrated: r.real(4)?,
                 std_error: r.real(5)?,
                 n_ratings: u32::try_from(n).unwrap_or(u32::MAX),
+                uncalibrated: r.int(7)? != 0,
             };
             book.scores.insert(key, s);
         }

@@ -66,6 +66,7 @@ pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
                 dimension,
                 model,
                 &path.display().to_string(),
+                None,
             )?,
             None => return Ok(ExitCode::FAILURE),
         },
@@ -110,17 +111,20 @@ fn print_report(args: &CalibrateArgs, report: &CalibrationReport) -> Result<Exit
             render::json(report)?;
         }
         Format::Csv | Format::Table => {
-            say!("person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group");
+            say!(
+                "person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group,uncalibrated"
+            );
             for p in &report.people {
                 say!(
-                    "{},{},{:.4},{:.4},{:.4},{},{}",
+                    "{},{},{:.4},{:.4},{:.4},{},{},{}",
                     p.person_id,
                     p.n_ratings,
                     p.raw_mean,
                     p.calibrated,
                     p.std_error,
                     p.self_rating.map_or(String::new(), |s| format!("{s:.3}")),
-                    p.group
+                    p.group,
+                    report.uncalibrated
                 );
             }
         }
@@ -162,6 +166,16 @@ fn print_report(args: &CalibrateArgs, report: &CalibrationReport) -> Result<Exit
     if matches!(args.format, Format::Csv | Format::Table) {
         eprintln!(
             "the `group` column: people linked through shared raters form a connected group; calibrated scores compare within a group, not across groups"
+        );
+    }
+    // On standard error in every format (the JSON carries them too): a warning must reach
+    // whoever reads the scores, whatever they read them with.
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if report.uncalibrated {
+        eprintln!(
+            "warning: too few ratings to calibrate: each `calibrated` is the person's raw mean, its standard error as wide as the scale allows, and the `uncalibrated` column says so; no rater was corrected"
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -186,5 +186,9 @@ pub(super) fn final_view(
             say!("{}", report.note);
         }
     }
+    // On standard error in every format (the JSON carries them too).
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok(ExitCode::SUCCESS)
 }

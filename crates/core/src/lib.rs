@@ -19,6 +19,7 @@ pub mod chain;
 pub mod clock;
 pub mod credit;
 pub mod dag;
+pub mod dependents;
 pub mod diagnose;
 pub mod domain;
 pub mod event;

@@ -822,7 +822,7 @@ fn calibrate_reads_a_ratings_file_and_reports_bad_rows() {
     let mut lines = out.lines();
     assert_eq!(
         lines.next(),
-        Some("person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group")
+        Some("person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group,uncalibrated")
     );
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(str::to_string).collect())
@@ -830,7 +830,7 @@ fn calibrate_reads_a_ratings_file_and_reports_bad_rows() {
     assert!(rows.len() > 200, "{} people", rows.len());
     assert!(
         rows.iter()
-            .all(|r| r.len() == 7 && r[3].parse::<f64>().is_ok()),
+            .all(|r| r.len() == 8 && r[3].parse::<f64>().is_ok() && r[7] == "false"),
         "{out}"
     );
     let leniency = std::fs::read_to_string(&raters).unwrap_or_default();
@@ -847,6 +847,59 @@ fn calibrate_reads_a_ratings_file_and_reports_bad_rows() {
         err.contains("line 2, column relationship") && err.contains("line 3, column score"),
         "{err}"
     );
+}
+
+/// The examples' `values` dimension holds one rating: nothing to calibrate it with. The
+/// score stays the raw 4 with an error as wide as the scale allows, every format says so,
+/// and `review final` says its values rating is a raw mean; the ledger still verifies.
+#[test]
+fn calibration_on_too_little_data_says_so_and_final_does_not_hide_it() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let out = db.run(&["calibrate", "--cycle", "2024", "--dimension", "values"]);
+        assert!(out.status.success());
+        let (csv, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(csv.contains("P04,1,4.0000,4.0000,2.0000,,0,true"), "{csv}");
+        assert!(
+            stderr.contains("warning: nobody was rated by two or more raters")
+                && stderr.contains("warning: too few ratings to calibrate"),
+            "{stderr}"
+        );
+        let json = db.ok(&[
+            "calibrate",
+            "--cycle",
+            "2024",
+            "--dimension",
+            "values",
+            "--format",
+            "json",
+        ]);
+        let json: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert_eq!(json["uncalibrated"], true);
+        assert!(json["warnings"].as_array().is_some_and(|w| !w.is_empty()));
+
+        // Results: enough ratings, a real fit, no warning.
+        let results = db.run(&["calibrate", "--cycle", "2024", "--dimension", "results"]);
+        let stderr = String::from_utf8_lossy(&results.stderr);
+        assert!(!stderr.contains("warning"), "{stderr}");
+
+        db.ok(&["calibrate", "--cycle", "2024"]);
+        let final_scores = db.run(&["review", "final", "--cycle", "2024"]);
+        assert!(final_scores.status.success());
+        let stderr = String::from_utf8_lossy(&final_scores.stderr);
+        assert!(
+            stderr.contains(
+                "warning: the values rating of 1 person had too few ratings to calibrate"
+            ),
+            "{stderr}"
+        );
+        let json = db.ok(&["review", "final", "--cycle", "2024", "--format", "json"]);
+        assert!(json.contains("the values rating of 1 person"), "{json}");
+        assert!(db.ok(&["verify"]).contains("projections ok"));
+    });
 }
 
 #[test]
@@ -2078,6 +2131,57 @@ fn a_text_over_its_columns_limit_is_refused_by_an_import_and_by_a_command() {
 
         let chinese = record(&"修".repeat(10_000));
         assert!(chinese.status.success(), "{chinese:?}");
+    });
+}
+
+/// An update of master data passes the rules a new row passes, against everything that
+/// depends on it: Ana's departure moved before her 2024 work, or the search team ended while
+/// three people are still in it, is refused with the dependents named. Ending the team while
+/// the same import moves its people out passes.
+#[test]
+fn an_update_is_checked_against_everything_that_depends_on_it() {
+    each_backend(|db| {
+        let db = db.with_examples();
+        let head = db.head();
+        let people = db.write(
+            "people.csv",
+            "person_id,name,email,joined_on,left_on\nP02,Ana Souza,ana@shop.example,2023-03-01,2023-12-31\n",
+        );
+        let error = db.fails(&["import", "people", &people]);
+        assert!(
+            error.contains("line 2, column left_on: this update of P02 would leave records outside their employment (2023-03-01 to 2023-12-31)")
+                && error.contains("contribution C001 on 2024-01-15")
+                && error.contains("lead of INI1 from its creation on 2024-01-08"),
+            "{error}"
+        );
+        let units = db.write(
+            "units.csv",
+            "unit_id,name,parent_unit_id,valid_from,valid_to\nU2,Search team,U1,2023-01-01,2024-01-31\n",
+        );
+        let error = db.fails(&["import", "units", &units]);
+        assert!(
+            error.contains("this update of U2 would leave records outside its life")
+                && error.contains("P11 still assigned to it on 2024-02-01 (since 2023-01-02)")
+                && error.contains("P03's assignment to U2 from 2024-07-01"),
+            "{error}"
+        );
+        assert_eq!(db.head(), head, "nothing was recorded");
+
+        // The team ends on 2024-12-31 and, in the same import, its people move to Product.
+        let dir = db.dir().join("reorg");
+        std::fs::create_dir(&dir).expect("dir");
+        std::fs::write(
+            dir.join("units.csv"),
+            "unit_id,name,parent_unit_id,valid_from,valid_to\nU2,Search team,U1,2023-01-01,2024-12-31\n",
+        )
+        .expect("units");
+        std::fs::write(
+            dir.join("assignments.csv"),
+            "person_id,unit_id,manager_id,valid_from\nP11,U1,P01,2025-01-01\nP09,U1,P11,2025-01-01\nP03,U1,P11,2025-01-01\n",
+        )
+        .expect("assignments");
+        db.ok(&["import", "dir", &dir.display().to_string()]);
+        assert!(db.ok(&["verify"]).contains("projections ok"));
     });
 }
 

@@ -585,6 +585,7 @@ pub(crate) struct NewEvent {
     pub event_id: Option<String>,
 }
 
+mod dependents;
 pub mod personal;
 mod verify;
 pub(crate) use verify::PARALLEL_CHAIN_FROM;

@@ -1,5 +1,6 @@
 //! Writing to the ledger: appends, CSV imports, ledger imports.
 
+use super::dependents::Updated;
 use super::personal::{Keys, SealError, seal_payload};
 use super::*;
 use crate::sql::Table;
@@ -68,6 +69,7 @@ impl Store {
         let mut summary = ImportSummary::default();
         let mut errors = Vec::new();
         let mut planned = Vec::new();
+        let mut updated = Updated::default();
         for (i, (event, id)) in events.into_iter().enumerate() {
             summary.rows += 1;
             if let Some(id) = &id {
@@ -93,11 +95,14 @@ impl Store {
                 .and_then(|()| valuetree_core::limits::check_event(&event))
                 .and_then(|()| state.apply(&event))
             {
-                Ok(()) => planned.push(NewEvent {
-                    effective: event.natural_effective_date().unwrap_or(today),
-                    event,
-                    event_id: id,
-                }),
+                Ok(()) => {
+                    updated.note(&event, "request", i as u64 + 1);
+                    planned.push(NewEvent {
+                        effective: event.natural_effective_date().unwrap_or(today),
+                        event,
+                        event_id: id,
+                    })
+                }
                 Err(rejection) => errors.push(FileRowError {
                     file: "request".into(),
                     error: RowError {
@@ -107,6 +112,9 @@ impl Store {
                     },
                 }),
             }
+        }
+        if errors.is_empty() {
+            errors = updated.check(tx.as_mut(), &state)?;
         }
         if !errors.is_empty() {
             return Err(StoreError::Rejected(errors).into());
@@ -227,9 +235,10 @@ impl Store {
         let mut sealer = Sealer::new(head, actor, recorded);
         // The planning thread seals without the transaction: every stored key up front.
         let mut keys = Keys::all(tx.as_mut())?;
-        let (summary, errors) = stream_writes(tx.as_mut(), progress, |out| {
+        let (summary, errors, updated) = stream_writes(tx.as_mut(), progress, |out| {
             let mut summary = ImportSummary::default();
             let mut errors = Vec::new();
+            let mut updated = Updated::default();
             for (file, source) in files {
                 let mut file_errors = Vec::new();
                 for (batch, parse_errors) in source.into_chunks() {
@@ -248,6 +257,7 @@ impl Store {
                             if changed_lines.last() != Some(&planned.line) {
                                 changed_lines.push(planned.line);
                             }
+                            updated.note(&planned.event, &file, planned.line);
                             summary.events += 1;
                             let sealed = match sealer.seal(
                                 &planned.event,
@@ -303,10 +313,16 @@ impl Store {
                 }));
             }
             summary.head = sealer.head();
-            (summary, errors)
+            (summary, errors, updated)
         })?;
         if !errors.is_empty() {
             // Dropping the transaction rolls back everything written so far.
+            return Err(StoreError::Rejected(errors));
+        }
+        // Once every file is applied: an export that ends a unit and moves its people out
+        // in another file of the same import passes.
+        let errors = updated.check(tx.as_mut(), &state)?;
+        if !errors.is_empty() {
             return Err(StoreError::Rejected(errors));
         }
         // The fingerprints of a bulk import's contributions (a million ids) are freed on a

@@ -52,24 +52,18 @@ impl Updated {
                 let (Some(p), Some(list)) = (state.people.get(person), found.get(person)) else {
                     continue;
                 };
-                errors.push(FileRowError {
-                    file: file.clone(),
-                    error: RowError {
-                        line: *line,
-                        column: Some(column.to_string()),
-                        reason: dependents::reason(
-                            person,
-                            list,
-                            more.get(person).copied().unwrap_or(0),
-                            &format!(
-                                "their employment ({} to {})",
-                                p.joined_on,
-                                p.left_on.map_or("open".into(), |d| d.to_string())
-                            ),
-                            "correct or retract them first, or keep the old dates",
-                        ),
-                    },
-                });
+                let reason = dependents::reason(
+                    person,
+                    list,
+                    more.get(person).copied().unwrap_or(0),
+                    &format!(
+                        "their employment ({} to {})",
+                        p.joined_on,
+                        p.left_on.map_or("open".into(), |d| d.to_string())
+                    ),
+                    "correct or retract them first, or keep the old dates",
+                );
+                errors.push(error_at(file, *line, column, reason));
             }
         }
         let units: BTreeSet<String> = self.units.keys().cloned().collect();
@@ -78,26 +72,31 @@ impl Updated {
             let (Some(u), Some(list)) = (state.units.get(unit), found.get(unit)) else {
                 continue;
             };
-            errors.push(FileRowError {
-                file: file.clone(),
-                error: RowError {
-                    line: *line,
-                    column: Some(column.to_string()),
-                    reason: dependents::reason(
-                        unit,
-                        list,
-                        0,
-                        &format!(
-                            "its life ({} to {})",
-                            u.valid_from,
-                            u.valid_to.map_or("open".into(), |d| d.to_string())
-                        ),
-                        "assign its people elsewhere from the day after it ends (in the same import, or first), or keep the old dates",
-                    ),
-                },
-            });
+            let reason = dependents::reason(
+                unit,
+                list,
+                0,
+                &format!(
+                    "its life ({} to {})",
+                    u.valid_from,
+                    u.valid_to.map_or("open".into(), |d| d.to_string())
+                ),
+                "assign its people elsewhere from the day after it ends (in the same import, or first), or keep the old dates",
+            );
+            errors.push(error_at(file, *line, column, reason));
         }
         Ok(errors)
+    }
+}
+
+fn error_at(file: &str, line: u64, column: &str, reason: String) -> FileRowError {
+    FileRowError {
+        file: file.to_string(),
+        error: RowError {
+            line,
+            column: Some(column.to_string()),
+            reason,
+        },
     }
 }
 

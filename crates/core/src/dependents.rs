@@ -143,6 +143,32 @@ pub fn outside_unit(state: &State, units: &BTreeSet<UnitId>) -> BTreeMap<UnitId,
     found
 }
 
+/// Why `unit` (new, or moved) does not fit in its parent's life, if it does not: a unit
+/// starts on a day its parent exists, and ends by the day its parent ends.
+pub fn outside_parent(state: &State, unit: &UnitId) -> Option<String> {
+    let u = state.units.get(unit)?;
+    let parent_id = u.parent_unit_id.as_ref()?;
+    let parent = state.units.get(parent_id)?;
+    let life = format!(
+        "{} to {}",
+        parent.valid_from,
+        parent.valid_to.map_or("open".into(), |d| d.to_string())
+    );
+    if !parent.exists_on(u.valid_from) {
+        return Some(format!(
+            "{unit} starts on {} under {parent_id}, which does not exist then ({life}); give it a parent that does",
+            u.valid_from
+        ));
+    }
+    let end = parent.valid_to?;
+    if u.valid_to.is_none_or(|to| to > end) {
+        return Some(format!(
+            "{unit} would go on under {parent_id} after {parent_id} ends on {end}; end it by then, or move it under a unit that goes on"
+        ));
+    }
+    None
+}
+
 /// `found` dependents (and `more` the store counted beyond them) as one reason, with what
 /// to do about them.
 pub fn reason(subject: &str, found: &[String], more: u64, rule: &str, advice: &str) -> String {

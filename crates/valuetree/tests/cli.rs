@@ -2136,8 +2136,9 @@ fn a_text_over_its_columns_limit_is_refused_by_an_import_and_by_a_command() {
 
 /// An update of master data passes the rules a new row passes, against everything that
 /// depends on it: Ana's departure moved before her 2024 work, or the search team ended while
-/// three people are still in it, is refused with the dependents named. Ending the team while
-/// the same import moves its people out passes.
+/// three people are still in it, is refused with the dependents named; so is a unit placed
+/// under one that does not exist for its whole life. Ending the team while the same import
+/// moves its people out passes.
 #[test]
 fn an_update_is_checked_against_everything_that_depends_on_it() {
     each_backend(|db| {
@@ -2165,6 +2166,20 @@ fn an_update_is_checked_against_everything_that_depends_on_it() {
                 && error.contains("P03's assignment to U2 from 2024-07-01"),
             "{error}"
         );
+        // A new unit fits in its parent's life: the Mobile Lab (U4) ran 2023-09-01 to
+        // 2024-06-30.
+        let under_the_lab = db.write(
+            "units.csv",
+            "unit_id,name,parent_unit_id,valid_from,valid_to\n\
+             U9,Lab crew,U4,2024-03-01,\n\
+             U8,Old crew,U4,2023-01-01,2024-01-01\n",
+        );
+        let error = db.fails(&["import", "units", &under_the_lab]);
+        let (line_2, line_3) = (
+            error.find("line 2, column parent_unit_id: U9 would go on under U4 after U4 ends on 2024-06-30"),
+            error.find("line 3, column parent_unit_id: U8 starts on 2023-01-01 under U4, which does not exist then"),
+        );
+        assert!(line_2.is_some() && line_3 > line_2, "{error}");
         assert_eq!(db.head(), head, "nothing was recorded");
 
         // The team ends on 2024-12-31 and, in the same import, its people move to Product.

@@ -6,16 +6,19 @@ use super::*;
 use std::collections::{BTreeMap, BTreeSet};
 use valuetree_core::dependents::{self, NAMED};
 
-/// Where a write updated a person's employment or a unit's life: the file, line and column
-/// to name in an error (for a command, `request` and the event's position).
+/// Where a write updated a person's employment or a unit's life, or placed a unit under a
+/// parent: the file, line and column to name in an error (for a command, `request` and the
+/// event's position).
 #[derive(Debug, Default)]
 pub(crate) struct Updated {
     people: BTreeMap<String, (String, u64, &'static str)>,
     units: BTreeMap<String, (String, u64, &'static str)>,
+    /// Units created or moved: each must fit in its parent's life.
+    placed: BTreeMap<String, (String, u64, &'static str)>,
 }
 
 impl Updated {
-    /// Notes `event` if it updates a person's employment or a unit's life.
+    /// Notes `event` if it updates a person's employment or a unit's life, or places a unit.
     pub(crate) fn note(&mut self, event: &Event, file: &str, line: u64) {
         let at = |column| (file.to_string(), line, column);
         match event {
@@ -27,6 +30,13 @@ impl Updated {
             }
             Event::UnitUpdated(u) => {
                 self.units.insert(u.unit_id.clone(), at("valid_to"));
+                self.placed.insert(u.unit_id.clone(), at("parent_unit_id"));
+            }
+            Event::UnitCreated(u) => {
+                self.placed.insert(u.unit_id.clone(), at("parent_unit_id"));
+            }
+            Event::UnitMoved { unit_id, .. } => {
+                self.placed.insert(unit_id.clone(), at("parent_unit_id"));
             }
             Event::UnitDissolved { unit_id, .. } => {
                 self.units.insert(unit_id.clone(), at("valid_to"));
@@ -85,6 +95,12 @@ impl Updated {
             );
             errors.push(error_at(file, *line, column, reason));
         }
+        for (unit, (file, line, column)) in &self.placed {
+            if let Some(reason) = dependents::outside_parent(state, unit) {
+                errors.push(error_at(file, *line, column, reason));
+            }
+        }
+        errors.sort_by(|a, b| (&a.file, a.error.line).cmp(&(&b.file, b.error.line)));
         Ok(errors)
     }
 }

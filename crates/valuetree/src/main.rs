@@ -141,8 +141,9 @@ enum Command {
     /// Everything in a review cycle: reviewers from the ledger, ratings, goals, self review,
     /// values, feedback with anonymity, the calibration session, overrides, the final score.
     Review(commands::review::ReviewArgs),
-    /// Load a fixed-seed organisation of about 2,000 people over three years into an empty
-    /// database, and print the demo personas with their stories.
+    /// Load a fixed-seed organisation of 2,000 people at a time over three years (some 2,700
+    /// in all, leavers replaced) into an empty database, and print the demo personas with
+    /// their stories.
     Demo,
     /// HR's diagnostics of the organisation: credit kept through reorganisations, churn hot
     /// spots, collaboration across units, the value tree's health, rating anomalies.

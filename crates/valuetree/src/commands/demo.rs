@@ -9,8 +9,9 @@ use valuetree_exchange::{Kind, parse_csv};
 use valuetree_sim::SimConfig;
 use valuetree_store::ImportSource;
 
-/// The demo organisation: 2,000 people at a time (some 2,700 in all) over the three years up to the month `today`
-/// falls in, so that "now" in the demo is now; always the same people and work, its dates
+/// The demo organisation: 2,000 people at a time (some 2,700 in all) over the three years up
+/// to the month `today` falls in, so that "now" in the demo is now; always the same people
+/// and work, its dates
 /// shifted to end where it is loaded.
 pub fn demo_config(today: valuetree_core::NaiveDate) -> SimConfig {
     const YEARS: u32 = 3;

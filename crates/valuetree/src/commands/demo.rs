@@ -11,8 +11,7 @@ use valuetree_store::ImportSource;
 
 /// The demo organisation: 2,000 people at a time (some 2,700 in all) over the three years up
 /// to the month `today` falls in, so that "now" in the demo is now; always the same people
-/// and work, its dates
-/// shifted to end where it is loaded.
+/// and work, its dates shifted to end where it is loaded.
 pub fn demo_config(today: valuetree_core::NaiveDate) -> SimConfig {
     const YEARS: u32 = 3;
     let this_month = today.with_day(1).unwrap_or(today);

@@ -239,7 +239,7 @@ pub fn plan(
             Planner::peer_points,
         ),
         RecordBatch::Cycles(rows) => planner.rows(&rows, |r| r.cycle_id.clone(), Planner::cycle),
-        RecordBatch::Ratings(rows) => planner.rows(&rows, RatingRecord::key, Planner::rating),
+        RecordBatch::Ratings(rows) => planner.ratings(&rows),
     }
 }
 
@@ -292,6 +292,37 @@ impl Planner<'_> {
                 }
             }
             self.apply_row(row, &events_for);
+        }
+    }
+
+    /// Ratings, checked for a key given twice across the whole import: a ratings file comes
+    /// in chunks (millions of rows), and the key set of a chunk alone would take a second
+    /// row with a key the file already gave for the rater's revision.
+    fn ratings(&mut self, rows: &[Row<RatingRecord>]) {
+        for row in rows {
+            let key = row.record.key();
+            let hashed = {
+                use std::hash::Hasher;
+                let mut hasher = rustc_hash::FxHasher::default();
+                key.hash(&mut hasher);
+                hasher.finish()
+            };
+            if let Some(&line) = self.state.ratings_in_import.get(&hashed)
+                && self.state.reviews.ratings.contains_key(&key)
+            {
+                if self.state.reviews.ratings.get(&key) != Some(&row.record) {
+                    self.errors.push(RowError {
+                        line: row.line,
+                        column: None,
+                        reason: format!(
+                            "the same key appears on line {line} with different content; a file may hold each key once"
+                        ),
+                    });
+                }
+                continue;
+            }
+            self.state.ratings_in_import.insert(hashed, row.line);
+            self.apply_row(row, &Planner::rating);
         }
     }
 

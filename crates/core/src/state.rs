@@ -102,6 +102,9 @@ pub struct State {
     pub set_aside: FxHashMap<String, u64>,
     /// See [`State::set_aside_recorded_contributions`].
     set_aside_recorded: bool,
+    /// The ratings an import recorded so far, by a hash of their key, with the line of each:
+    /// a file read in chunks may hold each key once, as a file read whole may.
+    pub ratings_in_import: FxHashMap<u64, u64>,
     pub outcomes: FxHashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
@@ -129,6 +132,7 @@ impl State {
         self.contributions = FxHashMap::default();
         self.set_aside = FxHashMap::default();
         self.set_aside_recorded = false;
+        self.ratings_in_import = FxHashMap::default();
         self.outcomes = FxHashMap::default();
         self.reviews.forget_facts();
         self.changes = Changes::default();
@@ -156,6 +160,7 @@ impl State {
     /// [`State::forget_facts`] ends it.
     pub fn set_aside_recorded_contributions(&mut self) {
         self.set_aside_recorded = true;
+        self.ratings_in_import.clear();
     }
 
     /// Whether rows changed since the last [`State::take_changes`].

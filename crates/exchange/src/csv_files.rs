@@ -503,6 +503,7 @@ fn parse_body(
         kind,
         columns,
         body,
+        bytecount(body, b'\n'),
         line_offset,
         usize::MAX,
         &mut |batch, errors| {
@@ -515,10 +516,12 @@ fn parse_body(
 
 /// Parses rows (no header) and hands them to `emit` in batches of up to `chunk_rows` rows,
 /// each with the errors of its rows; stops early when `emit` returns false.
+/// `lines` is about how many lines `body` holds (it sizes the batches).
 fn parse_rows(
     kind: Kind,
     columns: &Columns,
-    body: &[u8],
+    body: impl Read,
+    lines: usize,
     line_offset: u64,
     chunk_rows: usize,
     emit: &mut dyn FnMut(RecordBatch, Vec<RowError>) -> bool,
@@ -531,7 +534,6 @@ fn parse_rows(
         .from_reader(body);
     let width = columns.0.len();
     let capacity = |rows: usize| rows.min(chunk_rows);
-    let lines = bytecount(body, b'\n');
     let mut errors = Vec::new();
     let mut error_count = 0usize;
     let mut batch = empty_batch(kind, capacity(lines));
@@ -643,6 +645,62 @@ pub fn stream_csv(kind: Kind, bytes: Vec<u8>) -> Result<CsvStream, Vec<RowError>
             kind,
             &columns,
             &bytes[body_start..],
+            usize::try_from(estimated_rows).unwrap_or(usize::MAX),
+            header_lines,
+            STREAM_ROWS,
+            &mut |batch, errors| sender.send((batch, errors)).is_ok(),
+        );
+    });
+    Ok(CsvStream {
+        estimated_rows,
+        chunks,
+    })
+}
+
+/// How much of a file [`stream_csv_file`] reads first: the header, and a sample of rows to
+/// estimate how many the file holds.
+const SAMPLE_BYTES: u64 = 1 << 20;
+
+/// [`stream_csv`] straight from the file at `path`, read as it is parsed: neither the file's
+/// bytes nor its rows are ever held whole (a file of millions of rows costs a few chunks of
+/// memory). Its header is checked now; the row count is estimated from the first megabyte.
+pub fn stream_csv_file(kind: Kind, path: &std::path::Path) -> Result<CsvStream, Vec<RowError>> {
+    let unreadable = |e: std::io::Error| {
+        vec![RowError {
+            line: 1,
+            column: None,
+            reason: format!("cannot read the file: {e}"),
+        }]
+    };
+    if kind == Kind::PeerPoints {
+        return Err(vec![RowError {
+            line: 1,
+            column: None,
+            reason: "peer points are grouped across the whole file and cannot be streamed".into(),
+        }]);
+    }
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    let mut sample = Vec::new();
+    (&mut file)
+        .take(SAMPLE_BYTES)
+        .read_to_end(&mut sample)
+        .map_err(unreadable)?;
+    let (columns, body_start) = read_header(kind, &sample)?;
+    let header_lines = bytecount(&sample[..body_start], b'\n') as u64;
+    let sampled_rows = bytecount(&sample[body_start..], b'\n').max(1) as u64;
+    let sampled_bytes = (sample.len() - body_start).max(1) as u64;
+    let estimated_rows = (size.saturating_sub(body_start as u64)) * sampled_rows / sampled_bytes;
+    let (sender, chunks) = std::sync::mpsc::sync_channel(4);
+    std::thread::spawn(move || {
+        let mut rows = std::io::Cursor::new(sample);
+        rows.set_position(body_start as u64);
+        let body = rows.chain(std::io::BufReader::with_capacity(1 << 20, file));
+        parse_rows(
+            kind,
+            &columns,
+            body,
+            usize::try_from(estimated_rows).unwrap_or(usize::MAX),
             header_lines,
             STREAM_ROWS,
             &mut |batch, errors| sender.send((batch, errors)).is_ok(),

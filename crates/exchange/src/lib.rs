@@ -14,5 +14,5 @@ pub mod plan;
 pub mod ratings;
 mod small_csv;
 
-pub use csv_files::{CsvStream, Kind, parse_csv, parse_csv_rows, stream_csv};
+pub use csv_files::{CsvStream, Kind, parse_csv, parse_csv_rows, stream_csv, stream_csv_file};
 pub use ledger_file::parse_ledger;

@@ -18,7 +18,9 @@ mod sqlite;
 pub use ledger::personal::{
     Erasure, PersonalCheck, RetentionCount, RetentionGroup, RetentionRule, Upgrade,
 };
-pub use ledger::{Head, ImportSource, ImportSummary, Mismatch, Preload, VerifyReport};
+pub use ledger::{
+    Head, ImportSource, ImportSummary, Mismatch, Preload, StreamedKind, VerifyReport,
+};
 pub use lookup::{By, CaughtUp};
 
 use std::fmt;

@@ -596,7 +596,8 @@ fn a_ledger_written_before_the_compact_events_table_migrates_and_verifies() {
 fn contributions_arriving_in_chunks_are_imported_atomically() {
     use valuetree_core::import::{RecordBatch, RowError};
     use valuetree_store::ImportSource;
-    let stream = |chunks: Vec<(RecordBatch, Vec<RowError>)>| ImportSource::ContributionChunks {
+    let stream = |chunks: Vec<(RecordBatch, Vec<RowError>)>| ImportSource::Chunks {
+        kind: valuetree_store::StreamedKind::Contributions,
         estimated_rows: chunks.iter().map(|(b, _)| b.len() as u64).sum(),
         chunks: Box::new(chunks.into_iter()),
     };

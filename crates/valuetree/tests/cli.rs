@@ -2200,6 +2200,75 @@ fn an_update_is_checked_against_everything_that_depends_on_it() {
     });
 }
 
+/// A ratings file large enough to be read from the disk as it is imported (in chunks) is
+/// imported whole and atomically, as a small one is: a key given again with other content
+/// far down the file (in another chunk) is refused naming the first line, and the same row
+/// repeated is no change.
+#[test]
+fn a_large_ratings_file_is_streamed_with_the_rules_of_a_whole_one() {
+    each_backend(|db| {
+        let mut people = String::from("person_id,name,email,joined_on,left_on\n");
+        for i in 0..145 {
+            people.push_str(&format!("R{i:04},Rater {i},,2023-01-02,\n"));
+        }
+        let dir = db.dir().join("big");
+        std::fs::create_dir(&dir).expect("dir");
+        std::fs::write(dir.join("people.csv"), people).expect("people");
+        std::fs::write(
+            dir.join("cycles.csv"),
+            "cycle_id,name,starts_on,ends_on,phase\n2024,Annual review 2024,2024-01-01,2024-12-31,review\n",
+        )
+        .expect("cycles");
+        let mut ratings =
+            String::from("cycle_id,rater_id,ratee_id,relationship,dimension,score,comment\n");
+        let mut rows = 0;
+        for rater in 0..145 {
+            for ratee in 0..145 {
+                if rater != ratee {
+                    let score = 1 + (rater * 7 + ratee * 3) % 5;
+                    // Cells padded as some spreadsheets export them (read trimmed): a file
+                    // of megabytes without a personal value to seal in every row.
+                    ratings.push_str(&format!(
+                        "2024,R{rater:04},R{ratee:04},peer,results{pad},{score},\n",
+                        pad = " ".repeat(180)
+                    ));
+                    rows += 1;
+                }
+            }
+        }
+        assert!(
+            ratings.len() > 4 << 20,
+            "{} bytes: not streamed",
+            ratings.len()
+        );
+        let first = ratings.lines().nth(1).expect("a first row").to_string() + "\n";
+        let mut refused = ratings.clone();
+        refused.push_str("2024,R0000,R0001,peer,results,1,changed my mind\n");
+        std::fs::write(dir.join("ratings.csv"), &refused).expect("ratings");
+        let error = db.fails(&["import", "dir", &dir.display().to_string()]);
+        assert!(
+            error.contains(&format!(
+                "line {}: the same key appears on line 2 with different content",
+                rows + 2
+            )),
+            "{error}"
+        );
+        assert!(
+            db.ok(&["verify"]).contains("chain ok: 0 events"),
+            "nothing imported"
+        );
+
+        ratings.push_str(&first);
+        std::fs::write(dir.join("ratings.csv"), &ratings).expect("ratings");
+        let out = db.ok(&["import", "dir", &dir.display().to_string()]);
+        assert!(
+            out.contains(&format!("{} new events, 1 rows unchanged", 145 + 1 + rows)),
+            "{out}"
+        );
+        assert!(db.ok(&["verify"]).contains("projections ok"));
+    });
+}
+
 /// A `sqlite:` URL with query parameters is refused, by a read and by a write, and no file
 /// named after the whole URL appears.
 #[test]

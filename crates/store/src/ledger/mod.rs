@@ -590,8 +590,8 @@ pub mod personal;
 mod verify;
 pub(crate) use verify::PARALLEL_CHAIN_FROM;
 mod write;
-pub use write::ImportSource;
 pub(crate) use write::preload_for_events as preload_for;
+pub use write::{ImportSource, StreamedKind};
 
 impl Store {
     pub fn head(&mut self) -> Result<Option<Head>, StoreError> {

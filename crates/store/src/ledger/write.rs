@@ -199,16 +199,14 @@ impl Store {
         let (mut contributions, mut outcomes, mut cycles) = (Vec::new(), Vec::new(), Vec::new());
         // Into a ledger with no contributions yet, none of the file's can exist: no need to
         // list millions of ids to look them up.
-        let none_stored = tx
-            .query("SELECT 1 FROM contributions LIMIT 1", &[])?
-            .is_empty();
+        let none_stored = NoneStored::of(tx.as_mut())?;
         let files: Vec<(String, Source)> = files
             .into_iter()
             .map(|(file, source)| (file, Source::new(source, none_stored)))
             .collect();
         for (_, source) in &files {
             if let Source::Whole(batch, _) = source
-                && !(none_stored && source.is_contributions())
+                && !(none_stored.contributions && source.is_contributions())
             {
                 let facts = batch.referenced_facts();
                 contributions.extend(facts.contributions);
@@ -328,6 +326,7 @@ impl Store {
         // The fingerprints of a bulk import's contributions (a million ids) are freed on a
         // second thread while this one builds the indexes and commits, with a core to spare.
         let set_aside = state.take_set_aside();
+        state.ratings_in_import = Default::default();
         std::thread::scope(|scope| {
             scope.spawn(move || drop(set_aside));
             tx.commit()
@@ -505,11 +504,24 @@ pub enum ImportSource {
     /// The rows of a file that parsed, with the errors of those that did not: the good rows
     /// are still checked, so that one run lists every bad row (nothing is imported).
     Partly(RecordBatch, Vec<RowError>),
-    ContributionChunks {
+    /// The rows of a file of `kind`, arriving in chunks as it is read and parsed: planned as
+    /// they come, so that a file of millions of rows is never held whole.
+    Chunks {
+        kind: StreamedKind,
         /// About how many rows will come (sizes the bulk load).
         estimated_rows: u64,
         chunks: Box<dyn Iterator<Item = (RecordBatch, Vec<RowError>)> + Send>,
     },
+}
+
+/// What a streamed file holds: the kinds whose rows become facts the store loads only by id
+/// (contributions, outcomes, ratings), and the rest (master data, always in the state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamedKind {
+    Contributions,
+    Outcomes,
+    Ratings,
+    MasterData,
 }
 
 type Chunks = Box<dyn Iterator<Item = (RecordBatch, Vec<RowError>)> + Send>;
@@ -519,33 +531,75 @@ enum Source {
     /// Rows held whole, with the errors the parser found in them.
     Whole(RecordBatch, Vec<RowError>),
     Chunks {
+        kind: StreamedKind,
         estimated_rows: u64,
         chunks: Chunks,
     },
 }
 
+/// Which kinds of facts the database holds none of yet: a streamed file of such facts can be
+/// planned as it comes, since none of its rows can name a stored one.
+#[derive(Clone, Copy, Debug)]
+struct NoneStored {
+    contributions: bool,
+    outcomes: bool,
+    ratings: bool,
+}
+
+impl NoneStored {
+    fn of(tx: &mut dyn Tx) -> Result<NoneStored, StoreError> {
+        let mut none = |table: &str| -> Result<bool, StoreError> {
+            Ok(tx
+                .query(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])?
+                .is_empty())
+        };
+        Ok(NoneStored {
+            contributions: none("contributions")?,
+            outcomes: none("outcomes")?,
+            ratings: none("ratings")?,
+        })
+    }
+
+    fn allows(self, kind: StreamedKind) -> bool {
+        match kind {
+            StreamedKind::Contributions => self.contributions,
+            StreamedKind::Outcomes => self.outcomes,
+            StreamedKind::Ratings => self.ratings,
+            StreamedKind::MasterData => true,
+        }
+    }
+}
+
 impl Source {
-    /// Streams stay streams only where no stored contribution can be named (`stream`);
-    /// otherwise they are read whole, so that the stored ones can be loaded first.
-    fn new(source: ImportSource, stream: bool) -> Source {
+    /// Streams stay streams where none of their rows can name a stored fact; otherwise they
+    /// are read whole, so that the stored facts they name can be loaded first.
+    fn new(source: ImportSource, none_stored: NoneStored) -> Source {
         match source {
             ImportSource::Whole(batch) => Source::Whole(batch, Vec::new()),
             ImportSource::Partly(batch, errors) => Source::Whole(batch, errors),
-            ImportSource::ContributionChunks {
+            ImportSource::Chunks {
+                kind,
                 estimated_rows,
                 chunks,
-            } if stream => Source::Chunks {
+            } if none_stored.allows(kind) => Source::Chunks {
+                kind,
                 estimated_rows,
                 chunks,
             },
-            ImportSource::ContributionChunks { chunks, .. } => {
-                let mut whole = RecordBatch::Contributions(Vec::new());
+            ImportSource::Chunks { chunks, .. } => {
+                let mut whole: Option<RecordBatch> = None;
                 let mut errors = Vec::new();
                 for (batch, batch_errors) in chunks {
-                    whole.extend(batch);
+                    match &mut whole {
+                        Some(whole) => whole.extend(batch),
+                        None => whole = Some(batch),
+                    }
                     errors.extend(batch_errors);
                 }
-                Source::Whole(whole, errors)
+                Source::Whole(
+                    whole.unwrap_or(RecordBatch::Contributions(Vec::new())),
+                    errors,
+                )
             }
         }
     }
@@ -553,7 +607,10 @@ impl Source {
     fn is_contributions(&self) -> bool {
         matches!(
             self,
-            Source::Chunks { .. } | Source::Whole(RecordBatch::Contributions(_), _)
+            Source::Chunks {
+                kind: StreamedKind::Contributions,
+                ..
+            } | Source::Whole(RecordBatch::Contributions(_), _)
         )
     }
 
@@ -568,12 +625,22 @@ impl Source {
     /// come by the million.
     fn bulk_table(&self) -> Option<&'static Table> {
         match self {
-            Source::Chunks { .. } | Source::Whole(RecordBatch::Contributions(_), _) => {
-                Some(&rows::CONTRIBUTIONS)
+            Source::Chunks {
+                kind: StreamedKind::Contributions,
+                ..
             }
-            Source::Whole(RecordBatch::Outcomes(_), _) => Some(&rows::OUTCOMES),
-            Source::Whole(RecordBatch::Ratings(_), _) => Some(&rows::review::RATINGS),
-            Source::Whole(..) => None,
+            | Source::Whole(RecordBatch::Contributions(_), _) => Some(&rows::CONTRIBUTIONS),
+            Source::Chunks {
+                kind: StreamedKind::Outcomes,
+                ..
+            }
+            | Source::Whole(RecordBatch::Outcomes(_), _) => Some(&rows::OUTCOMES),
+            Source::Chunks {
+                kind: StreamedKind::Ratings,
+                ..
+            }
+            | Source::Whole(RecordBatch::Ratings(_), _) => Some(&rows::review::RATINGS),
+            Source::Whole(..) | Source::Chunks { .. } => None,
         }
     }
 

@@ -89,7 +89,7 @@ fn load(app: &App, actor: &Actor, dir: &std::path::Path) -> Result<Loaded> {
         .iter()
         .map(|(_, b)| match b {
             ImportSource::Whole(batch) | ImportSource::Partly(batch, _) => batch.len() as u64,
-            ImportSource::ContributionChunks { estimated_rows, .. } => *estimated_rows,
+            ImportSource::Chunks { estimated_rows, .. } => *estimated_rows,
         })
         .sum();
     let bar = crate::progress::bar(total, "loading");

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use valuetree_app::{Actor, App, AppError, AppResult, FieldError};
 use valuetree_core::import::RowError;
-use valuetree_exchange::{Kind, parse_csv_rows, parse_ledger, stream_csv};
-use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS};
+use valuetree_exchange::{Kind, parse_csv_rows, parse_ledger, stream_csv_file};
+use valuetree_store::{FileRowError, ImportSource, ImportSummary, MAX_LISTED_ERRORS, StreamedKind};
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
@@ -111,9 +111,22 @@ fn open(path: &Path) -> Result<BufReader<File>> {
     Ok(BufReader::with_capacity(1 << 20, file))
 }
 
-/// A contributions file at least this large is planned as it is parsed, in chunks, instead
-/// of being parsed whole first (the time of parsing overlaps the rest; memory stays small).
-const STREAM_BYTES: usize = 4 << 20;
+/// A file at least this large is read and parsed as it is planned, in chunks, instead of
+/// being read and parsed whole first: the reading overlaps the rest, and memory holds a few
+/// chunks of it, not the file.
+const STREAM_BYTES: u64 = 4 << 20;
+
+/// How the store plans a streamed file of `kind` (peer points are grouped across their whole
+/// file: never streamed).
+fn streamed_kind(kind: Kind) -> Option<StreamedKind> {
+    Some(match kind {
+        Kind::PeerPoints => return None,
+        Kind::Contributions => StreamedKind::Contributions,
+        Kind::Outcomes => StreamedKind::Outcomes,
+        Kind::Ratings => StreamedKind::Ratings,
+        _ => StreamedKind::MasterData,
+    })
+}
 
 fn import_csv(app: &App, actor: &Actor, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {
     let mut sources: Vec<(String, ImportSource)> = Vec::new();
@@ -121,19 +134,25 @@ fn import_csv(app: &App, actor: &Actor, files: &[(Kind, PathBuf)]) -> Result<Exi
     let mut total = 0u64;
     for (kind, path) in files {
         let label = path.display().to_string();
-        let mut bytes = Vec::new();
-        open(path)?
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("cannot read {label}"))?;
-        let parsed = if *kind == Kind::Contributions && bytes.len() >= STREAM_BYTES {
-            stream_csv(*kind, bytes).map(|stream| {
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {label}"))?
+            .len();
+        let streamed = streamed_kind(*kind).filter(|_| size >= STREAM_BYTES);
+        let parsed = if let Some(streamed) = streamed {
+            // Read from the disk as the import goes (the header is checked now).
+            stream_csv_file(*kind, path).map(|stream| {
                 total += stream.estimated_rows;
-                ImportSource::ContributionChunks {
+                ImportSource::Chunks {
+                    kind: streamed,
                     estimated_rows: stream.estimated_rows,
                     chunks: Box::new(stream),
                 }
             })
         } else {
+            let mut bytes = Vec::new();
+            open(path)?
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("cannot read {label}"))?;
             // The rows that parse are checked too: one run lists every bad row.
             parse_csv_rows(*kind, bytes.as_slice()).map(|(batch, errors)| {
                 total += batch.len() as u64;

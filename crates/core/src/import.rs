@@ -300,17 +300,10 @@ impl Planner<'_> {
     /// row with a key the file already gave for the rater's revision.
     fn ratings(&mut self, rows: &[Row<RatingRecord>]) {
         for row in rows {
-            let key = row.record.key();
-            let hashed = {
-                use std::hash::Hasher;
-                let mut hasher = rustc_hash::FxHasher::default();
-                key.hash(&mut hasher);
-                hasher.finish()
-            };
-            if let Some(&line) = self.state.ratings_in_import.get(&hashed)
-                && self.state.reviews.ratings.contains_key(&key)
-            {
-                if self.state.reviews.ratings.get(&key) != Some(&row.record) {
+            let hashed = crate::state::rating_key_hash(&row.record.key());
+            let print = crate::state::rating_fingerprint(&row.record);
+            if let Some(&(first_print, line)) = self.state.ratings_in_import.get(&hashed) {
+                if first_print != print {
                     self.errors.push(RowError {
                         line: row.line,
                         column: None,
@@ -321,8 +314,13 @@ impl Planner<'_> {
                 }
                 continue;
             }
-            self.state.ratings_in_import.insert(hashed, row.line);
+            let errors_before = self.errors.len();
             self.apply_row(row, &Planner::rating);
+            if self.errors.len() == errors_before {
+                // Lines past four billion are not to be met; the error then names the last.
+                let line = u32::try_from(row.line).unwrap_or(u32::MAX);
+                self.state.ratings_in_import.insert(hashed, (print, line));
+            }
         }
     }
 
@@ -589,7 +587,11 @@ impl Planner<'_> {
     fn contribution(&self, row: ContributionRecord) -> Plan {
         not_after(row.date, self.today, "date")?;
         let Some(old) = self.state.contributions.get(&row.contribution_id) else {
-            return match self.state.set_aside.get(&row.contribution_id) {
+            return match self
+                .state
+                .set_aside
+                .get(&crate::state::id_hash(&row.contribution_id))
+            {
                 None => Ok(vec![Event::ContributionRecorded(row)]),
                 Some(print) if *print == crate::state::fingerprint(&row) => Ok(vec![]),
                 Some(_) => Err(Rejection {

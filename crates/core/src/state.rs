@@ -97,14 +97,17 @@ pub struct State {
     /// import refers to (see `Preload` in the store), a replay holds them all.
     pub contributions: FxHashMap<String, Contribution>,
     /// Contributions recorded earlier in this write and set aside as a fingerprint of their
-    /// record (see [`State::set_aside_recorded_contributions`]): a bulk import of millions keeps 8 bytes
+    /// record, by a hash of their id ([`id_hash`]; see
+    /// [`State::set_aside_recorded_contributions`]): a bulk import of millions keeps 24 bytes
     /// per contribution instead of the whole record.
-    pub set_aside: FxHashMap<String, u64>,
+    pub set_aside: FxHashMap<u128, u64>,
     /// See [`State::set_aside_recorded_contributions`].
-    set_aside_recorded: bool,
-    /// The ratings an import recorded so far, by a hash of their key, with the line of each:
-    /// a file read in chunks may hold each key once, as a file read whole may.
-    pub ratings_in_import: FxHashMap<u64, u64>,
+    pub(crate) set_aside_recorded: bool,
+    /// The ratings an import recorded so far, by a hash of their key: a fingerprint of each
+    /// and its line. A file read in chunks may hold each key once, as a file read whole may;
+    /// and while [`State::set_aside_recorded_contributions`] is on, a new rating is kept
+    /// only here (not in `reviews.ratings`): an import of millions bounds its memory.
+    pub ratings_in_import: FxHashMap<u128, (u64, u32)>,
     pub outcomes: FxHashMap<String, OutcomeRecord>,
     pub handovers: BTreeMap<HandoverKey, HandoverRecord>,
     pub peer_points: BTreeMap<PeerKey, PeerAllocation>,
@@ -141,7 +144,7 @@ impl State {
     /// Takes the contributions set aside so far (see
     /// [`State::set_aside_recorded_contributions`]), leaving none: the caller may free them
     /// where it suits it. Recording goes on setting new ones aside.
-    pub fn take_set_aside(&mut self) -> FxHashMap<String, u64> {
+    pub fn take_set_aside(&mut self) -> FxHashMap<u128, u64> {
         std::mem::take(&mut self.set_aside)
     }
 
@@ -403,7 +406,7 @@ impl State {
             }
             Event::ContributionRecorded(c) => {
                 if self.contributions.contains_key(&c.contribution_id)
-                    || self.set_aside.contains_key(&c.contribution_id)
+                    || self.set_aside.contains_key(&id_hash(&c.contribution_id))
                 {
                     return reject(
                         "contribution_id",
@@ -417,7 +420,7 @@ impl State {
                 }
                 if self.set_aside_recorded {
                     self.set_aside
-                        .insert(c.contribution_id.clone(), fingerprint(c));
+                        .insert(id_hash(&c.contribution_id), fingerprint(c));
                     return Ok(());
                 }
                 self.changes.contributions.insert(c.contribution_id.clone());
@@ -1125,6 +1128,48 @@ impl State {
 /// A 64-bit fingerprint of a contribution record (same record, same fingerprint). It is
 /// only compared within one import, to tell a repeated row from a changed one: a fast
 /// non-cryptographic hash suffices (SipHash cost a bulk import a tenth of its checks).
+/// A 128-bit hash of a fact's id, by which an import of millions sets its facts aside (16
+/// bytes each instead of the id's string).
+pub fn id_hash(id: &str) -> u128 {
+    hash_128(id)
+}
+
+/// A 128-bit hash of a rating's key, for [`State::ratings_in_import`].
+pub fn rating_key_hash(key: &crate::review::RatingKey) -> u128 {
+    hash_128(key)
+}
+
+/// SipHash (with fixed keys, so the same on every run) twice, under two salts: two ids of
+/// one import sharing a hash is not to be expected in the life of the universe.
+fn hash_128(value: &(impl std::hash::Hash + ?Sized)) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        salt.hash(&mut hasher);
+        value.hash(&mut hasher);
+        hasher.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
+/// A fingerprint of a rating's content, for [`State::ratings_in_import`].
+pub fn rating_fingerprint(r: &crate::review::RatingRecord) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (
+        &r.cycle_id,
+        &r.rater_id,
+        &r.ratee_id,
+        &r.dimension,
+        r.relationship.as_str(),
+        r.score.value().to_bits(),
+        r.status.as_str(),
+        &r.comment,
+    )
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
 pub fn fingerprint(c: &ContributionRecord) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();

@@ -154,6 +154,12 @@ impl State {
             Event::RatingRecorded(r) => {
                 self.check_rating(r)?;
                 let key = r.key();
+                // A new rating of a bulk import is kept by its importer (see
+                // `State::ratings_in_import`), which writes its row from the event; a
+                // revision of one held here replaces it as always.
+                if self.set_aside_recorded && !self.reviews.ratings.contains_key(&key) {
+                    return Ok(());
+                }
                 self.reviews.ratings.insert(key.clone(), r.clone());
                 self.changes.reviews.ratings.insert(key);
             }

@@ -221,12 +221,8 @@ impl Store {
         };
         let (head, mut state) = writable_state(&mut self.cache, tx.as_mut(), &preload)?;
         for (_, source) in &files {
-            let rows = source.rows();
             if let Some(table) = source.bulk_table() {
-                tx.prepare_bulk_load(table, rows)?;
-            }
-            if source.is_contributions() {
-                state.reserve_set_aside(usize::try_from(rows).unwrap_or(0));
+                tx.prepare_bulk_load(table, source.rows())?;
             }
         }
         state.set_aside_recorded_contributions();
@@ -237,7 +233,21 @@ impl Store {
             let mut summary = ImportSummary::default();
             let mut errors = Vec::new();
             let mut updated = Updated::default();
-            for (file, source) in files {
+            // What is set aside to tell a fact given twice serves only while its kind's files
+            // are planned: after the last of them, it is freed for the files that follow.
+            let last_contributions = files.iter().rposition(|(_, s)| s.is_contributions());
+            let last_ratings = files.iter().rposition(|(_, s)| s.is_ratings());
+            for (index, (file, source)) in files.into_iter().enumerate() {
+                // Sized once for the file's rows (growing a map of millions rehashes it a
+                // dozen times and holds the old table beside the new one), when the file
+                // comes: not beside what an earlier file set aside.
+                let rows = usize::try_from(source.rows()).unwrap_or(0);
+                if source.is_contributions() {
+                    state.reserve_set_aside(rows);
+                }
+                if source.is_ratings() {
+                    state.ratings_in_import.reserve(rows);
+                }
                 let mut file_errors = Vec::new();
                 for (batch, parse_errors) in source.into_chunks() {
                     file_errors.extend(parse_errors);
@@ -287,12 +297,22 @@ impl Store {
                             // event: the state kept only a fingerprint of it (bounded memory
                             // for imports of millions).
                             let recorded = match planned.event {
-                                Event::ContributionRecorded(record) => Some(Contribution {
-                                    record,
-                                    confirmed_on: None,
-                                    retracted_on: None,
-                                    retraction_reason: None,
-                                }),
+                                Event::ContributionRecorded(record) => {
+                                    Some(SetAside::Contribution(Contribution {
+                                        record,
+                                        confirmed_on: None,
+                                        retracted_on: None,
+                                        retraction_reason: None,
+                                    }))
+                                }
+                                // A new rating is not held in the state (see
+                                // `State::ratings_in_import`): its row is written from the
+                                // event. A revision of a held one is a change as always.
+                                Event::RatingRecorded(record)
+                                    if !state.reviews.ratings.contains_key(&record.key()) =>
+                                {
+                                    Some(SetAside::Rating(record))
+                                }
                                 _ => None,
                             };
                             out.push(state, sealed, &mut keys, recorded);
@@ -309,6 +329,12 @@ impl Store {
                     file: file.clone(),
                     error,
                 }));
+                if Some(index) == last_contributions {
+                    drop(state.take_set_aside());
+                }
+                if Some(index) == last_ratings {
+                    state.ratings_in_import = Default::default();
+                }
             }
             summary.head = sealer.head();
             (summary, errors, updated)
@@ -323,14 +349,12 @@ impl Store {
         if !errors.is_empty() {
             return Err(StoreError::Rejected(errors));
         }
-        // The fingerprints of a bulk import's contributions (a million ids) are freed on a
-        // second thread while this one builds the indexes and commits, with a core to spare.
-        let set_aside = state.take_set_aside();
+        // What was set aside to tell a fact given twice: freed here if no file of its kind
+        // came (else after its last file). Plain hashes and fingerprints: freeing millions of
+        // them is one deallocation.
+        drop(state.take_set_aside());
         state.ratings_in_import = Default::default();
-        std::thread::scope(|scope| {
-            scope.spawn(move || drop(set_aside));
-            tx.commit()
-        })?;
+        tx.commit()?;
         remember(&mut self.cache, summary.head.clone(), state);
         Ok(summary)
     }
@@ -514,14 +538,13 @@ pub enum ImportSource {
     },
 }
 
-/// What a streamed file holds: the kinds whose rows become facts the store loads only by id
-/// (contributions, outcomes, ratings), and the rest (master data, always in the state).
+/// What a streamed file holds: facts, which come by the million and which the store loads
+/// only by id. (Master data is planned whole: its checks span the whole file.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamedKind {
     Contributions,
     Outcomes,
     Ratings,
-    MasterData,
 }
 
 type Chunks = Box<dyn Iterator<Item = (RecordBatch, Vec<RowError>)> + Send>;
@@ -565,7 +588,6 @@ impl NoneStored {
             StreamedKind::Contributions => self.contributions,
             StreamedKind::Outcomes => self.outcomes,
             StreamedKind::Ratings => self.ratings,
-            StreamedKind::MasterData => true,
         }
     }
 }
@@ -614,6 +636,16 @@ impl Source {
         )
     }
 
+    fn is_ratings(&self) -> bool {
+        matches!(
+            self,
+            Source::Chunks {
+                kind: StreamedKind::Ratings,
+                ..
+            } | Source::Whole(RecordBatch::Ratings(_), _)
+        )
+    }
+
     fn rows(&self) -> u64 {
         match self {
             Source::Whole(batch, _) => batch.len() as u64,
@@ -640,7 +672,7 @@ impl Source {
                 ..
             }
             | Source::Whole(RecordBatch::Ratings(_), _) => Some(&rows::review::RATINGS),
-            Source::Whole(..) | Source::Chunks { .. } => None,
+            Source::Whole(..) => None,
         }
     }
 
@@ -882,16 +914,20 @@ impl Outbox<'_> {
         state: &mut State,
         (event, personal): (Row, Vec<Row>),
         keys: &mut Keys,
-        recorded: Option<Contribution>,
+        recorded: Option<SetAside>,
     ) {
         self.writes.events.push(event);
         self.writes.personal.extend(personal);
         self.writes.keys.append(&mut keys.made);
-        if let Some(contribution) = recorded {
-            self.writes.add_new_row(
+        match recorded {
+            Some(SetAside::Contribution(contribution)) => self.writes.add_new_row(
                 &rows::CONTRIBUTIONS,
                 rows::contribution_row_owned(contribution),
-            );
+            ),
+            Some(SetAside::Rating(rating)) => self
+                .writes
+                .add_new_row(&rows::review::RATINGS, rows::review::rating_row(&rating)),
+            None => {}
         }
         self.writes.add_changes(state);
         if self.writes.events.len() >= STREAM_CHUNK && !self.writer_gone {
@@ -905,6 +941,12 @@ impl Outbox<'_> {
             self.writer_gone = self.sender.send(full).is_err();
         }
     }
+}
+
+/// A fact an import recorded that the state keeps no copy of: its row is written from it.
+enum SetAside {
+    Contribution(Contribution),
+    Rating(valuetree_core::review::RatingRecord),
 }
 
 /// Runs `produce` on a second thread and writes what it pushes on this one (the thread

@@ -116,16 +116,16 @@ fn open(path: &Path) -> Result<BufReader<File>> {
 /// chunks of it, not the file.
 const STREAM_BYTES: u64 = 4 << 20;
 
-/// How the store plans a streamed file of `kind` (peer points are grouped across their whole
-/// file: never streamed).
+/// The kinds of file that are streamed: the facts, which come by the million. Master data
+/// is read whole, for its checks span the whole file (a key given twice, a loop of managers
+/// that two rows of one reorganisation close and open, hand-overs in date order).
 fn streamed_kind(kind: Kind) -> Option<StreamedKind> {
-    Some(match kind {
-        Kind::PeerPoints => return None,
-        Kind::Contributions => StreamedKind::Contributions,
-        Kind::Outcomes => StreamedKind::Outcomes,
-        Kind::Ratings => StreamedKind::Ratings,
-        _ => StreamedKind::MasterData,
-    })
+    match kind {
+        Kind::Contributions => Some(StreamedKind::Contributions),
+        Kind::Outcomes => Some(StreamedKind::Outcomes),
+        Kind::Ratings => Some(StreamedKind::Ratings),
+        _ => None,
+    }
 }
 
 fn import_csv(app: &App, actor: &Actor, files: &[(Kind, PathBuf)]) -> Result<ExitCode> {

@@ -278,13 +278,7 @@ impl Planner<'_> {
             match first_seen.get(&key(&row.record)) {
                 Some((_, first)) if *first == &row.record => continue,
                 Some((line, _)) => {
-                    self.errors.push(RowError {
-                        line: row.line,
-                        column: None,
-                        reason: format!(
-                            "the same key appears on line {line} with different content; a file may hold each key once"
-                        ),
-                    });
+                    self.errors.push(repeated_key(row.line, *line));
                     continue;
                 }
                 None => {
@@ -304,13 +298,7 @@ impl Planner<'_> {
             let print = crate::state::rating_fingerprint(&row.record);
             if let Some(&(first_print, line)) = self.state.ratings_in_import.get(&hashed) {
                 if first_print != print {
-                    self.errors.push(RowError {
-                        line: row.line,
-                        column: None,
-                        reason: format!(
-                            "the same key appears on line {line} with different content; a file may hold each key once"
-                        ),
-                    });
+                    self.errors.push(repeated_key(row.line, u64::from(line)));
                 }
                 continue;
             }
@@ -702,6 +690,17 @@ impl Planner<'_> {
             Some(old) if old == row => vec![],
             _ => vec![Event::RatingRecorded(row.clone())],
         })
+    }
+}
+
+/// The error of a row whose key an earlier line (`first`) gave with other content.
+fn repeated_key(line: u64, first: u64) -> RowError {
+    RowError {
+        line,
+        column: None,
+        reason: format!(
+            "the same key appears on line {first} with different content; a file may hold each key once"
+        ),
     }
 }
 

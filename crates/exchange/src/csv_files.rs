@@ -628,6 +628,23 @@ const STREAM_ROWS: usize = 16_384;
 /// Kinds whose rows must be seen together (peer points, grouped by giver) are not streamed:
 /// use [`parse_csv`] for them.
 pub fn stream_csv(kind: Kind, bytes: Vec<u8>) -> Result<CsvStream, Vec<RowError>> {
+    refuse_peer_points(kind)?;
+    let (columns, body_start) = read_header(kind, &bytes)?;
+    let header_lines = bytecount(&bytes[..body_start], b'\n') as u64;
+    let estimated_rows = bytecount(&bytes[body_start..], b'\n') as u64;
+    let mut body = std::io::Cursor::new(bytes);
+    body.set_position(body_start as u64);
+    Ok(stream_rows(
+        kind,
+        columns,
+        body,
+        estimated_rows,
+        header_lines,
+    ))
+}
+
+/// Peer points are grouped by giver across their whole file: never streamed.
+fn refuse_peer_points(kind: Kind) -> Result<(), Vec<RowError>> {
     if kind == Kind::PeerPoints {
         return Err(vec![RowError {
             line: 1,
@@ -635,26 +652,34 @@ pub fn stream_csv(kind: Kind, bytes: Vec<u8>) -> Result<CsvStream, Vec<RowError>
             reason: "peer points are grouped across the whole file and cannot be streamed".into(),
         }]);
     }
-    let (columns, body_start) = read_header(kind, &bytes)?;
-    let header_lines = bytecount(&bytes[..body_start], b'\n') as u64;
-    let estimated_rows = bytecount(&bytes[body_start..], b'\n') as u64;
+    Ok(())
+}
+
+/// Parses the rows of `body` (the header read already) on a new thread, in chunks.
+fn stream_rows(
+    kind: Kind,
+    columns: Columns,
+    body: impl Read + Send + 'static,
+    estimated_rows: u64,
+    header_lines: u64,
+) -> CsvStream {
     let (sender, chunks) = std::sync::mpsc::sync_channel(4);
     // Dropping the stream drops the receiver: the parser's next send fails and it stops.
     std::thread::spawn(move || {
         parse_rows(
             kind,
             &columns,
-            &bytes[body_start..],
+            body,
             usize::try_from(estimated_rows).unwrap_or(usize::MAX),
             header_lines,
             STREAM_ROWS,
             &mut |batch, errors| sender.send((batch, errors)).is_ok(),
         );
     });
-    Ok(CsvStream {
+    CsvStream {
         estimated_rows,
         chunks,
-    })
+    }
 }
 
 /// How much of a file [`stream_csv_file`] reads first: the header, and a sample of rows to
@@ -672,13 +697,7 @@ pub fn stream_csv_file(kind: Kind, path: &std::path::Path) -> Result<CsvStream, 
             reason: format!("cannot read the file: {e}"),
         }]
     };
-    if kind == Kind::PeerPoints {
-        return Err(vec![RowError {
-            line: 1,
-            column: None,
-            reason: "peer points are grouped across the whole file and cannot be streamed".into(),
-        }]);
-    }
+    refuse_peer_points(kind)?;
     let mut file = std::fs::File::open(path).map_err(unreadable)?;
     let size = file.metadata().map_err(unreadable)?.len();
     let mut sample = Vec::new();
@@ -691,25 +710,16 @@ pub fn stream_csv_file(kind: Kind, path: &std::path::Path) -> Result<CsvStream, 
     let sampled_rows = bytecount(&sample[body_start..], b'\n').max(1) as u64;
     let sampled_bytes = (sample.len() - body_start).max(1) as u64;
     let estimated_rows = (size.saturating_sub(body_start as u64)) * sampled_rows / sampled_bytes;
-    let (sender, chunks) = std::sync::mpsc::sync_channel(4);
-    std::thread::spawn(move || {
-        let mut rows = std::io::Cursor::new(sample);
-        rows.set_position(body_start as u64);
-        let body = rows.chain(std::io::BufReader::with_capacity(1 << 20, file));
-        parse_rows(
-            kind,
-            &columns,
-            body,
-            usize::try_from(estimated_rows).unwrap_or(usize::MAX),
-            header_lines,
-            STREAM_ROWS,
-            &mut |batch, errors| sender.send((batch, errors)).is_ok(),
-        );
-    });
-    Ok(CsvStream {
+    let mut rows = std::io::Cursor::new(sample);
+    rows.set_position(body_start as u64);
+    let body = rows.chain(std::io::BufReader::with_capacity(1 << 20, file));
+    Ok(stream_rows(
+        kind,
+        columns,
+        body,
         estimated_rows,
-        chunks,
-    })
+        header_lines,
+    ))
 }
 
 /// An empty batch of `kind`, with room for about `rows` rows.

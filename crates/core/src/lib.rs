@@ -21,6 +21,7 @@ pub mod credit;
 pub mod dag;
 pub mod dependents;
 pub mod diagnose;
+pub mod digests;
 pub mod domain;
 pub mod event;
 pub mod import;

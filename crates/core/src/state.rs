@@ -6,6 +6,7 @@
 //! recomputed from the ledger.
 
 use crate::dag::{self, Links};
+use crate::digests::{ContributionChange, FactDigests, FactKey};
 use crate::domain::*;
 use crate::event::Event;
 use crate::review::{ReviewBook, ReviewChanges};
@@ -116,6 +117,10 @@ pub struct State {
     /// The policies in force, by kind (none: the defaults).
     pub policies: BTreeMap<PolicyKind, PolicySetting>,
     pub reviews: ReviewBook,
+    /// Set, a replay that checks the stored tables keeps the contributions and ratings as
+    /// digests of their rows instead of in `contributions` and `reviews.ratings` (see
+    /// [`crate::digests`]).
+    pub digests: Option<Box<FactDigests>>,
     links: Links,
     pub(crate) changes: Changes,
 }
@@ -137,6 +142,7 @@ impl State {
         self.set_aside_recorded = false;
         self.ratings_in_import = FxHashMap::default();
         self.outcomes = FxHashMap::default();
+        self.digests = None;
         self.reviews.forget_facts();
         self.changes = Changes::default();
     }
@@ -405,8 +411,13 @@ impl State {
                 self.put_member(member);
             }
             Event::ContributionRecorded(c) => {
+                let hash = id_hash(&c.contribution_id);
                 if self.contributions.contains_key(&c.contribution_id)
-                    || self.set_aside.contains_key(&id_hash(&c.contribution_id))
+                    || self.set_aside.contains_key(&hash)
+                    || self
+                        .digests
+                        .as_ref()
+                        .is_some_and(|d| d.contributions.contains_key(&hash.into()))
                 {
                     return reject(
                         "contribution_id",
@@ -419,9 +430,16 @@ impl State {
                     return reject("effort", format!("effort {} is negative", c.effort));
                 }
                 if self.set_aside_recorded {
-                    self.set_aside
-                        .insert(id_hash(&c.contribution_id), fingerprint(c));
+                    self.set_aside.insert(hash, fingerprint(c));
                     return Ok(());
+                }
+                if let Some(digests) = &mut self.digests {
+                    let key = FactKey::from(hash);
+                    let digested = digests.digest_contribution(c);
+                    digests.contributions.insert(key, digested);
+                    if !digests.keep_whole.contains(&key) {
+                        return Ok(());
+                    }
                 }
                 self.changes.contributions.insert(c.contribution_id.clone());
                 self.contributions.insert(
@@ -442,15 +460,16 @@ impl State {
                 if let Some(by) = confirmed_by {
                     self.person(by, "confirmed_by")?;
                 }
-                let c = self.live_contribution(contribution_id)?;
-                if c.is_confirmed() {
+                if self.live_contribution(contribution_id)? {
                     return reject(
                         "contribution_id",
                         format!("contribution {contribution_id} is already confirmed"),
                     );
                 }
-                c.confirmed_on = Some(*confirmed_on);
-                self.changes.contributions.insert(contribution_id.clone());
+                self.change_contribution(
+                    contribution_id,
+                    ContributionChange::Confirmed(*confirmed_on),
+                );
             }
             Event::ContributionRetracted {
                 contribution_id,
@@ -460,10 +479,11 @@ impl State {
                 if reason.trim().is_empty() {
                     return reject("reason", "a retraction needs a reason");
                 }
-                let c = self.live_contribution(contribution_id)?;
-                c.retracted_on = Some(*retracted_on);
-                c.retraction_reason = Some(reason.clone());
-                self.changes.contributions.insert(contribution_id.clone());
+                self.live_contribution(contribution_id)?;
+                self.change_contribution(
+                    contribution_id,
+                    ContributionChange::Retracted(*retracted_on, reason),
+                );
             }
             Event::ContributionUnconfirmed {
                 by,
@@ -477,8 +497,7 @@ impl State {
                 if let Some(by) = by {
                     self.person(by, "by")?;
                 }
-                let c = self.live_contribution(contribution_id)?;
-                if !c.is_confirmed() {
+                if !self.live_contribution(contribution_id)? {
                     return reject(
                         "contribution_id",
                         format!("contribution {contribution_id} is not confirmed"),
@@ -486,9 +505,7 @@ impl State {
                 }
                 // The projection holds the contribution as it stands now; the ledger keeps
                 // both the confirmation and its withdrawal.
-                c.confirmed_on = None;
-                c.record.confirmed = false;
-                self.changes.contributions.insert(contribution_id.clone());
+                self.change_contribution(contribution_id, ContributionChange::Unconfirmed);
             }
             Event::RoleGranted {
                 by,
@@ -866,14 +883,34 @@ impl State {
         )
     }
 
-    fn live_contribution(&mut self, id: &str) -> Result<&mut Contribution, Rejection> {
-        match self.contributions.get_mut(id) {
-            None => reject("contribution_id", format!("unknown contribution {id}")),
-            Some(c) if c.retracted_on.is_some() => reject(
+    /// Whether the recorded, unretracted contribution `id` is confirmed (refused if it is not
+    /// recorded or was retracted).
+    fn live_contribution(&self, id: &str) -> Result<bool, Rejection> {
+        let (retracted, confirmed) = match (&self.digests, self.contributions.get(id)) {
+            (_, Some(c)) => (c.retracted_on.is_some(), c.is_confirmed()),
+            (Some(digests), None) => match digests.contributions.get(&FactKey::contribution(id)) {
+                Some(d) => (d.retracted(), d.is_confirmed()),
+                None => return reject("contribution_id", format!("unknown contribution {id}")),
+            },
+            (None, None) => return reject("contribution_id", format!("unknown contribution {id}")),
+        };
+        if retracted {
+            return reject(
                 "contribution_id",
                 format!("contribution {id} was retracted"),
-            ),
-            Some(c) => Ok(c),
+            );
+        }
+        Ok(confirmed)
+    }
+
+    /// Applies `change` to the contribution `id` in every form the state holds it in.
+    fn change_contribution(&mut self, id: &str, change: ContributionChange<'_>) {
+        if let Some(digests) = &mut self.digests {
+            change.to_digests(digests, FactKey::contribution(id));
+        }
+        if let Some(c) = self.contributions.get_mut(id) {
+            change.to_whole(c);
+            self.changes.contributions.insert(id.to_string());
         }
     }
 
@@ -1137,6 +1174,11 @@ pub fn id_hash(id: &str) -> u128 {
 /// A 128-bit hash of a rating's key, for [`State::ratings_in_import`].
 pub fn rating_key_hash(key: &crate::review::RatingKey) -> u128 {
     hash_128(key)
+}
+
+/// [`rating_key_hash`] of the key made of these parts (without making it).
+pub fn rating_parts_hash(cycle_id: &str, rater_id: &str, ratee_id: &str, dimension: &str) -> u128 {
+    hash_128(&(cycle_id, rater_id, ratee_id, dimension))
 }
 
 /// SipHash (with fixed keys, so the same on every run) twice, under two salts: two ids of

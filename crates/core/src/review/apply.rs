@@ -160,6 +160,17 @@ impl State {
                 if self.set_aside_recorded && !self.reviews.ratings.contains_key(&key) {
                     return Ok(());
                 }
+                if let Some(digests) = &mut self.digests {
+                    let hashed = crate::digests::FactKey::of_rating(r);
+                    let digest = crate::digests::DigestedRating::new(
+                        (digests.rating_digest)(r),
+                        r.status == RatingStatus::Submitted,
+                    );
+                    digests.ratings.insert(hashed, digest);
+                    if !digests.keep_whole.contains(&hashed) {
+                        return Ok(());
+                    }
+                }
                 self.reviews.ratings.insert(key.clone(), r.clone());
                 self.changes.reviews.ratings.insert(key);
             }
@@ -411,25 +422,35 @@ impl State {
     }
 
     fn check_circle(&self, s: &SelfReviewEntry) -> Result<(), Rejection> {
-        let Some(c) = self.contributions.get(&s.contribution_id) else {
+        let digested = || {
+            let digests = self.digests.as_ref()?;
+            let key = crate::digests::FactKey::contribution(&s.contribution_id);
+            let c = digests.contributions.get(&key)?;
+            Some((c.retracted(), digests.contributor(c)))
+        };
+        let found = match self.contributions.get(&s.contribution_id) {
+            Some(c) => Some((c.retracted_on.is_some(), c.record.person_id.as_str())),
+            None => digested(),
+        };
+        let Some((retracted, contributor)) = found else {
             return reject(
                 "contribution_id",
                 format!("unknown contribution {}", s.contribution_id),
             );
         };
-        if c.retracted_on.is_some() {
+        if retracted {
             return reject(
                 "contribution_id",
                 format!("contribution {} was retracted", s.contribution_id),
             );
         }
-        let own = c.record.person_id == s.person_id;
+        let own = contributor == s.person_id;
         match (s.circle, own) {
             (Circle::OwnResults, false) => reject(
                 "contribution_id",
                 format!(
                     "contribution {} is by {}, not by {}: link it in `others_success` or `built_on`",
-                    s.contribution_id, c.record.person_id, s.person_id
+                    s.contribution_id, contributor, s.person_id
                 ),
             ),
             (Circle::OthersSuccess | Circle::BuiltOn, true) => reject(
@@ -467,10 +488,18 @@ impl State {
             );
         }
         check_score(r.score, cycle, "score")?;
-        if let Some(old) = self.reviews.ratings.get(&r.key())
-            && old.status == RatingStatus::Submitted
-            && r.status == RatingStatus::Draft
-        {
+        let was_submitted = match &self.digests {
+            Some(digests) => digests
+                .ratings
+                .get(&crate::digests::FactKey::of_rating(r))
+                .is_some_and(|d| d.submitted()),
+            None => self
+                .reviews
+                .ratings
+                .get(&r.key())
+                .is_some_and(|old| old.status == RatingStatus::Submitted),
+        };
+        if was_submitted && r.status == RatingStatus::Draft {
             return reject(
                 "status",
                 "this rating was submitted; a submitted rating is revised, never turned back into a draft",

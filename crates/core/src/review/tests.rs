@@ -465,17 +465,21 @@ fn a_short_list_keeps_the_spread_and_choices_are_the_person_or_a_managers() {
     assert!(found.reviewers.iter().all(|r| r.reviewer_id != "Q1"));
 }
 
-#[test]
-fn self_review_circles_link_the_right_work_and_values_need_evidence() {
-    let mut s = organisation();
-    let entry = |circle: Circle, contribution: &str| SelfReviewEntry {
+/// P1's self review linking `contribution` in `circle`.
+fn entry(circle: Circle, contribution: &str) -> SelfReviewEntry {
+    SelfReviewEntry {
         circle,
         contribution_id: contribution.into(),
         cycle_id: "2024H1".into(),
         entry_id: format!("{circle}-{contribution}"),
         person_id: "P1".into(),
         text: "what it achieved".into(),
-    };
+    }
+}
+
+#[test]
+fn self_review_circles_link_the_right_work_and_values_need_evidence() {
+    let mut s = organisation();
     ok(
         &mut s,
         Event::SelfReviewLinked(entry(Circle::OwnResults, "C0")),
@@ -623,4 +627,90 @@ fn members_of_the_same_node_at_the_same_time_are_suggested_too() {
         "{:?}",
         h1.reasons
     );
+}
+
+/// A replay that checks the stored tables keeps new contributions and ratings only as
+/// digests, and refuses exactly what a replay holding them whole refuses.
+#[test]
+fn a_checking_replay_keeps_facts_as_digests_and_applies_the_same_rules() {
+    use crate::digests::{FactDigests, FactKey};
+    let mut s = organisation();
+    let mut digests = FactDigests::new(|c| c.effort.value() as u64, |r| r.score.value() as u64);
+    digests.keep_whole.insert(FactKey::contribution("K1"));
+    s.digests = Some(Box::new(digests));
+    let record_by = |id: &str, person: &str, confirmed: bool| {
+        Event::ContributionRecorded(ContributionRecord {
+            contribution_id: id.into(),
+            person_id: person.into(),
+            node_id: "N1".into(),
+            phase: Phase::Build,
+            date: day("2024-03-01"),
+            effort: Amount(3.0),
+            description: "work".into(),
+            evidence: None,
+            confirmed,
+        })
+    };
+    let record = |id: &str, confirmed: bool| record_by(id, "P1", confirmed);
+    let confirm = |id: &str| Event::ContributionConfirmed {
+        contribution_id: id.into(),
+        confirmed_on: day("2024-03-05"),
+        confirmed_by: Some("L1".into()),
+    };
+    let unconfirm = |id: &str| Event::ContributionUnconfirmed {
+        by: Some("L1".into()),
+        contribution_id: id.into(),
+        reason: "not done".into(),
+        unconfirmed_on: day("2024-03-06"),
+    };
+    let retract = |id: &str| Event::ContributionRetracted {
+        contribution_id: id.into(),
+        reason: "a duplicate".into(),
+        retracted_on: day("2024-03-07"),
+    };
+    let digest = |s: &State, id: &str| {
+        s.digests.as_ref().expect("digests").contributions[&FactKey::contribution(id)]
+    };
+
+    ok(&mut s, record("D1", true));
+    assert!(!s.contributions.contains_key("D1"), "kept as a digest only");
+    assert_eq!(digest(&s, "D1").record(), 3);
+    assert!(refused(&mut s, record("D1", false)).contains("already recorded"));
+    assert!(refused(&mut s, record("C0", false)).contains("already recorded"));
+    assert!(refused(&mut s, confirm("D1")).contains("already confirmed"));
+    ok(&mut s, unconfirm("D1"));
+    assert!(!digest(&s, "D1").is_confirmed());
+    assert!(refused(&mut s, unconfirm("D1")).contains("not confirmed"));
+    ok(&mut s, confirm("D1"));
+    assert_eq!(digest(&s, "D1").confirmed_on, Some(day("2024-03-05")));
+    ok(&mut s, retract("D1"));
+    assert!(refused(&mut s, confirm("D1")).contains("was retracted"));
+    assert_eq!(
+        s.digests.as_ref().expect("digests").retractions[&FactKey::contribution("D1")],
+        (day("2024-03-07"), "a duplicate".to_string())
+    );
+    assert!(refused(&mut s, confirm("nothing")).contains("unknown contribution"));
+
+    // A self review links a contribution by its contributor, kept with the digest.
+    let link =
+        |circle: Circle, contribution: &str| Event::SelfReviewLinked(entry(circle, contribution));
+    ok(&mut s, record_by("D2", "Q1", true));
+    assert!(refused(&mut s, link(Circle::OwnResults, "D2")).contains("is by Q1"));
+    ok(&mut s, link(Circle::BuiltOn, "D2"));
+    assert!(refused(&mut s, link(Circle::OwnResults, "D1")).contains("was retracted"));
+    assert!(refused(&mut s, link(Circle::OwnResults, "D9")).contains("unknown contribution"));
+
+    // A fact a first check found to differ is kept whole as well, and changed in both forms.
+    ok(&mut s, record("K1", false));
+    ok(&mut s, confirm("K1"));
+    assert_eq!(s.contributions["K1"].confirmed_on, Some(day("2024-03-05")));
+    assert_eq!(digest(&s, "K1").confirmed_on, Some(day("2024-03-05")));
+
+    let mut r = rating("Q1", "P1", Relationship::Peer, 4.0);
+    ok(&mut s, Event::RatingRecorded(r.clone()));
+    assert!(s.reviews.ratings.is_empty(), "kept as a digest only");
+    let kept = s.digests.as_ref().expect("digests").ratings[&FactKey::of_rating(&r)];
+    assert!(kept.submitted() && kept.digest() == 4);
+    r.status = RatingStatus::Draft;
+    assert!(refused(&mut s, Event::RatingRecorded(r)).contains("never turned back"));
 }

@@ -450,22 +450,28 @@ const REPLAY_BATCH: usize = 4_096;
 /// reported: the reader stops at its first bad event, after handing over every event before
 /// it.
 fn replay(tx: &mut dyn Tx, progress: &mut dyn FnMut(u64)) -> Result<State, StoreError> {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let capacity = contribution_capacity_hint(tx)?;
-    // The chained payloads hold commitments; the values they stand for are read first.
-    let values = personal::values_by_seq(tx)?;
+    replay_into(tx, progress, move || {
+        let mut state = State::default();
+        state.contributions.reserve(capacity);
+        state
+    })
+}
+
+/// [`replay`] into the state `fresh` makes (on the applying thread).
+fn replay_into(
+    tx: &mut dyn Tx,
+    progress: &mut dyn FnMut(u64),
+    fresh: impl FnOnce() -> State + Send,
+) -> Result<State, StoreError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(i64, Event)>>(4);
     // Applied batches come back to be filled again.
     let (give_back, applied) = std::sync::mpsc::channel::<Vec<(i64, Event)>>();
     let failed = AtomicBool::new(false);
-    let stop = || StoreError::Replay {
-        seq: 0,
-        reason: "stopped: the replay failed at an earlier event".into(),
-    };
     std::thread::scope(|scope| {
         let applier = scope.spawn(|| {
-            let mut state = State::default();
-            state.contributions.reserve(capacity);
+            let mut state = fresh();
             for mut batch in receiver {
                 for (seq, event) in batch.drain(..) {
                     if let Err(rejection) = state.apply(&event) {
@@ -481,70 +487,32 @@ fn replay(tx: &mut dyn Tx, progress: &mut dyn FnMut(u64)) -> Result<State, Store
             }
             Ok(state)
         });
-        let mut batch = Vec::with_capacity(REPLAY_BATCH);
-        let mut unpacked = String::with_capacity(1024);
+        let mut reader = ReplayReader {
+            pending: PendingEvent::default(),
+            unpacked: String::with_capacity(1024),
+            batch: Vec::with_capacity(REPLAY_BATCH),
+            sender,
+            applied,
+            failed: &failed,
+            progress,
+        };
+        // Each event's personal values (kept out of the chain) follow it, merged in sequence
+        // order by the database from two ordered scans: none is held beyond its event.
         let read = tx.for_each_cells(
-            "SELECT seq, kind, payload FROM events ORDER BY seq",
+            "SELECT seq, '' AS member, kind, payload FROM events \
+             UNION ALL SELECT seq, member, value, NULL FROM personal_values \
+             ORDER BY 1, 2",
             &[],
-            &mut |cells| {
-                let (seq, kind, payload) = match cells {
-                    [Cell::Int(seq), kind, payload] => (*seq, kind.text(), payload.text()),
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            table: "events",
-                            reason: format!(
-                                "a row holds {cells:?} where seq, kind and payload are expected"
-                            ),
-                        });
-                    }
-                };
-                let kind = stored_text(kind, seq, "kind")?;
-                let payload = stored_text(payload, seq, "payload")?;
-                unpacked.clear();
-                packed::unpack_into(payload, &mut unpacked).map_err(|e| StoreError::Replay {
-                    seq,
-                    reason: e.to_string(),
-                })?;
-                if valuetree_core::personal::holds_commitments(kind, &unpacked) {
-                    let kept = values.get(&seq);
-                    unpacked = valuetree_core::personal::open_canonical(
-                        kind,
-                        "",
-                        &unpacked,
-                        &mut |member| {
-                            kept?
-                                .iter()
-                                .find(|(m, _)| m == member)
-                                .map(|(_, v)| v.clone())
-                        },
-                    )
-                    .map_err(|e| StoreError::Replay {
-                        seq,
-                        reason: e.to_string(),
-                    })?;
-                }
-                let event = Event::from_parts(kind, &unpacked).map_err(|e| StoreError::Replay {
-                    seq,
-                    reason: e.to_string(),
-                })?;
-                batch.push((seq, event));
-                if batch.len() == REPLAY_BATCH {
-                    progress(REPLAY_BATCH as u64);
-                    if failed.load(Ordering::Relaxed) {
-                        return Err(stop());
-                    }
-                    let next = applied
-                        .try_recv()
-                        .unwrap_or_else(|_| Vec::with_capacity(REPLAY_BATCH));
-                    sender
-                        .send(std::mem::replace(&mut batch, next))
-                        .map_err(|_| stop())?;
-                }
-                Ok(())
-            },
+            &mut |cells| reader.row(cells),
         );
         // Also after a read failure: the events before it are applied, and a failure among
         // them comes first.
+        let last = if read.is_ok() {
+            reader.finish_pending()
+        } else {
+            Ok(())
+        };
+        let ReplayReader { batch, sender, .. } = reader;
         let _ = sender.send(batch);
         drop(sender);
         let state = applier.join().map_err(|_| StoreError::Replay {
@@ -552,8 +520,119 @@ fn replay(tx: &mut dyn Tx, progress: &mut dyn FnMut(u64)) -> Result<State, Store
             reason: "the replaying thread panicked".into(),
         })??;
         read?;
+        last?;
         Ok(state)
     })
+}
+
+/// The event a replay read last, waiting for its personal values.
+#[derive(Default)]
+struct PendingEvent {
+    seq: Option<i64>,
+    kind: String,
+    payload: String,
+    values: Vec<(String, String)>,
+}
+
+/// A replay's reading side: assembles each event from its row and the rows of its personal
+/// values, parses it and hands it over in batches.
+struct ReplayReader<'r> {
+    pending: PendingEvent,
+    unpacked: String,
+    batch: Vec<(i64, Event)>,
+    sender: std::sync::mpsc::SyncSender<Vec<(i64, Event)>>,
+    applied: std::sync::mpsc::Receiver<Vec<(i64, Event)>>,
+    failed: &'r std::sync::atomic::AtomicBool,
+    progress: &'r mut dyn FnMut(u64),
+}
+
+impl ReplayReader<'_> {
+    fn row(&mut self, cells: &[Cell<'_>]) -> Result<(), StoreError> {
+        let (seq, member, first, second) = match cells {
+            [Cell::Int(seq), member, first, second] => (*seq, member.text(), first, second),
+            _ => {
+                return Err(StoreError::Corrupt {
+                    table: "events",
+                    reason: format!(
+                        "a row holds {cells:?} where seq, kind and payload are expected"
+                    ),
+                });
+            }
+        };
+        match member {
+            Some("") => {
+                self.finish_pending()?;
+                let kind = stored_text(first.text(), seq, "kind")?;
+                let payload = stored_text(second.text(), seq, "payload")?;
+                let pending = &mut self.pending;
+                pending.seq = Some(seq);
+                pending.kind.clear();
+                pending.kind.push_str(kind);
+                pending.payload.clear();
+                pending.payload.push_str(payload);
+                pending.values.clear();
+                Ok(())
+            }
+            Some(member) => {
+                // A value kept for an event the ledger does not hold is not the replay's to
+                // report: `verify` does (personal::check_values).
+                if self.pending.seq == Some(seq) {
+                    let Some(value) = first.text() else {
+                        return Err(personal::corrupt_value(seq));
+                    };
+                    self.pending
+                        .values
+                        .push((member.to_string(), value.to_string()));
+                }
+                Ok(())
+            }
+            None => Err(personal::corrupt_value(seq)),
+        }
+    }
+
+    /// Parses the pending event (if any) with its personal values, and hands it over.
+    fn finish_pending(&mut self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let Some(seq) = self.pending.seq.take() else {
+            return Ok(());
+        };
+        let replay_error = |reason: String| StoreError::Replay { seq, reason };
+        let kind = self.pending.kind.as_str();
+        self.unpacked.clear();
+        packed::unpack_into(&self.pending.payload, &mut self.unpacked)
+            .map_err(|e| replay_error(e.to_string()))?;
+        if valuetree_core::personal::holds_commitments(kind, &self.unpacked) {
+            let kept = &self.pending.values;
+            self.unpacked =
+                valuetree_core::personal::open_canonical(kind, "", &self.unpacked, &mut |member| {
+                    kept.iter()
+                        .find(|(m, _)| m == member)
+                        .map(|(_, v)| v.clone())
+                })
+                .map_err(|e| replay_error(e.to_string()))?;
+        }
+        let event =
+            Event::from_parts(kind, &self.unpacked).map_err(|e| replay_error(e.to_string()))?;
+        self.batch.push((seq, event));
+        if self.batch.len() == REPLAY_BATCH {
+            (self.progress)(REPLAY_BATCH as u64);
+            let stop = || StoreError::Replay {
+                seq: 0,
+                reason: "stopped: the replay failed at an earlier event".into(),
+            };
+            if self.failed.load(Ordering::Relaxed) {
+                return Err(stop());
+            }
+            let next = self
+                .applied
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(REPLAY_BATCH));
+            self.sender
+                .send(std::mem::replace(&mut self.batch, next))
+                .map_err(|_| stop())?;
+        }
+        Ok(())
+    }
 }
 
 fn stored_text<'a>(value: Option<&'a str>, seq: i64, field: &str) -> Result<&'a str, StoreError> {

@@ -197,36 +197,7 @@ fn personal_row(
     ]
 }
 
-/// The personal values of every event that has some, by sequence number: what a replay
-/// opens the chained payloads with.
-pub(crate) fn values_by_seq(
-    tx: &mut dyn Tx,
-) -> Result<FxHashMap<i64, Vec<(String, String)>>, StoreError> {
-    let mut values: FxHashMap<i64, Vec<(String, String)>> = FxHashMap::default();
-    tx.for_each_cells(
-        "SELECT seq, member, value FROM personal_values",
-        &[],
-        &mut |cells| match cells {
-            [Cell::Int(seq), member, value] => {
-                let (Some(member), Some(value)) = (member.text(), value.text()) else {
-                    return Err(corrupt_value(*seq));
-                };
-                values
-                    .entry(*seq)
-                    .or_default()
-                    .push((member.to_string(), value.to_string()));
-                Ok(())
-            }
-            _ => Err(StoreError::Corrupt {
-                table: "personal_values",
-                reason: format!("a row holds {cells:?}"),
-            }),
-        },
-    )?;
-    Ok(values)
-}
-
-fn corrupt_value(seq: i64) -> StoreError {
+pub(crate) fn corrupt_value(seq: i64) -> StoreError {
     StoreError::Corrupt {
         table: "personal_values",
         reason: format!("a value of event {seq} is not text"),

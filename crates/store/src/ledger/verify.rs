@@ -2,7 +2,10 @@
 
 use super::personal::PersonalCheck;
 use super::*;
+use crate::rows::TableId;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use valuetree_core::digests::{FactDigests, FactKey};
 use valuetree_core::personal::{count_commitments, personal_members};
 
 impl Store {
@@ -92,6 +95,12 @@ impl Store {
     }
 
     /// [`Store::check_projections`], telling `progress` how many events the replay read.
+    ///
+    /// The replay keeps the contributions and ratings (the tables of millions) as digests
+    /// of their rows ([`valuetree_core::digests`]), which the stored rows are checked
+    /// against as they stream by; a second replay fetches whole the few that differ, to
+    /// show them. Every stored row the ledger does not explain is returned (up to `limit`);
+    /// of the rows that differ or are missing, at most [`SHOWN_WHOLE`] per check.
     pub fn check_projections_with(
         &mut self,
         limit: usize,
@@ -99,78 +108,127 @@ impl Store {
     ) -> Result<Vec<Mismatch>, StoreError> {
         let postgres = self.sqlite_path.is_none();
         let mut tx = self.begin(false)?;
-        let mut state = replay(tx.as_mut(), progress)?;
-        let mut mismatches = Vec::new();
-        for table in PROJECTIONS {
-            // The contributions (millions of rows) are given up to be compared: their rows
-            // are made without copying and freed as they go. No later table's rows read
-            // them.
-            let contributions = (table.id == rows::TableId::Contributions)
-                .then(|| std::mem::take(&mut state.contributions));
-            // Both sides stream in key order, byte-wise (every key column is text; PostgreSQL
-            // is told to compare bytes, SQLite does by default), so no table is ever held
-            // whole: a ledger of millions of contributions verifies in the memory of its
-            // replay.
-            let keys: Vec<String> = table.columns[..table.key_columns]
-                .iter()
-                .map(|k| {
-                    if postgres {
-                        format!("{k} COLLATE \"C\"")
-                    } else {
-                        k.to_string()
-                    }
-                })
-                .collect();
-            let sql = format!(
-                "SELECT {} FROM {} ORDER BY {}",
-                table.columns.join(", "),
-                table.name,
-                keys.join(", ")
-            );
-            // A second thread sorts the replayed rows and makes them, in batches, while this
-            // one reads the stored rows (as borrowed cells: no allocation per row) and
-            // compares.
-            let state = &state;
-            std::thread::scope(|scope| -> Result<(), StoreError> {
-                let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
-                scope.spawn(move || {
-                    let replayed: Box<dyn Iterator<Item = Row>> = match contributions {
-                        Some(contributions) => {
-                            Box::new(rows::contribution_rows_owned(contributions))
-                        }
-                        None => rows::sorted_rows(state, table),
-                    };
-                    let mut batch = Vec::with_capacity(COMPARE_BATCH);
-                    for row in replayed {
-                        batch.push(row);
-                        if batch.len() == COMPARE_BATCH {
-                            let next = Vec::with_capacity(COMPARE_BATCH);
-                            // A closed channel: the comparison stopped at its limit.
-                            if sender.send(std::mem::replace(&mut batch, next)).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    let _ = sender.send(batch);
-                });
-                let mut differ = Differ {
-                    table: table.name,
-                    key_columns: table.key_columns,
-                    replayed: receiver.into_iter().flatten().peekable(),
-                    out: &mut mismatches,
-                    limit,
-                };
-                tx.for_each_cells(&sql, &[], &mut |cells| {
-                    differ.stored(cells);
-                    Ok(())
-                })?;
-                differ.finish();
-                Ok(())
-            })?;
-            if mismatches.len() >= limit {
+        let (contributions, ratings) = fact_counts(tx.as_mut())?;
+        let mut state = replay_into(tx.as_mut(), progress, || {
+            checking_state(contributions, ratings, Default::default())
+        })?;
+        let mut digests = state
+            .digests
+            .take()
+            .expect("a checking replay keeps digests");
+        let mut by_table: Vec<Vec<Mismatch>> = PROJECTIONS.iter().map(|_| Vec::new()).collect();
+        let mut to_fetch: Vec<(usize, FactCheck)> = Vec::new();
+        let mut found = 0;
+        let is_digested =
+            |table: &Table| matches!(table.id, TableId::Contributions | TableId::Ratings);
+        // The digested tables first: their digests (the bulk of the replay's memory) are
+        // freed before the other tables' rows are made.
+        for (index, table) in PROJECTIONS
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| is_digested(t))
+        {
+            if found >= limit {
                 break;
             }
+            let mut check = check_digested(tx.as_mut(), table, &mut digests, limit - found)?;
+            found += check.found();
+            by_table[index].extend(check.unexplained.drain(..).map(|row| Mismatch {
+                table: table.name,
+                key: key_text(&row, table.key_columns),
+                stored: Some(row),
+                replayed: None,
+            }));
+            if !check.differing.is_empty() || !check.missing.is_empty() {
+                to_fetch.push((index, check));
+            }
         }
+        drop(digests);
+        for (index, table) in PROJECTIONS
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !is_digested(t))
+        {
+            if found >= limit {
+                break;
+            }
+            let mismatches = &mut by_table[index];
+            compare_whole(
+                tx.as_mut(),
+                &state,
+                table,
+                postgres,
+                limit - found,
+                mismatches,
+            )?;
+            found += mismatches.len();
+        }
+        if !to_fetch.is_empty() {
+            drop(state);
+            let keep: FxHashSet<FactKey> = to_fetch
+                .iter()
+                .flat_map(|(_, check)| {
+                    check
+                        .differing
+                        .iter()
+                        .map(|(key, _)| *key)
+                        .chain(check.missing.iter().copied())
+                })
+                .collect();
+            // Its maps are sized as the first replay's: a map that grows holds its old and
+            // new tables at once.
+            let whole = replay_into(tx.as_mut(), &mut |_| {}, || {
+                checking_state(contributions, ratings, keep)
+            })?;
+            for (index, check) in to_fetch {
+                let table = PROJECTIONS[index];
+                let mut replayed: FxHashMap<FactKey, Row> = match table.id {
+                    TableId::Contributions => whole
+                        .contributions
+                        .values()
+                        .map(|c| {
+                            (
+                                FactKey::contribution(&c.record.contribution_id),
+                                rows::contribution_row(c),
+                            )
+                        })
+                        .collect(),
+                    _ => whole
+                        .reviews
+                        .ratings
+                        .values()
+                        .map(|r| (FactKey::of_rating(r), rows::review::rating_row(r)))
+                        .collect(),
+                };
+                let shown = &mut by_table[index];
+                for (key, stored) in check.differing {
+                    shown.push(Mismatch {
+                        table: table.name,
+                        key: key_text(&stored, table.key_columns),
+                        stored: Some(stored),
+                        replayed: replayed.remove(&key),
+                    });
+                }
+                for key in check.missing {
+                    if let Some(row) = replayed.remove(&key) {
+                        shown.push(Mismatch {
+                            table: table.name,
+                            key: key_text(&row, table.key_columns),
+                            stored: None,
+                            replayed: Some(row),
+                        });
+                    }
+                }
+            }
+        }
+        let mut mismatches = Vec::new();
+        for mut shown in by_table {
+            // Keys of one column (most tables') sort in key order; keys of several, by their
+            // text: the same order every time.
+            shown.sort_by(|a, b| a.key.cmp(&b.key));
+            mismatches.extend(shown);
+        }
+        mismatches.truncate(limit);
         Ok(mismatches)
     }
 
@@ -197,6 +255,206 @@ impl Store {
         tx.commit()?;
         Ok(written)
     }
+}
+
+/// Of the fact rows that differ from the ledger or are missing from their table, at most
+/// this many are fetched whole by a second replay to be shown (the stored rows the ledger
+/// does not explain are all returned).
+pub const SHOWN_WHOLE: usize = 1_000;
+
+/// How many contributions and ratings a replay will likely hold, to size its maps once
+/// instead of rehashing millions of entries as they grow: the tables' row counts, bounded by
+/// the number of events (so a tampered table cannot make a replay reserve more).
+fn fact_counts(tx: &mut dyn Tx) -> Result<(usize, usize), StoreError> {
+    let rows = tx.query(
+        "SELECT (SELECT count(*) FROM contributions), (SELECT count(*) FROM ratings), \
+         (SELECT coalesce(max(seq), 0) FROM events)",
+        &[],
+    )?;
+    let count = |i: usize| match rows.first().map(|row| &row[i]) {
+        Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    Ok((count(0).min(count(2)), count(1).min(count(2))))
+}
+
+/// A fresh state for a replay that checks the tables: facts kept as digests (and those in
+/// `keep_whole` whole as well).
+fn checking_state(contributions: usize, ratings: usize, keep_whole: FxHashSet<FactKey>) -> State {
+    let mut digests = FactDigests::new(
+        rows::contribution_record_digest,
+        rows::review::rating_digest,
+    );
+    digests.contributions.reserve(contributions);
+    digests.ratings.reserve(ratings);
+    digests.keep_whole = keep_whole;
+    let mut state = State::default();
+    state.digests = Some(Box::new(digests));
+    state
+}
+
+/// What checking a table of facts against the replay's digests found.
+#[derive(Default)]
+struct FactCheck {
+    /// Stored rows no event explains.
+    unexplained: Vec<Row>,
+    /// Stored rows that differ from the ledger's, by key (at most [`SHOWN_WHOLE`]).
+    differing: Vec<(FactKey, Row)>,
+    /// Facts of the ledger without a row (at most [`SHOWN_WHOLE`] less the differing).
+    missing: Vec<FactKey>,
+}
+
+impl FactCheck {
+    fn found(&self) -> usize {
+        self.unexplained.len() + self.differing.len() + self.missing.len()
+    }
+}
+
+/// Checks every stored row of `table` (contributions or ratings) against the replay's
+/// digests, in the order the database gives them (no sorting). Each matched digest is
+/// removed: the ones left have no row.
+fn check_digested(
+    tx: &mut dyn Tx,
+    table: &Table,
+    digests: &mut FactDigests,
+    limit: usize,
+) -> Result<FactCheck, StoreError> {
+    let mut check = FactCheck::default();
+    let shown = limit.min(SHOWN_WHOLE);
+    let sql = format!("SELECT {} FROM {}", table.columns.join(", "), table.name);
+    let contributions = table.id == TableId::Contributions;
+    let owned = |cells: &[Cell<'_>]| cells.iter().map(Cell::to_value).collect::<Row>();
+    let mut stopped = false;
+    tx.for_each_cells(&sql, &[], &mut |cells| {
+        if check.unexplained.len() + check.differing.len() >= limit {
+            stopped = true;
+            return Ok(());
+        }
+        let text = |i: usize| cells.get(i).and_then(Cell::text);
+        let (key, same) = if contributions {
+            let key = text(0).map(FactKey::contribution);
+            let replayed = key.and_then(|key| digests.contributions.remove(&key));
+            let same = replayed.map(|d| {
+                let reason = d
+                    .retracted()
+                    .then(|| key.and_then(|k| digests.retractions.get(&k)))
+                    .flatten();
+                let status = rows::contribution_status(
+                    d.recorded_confirmed(),
+                    d.confirmed_on,
+                    reason.map(|(on, _)| *on),
+                    reason.map(|(_, why)| why.as_str()),
+                );
+                cells.len() == table.columns.len()
+                    && d.record_is(rows::digest::of_cells(&cells[..8]))
+                    && cells[8..].iter().zip(&status).all(|(s, r)| s.same_as(r))
+            });
+            (key, same)
+        } else {
+            let key = match (text(0), text(1), text(2), text(3)) {
+                (Some(cycle), Some(rater), Some(ratee), Some(dimension)) => {
+                    Some(FactKey::rating(cycle, rater, ratee, dimension))
+                }
+                _ => None,
+            };
+            let replayed = key.and_then(|key| digests.ratings.remove(&key));
+            let same = replayed.map(|d| {
+                cells.len() == table.columns.len()
+                    && rows::digest::of_cells(cells) & (u64::MAX >> 1) == d.digest()
+            });
+            (key, same)
+        };
+        match (key, same) {
+            (_, Some(true)) => {}
+            (Some(key), Some(false)) => {
+                if check.differing.len() < shown {
+                    check.differing.push((key, owned(cells)));
+                }
+            }
+            _ => check.unexplained.push(owned(cells)),
+        }
+        Ok(())
+    })?;
+    // The facts left have no row (unless the check stopped at its limit before reading
+    // every row); the smallest keys are shown (the same ones every time).
+    let room = if stopped {
+        0
+    } else {
+        shown.saturating_sub(check.differing.len())
+    };
+    let mut missing: Vec<FactKey> = match (room, contributions) {
+        (0, _) => Vec::new(),
+        (_, true) => digests.contributions.keys().copied().collect(),
+        (_, false) => digests.ratings.keys().copied().collect(),
+    };
+    if missing.len() > room {
+        missing.select_nth_unstable(room);
+        missing.truncate(room);
+    }
+    check.missing = missing;
+    Ok(check)
+}
+
+/// Compares the stored rows of `table` with the replayed ones, both in key order, adding
+/// the differences (at most `limit`) to `mismatches`.
+fn compare_whole(
+    tx: &mut dyn Tx,
+    state: &State,
+    table: &Table,
+    postgres: bool,
+    limit: usize,
+    mismatches: &mut Vec<Mismatch>,
+) -> Result<(), StoreError> {
+    // Both sides stream in key order, byte-wise (every key column is text; PostgreSQL is
+    // told to compare bytes, SQLite does by default).
+    let keys: Vec<String> = table.columns[..table.key_columns]
+        .iter()
+        .map(|k| {
+            if postgres {
+                format!("{k} COLLATE \"C\"")
+            } else {
+                k.to_string()
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        table.columns.join(", "),
+        table.name,
+        keys.join(", ")
+    );
+    // A second thread sorts the replayed rows and makes them, in batches, while this one
+    // reads the stored rows (as borrowed cells: no allocation per row) and compares.
+    std::thread::scope(|scope| -> Result<(), StoreError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(COMPARE_BATCH);
+            for row in rows::sorted_rows(state, table) {
+                batch.push(row);
+                if batch.len() == COMPARE_BATCH {
+                    let next = Vec::with_capacity(COMPARE_BATCH);
+                    // A closed channel: the comparison stopped at its limit.
+                    if sender.send(std::mem::replace(&mut batch, next)).is_err() {
+                        return;
+                    }
+                }
+            }
+            let _ = sender.send(batch);
+        });
+        let mut differ = Differ {
+            table: table.name,
+            key_columns: table.key_columns,
+            replayed: receiver.into_iter().flatten().peekable(),
+            out: mismatches,
+            limit,
+        };
+        tx.for_each_cells(&sql, &[], &mut |cells| {
+            differ.stored(cells);
+            Ok(())
+        })?;
+        differ.finish();
+        Ok(())
+    })
 }
 
 /// Rows per batch, and batches on their way to the checker. Few and small: every batch is

@@ -1,9 +1,10 @@
 //! The projection tables, and how core's records become rows and back.
 
+pub mod digest;
 pub mod review;
 
 use crate::StoreError;
-use crate::sql::{Row, Table, Value};
+use crate::sql::{Cell, Row, Table, Value};
 use valuetree_core::domain::*;
 use valuetree_core::state::{Changes, State};
 use valuetree_core::{Amount, NaiveDate};
@@ -390,20 +391,56 @@ pub fn member_row(m: &MemberRecord) -> Row {
 
 pub fn contribution_row(c: &Contribution) -> Row {
     let r = &c.record;
-    vec![
-        Value::text(&r.contribution_id),
-        Value::text(&r.person_id),
-        Value::text(&r.node_id),
-        Value::text(r.phase.as_str()),
-        date(r.date),
-        Value::Real(r.effort.value()),
-        Value::text(&r.description),
-        Value::opt_text(r.evidence.as_ref()),
-        flag(r.confirmed),
-        opt_date(c.confirmed_on),
-        opt_date(c.retracted_on),
-        Value::opt_text(c.retraction_reason.as_ref()),
+    let date = valuetree_core::date_text(r.date);
+    let mut row: Row = contribution_record_cells(r, &date)
+        .iter()
+        .map(Cell::to_value)
+        .collect();
+    row.extend(contribution_status(
+        r.confirmed,
+        c.confirmed_on,
+        c.retracted_on,
+        c.retraction_reason.as_deref(),
+    ));
+    row
+}
+
+/// The cells of a contribution's row that its record sets, all but the last four columns
+/// ([`contribution_status`]); `date` is the record's date as text.
+pub fn contribution_record_cells<'r>(r: &'r ContributionRecord, date: &'r str) -> [Cell<'r>; 8] {
+    [
+        Cell::Text(&r.contribution_id),
+        Cell::Text(&r.person_id),
+        Cell::Text(&r.node_id),
+        Cell::Text(r.phase.as_str()),
+        Cell::Text(date),
+        Cell::Real(r.effort.value()),
+        Cell::Text(&r.description),
+        r.evidence.as_deref().map_or(Cell::Null, Cell::Text),
     ]
+}
+
+/// The last four columns of a contribution's row: what confirming it, taking the
+/// confirmation back and retracting it change.
+pub fn contribution_status(
+    recorded_confirmed: bool,
+    confirmed_on: Option<NaiveDate>,
+    retracted_on: Option<NaiveDate>,
+    retraction_reason: Option<&str>,
+) -> [Value; 4] {
+    [
+        flag(recorded_confirmed),
+        opt_date(confirmed_on),
+        opt_date(retracted_on),
+        Value::opt_text(retraction_reason),
+    ]
+}
+
+/// The digest a checking replay keeps of a contribution (see
+/// `valuetree_core::digests::DigestedContribution`): of [`contribution_record_cells`].
+pub fn contribution_record_digest(r: &ContributionRecord) -> u64 {
+    let date = valuetree_core::date_text(r.date);
+    digest::of_cells(&contribution_record_cells(r, &date))
 }
 
 /// [`contribution_row`] from a contribution given up: its strings move into the row.
@@ -579,44 +616,6 @@ pub fn sorted_rows<'s>(state: &'s State, table: &Table) -> Box<dyn Iterator<Item
         TableId::Scores => by_key(&state.reviews.scores, review::score_row),
         _ => Box::new(all_rows(state, table).into_iter()),
     }
-}
-
-/// The contributions' rows in key order, made from contributions given up: their strings
-/// move into the rows instead of being copied, and are freed as the rows are (a replay of
-/// millions is compared once and then dropped).
-pub fn contribution_rows_owned(
-    contributions: rustc_hash::FxHashMap<String, Contribution>,
-) -> impl Iterator<Item = Row> {
-    let contributions: Vec<Contribution> = contributions.into_values().collect();
-    let order = byte_order(&contributions, |c| c.record.contribution_id.as_bytes());
-    let mut slots: Vec<Option<Contribution>> = contributions.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(move |i| slots[i as usize].take())
-        .map(contribution_row_owned)
-}
-
-/// The positions of `items` in byte order of `key`. Each position is sorted with the first
-/// 16 bytes of its key beside it, so most comparisons touch no string (a sort of a million
-/// keys otherwise waits on a cache miss per comparison); only equal prefixes compare the
-/// whole keys.
-fn byte_order<T>(items: &[T], key: impl Fn(&T) -> &[u8]) -> Vec<u32> {
-    let prefix = |bytes: &[u8]| {
-        let mut head = [0u8; 16];
-        let n = bytes.len().min(16);
-        head[..n].copy_from_slice(&bytes[..n]);
-        u128::from_be_bytes(head)
-    };
-    let mut order: Vec<(u128, u32)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| (prefix(key(item)), i as u32))
-        .collect();
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| key(&items[a.1 as usize]).cmp(key(&items[b.1 as usize])))
-    });
-    order.into_iter().map(|(_, i)| i).collect()
 }
 
 pub fn compare_keys(a: &Row, b: &Row, key_columns: usize) -> std::cmp::Ordering {
@@ -905,34 +904,4 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
         | TableId::Overrides => review::load_row(state, table, row)?,
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_order;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The prefix sort gives exactly the byte order of the whole keys, also for keys
-        /// that share their first 16 bytes, are shorter than 16 or end in zero bytes.
-        #[test]
-        fn byte_order_is_the_order_of_the_whole_keys(
-            keys in proptest::collection::vec(
-                ("[AB]{0,3}", "[\\x00-\\x02a]{0,20}").prop_map(|(a, b)| {
-                    format!("{a}{}{b}", "C".repeat(14)).into_bytes()
-                }),
-                0..200,
-            )
-        ) {
-            let order = byte_order(&keys, |k| k.as_slice());
-            let ordered: Vec<&[u8]> = order.iter().map(|&i| keys[i as usize].as_slice()).collect();
-            let mut expected: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-            expected.sort();
-            prop_assert_eq!(ordered, expected);
-            let mut seen = order.clone();
-            seen.sort_unstable();
-            seen.dedup();
-            prop_assert_eq!(seen.len(), keys.len());
-        }
-    }
 }

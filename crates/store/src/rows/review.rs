@@ -2,7 +2,7 @@
 
 use super::{Reader, TableId, date, flag};
 use crate::StoreError;
-use crate::sql::{Row, Table, Value};
+use crate::sql::{Cell, Row, Table, Value};
 use valuetree_core::review::*;
 use valuetree_core::state::State;
 
@@ -195,16 +195,25 @@ fn behaviour_row(b: &BehaviourAssessment) -> Row {
 }
 
 pub fn rating_row(r: &RatingRecord) -> Row {
-    vec![
-        Value::text(&r.cycle_id),
-        Value::text(&r.rater_id),
-        Value::text(&r.ratee_id),
-        Value::text(&r.dimension),
-        Value::text(r.relationship.as_str()),
-        Value::Real(r.score.value()),
-        Value::text(r.status.as_str()),
-        Value::text(&r.comment),
+    rating_cells(r).iter().map(Cell::to_value).collect()
+}
+
+fn rating_cells(r: &RatingRecord) -> [Cell<'_>; 8] {
+    [
+        Cell::Text(&r.cycle_id),
+        Cell::Text(&r.rater_id),
+        Cell::Text(&r.ratee_id),
+        Cell::Text(&r.dimension),
+        Cell::Text(r.relationship.as_str()),
+        Cell::Real(r.score.value()),
+        Cell::Text(r.status.as_str()),
+        Cell::Text(&r.comment),
     ]
+}
+
+/// The digest a checking replay keeps of a rating: of its whole row.
+pub fn rating_digest(r: &RatingRecord) -> u64 {
+    super::digest::of_cells(&rating_cells(r))
 }
 
 pub fn score_row(key: &ScoreKey, s: &CalibratedScore) -> Row {

@@ -592,7 +592,7 @@ fn parse_rows(
 }
 
 /// Why a row with `cells` cells does not fit a header of `width` columns.
-fn wrong_width(cells: usize, width: usize) -> String {
+pub(crate) fn wrong_width(cells: usize, width: usize) -> String {
     if cells > width {
         format!(
             "the row has {cells} cells but the header has {width} columns: a comma inside a text cell must be quoted (\"first part, second part\")"

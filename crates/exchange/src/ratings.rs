@@ -1,9 +1,10 @@
 //! The ratings file: `cycle_id,rater_id,ratee_id,relationship,dimension,score,comment`, with
 //! optional `ratee_unit,rater_unit` (the units the two belonged to in that cycle).
 
-use crate::small_csv::{SmallCsv, row_error};
-use std::collections::HashMap;
-use std::io::Read;
+use crate::small_csv::{SmallCsv, check_header, row_error};
+use rustc_hash::FxHashMap;
+use std::io::{Read, Seek};
+use std::path::Path;
 use valuetree_core::domain::Relationship;
 use valuetree_core::import::RowError;
 
@@ -76,7 +77,7 @@ pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>>
 }
 
 /// Ratings interned for the calibration engine, with the ids to name the results by.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Interned {
     pub input: valuetree_core::calibration::CalibrationInput,
     pub ratees: Vec<String>,
@@ -85,17 +86,149 @@ pub struct Interned {
     pub relationships: Vec<String>,
     pub cycles: Vec<String>,
     /// Self-ratings, not fitted: (sum, count) by ratee id.
-    pub self_ratings: HashMap<String, (f64, u32)>,
+    pub self_ratings: FxHashMap<String, (f64, u32)>,
 }
 
-fn intern(index: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
-    if let Some(&i) = index.get(name) {
-        return i;
+/// Names numbered in the order they are first seen.
+#[derive(Debug, Default)]
+struct Names {
+    index: FxHashMap<Box<str>, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.into(), i);
+        i
     }
-    let i = names.len() as u32;
-    names.push(name.to_string());
-    index.insert(name.to_string(), i);
-    i
+
+    /// Numbers `other`'s names, in their order, after this one's: what each of `other`'s
+    /// numbers becomes.
+    fn absorb(&mut self, other: Names) -> Vec<u32> {
+        other.names.iter().map(|name| self.number(name)).collect()
+    }
+}
+
+/// The calibration input, built one rating at a time.
+#[derive(Debug)]
+struct InputBuilder<'d> {
+    dimension: Option<&'d str>,
+    plain: bool,
+    ratings: Vec<valuetree_core::calibration::Rating>,
+    ratees: Names,
+    raters: Names,
+    units: Names,
+    relationships: Names,
+    cycles: Names,
+    self_ratings: FxHashMap<String, (f64, u32)>,
+}
+
+impl<'d> InputBuilder<'d> {
+    fn new(dimension: Option<&'d str>, plain: bool) -> Self {
+        InputBuilder {
+            dimension,
+            plain,
+            ratings: Vec::new(),
+            ratees: Names::default(),
+            raters: Names::default(),
+            units: Names::default(),
+            relationships: Names::default(),
+            cycles: Names::default(),
+            self_ratings: FxHashMap::default(),
+        }
+    }
+
+    fn push(&mut self, row: RatingRef<'_>) {
+        if self.dimension.is_some_and(|d| d != row.dimension) {
+            return;
+        }
+        if row.relationship == Relationship::SelfReview {
+            let entry = match self.self_ratings.get_mut(row.ratee_id) {
+                Some(entry) => entry,
+                None => self
+                    .self_ratings
+                    .entry(row.ratee_id.to_string())
+                    .or_default(),
+            };
+            entry.0 += row.score;
+            entry.1 += 1;
+            return;
+        }
+        // The plain model keeps one level of each fixed effect (the intercept alone).
+        let (ratee_unit, rater_unit, relationship, cycle) = if self.plain {
+            ("", "", "", "")
+        } else {
+            (
+                row.ratee_unit.unwrap_or(""),
+                row.rater_unit.unwrap_or(""),
+                row.relationship.as_str(),
+                row.cycle_id,
+            )
+        };
+        let rating = valuetree_core::calibration::Rating {
+            ratee: self.ratees.number(row.ratee_id),
+            rater: self.raters.number(row.rater_id),
+            ratee_unit: self.units.number(ratee_unit),
+            rater_unit: self.units.number(rater_unit),
+            relationship: self.relationships.number(relationship),
+            cycle: self.cycles.number(cycle),
+            score: row.score,
+        };
+        self.ratings.push(rating);
+    }
+
+    /// Appends the ratings `later` built from the rest of the same file: the result is the
+    /// one a single builder would have made reading both parts in order.
+    fn append(&mut self, later: InputBuilder<'_>) {
+        let ratees = self.ratees.absorb(later.ratees);
+        let raters = self.raters.absorb(later.raters);
+        let units = self.units.absorb(later.units);
+        let relationships = self.relationships.absorb(later.relationships);
+        let cycles = self.cycles.absorb(later.cycles);
+        self.ratings.reserve(later.ratings.len());
+        self.ratings.extend(later.ratings.into_iter().map(|r| {
+            valuetree_core::calibration::Rating {
+                ratee: ratees[r.ratee as usize],
+                rater: raters[r.rater as usize],
+                ratee_unit: units[r.ratee_unit as usize],
+                rater_unit: units[r.rater_unit as usize],
+                relationship: relationships[r.relationship as usize],
+                cycle: cycles[r.cycle as usize],
+                score: r.score,
+            }
+        }));
+        for (ratee, (sum, count)) in later.self_ratings {
+            let entry = self.self_ratings.entry(ratee).or_default();
+            entry.0 += sum;
+            entry.1 += count;
+        }
+    }
+
+    fn finish(self) -> Interned {
+        let input = valuetree_core::calibration::CalibrationInput {
+            ratings: self.ratings,
+            ratees: self.ratees.names.len(),
+            raters: self.raters.names.len(),
+            units: self.units.names.len(),
+            relationships: self.relationships.names.len(),
+            cycles: self.cycles.names.len(),
+            scale: None,
+        };
+        Interned {
+            input,
+            ratees: self.ratees.names,
+            raters: self.raters.names,
+            units: self.units.names,
+            relationships: self.relationships.names,
+            cycles: self.cycles.names,
+            self_ratings: self.self_ratings,
+        }
+    }
 }
 
 /// What calibration reads of a rating, borrowed: from a file's [`RatingRow`], or straight from
@@ -142,53 +275,304 @@ pub fn intern_rating_refs<'a>(
     dimension: Option<&str>,
     plain: bool,
 ) -> Interned {
-    let mut out = Interned::default();
-    let (mut ratee_ix, mut rater_ix, mut unit_ix, mut rel_ix, mut cycle_ix) = (
-        HashMap::new(),
-        HashMap::new(),
-        HashMap::new(),
-        HashMap::new(),
-        HashMap::new(),
-    );
+    let mut builder = InputBuilder::new(dimension, plain);
     for row in rows {
-        if dimension.is_some_and(|d| d != row.dimension) {
-            continue;
-        }
-        if row.relationship == Relationship::SelfReview {
-            let entry = out
-                .self_ratings
-                .entry(row.ratee_id.to_string())
-                .or_default();
-            entry.0 += row.score;
-            entry.1 += 1;
-            continue;
-        }
-        // The plain model keeps one level of each fixed effect (the intercept alone).
-        let (ratee_unit, rater_unit, relationship, cycle) = if plain {
-            ("", "", "", "")
-        } else {
-            (
-                row.ratee_unit.unwrap_or(""),
-                row.rater_unit.unwrap_or(""),
-                row.relationship.as_str(),
-                row.cycle_id,
-            )
-        };
-        let rating = valuetree_core::calibration::Rating {
-            ratee: intern(&mut ratee_ix, &mut out.ratees, row.ratee_id),
-            rater: intern(&mut rater_ix, &mut out.raters, row.rater_id),
-            ratee_unit: intern(&mut unit_ix, &mut out.units, ratee_unit),
-            rater_unit: intern(&mut unit_ix, &mut out.units, rater_unit),
-            relationship: intern(&mut rel_ix, &mut out.relationships, relationship),
-            cycle: intern(&mut cycle_ix, &mut out.cycles, cycle),
-            score: row.score,
-        };
-        out.input.ratings.push(rating);
+        builder.push(row);
     }
-    out.input.ratees = out.ratees.len();
-    out.input.raters = out.raters.len();
-    out.input.units = out.units.len();
-    out.input.relationships = out.relationships.len();
-    out.input.cycles = out.cycles.len();
-    out
+    builder.finish()
 }
+
+/// From this size on, a ratings file is read in two parts on two threads.
+const PARALLEL_BYTES: u64 = 4 << 20;
+
+/// Reads the ratings file at `path` straight into the calibration input: the same result
+/// as [`parse_ratings`] then [`intern_ratings`], and the same errors, without holding a row
+/// of strings per rating (a company's file has millions). A large file is read in two parts
+/// on two threads, split at a record boundary.
+pub fn read_ratings_file(
+    path: &Path,
+    dimension: Option<&str>,
+    plain: bool,
+) -> Result<Interned, Vec<RowError>> {
+    read_ratings_file_split(path, dimension, plain, PARALLEL_BYTES)
+}
+
+fn read_ratings_file_split(
+    path: &Path,
+    dimension: Option<&str>,
+    plain: bool,
+    parallel_bytes: u64,
+) -> Result<Interned, Vec<RowError>> {
+    let unreadable =
+        |e: std::io::Error| vec![row_error(1, None, format!("cannot read the file: {e}"))];
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    let mut whole = csv_reader(file, true);
+    let columns = RatingColumns::of_header(&mut whole)?;
+    let mut builder = InputBuilder::new(dimension, plain);
+    let mut errors = Vec::new();
+    let split = if size >= parallel_bytes {
+        line_start_after(path, size / 2).map_err(unreadable)?
+    } else {
+        None
+    };
+    let Some(split) = split else {
+        read_rows(&mut whole, &columns, &mut builder, &mut errors, None, None);
+        return finish(builder, errors);
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            let mut file = std::fs::File::open(path).map_err(unreadable)?;
+            file.seek(std::io::SeekFrom::Start(split))
+                .map_err(unreadable)?;
+            let mut rest = csv_reader(file, false);
+            let mut builder = InputBuilder::new(dimension, plain);
+            let mut errors = Vec::new();
+            read_rows(
+                &mut rest,
+                &columns,
+                &mut builder,
+                &mut errors,
+                None,
+                Some(&stop),
+            );
+            Ok::<_, Vec<RowError>>((builder, errors))
+        });
+        let reached = read_rows(
+            &mut whole,
+            &columns,
+            &mut builder,
+            &mut errors,
+            Some(split),
+            None,
+        );
+        // Past the middle without a record starting there (a quoted cell held the line
+        // break): the first reader has read the whole file, and the second one's rows are
+        // not rows.
+        if reached.is_none() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let rest = later
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if let Some(line) = reached {
+            let (rest, rest_errors) = rest?;
+            builder.append(rest);
+            errors.extend(rest_errors.into_iter().map(|mut e| {
+                e.line += line - 1;
+                e
+            }));
+        }
+        Ok::<_, Vec<RowError>>(())
+    })?;
+    finish(builder, errors)
+}
+
+/// Reads ratings from `reader` straight into the calibration input, on this thread: what
+/// [`read_ratings_file`] does with a file.
+pub fn read_ratings(
+    reader: impl Read,
+    dimension: Option<&str>,
+    plain: bool,
+) -> Result<Interned, Vec<RowError>> {
+    let mut csv = csv_reader(reader, true);
+    let columns = RatingColumns::of_header(&mut csv)?;
+    let mut builder = InputBuilder::new(dimension, plain);
+    let mut errors = Vec::new();
+    read_rows(&mut csv, &columns, &mut builder, &mut errors, None, None);
+    finish(builder, errors)
+}
+
+fn finish(builder: InputBuilder<'_>, errors: Vec<RowError>) -> Result<Interned, Vec<RowError>> {
+    if errors.is_empty() {
+        Ok(builder.finish())
+    } else {
+        Err(errors)
+    }
+}
+
+fn csv_reader<R: Read>(reader: R, has_headers: bool) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(has_headers)
+        // Rows of the wrong width are reported one by one, not as the end of the file.
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(reader)
+}
+
+/// Where the first line after byte `from` starts, if it does before the end.
+fn line_start_after(path: &Path, from: u64) -> std::io::Result<Option<u64>> {
+    use std::io::BufRead;
+    let mut file = std::fs::File::open(path)?;
+    file.seek(std::io::SeekFrom::Start(from))?;
+    let mut line = Vec::new();
+    let read = std::io::BufReader::new(file).read_until(b'\n', &mut line)?;
+    Ok((line.last() == Some(&b'\n')).then_some(from + read as u64))
+}
+
+/// The positions of the cells calibration reads.
+#[derive(Clone, Debug)]
+struct RatingColumns {
+    width: usize,
+    cycle_id: usize,
+    rater_id: usize,
+    ratee_id: usize,
+    relationship: usize,
+    dimension: usize,
+    score: usize,
+    ratee_unit: Option<usize>,
+    rater_unit: Option<usize>,
+}
+
+impl RatingColumns {
+    fn of_header<R: Read>(csv: &mut csv::Reader<R>) -> Result<RatingColumns, Vec<RowError>> {
+        let headers = csv
+            .headers()
+            .map_err(|e| vec![row_error(1, None, format!("cannot read the header: {e}"))])?
+            .clone();
+        let columns = check_header(&headers, REQUIRED, &OPTIONAL, "a ratings file")?;
+        let required = |name: &str| {
+            columns
+                .get(name)
+                .copied()
+                .ok_or_else(|| vec![row_error(1, Some(name), "missing column".to_string())])
+        };
+        Ok(RatingColumns {
+            width: headers.len(),
+            cycle_id: required("cycle_id")?,
+            rater_id: required("rater_id")?,
+            ratee_id: required("ratee_id")?,
+            relationship: required("relationship")?,
+            dimension: required("dimension")?,
+            score: required("score")?,
+            ratee_unit: columns.get("ratee_unit").copied(),
+            rater_unit: columns.get("rater_unit").copied(),
+        })
+    }
+}
+
+/// Reads `csv`'s rows into `builder` (bad rows into `errors`) to the end, or, given `until`,
+/// up to the record that starts at that byte: then that record's line is returned, the
+/// record left unread. When no record starts there (a quoted cell held the line break),
+/// reading goes on to the end and returns `None`. `stop` ends the reading early.
+fn read_rows<R: Read>(
+    csv: &mut csv::Reader<R>,
+    columns: &RatingColumns,
+    builder: &mut InputBuilder<'_>,
+    errors: &mut Vec<RowError>,
+    mut until: Option<u64>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Option<u64> {
+    let mut record = csv::ByteRecord::new();
+    let mut next = csv.position().clone();
+    for count in 0u64.. {
+        if count % 4096 == 0 && stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            return None;
+        }
+        if let Some(boundary) = until {
+            // The position before reading is where the next record's bytes start, blank
+            // lines included; a record starts at the boundary when it is reached exactly.
+            if next.byte() == boundary {
+                return Some(next.line());
+            }
+            if next.byte() > boundary {
+                until = None;
+            }
+        }
+        match csv.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                errors.push(row_error(
+                    e.position().map_or(0, |p| p.line()),
+                    None,
+                    format!("cannot read the file: {e}"),
+                ));
+                break;
+            }
+        }
+        next = csv.position().clone();
+        let line = record.position().map_or(0, |p| p.line());
+        read_row(&record, line, columns, builder, errors);
+    }
+    None
+}
+
+/// One row into `builder`, or its problems into `errors`: the checks [`parse_ratings`] makes,
+/// with the same messages.
+fn read_row(
+    record: &csv::ByteRecord,
+    line: u64,
+    columns: &RatingColumns,
+    builder: &mut InputBuilder<'_>,
+    errors: &mut Vec<RowError>,
+) {
+    if record.len() != columns.width {
+        errors.push(row_error(
+            line,
+            None,
+            crate::csv_files::wrong_width(record.len(), columns.width),
+        ));
+        return;
+    }
+    // An ASCII row (nearly every one) is text as a whole; any other is checked cell by cell.
+    if !record.as_slice().is_ascii()
+        && let Some(bad) = record
+            .iter()
+            .position(|cell| std::str::from_utf8(cell).is_err())
+    {
+        errors.push(row_error(
+            line,
+            None,
+            format!("cell {} is not UTF-8 text; save the file as UTF-8", bad + 1),
+        ));
+        return;
+    }
+    let cell = |i: usize| std::str::from_utf8(&record[i]).map_or("", str::trim);
+    let errors_before = errors.len();
+    let mut bad = |column: &str, reason: String| errors.push(row_error(line, Some(column), reason));
+    for (name, i) in [
+        ("cycle_id", columns.cycle_id),
+        ("rater_id", columns.rater_id),
+        ("ratee_id", columns.ratee_id),
+        ("dimension", columns.dimension),
+    ] {
+        if cell(i).is_empty() {
+            bad(name, "is empty; a value is required".into());
+        }
+    }
+    let relationship = cell(columns.relationship).parse::<Relationship>();
+    if let Err(reason) = &relationship {
+        bad("relationship", reason.to_string());
+    }
+    let score_text = cell(columns.score);
+    let score = match score_text.as_bytes() {
+        // One digit, as almost every score is: its value without the float parser.
+        [digit @ b'0'..=b'9'] => Some(f64::from(digit - b'0')),
+        _ => score_text.parse::<f64>().ok().filter(|s| s.is_finite()),
+    };
+    if score.is_none() {
+        bad("score", format!("`{score_text}` is not a number"));
+    }
+    if errors.len() > errors_before {
+        return;
+    }
+    let (Ok(relationship), Some(score)) = (relationship, score) else {
+        return;
+    };
+    let optional = |i: Option<usize>| i.map(cell).filter(|v| !v.is_empty());
+    builder.push(RatingRef {
+        cycle_id: cell(columns.cycle_id),
+        rater_id: cell(columns.rater_id),
+        ratee_id: cell(columns.ratee_id),
+        relationship,
+        dimension: cell(columns.dimension),
+        score,
+        ratee_unit: optional(columns.ratee_unit),
+        rater_unit: optional(columns.rater_unit),
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,47 @@ pub(crate) fn row_error(line: u64, column: Option<&str>, reason: String) -> RowE
     }
 }
 
+/// The header's columns by name; every unknown and every missing column is an error. `what`
+/// names the file in messages ("a plan").
+pub(crate) fn check_header(
+    headers: &csv::StringRecord,
+    required: &[&str],
+    optional: &[&str],
+    what: &str,
+) -> Result<HashMap<String, usize>, Vec<RowError>> {
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    let mut errors = Vec::new();
+    for (i, name) in headers.iter().enumerate() {
+        let name = name.trim().trim_start_matches('\u{feff}');
+        if !required.contains(&name) && !optional.contains(&name) {
+            errors.push(row_error(
+                1,
+                Some(name),
+                format!(
+                    "unknown column; {what} has the columns {},[{}]",
+                    required.join(","),
+                    optional.join(",")
+                ),
+            ));
+        }
+        columns.insert(name.to_string(), i);
+    }
+    for &name in required {
+        if !columns.contains_key(name) {
+            errors.push(row_error(
+                1,
+                Some(name),
+                format!("missing column; {what} needs {}", required.join(",")),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(columns)
+    } else {
+        Err(errors)
+    }
+}
+
 pub(crate) struct SmallCsv<R> {
     csv: csv::Reader<R>,
     columns: HashMap<String, usize>,
@@ -36,35 +77,7 @@ impl<R: Read> SmallCsv<R> {
             .headers()
             .map_err(|e| vec![row_error(1, None, format!("cannot read the header: {e}"))])?
             .clone();
-        let mut columns: HashMap<String, usize> = HashMap::new();
-        let mut errors = Vec::new();
-        for (i, name) in headers.iter().enumerate() {
-            let name = name.trim().trim_start_matches('\u{feff}');
-            if !required.contains(&name) && !optional.contains(&name) {
-                errors.push(row_error(
-                    1,
-                    Some(name),
-                    format!(
-                        "unknown column; {what} has the columns {},[{}]",
-                        required.join(","),
-                        optional.join(",")
-                    ),
-                ));
-            }
-            columns.insert(name.to_string(), i);
-        }
-        for &name in required {
-            if !columns.contains_key(name) {
-                errors.push(row_error(
-                    1,
-                    Some(name),
-                    format!("missing column; {what} needs {}", required.join(",")),
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let columns = check_header(&headers, required, optional, what)?;
         Ok(SmallCsv {
             csv,
             columns,

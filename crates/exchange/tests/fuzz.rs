@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use valuetree_core::chain::StoredEvent;
 use valuetree_core::domain::PersonRecord;
 use valuetree_core::import::{RecordBatch, Row};
-use valuetree_exchange::ratings::parse_ratings;
+use valuetree_exchange::ratings::{parse_ratings, read_ratings};
 use valuetree_exchange::{Kind, parse_csv, parse_ledger, stream_csv};
 
 fn header(kind: Kind, optional: bool) -> String {
@@ -78,6 +78,7 @@ proptest! {
     fn no_csv_file_makes_a_reader_panic((kind, bytes) in csv_like()) {
         read_both_ways(kind, &bytes)?;
         let _ = parse_ratings(bytes.as_slice());
+        let _ = read_ratings(bytes.as_slice(), None, false);
     }
 
     #[test]

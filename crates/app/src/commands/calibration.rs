@@ -11,7 +11,7 @@ use valuetree_core::calibration::calibrate;
 use valuetree_core::event::Event;
 use valuetree_core::review::{CalibratedScore, CalibrationResult};
 use valuetree_core::state::State;
-use valuetree_exchange::ratings::{RatingRef, intern_rating_refs};
+use valuetree_exchange::ratings::{Interned, RatingRef, intern_rating_refs};
 use valuetree_store::Preload;
 
 /// Which model to fit (docs/calibration.md).
@@ -101,6 +101,17 @@ pub fn calibration_of<'a>(
 ) -> AppResult<CalibrationReport> {
     let mut interned = intern_rating_refs(rows, dimension, model == CalibrationModel::Plain);
     interned.input.scale = scale;
+    calibration_of_interned(interned, dimension, model, source)
+}
+
+/// [`calibration_of`] on ratings interned already (a file read straight into the input:
+/// [`valuetree_exchange::ratings::read_ratings_file`]).
+pub fn calibration_of_interned(
+    interned: Interned,
+    dimension: Option<&str>,
+    model: CalibrationModel,
+    source: &str,
+) -> AppResult<CalibrationReport> {
     if interned.input.ratings.is_empty() {
         return Err(AppError::invalid(format!(
             "{source} holds no submitted ratings to calibrate{} (self-ratings are not fitted)",

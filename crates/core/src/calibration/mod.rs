@@ -32,7 +32,7 @@ pub struct Rating {
 }
 
 /// The input: ratings, and how many distinct values each index takes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CalibrationInput {
     pub ratings: Vec<Rating>,
     pub ratees: usize,

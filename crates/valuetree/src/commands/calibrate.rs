@@ -6,11 +6,13 @@ use super::render::{self, Format};
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use valuetree_app::commands::calibration::{CalibrationModel, CalibrationReport, calibration_of};
+use valuetree_app::commands::calibration::{
+    CalibrationModel, CalibrationReport, calibration_of_interned,
+};
 use valuetree_app::{Actor, App};
-use valuetree_exchange::ratings::{RatingRow, parse_ratings};
+use valuetree_exchange::ratings::{Interned, read_ratings_file};
 use valuetree_store::FileRowError;
 
 #[derive(Args, Debug)]
@@ -60,14 +62,10 @@ pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
     };
     let dimension = args.dimension.as_deref();
     let report = match (&args.ratings, &args.cycle) {
-        (Some(path), _) => match read_file(path)? {
-            Some(rows) => calibration_of(
-                rows.iter().map(RatingRow::as_ref),
-                dimension,
-                model,
-                &path.display().to_string(),
-                None,
-            )?,
+        (Some(path), _) => match read_file(path, dimension, model)? {
+            Some(interned) => {
+                calibration_of_interned(interned, dimension, model, &path.display().to_string())?
+            }
             None => return Ok(ExitCode::FAILURE),
         },
         (None, Some(cycle)) => {
@@ -82,11 +80,13 @@ pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
     print_report(&args, &report)
 }
 
-fn read_file(path: &PathBuf) -> Result<Option<Vec<RatingRow>>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    match parse_ratings(std::io::BufReader::new(file)) {
-        Ok(rows) => Ok(Some(rows)),
+fn read_file(
+    path: &Path,
+    dimension: Option<&str>,
+    model: CalibrationModel,
+) -> Result<Option<Interned>> {
+    match read_ratings_file(path, dimension, model == CalibrationModel::Plain) {
+        Ok(interned) => Ok(Some(interned)),
         Err(errors) => {
             let label = path.display().to_string();
             eprintln!(

@@ -169,18 +169,14 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
 /// Calibrated ratings of one dimension (the crossed-effects model with unit fixed effects).
 fn calibrated(dir: &Path, dimension: &str) -> Result<Scores> {
     let path = dir.join("ratings.csv");
-    let file =
-        std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let rows = valuetree_exchange::ratings::parse_ratings(std::io::BufReader::new(file)).map_err(
-        |errors| {
+    let interned = valuetree_exchange::ratings::read_ratings_file(&path, Some(dimension), false)
+        .map_err(|errors| {
             anyhow::anyhow!(
                 "{}: {}",
                 path.display(),
                 errors.first().map_or(String::new(), |e| e.to_string())
             )
-        },
-    )?;
-    let interned = valuetree_exchange::ratings::intern_ratings(&rows, Some(dimension), false);
+        })?;
     let fit = valuetree_core::calibration::calibrate(&interned.input)?;
     Ok(interned
         .ratees

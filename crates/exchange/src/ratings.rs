@@ -94,16 +94,30 @@ pub struct Interned {
 struct Names {
     index: FxHashMap<Box<str>, u32>,
     names: Vec<String>,
+    /// The last name numbered: a file's rows come grouped (by cycle, by rater), so the same
+    /// name often comes again at once, and a comparison is cheaper than a hash.
+    last: u32,
 }
 
 impl Names {
     fn number(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
+        if self
+            .names
+            .get(self.last as usize)
+            .is_some_and(|last| last == name)
+        {
+            return self.last;
         }
-        let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.index.insert(name.into(), i);
+        let i = match self.index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len() as u32;
+                self.names.push(name.to_string());
+                self.index.insert(name.into(), i);
+                i
+            }
+        };
+        self.last = i;
         i
     }
 
@@ -129,11 +143,12 @@ struct InputBuilder<'d> {
 }
 
 impl<'d> InputBuilder<'d> {
-    fn new(dimension: Option<&'d str>, plain: bool) -> Self {
+    /// A builder with room for `ratings` ratings.
+    fn new(dimension: Option<&'d str>, plain: bool, ratings: usize) -> Self {
         InputBuilder {
             dimension,
             plain,
-            ratings: Vec::new(),
+            ratings: Vec::with_capacity(ratings),
             ratees: Names::default(),
             raters: Names::default(),
             units: Names::default(),
@@ -275,12 +290,15 @@ pub fn intern_rating_refs<'a>(
     dimension: Option<&str>,
     plain: bool,
 ) -> Interned {
-    let mut builder = InputBuilder::new(dimension, plain);
+    let mut builder = InputBuilder::new(dimension, plain, 0);
     for row in rows {
         builder.push(row);
     }
     builder.finish()
 }
+
+/// A ratings row is rarely shorter (`2024,P1,P2,peer,results,3,,U1,U1`, and ids are longer).
+const SHORTEST_ROW: u64 = 32;
 
 /// From this size on, a ratings file is read in two parts on two threads.
 const PARALLEL_BYTES: u64 = 4 << 20;
@@ -309,7 +327,10 @@ fn read_ratings_file_split(
     let size = file.metadata().map_err(unreadable)?.len();
     let mut whole = csv_reader(file, true);
     let columns = RatingColumns::of_header(&mut whole)?;
-    let mut builder = InputBuilder::new(dimension, plain);
+    // Room for every row at once (growing a vector of millions copies it, page by page):
+    // reserved, not touched, so what no rating fills costs no memory.
+    let rows = usize::try_from(size / SHORTEST_ROW).unwrap_or(usize::MAX);
+    let mut builder = InputBuilder::new(dimension, plain, rows);
     let mut errors = Vec::new();
     let split = if size >= parallel_bytes {
         line_start_after(path, size / 2).map_err(unreadable)?
@@ -327,7 +348,7 @@ fn read_ratings_file_split(
             file.seek(std::io::SeekFrom::Start(split))
                 .map_err(unreadable)?;
             let mut rest = csv_reader(file, false);
-            let mut builder = InputBuilder::new(dimension, plain);
+            let mut builder = InputBuilder::new(dimension, plain, rows / 2);
             let mut errors = Vec::new();
             read_rows(
                 &mut rest,
@@ -378,7 +399,7 @@ pub fn read_ratings(
 ) -> Result<Interned, Vec<RowError>> {
     let mut csv = csv_reader(reader, true);
     let columns = RatingColumns::of_header(&mut csv)?;
-    let mut builder = InputBuilder::new(dimension, plain);
+    let mut builder = InputBuilder::new(dimension, plain, 0);
     let mut errors = Vec::new();
     read_rows(&mut csv, &columns, &mut builder, &mut errors, None, None);
     finish(builder, errors)
@@ -530,15 +551,21 @@ fn read_row(
         return;
     }
     let cell = |i: usize| std::str::from_utf8(&record[i]).map_or("", str::trim);
+    let (cycle_id, rater_id, ratee_id, dimension) = (
+        cell(columns.cycle_id),
+        cell(columns.rater_id),
+        cell(columns.ratee_id),
+        cell(columns.dimension),
+    );
     let errors_before = errors.len();
     let mut bad = |column: &str, reason: String| errors.push(row_error(line, Some(column), reason));
-    for (name, i) in [
-        ("cycle_id", columns.cycle_id),
-        ("rater_id", columns.rater_id),
-        ("ratee_id", columns.ratee_id),
-        ("dimension", columns.dimension),
+    for (name, value) in [
+        ("cycle_id", cycle_id),
+        ("rater_id", rater_id),
+        ("ratee_id", ratee_id),
+        ("dimension", dimension),
     ] {
-        if cell(i).is_empty() {
+        if value.is_empty() {
             bad(name, "is empty; a value is required".into());
         }
     }
@@ -563,11 +590,11 @@ fn read_row(
     };
     let optional = |i: Option<usize>| i.map(cell).filter(|v| !v.is_empty());
     builder.push(RatingRef {
-        cycle_id: cell(columns.cycle_id),
-        rater_id: cell(columns.rater_id),
-        ratee_id: cell(columns.ratee_id),
+        cycle_id,
+        rater_id,
+        ratee_id,
         relationship,
-        dimension: cell(columns.dimension),
+        dimension,
         score,
         ratee_unit: optional(columns.ratee_unit),
         rater_unit: optional(columns.rater_unit),

@@ -266,3 +266,36 @@ fn a_well_measured_organisation_has_no_warning() {
     assert_eq!(fit.warnings, Vec::<FitWarning>::new());
     assert!(!fit.uncalibrated);
 }
+
+#[test]
+fn the_fast_solver_agrees_with_the_literal_one_run_to_convergence() {
+    for seed in [1, 2] {
+        let world = world(seed);
+        let fast = calibrate(&world.input).expect("a fit");
+        let reference = calibrate_with_reference_solver(&world.input).expect("a fit");
+        let (a, b): (Vec<f64>, Vec<f64>) = fast
+            .ratees
+            .iter()
+            .zip(&reference.ratees)
+            .map(|(a, b)| (a.calibrated, b.calibrated))
+            .unzip();
+        let largest = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        // The same estimates to the third decimal of the scale, wherever the solver stops.
+        assert!(
+            largest < 1e-3,
+            "seed {seed}: calibrated scores differ by {largest}"
+        );
+        assert!(pearson(&a, &b) > 0.999_99, "seed {seed}");
+        for (x, y) in [
+            (fast.components.ratee, reference.components.ratee),
+            (fast.components.rater, reference.components.rater),
+            (fast.components.noise, reference.components.noise),
+        ] {
+            assert!((x - y).abs() < 1e-4 * y, "seed {seed}: variance {x} vs {y}");
+        }
+    }
+}

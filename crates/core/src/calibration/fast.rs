@@ -1,0 +1,300 @@
+//! The solver's product `(XᵀX + diag(ridge)) x`, arranged for an organisation's millions of
+//! ratings: it is nearly all of a fit's time, one pass over the ratings per iteration.
+//!
+//! - θ is renumbered so that what ratings touch together lies together (see
+//!   [`Design::new`]), and the ratings are sorted by ratee: the ratee effects are read and
+//!   written in order, and a unit's raters from a short stretch of θ. The solver works in
+//!   that order and returns θ in [`Layout`]'s.
+//! - The intercept, relationship and cycle take a few dozen combinations between them: a
+//!   rating names its combination, whose sum of effects is computed once per product, and
+//!   whose share of the product is added up apart and spread over its three effects after.
+//! - The ratings are cut into one part per core; each part adds into its own vector, and the
+//!   vectors are summed.
+
+use super::{CalibrationInput, Layout};
+
+/// A rating as the product reads it: the θ positions of its four large effects, and its
+/// combination of small ones.
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    ratee: u32,
+    rater: u32,
+    ratee_unit: u32,
+    rater_unit: u32,
+    small: u32,
+}
+
+#[derive(Debug)]
+pub(super) struct Design {
+    rows: Vec<Row>,
+    /// For each combination, the positions of its relationship and its cycle.
+    small: Vec<[usize; 2]>,
+    /// Where each position of θ (in [`Layout`]'s order) is in the design's order.
+    position: Vec<u32>,
+    parts: usize,
+}
+
+/// What the product reuses from one iteration to the next.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    sums: Vec<Vec<f64>>,
+    small_sums: Vec<Vec<f64>>,
+    small_x: Vec<f64>,
+}
+
+/// Parts below this many ratings are not worth a thread.
+const RATINGS_PER_PART: usize = 200_000;
+
+impl Design {
+    /// The design's order of θ keeps together what ratings touch together: ratees are taken
+    /// unit by unit, and each rating's unit, ratee, rater's unit and rater are numbered when
+    /// first met. Most ratings are given within a unit, so a unit's ratings read and write a
+    /// small stretch of θ that stays in the cache, instead of the whole of it at random.
+    pub(super) fn new(input: &CalibrationInput, layout: &Layout) -> Design {
+        let ratees = input.ratees;
+        // The ratings of each ratee, by a counting sort: linear, and stable.
+        let mut start = vec![0usize; ratees + 1];
+        for r in &input.ratings {
+            start[r.ratee as usize + 1] += 1;
+        }
+        for i in 0..ratees {
+            start[i + 1] += start[i];
+        }
+        let mut by_ratee = vec![0u32; input.ratings.len()];
+        let mut next = start.clone();
+        for (k, r) in input.ratings.iter().enumerate() {
+            by_ratee[next[r.ratee as usize]] = k as u32;
+            next[r.ratee as usize] += 1;
+        }
+        let mut unit_of = vec![0u32; ratees];
+        for r in &input.ratings {
+            unit_of[r.ratee as usize] = r.ratee_unit;
+        }
+        let mut ratee_order: Vec<u32> = (0..ratees as u32).collect();
+        ratee_order.sort_by_key(|&i| (unit_of[i as usize], i));
+
+        const UNSEEN: u32 = u32::MAX;
+        let mut position = vec![UNSEEN; layout.len];
+        let mut taken = 0u32;
+        let mut take = |at: usize, position: &mut [u32]| {
+            if position[at] == UNSEEN {
+                position[at] = taken;
+                taken += 1;
+            }
+            position[at]
+        };
+        // The intercept, relationships and cycles first: a few dozen, always in the cache.
+        for at in std::iter::once(0).chain(layout.relationship..layout.ratee) {
+            take(at, &mut position);
+        }
+        let cycles = input.cycles.max(1);
+        let mut rows = Vec::with_capacity(input.ratings.len());
+        for &ratee in &ratee_order {
+            let ratee = ratee as usize;
+            for &k in &by_ratee[start[ratee]..start[ratee + 1]] {
+                let r = &input.ratings[k as usize];
+                rows.push(Row {
+                    ratee_unit: take(layout.ratee_unit + r.ratee_unit as usize, &mut position),
+                    ratee: take(layout.ratee + r.ratee as usize, &mut position),
+                    rater_unit: take(layout.rater_unit + r.rater_unit as usize, &mut position),
+                    rater: take(layout.rater + r.rater as usize, &mut position),
+                    small: r.relationship * cycles as u32 + r.cycle,
+                });
+            }
+        }
+        // Units, ratees or raters no rating names (none, from an interned file) go last.
+        for at in 0..layout.len {
+            take(at, &mut position);
+        }
+        let small = (0..input.relationships.max(1) * cycles)
+            .map(|s| {
+                [
+                    position[layout.relationship + s / cycles] as usize,
+                    position[layout.cycle + s % cycles] as usize,
+                ]
+            })
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts = cores.min(rows.len() / RATINGS_PER_PART).max(1);
+        Design {
+            rows,
+            small,
+            position,
+            parts,
+        }
+    }
+
+    /// The ratings in each part (the last may have fewer).
+    fn part_len(&self) -> usize {
+        self.rows.len().div_ceil(self.parts).max(1)
+    }
+
+    /// `values` (in [`Layout`]'s order) in the design's order.
+    pub(super) fn to_design(&self, values: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; values.len()];
+        for (value, &at) in values.iter().zip(&self.position) {
+            out[at as usize] = *value;
+        }
+        out
+    }
+
+    /// `values` (in the design's order) back in [`Layout`]'s order.
+    pub(super) fn to_layout(&self, values: &[f64], out: &mut [f64]) {
+        for (o, &at) in out.iter_mut().zip(&self.position) {
+            *o = values[at as usize];
+        }
+    }
+
+    /// `out = (XᵀX + diag(ridge)) x`, all three in the design's order.
+    pub(super) fn apply(&self, ridge: &[f64], x: &[f64], out: &mut [f64], scratch: &mut Scratch) {
+        let len = x.len();
+        scratch.small_x.clear();
+        scratch.small_x.extend(
+            self.small
+                .iter()
+                .map(|[rel, cycle]| x[0] + x[*rel] + x[*cycle]),
+        );
+        scratch.sums.resize_with(self.parts, Vec::new);
+        scratch.small_sums.resize_with(self.parts, Vec::new);
+        let chunk = self.part_len();
+        let small_x = &scratch.small_x;
+        let small_len = self.small.len();
+        std::thread::scope(|scope| {
+            let mut jobs = self
+                .rows
+                .chunks(chunk)
+                .zip(scratch.sums.iter_mut().zip(scratch.small_sums.iter_mut()));
+            let mine = jobs.next();
+            for (rows, (sums, small_sums)) in jobs {
+                scope.spawn(move || add_part(rows, x, small_x, len, small_len, sums, small_sums));
+            }
+            if let Some((rows, (sums, small_sums))) = mine {
+                add_part(rows, x, small_x, len, small_len, sums, small_sums);
+            }
+        });
+        // The parts' sums are read and zeroed in the same pass, ready for the next product.
+        let (first, others) = scratch
+            .sums
+            .split_first_mut()
+            .expect("a design has one part at least");
+        for (((o, d), v), s) in out.iter_mut().zip(ridge).zip(x).zip(first.iter_mut()) {
+            *o = d * v + *s;
+            *s = 0.0;
+        }
+        for sums in others {
+            for (o, s) in out.iter_mut().zip(sums.iter_mut()) {
+                *o += *s;
+                *s = 0.0;
+            }
+        }
+        for small_sums in &scratch.small_sums {
+            for (sum, [rel, cycle]) in small_sums.iter().zip(&self.small) {
+                out[0] += sum;
+                out[*rel] += sum;
+                out[*cycle] += sum;
+            }
+        }
+    }
+}
+
+/// One part's share of the product, added to `sums` (θ-long, zero but for what earlier
+/// parts of the same product added) and into `small_sums` (by combination).
+fn add_part(
+    rows: &[Row],
+    x: &[f64],
+    small_x: &[f64],
+    len: usize,
+    small_len: usize,
+    sums: &mut Vec<f64>,
+    small_sums: &mut Vec<f64>,
+) {
+    // Zero on first use; after that the product leaves them zeroed.
+    sums.resize(len, 0.0);
+    small_sums.clear();
+    small_sums.resize(small_len, 0.0);
+    for row in rows {
+        let fitted = small_x[row.small as usize]
+            + x[row.ratee_unit as usize]
+            + x[row.rater_unit as usize]
+            + x[row.ratee as usize]
+            + x[row.rater as usize];
+        small_sums[row.small as usize] += fitted;
+        sums[row.ratee_unit as usize] += fitted;
+        sums[row.rater_unit as usize] += fitted;
+        sums[row.ratee as usize] += fitted;
+        sums[row.rater as usize] += fitted;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibration::Rating;
+
+    /// The literal product, one rating after another.
+    fn literal(input: &CalibrationInput, layout: &Layout, ridge: &[f64], x: &[f64]) -> Vec<f64> {
+        let mut out: Vec<f64> = ridge.iter().zip(x).map(|(d, v)| d * v).collect();
+        for r in &input.ratings {
+            let cols = layout.columns(r);
+            let fitted: f64 = cols.iter().map(|c| x[*c]).sum();
+            for c in cols {
+                out[c] += fitted;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_product_in_parts_is_the_literal_product() {
+        let mut seed = 7u64;
+        let mut next = |n: u32| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % u64::from(n)) as u32
+        };
+        let input = CalibrationInput {
+            ratings: (0..5_000)
+                .map(|_| Rating {
+                    ratee: next(300),
+                    rater: next(200),
+                    ratee_unit: next(9),
+                    rater_unit: next(9),
+                    relationship: next(5),
+                    cycle: next(3),
+                    score: f64::from(1 + next(5)),
+                })
+                .collect(),
+            ratees: 300,
+            raters: 200,
+            units: 9,
+            relationships: 5,
+            cycles: 3,
+            scale: None,
+        };
+        let layout = Layout::new(&input);
+        let x: Vec<f64> = (0..layout.len)
+            .map(|_| f64::from(next(1000)) / 100.0 - 5.0)
+            .collect();
+        let ridge: Vec<f64> = (0..layout.len).map(|i| (i % 4) as f64).collect();
+        let expected = literal(&input, &layout, &ridge, &x);
+        for parts in [1, 2, 3, 7] {
+            let mut design = Design::new(&input, &layout);
+            design.parts = parts;
+            let mut product = vec![f64::NAN; layout.len];
+            let mut scratch = Scratch::default();
+            let (x, ridge) = (design.to_design(&x), design.to_design(&ridge));
+            // Twice: the scratch vectors of the first product must not leak into the second.
+            design.apply(&ridge, &x, &mut product, &mut scratch);
+            design.apply(&ridge, &x, &mut product, &mut scratch);
+            let mut out = vec![f64::NAN; layout.len];
+            design.to_layout(&product, &mut out);
+            for (i, (a, b)) in out.iter().zip(&expected).enumerate() {
+                assert!(
+                    (a - b).abs() < 1e-9 * b.abs().max(1.0),
+                    "{parts} parts, θ[{i}]: {a} vs {b}"
+                );
+            }
+        }
+    }
+}

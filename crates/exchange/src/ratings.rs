@@ -92,32 +92,58 @@ pub struct Interned {
 /// Names numbered in the order they are first seen.
 #[derive(Debug, Default)]
 struct Names {
-    index: FxHashMap<Box<str>, u32>,
+    /// Names of up to 15 bytes (ids, units and cycles, nearly always) by their bytes packed
+    /// into one integer, with the length: hashed and compared as one number, not as text.
+    short: FxHashMap<u128, u32>,
+    long: FxHashMap<Box<str>, u32>,
     names: Vec<String>,
-    /// The last name numbered: a file's rows come grouped (by cycle, by rater), so the same
-    /// name often comes again at once, and a comparison is cheaper than a hash.
-    last: u32,
+    /// The last name numbered and its number: a file's rows come grouped (by cycle, by
+    /// rater), so the same name often comes again at once.
+    last: Option<(u128, u32)>,
+}
+
+/// A name of up to 15 bytes as one number: its bytes, and its length in the last byte.
+fn packed(name: &str) -> Option<u128> {
+    let bytes = name.as_bytes();
+    let mut packed = [0u8; 16];
+    packed.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    if bytes.len() > 15 {
+        return None;
+    }
+    packed[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(packed))
 }
 
 impl Names {
     fn number(&mut self, name: &str) -> u32 {
-        if self
-            .names
-            .get(self.last as usize)
-            .is_some_and(|last| last == name)
+        let Some(key) = packed(name) else {
+            if let Some(&i) = self.long.get(name) {
+                return i;
+            }
+            let i = self.add(name);
+            self.long.insert(name.into(), i);
+            return i;
+        };
+        if let Some((last, i)) = self.last
+            && last == key
         {
-            return self.last;
+            return i;
         }
-        let i = match self.index.get(name) {
+        let i = match self.short.get(&key) {
             Some(&i) => i,
             None => {
-                let i = self.names.len() as u32;
-                self.names.push(name.to_string());
-                self.index.insert(name.into(), i);
+                let i = self.add(name);
+                self.short.insert(key, i);
                 i
             }
         };
-        self.last = i;
+        self.last = Some((key, i));
+        i
+    }
+
+    fn add(&mut self, name: &str) -> u32 {
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
         i
     }
 

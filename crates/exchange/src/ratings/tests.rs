@@ -80,11 +80,13 @@ fn row() -> impl Strategy<Value = String> {
         prop_oneof![Just(""), Just("U1"), Just("U2")],
         prop_oneof![Just(""), Just("U1"), Just("U3")],
         prop_oneof![Just(""), Just(""), Just(""), Just(",extra"), Just("\r")],
+        // Ids of up to 15 bytes are numbered by a packed key, longer ones by their text.
+        prop_oneof![Just("P"), Just("P"), Just("person-with-a-long-id-")],
     )
         .prop_map(
-            |(cycle, rater, ratee, rel, dim, score, comment, ratee_unit, rater_unit, tail)| {
+            |(cycle, rater, ratee, rel, dim, score, comment, ratee_unit, rater_unit, tail, id)| {
                 format!(
-                    "{cycle},P{rater},P{ratee},{rel},{dim},{score},{comment},{ratee_unit},{rater_unit}{tail}\n"
+                    "{cycle},{id}{rater},P{ratee},{rel},{dim},{score},{comment},{ratee_unit},{rater_unit}{tail}\n"
                 )
             },
         )

@@ -13,25 +13,37 @@
 
 use super::{CalibrationInput, Layout};
 
-/// A rating as the product reads it: the θ positions of its four large effects, and its
-/// combination of small ones.
+/// A rating as the product reads it, within its run: the θ positions of its rater and
+/// rater's unit, and its combination of small effects.
 #[derive(Clone, Copy, Debug)]
 struct Row {
-    ratee: u32,
     rater: u32,
-    ratee_unit: u32,
     rater_unit: u32,
     small: u32,
 }
 
+/// The ratings of one ratee in one unit (nearly always all of the ratee's): `rows[start..end]`.
+/// The ratee's and the unit's effects are read once for the run, and their sums added up
+/// in a register and written once.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    ratee: u32,
+    ratee_unit: u32,
+    start: u32,
+    end: u32,
+}
+
 #[derive(Debug)]
 pub(super) struct Design {
+    runs: Vec<Run>,
     rows: Vec<Row>,
     /// For each combination, the positions of its relationship and its cycle.
     small: Vec<[usize; 2]>,
     /// Where each position of θ (in [`Layout`]'s order) is in the design's order.
     position: Vec<u32>,
-    parts: usize,
+    /// Where each part's runs end (the last part's at the last run), parts of about equal
+    /// numbers of ratings.
+    part_ends: Vec<usize>,
 }
 
 /// What the product reuses from one iteration to the next.
@@ -89,13 +101,31 @@ impl Design {
         }
         let cycles = input.cycles.max(1);
         let mut rows = Vec::with_capacity(input.ratings.len());
+        let mut runs = Vec::with_capacity(ratees);
         for &ratee in &ratee_order {
             let ratee = ratee as usize;
-            for &k in &by_ratee[start[ratee]..start[ratee + 1]] {
+            let ratings = &mut by_ratee[start[ratee]..start[ratee + 1]];
+            // A ratee rated in two units (moved between cycles) has a run in each.
+            ratings.sort_by_key(|&k| input.ratings[k as usize].ratee_unit);
+            for &k in ratings.iter() {
                 let r = &input.ratings[k as usize];
+                let ratee_unit = take(layout.ratee_unit + r.ratee_unit as usize, &mut position);
+                let ratee = take(layout.ratee + r.ratee as usize, &mut position);
+                let at = rows.len() as u32;
+                match runs.last_mut() {
+                    Some(run @ &mut Run { end, .. })
+                        if end == at && run.ratee == ratee && run.ratee_unit == ratee_unit =>
+                    {
+                        run.end += 1;
+                    }
+                    _ => runs.push(Run {
+                        ratee,
+                        ratee_unit,
+                        start: at,
+                        end: at + 1,
+                    }),
+                }
                 rows.push(Row {
-                    ratee_unit: take(layout.ratee_unit + r.ratee_unit as usize, &mut position),
-                    ratee: take(layout.ratee + r.ratee as usize, &mut position),
                     rater_unit: take(layout.rater_unit + r.rater_unit as usize, &mut position),
                     rater: take(layout.rater + r.rater as usize, &mut position),
                     small: r.relationship * cycles as u32 + r.cycle,
@@ -116,17 +146,32 @@ impl Design {
             .collect();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let parts = cores.min(rows.len() / RATINGS_PER_PART).max(1);
-        Design {
+        let mut design = Design {
+            runs,
             rows,
             small,
             position,
-            parts,
-        }
+            part_ends: Vec::new(),
+        };
+        design.cut_into(parts);
+        design
     }
 
-    /// The ratings in each part (the last may have fewer).
-    fn part_len(&self) -> usize {
-        self.rows.len().div_ceil(self.parts).max(1)
+    /// Cuts the runs into `parts` parts of about equal numbers of ratings.
+    fn cut_into(&mut self, parts: usize) {
+        let per_part = self.rows.len().div_ceil(parts.max(1)).max(1);
+        let mut goal = per_part;
+        self.part_ends.clear();
+        for (i, run) in self.runs.iter().enumerate() {
+            let end = run.end as usize;
+            if end >= goal {
+                self.part_ends.push(i + 1);
+                goal = (end / per_part + 1) * per_part;
+            }
+        }
+        if self.part_ends.last() != Some(&self.runs.len()) {
+            self.part_ends.push(self.runs.len());
+        }
     }
 
     /// `values` (in [`Layout`]'s order) in the design's order.
@@ -154,22 +199,31 @@ impl Design {
                 .iter()
                 .map(|[rel, cycle]| x[0] + x[*rel] + x[*cycle]),
         );
-        scratch.sums.resize_with(self.parts, Vec::new);
-        scratch.small_sums.resize_with(self.parts, Vec::new);
-        let chunk = self.part_len();
+        let parts = self.part_ends.len();
+        scratch.sums.resize_with(parts, Vec::new);
+        scratch.small_sums.resize_with(parts, Vec::new);
         let small_x = &scratch.small_x;
         let small_len = self.small.len();
+        let rows = &self.rows;
         std::thread::scope(|scope| {
+            let mut from = 0;
             let mut jobs = self
-                .rows
-                .chunks(chunk)
+                .part_ends
+                .iter()
+                .map(|&end| {
+                    let runs = &self.runs[from..end];
+                    from = end;
+                    runs
+                })
                 .zip(scratch.sums.iter_mut().zip(scratch.small_sums.iter_mut()));
             let mine = jobs.next();
-            for (rows, (sums, small_sums)) in jobs {
-                scope.spawn(move || add_part(rows, x, small_x, len, small_len, sums, small_sums));
+            for (runs, (sums, small_sums)) in jobs {
+                scope.spawn(move || {
+                    add_part(runs, rows, x, small_x, len, small_len, sums, small_sums)
+                });
             }
-            if let Some((rows, (sums, small_sums))) = mine {
-                add_part(rows, x, small_x, len, small_len, sums, small_sums);
+            if let Some((runs, (sums, small_sums))) = mine {
+                add_part(runs, rows, x, small_x, len, small_len, sums, small_sums);
             }
         });
         // The parts' sums are read and zeroed in the same pass, ready for the next product.
@@ -199,7 +253,9 @@ impl Design {
 
 /// One part's share of the product, added to `sums` (θ-long, zero but for what earlier
 /// parts of the same product added) and into `small_sums` (by combination).
+#[allow(clippy::too_many_arguments)]
 fn add_part(
+    runs: &[Run],
     rows: &[Row],
     x: &[f64],
     small_x: &[f64],
@@ -212,17 +268,22 @@ fn add_part(
     sums.resize(len, 0.0);
     small_sums.clear();
     small_sums.resize(small_len, 0.0);
-    for row in rows {
-        let fitted = small_x[row.small as usize]
-            + x[row.ratee_unit as usize]
-            + x[row.rater_unit as usize]
-            + x[row.ratee as usize]
-            + x[row.rater as usize];
-        small_sums[row.small as usize] += fitted;
-        sums[row.ratee_unit as usize] += fitted;
-        sums[row.rater_unit as usize] += fitted;
-        sums[row.ratee as usize] += fitted;
-        sums[row.rater as usize] += fitted;
+    for run in runs {
+        let (ratee, unit) = (run.ratee as usize, run.ratee_unit as usize);
+        let own = x[ratee] + x[unit];
+        let mut total = 0.0;
+        for row in &rows[run.start as usize..run.end as usize] {
+            let fitted = own
+                + small_x[row.small as usize]
+                + x[row.rater_unit as usize]
+                + x[row.rater as usize];
+            total += fitted;
+            small_sums[row.small as usize] += fitted;
+            sums[row.rater_unit as usize] += fitted;
+            sums[row.rater as usize] += fitted;
+        }
+        sums[ratee] += total;
+        sums[unit] += total;
     }
 }
 
@@ -280,7 +341,7 @@ mod tests {
         let expected = literal(&input, &layout, &ridge, &x);
         for parts in [1, 2, 3, 7] {
             let mut design = Design::new(&input, &layout);
-            design.parts = parts;
+            design.cut_into(parts);
             let mut product = vec![f64::NAN; layout.len];
             let mut scratch = Scratch::default();
             let (x, ridge) = (design.to_design(&x), design.to_design(&ridge));

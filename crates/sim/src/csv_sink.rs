@@ -32,7 +32,7 @@ pub const FILES: [(&str, &str); 13] = [
         "ratings.csv",
         "cycle_id,rater_id,ratee_id,relationship,dimension,score,comment,ratee_unit,rater_unit",
     ),
-    ("truth.csv", "person_id,true_performance"),
+    ("truth.csv", "person_id,true_performance,expected_rating"),
     (
         "truth_contributions.csv",
         "person_id,node_id,period,true_value",
@@ -225,9 +225,15 @@ impl Sink for CsvSink {
         self.write(12, [cycle_id, &name, &from, &to, "review"])
     }
 
-    fn truth(&mut self, person_id: &str, true_performance: f64) -> std::io::Result<()> {
+    fn truth(
+        &mut self,
+        person_id: &str,
+        true_performance: f64,
+        expected_rating: f64,
+    ) -> std::io::Result<()> {
         let value = format!("{true_performance:.6}");
-        self.write(10, [person_id, &value])
+        let expected = format!("{expected_rating:.6}");
+        self.write(10, [person_id, &value, &expected])
     }
 
     fn truth_contribution(

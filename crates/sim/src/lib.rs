@@ -57,7 +57,14 @@ pub trait Sink {
     ) -> std::io::Result<()> {
         Ok(())
     }
-    fn truth(&mut self, person_id: &str, true_performance: f64) -> std::io::Result<()>;
+    /// A person's true performance (the mean of their standardised value per cycle) and the
+    /// rating an average rater would give them on average, on the 1–5 scale.
+    fn truth(
+        &mut self,
+        person_id: &str,
+        true_performance: f64,
+        expected_rating: f64,
+    ) -> std::io::Result<()>;
     fn truth_contribution(
         &mut self,
         person_id: &str,

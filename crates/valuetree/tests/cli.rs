@@ -663,6 +663,16 @@ fn sim_is_deterministic_and_its_output_imports_and_verifies() {
             && fairness.contains("(d) credit from the value tree  "),
         "{fairness}"
     );
+    // The interval's coverage, against the expected rating the simulator writes beside the
+    // truth: measured, and far from nothing (a scale or estimand mix-up gives near 0%).
+    let coverage: f64 = fairness
+        .lines()
+        .find_map(|line| line.strip_prefix("coverage: "))
+        .and_then(|line| line.split(" for ").nth(1))
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|share| share.parse().ok())
+        .expect("a coverage line with a share");
+    assert!((50.0..=100.0).contains(&coverage), "{fairness}");
     let svg = std::fs::read_to_string(a.join("fairness.svg")).unwrap_or_default();
     assert!(
         svg.starts_with("<svg") && svg.contains("moved off"),

@@ -174,6 +174,9 @@ struct Sim<'s> {
     pending: BTreeMap<(usize, NaiveDate), AssignmentRecord>,
     cycle: Cycle,
     truth_sum: BTreeMap<usize, (f64, u32)>,
+    /// Over every `results` rating given by someone else: the sum of the raters' leniency,
+    /// the sum of their noise's variance, and the count.
+    results_raters: (f64, f64, f64),
     counters: SimSummary,
     contribution_seq: u64,
     outcome_seq: u64,
@@ -252,6 +255,7 @@ impl<'s> Sim<'s> {
             pending: BTreeMap::new(),
             cycle: Cycle::default(),
             truth_sum: BTreeMap::new(),
+            results_raters: (0.0, 0.0, 0.0),
             counters: SimSummary::default(),
             contribution_seq: 0,
             outcome_seq: 0,
@@ -333,9 +337,19 @@ impl<'s> Sim<'s> {
         for m in &self.members {
             self.sink.member(m)?;
         }
+        let (leniency, variance, ratings) = self.results_raters;
+        let (leniency, noise) = if ratings > 0.0 {
+            (leniency / ratings, (variance / ratings).sqrt())
+        } else {
+            (0.0, 0.6)
+        };
         for (p, (sum, count)) in &self.truth_sum {
-            self.sink
-                .truth(&self.people[*p].record.person_id, sum / f64::from(*count))?;
+            let truth = sum / f64::from(*count);
+            self.sink.truth(
+                &self.people[*p].record.person_id,
+                truth,
+                reviews::expected_rating(truth, leniency, noise),
+            )?;
         }
         self.sink.finish()?;
         let mut summary = std::mem::take(&mut self.counters);

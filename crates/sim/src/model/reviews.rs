@@ -11,6 +11,17 @@ impl Sim<'_> {
         self.dept_culture[dept] + self.config.rater_bias * self.people[rater].lenience
     }
 
+    /// A `results` rating: [`Self::score`], with the rater's leniency and noise kept for the
+    /// expected rating (see [`expected_rating`]).
+    fn results_score(&mut self, signal: f64, rater: usize, noise: f64) -> u8 {
+        let leniency = self.leniency(rater);
+        let (sum, sum_sq, count) = &mut self.results_raters;
+        *sum += leniency;
+        *sum_sq += noise * noise;
+        *count += 1.0;
+        self.score(signal, Some(rater), noise)
+    }
+
     pub(super) fn score(&mut self, signal: f64, rater: Option<usize>, noise: f64) -> u8 {
         let lenient = rater.map_or(0.0, |r| self.leniency(r));
         (3.0 + 0.9 * signal + lenient + noise * self.rng.normal())
@@ -64,7 +75,7 @@ impl Sim<'_> {
             let mut used: Vec<usize> = manager.into_iter().collect();
             if let Some(mgr) = manager {
                 // The current manager sees the recent months, and the work in their own unit.
-                let score = self.score(z_recent[i], Some(mgr), 0.45);
+                let score = self.results_score(z_recent[i], mgr, 0.45);
                 rows.push((mgr, p, "manager", "results", score));
                 let values = self.score(0.8 * self.people[p].values, Some(mgr), 0.5);
                 rows.push((mgr, p, "manager", "values", values));
@@ -79,7 +90,7 @@ impl Sim<'_> {
                     && Some(lead) != manager
                     && self.people[lead].active
                 {
-                    let score = self.score(z[i], Some(lead), 0.5);
+                    let score = self.results_score(z[i], lead, 0.5);
                     rows.push((lead, p, "lead", "results", score));
                     used.push(lead);
                     raters += 1;
@@ -95,7 +106,7 @@ impl Sim<'_> {
                     && self.people[c].active
                     && self.rng.chance(0.5)
                 {
-                    let score = self.score(z[i], Some(c), 0.8);
+                    let score = self.results_score(z[i], c, 0.8);
                     rows.push((c, p, "customer", "results", score));
                     used.push(c);
                     raters += 1;
@@ -110,7 +121,7 @@ impl Sim<'_> {
             peers.dedup();
             while raters < self.config.raters_per_person && !peers.is_empty() {
                 let q = peers.swap_remove(self.rng.below(peers.len()));
-                let score = self.score(z[i], Some(q), 0.6);
+                let score = self.results_score(z[i], q, 0.6);
                 rows.push((q, p, "peer", "results", score));
                 used.push(q);
                 raters += 1;
@@ -132,7 +143,7 @@ impl Sim<'_> {
             for _ in 0..2.min(reports.len()) {
                 let q = reports.swap_remove(self.rng.below(reports.len()));
                 let signal = z_of.get(&p).copied().unwrap_or(0.0);
-                let score = self.score(signal, Some(q), 0.7);
+                let score = self.results_score(signal, q, 0.7);
                 rows.push((q, p, "report", "results", score));
             }
         }
@@ -159,5 +170,77 @@ impl Sim<'_> {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26 for erf: within
+/// 1.5e-7, far below what a rating's expectation needs).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    if x >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// The rating a rater of average leniency and noise would give, on average, to a person of
+/// true performance `truth`: the expectation of the simulator's own rating rule,
+/// `round(clamp(3 + 0.9·truth + leniency + noise·ε, 1, 5))`, with ε standard normal. This is
+/// the estimand a calibrated score estimates (what an average rater would have given), on the
+/// scale: the coverage of its interval is measured against it (`valuetree fairness`).
+pub(crate) fn expected_rating(truth: f64, leniency: f64, noise: f64) -> f64 {
+    let centre = 3.0 + 0.9 * truth + leniency;
+    let below = |edge: f64| normal_cdf((edge - centre) / noise.max(1e-9));
+    // E[score] = 1 + Σ over the four steps k + 0.5 (k = 1..4) of P(value above the step).
+    1.0 + [1.5, 2.5, 3.5, 4.5]
+        .iter()
+        .map(|&edge| 1.0 - below(edge))
+        .sum::<f64>()
+}
+
+#[cfg(test)]
+mod expected_rating_tests {
+    use super::*;
+
+    #[test]
+    fn the_expected_rating_is_the_mean_of_the_rating_rule() {
+        // Against a direct average of the rule over many draws.
+        let mut seed = 5u64;
+        let mut normal = || {
+            let mut unit = || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((seed >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+            };
+            let (u, v) = (unit(), unit());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        for (truth, leniency, noise) in [(0.0, 0.0, 0.6), (2.5, 0.3, 0.5), (-3.0, -0.2, 0.8)] {
+            let draws = 200_000;
+            let mean = (0..draws)
+                .map(|_| {
+                    (3.0 + 0.9 * truth + leniency + noise * normal())
+                        .round()
+                        .clamp(1.0, 5.0)
+                })
+                .sum::<f64>()
+                / f64::from(draws);
+            let expected = expected_rating(truth, leniency, noise);
+            assert!(
+                (expected - mean).abs() < 0.01,
+                "{truth}: {expected} vs {mean}"
+            );
+        }
+        // The scale's ends compress: far above, the expectation stays under 5.
+        assert!(expected_rating(10.0, 0.0, 0.6) <= 5.0);
+        assert!((expected_rating(0.0, 0.0, 0.6) - 3.0).abs() < 1e-6);
     }
 }

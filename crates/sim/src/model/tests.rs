@@ -72,7 +72,7 @@ impl Sink for Collect {
         ));
         Ok(())
     }
-    fn truth(&mut self, person_id: &str, value: f64) -> std::io::Result<()> {
+    fn truth(&mut self, person_id: &str, value: f64, _expected: f64) -> std::io::Result<()> {
         self.truth.push((person_id.to_string(), value));
         Ok(())
     }

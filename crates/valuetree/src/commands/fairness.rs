@@ -168,6 +168,14 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
 
 /// Calibrated ratings of one dimension (the crossed-effects model with unit fixed effects).
 fn calibrated(dir: &Path, dimension: &str) -> Result<Scores> {
+    Ok(calibrated_with_errors(dir, dimension)?
+        .into_iter()
+        .map(|(id, (score, _))| (id, score))
+        .collect())
+}
+
+/// [`calibrated`] with each score's standard error.
+fn calibrated_with_errors(dir: &Path, dimension: &str) -> Result<HashMap<String, (f64, f64)>> {
     let path = dir.join("ratings.csv");
     let interned = valuetree_exchange::ratings::read_ratings_file(&path, Some(dimension), false)
         .map_err(|errors| {
@@ -182,8 +190,26 @@ fn calibrated(dir: &Path, dimension: &str) -> Result<Scores> {
         .ratees
         .into_iter()
         .zip(fit.ratees)
-        .map(|(id, r)| (id, r.calibrated))
+        .map(|(id, r)| (id, (r.calibrated, r.std_error)))
         .collect())
+}
+
+/// The nominal 90% interval's z.
+const Z_90: f64 = 1.645;
+
+/// The share of `people` whose nominal 90% interval (score ± 1.645 × standard error) holds
+/// their expected rating, and how many were counted.
+fn coverage(scores: &HashMap<String, (f64, f64)>, expected: &Scores) -> (f64, usize) {
+    let (mut held, mut counted) = (0usize, 0usize);
+    for (id, (score, error)) in scores {
+        if let Some(target) = expected.get(id) {
+            counted += 1;
+            if (score - target).abs() <= Z_90 * error {
+                held += 1;
+            }
+        }
+    }
+    (held as f64 / counted.max(1) as f64, counted)
 }
 
 /// Credit from the value tree (default policy) per month employed in the simulation: people
@@ -313,12 +339,21 @@ fn combined(rating: &Scores, credit: &Scores, values: &Scores) -> Scores {
 pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     let dir = &args.sim;
     let mut truth = Scores::new();
+    let mut expected = Scores::new();
     read(dir, "truth.csv", |row: &Row<'_>| {
         let value: f64 = row
             .get("true_performance")
             .parse()
             .context("true_performance is not a number")?;
         truth.insert(row.get("person_id").to_string(), value);
+        // Simulations written before the column existed have none: no coverage then.
+        if !row.get("expected_rating").is_empty() {
+            let rating: f64 = row
+                .get("expected_rating")
+                .parse()
+                .context("expected_rating is not a number")?;
+            expected.insert(row.get("person_id").to_string(), rating);
+        }
         Ok(())
     })?;
     let mut manager = Sums::new();
@@ -354,7 +389,12 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             &group,
         ),
     ];
-    let (rating, credit) = (calibrated(dir, "results")?, credit_per_month(dir)?);
+    let with_errors = calibrated_with_errors(dir, "results")?;
+    let rating: Scores = with_errors
+        .iter()
+        .map(|(id, (s, _))| (id.clone(), *s))
+        .collect();
+    let credit = credit_per_month(dir)?;
     let values = calibrated(dir, "values")?;
     let combined = combined(&rating, &credit, &values);
     let reports: Vec<MethodReport> = reports
@@ -403,6 +443,20 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
     say!(
         "their Spear.: Spearman within that group; their short(fall): mean (percentile under the method − true percentile) within it."
     );
+    if expected.is_empty() {
+        say!(
+            "coverage: truth.csv has no expected_rating (a simulation from before it was written); run `valuetree sim` again to measure it."
+        );
+    } else {
+        let (share, people) = coverage(&with_errors, &expected);
+        say!(
+            "coverage: the nominal 90% interval of (c) (calibrated ± {Z_90} × standard error) holds the expected rating for {:.1}% of {people} people",
+            100.0 * share
+        );
+        say!(
+            "  (expected rating: what a rater of average leniency and noise would give on average, on the 1–5 scale; docs/calibration.md)"
+        );
+    }
     let svg_path = args.svg.clone().unwrap_or_else(|| dir.join("fairness.svg"));
     std::fs::write(&svg_path, svg_chart(&reports))
         .with_context(|| format!("cannot write {}", svg_path.display()))?;

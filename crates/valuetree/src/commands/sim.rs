@@ -12,7 +12,7 @@ use valuetree_sim::{CsvSink, SimConfig, SimSummary, simulate};
 #[command(after_help = "\
 Writes into DIR: people.csv, units.csv, assignments.csv, nodes.csv, edges.csv, members.csv,
 contributions.csv, outcomes.csv, handovers.csv (importable with `valuetree import dir DIR`),
-ratings.csv, and the ground truth: truth.csv (person_id,true_performance) and
+ratings.csv, and the ground truth: truth.csv (person_id,true_performance,expected_rating) and
 truth_contributions.csv (person_id,node_id,period,true_value). Same options and seed give
 byte-identical files. The model is described in docs/simulator.md.")]
 pub struct SimArgs {

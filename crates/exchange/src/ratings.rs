@@ -27,7 +27,9 @@ pub struct RatingRow {
 const REQUIRED: &[&str] = crate::csv_files::Kind::Ratings.required_columns();
 const OPTIONAL: [&str; 3] = ["ratee_unit", "rater_unit", "status"];
 
-/// Reads a ratings file; every bad row is reported (line, column, reason).
+/// Reads a ratings file into whole rows (comments included); every bad row is reported (line,
+/// column, reason). Calibration reads files with [`read_ratings_file`] instead; this reader,
+/// with [`intern_ratings`], is the plain reference the streamed readers are tested against.
 pub fn parse_ratings(reader: impl Read) -> Result<Vec<RatingRow>, Vec<RowError>> {
     let mut csv = SmallCsv::open(reader, REQUIRED, &OPTIONAL, "a ratings file")?;
     let mut errors = Vec::new();
@@ -339,9 +341,11 @@ const SHORTEST_ROW: u64 = 32;
 const PARALLEL_BYTES: u64 = 4 << 20;
 
 /// Reads the ratings file at `path` straight into the calibration input: the same result
-/// as [`parse_ratings`] then [`intern_ratings`], and the same errors, without holding a row
-/// of strings per rating (a company's file has millions). A large file is read in two parts
-/// on two threads, split at a record boundary.
+/// as [`parse_ratings`] then [`intern_ratings`], and the same messages for bad cells, without
+/// holding a row of strings per rating (a company's file has millions). Unlike the row
+/// reader, a row of the wrong width or not UTF-8 is reported and reading goes on. A large
+/// file is read in two parts on two threads, split at a record boundary; the errors and their
+/// lines are those of reading it in one part.
 pub fn read_ratings_file(
     path: &Path,
     dimension: Option<&str>,

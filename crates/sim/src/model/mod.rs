@@ -341,6 +341,7 @@ impl<'s> Sim<'s> {
         let (leniency, noise) = if ratings > 0.0 {
             (leniency / ratings, (variance / ratings).sqrt())
         } else {
+            // No `results` rating by someone else was given: no leniency, a peer's noise.
             (0.0, 0.6)
         };
         for (p, (sum, count)) in &self.truth_sum {

@@ -93,7 +93,7 @@ impl Preconditioner {
 
 /// Cholesky factorisation in place (the lower triangle of `matrix`, n×n, row-major); false
 /// when the matrix is not positive definite to working precision.
-fn cholesky(matrix: &mut [f64], n: usize) -> bool {
+pub(super) fn cholesky(matrix: &mut [f64], n: usize) -> bool {
     for j in 0..n {
         let mut pivot = matrix[j * n + j];
         for k in 0..j {

@@ -582,6 +582,12 @@ fn summarise(
     let noise = components.noise;
     let lambda_ratee = noise / components.ratee;
     let lambda_rater = noise / components.rater;
+    let beyond_own = uncertainty::shared_and_rater_parts(
+        input,
+        layout,
+        &ridges(layout, &components),
+        &ratee_unit,
+    );
     let ratees = (0..input.ratees)
         .map(|i| {
             let k = count_ratee[i];
@@ -598,7 +604,7 @@ fn summarise(
                     + avg_rater_unit
                     + avg_relationship
                     + avg_cycle,
-                std_error: (noise / (f64::from(k) + lambda_ratee)).sqrt(),
+                std_error: (noise * (1.0 / (f64::from(k) + lambda_ratee) + beyond_own[i])).sqrt(),
                 component: group.ratee[i],
             }
         })
@@ -696,3 +702,4 @@ fn components_of(input: &CalibrationInput) -> Groups {
 mod fast;
 #[cfg(test)]
 mod tests;
+mod uncertainty;

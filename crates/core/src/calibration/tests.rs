@@ -301,3 +301,117 @@ fn the_fast_solver_agrees_with_the_literal_one_run_to_convergence() {
         }
     }
 }
+
+/// A small organisation in which most ratings stay within a unit, so that a unit's level and
+/// its raters' kindness are hard to tell apart.
+fn small_confounded_input() -> CalibrationInput {
+    let mut rng = Lcg(11);
+    let (units, ratees, raters) = (4, 120, 40);
+    let mut ratings = Vec::new();
+    for i in 0..ratees {
+        let unit = i % units;
+        for k in 0..5 {
+            let rater_unit = if rng.unit() < 0.8 {
+                unit
+            } else {
+                rng.below(units)
+            };
+            let rater = rater_unit + units * rng.below(raters / units);
+            ratings.push(Rating {
+                ratee: i as u32,
+                rater: rater as u32,
+                ratee_unit: unit as u32,
+                rater_unit: rater_unit as u32,
+                relationship: (k % 2) as u32,
+                cycle: ((i + k) % 2) as u32,
+                score: (3.0 + 0.5 * unit as f64 - 0.4 * rater_unit as f64 + rng.normal())
+                    .round()
+                    .clamp(1.0, 5.0),
+            });
+        }
+    }
+    CalibrationInput {
+        ratings,
+        ratees,
+        raters,
+        units,
+        relationships: 2,
+        cycles: 2,
+        scale: None,
+    }
+}
+
+#[test]
+fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_posterior_does() {
+    let input = small_confounded_input();
+    let layout = Layout::new(&input);
+    let fit = calibrate(&input).expect("a fit");
+    let ridge = ridges(&layout, &fit.components);
+    let unit_of: Vec<u32> = (0..input.ratees)
+        .map(|i| (i % input.units) as u32)
+        .collect();
+    let beyond = uncertainty::shared_and_rater_parts(&input, &layout, &ridge, &unit_of);
+    // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
+    // with the fixed effects' ridge the variance uses.
+    let n = layout.len;
+    let mut matrix = vec![0.0; n * n];
+    for r in &input.ratings {
+        for a in layout.columns(r) {
+            for b in layout.columns(r) {
+                matrix[a * n + b] += 1.0;
+            }
+        }
+    }
+    for (k, value) in ridge.iter().enumerate() {
+        let fixed = !(layout.ratee_unit..layout.relationship).contains(&k) && k < layout.ratee;
+        matrix[k * n + k] += if fixed { value.max(1.0) } else { *value };
+    }
+    assert!(fast::cholesky(&mut matrix, n), "positive definite");
+    let solve = |mut y: Vec<f64>| {
+        for i in 0..n {
+            let sum: f64 = (0..i).map(|k| matrix[i * n + k] * y[k]).sum();
+            y[i] = (y[i] - sum) / matrix[i * n + i];
+        }
+        for i in (0..n).rev() {
+            let sum: f64 = (i + 1..n).map(|k| matrix[k * n + i] * y[k]).sum();
+            y[i] = (y[i] - sum) / matrix[i * n + i];
+        }
+        y
+    };
+    let count = input.ratings.len() as f64;
+    let mut common = vec![0.0; n];
+    common[0] = 1.0;
+    for r in &input.ratings {
+        for c in &layout.columns(r)[2..5] {
+            common[*c] += 1.0 / count;
+        }
+    }
+    let lambda = fit.components.noise / fit.components.ratee;
+    let (mut own_only_short, mut ratios) = (0.0, Vec::new());
+    for (i, ratee) in fit.ratees.iter().enumerate() {
+        let mut contrast = common.clone();
+        contrast[layout.ratee_unit + unit_of[i] as usize] += 1.0;
+        contrast[layout.ratee + i] += 1.0;
+        let exact: f64 = contrast
+            .iter()
+            .zip(solve(contrast.clone()))
+            .map(|(a, b)| a * b)
+            .sum();
+        let own = 1.0 / (f64::from(ratee.n_ratings) + lambda);
+        let ours = own + beyond[i];
+        ratios.push(ours / exact);
+        own_only_short += (exact - own) / exact;
+        // What is reported is that, in scale points.
+        let reported = (fit.components.noise * ours).sqrt();
+        assert!((ratee.std_error - reported).abs() < 1e-12);
+    }
+    let worst = ratios.iter().fold(0.0f64, |w, r| w.max((r - 1.0).abs()));
+    let mean_ratio = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    // The person's own variance alone misses a good part of the exact one; ours is near it.
+    assert!(
+        own_only_short / ratios.len() as f64 > 0.05,
+        "own only short by {own_only_short}"
+    );
+    assert!((mean_ratio - 1.0).abs() < 0.01, "mean ratio {mean_ratio}");
+    assert!(worst < 0.03, "worst ratio off by {worst}");
+}

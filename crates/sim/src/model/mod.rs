@@ -177,6 +177,9 @@ struct Sim<'s> {
     /// Over every `results` rating given by someone else: the sum of the raters' leniency,
     /// the sum of their noise's variance, and the count.
     results_raters: (f64, f64, f64),
+    /// Per ratee, each `results` rating by someone else: the work the rater saw (the signal)
+    /// and the rater's noise: the occasions the expected rating averages over.
+    results_seen: HashMap<usize, Vec<(f32, f32)>>,
     counters: SimSummary,
     contribution_seq: u64,
     outcome_seq: u64,
@@ -256,6 +259,7 @@ impl<'s> Sim<'s> {
             cycle: Cycle::default(),
             truth_sum: BTreeMap::new(),
             results_raters: (0.0, 0.0, 0.0),
+            results_seen: HashMap::new(),
             counters: SimSummary::default(),
             contribution_seq: 0,
             outcome_seq: 0,
@@ -346,11 +350,26 @@ impl<'s> Sim<'s> {
         };
         for (p, (sum, count)) in &self.truth_sum {
             let truth = sum / f64::from(*count);
-            self.sink.truth(
-                &self.people[*p].record.person_id,
-                truth,
-                reviews::expected_rating(truth, leniency, noise),
-            )?;
+            // The mean, over the occasions the person was rated, of what a rater of average
+            // leniency would give for the work that rater saw; nobody rated them: at the
+            // truth, with the average noise.
+            let expected = match self.results_seen.get(p) {
+                Some(seen) if !seen.is_empty() => {
+                    seen.iter()
+                        .map(|(signal, noise)| {
+                            reviews::expected_rating(
+                                f64::from(*signal),
+                                leniency,
+                                f64::from(*noise),
+                            )
+                        })
+                        .sum::<f64>()
+                        / seen.len() as f64
+                }
+                _ => reviews::expected_rating(truth, leniency, noise),
+            };
+            self.sink
+                .truth(&self.people[*p].record.person_id, truth, expected)?;
         }
         self.sink.finish()?;
         let mut summary = std::mem::take(&mut self.counters);

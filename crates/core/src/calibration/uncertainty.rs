@@ -1,0 +1,462 @@
+//! The calibrated score's variance, counting what the person's own effect is measured against.
+//!
+//! A calibrated score is `mean + ratee's unit + ratee effect + the averages of the rest`.
+//! Given every other effect, the ratee effect's posterior variance is `σ²/(n + λ)`; but the
+//! other effects are estimated too, and a person is only as well placed as their unit's
+//! effect and their raters' leniencies are:
+//!
+//! - **The shared effects** (intercept, units, relationships, cycles) are marginalised by the
+//!   Schur complement `S = A_ss − A_sp D⁻¹ A_ps` of the mixed-model matrix A, with the people's
+//!   block D taken as its diagonal. Their posterior covariance is `σ² S⁻¹`. Ratings within a
+//!   unit make "this unit performs well" and "this unit's raters are kind" hard to tell apart:
+//!   S sees that (its off-diagonal), the person's own variance does not.
+//! - The person's effect, given the shared ones, moves with them: calibrated =
+//!   `wᵀθ_s + (the person's own part)` with `w = c − v/(n + λ)`, where c is the score's
+//!   contrast over the shared effects and v the shared effects the person's ratings touch.
+//!   Its variance: `σ²/(n + λ) + σ² wᵀS⁻¹w`.
+//! - **Each rater's leniency** is uncertain by `σ²/(m + λ_rater)`, and enters the person's
+//!   effect with weight `1/(n + λ)`.
+//!
+//! More shared effects than [`fast::SHARED_AT_MOST`] (a cycle's timeline units): S by its
+//! diagonal alone.
+
+use super::{CalibrationInput, Layout, fast};
+
+/// The fixed effects' ridge in the variance: a prior far wider than any estimate (one
+/// standard deviation of the noise per effect, against thousands of ratings behind each).
+/// The solver's tiny ridge would leave S⁻¹ with entries near 10⁶ along the directions the
+/// data cannot see (the unit and relationship dummies add up to the intercept); the score is
+/// blind to those directions, but rounding is not.
+const VARIANCE_RIDGE: f64 = 1.0;
+
+/// Per ratee, σ⁻² times the variance of the calibrated score, beyond its own `1/(n + λ)`: the
+/// shared effects' and the raters' parts. `ridge` is the solver's (in [`Layout`]'s order);
+/// `unit_of[i]` the unit whose effect ratee i's score carries.
+pub(super) fn shared_and_rater_parts(
+    input: &CalibrationInput,
+    layout: &Layout,
+    ridge: &[f64],
+    unit_of: &[u32],
+) -> Vec<f64> {
+    let shared = layout.ratee;
+    let ridge_of = |k: usize| {
+        if (layout.ratee_unit..layout.relationship).contains(&k) {
+            ridge[k]
+        } else {
+            ridge[k].max(VARIANCE_RIDGE)
+        }
+    };
+    let mut ratee_count = vec![0u32; input.ratees];
+    for r in &input.ratings {
+        ratee_count[r.ratee as usize] += 1;
+    }
+    let ratee_diagonal: Vec<f64> = ratee_count
+        .iter()
+        .enumerate()
+        .map(|(i, n)| f64::from(*n) + ridge[layout.ratee + i])
+        .collect();
+    // The ratings grouped by rater on one core while the ratees' touches are made on the other.
+    let (by_rater, ratee_touches) = std::thread::scope(|scope| {
+        let by_rater =
+            scope.spawn(|| Grouped::new(input.ratings.iter().map(|r| r.rater), input.raters));
+        let by_ratee = Grouped::new(input.ratings.iter().map(|r| r.ratee), input.ratees);
+        let ratee_touches = touches(input, layout, &by_ratee);
+        let by_rater = by_rater
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (by_rater, ratee_touches)
+    });
+
+    let dense = shared <= fast::SHARED_AT_MOST;
+    let new_schur = || {
+        if dense {
+            Schur::Dense(vec![0.0; shared * shared], shared)
+        } else {
+            Schur::Diagonal(vec![0.0; shared])
+        }
+    };
+    // The raters in two parts, one per core, each into its own matrix; the ratings and the
+    // ratees on this thread too, so it takes fewer raters.
+    let half = input.raters * 3 / 5;
+    let eliminate = |range: std::ops::Range<usize>| {
+        let mut schur = new_schur();
+        let diagonal = eliminate_raters(
+            input,
+            layout,
+            ridge,
+            &ratee_diagonal,
+            &ratee_touches,
+            &by_rater,
+            range,
+            &mut schur,
+        );
+        (schur, diagonal)
+    };
+    let (mut schur, (first_schur, mut rater_diagonal), (second_schur, second)) =
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| eliminate(0..half));
+            let mut schur = new_schur();
+            for r in &input.ratings {
+                let [a, b, c, d, e, ..] = layout.columns(r);
+                schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], 1.0);
+            }
+            for k in 0..shared {
+                schur.add_diagonal(k, ridge_of(k));
+            }
+            // The ratees' block is diagonal: eliminated exactly.
+            for (i, d) in ratee_diagonal.iter().enumerate() {
+                schur.add_outer(ratee_touches.of(i), -1.0 / d);
+            }
+            let second = eliminate(half..input.raters);
+            let first = first
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (schur, first, second)
+        });
+    schur.add(&first_schur);
+    schur.add(&second_schur);
+    rater_diagonal.extend(second);
+    let covariance = schur.inverse();
+
+    // The score's contrast: the intercept, the ratee's unit, and the rating-weighted means of
+    // the rater's unit, relationship and cycle. All but the unit are everyone's.
+    let n = input.ratings.len() as f64;
+    let mut common = vec![0.0; shared];
+    common[0] = 1.0;
+    for r in &input.ratings {
+        for c in &layout.columns(r)[2..5] {
+            common[*c] += 1.0 / n;
+        }
+    }
+    let common_times = covariance.times(&common);
+    let common_part: f64 = common.iter().zip(&common_times).map(|(a, b)| a * b).sum();
+
+    let mut rater_part = vec![0.0; input.ratees];
+    for r in &input.ratings {
+        rater_part[r.ratee as usize] += 1.0 / rater_diagonal[r.rater as usize];
+    }
+    (0..input.ratees)
+        .map(|i| {
+            let d = ratee_diagonal[i];
+            // w − common: the ratee's unit, less what their ratings touch over (n + λ).
+            let mut own: Vec<(usize, f64)> = ratee_touches
+                .of(i)
+                .iter()
+                .map(|(k, count)| (*k as usize, -f64::from(*count) / d))
+                .collect();
+            let unit = layout.ratee_unit + unit_of[i] as usize;
+            match own.iter_mut().find(|(k, _)| *k == unit) {
+                Some((_, v)) => *v += 1.0,
+                None => own.push((unit, 1.0)),
+            }
+            let cross: f64 = own.iter().map(|(k, v)| v * common_times[*k]).sum();
+            let shared_part = common_part + 2.0 * cross + covariance.quadratic(&own);
+            shared_part.max(0.0) + rater_part[i] / (d * d)
+        })
+        .collect()
+}
+
+/// Subtracts the part of each rater in `raters` from `schur` (see
+/// [`shared_and_rater_parts`]) and returns their diagonals after the ratees' elimination:
+/// `m + λ − Σ c²/(n + λ_ratee)` over the ratees they rated, c times each.
+#[allow(clippy::too_many_arguments)]
+fn eliminate_raters(
+    input: &CalibrationInput,
+    layout: &Layout,
+    ridge: &[f64],
+    ratee_diagonal: &[f64],
+    ratee_touches: &Touches,
+    by_rater: &Grouped,
+    raters: std::ops::Range<usize>,
+    schur: &mut Schur,
+) -> Vec<f64> {
+    let mut sums = Scatter::new(layout.ratee);
+    let mut ratees: Vec<u32> = Vec::new();
+    let mut sparse: Vec<(usize, f64)> = Vec::new();
+    raters
+        .map(|j| {
+            ratees.clear();
+            for &rating in by_rater.of(j) {
+                let r = &input.ratings[rating as usize];
+                for c in &layout.columns(r)[..5] {
+                    sums.add(*c, 1.0);
+                }
+                ratees.push(r.ratee);
+            }
+            ratees.sort_unstable();
+            let mut d = ratees.len() as f64 + ridge[layout.rater + j];
+            for same in ratees.chunk_by(|a, b| a == b) {
+                let ratee = same[0] as usize;
+                let c = same.len() as f64;
+                d -= c * c / ratee_diagonal[ratee];
+                for (k, count) in ratee_touches.of(ratee) {
+                    sums.add(*k as usize, -c * f64::from(*count) / ratee_diagonal[ratee]);
+                }
+            }
+            sums.drain_into(&mut sparse);
+            let diagonal = d.max(ridge[layout.rater + j]);
+            schur.add_outer(&sparse, -1.0 / diagonal);
+            diagonal
+        })
+        .collect()
+}
+
+/// Sums over a few positions of a long vector: the positions touched, in order on draining.
+struct Scatter {
+    values: Vec<f64>,
+    touched: Vec<usize>,
+    seen: Vec<bool>,
+}
+
+impl Scatter {
+    fn new(len: usize) -> Scatter {
+        Scatter {
+            values: vec![0.0; len],
+            touched: Vec::new(),
+            seen: vec![false; len],
+        }
+    }
+
+    fn add(&mut self, k: usize, value: f64) {
+        if !self.seen[k] {
+            self.seen[k] = true;
+            self.touched.push(k);
+        }
+        self.values[k] += value;
+    }
+
+    /// The sums as (position, value), positions ascending; empties the scatter.
+    fn drain_into(&mut self, out: &mut Vec<(usize, f64)>) {
+        out.clear();
+        self.touched.sort_unstable();
+        for k in self.touched.drain(..) {
+            out.push((k, self.values[k]));
+            self.values[k] = 0.0;
+            self.seen[k] = false;
+        }
+    }
+}
+
+/// The ratings' positions grouped by a key (ratee or rater): a counting sort.
+struct Grouped {
+    starts: Vec<usize>,
+    ratings: Vec<u32>,
+}
+
+impl Grouped {
+    fn new(keys: impl Iterator<Item = u32> + Clone, groups: usize) -> Grouped {
+        let mut starts = vec![0usize; groups + 1];
+        for key in keys.clone() {
+            starts[key as usize + 1] += 1;
+        }
+        for g in 0..groups {
+            starts[g + 1] += starts[g];
+        }
+        let mut next = starts.clone();
+        let mut ratings = vec![0u32; starts[groups]];
+        for (rating, key) in keys.enumerate() {
+            ratings[next[key as usize]] = rating as u32;
+            next[key as usize] += 1;
+        }
+        Grouped { starts, ratings }
+    }
+
+    fn of(&self, group: usize) -> &[u32] {
+        &self.ratings[self.starts[group]..self.starts[group + 1]]
+    }
+}
+
+/// For each ratee, the shared effects their ratings touch and how often: (position, count),
+/// positions ascending.
+struct Touches {
+    starts: Vec<usize>,
+    entries: Vec<(u32, f32)>,
+}
+
+impl Touches {
+    fn of(&self, person: usize) -> &[(u32, f32)] {
+        &self.entries[self.starts[person]..self.starts[person + 1]]
+    }
+}
+
+fn touches(input: &CalibrationInput, layout: &Layout, by_ratee: &Grouped) -> Touches {
+    let mut sums = Scatter::new(layout.ratee);
+    let mut sparse = Vec::new();
+    let ratees = by_ratee.starts.len() - 1;
+    let mut starts = Vec::with_capacity(ratees + 1);
+    let mut entries = Vec::new();
+    for i in 0..ratees {
+        starts.push(entries.len());
+        for &rating in by_ratee.of(i) {
+            for c in &layout.columns(&input.ratings[rating as usize])[..5] {
+                sums.add(*c, 1.0);
+            }
+        }
+        sums.drain_into(&mut sparse);
+        // Counts are whole numbers far below f32's 2²⁴.
+        entries.extend(sparse.iter().map(|(k, v)| (*k as u32, *v as f32)));
+    }
+    starts.push(entries.len());
+    Touches { starts, entries }
+}
+
+/// An entry of a sparse vector: its position and value.
+trait Entry: Copy {
+    fn parts(self) -> (usize, f64);
+}
+
+impl Entry for (usize, f64) {
+    fn parts(self) -> (usize, f64) {
+        self
+    }
+}
+
+impl Entry for (u32, f32) {
+    fn parts(self) -> (usize, f64) {
+        (self.0 as usize, f64::from(self.1))
+    }
+}
+
+/// The Schur complement of the shared effects, dense or by its diagonal alone.
+enum Schur {
+    /// The upper triangle, n×n row-major.
+    Dense(Vec<f64>, usize),
+    Diagonal(Vec<f64>),
+}
+
+impl Schur {
+    /// Adds `scale · v vᵀ` for a sparse v (positions ascending, each once).
+    fn add_outer(&mut self, v: &[impl Entry], scale: f64) {
+        match self {
+            Schur::Dense(matrix, n) => {
+                let n = *n;
+                for (a, first) in v.iter().enumerate() {
+                    let (i, x) = first.parts();
+                    let row = &mut matrix[i * n..(i + 1) * n];
+                    for second in &v[a..] {
+                        let (j, y) = second.parts();
+                        row[j] += scale * x * y;
+                    }
+                }
+            }
+            Schur::Diagonal(diagonal) => {
+                for entry in v {
+                    let (i, x) = entry.parts();
+                    diagonal[i] += scale * x * x;
+                }
+            }
+        }
+    }
+
+    /// Adds another of the same shape.
+    fn add(&mut self, other: &Schur) {
+        match (self, other) {
+            (Schur::Dense(a, _), Schur::Dense(b, _)) | (Schur::Diagonal(a), Schur::Diagonal(b)) => {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y)
+            }
+            _ => unreachable!("both halves are made alike"),
+        }
+    }
+
+    fn add_diagonal(&mut self, k: usize, value: f64) {
+        match self {
+            Schur::Dense(matrix, n) => {
+                matrix[k * *n + k] += value;
+            }
+            Schur::Diagonal(diagonal) => diagonal[k] += value,
+        }
+    }
+
+    /// S⁻¹. The dense matrix holds its upper triangle; when it is not positive definite to
+    /// working precision (the diagonal approximation of the people's block can overshoot),
+    /// the diagonal alone is used.
+    fn inverse(self) -> Covariance {
+        match self {
+            Schur::Dense(upper, n) => {
+                let mut lower = vec![0.0; n * n];
+                for i in 0..n {
+                    for j in 0..=i {
+                        lower[i * n + j] = upper[j * n + i];
+                    }
+                }
+                if fast::cholesky(&mut lower, n) {
+                    Covariance::Dense(inverse_from_cholesky(&lower, n), n)
+                } else {
+                    Covariance::Diagonal(
+                        (0..n)
+                            .map(|k| upper[k * n + k])
+                            .map(|d| if d > 0.0 { 1.0 / d } else { 0.0 })
+                            .collect(),
+                    )
+                }
+            }
+            Schur::Diagonal(diagonal) => Covariance::Diagonal(
+                diagonal
+                    .iter()
+                    .map(|d| if *d > 0.0 { 1.0 / d } else { 0.0 })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// (L Lᵀ)⁻¹ from the lower factor L: L⁻¹ column by column, then L⁻ᵀ L⁻¹.
+fn inverse_from_cholesky(factor: &[f64], n: usize) -> Vec<f64> {
+    // inverse_l[i * n + j], lower triangular.
+    let mut inverse_l = vec![0.0; n * n];
+    for j in 0..n {
+        inverse_l[j * n + j] = 1.0 / factor[j * n + j];
+        for i in j + 1..n {
+            let mut sum = 0.0;
+            for k in j..i {
+                sum += factor[i * n + k] * inverse_l[k * n + j];
+            }
+            inverse_l[i * n + j] = -sum / factor[i * n + i];
+        }
+    }
+    let mut out = vec![0.0; n * n];
+    for a in 0..n {
+        for b in a..n {
+            let mut sum = 0.0;
+            for k in b..n {
+                sum += inverse_l[k * n + a] * inverse_l[k * n + b];
+            }
+            out[a * n + b] = sum;
+            out[b * n + a] = sum;
+        }
+    }
+    out
+}
+
+enum Covariance {
+    Dense(Vec<f64>, usize),
+    Diagonal(Vec<f64>),
+}
+
+impl Covariance {
+    fn times(&self, v: &[f64]) -> Vec<f64> {
+        match self {
+            Covariance::Dense(m, n) => (0..*n)
+                .map(|i| {
+                    m[i * n..(i + 1) * n]
+                        .iter()
+                        .zip(v)
+                        .map(|(a, b)| a * b)
+                        .sum()
+                })
+                .collect(),
+            Covariance::Diagonal(d) => d.iter().zip(v).map(|(a, b)| a * b).collect(),
+        }
+    }
+
+    /// vᵀ M v for a sparse v.
+    fn quadratic(&self, v: &[(usize, f64)]) -> f64 {
+        match self {
+            Covariance::Dense(m, n) => v
+                .iter()
+                .map(|(i, x)| x * v.iter().map(|(j, y)| m[i * n + j] * y).sum::<f64>())
+                .sum(),
+            Covariance::Diagonal(d) => v.iter().map(|(i, x)| x * x * d[*i]).sum(),
+        }
+    }
+}

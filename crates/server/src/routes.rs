@@ -108,7 +108,7 @@ fn api() -> Api {
         .at(M::POST, "/api/cycles", "Open a cycle {cycle_id, starts_on, ends_on, name, settings (TOML)} (HR).", writes::open_cycle)
         .at(M::GET, "/api/cycles/{cycle_id}", "A cycle's settings and progress.", cycle)
         .at(M::POST, "/api/cycles/{cycle_id}/phase", "Move a cycle to a phase {phase, on} (HR).", writes::move_cycle)
-        .at(M::POST, "/api/cycles/{cycle_id}/calibrate", "Calibrate the cycle's submitted ratings and record the result {dimension, plain} (HR).", writes::calibrate)
+        .at(M::POST, "/api/cycles/{cycle_id}/calibrate", "Calibrate the cycle's submitted ratings and record the result {dimension, model: full | plain | ordinal | ordinal-plain} (HR).", writes::calibrate)
         .at(M::POST, "/api/cycles/{cycle_id}/ratings", "Record your rating {ratee_id, relationship, dimension, score, comment, draft}.", writes::rate)
         .at(M::GET, "/api/cycles/{cycle_id}/session", "The calibration session (HR, the committee).", session)
         .at(M::GET, "/api/cycles/{cycle_id}/final", "The final scores and 9-box (HR, the committee).", final_scores)

@@ -424,6 +424,9 @@ pub async fn move_cycle(
 #[serde(deny_unknown_fields)]
 pub struct CalibrateBody {
     dimension: Option<String>,
+    /// `full` (default), `plain`, `ordinal` or `ordinal-plain` (docs/calibration.md).
+    model: Option<String>,
+    /// The older way to ask for `plain`.
     #[serde(default)]
     plain: bool,
 }
@@ -434,10 +437,15 @@ pub async fn calibrate(
     Path(cycle_id): Path<String>,
     Body(body): Body<CalibrateBody>,
 ) -> ApiResult {
-    let model = if body.plain {
-        CalibrationModel::Plain
-    } else {
-        CalibrationModel::Full
+    let model = match (&body.model, body.plain) {
+        (Some(name), _) => CalibrationModel::from_name(name).ok_or_else(|| {
+            valuetree_app::AppError::invalid(format!(
+                "model: `{name}` is not a calibration model; use one of {}",
+                CalibrationModel::ALL.map(CalibrationModel::as_str).join(", ")
+            ))
+        })?,
+        (None, true) => CalibrationModel::Plain,
+        (None, false) => CalibrationModel::Full,
     };
     let (report, receipt) = blocking(&state, move |app| {
         app.calibrate_cycle(&caller.actor, &cycle_id, body.dimension.as_deref(), model)

@@ -7,7 +7,7 @@ use crate::{Actor, App, Receipt, authz};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use valuetree_core::Amount;
-use valuetree_core::calibration::calibrate;
+use valuetree_core::calibration::{calibrate, calibrate_ordinal};
 use valuetree_core::event::Event;
 use valuetree_core::review::{CalibratedScore, CalibrationResult};
 use valuetree_core::state::State;
@@ -16,20 +16,64 @@ use valuetree_store::Preload;
 
 /// Which model to fit (docs/calibration.md).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum CalibrationModel {
-    /// Unit, relationship and cycle effects besides the ratee and rater effects.
+    /// The linear model: unit, relationship and cycle effects besides the ratee and rater
+    /// effects.
     #[default]
     Full,
-    /// Only the ratee and rater effects: `score ~ 1 + (1|ratee) + (1|rater)`.
+    /// The linear model with only the ratee and rater effects:
+    /// `score ~ 1 + (1|ratee) + (1|rater)`.
     Plain,
+    /// The ordinal model (ordered probit) with the full model's effects: ratings are steps of
+    /// a scale.
+    Ordinal,
+    /// The ordinal model with only the ratee and rater effects (as R's
+    /// `clmm(score ~ 1 + (1|ratee) + (1|rater), link = "probit")`).
+    OrdinalPlain,
 }
 
 impl CalibrationModel {
+    pub const ALL: [CalibrationModel; 4] = [
+        CalibrationModel::Full,
+        CalibrationModel::Plain,
+        CalibrationModel::Ordinal,
+        CalibrationModel::OrdinalPlain,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CalibrationModel::Full => "full",
             CalibrationModel::Plain => "plain",
+            CalibrationModel::Ordinal => "ordinal",
+            CalibrationModel::OrdinalPlain => "ordinal-plain",
+        }
+    }
+
+    /// The model a name (as [`Self::as_str`] writes it) stands for.
+    pub fn from_name(name: &str) -> Option<CalibrationModel> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Only the ratee and rater effects: units, relationships and cycles are pooled.
+    pub fn is_plain(self) -> bool {
+        matches!(
+            self,
+            CalibrationModel::Plain | CalibrationModel::OrdinalPlain
+        )
+    }
+
+    /// Fits `input` with this model.
+    pub fn fit(
+        self,
+        input: &valuetree_core::calibration::CalibrationInput,
+    ) -> Result<
+        valuetree_core::calibration::Calibration,
+        valuetree_core::calibration::CalibrationError,
+    > {
+        match self {
+            CalibrationModel::Full | CalibrationModel::Plain => calibrate(input),
+            CalibrationModel::Ordinal | CalibrationModel::OrdinalPlain => calibrate_ordinal(input),
         }
     }
 }
@@ -99,7 +143,7 @@ pub fn calibration_of<'a>(
     source: &str,
     scale: Option<(f64, f64)>,
 ) -> AppResult<CalibrationReport> {
-    let mut interned = intern_rating_refs(rows, dimension, model == CalibrationModel::Plain);
+    let mut interned = intern_rating_refs(rows, dimension, model.is_plain());
     interned.input.scale = scale;
     calibration_of_interned(interned, dimension, model, source)
 }
@@ -119,7 +163,9 @@ pub fn calibration_of_interned(
         )));
     }
     let started = std::time::Instant::now();
-    let fit = calibrate(&interned.input).map_err(|e| AppError::invalid(e.to_string()))?;
+    let fit = model
+        .fit(&interned.input)
+        .map_err(|e| AppError::invalid(format!("{source}: {e}")))?;
     let seconds = started.elapsed().as_secs_f64();
     let people = fit
         .ratees

@@ -93,6 +93,18 @@ pub struct Calibration {
     /// Whether the data were too few to calibrate at all: each person's score is then their
     /// raw mean, with a standard error as wide as the scale allows, and no rater is corrected.
     pub uncalibrated: bool,
+    /// The ordinal model's scale: its steps and the cut points between them; `None` for the
+    /// linear model.
+    pub scale_steps: Option<ScaleSteps>,
+}
+
+/// The ordinal model's view of the rating scale.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleSteps {
+    /// The scores given, ascending: the steps.
+    pub steps: Vec<f64>,
+    /// The cut points on the latent scale (noise variance 1) between successive steps.
+    pub cuts: Vec<f64>,
 }
 
 /// A variance component of the model.
@@ -150,6 +162,10 @@ impl std::fmt::Display for FitWarning {
 pub enum CalibrationError {
     #[error("there are no ratings to calibrate")]
     Empty,
+    #[error(
+        "the ordinal model needs a scale of labelled steps, at most {most}; these ratings hold {found} different scores (use the linear model, `full`, for measurements)"
+    )]
+    TooManySteps { found: usize, most: usize },
 }
 
 /// Layout of the parameter vector θ.
@@ -403,52 +419,120 @@ fn solve(
     ridge: &[f64],
     theta: &mut [f64],
 ) -> usize {
-    let len = layout.len;
-    let mut diagonal = ridge.to_vec();
-    let mut rhs = vec![0.0; len];
-    for r in &input.ratings {
+    let rhs = right_side(input, layout, |_, r| r.score);
+    Prepared::new(input, layout, design, ridge).solve(&rhs, theta)
+}
+
+/// `Xᵀy` for the response `y` of each rating (its position, the rating).
+fn right_side(
+    input: &CalibrationInput,
+    layout: &Layout,
+    response: impl Fn(usize, &Rating) -> f64,
+) -> Vec<f64> {
+    let mut rhs = vec![0.0; layout.len];
+    for (i, r) in input.ratings.iter().enumerate() {
+        let y = response(i, r);
         for c in layout.columns(r) {
-            diagonal[c] += 1.0;
-            rhs[c] += r.score;
+            rhs[c] += y;
         }
     }
-    match design {
-        Some(design) => {
-            let ridge = design.to_design(ridge);
-            let mut scratch = fast::Scratch::default();
-            let mut x = design.to_design(theta);
-            let preconditioner = design.preconditioner(&ridge, &design.to_design(&diagonal));
-            let iterations = conjugate_gradients(
-                TOLERANCE,
-                &design.to_design(&rhs),
-                &mut x,
-                |x, out| design.apply(&ridge, x, out, &mut scratch),
-                |r, z| preconditioner.apply(r, z),
-            );
-            design.to_layout(&x, theta);
-            iterations
+    rhs
+}
+
+/// The system `(XᵀX + diag(ridge))` ready for many right sides: the preconditioner is made
+/// once (the ordinal model solves with one ridge dozens of times).
+struct Prepared<'a> {
+    input: &'a CalibrationInput,
+    layout: &'a Layout,
+    ridge: &'a [f64],
+    kernel: PreparedKernel<'a>,
+}
+
+enum PreparedKernel<'a> {
+    Fast {
+        design: &'a fast::Design,
+        ridge: Vec<f64>,
+        preconditioner: fast::Preconditioner,
+    },
+    Reference {
+        inverse: Vec<f64>,
+    },
+}
+
+impl<'a> Prepared<'a> {
+    fn new(
+        input: &'a CalibrationInput,
+        layout: &'a Layout,
+        design: &'a Option<fast::Design>,
+        ridge: &'a [f64],
+    ) -> Prepared<'a> {
+        let mut diagonal = ridge.to_vec();
+        for r in &input.ratings {
+            for c in layout.columns(r) {
+                diagonal[c] += 1.0;
+            }
         }
-        None => {
-            let inverse = inverse_diagonal(&diagonal);
-            conjugate_gradients(
+        let kernel = match design {
+            Some(design) => {
+                let ridge = design.to_design(ridge);
+                let preconditioner = design.preconditioner(&ridge, &design.to_design(&diagonal));
+                PreparedKernel::Fast {
+                    design,
+                    ridge,
+                    preconditioner,
+                }
+            }
+            None => PreparedKernel::Reference {
+                inverse: inverse_diagonal(&diagonal),
+            },
+        };
+        Prepared {
+            input,
+            layout,
+            ridge,
+            kernel,
+        }
+    }
+
+    /// Solves for the right side `rhs` (in [`Layout`]'s order) from the current θ.
+    fn solve(&self, rhs: &[f64], theta: &mut [f64]) -> usize {
+        match &self.kernel {
+            PreparedKernel::Fast {
+                design,
+                ridge,
+                preconditioner,
+            } => {
+                let mut scratch = fast::Scratch::default();
+                let mut x = design.to_design(theta);
+                let iterations = conjugate_gradients(
+                    TOLERANCE,
+                    &design.to_design(rhs),
+                    &mut x,
+                    |x, out| design.apply(ridge, x, out, &mut scratch),
+                    |r, z| preconditioner.apply(r, z),
+                );
+                design.to_layout(&x, theta);
+                iterations
+            }
+            PreparedKernel::Reference { inverse } => conjugate_gradients(
                 REFERENCE_TOLERANCE,
-                &rhs,
+                rhs,
                 theta,
                 |x, out| {
                     out.iter_mut()
-                        .zip(ridge)
+                        .zip(self.ridge)
                         .zip(x)
                         .for_each(|((o, d), v)| *o = d * v);
-                    for r in &input.ratings {
-                        let cols = layout.columns(r);
+                    for r in &self.input.ratings {
+                        let cols = self.layout.columns(r);
                         let fitted: f64 = cols.iter().map(|c| x[*c]).sum();
                         for c in cols {
                             out[c] += fitted;
                         }
                     }
                 },
-                |r, z| jacobi(&inverse, r, z),
-            )
+                |r, z| jacobi(inverse, r, z),
+            ),
         }
     }
 }
@@ -544,13 +628,20 @@ fn conjugate_gradients(
     500
 }
 
-fn summarise(
-    input: &CalibrationInput,
-    layout: &Layout,
-    theta: Vec<f64>,
-    components: VarianceComponents,
-    iterations: usize,
-) -> Calibration {
+/// What both models read per person from θ: counts, raw means, units, and each ratee's level
+/// on the model's scale (the linear model's calibrated score; the ordinal model's latent one).
+struct Levels {
+    ratee_level: Vec<f64>,
+    ratee_count: Vec<u32>,
+    ratee_sum: Vec<f64>,
+    ratee_unit: Vec<u32>,
+    rater_count: Vec<u32>,
+    rater_unit: Vec<u32>,
+    /// The rating-weighted mean rater's-unit effect.
+    average_rater_unit: f64,
+}
+
+fn levels(input: &CalibrationInput, layout: &Layout, theta: &[f64]) -> Levels {
     let n = input.ratings.len() as f64;
     // Averages of the effects a ratee does not choose: rater's unit, relationship, cycle,
     // weighted by how often they occur.
@@ -562,70 +653,126 @@ fn summarise(
             .sum::<f64>()
             / n
     };
-    let avg_rater_unit = average(layout.rater_unit, &|r| r.rater_unit);
-    let avg_relationship = average(layout.relationship, &|r| r.relationship);
-    let avg_cycle = average(layout.cycle, &|r| r.cycle);
-    let (mut count_ratee, mut sum_ratee) = (vec![0u32; input.ratees], vec![0.0; input.ratees]);
+    let average_rater_unit = average(layout.rater_unit, &|r| r.rater_unit);
+    let average_relationship = average(layout.relationship, &|r| r.relationship);
+    let average_cycle = average(layout.cycle, &|r| r.cycle);
+    let (mut ratee_count, mut ratee_sum) = (vec![0u32; input.ratees], vec![0.0; input.ratees]);
     let mut ratee_unit = vec![0u32; input.ratees];
-    let (mut count_rater, mut rater_unit) = (vec![0u32; input.raters], vec![0u32; input.raters]);
+    let (mut rater_count, mut rater_unit) = (vec![0u32; input.raters], vec![0u32; input.raters]);
+    for r in &input.ratings {
+        ratee_count[r.ratee as usize] += 1;
+        ratee_sum[r.ratee as usize] += r.score;
+        ratee_unit[r.ratee as usize] = r.ratee_unit;
+        rater_count[r.rater as usize] += 1;
+        rater_unit[r.rater as usize] = r.rater_unit;
+    }
+    let ratee_level = (0..input.ratees)
+        .map(|i| {
+            theta[0]
+                + theta[layout.ratee_unit + ratee_unit[i] as usize]
+                + theta[layout.ratee + i]
+                + average_rater_unit
+                + average_relationship
+                + average_cycle
+        })
+        .collect();
+    Levels {
+        ratee_level,
+        ratee_count,
+        ratee_sum,
+        ratee_unit,
+        rater_count,
+        rater_unit,
+        average_rater_unit,
+    }
+}
+
+impl Levels {
+    fn raw_mean(&self, i: usize) -> f64 {
+        match self.ratee_count[i] {
+            0 => f64::NAN,
+            k => self.ratee_sum[i] / f64::from(k),
+        }
+    }
+
+    /// A rater's leniency on the model's scale: their effect and their unit's, relative to
+    /// the average unit.
+    fn leniency(&self, layout: &Layout, theta: &[f64], j: usize) -> f64 {
+        theta[layout.rater + j] + theta[layout.rater_unit + self.rater_unit[j] as usize]
+            - self.average_rater_unit
+    }
+}
+
+fn summarise(
+    input: &CalibrationInput,
+    layout: &Layout,
+    theta: Vec<f64>,
+    components: VarianceComponents,
+    iterations: usize,
+) -> Calibration {
+    let levels = levels(input, layout, &theta);
     let mut rater_sq_residual = vec![0.0; input.raters];
     for r in &input.ratings {
-        count_ratee[r.ratee as usize] += 1;
-        sum_ratee[r.ratee as usize] += r.score;
-        ratee_unit[r.ratee as usize] = r.ratee_unit;
-        count_rater[r.rater as usize] += 1;
-        rater_unit[r.rater as usize] = r.rater_unit;
         let fitted: f64 = layout.columns(r).iter().map(|c| theta[*c]).sum();
         rater_sq_residual[r.rater as usize] += (r.score - fitted).powi(2);
     }
     let group = components_of(input);
     let noise = components.noise;
-    let lambda_ratee = noise / components.ratee;
     let lambda_rater = noise / components.rater;
-    let beyond_own = uncertainty::shared_and_rater_parts(
+    let variances = uncertainty::score_variances(
         input,
         layout,
         &ridges(layout, &components),
-        &ratee_unit,
+        &levels.ratee_unit,
+        None,
     );
     let ratees = (0..input.ratees)
-        .map(|i| {
-            let k = count_ratee[i];
-            RateeResult {
-                n_ratings: k,
-                raw_mean: if k > 0 {
-                    sum_ratee[i] / f64::from(k)
-                } else {
-                    f64::NAN
-                },
-                calibrated: theta[0]
-                    + theta[layout.ratee_unit + ratee_unit[i] as usize]
-                    + theta[layout.ratee + i]
-                    + avg_rater_unit
-                    + avg_relationship
-                    + avg_cycle,
-                std_error: (noise * (1.0 / (f64::from(k) + lambda_ratee) + beyond_own[i])).sqrt(),
-                component: group.ratee[i],
-            }
+        .map(|i| RateeResult {
+            n_ratings: levels.ratee_count[i],
+            raw_mean: levels.raw_mean(i),
+            calibrated: levels.ratee_level[i],
+            std_error: (noise * variances[i]).sqrt(),
+            component: group.ratee[i],
         })
         .collect();
     let spread = components.rater.sqrt();
     let raters = (0..input.raters)
         .map(|j| {
-            let m = count_rater[j];
-            let leniency = theta[layout.rater + j]
-                + theta[layout.rater_unit + rater_unit[j] as usize]
-                - avg_rater_unit;
+            let m = levels.rater_count[j];
             let erratic = m >= 3 && rater_sq_residual[j] / f64::from(m) > 4.0 * noise;
             RaterResult {
                 n_ratings: m,
-                leniency,
+                leniency: levels.leniency(layout, &theta, j),
                 std_error: (noise / (f64::from(m) + lambda_rater)).sqrt(),
                 // Far from everyone else's leniency, or far noisier than a typical rater.
                 outlier: m >= 3 && ((theta[layout.rater + j]).abs() > 2.5 * spread || erratic),
             }
         })
         .collect();
+    assemble(
+        input,
+        layout,
+        &theta,
+        components,
+        iterations,
+        ratees,
+        raters,
+        group.sizes,
+    )
+}
+
+/// The fit as reported, from its parts.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    input: &CalibrationInput,
+    layout: &Layout,
+    theta: &[f64],
+    components: VarianceComponents,
+    iterations: usize,
+    ratees: Vec<RateeResult>,
+    raters: Vec<RaterResult>,
+    groups: Vec<usize>,
+) -> Calibration {
     let slice = |from: usize, len: usize| theta[from..from + len].to_vec();
     Calibration {
         mean: theta[0],
@@ -636,10 +783,11 @@ fn summarise(
         components,
         ratees,
         raters,
-        groups: group.sizes,
+        groups,
         iterations,
         warnings: Vec::new(),
         uncalibrated: false,
+        scale_steps: None,
     }
 }
 
@@ -700,6 +848,9 @@ fn components_of(input: &CalibrationInput) -> Groups {
 }
 
 mod fast;
+mod ordinal;
 #[cfg(test)]
 mod tests;
 mod uncertainty;
+
+pub use ordinal::{MAX_STEPS, calibrate_ordinal};

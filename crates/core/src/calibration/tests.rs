@@ -350,7 +350,7 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let unit_of: Vec<u32> = (0..input.ratees)
         .map(|i| (i % input.units) as u32)
         .collect();
-    let beyond = uncertainty::shared_and_rater_parts(&input, &layout, &ridge, &unit_of);
+    let variances = uncertainty::score_variances(&input, &layout, &ridge, &unit_of, None);
     // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
     // with the fixed effects' ridge the variance uses.
     let n = layout.len;
@@ -398,7 +398,7 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
             .map(|(a, b)| a * b)
             .sum();
         let own = 1.0 / (f64::from(ratee.n_ratings) + lambda);
-        let ours = own + beyond[i];
+        let ours = variances[i];
         ratios.push(ours / exact);
         own_only_short += (exact - own) / exact;
         // What is reported is that, in scale points.

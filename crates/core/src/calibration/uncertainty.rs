@@ -29,15 +29,19 @@ use super::{CalibrationInput, Layout, fast};
 /// blind to those directions, but rounding is not.
 const VARIANCE_RIDGE: f64 = 1.0;
 
-/// Per ratee, σ⁻² times the variance of the calibrated score, beyond its own `1/(n + λ)`: the
-/// shared effects' and the raters' parts. `ridge` is the solver's (in [`Layout`]'s order);
-/// `unit_of[i]` the unit whose effect ratee i's score carries.
-pub(super) fn shared_and_rater_parts(
+/// Per ratee, σ⁻² times the variance of the calibrated score: its own `1/(n + λ)`, the shared
+/// effects' part and the raters'. `ridge` is the solver's (in [`Layout`]'s order); `unit_of[i]`
+/// the unit whose effect ratee i's score carries. `weights`: each rating's information (the
+/// ordinal model's observed information on its latent scale); `None`: 1 each (the linear
+/// model, where σ² carries the noise).
+pub(super) fn score_variances(
     input: &CalibrationInput,
     layout: &Layout,
     ridge: &[f64],
     unit_of: &[u32],
+    weights: Option<&[f64]>,
 ) -> Vec<f64> {
+    let weight = |rating: usize| weights.map_or(1.0, |w| w[rating]);
     let shared = layout.ratee;
     let ridge_of = |k: usize| {
         if (layout.ratee_unit..layout.relationship).contains(&k) {
@@ -46,21 +50,16 @@ pub(super) fn shared_and_rater_parts(
             ridge[k].max(VARIANCE_RIDGE)
         }
     };
-    let mut ratee_count = vec![0u32; input.ratees];
-    for r in &input.ratings {
-        ratee_count[r.ratee as usize] += 1;
+    let mut ratee_diagonal = ridge[layout.ratee..layout.rater].to_vec();
+    for (rating, r) in input.ratings.iter().enumerate() {
+        ratee_diagonal[r.ratee as usize] += weight(rating);
     }
-    let ratee_diagonal: Vec<f64> = ratee_count
-        .iter()
-        .enumerate()
-        .map(|(i, n)| f64::from(*n) + ridge[layout.ratee + i])
-        .collect();
     // The ratings grouped by rater on one core while the ratees' touches are made on the other.
     let (by_rater, ratee_touches) = std::thread::scope(|scope| {
         let by_rater =
             scope.spawn(|| Grouped::new(input.ratings.iter().map(|r| r.rater), input.raters));
         let by_ratee = Grouped::new(input.ratings.iter().map(|r| r.ratee), input.ratees);
-        let ratee_touches = touches(input, layout, &by_ratee);
+        let ratee_touches = touches(input, layout, &by_ratee, &weight);
         let by_rater = by_rater
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -87,6 +86,7 @@ pub(super) fn shared_and_rater_parts(
             &ratee_diagonal,
             &ratee_touches,
             &by_rater,
+            &weight,
             range,
             &mut schur,
         );
@@ -96,9 +96,10 @@ pub(super) fn shared_and_rater_parts(
         std::thread::scope(|scope| {
             let first = scope.spawn(|| eliminate(0..half));
             let mut schur = new_schur();
-            for r in &input.ratings {
+            for (rating, r) in input.ratings.iter().enumerate() {
                 let [a, b, c, d, e, ..] = layout.columns(r);
-                schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], 1.0);
+                let w = weight(rating);
+                schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], w);
             }
             for k in 0..shared {
                 schur.add_diagonal(k, ridge_of(k));
@@ -132,8 +133,8 @@ pub(super) fn shared_and_rater_parts(
     let common_part: f64 = common.iter().zip(&common_times).map(|(a, b)| a * b).sum();
 
     let mut rater_part = vec![0.0; input.ratees];
-    for r in &input.ratings {
-        rater_part[r.ratee as usize] += 1.0 / rater_diagonal[r.rater as usize];
+    for (rating, r) in input.ratings.iter().enumerate() {
+        rater_part[r.ratee as usize] += weight(rating).powi(2) / rater_diagonal[r.rater as usize];
     }
     (0..input.ratees)
         .map(|i| {
@@ -151,14 +152,14 @@ pub(super) fn shared_and_rater_parts(
             }
             let cross: f64 = own.iter().map(|(k, v)| v * common_times[*k]).sum();
             let shared_part = common_part + 2.0 * cross + covariance.quadratic(&own);
-            shared_part.max(0.0) + rater_part[i] / (d * d)
+            1.0 / d + shared_part.max(0.0) + rater_part[i] / (d * d)
         })
         .collect()
 }
 
-/// Subtracts the part of each rater in `raters` from `schur` (see
-/// [`shared_and_rater_parts`]) and returns their diagonals after the ratees' elimination:
-/// `m + λ − Σ c²/(n + λ_ratee)` over the ratees they rated, c times each.
+/// Subtracts the part of each rater in `raters` from `schur` (see [`score_variances`]) and
+/// returns their diagonals after the ratees' elimination: `m + λ − Σ c²/(n + λ_ratee)` over
+/// the ratees they rated, c times each (with weights: m, n and c are sums of weights).
 #[allow(clippy::too_many_arguments)]
 fn eliminate_raters(
     input: &CalibrationInput,
@@ -167,27 +168,30 @@ fn eliminate_raters(
     ratee_diagonal: &[f64],
     ratee_touches: &Touches,
     by_rater: &Grouped,
+    weight: &impl Fn(usize) -> f64,
     raters: std::ops::Range<usize>,
     schur: &mut Schur,
 ) -> Vec<f64> {
     let mut sums = Scatter::new(layout.ratee);
-    let mut ratees: Vec<u32> = Vec::new();
+    let mut ratees: Vec<(u32, f64)> = Vec::new();
     let mut sparse: Vec<(usize, f64)> = Vec::new();
     raters
         .map(|j| {
             ratees.clear();
+            let mut d = ridge[layout.rater + j];
             for &rating in by_rater.of(j) {
                 let r = &input.ratings[rating as usize];
+                let w = weight(rating as usize);
                 for c in &layout.columns(r)[..5] {
-                    sums.add(*c, 1.0);
+                    sums.add(*c, w);
                 }
-                ratees.push(r.ratee);
+                ratees.push((r.ratee, w));
+                d += w;
             }
-            ratees.sort_unstable();
-            let mut d = ratees.len() as f64 + ridge[layout.rater + j];
-            for same in ratees.chunk_by(|a, b| a == b) {
-                let ratee = same[0] as usize;
-                let c = same.len() as f64;
+            ratees.sort_unstable_by_key(|(ratee, _)| *ratee);
+            for same in ratees.chunk_by(|a, b| a.0 == b.0) {
+                let ratee = same[0].0 as usize;
+                let c: f64 = same.iter().map(|(_, w)| w).sum();
                 d -= c * c / ratee_diagonal[ratee];
                 for (k, count) in ratee_touches.of(ratee) {
                     sums.add(*k as usize, -c * f64::from(*count) / ratee_diagonal[ratee]);
@@ -266,8 +270,8 @@ impl Grouped {
     }
 }
 
-/// For each ratee, the shared effects their ratings touch and how often: (position, count),
-/// positions ascending.
+/// For each ratee, the shared effects their ratings touch and how often (or with what weight):
+/// (position, count), positions ascending.
 struct Touches {
     starts: Vec<usize>,
     entries: Vec<(u32, f32)>,
@@ -279,7 +283,12 @@ impl Touches {
     }
 }
 
-fn touches(input: &CalibrationInput, layout: &Layout, by_ratee: &Grouped) -> Touches {
+fn touches(
+    input: &CalibrationInput,
+    layout: &Layout,
+    by_ratee: &Grouped,
+    weight: &impl Fn(usize) -> f64,
+) -> Touches {
     let mut sums = Scatter::new(layout.ratee);
     let mut sparse = Vec::new();
     let ratees = by_ratee.starts.len() - 1;
@@ -288,12 +297,14 @@ fn touches(input: &CalibrationInput, layout: &Layout, by_ratee: &Grouped) -> Tou
     for i in 0..ratees {
         starts.push(entries.len());
         for &rating in by_ratee.of(i) {
+            let w = weight(rating as usize);
             for c in &layout.columns(&input.ratings[rating as usize])[..5] {
-                sums.add(*c, 1.0);
+                sums.add(*c, w);
             }
         }
         sums.drain_into(&mut sparse);
-        // Counts are whole numbers far below f32's 2²⁴.
+        // Counts (or sums of weights at most 1) far below f32's 2²⁴: f32 is plenty for a
+        // variance.
         entries.extend(sparse.iter().map(|(k, v)| (*k as u32, *v as f32)));
     }
     starts.push(entries.len());

@@ -43,33 +43,47 @@ pub struct CalibrateArgs {
     /// Also write each rater's leniency (rater_id,n_ratings,leniency,std_error,outlier).
     #[arg(long)]
     raters_out: Option<PathBuf>,
-    /// `full` (default): with unit, relationship and cycle effects. `plain`: only the ratee
-    /// and rater effects, `score ~ 1 + (1|ratee) + (1|rater)` (to compare with lme4).
-    #[arg(long, value_enum, default_value = "full")]
-    model: Model,
+    /// The model (docs/calibration.md). With --ratings the default is `full`; with --cycle,
+    /// the model the cycle's settings name.
+    #[arg(long, value_enum)]
+    model: Option<Model>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Model {
+    /// The linear model with unit, relationship and cycle effects.
     Full,
+    /// The linear model with only the ratee and rater effects,
+    /// `score ~ 1 + (1|ratee) + (1|rater)` (to compare with lme4).
     Plain,
+    /// The ordinal model (ordered probit: ratings are steps of a scale) with the full
+    /// model's effects; scores are each person's expected score on the scale.
+    Ordinal,
+    /// The ordinal model with only the ratee and rater effects (to compare with R's clmm).
+    OrdinalPlain,
 }
 
 pub fn run(app: &App, actor: &Actor, args: CalibrateArgs) -> Result<ExitCode> {
-    let model = match args.model {
+    let model = args.model.map(|model| match model {
         Model::Full => CalibrationModel::Full,
         Model::Plain => CalibrationModel::Plain,
-    };
+        Model::Ordinal => CalibrationModel::Ordinal,
+        Model::OrdinalPlain => CalibrationModel::OrdinalPlain,
+    });
     let dimension = args.dimension.as_deref();
     let report = match (&args.ratings, &args.cycle) {
-        (Some(path), _) => match read_file(path, dimension, model)? {
-            Some(interned) => {
-                calibration_of_interned(interned, dimension, model, &path.display().to_string())?
-            }
+        (Some(path), _) => match read_file(path, dimension, model.unwrap_or_default())? {
+            Some(interned) => calibration_of_interned(
+                interned,
+                dimension,
+                model.unwrap_or_default(),
+                &path.display().to_string(),
+            )?,
             None => return Ok(ExitCode::FAILURE),
         },
         (None, Some(cycle)) => {
-            let (report, receipt) = app.calibrate_cycle(actor, cycle, dimension, model)?;
+            let (report, receipt) =
+                app.calibrate_cycle(actor, cycle, dimension, model.unwrap_or_default())?;
             if let Some(seq) = receipt.seq {
                 eprintln!("recorded in the ledger as event {seq}");
             }
@@ -85,7 +99,7 @@ fn read_file(
     dimension: Option<&str>,
     model: CalibrationModel,
 ) -> Result<Option<Interned>> {
-    match read_ratings_file(path, dimension, model == CalibrationModel::Plain) {
+    match read_ratings_file(path, dimension, model.is_plain()) {
         Ok(interned) => Ok(Some(interned)),
         Err(errors) => {
             let label = path.display().to_string();

@@ -5,6 +5,7 @@ use clap::Args;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use valuetree_app::commands::calibration::CalibrationModel;
 use valuetree_sim::fairness::{MethodReport, Scores, compare, svg_chart};
 
 #[derive(Args, Debug)]
@@ -13,7 +14,10 @@ Methods compared with truth.csv:
   (a) the current manager's rating (mean of the manager's results ratings over the cycles)
   (b) the raw mean of all ratings (results, self-ratings excluded)
   (d) credit from the value tree (default policy), per month employed
-  (c) calibrated ratings (results; the crossed-effects model with unit fixed effects)
+  (c) calibrated ratings (results; the linear crossed-effects model with unit effects, the
+      default)
+  (c') calibrated ratings with the ordinal model (results; ordered probit, the same effects;
+      each person's expected score on the scale)
   (e) the combined final score (`valuetree review final`): 0.5 × calibrated rating + 0.3 ×
       credit (as a percentile) + 0.2 × values (here the calibrated values ratings)
 The moved-off group: people who worked on an initiative and were moved off it, or left the
@@ -166,26 +170,33 @@ fn moved_off(dir: &Path) -> Result<BTreeSet<String>> {
     Ok(group)
 }
 
-/// Calibrated ratings of one dimension (the crossed-effects model with unit fixed effects).
+/// Calibrated ratings of one dimension (the linear model with unit effects, the default).
 fn calibrated(dir: &Path, dimension: &str) -> Result<Scores> {
-    Ok(calibrated_with_errors(dir, dimension)?
-        .into_iter()
-        .map(|(id, (score, _))| (id, score))
-        .collect())
+    Ok(
+        calibrated_with_errors(dir, dimension, CalibrationModel::Full)?
+            .into_iter()
+            .map(|(id, (score, _))| (id, score))
+            .collect(),
+    )
 }
 
-/// [`calibrated`] with each score's standard error.
-fn calibrated_with_errors(dir: &Path, dimension: &str) -> Result<HashMap<String, (f64, f64)>> {
+/// Each person's calibrated score under `model`, with its standard error.
+fn calibrated_with_errors(
+    dir: &Path,
+    dimension: &str,
+    model: CalibrationModel,
+) -> Result<HashMap<String, (f64, f64)>> {
     let path = dir.join("ratings.csv");
-    let interned = valuetree_exchange::ratings::read_ratings_file(&path, Some(dimension), false)
-        .map_err(|errors| {
-            anyhow::anyhow!(
-                "{}: {}",
-                path.display(),
-                errors.first().map_or(String::new(), |e| e.to_string())
-            )
-        })?;
-    let fit = valuetree_core::calibration::calibrate(&interned.input)?;
+    let interned =
+        valuetree_exchange::ratings::read_ratings_file(&path, Some(dimension), model.is_plain())
+            .map_err(|errors| {
+                anyhow::anyhow!(
+                    "{}: {}",
+                    path.display(),
+                    errors.first().map_or(String::new(), |e| e.to_string())
+                )
+            })?;
+    let fit = model.fit(&interned.input)?;
     Ok(interned
         .ratees
         .into_iter()
@@ -389,11 +400,16 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             &group,
         ),
     ];
-    let with_errors = calibrated_with_errors(dir, "results")?;
-    let rating: Scores = with_errors
-        .iter()
-        .map(|(id, (s, _))| (id.clone(), *s))
-        .collect();
+    let with_errors = calibrated_with_errors(dir, "results", CalibrationModel::Full)?;
+    let ordinal_with_errors = calibrated_with_errors(dir, "results", CalibrationModel::Ordinal)?;
+    let scores_of = |with_errors: &HashMap<String, (f64, f64)>| -> Scores {
+        with_errors
+            .iter()
+            .map(|(id, (s, _))| (id.clone(), *s))
+            .collect()
+    };
+    let rating = scores_of(&with_errors);
+    let ordinal = scores_of(&ordinal_with_errors);
     let credit = credit_per_month(dir)?;
     let values = calibrated(dir, "values")?;
     let combined = combined(&rating, &credit, &values);
@@ -401,6 +417,7 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
         .into_iter()
         .chain([
             compare("(c) calibrated ratings", &rating, &truth, &group),
+            compare("(c') calibrated, ordinal model", &ordinal, &truth, &group),
             compare("(d) credit from the value tree", &credit, &truth, &group),
             compare("(e) combined final score", &combined, &truth, &group),
         ])
@@ -448,11 +465,13 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             "coverage: truth.csv has no expected_rating (a simulation from before it was written); run `valuetree sim` again to measure it."
         );
     } else {
-        let (share, people) = coverage(&with_errors, &expected);
-        say!(
-            "coverage: the nominal 90% interval of (c) (calibrated ± {Z_90} × standard error) holds the expected rating for {:.1}% of {people} people",
-            100.0 * share
-        );
+        for (method, scores) in [("(c)", &with_errors), ("(c')", &ordinal_with_errors)] {
+            let (share, people) = coverage(scores, &expected);
+            say!(
+                "coverage: the nominal 90% interval of {method} (calibrated ± {Z_90} × standard error) holds the expected rating for {:.1}% of {people} people",
+                100.0 * share
+            );
+        }
         say!(
             "  (expected rating: what a rater of average leniency and noise would give on average, on the 1–5 scale; docs/calibration.md)"
         );

@@ -441,7 +441,9 @@ pub async fn calibrate(
         (Some(name), _) => CalibrationModel::from_name(name).ok_or_else(|| {
             valuetree_app::AppError::invalid(format!(
                 "model: `{name}` is not a calibration model; use one of {}",
-                CalibrationModel::ALL.map(CalibrationModel::as_str).join(", ")
+                CalibrationModel::ALL
+                    .map(CalibrationModel::as_str)
+                    .join(", ")
             ))
         })?,
         (None, true) => CalibrationModel::Plain,

@@ -65,19 +65,25 @@ pub(super) fn score_variances(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (by_rater, ratee_touches)
     });
-
     let dense = shared <= fast::SHARED_AT_MOST;
     let new_schur = || {
         if dense {
-            Schur::Dense(vec![0.0; shared * shared], shared)
+            Schur::Dense(vec![0.0; shared * (shared + 1) / 2], shared)
         } else {
             Schur::Diagonal(vec![0.0; shared])
         }
     };
     // The raters in two parts, one per core, each into its own matrix; the ratings and the
-    // ratees on this thread too, so it takes fewer raters.
-    let half = input.raters * 3 / 5;
-    let eliminate = |range: std::ops::Range<usize>| {
+    // ratees on this thread too, so it takes fewer raters. Raters in order of their unit:
+    // one after another they touch the same rows of the matrix, which then stay in the cache.
+    let mut order: Vec<u32> = (0..input.raters as u32).collect();
+    let mut unit_of_rater = vec![0u32; input.raters];
+    for r in &input.ratings {
+        unit_of_rater[r.rater as usize] = r.rater_unit;
+    }
+    order.sort_by_key(|j| (unit_of_rater[*j as usize], *j));
+    let (first_raters, second_raters) = order.split_at(input.raters * 11 / 20);
+    let eliminate = |raters: &[u32]| {
         let mut schur = new_schur();
         let diagonal = eliminate_raters(
             input,
@@ -87,36 +93,38 @@ pub(super) fn score_variances(
             &ratee_touches,
             &by_rater,
             &weight,
-            range,
+            raters,
             &mut schur,
         );
         (schur, diagonal)
     };
-    let (mut schur, (first_schur, mut rater_diagonal), (second_schur, second)) =
-        std::thread::scope(|scope| {
-            let first = scope.spawn(|| eliminate(0..half));
-            let mut schur = new_schur();
-            for (rating, r) in input.ratings.iter().enumerate() {
-                let [a, b, c, d, e, ..] = layout.columns(r);
-                let w = weight(rating);
-                schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], w);
-            }
-            for k in 0..shared {
-                schur.add_diagonal(k, ridge_of(k));
-            }
-            // The ratees' block is diagonal: eliminated exactly.
-            for (i, d) in ratee_diagonal.iter().enumerate() {
-                schur.add_outer(ratee_touches.of(i), -1.0 / d);
-            }
-            let second = eliminate(half..input.raters);
-            let first = first
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (schur, first, second)
-        });
+    let (mut schur, (first_schur, first), (second_schur, second)) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| eliminate(first_raters));
+        let mut schur = new_schur();
+        for (rating, r) in input.ratings.iter().enumerate() {
+            let [a, b, c, d, e, ..] = layout.columns(r);
+            let w = weight(rating);
+            schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], w);
+        }
+        for k in 0..shared {
+            schur.add_diagonal(k, ridge_of(k));
+        }
+        // The ratees' block is diagonal: eliminated exactly.
+        for (i, d) in ratee_diagonal.iter().enumerate() {
+            schur.add_outer(ratee_touches.of(i), -1.0 / d);
+        }
+        let second = eliminate(second_raters);
+        let first = first
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (schur, first, second)
+    });
     schur.add(&first_schur);
     schur.add(&second_schur);
-    rater_diagonal.extend(second);
+    let mut rater_diagonal = vec![0.0; input.raters];
+    for (j, d) in order.iter().zip(first.into_iter().chain(second)) {
+        rater_diagonal[*j as usize] = d;
+    }
     let covariance = schur.inverse();
 
     // The score's contrast: the intercept, the ratee's unit, and the rating-weighted means of
@@ -169,14 +177,16 @@ fn eliminate_raters(
     ratee_touches: &Touches,
     by_rater: &Grouped,
     weight: &impl Fn(usize) -> f64,
-    raters: std::ops::Range<usize>,
+    raters: &[u32],
     schur: &mut Schur,
 ) -> Vec<f64> {
     let mut sums = Scatter::new(layout.ratee);
     let mut ratees: Vec<(u32, f64)> = Vec::new();
     let mut sparse: Vec<(usize, f64)> = Vec::new();
     raters
-        .map(|j| {
+        .iter()
+        .map(|&j| {
+            let j = j as usize;
             ratees.clear();
             let mut d = ridge[layout.rater + j];
             for &rating in by_rater.of(j) {
@@ -328,9 +338,15 @@ impl Entry for (u32, f32) {
     }
 }
 
+/// Where row i of a packed upper triangle of an n×n matrix starts (its diagonal entry).
+fn packed_row(i: usize, n: usize) -> usize {
+    i * n - i * i.saturating_sub(1) / 2
+}
+
 /// The Schur complement of the shared effects, dense or by its diagonal alone.
 enum Schur {
-    /// The upper triangle, n×n row-major.
+    /// The upper triangle, rows packed one after another (half the memory of the square: it
+    /// then stays in a core's cache while millions of outer products are added).
     Dense(Vec<f64>, usize),
     Diagonal(Vec<f64>),
 }
@@ -343,10 +359,12 @@ impl Schur {
                 let n = *n;
                 for (a, first) in v.iter().enumerate() {
                     let (i, x) = first.parts();
-                    let row = &mut matrix[i * n..(i + 1) * n];
+                    // Row i from its diagonal on: entry (i, j) at row[j − i].
+                    let row = &mut matrix[packed_row(i, n)..packed_row(i + 1, n)];
+                    let scaled = scale * x;
                     for second in &v[a..] {
                         let (j, y) = second.parts();
-                        row[j] += scale * x * y;
+                        row[j - i] += scaled * y;
                     }
                 }
             }
@@ -372,7 +390,7 @@ impl Schur {
     fn add_diagonal(&mut self, k: usize, value: f64) {
         match self {
             Schur::Dense(matrix, n) => {
-                matrix[k * *n + k] += value;
+                matrix[packed_row(k, *n)] += value;
             }
             Schur::Diagonal(diagonal) => diagonal[k] += value,
         }
@@ -385,9 +403,9 @@ impl Schur {
         match self {
             Schur::Dense(upper, n) => {
                 let mut lower = vec![0.0; n * n];
-                for i in 0..n {
-                    for j in 0..=i {
-                        lower[i * n + j] = upper[j * n + i];
+                for j in 0..n {
+                    for i in j..n {
+                        lower[i * n + j] = upper[packed_row(j, n) + i - j];
                     }
                 }
                 if fast::cholesky(&mut lower, n) {
@@ -395,7 +413,7 @@ impl Schur {
                 } else {
                     Covariance::Diagonal(
                         (0..n)
-                            .map(|k| upper[k * n + k])
+                            .map(|k| upper[packed_row(k, n)])
                             .map(|d| if d > 0.0 { 1.0 / d } else { 0.0 })
                             .collect(),
                     )

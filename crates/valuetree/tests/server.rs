@@ -832,6 +832,15 @@ const MATRIX: &[(&str, &str, Option<&str>, [u16; 13])] = &[
         ],
     ),
     (
+        // The ordinal model, named in the body; HR runs cycles.
+        "POST",
+        "/api/cycles/2024/calibrate",
+        Some(r#"{"model":"ordinal"}"#),
+        [
+            401, 403, 403, 403, 403, 403, 403, 403, 201, 403, 403, 401, 403,
+        ],
+    ),
+    (
         "POST",
         "/api/roles/grant",
         Some(r#"{"person_id":"P03","role":"hr"}"#),
@@ -996,6 +1005,19 @@ fn every_endpoint_answers_each_role_and_relation_as_the_matrix_says() {
             wrong.len(),
             wrong.join("\n")
         );
+        // A model that does not exist is refused, naming those that do.
+        let hr: Vec<(&str, &str)> = credentials[8]
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let (status, _, text) = server.request(
+            "POST",
+            "/api/cycles/2024/calibrate",
+            &hr,
+            Some(r#"{"model":"median"}"#),
+        );
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains("ordinal-plain"), "{text}");
         // What of Chloe's record each may see.
         let expected_private = [
             ("self", "own"),

@@ -473,7 +473,7 @@ pub fn run(args: FairnessArgs) -> Result<ExitCode> {
             );
         }
         say!(
-            "  (expected rating: what a rater of average leniency and noise would give on average, on the 1–5 scale; docs/calibration.md)"
+            "  (expected rating: what a rater of average leniency would give on average for the work each of the person's raters saw, on the 1–5 scale; docs/calibration.md)"
         );
     }
     let svg_path = args.svg.clone().unwrap_or_else(|| dir.join("fairness.svg"));

@@ -8,14 +8,17 @@
 //!   σ²(noise), and the total spread all three.
 //! - The mixed-model (Henderson) equations `(XᵀX + Λ) θ = Xᵀy`, with Λ = σ²(noise)/σ²(effect)
 //!   on the random effects and a tiny ridge on the fixed ones (identifiability), solved by
-//!   conjugate gradients with a Jacobi preconditioner: each iteration is one pass over the
-//!   ratings.
+//!   preconditioned conjugate gradients (`fast.rs`: the shared effects solved together, each
+//!   person by their diagonal): each iteration is one pass over the ratings.
+//! - Each score's standard error counts the shared effects' and the raters' uncertainty besides
+//!   the person's own (`uncertainty.rs`).
 //! - Effects for the ratee's and the rater's unit matter: raters are not assigned at random
 //!   (people rate within their department), and without them shrinkage would hand department
 //!   differences to the raters. They are shrunk lightly (see [`UNIT_VARIANCE_SHARE`]) so that a
 //!   split the cross-unit ratings cannot identify settles halfway instead of following noise.
 //!
-//! Self-ratings are not fitted; they are reported beside the result.
+//! Self-ratings are not fitted; they are reported beside the result. [`calibrate_ordinal`] fits
+//! the same effects with ratings as steps of a scale (an ordered probit, `ordinal.rs`).
 
 use std::collections::BTreeMap;
 

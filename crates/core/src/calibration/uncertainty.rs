@@ -6,16 +6,20 @@
 //! effect and their raters' leniencies are:
 //!
 //! - **The shared effects** (intercept, units, relationships, cycles) are marginalised by the
-//!   Schur complement `S = A_ss − A_sp D⁻¹ A_ps` of the mixed-model matrix A, with the people's
-//!   block D taken as its diagonal. Their posterior covariance is `σ² S⁻¹`. Ratings within a
+//!   Schur complement `S = A_ss − A_sp D⁻¹ A_ps` of the mixed-model matrix A over the people's
+//!   block D: the ratees eliminated exactly (their block is diagonal), then the raters, each by
+//!   their diagonal as the ratees' elimination left it. Their posterior covariance is `σ² S⁻¹`. Ratings within a
 //!   unit make "this unit performs well" and "this unit's raters are kind" hard to tell apart:
 //!   S sees that (its off-diagonal), the person's own variance does not.
 //! - The person's effect, given the shared ones, moves with them: calibrated =
 //!   `wᵀθ_s + (the person's own part)` with `w = c − v/(n + λ)`, where c is the score's
 //!   contrast over the shared effects and v the shared effects the person's ratings touch.
 //!   Its variance: `σ²/(n + λ) + σ² wᵀS⁻¹w`.
-//! - **Each rater's leniency** is uncertain by `σ²/(m + λ_rater)`, and enters the person's
-//!   effect with weight `1/(n + λ)`.
+//! - **Each rater's leniency** is uncertain by `σ²/D_j` (that diagonal), and enters the
+//!   person's effect with weight `1/(n + λ)`.
+//!
+//! With weights (the ordinal model's observed information per rating), every count above is
+//! a sum of weights and σ² is 1.
 //!
 //! More shared effects than [`fast::SHARED_AT_MOST`] (a cycle's timeline units): S by its
 //! diagonal alone.

@@ -728,6 +728,7 @@ fn summarise(
         &ridges(layout, &components),
         &levels.ratee_unit,
         None,
+        fast::SHARED_AT_MOST,
     );
     let ratees = (0..input.ratees)
         .map(|i| RateeResult {

@@ -350,7 +350,17 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let unit_of: Vec<u32> = (0..input.ratees)
         .map(|i| (i % input.units) as u32)
         .collect();
-    let variances = uncertainty::score_variances(&input, &layout, &ridge, &unit_of, None);
+    let variances = uncertainty::score_variances(
+        &input,
+        &layout,
+        &ridge,
+        &unit_of,
+        None,
+        fast::SHARED_AT_MOST,
+    );
+    // More shared effects than the dense limit: S by its diagonal (the organisation's
+    // timeline units in a cycle).
+    let by_diagonal = uncertainty::score_variances(&input, &layout, &ridge, &unit_of, None, 0);
     // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
     // with the fixed effects' ridge the variance uses.
     let n = layout.len;
@@ -387,7 +397,7 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
         }
     }
     let lambda = fit.components.noise / fit.components.ratee;
-    let (mut own_only_short, mut ratios) = (0.0, Vec::new());
+    let (mut own_only_short, mut ratios, mut diagonal_ratios) = (0.0, Vec::new(), Vec::new());
     for (i, ratee) in fit.ratees.iter().enumerate() {
         let mut contrast = common.clone();
         contrast[layout.ratee_unit + unit_of[i] as usize] += 1.0;
@@ -400,6 +410,12 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
         let own = 1.0 / (f64::from(ratee.n_ratings) + lambda);
         let ours = variances[i];
         ratios.push(ours / exact);
+        assert!(
+            by_diagonal[i] >= own,
+            "{i}: {} below its own part {own}",
+            by_diagonal[i]
+        );
+        diagonal_ratios.push(by_diagonal[i] / exact);
         own_only_short += (exact - own) / exact;
         // What is reported is that, in scale points.
         let reported = (fit.components.noise * ours).sqrt();
@@ -414,4 +430,13 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     );
     assert!((mean_ratio - 1.0).abs() < 0.01, "mean ratio {mean_ratio}");
     assert!(worst < 0.03, "worst ratio off by {worst}");
+    let diagonal_mean = diagonal_ratios.iter().sum::<f64>() / diagonal_ratios.len() as f64;
+    eprintln!(
+        "FIG diag mean {diagonal_mean} min {:?} max {:?}",
+        diagonal_ratios
+            .iter()
+            .cloned()
+            .fold(f64::INFINITY, f64::min),
+        diagonal_ratios.iter().cloned().fold(0.0, f64::max)
+    );
 }

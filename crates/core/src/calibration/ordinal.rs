@@ -145,7 +145,7 @@ pub fn calibrate_ordinal(input: &CalibrationInput) -> Result<Calibration, Calibr
     let mut fallback: Option<(f64, Vec<f64>, Vec<f64>)> = None;
     let mut steps_taken = 0;
     while steps_taken < MAX_EM_ITERATIONS {
-        let pass = expectation(input, &layout, &theta, &cuts, &step_of);
+        let pass = expectation(input, &layout, &theta, &cuts, &step_of, Wanted::CutPoints);
         let objective = pass.log_likelihood - penalty(&theta);
         if let Some((last, em_theta, em_cuts)) = fallback.take() {
             if objective < last {
@@ -161,7 +161,7 @@ pub fn calibrate_ordinal(input: &CalibrationInput) -> Result<Calibration, Calibr
         // ratings, where this takes under 20.
         let start_cuts = cuts.clone();
         let moved_cuts = move_cuts(&mut cuts, &pass);
-        let pass = expectation(input, &layout, &theta, &cuts, &step_of);
+        let pass = expectation(input, &layout, &theta, &cuts, &step_of, Wanted::RightSide);
         steps_taken += 1;
         let start_theta = theta.clone();
         iterations += prepared.solve(&pass.rhs, &mut theta);
@@ -238,17 +238,30 @@ struct Pass {
     hessian: Vec<f64>,
 }
 
+/// What a pass computes: the right side for the effects' solve, or the log-likelihood and
+/// the cut points' derivatives (each pass of an EM step needs one of the two).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    RightSide,
+    CutPoints,
+}
+
 fn expectation(
     input: &CalibrationInput,
     layout: &Layout,
     theta: &[f64],
     cuts: &[f64],
     step_of: &[u8],
+    wanted: Wanted,
 ) -> Pass {
     let m = cuts.len();
     let part = |range: std::ops::Range<usize>| {
         let mut pass = Pass {
-            rhs: vec![0.0; layout.len],
+            rhs: if wanted == Wanted::RightSide {
+                vec![0.0; layout.len]
+            } else {
+                Vec::new()
+            },
             log_likelihood: 0.0,
             gradient: vec![0.0; m],
             hessian: vec![0.0; m * m],
@@ -261,9 +274,12 @@ fn expectation(
             let (a, b) = (edge_below(cuts, k, eta), edge_above(cuts, k, eta));
             let p = interval_probability(a, b);
             let (density_a, density_b) = (density(a), density(b));
-            let z = eta + shift_given_step(a, b, p, density_a, density_b);
-            for c in columns {
-                pass.rhs[c] += z;
+            if wanted == Wanted::RightSide {
+                let z = eta + shift_given_step(a, b, p, density_a, density_b);
+                for c in columns {
+                    pass.rhs[c] += z;
+                }
+                continue;
             }
             pass.log_likelihood += p.max(1e-300).ln();
             if p <= 0.0 {

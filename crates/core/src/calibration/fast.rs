@@ -71,23 +71,25 @@ impl Preconditioner {
         if let Some((positions, factor)) = &self.shared {
             let n = positions.len();
             let mut y: Vec<f64> = positions.iter().map(|&p| r[p]).collect();
-            // L y' = y, then Lᵀ x = y'.
-            for i in 0..n {
-                let row = &factor[i * n..i * n + i];
-                let sum: f64 = row.iter().zip(&y[..i]).map(|(l, v)| l * v).sum();
-                y[i] = (y[i] - sum) / factor[i * n + i];
-            }
-            for i in (0..n).rev() {
-                let mut sum = 0.0;
-                for k in i + 1..n {
-                    sum += factor[k * n + i] * y[k];
-                }
-                y[i] = (y[i] - sum) / factor[i * n + i];
-            }
+            cholesky_solve(factor, n, &mut y);
             for (&p, v) in positions.iter().zip(y) {
                 z[p] = v;
             }
         }
+    }
+}
+
+/// Solves `L Lᵀ x = y` in place for the lower factor L of [`cholesky`] (n×n, row-major):
+/// `L y' = y`, then `Lᵀ x = y'`.
+pub(super) fn cholesky_solve(factor: &[f64], n: usize, y: &mut [f64]) {
+    for i in 0..n {
+        let row = &factor[i * n..i * n + i];
+        let sum: f64 = row.iter().zip(&y[..i]).map(|(l, v)| l * v).sum();
+        y[i] = (y[i] - sum) / factor[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let sum: f64 = (i + 1..n).map(|k| factor[k * n + i] * y[k]).sum();
+        y[i] = (y[i] - sum) / factor[i * n + i];
     }
 }
 

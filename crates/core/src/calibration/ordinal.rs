@@ -336,14 +336,7 @@ fn move_cuts(cuts: &mut [f64], pass: &Pass) -> f64 {
     let gradient = &pass.gradient[1..];
     let step: Vec<f64> = if fast::cholesky(&mut matrix, free) {
         let mut y = gradient.to_vec();
-        for i in 0..free {
-            let sum: f64 = (0..i).map(|k| matrix[i * free + k] * y[k]).sum();
-            y[i] = (y[i] - sum) / matrix[i * free + i];
-        }
-        for i in (0..free).rev() {
-            let sum: f64 = (i + 1..free).map(|k| matrix[k * free + i] * y[k]).sum();
-            y[i] = (y[i] - sum) / matrix[i * free + i];
-        }
+        fast::cholesky_solve(&matrix, free, &mut y);
         y
     } else {
         (0..free)

@@ -192,7 +192,7 @@ fn a_wildly_lenient_rater_is_flagged() {
     assert!(flagged <= 20, "{flagged} raters flagged");
 }
 
-fn one_unit_rating(ratee: u32, rater: u32, score: f64) -> Rating {
+pub(super) fn one_unit_rating(ratee: u32, rater: u32, score: f64) -> Rating {
     Rating {
         ratee,
         rater,
@@ -378,14 +378,7 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     }
     assert!(fast::cholesky(&mut matrix, n), "positive definite");
     let solve = |mut y: Vec<f64>| {
-        for i in 0..n {
-            let sum: f64 = (0..i).map(|k| matrix[i * n + k] * y[k]).sum();
-            y[i] = (y[i] - sum) / matrix[i * n + i];
-        }
-        for i in (0..n).rev() {
-            let sum: f64 = (i + 1..n).map(|k| matrix[k * n + i] * y[k]).sum();
-            y[i] = (y[i] - sum) / matrix[i * n + i];
-        }
+        fast::cholesky_solve(&matrix, n, &mut y);
         y
     };
     let count = input.ratings.len() as f64;

@@ -43,8 +43,8 @@ pub struct CalibrateArgs {
     /// Also write each rater's leniency (rater_id,n_ratings,leniency,std_error,outlier).
     #[arg(long)]
     raters_out: Option<PathBuf>,
-    /// The model (docs/calibration.md). With --ratings the default is `full`; with --cycle,
-    /// the model the cycle's settings name.
+    /// The model (docs/calibration.md); default `full`. The recorded result of a --cycle
+    /// run names the model it came from.
     #[arg(long, value_enum)]
     model: Option<Model>,
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::calibration::tests::one_unit_rating;
 use crate::calibration::{FitWarning, Rating, calibrate};
 
 /// A deterministic stream of uniforms and normals.
@@ -139,15 +140,7 @@ fn a_measurement_with_many_values_is_refused_and_too_few_ratings_are_left_uncali
         })
     );
     let one = CalibrationInput {
-        ratings: vec![Rating {
-            ratee: 0,
-            rater: 0,
-            ratee_unit: 0,
-            rater_unit: 0,
-            relationship: 0,
-            cycle: 0,
-            score: 4.0,
-        }],
+        ratings: vec![one_unit_rating(0, 0, 4.0)],
         ratees: 1,
         raters: 1,
         units: 1,

@@ -60,7 +60,8 @@ pub struct RateeResult {
     pub n_ratings: u32,
     pub raw_mean: f64,
     /// What an average rater, from an average unit, in an average relationship and cycle,
-    /// would have given: mean + ratee's unit + ratee effect (+ the averages of the others).
+    /// would have given: mean + the ratee's units (each by its share of their ratings) + ratee
+    /// effect (+ the averages of the others).
     pub calibrated: f64,
     pub std_error: f64,
     /// Which connected group of raters and ratees the person belongs to (0 = the largest).
@@ -637,9 +638,10 @@ struct Levels {
     ratee_level: Vec<f64>,
     ratee_count: Vec<u32>,
     ratee_sum: Vec<f64>,
-    ratee_unit: Vec<u32>,
     rater_count: Vec<u32>,
-    rater_unit: Vec<u32>,
+    /// Per rater, the mean over their ratings of their unit's effect (a reorganisation moves
+    /// raters between units).
+    rater_unit_effect: Vec<f64>,
     /// The rating-weighted mean rater's-unit effect.
     average_rater_unit: f64,
 }
@@ -660,32 +662,41 @@ fn levels(input: &CalibrationInput, layout: &Layout, theta: &[f64]) -> Levels {
     let average_relationship = average(layout.relationship, &|r| r.relationship);
     let average_cycle = average(layout.cycle, &|r| r.cycle);
     let (mut ratee_count, mut ratee_sum) = (vec![0u32; input.ratees], vec![0.0; input.ratees]);
-    let mut ratee_unit = vec![0u32; input.ratees];
-    let (mut rater_count, mut rater_unit) = (vec![0u32; input.raters], vec![0u32; input.raters]);
+    // The units a person was rated in, each as often as they were rated there: over years of
+    // reorganisations a person's ratings span several units, and their effect was estimated
+    // net of all of them, so the last unit alone would add the difference between it and the
+    // others to the score (docs/decisions.md).
+    let mut ratee_unit_sum = vec![0.0; input.ratees];
+    let (mut rater_count, mut rater_unit_sum) = (vec![0u32; input.raters], vec![0.0; input.raters]);
     for r in &input.ratings {
         ratee_count[r.ratee as usize] += 1;
         ratee_sum[r.ratee as usize] += r.score;
-        ratee_unit[r.ratee as usize] = r.ratee_unit;
+        ratee_unit_sum[r.ratee as usize] += theta[layout.ratee_unit + r.ratee_unit as usize];
         rater_count[r.rater as usize] += 1;
-        rater_unit[r.rater as usize] = r.rater_unit;
+        rater_unit_sum[r.rater as usize] += theta[layout.rater_unit + r.rater_unit as usize];
     }
+    let mean = |sum: f64, count: u32| sum / f64::from(count.max(1));
     let ratee_level = (0..input.ratees)
         .map(|i| {
             theta[0]
-                + theta[layout.ratee_unit + ratee_unit[i] as usize]
+                + mean(ratee_unit_sum[i], ratee_count[i])
                 + theta[layout.ratee + i]
                 + average_rater_unit
                 + average_relationship
                 + average_cycle
         })
         .collect();
+    let rater_unit_effect = rater_unit_sum
+        .iter()
+        .zip(&rater_count)
+        .map(|(sum, count)| mean(*sum, *count))
+        .collect();
     Levels {
         ratee_level,
         ratee_count,
         ratee_sum,
-        ratee_unit,
         rater_count,
-        rater_unit,
+        rater_unit_effect,
         average_rater_unit,
     }
 }
@@ -698,11 +709,10 @@ impl Levels {
         }
     }
 
-    /// A rater's leniency on the model's scale: their effect and their unit's, relative to
+    /// A rater's leniency on the model's scale: their effect and their units', relative to
     /// the average unit.
     fn leniency(&self, layout: &Layout, theta: &[f64], j: usize) -> f64 {
-        theta[layout.rater + j] + theta[layout.rater_unit + self.rater_unit[j] as usize]
-            - self.average_rater_unit
+        theta[layout.rater + j] + self.rater_unit_effect[j] - self.average_rater_unit
     }
 }
 
@@ -726,7 +736,6 @@ fn summarise(
         input,
         layout,
         &ridges(layout, &components),
-        &levels.ratee_unit,
         None,
         fast::SHARED_AT_MOST,
     );

@@ -302,6 +302,35 @@ fn the_fast_solver_agrees_with_the_literal_one_run_to_convergence() {
     }
 }
 
+#[test]
+fn a_score_carries_each_unit_the_person_was_rated_in_by_its_share_of_their_ratings() {
+    // Rated three times in unit 0 and then, after a reorganisation, once in unit 1.
+    let ratings: Vec<Rating> = [0, 0, 0, 1]
+        .iter()
+        .enumerate()
+        .map(|(k, &unit)| Rating {
+            ratee_unit: unit,
+            ..one_unit_rating(0, k as u32, 3.0)
+        })
+        .collect();
+    let input = CalibrationInput {
+        ratings,
+        ratees: 1,
+        raters: 4,
+        units: 2,
+        relationships: 1,
+        cycles: 1,
+        scale: None,
+    };
+    let layout = Layout::new(&input);
+    let mut theta = vec![0.0; layout.len];
+    theta[layout.ratee_unit] = 1.0;
+    theta[layout.ratee_unit + 1] = -1.0;
+    // Not the last unit's −1: three quarters of unit 0's +1 and a quarter of unit 1's −1.
+    let level = levels(&input, &layout, &theta).ratee_level[0];
+    assert!((level - 0.5).abs() < 1e-12, "level {level}");
+}
+
 /// A small organisation in which most ratings stay within a unit, so that a unit's level and
 /// its raters' kindness are hard to tell apart.
 fn small_confounded_input() -> CalibrationInput {
@@ -317,10 +346,13 @@ fn small_confounded_input() -> CalibrationInput {
                 rng.below(units)
             };
             let rater = rater_unit + units * rng.below(raters / units);
+            // Every fifth person was moved to the next unit for the second cycle (a
+            // reorganisation): their score carries both units.
+            let moved = i % 5 == 0 && (i + k) % 2 == 1;
             ratings.push(Rating {
                 ratee: i as u32,
                 rater: rater as u32,
-                ratee_unit: unit as u32,
+                ratee_unit: if moved { (unit + 1) % units } else { unit } as u32,
                 rater_unit: rater_unit as u32,
                 relationship: (k % 2) as u32,
                 cycle: ((i + k) % 2) as u32,
@@ -347,20 +379,11 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let layout = Layout::new(&input);
     let fit = calibrate(&input).expect("a fit");
     let ridge = ridges(&layout, &fit.components);
-    let unit_of: Vec<u32> = (0..input.ratees)
-        .map(|i| (i % input.units) as u32)
-        .collect();
-    let variances = uncertainty::score_variances(
-        &input,
-        &layout,
-        &ridge,
-        &unit_of,
-        None,
-        fast::SHARED_AT_MOST,
-    );
+    let variances =
+        uncertainty::score_variances(&input, &layout, &ridge, None, fast::SHARED_AT_MOST);
     // More shared effects than the dense limit: S by its diagonal (the organisation's
     // timeline units in a cycle).
-    let by_diagonal = uncertainty::score_variances(&input, &layout, &ridge, &unit_of, None, 0);
+    let by_diagonal = uncertainty::score_variances(&input, &layout, &ridge, None, 0);
     // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
     // with the fixed effects' ridge the variance uses.
     let n = layout.len;
@@ -393,7 +416,10 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let (mut own_only_short, mut ratios, mut diagonal_ratios) = (0.0, Vec::new(), Vec::new());
     for (i, ratee) in fit.ratees.iter().enumerate() {
         let mut contrast = common.clone();
-        contrast[layout.ratee_unit + unit_of[i] as usize] += 1.0;
+        // The units the person was rated in, each by its share of their ratings.
+        for r in input.ratings.iter().filter(|r| r.ratee as usize == i) {
+            contrast[layout.ratee_unit + r.ratee_unit as usize] += 1.0 / f64::from(ratee.n_ratings);
+        }
         contrast[layout.ratee + i] += 1.0;
         let exact: f64 = contrast
             .iter()

@@ -35,8 +35,9 @@ use super::{CalibrationInput, Layout, fast};
 const VARIANCE_RIDGE: f64 = 1.0;
 
 /// Per ratee, σ⁻² times the variance of the calibrated score: its own `1/(n + λ)`, the shared
-/// effects' part and the raters'. `ridge` is the solver's (in [`Layout`]'s order); `unit_of[i]`
-/// the unit whose effect ratee i's score carries. `weights`: each rating's information (the
+/// effects' part and the raters'. `ridge` is the solver's (in [`Layout`]'s order); a score
+/// carries the effects of the units the person was rated in, each by its share of their
+/// ratings (see `levels`). `weights`: each rating's information (the
 /// ordinal model's observed information on its latent scale); `None`: 1 each (the linear
 /// model, where σ² carries the noise). With more than `dense_at_most` shared effects, S is
 /// taken by its diagonal.
@@ -44,7 +45,6 @@ pub(super) fn score_variances(
     input: &CalibrationInput,
     layout: &Layout,
     ridge: &[f64],
-    unit_of: &[u32],
     weights: Option<&[f64]>,
     dense_at_most: usize,
 ) -> Vec<f64> {
@@ -62,7 +62,7 @@ pub(super) fn score_variances(
         ratee_diagonal[r.ratee as usize] += weight(rating);
     }
     // The ratings grouped by rater on one core while the ratees' touches are made on the other.
-    let (by_rater, ratee_touches) = std::thread::scope(|scope| {
+    let (by_rater, (ratee_touches, unit_shares)) = std::thread::scope(|scope| {
         let by_rater =
             scope.spawn(|| Grouped::new(input.ratings.iter().map(|r| r.rater), input.raters));
         let by_ratee = Grouped::new(input.ratings.iter().map(|r| r.ratee), input.ratees);
@@ -154,16 +154,18 @@ pub(super) fn score_variances(
     (0..input.ratees)
         .map(|i| {
             let d = ratee_diagonal[i];
-            // w − common: the ratee's unit, less what their ratings touch over (n + λ).
+            // w − common: the ratee's units, less what their ratings touch over (n + λ).
             let mut own: Vec<(usize, f64)> = ratee_touches
                 .of(i)
                 .iter()
                 .map(|(k, count)| (*k as usize, -f64::from(*count) / d))
                 .collect();
-            let unit = layout.ratee_unit + unit_of[i] as usize;
-            match own.iter_mut().find(|(k, _)| *k == unit) {
-                Some((_, v)) => *v += 1.0,
-                None => own.push((unit, 1.0)),
+            for &(unit, share) in unit_shares.of(i) {
+                let (unit, share) = (unit as usize, f64::from(share));
+                match own.iter_mut().find(|(k, _)| *k == unit) {
+                    Some((_, v)) => *v += share,
+                    None => own.push((unit, share)),
+                }
             }
             let cross: f64 = own.iter().map(|(k, v)| v * common_times[*k]).sum();
             let shared_part = common_part + 2.0 * cross + covariance.quadratic(&own);
@@ -300,32 +302,50 @@ impl Touches {
     }
 }
 
+/// Each ratee's [`Touches`], and from the same pass the units they were rated in, each with
+/// its share of their ratings (the score's contrast over the units).
 fn touches(
     input: &CalibrationInput,
     layout: &Layout,
     by_ratee: &Grouped,
     weight: &impl Fn(usize) -> f64,
-) -> Touches {
+) -> (Touches, Touches) {
     let mut sums = Scatter::new(layout.ratee);
+    let mut units = Scatter::new(layout.ratee);
     let mut sparse = Vec::new();
     let ratees = by_ratee.starts.len() - 1;
-    let mut starts = Vec::with_capacity(ratees + 1);
-    let mut entries = Vec::new();
+    let mut touched = Touches {
+        starts: Vec::with_capacity(ratees + 1),
+        entries: Vec::new(),
+    };
+    let mut shares = Touches {
+        starts: Vec::with_capacity(ratees + 1),
+        entries: Vec::new(),
+    };
     for i in 0..ratees {
-        starts.push(entries.len());
-        for &rating in by_ratee.of(i) {
+        let ratings = by_ratee.of(i);
+        let share = 1.0 / ratings.len().max(1) as f64;
+        for &rating in ratings {
             let w = weight(rating as usize);
-            for c in &layout.columns(&input.ratings[rating as usize])[..5] {
+            let columns = layout.columns(&input.ratings[rating as usize]);
+            for c in &columns[..5] {
                 sums.add(*c, w);
             }
+            units.add(columns[1], share);
         }
-        sums.drain_into(&mut sparse);
         // Counts (or sums of weights at most 1) far below f32's 2²⁴: f32 is plenty for a
         // variance.
-        entries.extend(sparse.iter().map(|(k, v)| (*k as u32, *v as f32)));
+        for (scatter, touches) in [(&mut sums, &mut touched), (&mut units, &mut shares)] {
+            touches.starts.push(touches.entries.len());
+            scatter.drain_into(&mut sparse);
+            touches
+                .entries
+                .extend(sparse.iter().map(|(k, v)| (*k as u32, *v as f32)));
+        }
     }
-    starts.push(entries.len());
-    Touches { starts, entries }
+    touched.starts.push(touched.entries.len());
+    shares.starts.push(shares.entries.len());
+    (touched, shares)
 }
 
 /// An entry of a sparse vector: its position and value.

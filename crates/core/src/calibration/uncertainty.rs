@@ -80,33 +80,48 @@ pub(super) fn score_variances(
             Schur::Diagonal(vec![0.0; shared])
         }
     };
-    // The raters in two parts, one per core, each into its own matrix; the ratings and the
-    // ratees on this thread too, so it takes fewer raters. Raters in order of their unit:
-    // one after another they touch the same rows of the matrix, which then stay in the cache.
+    // The raters in two parts, one per core, each into its own matrix. Raters in order of
+    // their unit: one after another they touch the same rows of the matrix, which then stay in
+    // the cache. The order is dealt out in stretches, alternately, so that both parts get
+    // raters of every kind (a unit's raters can cost far more than another's); the ratings
+    // and the ratees are this thread's before its raters.
     let mut order: Vec<u32> = (0..input.raters as u32).collect();
     let mut unit_of_rater = vec![0u32; input.raters];
     for r in &input.ratings {
         unit_of_rater[r.rater as usize] = r.rater_unit;
     }
     order.sort_by_key(|j| (unit_of_rater[*j as usize], *j));
-    let (first_raters, second_raters) = order.split_at(input.raters * 11 / 20);
-    let eliminate = |raters: &[u32]| {
+    const STRETCH: usize = 2048;
+    let (mut first_raters, mut second_raters) = (Vec::new(), Vec::new());
+    for (k, raters) in order.chunks(STRETCH).enumerate() {
+        if k % 2 == 0 {
+            first_raters.push(raters);
+        } else {
+            second_raters.push(raters);
+        }
+    }
+    let eliminate = |stretches: &[&[u32]]| {
         let mut schur = new_schur();
-        let diagonal = eliminate_raters(
-            input,
-            layout,
-            ridge,
-            &ratee_diagonal,
-            &ratee_touches,
-            &by_rater,
-            &weight,
-            raters,
-            &mut schur,
-        );
+        let diagonal: Vec<f64> = stretches
+            .iter()
+            .flat_map(|raters| {
+                eliminate_raters(
+                    input,
+                    layout,
+                    ridge,
+                    &ratee_diagonal,
+                    &ratee_touches,
+                    &by_rater,
+                    &weight,
+                    raters,
+                    &mut schur,
+                )
+            })
+            .collect();
         (schur, diagonal)
     };
     let (mut schur, (first_schur, first), (second_schur, second)) = std::thread::scope(|scope| {
-        let first = scope.spawn(|| eliminate(first_raters));
+        let first = scope.spawn(|| eliminate(&first_raters));
         let mut schur = new_schur();
         for (rating, r) in input.ratings.iter().enumerate() {
             let [a, b, c, d, e, ..] = layout.columns(r);
@@ -120,7 +135,7 @@ pub(super) fn score_variances(
         for (i, d) in ratee_diagonal.iter().enumerate() {
             schur.add_outer(ratee_touches.of(i), -1.0 / d);
         }
-        let second = eliminate(second_raters);
+        let second = eliminate(&second_raters);
         let first = first
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -129,7 +144,11 @@ pub(super) fn score_variances(
     schur.add(&first_schur);
     schur.add(&second_schur);
     let mut rater_diagonal = vec![0.0; input.raters];
-    for (j, d) in order.iter().zip(first.into_iter().chain(second)) {
+    let dealt = first_raters
+        .iter()
+        .chain(&second_raters)
+        .flat_map(|raters| raters.iter());
+    for (j, d) in dealt.zip(first.into_iter().chain(second)) {
         rater_diagonal[*j as usize] = d;
     }
     let covariance = schur.inverse();
@@ -151,27 +170,37 @@ pub(super) fn score_variances(
     for (rating, r) in input.ratings.iter().enumerate() {
         rater_part[r.ratee as usize] += weight(rating).powi(2) / rater_diagonal[r.rater as usize];
     }
-    (0..input.ratees)
-        .map(|i| {
-            let d = ratee_diagonal[i];
-            // w − common: the ratee's units, less what their ratings touch over (n + λ).
-            let mut own: Vec<(usize, f64)> = ratee_touches
-                .of(i)
-                .iter()
-                .map(|(k, count)| (*k as usize, -f64::from(*count) / d))
-                .collect();
-            for &(unit, share) in unit_shares.of(i) {
-                let (unit, share) = (unit as usize, f64::from(share));
-                match own.iter_mut().find(|(k, _)| *k == unit) {
-                    Some((_, v)) => *v += share,
-                    None => own.push((unit, share)),
-                }
+    let variance_of = |i: usize| {
+        let d = ratee_diagonal[i];
+        // w − common: the ratee's units, less what their ratings touch over (n + λ).
+        let mut own: Vec<(usize, f64)> = ratee_touches
+            .of(i)
+            .iter()
+            .map(|(k, count)| (*k as usize, -f64::from(*count) / d))
+            .collect();
+        for &(unit, share) in unit_shares.of(i) {
+            let (unit, share) = (unit as usize, f64::from(share));
+            match own.iter_mut().find(|(k, _)| *k == unit) {
+                Some((_, v)) => *v += share,
+                None => own.push((unit, share)),
             }
-            let cross: f64 = own.iter().map(|(k, v)| v * common_times[*k]).sum();
-            let shared_part = common_part + 2.0 * cross + covariance.quadratic(&own);
-            1.0 / d + shared_part.max(0.0) + rater_part[i] / (d * d)
-        })
-        .collect()
+        }
+        let cross: f64 = own.iter().map(|(k, v)| v * common_times[*k]).sum();
+        let shared_part = common_part + 2.0 * cross + covariance.quadratic(&own);
+        1.0 / d + shared_part.max(0.0) + rater_part[i] / (d * d)
+    };
+    // Two halves, one per core.
+    let half = input.ratees / 2;
+    let (mut variances, second_half) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| (half..input.ratees).map(variance_of).collect::<Vec<_>>());
+        let first: Vec<f64> = (0..half).map(variance_of).collect();
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    variances.extend(second_half);
+    variances
 }
 
 /// Subtracts the part of each rater in `raters` from `schur` (see [`score_variances`]) and
@@ -508,9 +537,15 @@ impl Covariance {
     /// vᵀ M v for a sparse v.
     fn quadratic(&self, v: &[(usize, f64)]) -> f64 {
         match self {
+            // Symmetric: each pair once, doubled.
             Covariance::Dense(m, n) => v
                 .iter()
-                .map(|(i, x)| x * v.iter().map(|(j, y)| m[i * n + j] * y).sum::<f64>())
+                .enumerate()
+                .map(|(a, (i, x))| {
+                    let row = &m[i * n..(i + 1) * n];
+                    let others: f64 = v[a + 1..].iter().map(|(j, y)| row[*j] * y).sum();
+                    x * (x * row[*i] + 2.0 * others)
+                })
                 .sum(),
             Covariance::Diagonal(d) => v.iter().map(|(i, x)| x * x * d[*i]).sum(),
         }

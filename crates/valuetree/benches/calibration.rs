@@ -6,8 +6,8 @@
 //! generated truth and the process's peak memory. Printed, never asserted.
 
 /// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 mod common;
 use common::{Lcg, peak_memory_mib};

@@ -12,8 +12,8 @@
 //! `valuetree calibrate` process is timed apart (docs/benchmarks.md). Printed, never asserted.
 
 /// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 mod common;
 use common::peak_memory_mib;

@@ -8,8 +8,8 @@
 //! tenth of the size.
 
 /// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 mod common;
 use common::{Lcg, peak_memory_mib};

@@ -10,8 +10,8 @@
 //! on the edge's date; a node's minted value becomes an outcome at the end of the period.
 
 /// The shipped `valuetree` binary's allocator, so the engine is measured as it runs there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::collections::HashMap;
 use std::time::Instant;

@@ -1,10 +1,6 @@
 //! The `valuetree` command line.
 
-/// mimalloc: the ledger's hot paths (import, verify) allocate many small strings, often
-/// freed on another thread; glibc's allocator spent a fifth of verify's time there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+mod allocator;
 #[macro_use]
 mod output;
 mod commands;

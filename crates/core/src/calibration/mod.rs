@@ -244,18 +244,33 @@ fn fit(input: &CalibrationInput, kernel: Kernel) -> Result<Calibration, Calibrat
         return Err(CalibrationError::Empty);
     }
     let layout = Layout::new(input);
-    let design = match kernel {
-        Kernel::Fast { shared_at_most } => Some(fast::Design::new(input, &layout, shared_at_most)),
-        Kernel::Reference => None,
-    };
-    // First pass: variance components on the raw scores give the first shrinkage; the second
-    // pass re-estimates them on the scores net of the fixed effects.
-    let mut estimated = moments(input, &vec![0.0; input.ratings.len()]);
+    // The design on one core while this one makes what every pass shares: the first
+    // variance components, the right side and each effect's count of ratings.
+    let (design, (mut estimated, rhs, counts)) = std::thread::scope(|scope| {
+        let design = scope.spawn(|| match kernel {
+            Kernel::Fast { shared_at_most } => {
+                Some(fast::Design::new(input, &layout, shared_at_most))
+            }
+            Kernel::Reference => None,
+        });
+        // First pass: variance components on the raw scores give the first shrinkage; the
+        // second pass re-estimates them on the scores net of the fixed effects.
+        let shared = (
+            moments(input, &vec![0.0; input.ratings.len()]),
+            right_side(input, &layout, |_, r| r.score),
+            column_counts(input, &layout),
+        );
+        let design = design
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (design, shared)
+    });
     let mut theta = vec![0.0; layout.len];
     let mut iterations = 0;
     for _ in 0..2 {
         let ridge = ridges(&layout, &estimated.components);
-        iterations += solve(input, &layout, &design, &ridge, &mut theta);
+        iterations +=
+            Prepared::new(input, &layout, &design, &ridge, &counts).solve(&rhs, &mut theta);
         let fixed: Vec<f64> = input
             .ratings
             .iter()
@@ -415,16 +430,15 @@ enum Kernel {
     Reference,
 }
 
-/// Solves (XᵀX + diag(ridge)) θ = Xᵀy from the current θ. Returns the iterations used.
-fn solve(
-    input: &CalibrationInput,
-    layout: &Layout,
-    design: &Option<fast::Design>,
-    ridge: &[f64],
-    theta: &mut [f64],
-) -> usize {
-    let rhs = right_side(input, layout, |_, r| r.score);
-    Prepared::new(input, layout, design, ridge).solve(&rhs, theta)
+/// How many ratings name each effect: the diagonal of XᵀX, in [`Layout`]'s order.
+fn column_counts(input: &CalibrationInput, layout: &Layout) -> Vec<f64> {
+    let mut counts = vec![0.0; layout.len];
+    for r in &input.ratings {
+        for c in layout.columns(r) {
+            counts[c] += 1.0;
+        }
+    }
+    counts
 }
 
 /// `Xᵀy` for the response `y` of each rating (its position, the rating).
@@ -469,13 +483,9 @@ impl<'a> Prepared<'a> {
         layout: &'a Layout,
         design: &'a Option<fast::Design>,
         ridge: &'a [f64],
+        counts: &[f64],
     ) -> Prepared<'a> {
-        let mut diagonal = ridge.to_vec();
-        for r in &input.ratings {
-            for c in layout.columns(r) {
-                diagonal[c] += 1.0;
-            }
-        }
+        let diagonal: Vec<f64> = ridge.iter().zip(counts).map(|(r, n)| r + n).collect();
         let kernel = match design {
             Some(design) => {
                 let ridge = design.to_design(ridge);
@@ -723,13 +733,20 @@ fn summarise(
     components: VarianceComponents,
     iterations: usize,
 ) -> Calibration {
-    let levels = levels(input, layout, &theta);
-    let mut rater_sq_residual = vec![0.0; input.raters];
-    for r in &input.ratings {
-        let fitted: f64 = layout.columns(r).iter().map(|c| theta[*c]).sum();
-        rater_sq_residual[r.rater as usize] += (r.score - fitted).powi(2);
-    }
-    let group = components_of(input);
+    // The connected groups on one core while this one reads the levels and residuals.
+    let (group, levels, rater_sq_residual) = std::thread::scope(|scope| {
+        let group = scope.spawn(|| components_of(input));
+        let levels = levels(input, layout, &theta);
+        let mut rater_sq_residual = vec![0.0; input.raters];
+        for r in &input.ratings {
+            let fitted: f64 = layout.columns(r).iter().map(|c| theta[*c]).sum();
+            rater_sq_residual[r.rater as usize] += (r.score - fitted).powi(2);
+        }
+        let group = group
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (group, levels, rater_sq_residual)
+    });
     let noise = components.noise;
     let lambda_rater = noise / components.rater;
     let variances = uncertainty::score_variances(

@@ -25,7 +25,7 @@
 
 use super::{
     Calibration, CalibrationError, CalibrationInput, Kernel, Layout, Prepared, RateeResult,
-    RaterResult, ScaleSteps, VarianceComponents, assemble, components_of, fast, fit,
+    RaterResult, ScaleSteps, VarianceComponents, assemble, column_counts, components_of, fast, fit,
     leave_uncalibrated, levels, moments, ridges, right_side, uncertainty, warnings_of,
 };
 
@@ -83,12 +83,14 @@ pub fn calibrate_ordinal(input: &CalibrationInput) -> Result<Calibration, Calibr
         .map(|(r, k)| r.score - normal_score[*k as usize])
         .collect();
     let mut estimated = moments(input, &offsets);
+    let counts = column_counts(input, &layout);
     let mut theta = vec![0.0; layout.len];
     let mut iterations = 0;
     if steps.len() >= 2 {
         let ridge = ridges(&layout, &estimated.components);
         let rhs = right_side(input, &layout, |i, _| normal_score[step_of[i] as usize]);
-        iterations += Prepared::new(input, &layout, &design, &ridge).solve(&rhs, &mut theta);
+        iterations +=
+            Prepared::new(input, &layout, &design, &ridge, &counts).solve(&rhs, &mut theta);
         let net: Vec<f64> = input
             .ratings
             .iter()
@@ -129,7 +131,7 @@ pub fn calibrate_ordinal(input: &CalibrationInput) -> Result<Calibration, Calibr
         noise: 1.0,
     };
     let ridge = ridges(&layout, &components);
-    let prepared = Prepared::new(input, &layout, &design, &ridge);
+    let prepared = Prepared::new(input, &layout, &design, &ridge, &counts);
     // EM, over-relaxed (Salakhutdinov & Roweis 2003): each step goes ω times as far as EM's
     // own, ω growing while the penalised likelihood rises, and back to EM's own step (which
     // does not lower it) when it falls.

@@ -128,19 +128,19 @@ fn print_report(args: &CalibrateArgs, report: &CalibrationReport) -> Result<Exit
             say!(
                 "person_id,n_ratings,raw_mean,calibrated,std_error,self_rating,group,uncalibrated"
             );
-            for p in &report.people {
-                say!(
-                    "{},{},{:.4},{:.4},{:.4},{},{},{}",
-                    p.person_id,
-                    p.n_ratings,
-                    p.raw_mean,
-                    p.calibrated,
-                    p.std_error,
-                    p.self_rating.map_or(String::new(), |s| format!("{s:.3}")),
-                    p.group,
-                    report.uncalibrated
+            let uncalibrated = report.uncalibrated;
+            crate::output::push_lines(&report.people, |out, p| {
+                // Writing into memory cannot fail.
+                let _ = write!(
+                    out,
+                    "{},{},{:.4},{:.4},{:.4},",
+                    p.person_id, p.n_ratings, p.raw_mean, p.calibrated, p.std_error
                 );
-            }
+                if let Some(s) = p.self_rating {
+                    let _ = write!(out, "{s:.3}");
+                }
+                let _ = write!(out, ",{},{uncalibrated}", p.group);
+            });
         }
     }
     if let Some(path) = &args.raters_out {

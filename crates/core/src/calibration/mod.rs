@@ -245,8 +245,9 @@ fn fit(input: &CalibrationInput, kernel: Kernel) -> Result<Calibration, Calibrat
     }
     let layout = Layout::new(input);
     // The design on one core while this one makes what every pass shares: the first
-    // variance components, the right side and each effect's count of ratings.
-    let (design, (mut estimated, rhs, counts)) = std::thread::scope(|scope| {
+    // variance components, the right side, each effect's count of ratings, and what the
+    // variance reads of the ratings.
+    let (design, (mut estimated, rhs, counts, graph)) = std::thread::scope(|scope| {
         let design = scope.spawn(|| match kernel {
             Kernel::Fast { shared_at_most } => {
                 Some(fast::Design::new(input, &layout, shared_at_most))
@@ -259,6 +260,7 @@ fn fit(input: &CalibrationInput, kernel: Kernel) -> Result<Calibration, Calibrat
             moments(input, &vec![0.0; input.ratings.len()]),
             right_side(input, &layout, |_, r| r.score),
             column_counts(input, &layout),
+            uncertainty::RatingGraph::new(input, &layout, None),
         );
         let design = design
             .join()
@@ -279,7 +281,14 @@ fn fit(input: &CalibrationInput, kernel: Kernel) -> Result<Calibration, Calibrat
         estimated = moments(input, &fixed);
     }
     let warnings = warnings_of(&estimated);
-    let mut fit = summarise(input, &layout, theta, estimated.components, iterations);
+    let mut fit = summarise(
+        input,
+        &layout,
+        &graph,
+        theta,
+        estimated.components,
+        iterations,
+    );
     if warnings.iter().any(|w| w.makes_fit_unusable()) {
         leave_uncalibrated(input, &mut fit);
     }
@@ -358,7 +367,7 @@ struct Moments {
 /// Method-of-moments variance components of `score − offset` (Gao & Owen's U-statistics in
 /// their within-group form).
 fn moments(input: &CalibrationInput, offset: &[f64]) -> Moments {
-    let within = |key: &dyn Fn(&Rating) -> u32, groups: usize| {
+    let within = |key: &(dyn Fn(&Rating) -> u32 + Sync), groups: usize| {
         let (mut sum, mut sum_sq, mut count) =
             (vec![0.0; groups], vec![0.0; groups], vec![0u32; groups]);
         for (r, o) in input.ratings.iter().zip(offset) {
@@ -377,9 +386,17 @@ fn moments(input: &CalibrationInput, offset: &[f64]) -> Moments {
         }
         (if df > 0.0 { ss / df } else { 0.0 }, df)
     };
-    let (within_ratee, ratee_df) = within(&|r| r.ratee, input.ratees);
-    let (within_rater, rater_df) = within(&|r| r.rater, input.raters);
-    let (total, _) = within(&|_| 0, 1);
+    // The raters' pass on one core, the ratees' and the total on this one.
+    let ((within_ratee, ratee_df), (within_rater, rater_df), (total, _)) =
+        std::thread::scope(|scope| {
+            let raters = scope.spawn(|| within(&|r| r.rater, input.raters));
+            let ratees = within(&|r| r.ratee, input.ratees);
+            let total = within(&|_| 0, 1);
+            let raters = raters
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (ratees, raters, total)
+        });
     let floor = 0.01 * total.max(1e-9);
     let raw = [
         (Component::Ratee, total - within_ratee),
@@ -729,6 +746,7 @@ impl Levels {
 fn summarise(
     input: &CalibrationInput,
     layout: &Layout,
+    graph: &uncertainty::RatingGraph,
     theta: Vec<f64>,
     components: VarianceComponents,
     iterations: usize,
@@ -752,6 +770,7 @@ fn summarise(
     let variances = uncertainty::score_variances(
         input,
         layout,
+        graph,
         &ridges(layout, &components),
         None,
         fast::SHARED_AT_MOST,

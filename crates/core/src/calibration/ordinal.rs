@@ -410,8 +410,14 @@ fn summarise(
 ) -> Calibration {
     let levels = levels(input, layout, &theta);
     let ridge = ridges(layout, &components);
-    let variances =
-        uncertainty::score_variances(input, layout, &ridge, Some(weights), fast::SHARED_AT_MOST);
+    let variances = uncertainty::score_variances(
+        input,
+        layout,
+        &uncertainty::RatingGraph::new(input, layout, Some(weights)),
+        &ridge,
+        Some(weights),
+        fast::SHARED_AT_MOST,
+    );
     let group = components_of(input);
     let on_scale = |eta: f64| expected_step(&steps, &cuts, eta);
     let ratees: Vec<RateeResult> = (0..input.ratees)

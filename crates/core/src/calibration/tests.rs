@@ -379,11 +379,12 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let layout = Layout::new(&input);
     let fit = calibrate(&input).expect("a fit");
     let ridge = ridges(&layout, &fit.components);
+    let graph = uncertainty::RatingGraph::new(&input, &layout, None);
     let variances =
-        uncertainty::score_variances(&input, &layout, &ridge, None, fast::SHARED_AT_MOST);
+        uncertainty::score_variances(&input, &layout, &graph, &ridge, None, fast::SHARED_AT_MOST);
     // More shared effects than the dense limit: S by its diagonal (the organisation's
     // timeline units in a cycle).
-    let by_diagonal = uncertainty::score_variances(&input, &layout, &ridge, None, 0);
+    let by_diagonal = uncertainty::score_variances(&input, &layout, &graph, &ridge, None, 0);
     // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
     // with the fixed effects' ridge the variance uses.
     let n = layout.len;

@@ -34,16 +34,79 @@ use super::{CalibrationInput, Layout, fast};
 /// blind to those directions, but rounding is not.
 const VARIANCE_RIDGE: f64 = 1.0;
 
+/// What the variance reads of the ratings whatever the shrinkage: the ratings grouped by
+/// rater, each ratee's touches and unit shares, and the raters dealt to the two cores. It
+/// does not depend on the variance components, so the fit makes it while the solver's
+/// design is being built, on the core that would otherwise wait.
+pub(super) struct RatingGraph {
+    by_rater: Grouped,
+    ratee_touches: Touches,
+    unit_shares: Touches,
+    /// The raters in order of their unit, in stretches: the first core's, the second's.
+    first_raters: Vec<u32>,
+    second_raters: Vec<u32>,
+}
+
+impl RatingGraph {
+    /// `weights`: each rating's information, as in [`score_variances`].
+    pub(super) fn new(
+        input: &CalibrationInput,
+        layout: &Layout,
+        weights: Option<&[f64]>,
+    ) -> RatingGraph {
+        let weight = |rating: usize| weights.map_or(1.0, |w| w[rating]);
+        // The ratings grouped by rater on one core while the ratees' touches are made on the
+        // other.
+        let (by_rater, (ratee_touches, unit_shares)) = std::thread::scope(|scope| {
+            let by_rater =
+                scope.spawn(|| Grouped::new(input.ratings.iter().map(|r| r.rater), input.raters));
+            let by_ratee = Grouped::new(input.ratings.iter().map(|r| r.ratee), input.ratees);
+            let ratee_touches = touches(input, layout, &by_ratee, &weight);
+            let by_rater = by_rater
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (by_rater, ratee_touches)
+        });
+        // The raters in two parts, one per core. Raters in order of their unit: one after
+        // another they touch the same rows of the matrix, which then stay in the cache. The
+        // order is dealt out in stretches, alternately, so that both parts get raters of
+        // every kind (a unit's raters can cost far more than another's).
+        let mut order: Vec<u32> = (0..input.raters as u32).collect();
+        let mut unit_of_rater = vec![0u32; input.raters];
+        for r in &input.ratings {
+            unit_of_rater[r.rater as usize] = r.rater_unit;
+        }
+        order.sort_by_key(|j| (unit_of_rater[*j as usize], *j));
+        const STRETCH: usize = 2048;
+        let (mut first_raters, mut second_raters) = (Vec::new(), Vec::new());
+        for (k, raters) in order.chunks(STRETCH).enumerate() {
+            if k % 2 == 0 {
+                first_raters.extend_from_slice(raters);
+            } else {
+                second_raters.extend_from_slice(raters);
+            }
+        }
+        RatingGraph {
+            by_rater,
+            ratee_touches,
+            unit_shares,
+            first_raters,
+            second_raters,
+        }
+    }
+}
+
 /// Per ratee, σ⁻² times the variance of the calibrated score: its own `1/(n + λ)`, the shared
 /// effects' part and the raters'. `ridge` is the solver's (in [`Layout`]'s order); a score
 /// carries the effects of the units the person was rated in, each by its share of their
 /// ratings (see `levels`). `weights`: each rating's information (the
 /// ordinal model's observed information on its latent scale); `None`: 1 each (the linear
-/// model, where σ² carries the noise). With more than `dense_at_most` shared effects, S is
-/// taken by its diagonal.
+/// model, where σ² carries the noise); `graph` made with the same weights. With more than
+/// `dense_at_most` shared effects, S is taken by its diagonal.
 pub(super) fn score_variances(
     input: &CalibrationInput,
     layout: &Layout,
+    graph: &RatingGraph,
     ridge: &[f64],
     weights: Option<&[f64]>,
     dense_at_most: usize,
@@ -61,17 +124,13 @@ pub(super) fn score_variances(
     for (rating, r) in input.ratings.iter().enumerate() {
         ratee_diagonal[r.ratee as usize] += weight(rating);
     }
-    // The ratings grouped by rater on one core while the ratees' touches are made on the other.
-    let (by_rater, (ratee_touches, unit_shares)) = std::thread::scope(|scope| {
-        let by_rater =
-            scope.spawn(|| Grouped::new(input.ratings.iter().map(|r| r.rater), input.raters));
-        let by_ratee = Grouped::new(input.ratings.iter().map(|r| r.ratee), input.ratees);
-        let ratee_touches = touches(input, layout, &by_ratee, &weight);
-        let by_rater = by_rater
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (by_rater, ratee_touches)
-    });
+    let RatingGraph {
+        by_rater,
+        ratee_touches,
+        unit_shares,
+        first_raters,
+        second_raters,
+    } = graph;
     let dense = shared <= dense_at_most;
     let new_schur = || {
         if dense {
@@ -80,48 +139,25 @@ pub(super) fn score_variances(
             Schur::Diagonal(vec![0.0; shared])
         }
     };
-    // The raters in two parts, one per core, each into its own matrix. Raters in order of
-    // their unit: one after another they touch the same rows of the matrix, which then stay in
-    // the cache. The order is dealt out in stretches, alternately, so that both parts get
-    // raters of every kind (a unit's raters can cost far more than another's); the ratings
-    // and the ratees are this thread's before its raters.
-    let mut order: Vec<u32> = (0..input.raters as u32).collect();
-    let mut unit_of_rater = vec![0u32; input.raters];
-    for r in &input.ratings {
-        unit_of_rater[r.rater as usize] = r.rater_unit;
-    }
-    order.sort_by_key(|j| (unit_of_rater[*j as usize], *j));
-    const STRETCH: usize = 2048;
-    let (mut first_raters, mut second_raters) = (Vec::new(), Vec::new());
-    for (k, raters) in order.chunks(STRETCH).enumerate() {
-        if k % 2 == 0 {
-            first_raters.push(raters);
-        } else {
-            second_raters.push(raters);
-        }
-    }
-    let eliminate = |stretches: &[&[u32]]| {
+    let eliminate = |raters: &[u32]| {
         let mut schur = new_schur();
-        let diagonal: Vec<f64> = stretches
-            .iter()
-            .flat_map(|raters| {
-                eliminate_raters(
-                    input,
-                    layout,
-                    ridge,
-                    &ratee_diagonal,
-                    &ratee_touches,
-                    &by_rater,
-                    &weight,
-                    raters,
-                    &mut schur,
-                )
-            })
-            .collect();
+        let diagonal = eliminate_raters(
+            input,
+            layout,
+            ridge,
+            &ratee_diagonal,
+            ratee_touches,
+            by_rater,
+            &weight,
+            raters,
+            &mut schur,
+        );
         (schur, diagonal)
     };
+    // Each core's raters into its own matrix; the ratings and the ratees are this thread's
+    // before its raters.
     let (mut schur, (first_schur, first), (second_schur, second)) = std::thread::scope(|scope| {
-        let first = scope.spawn(|| eliminate(&first_raters));
+        let first = scope.spawn(|| eliminate(first_raters));
         let mut schur = new_schur();
         for (rating, r) in input.ratings.iter().enumerate() {
             let [a, b, c, d, e, ..] = layout.columns(r);
@@ -135,7 +171,7 @@ pub(super) fn score_variances(
         for (i, d) in ratee_diagonal.iter().enumerate() {
             schur.add_outer(ratee_touches.of(i), -1.0 / d);
         }
-        let second = eliminate(&second_raters);
+        let second = eliminate(second_raters);
         let first = first
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -144,10 +180,7 @@ pub(super) fn score_variances(
     schur.add(&first_schur);
     schur.add(&second_schur);
     let mut rater_diagonal = vec![0.0; input.raters];
-    let dealt = first_raters
-        .iter()
-        .chain(&second_raters)
-        .flat_map(|raters| raters.iter());
+    let dealt = first_raters.iter().chain(second_raters);
     for (j, d) in dealt.zip(first.into_iter().chain(second)) {
         rater_diagonal[*j as usize] = d;
     }

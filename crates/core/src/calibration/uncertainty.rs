@@ -45,6 +45,8 @@ pub(super) struct RatingGraph {
     /// The raters in order of their unit, in stretches: the first core's, the second's.
     first_raters: Vec<u32>,
     second_raters: Vec<u32>,
+    /// The score's contrast over the shared effects that is everyone's.
+    common: Vec<f64>,
 }
 
 impl RatingGraph {
@@ -86,12 +88,23 @@ impl RatingGraph {
                 second_raters.extend_from_slice(raters);
             }
         }
+        // The score's contrast: the intercept, the ratee's unit, and the rating-weighted
+        // means of the rater's unit, relationship and cycle. All but the unit are everyone's.
+        let n = input.ratings.len() as f64;
+        let mut common = vec![0.0; layout.ratee];
+        common[0] = 1.0;
+        for r in &input.ratings {
+            for c in &layout.columns(r)[2..5] {
+                common[*c] += 1.0 / n;
+            }
+        }
         RatingGraph {
             by_rater,
             ratee_touches,
             unit_shares,
             first_raters,
             second_raters,
+            common,
         }
     }
 }
@@ -130,6 +143,7 @@ pub(super) fn score_variances(
         unit_shares,
         first_raters,
         second_raters,
+        common,
     } = graph;
     let dense = shared <= dense_at_most;
     let new_schur = || {
@@ -184,25 +198,15 @@ pub(super) fn score_variances(
     for (j, d) in dealt.zip(first.into_iter().chain(second)) {
         rater_diagonal[*j as usize] = d;
     }
-    let covariance = schur.inverse();
-
-    // The score's contrast: the intercept, the ratee's unit, and the rating-weighted means of
-    // the rater's unit, relationship and cycle. All but the unit are everyone's.
-    let n = input.ratings.len() as f64;
-    let mut common = vec![0.0; shared];
-    common[0] = 1.0;
-    for r in &input.ratings {
-        for c in &layout.columns(r)[2..5] {
-            common[*c] += 1.0 / n;
-        }
-    }
-    let common_times = covariance.times(&common);
-    let common_part: f64 = common.iter().zip(&common_times).map(|(a, b)| a * b).sum();
-
     let mut rater_part = vec![0.0; input.ratees];
     for (rating, r) in input.ratings.iter().enumerate() {
         rater_part[r.ratee as usize] += weight(rating).powi(2) / rater_diagonal[r.rater as usize];
     }
+    let covariance = schur.inverse();
+
+    let common_times = covariance.times(common);
+    let common_part: f64 = common.iter().zip(&common_times).map(|(a, b)| a * b).sum();
+
     let variance_of = |i: usize| {
         let d = ratee_diagonal[i];
         // w − common: the ratee's units, less what their ratings touch over (n + λ).
@@ -278,7 +282,7 @@ fn eliminate_raters(
                     sums.add(*k as usize, -c * f64::from(*count) / ratee_diagonal[ratee]);
                 }
             }
-            sums.drain_into(&mut sparse);
+            sums.drain_into(&mut sparse, schur.is_dense());
             let diagonal = d.max(ridge[layout.rater + j]);
             schur.add_outer(&sparse, -1.0 / diagonal);
             diagonal
@@ -310,10 +314,13 @@ impl Scatter {
         self.values[k] += value;
     }
 
-    /// The sums as (position, value), positions ascending; empties the scatter.
-    fn drain_into(&mut self, out: &mut Vec<(usize, f64)>) {
+    /// The sums as (position, value), positions ascending if `ascending` (else in the order
+    /// first touched); empties the scatter.
+    fn drain_into(&mut self, out: &mut Vec<(usize, f64)>, ascending: bool) {
         out.clear();
-        self.touched.sort_unstable();
+        if ascending {
+            self.touched.sort_unstable();
+        }
         for k in self.touched.drain(..) {
             out.push((k, self.values[k]));
             self.values[k] = 0.0;
@@ -399,7 +406,7 @@ fn touches(
         // variance.
         for (scatter, touches) in [(&mut sums, &mut touched), (&mut units, &mut shares)] {
             touches.starts.push(touches.entries.len());
-            scatter.drain_into(&mut sparse);
+            scatter.drain_into(&mut sparse, true);
             touches
                 .entries
                 .extend(sparse.iter().map(|(k, v)| (*k as u32, *v as f32)));
@@ -441,7 +448,14 @@ enum Schur {
 }
 
 impl Schur {
-    /// Adds `scale · v vᵀ` for a sparse v (positions ascending, each once).
+    /// Whether [`Schur::add_outer`] needs its positions ascending (the dense triangle does;
+    /// the diagonal takes them in any order).
+    fn is_dense(&self) -> bool {
+        matches!(self, Schur::Dense(..))
+    }
+
+    /// Adds `scale · v vᵀ` for a sparse v (positions each once; ascending for the dense
+    /// triangle).
     fn add_outer(&mut self, v: &[impl Entry], scale: f64) {
         match self {
             Schur::Dense(matrix, n) => {

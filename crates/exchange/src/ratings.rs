@@ -99,9 +99,10 @@ struct Names {
     short: FxHashMap<u128, u32>,
     long: FxHashMap<Box<str>, u32>,
     names: Vec<String>,
-    /// The last name numbered and its number: a file's rows come grouped (by cycle, by
-    /// rater), so the same name often comes again at once.
-    last: Option<(u128, u32)>,
+    /// The last two names numbered and their numbers, the latest first: a file's rows come
+    /// grouped (by cycle, by ratee), so the same name often comes again at once, or every
+    /// other time (a rating's two units).
+    recent: [Option<(u128, u32)>; 2],
 }
 
 /// A name of up to 15 bytes as one number: its bytes, and its length in the last byte.
@@ -126,10 +127,13 @@ impl Names {
             self.long.insert(name.into(), i);
             return i;
         };
-        if let Some((last, i)) = self.last
-            && last == key
-        {
-            return i;
+        match self.recent {
+            [Some((latest, i)), _] if latest == key => return i,
+            [latest, Some((before, i))] if before == key => {
+                self.recent = [Some((before, i)), latest];
+                return i;
+            }
+            _ => {}
         }
         let i = match self.short.get(&key) {
             Some(&i) => i,
@@ -139,8 +143,16 @@ impl Names {
                 i
             }
         };
-        self.last = Some((key, i));
+        self.recent = [Some((key, i)), self.recent[0]];
         i
+    }
+
+    /// The number of `name` if it is the last name numbered: found without a lookup.
+    fn latest(&self, name: &str) -> Option<u32> {
+        match self.recent[0] {
+            Some((key, i)) if packed(name) == Some(key) => Some(i),
+            _ => None,
+        }
     }
 
     fn add(&mut self, name: &str) -> u32 {
@@ -170,7 +182,16 @@ struct InputBuilder<'d> {
     /// Self-ratings, not fitted: the people who rated themselves, and (sum, count) of each.
     self_raters: Names,
     self_sums: Vec<(f64, u32)>,
+    /// By ratee number, that person's number among the self-raters (`NONE` until seen): a
+    /// file gives a person's self-rating beside the ratings of them, so their ratee number
+    /// is at hand without a lookup, and this finds the rest.
+    self_rater_of_ratee: Vec<u32>,
+    /// By relationship, its number (`NONE` until seen): an array, not a lookup by name.
+    relationship_numbers: [u32; Relationship::ALL.len()],
 }
+
+/// Not numbered yet.
+const NONE: u32 = u32::MAX;
 
 impl<'d> InputBuilder<'d> {
     /// A builder with room for `ratings` ratings.
@@ -186,7 +207,33 @@ impl<'d> InputBuilder<'d> {
             cycles: Names::default(),
             self_raters: Names::default(),
             self_sums: Vec::new(),
+            self_rater_of_ratee: Vec::new(),
+            relationship_numbers: [NONE; Relationship::ALL.len()],
         }
+    }
+
+    /// `ratee_id`'s number among the self-raters.
+    fn self_rater(&mut self, ratee_id: &str) -> usize {
+        let Some(ratee) = self.ratees.latest(ratee_id) else {
+            return self.self_raters.number(ratee_id) as usize;
+        };
+        let ratee = ratee as usize;
+        if ratee >= self.self_rater_of_ratee.len() {
+            self.self_rater_of_ratee
+                .resize(self.ratees.names.len().max(ratee + 1), NONE);
+        }
+        if self.self_rater_of_ratee[ratee] == NONE {
+            self.self_rater_of_ratee[ratee] = self.self_raters.number(ratee_id);
+        }
+        self.self_rater_of_ratee[ratee] as usize
+    }
+
+    fn relationship(&mut self, relationship: Relationship) -> u32 {
+        let at = relationship as usize;
+        if self.relationship_numbers[at] == NONE {
+            self.relationship_numbers[at] = self.relationships.number(relationship.as_str());
+        }
+        self.relationship_numbers[at]
     }
 
     fn push(&mut self, row: RatingRef<'_>) {
@@ -194,7 +241,7 @@ impl<'d> InputBuilder<'d> {
             return;
         }
         if row.relationship == Relationship::SelfReview {
-            let person = self.self_raters.number(row.ratee_id) as usize;
+            let person = self.self_rater(row.ratee_id);
             if person == self.self_sums.len() {
                 self.self_sums.push((0.0, 0));
             }
@@ -205,12 +252,12 @@ impl<'d> InputBuilder<'d> {
         }
         // The plain model keeps one level of each fixed effect (the intercept alone).
         let (ratee_unit, rater_unit, relationship, cycle) = if self.plain {
-            ("", "", "", "")
+            ("", "", self.relationships.number(""), "")
         } else {
             (
                 row.ratee_unit.unwrap_or(""),
                 row.rater_unit.unwrap_or(""),
-                row.relationship.as_str(),
+                self.relationship(row.relationship),
                 row.cycle_id,
             )
         };
@@ -219,7 +266,7 @@ impl<'d> InputBuilder<'d> {
             rater: self.raters.number(row.rater_id),
             ratee_unit: self.units.number(ratee_unit),
             rater_unit: self.units.number(rater_unit),
-            relationship: self.relationships.number(relationship),
+            relationship,
             cycle: self.cycles.number(cycle),
             score: row.score,
         };

@@ -251,6 +251,12 @@ impl Design {
         design
     }
 
+    /// XᵀX among the shared effects (n×n, row-major, in [`Layout`]'s order: the intercept,
+    /// units, relationships and cycles), when there are few enough to hold it.
+    pub(super) fn shared_gram(&self) -> Option<&[f64]> {
+        self.shared.as_ref().map(|(_, gram)| gram.as_slice())
+    }
+
     /// Cuts the runs into `parts` parts of about equal numbers of ratings.
     fn cut_into(&mut self, parts: usize) {
         let per_part = self.rows.len().div_ceil(parts.max(1)).max(1);

@@ -414,6 +414,7 @@ fn summarise(
         input,
         layout,
         &uncertainty::RatingGraph::new(input, layout, Some(weights)),
+        None,
         &ridge,
         Some(weights),
         fast::SHARED_AT_MOST,

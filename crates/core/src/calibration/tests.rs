@@ -380,11 +380,18 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
     let fit = calibrate(&input).expect("a fit");
     let ridge = ridges(&layout, &fit.components);
     let graph = uncertainty::RatingGraph::new(&input, &layout, None);
-    let variances =
-        uncertainty::score_variances(&input, &layout, &graph, &ridge, None, fast::SHARED_AT_MOST);
+    let variances = uncertainty::score_variances(
+        &input,
+        &layout,
+        &graph,
+        None,
+        &ridge,
+        None,
+        fast::SHARED_AT_MOST,
+    );
     // More shared effects than the dense limit: S by its diagonal (the organisation's
     // timeline units in a cycle).
-    let by_diagonal = uncertainty::score_variances(&input, &layout, &graph, &ridge, None, 0);
+    let by_diagonal = uncertainty::score_variances(&input, &layout, &graph, None, &ridge, None, 0);
     // The exact posterior covariance (over σ²): the inverse of the whole mixed-model matrix,
     // with the fixed effects' ridge the variance uses.
     let n = layout.len;
@@ -459,4 +466,31 @@ fn the_standard_error_counts_the_shared_effects_and_the_raters_as_the_exact_post
             .fold(f64::INFINITY, f64::min),
         diagonal_ratios.iter().cloned().fold(0.0, f64::max)
     );
+}
+
+#[test]
+fn the_variance_started_from_the_designs_gram_is_the_variance_counted_from_the_ratings() {
+    let input = small_confounded_input();
+    let layout = Layout::new(&input);
+    let fit = calibrate(&input).expect("a fit");
+    let ridge = ridges(&layout, &fit.components);
+    let graph = uncertainty::RatingGraph::new(&input, &layout, None);
+    let design = fast::Design::new(&input, &layout, fast::SHARED_AT_MOST);
+    let gram = design.shared_gram();
+    assert!(
+        gram.is_some(),
+        "a small organisation's design holds the gram"
+    );
+    let variances = |gram| {
+        uncertainty::score_variances(
+            &input,
+            &layout,
+            &graph,
+            gram,
+            &ridge,
+            None,
+            fast::SHARED_AT_MOST,
+        )
+    };
+    assert_eq!(variances(gram), variances(None));
 }

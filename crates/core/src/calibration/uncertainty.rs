@@ -115,11 +115,14 @@ impl RatingGraph {
 /// ratings (see `levels`). `weights`: each rating's information (the
 /// ordinal model's observed information on its latent scale); `None`: 1 each (the linear
 /// model, where σ² carries the noise); `graph` made with the same weights. With more than
-/// `dense_at_most` shared effects, S is taken by its diagonal.
+/// `dense_at_most` shared effects, S is taken by its diagonal. `shared_gram`: XᵀX among the
+/// shared effects (n×n, row-major), if the solver's design has it: with weights of 1 it is
+/// where S starts, and a pass over the ratings is saved.
 pub(super) fn score_variances(
     input: &CalibrationInput,
     layout: &Layout,
     graph: &RatingGraph,
+    shared_gram: Option<&[f64]>,
     ridge: &[f64],
     weights: Option<&[f64]>,
     dense_at_most: usize,
@@ -172,12 +175,19 @@ pub(super) fn score_variances(
     // before its raters.
     let (mut schur, (first_schur, first), (second_schur, second)) = std::thread::scope(|scope| {
         let first = scope.spawn(|| eliminate(first_raters));
-        let mut schur = new_schur();
-        for (rating, r) in input.ratings.iter().enumerate() {
-            let [a, b, c, d, e, ..] = layout.columns(r);
-            let w = weight(rating);
-            schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], w);
-        }
+        let gram = shared_gram.filter(|g| weights.is_none() && dense && g.len() == shared * shared);
+        let mut schur = match gram {
+            Some(gram) => Schur::upper_of(gram, shared),
+            None => {
+                let mut schur = new_schur();
+                for (rating, r) in input.ratings.iter().enumerate() {
+                    let [a, b, c, d, e, ..] = layout.columns(r);
+                    let w = weight(rating);
+                    schur.add_outer(&[(a, 1.0), (b, 1.0), (c, 1.0), (d, 1.0), (e, 1.0)], w);
+                }
+                schur
+            }
+        };
         for k in 0..shared {
             schur.add_diagonal(k, ridge_of(k));
         }
@@ -448,6 +458,15 @@ enum Schur {
 }
 
 impl Schur {
+    /// The dense matrix with the upper triangle of `square` (n×n, row-major).
+    fn upper_of(square: &[f64], n: usize) -> Schur {
+        let mut packed = Vec::with_capacity(n * (n + 1) / 2);
+        for i in 0..n {
+            packed.extend_from_slice(&square[i * n + i..(i + 1) * n]);
+        }
+        Schur::Dense(packed, n)
+    }
+
     /// Whether [`Schur::add_outer`] needs its positions ascending (the dense triangle does;
     /// the diagonal takes them in any order).
     fn is_dense(&self) -> bool {

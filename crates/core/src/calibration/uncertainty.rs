@@ -208,13 +208,23 @@ pub(super) fn score_variances(
     for (j, d) in dealt.zip(first.into_iter().chain(second)) {
         rater_diagonal[*j as usize] = d;
     }
-    let mut rater_part = vec![0.0; input.ratees];
-    for (rating, r) in input.ratings.iter().enumerate() {
-        rater_part[r.ratee as usize] += weight(rating).powi(2) / rater_diagonal[r.rater as usize];
-    }
-    let covariance = schur.inverse();
-
-    let common_times = covariance.times(common);
+    // The raters' part on one core while this one inverts S.
+    let (rater_part, (covariance, common_times)) = std::thread::scope(|scope| {
+        let rater_part = scope.spawn(|| {
+            let mut rater_part = vec![0.0; input.ratees];
+            for (rating, r) in input.ratings.iter().enumerate() {
+                rater_part[r.ratee as usize] +=
+                    weight(rating).powi(2) / rater_diagonal[r.rater as usize];
+            }
+            rater_part
+        });
+        let covariance = schur.inverse();
+        let common_times = covariance.times(common);
+        let rater_part = rater_part
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (rater_part, (covariance, common_times))
+    });
     let common_part: f64 = common.iter().zip(&common_times).map(|(a, b)| a * b).sum();
 
     let variance_of = |i: usize| {

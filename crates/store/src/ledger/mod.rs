@@ -281,8 +281,8 @@ fn load_state(tx: &mut dyn Tx, preload: &Preload) -> Result<State, StoreError> {
     let mut state = State::default();
     for table in PROJECTIONS {
         if !rows::is_fact_table(table) || matches!(preload, Preload::All) {
-            tx.for_each_row(&table.select_sql(), &[], &mut |row| {
-                rows::load_row(&mut state, table, &row)
+            rows::load_table(&mut state, table, &mut |each| {
+                tx.for_each_row(&table.scan_sql(), &[], &mut |row| each(&row))
             })?;
         }
     }
@@ -725,18 +725,17 @@ impl Store {
             &rows::HANDOVERS,
             &rows::POLICIES,
         ] {
-            tx.for_each_row(&table.select_sql(), &[], &mut |row| {
-                rows::load_row(&mut state, table, &row)
+            rows::load_table(&mut state, table, &mut |each| {
+                tx.for_each_row(&table.scan_sql(), &[], &mut |row| each(&row))
             })?;
         }
         let members = &rows::MEMBERS;
         let sql = format!(
-            "SELECT {} FROM members WHERE node_id IN (SELECT node_id FROM nodes WHERE flagpole <> 0) ORDER BY {}",
+            "SELECT {} FROM members WHERE node_id IN (SELECT node_id FROM nodes WHERE flagpole <> 0)",
             members.columns.join(", "),
-            members.columns[..members.key_columns].join(", ")
         );
-        tx.for_each_row(&sql, &[], &mut |row| {
-            rows::load_row(&mut state, members, &row)
+        rows::load_table(&mut state, members, &mut |each| {
+            tx.for_each_row(&sql, &[], &mut |row| each(&row))
         })?;
         state.reindex();
         Ok(state)

@@ -6,7 +6,7 @@ pub mod review;
 use crate::StoreError;
 use crate::sql::{Cell, Row, Table, Value};
 use valuetree_core::domain::*;
-use valuetree_core::state::{Changes, State};
+use valuetree_core::state::{AssignmentKey, Changes, MemberKey, State};
 use valuetree_core::{Amount, NaiveDate};
 
 /// Every table valuetree keeps: the ledger and its projections.
@@ -703,6 +703,67 @@ impl<'r> Reader<'r> {
     }
 }
 
+/// A stored assignment and its key.
+fn read_assignment(r: &Reader<'_>) -> Result<(AssignmentKey, Assignment), StoreError> {
+    let a = Assignment {
+        record: AssignmentRecord {
+            person_id: r.text(0)?,
+            valid_from: r.date(1)?,
+            unit_id: r.text(2)?,
+            manager_id: r.opt_text(3)?,
+        },
+        valid_to: r.opt_date(4)?,
+    };
+    Ok(((a.record.person_id.clone(), a.record.valid_from), a))
+}
+
+/// A stored membership and its key.
+fn read_member(r: &Reader<'_>) -> Result<(MemberKey, MemberRecord), StoreError> {
+    let m = MemberRecord {
+        node_id: r.text(0)?,
+        person_id: r.text(1)?,
+        joined_on: r.date(2)?,
+        role: r.text(3)?,
+        left_on: r.opt_date(4)?,
+    };
+    Ok(((m.node_id.clone(), m.person_id.clone(), m.joined_on), m))
+}
+
+/// What a scan hands each row to.
+pub type RowSink<'a> = dyn FnMut(&Row) -> Result<(), StoreError> + 'a;
+
+/// Loads every row of `table` into `state`, read by `scan` (each row to the callback it is
+/// given). The organisation's big tables (assignments, memberships), when `state` holds none
+/// yet, are gathered first and their maps built at once: a map built from all its entries
+/// sorts them in one go, where inserting rows one by one in the database's order walks the
+/// tree at random for each.
+pub fn load_table(
+    state: &mut State,
+    table: &Table,
+    scan: &mut dyn FnMut(&mut RowSink<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    match table.id {
+        TableId::Assignments if state.assignments.is_empty() => {
+            let mut entries = Vec::new();
+            scan(&mut |row| {
+                entries.push(read_assignment(&Reader::new(table.name, row))?);
+                Ok(())
+            })?;
+            state.assignments = entries.into_iter().collect();
+        }
+        TableId::Members if state.members.is_empty() => {
+            let mut entries = Vec::new();
+            scan(&mut |row| {
+                entries.push(read_member(&Reader::new(table.name, row))?);
+                Ok(())
+            })?;
+            state.members = entries.into_iter().collect();
+        }
+        _ => scan(&mut |row| load_row(state, table, row))?,
+    }
+    Ok(())
+}
+
 /// Puts one stored row of `table` into `state`.
 pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), StoreError> {
     let r = Reader::new(table.name, row);
@@ -742,18 +803,8 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .insert((v.unit_id.clone(), v.valid_from), v);
         }
         TableId::Assignments => {
-            let a = Assignment {
-                record: AssignmentRecord {
-                    person_id: r.text(0)?,
-                    valid_from: r.date(1)?,
-                    unit_id: r.text(2)?,
-                    manager_id: r.opt_text(3)?,
-                },
-                valid_to: r.opt_date(4)?,
-            };
-            state
-                .assignments
-                .insert((a.record.person_id.clone(), a.record.valid_from), a);
+            let (key, a) = read_assignment(&r)?;
+            state.assignments.insert(key, a);
         }
         TableId::Nodes => {
             let n = NodeRecord {
@@ -788,16 +839,8 @@ pub fn load_row(state: &mut State, table: &Table, row: &Row) -> Result<(), Store
                 .insert((e.parent_id.clone(), e.child_id.clone(), e.valid_from), e);
         }
         TableId::Members => {
-            let m = MemberRecord {
-                node_id: r.text(0)?,
-                person_id: r.text(1)?,
-                joined_on: r.date(2)?,
-                role: r.text(3)?,
-                left_on: r.opt_date(4)?,
-            };
-            state
-                .members
-                .insert((m.node_id.clone(), m.person_id.clone(), m.joined_on), m);
+            let (key, m) = read_member(&r)?;
+            state.members.insert(key, m);
         }
         TableId::Contributions => {
             let c = Contribution {

@@ -19,8 +19,9 @@ pub mod suggest;
 use crate::Amount;
 use crate::domain::{NodeId, PersonId, Relationship, vocabulary};
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -388,8 +389,8 @@ pub struct ReviewBook {
     pub behaviours: BTreeMap<BehaviourKey, BehaviourAssessment>,
     /// Ratings and calibrated scores can number in the millions: like contributions, the
     /// store loads only the cycles an import refers to; a replay holds them all.
-    pub ratings: HashMap<RatingKey, RatingRecord>,
-    pub scores: HashMap<ScoreKey, CalibratedScore>,
+    pub ratings: FxHashMap<RatingKey, RatingRecord>,
+    pub scores: FxHashMap<ScoreKey, CalibratedScore>,
     pub overrides: BTreeMap<ScoreKey, OverrideRecord>,
 }
 
@@ -424,8 +425,8 @@ impl ReviewChanges {
 impl ReviewBook {
     /// Drops the facts (ratings, calibrated scores), keeping the rest.
     pub fn forget_facts(&mut self) {
-        self.ratings = HashMap::new();
-        self.scores = HashMap::new();
+        self.ratings = FxHashMap::default();
+        self.scores = FxHashMap::default();
     }
 
     /// The submitted ratings of a cycle.

@@ -8,11 +8,11 @@
 //! the common setting (`defrag = madvise`) the kernel then compacts memory on the spot when it
 //! has no free two-megabyte page to hand. The engines free a phase's working memory and
 //! allocate the next phase's straight after, so a company's calibration faulted in fresh huge
-//! pages again and again, and some runs spent seconds of system time compacting and zeroing
-//! while others did not: its time went up and down with the state of the machine's memory. A
-//! server stalls the same way in the middle of a request. Without them, faults are small pages
-//! and cost the same in every run. Measured in docs/benchmarks.md ("The allocator's huge
-//! pages").
+//! pages again and again, and some runs spent more than a second of system time compacting and
+//! zeroing while others did not: its time went up and down with the state of the machine's
+//! memory. A server stalls the same way in the middle of a request. Without them, faults are
+//! small pages and cost the same in every run. Measured in docs/benchmarks.md (calibration,
+//! session 20); the choice in docs/decisions.md ("Dependencies chosen").
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
